@@ -1,0 +1,118 @@
+/**
+ * Builds the guest components the tests and benchmarks use, from the sources in `guests/`.
+ *
+ * Each source names what it becomes in its first lines:
+ *   `;; world: processor` (WAT) or `// world: actor` (JavaScript): a component for that world of `wit/`;
+ *   `;; wit: guests/wit/other.wit` to build against another WIT package;
+ *   `;; kind: core`: a plain core module (a fixture for "not a component").
+ *
+ * Outputs go to `build/guests/NAME.wasm`. A build is skipped when the hash of its inputs (source, WIT,
+ * toolchain versions) matches the stamp written beside the output, so a second run rebuilds nothing.
+ *
+ * Usage: node scripts/build-guests.ts [name ...]
+ */
+import { createHash } from "node:crypto"
+import * as fs from "node:fs"
+import * as path from "node:path"
+
+const root = path.resolve(import.meta.dirname, "..")
+const sourceDir = path.join(root, "guests")
+const outDir = path.join(root, "build", "guests")
+const defaultWit = path.join(root, "wit", "airssys.wit")
+
+const toolVersion = (pkg: string): string =>
+  JSON.parse(fs.readFileSync(path.join(root, "node_modules", pkg, "package.json"), "utf8")).version
+
+interface GuestSource {
+  readonly name: string
+  readonly file: string
+  readonly language: "wat" | "js"
+  readonly source: string
+  readonly kind: "component" | "core"
+  readonly world: string | undefined
+  readonly witPath: string
+}
+
+const header = (source: string, key: string): string | undefined => {
+  const match = new RegExp(`^\\s*(?:;;|//)\\s*${key}:\\s*(\\S+)`, "m").exec(source.split("\n").slice(0, 10).join("\n"))
+  return match?.[1]
+}
+
+const readGuest = (file: string): GuestSource => {
+  const full = path.join(sourceDir, file)
+  const source = fs.readFileSync(full, "utf8")
+  const language = file.endsWith(".wat") ? "wat" : "js"
+  const wit = header(source, "wit")
+  return {
+    name: file.replace(/\.(wat|js)$/, ""),
+    file: full,
+    language,
+    source,
+    kind: header(source, "kind") === "core" ? "core" : "component",
+    world: header(source, "world"),
+    witPath: wit === undefined ? defaultWit : path.join(root, wit)
+  }
+}
+
+const inputHash = (guest: GuestSource): string => {
+  const hash = createHash("sha256")
+  hash.update(guest.source)
+  hash.update(guest.kind)
+  hash.update(guest.world ?? "")
+  hash.update(fs.readFileSync(guest.witPath))
+  hash.update(toolVersion("@bytecodealliance/jco"))
+  if (guest.language === "js") hash.update(toolVersion("@bytecodealliance/componentize-js"))
+  return hash.digest("hex")
+}
+
+const build = async (guest: GuestSource): Promise<Uint8Array> => {
+  if (guest.language === "js") {
+    const { componentize } = await import("@bytecodealliance/componentize-js")
+    const options = {
+      sourcePath: guest.file,
+      witPath: guest.witPath,
+      // No WASI features: the guest reaches the host only through the WIT world it names.
+      disableFeatures: ["stdio", "random", "clocks", "http", "fetch-event"] as Array<"stdio" | "random" | "clocks" | "http" | "fetch-event">
+    }
+    const { component } = await componentize(guest.world === undefined ? options : { ...options, worldName: guest.world })
+    return component
+  }
+  const jco = await import("@bytecodealliance/jco")
+  const core = await jco.parse(guest.source)
+  if (guest.kind === "core") return core
+  if (guest.world === undefined) throw new Error(`${guest.file}: missing ';; world: NAME' header`)
+  const embedded = await jco.componentEmbed({
+    binary: core,
+    witSource: fs.readFileSync(guest.witPath, "utf8"),
+    world: guest.world
+  })
+  return jco.componentNew(embedded)
+}
+
+const main = async (): Promise<void> => {
+  const only = new Set(process.argv.slice(2))
+  const files = fs.readdirSync(sourceDir).filter((f) => /\.(wat|js)$/.test(f)).sort()
+  fs.mkdirSync(outDir, { recursive: true })
+  let built = 0
+  let cached = 0
+  for (const file of files) {
+    const guest = readGuest(file)
+    if (only.size > 0 && !only.has(guest.name)) continue
+    const output = path.join(outDir, `${guest.name}.wasm`)
+    const stamp = `${output}.sha256`
+    const hash = inputHash(guest)
+    if (fs.existsSync(output) && fs.existsSync(stamp) && fs.readFileSync(stamp, "utf8") === hash) {
+      cached++
+      continue
+    }
+    const started = performance.now()
+    const bytes = await build(guest)
+    fs.writeFileSync(output, bytes)
+    fs.writeFileSync(stamp, hash)
+    built++
+    console.log(`built ${guest.name}.wasm (${bytes.byteLength} bytes) in ${Math.round(performance.now() - started)} ms`)
+  }
+  console.log(`guests: ${built} built, ${cached} up to date`)
+}
+
+await main()

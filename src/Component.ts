@@ -1,0 +1,233 @@
+/**
+ * A WebAssembly component, loaded from bytes into an immutable, compiled artifact.
+ *
+ * `fromBytes` validates the binary, hashes it (sha-256), transpiles it with jco, loads the generated glue
+ * from memory and compiles its core modules once. The result is cached by hash: loading the same bytes
+ * again costs a map lookup, and a cache directory lets another process skip the transpile too.
+ * `instantiate` then makes as many `Instance`s as needed, each with fresh linear memory.
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Metric, Scope } from "effect"
+import * as fs from "node:fs/promises"
+import { ComponentLoadError, LinkError, Trap } from "./ComponentError.ts"
+import { bridgeImports, type HostImports } from "./internal/hostBridge.ts"
+import * as Jco from "./internal/jco.ts"
+import * as InstanceImpl from "./Instance.ts"
+import { parseWorld, unversioned, type WorldItem } from "./internal/witWorld.ts"
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = Symbol.for("airssys-wasm/Component")
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * What a component imports and exports, read from its embedded WIT.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface World {
+  /** Imported interfaces (e.g. `airssys:component/logging@0.1.0`) and world-level functions. */
+  readonly imports: ReadonlyArray<WorldItem>
+  /** Exported functions (e.g. `process`, with its signature) and interfaces. */
+  readonly exports: ReadonlyArray<WorldItem>
+  /** The world as WIT text. */
+  readonly wit: string
+}
+
+export type { WorldItem }
+
+/**
+ * A loaded component: immutable and shareable; instantiate it as often as needed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Component {
+  readonly [TypeId]: TypeId
+  /** sha-256 of the component's bytes, hex: its identity. */
+  readonly hash: string
+  /** Size of the component's bytes. */
+  readonly size: number
+  readonly world: World
+  /** @internal */
+  readonly loaded: Jco.Loaded
+}
+
+/**
+ * The entry points the host knows how to drive. A component that exports none of them is of an
+ * unexpected world.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const hostedEntryPoints: ReadonlyArray<string> = ["process", "airssys:component/handler"]
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface LoadOptions {
+  /** A folder where transpiled output is kept by hash, so another process can skip the transpile. */
+  readonly cacheDirectory?: string | undefined
+  /**
+   * The component must export at least one of these (functions or interfaces, versions ignored).
+   * Defaults to `hostedEntryPoints`; an empty list accepts any world.
+   */
+  readonly entryPoints?: ReadonlyArray<string> | undefined
+}
+
+/**
+ * Counts transpiles done in this process: a cache hit (memory or disk) does none.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const transpiles = Metric.counter("airssys_component_transpiles_total", {
+  description: "Components transpiled by jco in this process",
+  incremental: true
+})
+
+const loadedComponents = new Map<string, Component>()
+
+const fail = (reason: ComponentLoadError["reason"], message: string) => new ComponentLoadError({ reason, message })
+
+// Cheap checks first, so that the common mistakes get a precise reason instead of a parser message.
+const checkHeader = (bytes: Uint8Array): ComponentLoadError | undefined => {
+  if (bytes.byteLength === 0) return fail("Empty", "no bytes to load")
+  if (bytes.byteLength < 8 || bytes[0] !== 0 || bytes[1] !== 0x61 || bytes[2] !== 0x73 || bytes[3] !== 0x6d) {
+    return fail("NotWasm", "not WebAssembly: the bytes do not start with \\0asm")
+  }
+  const layer = bytes[6]! | (bytes[7]! << 8)
+  if (layer === 0) {
+    return fail(
+      "CoreModule",
+      "this is a core WebAssembly module, not a component: wrap it with `jco new` or `wasm-tools component new`"
+    )
+  }
+  if (layer !== 1) return fail("Malformed", `unknown WebAssembly binary layer ${layer}`)
+  return undefined
+}
+
+const exportsEntryPoint = (world: World, entryPoints: ReadonlyArray<string>): boolean =>
+  entryPoints.length === 0 ||
+  world.exports.some((item) => entryPoints.includes(item.name) || entryPoints.includes(unversioned(item.name)))
+
+const describe = (loaded: Jco.Loaded): World => ({ ...parseWorld(loaded.wit), wit: loaded.wit })
+
+const errorMessage = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
+
+/**
+ * Loads a component from its bytes.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromBytes = Effect.fnUntraced(function*(bytes: Uint8Array, options?: LoadOptions) {
+  const invalid = checkHeader(bytes)
+  if (invalid !== undefined) return yield* invalid
+  const hash = Jco.sha256(bytes)
+  let component = loadedComponents.get(hash)
+  if (component === undefined) {
+    const before = Jco.transpileCount
+    const loaded = yield* Effect.tryPromise({
+      try: () => Jco.loadOnce(bytes, hash, options?.cacheDirectory),
+      catch: (cause) => fail("Malformed", `not a valid component: ${errorMessage(cause)}`)
+    })
+    // Concurrent loads of the same bytes share one `Loaded`: the first to finish publishes it.
+    component = loadedComponents.get(hash)
+    if (component === undefined) {
+      component = { [TypeId]: TypeId, hash, size: bytes.byteLength, world: describe(loaded), loaded }
+      loadedComponents.set(hash, component)
+      if (Jco.transpileCount > before) yield* Metric.update(transpiles, 1)
+    }
+  }
+  const entryPoints = options?.entryPoints ?? hostedEntryPoints
+  if (!exportsEntryPoint(component.world, entryPoints)) {
+    const exported = component.world.exports.map((item) => item.name).join(", ") || "nothing"
+    return yield* fail(
+      "UnexpectedWorld",
+      `component exports ${exported}, but the host expects one of: ${entryPoints.join(", ")}`
+    )
+  }
+  return component
+})
+
+/**
+ * Loads a component from a file.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromFile = (path: string, options?: LoadOptions): Effect.Effect<Component, ComponentLoadError> =>
+  Effect.tryPromise({
+    try: () => fs.readFile(path),
+    catch: (cause) => fail("Unreadable", `cannot read ${path}: ${errorMessage(cause)}`)
+  }).pipe(Effect.flatMap((buffer) => fromBytes(new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength), options)))
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface InstantiateOptions<R> {
+  /** Host functions by interface name (with or without version) and function name (camelCase, as jco names them). */
+  readonly imports?: HostImports<R> | undefined
+}
+
+/**
+ * Instantiates a component: fresh linear memory, the shared compiled modules, and the given host
+ * functions. Fails with `LinkError` when the component imports an interface or function nobody provides.
+ * The instance is closed when the scope closes; calls after that fail with `InstancePoisoned`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const instantiate = <R = never>(
+  component: Component,
+  options?: InstantiateOptions<R>
+): Effect.Effect<InstanceImpl.Instance, LinkError | Trap, Scope.Scope | R> =>
+  Effect.contextWith((context: Context.Context<R>): Effect.Effect<Jco.Instantiated, LinkError | Trap> => {
+    const provided = new Map<string, Readonly<Record<string, unknown>>>()
+    for (const [name, functions] of Object.entries(options?.imports ?? {})) provided.set(unversioned(name), functions)
+    for (const required of component.loaded.imports) {
+      if (!provided.has(required)) {
+        return Effect.fail(
+          new LinkError({
+            interface: required,
+            message: `component imports ${required} but no implementation was found`
+          })
+        )
+      }
+    }
+    const imports = bridgeImports(options?.imports ?? {}, context)
+    return Jco.attempt(
+      () => Jco.instantiate(component.loaded, imports),
+      (instantiated): Effect.Effect<Jco.Instantiated, LinkError | Trap> => Effect.succeed(instantiated),
+      (failure) => Effect.fail(linkFailure(component, failure))
+    )
+  }).pipe(
+    Effect.flatMap((instantiated) =>
+      Effect.acquireRelease(Effect.sync(() => InstanceImpl.make(component, instantiated)), (instance) => Effect.sync(() => instance.close()))
+    )
+  )
+
+const missingFunction = /^(?:(\S+) is not a function|Cannot read properties of undefined \(reading '([^']+)'\))/
+
+const linkFailure = (component: Component, failure: Jco.Failure): LinkError | Trap => {
+  if (failure._tag === "Trap") {
+    const missing = missingFunction.exec(failure.message)
+    if (missing !== null) {
+      return new LinkError({ interface: "unknown", message: `component import not satisfied: ${failure.message}` })
+    }
+    return new Trap({ componentHash: component.hash, function: "instantiate", message: failure.message })
+  }
+  return new Trap({ componentHash: component.hash, function: "instantiate", message: String(failure.payload) })
+}

@@ -1,0 +1,119 @@
+/**
+ * The typed errors of loading, linking and calling a component.
+ *
+ * Every way a guest can go wrong ends in one of these: bad bytes are a `ComponentLoadError`, a missing
+ * import a `LinkError`, a trap a `Trap` (after which the instance is poisoned), a guest's own `err`
+ * result a `GuestError`.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+/**
+ * Why bytes could not become a `Component`.
+ *
+ * - `Empty`: zero bytes.
+ * - `NotWasm`: no WebAssembly magic number.
+ * - `CoreModule`: a core module, not a component (wrap it with `jco new` or `wasm-tools component new`).
+ * - `Malformed`: a component binary that does not parse or validate (truncated, corrupted).
+ * - `UnexpectedWorld`: a valid component that exports none of the entry points the host expects.
+ * - `Unreadable`: the file or cache entry could not be read.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const LoadFailure = Schema.Literals(["Empty", "NotWasm", "CoreModule", "Malformed", "UnexpectedWorld", "Unreadable"])
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type LoadFailure = typeof LoadFailure.Type
+
+/**
+ * Bytes that could not be loaded as a component.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ComponentLoadError extends Schema.TaggedError<ComponentLoadError>()("ComponentLoadError", {
+  reason: LoadFailure,
+  message: Schema.String
+}) {}
+
+/**
+ * The component imports an interface (or a function of one) that nothing provides.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class LinkError extends Schema.TaggedError<LinkError>()("LinkError", {
+  /** The unsatisfied import, e.g. `airssys:component/logging`. */
+  interface: Schema.String,
+  function: Schema.optional(Schema.String),
+  message: Schema.String
+}) {}
+
+/**
+ * The guest trapped (`unreachable`, out-of-bounds access, stack overflow, a result it lied about, or a
+ * host function that failed unrecoverably). The instance is poisoned from then on.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class Trap extends Schema.TaggedError<Trap>()("Trap", {
+  componentHash: Schema.String,
+  function: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * The guest returned `err(payload)`. The instance stays usable.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class GuestError extends Schema.TaggedError<GuestError>()("GuestError", {
+  function: Schema.String,
+  payload: Schema.Unknown
+}) {
+  override get message(): string {
+    return typeof this.payload === "string" ? this.payload : `guest returned an error from ${this.function}`
+  }
+}
+
+/**
+ * A call into an instance that trapped earlier or was closed. Restart means a new instance.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InstancePoisoned extends Schema.TaggedError<InstancePoisoned>()("InstancePoisoned", {
+  componentHash: Schema.String,
+  function: Schema.String,
+  /** What poisoned it: the trap message, or that the instance was closed. */
+  cause: Schema.String
+}) {
+  override get message(): string {
+    return `cannot call ${this.function}: instance is poisoned (${this.cause})`
+  }
+}
+
+/**
+ * A host function refused a guest's request. Delivered to the guest as the import's `err` value when the
+ * import returns a `result`; an import without one traps the guest instead.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class HostRefusal extends Schema.TaggedError<HostRefusal>()("HostRefusal", {
+  payload: Schema.Unknown
+}) {}
+
+/**
+ * What a call into an instance can fail with.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type CallError = Trap | GuestError | InstancePoisoned

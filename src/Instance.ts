@@ -1,0 +1,147 @@
+/**
+ * One instantiation of a `Component`: its own linear memory, the component's shared compiled modules,
+ * and exports called through Effects with typed errors.
+ *
+ * A trap poisons the instance: every later call fails with `InstancePoisoned`, and the remedy is a new
+ * instance of the same component (which is what a restart is).
+ *
+ * @since 0.1.0
+ */
+import { Effect } from "effect"
+import type { Component } from "./Component.ts"
+import { type CallError, GuestError, InstancePoisoned, Trap } from "./ComponentError.ts"
+import * as Jco from "./internal/jco.ts"
+import { unversioned } from "./internal/witWorld.ts"
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = Symbol.for("airssys-wasm/Instance")
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * The `airssys:component/types.message` record, as a guest's handler receives it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Message {
+  readonly sender: string
+  readonly topic?: string | undefined
+  readonly correlationId?: bigint | undefined
+  readonly payload: Uint8Array
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Instance {
+  readonly [TypeId]: TypeId
+  readonly component: Component
+  /** `process` of the `processor` world. */
+  process(input: Uint8Array): Effect.Effect<Uint8Array, CallError>
+  /** `handler.handle-message` of the `actor` world: `some(reply)` answers a request. */
+  handleMessage(message: Message): Effect.Effect<Uint8Array | undefined, CallError>
+  /**
+   * Any export by its WIT name: `process`, or `airssys:component/lifecycle#init` (interface, `#`,
+   * function; the version may be left out). Arguments and result are as jco lifts them.
+   */
+  call(name: string, args: ReadonlyArray<unknown>): Effect.Effect<unknown, CallError>
+  /** Whether a trap (or `close`) has poisoned the instance. */
+  readonly poisoned: boolean
+  /** @internal */
+  close(): void
+}
+
+const camelCase = (name: string): string => name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase())
+
+const lastSegment = (iface: string): string => {
+  const slash = iface.lastIndexOf("/")
+  return slash >= 0 ? iface.slice(slash + 1) : iface
+}
+
+type GuestFunction = (...args: ReadonlyArray<unknown>) => unknown
+
+/** Finds an export in jco's export object by its WIT name. */
+const findExport = (exports: Readonly<Record<string, unknown>>, name: string): GuestFunction | undefined => {
+  const hash = name.indexOf("#")
+  let holder: unknown = exports
+  let fn = name
+  if (hash >= 0) {
+    const iface = unversioned(name.slice(0, hash))
+    fn = name.slice(hash + 1)
+    const key = Object.keys(exports).find((key) => unversioned(key) === iface) ?? camelCase(lastSegment(iface))
+    holder = exports[key]
+  }
+  if (typeof holder !== "object" || holder === null) return undefined
+  const found = (holder as Record<string, unknown>)[camelCase(fn)]
+  return typeof found === "function" ? found.bind(holder) as GuestFunction : undefined
+}
+
+const handlerName = "airssys:component/handler#handle-message"
+
+/** @internal */
+export const make = (component: Component, instantiated: Jco.Instantiated): Instance => {
+  let poison: string | undefined
+
+  const fail = (fn: string, failure: Jco.Failure): CallError => {
+    if (failure._tag === "GuestErr") return new GuestError({ function: fn, payload: failure.payload })
+    poison = failure.message
+    return new Trap({ componentHash: component.hash, function: fn, message: failure.message })
+  }
+  const poisoned = (fn: string) => new InstancePoisoned({ componentHash: component.hash, function: fn, cause: poison! })
+  const missing = (fn: string) =>
+    new Trap({ componentHash: component.hash, function: fn, message: `component does not export ${fn}` })
+
+  // Calls one guest function, turning throws into typed failures. Written once per export, not per call.
+  const caller = <A, B>(fn: string, guest: ((arg: A) => B) | undefined) => {
+    if (guest === undefined) return (_: A): Effect.Effect<B, CallError> => Effect.fail(missing(fn))
+    const onSuccess = (value: B): Effect.Effect<B, CallError> => Effect.succeed(value)
+    const onFailure = (failure: Jco.Failure): Effect.Effect<B, CallError> => Effect.fail(fail(fn, failure))
+    return (arg: A): Effect.Effect<B, CallError> =>
+      Effect.suspend(() =>
+        poison !== undefined
+          ? Effect.fail(poisoned(fn))
+          : Jco.attempt(() => guest(arg), onSuccess, onFailure)
+      )
+  }
+
+  const exports = instantiated.exports
+  const glueProcess = findExport(exports, "process")
+  const process = caller(
+    "process",
+    Jco.bindProcess(instantiated.cores) ?? (glueProcess && ((input: Uint8Array) => glueProcess(input) as Uint8Array))
+  )
+  const glueHandle = findExport(exports, handlerName)
+  const handleMessage = caller(
+    handlerName,
+    glueHandle && ((message: Message) =>
+      glueHandle({
+        sender: message.sender,
+        topic: message.topic,
+        correlationId: message.correlationId,
+        payload: message.payload
+      }) as Uint8Array | undefined)
+  )
+
+  return {
+    [TypeId]: TypeId,
+    component,
+    process,
+    handleMessage,
+    call: (name, args) => caller(name, findExport(exports, name) && ((a: ReadonlyArray<unknown>) => findExport(exports, name)!(...a)))(args),
+    get poisoned() {
+      return poison !== undefined
+    },
+    close() {
+      poison ??= "instance closed"
+    }
+  }
+}

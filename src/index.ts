@@ -1,0 +1,9 @@
+/**
+ * airssys-wasm: load WebAssembly components at runtime and run each as a supervised,
+ * capability-restricted actor.
+ *
+ * @since 0.1.0
+ */
+export * as Component from "./Component.ts"
+export * as ComponentError from "./ComponentError.ts"
+export * as Instance from "./Instance.ts"

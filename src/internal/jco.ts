@@ -1,0 +1,246 @@
+/**
+ * The seam to jco: the only file that imports it, and the only one in `src/` with async/await and
+ * try/catch. Everything here may throw or reject; `Component.ts` and `Instance.ts` turn that into typed
+ * errors.
+ *
+ * @internal
+ */
+import { createHash } from "node:crypto"
+import * as fs from "node:fs/promises"
+import * as path from "node:path"
+
+type Jco = typeof import("@bytecodealliance/jco")
+
+// Importing jco costs ~100 ms: only pay it when something must actually be transpiled.
+let jcoModule: Promise<Jco> | undefined
+const jco = (): Promise<Jco> => (jcoModule ??= import("@bytecodealliance/jco"))
+
+/** What the transpile step yields, and what the disk cache stores. */
+export interface Transpiled {
+  readonly glue: string
+  readonly coreModules: ReadonlyArray<{ readonly name: string; readonly bytes: Uint8Array }>
+  readonly wit: string
+  /** Interfaces the imports object must provide, as jco names them (unversioned). */
+  readonly imports: ReadonlyArray<string>
+}
+
+/** Everything derived from the bytes of one component, ready to instantiate. */
+export interface Loaded extends Transpiled {
+  readonly instantiate: GlueInstantiate
+  readonly modules: ReadonlyMap<string, WebAssembly.Module>
+}
+
+type GlueInstantiate = (
+  getCoreModule: (name: string) => WebAssembly.Module,
+  imports: object,
+  instantiateCore: (module: WebAssembly.Module, imports: WebAssembly.Imports) => WebAssembly.Instance
+) => unknown
+
+export const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex")
+
+/** jco's version takes part in every cache key: a new jco means new glue. */
+export const jcoVersion = "1.35.0"
+
+const glueName = "component"
+
+// Per-call debug logging reads `process.env` on every call (41% of the glue's call cost).
+const debugLogPattern = /const _debugLog = \(\.\.\.args\) => \{[^}]*\};/
+
+const transpile = async (bytes: Uint8Array): Promise<Transpiled> => {
+  const { transpile, componentWit } = await jco()
+  const out = await transpile(bytes, { name: glueName, instantiation: "async", noTypescript: true, quiet: true })
+  const glueBytes = out.files[`${glueName}.js`]
+  if (glueBytes === undefined) throw new Error("jco produced no glue module")
+  const glue = new TextDecoder().decode(glueBytes).replace(debugLogPattern, "const _debugLog = () => {};")
+  const coreModules = Object.entries(out.files)
+    .filter(([name]) => name.endsWith(".wasm"))
+    .map(([name, bytes]) => ({ name, bytes }))
+  return { glue, coreModules, wit: await componentWit(bytes), imports: out.imports }
+}
+
+/** Counts real transpiles, so tests can show that a cache hit does none. */
+export let transpileCount = 0
+
+// Disk cache: one folder per key with the glue, the core modules and the WIT.
+const readCached = async (dir: string): Promise<Transpiled | undefined> => {
+  try {
+    const manifest: { coreModules: Array<string>; imports: Array<string> } = JSON.parse(await fs.readFile(path.join(dir, "manifest.json"), "utf8"))
+    const coreModules = await Promise.all(
+      manifest.coreModules.map(async (name) => ({ name, bytes: new Uint8Array(await fs.readFile(path.join(dir, name))) }))
+    )
+    const glue = await fs.readFile(path.join(dir, "glue.js"), "utf8")
+    const wit = await fs.readFile(path.join(dir, "world.wit"), "utf8")
+    return { glue, coreModules, wit, imports: manifest.imports }
+  } catch {
+    // A missing or damaged entry is a miss: transpile again and rewrite it.
+    return undefined
+  }
+}
+
+const writeCached = async (dir: string, transpiled: Transpiled): Promise<void> => {
+  const staging = `${dir}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
+  await fs.mkdir(staging, { recursive: true })
+  await fs.writeFile(path.join(staging, "glue.js"), transpiled.glue)
+  await fs.writeFile(path.join(staging, "world.wit"), transpiled.wit)
+  for (const { name, bytes } of transpiled.coreModules) await fs.writeFile(path.join(staging, name), bytes)
+  // The manifest goes last: an entry without one is incomplete and is ignored.
+  await fs.writeFile(path.join(staging, "manifest.json"), JSON.stringify({
+    coreModules: transpiled.coreModules.map((m) => m.name),
+    imports: transpiled.imports
+  }))
+  await fs.rm(dir, { recursive: true, force: true })
+  await fs.rename(staging, dir).catch(() => fs.rm(staging, { recursive: true, force: true }))
+}
+
+const importGlue = async (glue: string, key: string): Promise<GlueInstantiate> => {
+  // Loaded from memory: no temp files. V8 never frees a data: module, which is why callers cache by hash.
+  const source = `${glue}\n//# sourceURL=airssys-wasm:component/${key}.js`
+  const module: { instantiate?: unknown } = await import(`data:text/javascript;base64,${Buffer.from(source).toString("base64")}`)
+  if (typeof module.instantiate !== "function") throw new Error("jco glue has no instantiate export")
+  return module.instantiate as GlueInstantiate
+}
+
+/**
+ * From component bytes to compiled, instantiable form: disk cache (when given) or transpile, then load
+ * the glue and compile every core module once.
+ */
+const load = async (bytes: Uint8Array, key: string, cacheDirectory: string | undefined): Promise<Loaded> => {
+  const entry = cacheDirectory === undefined ? undefined : path.join(cacheDirectory, key)
+  let transpiled = entry === undefined ? undefined : await readCached(entry)
+  if (transpiled === undefined) {
+    transpiled = await transpile(bytes)
+    transpileCount++
+    if (entry !== undefined) await writeCached(entry, transpiled)
+  }
+  const instantiate = await importGlue(transpiled.glue, key)
+  const modules = new Map<string, WebAssembly.Module>()
+  for (const { name, bytes } of transpiled.coreModules) modules.set(name, await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>))
+  return { ...transpiled, instantiate, modules }
+}
+
+const inFlight = new Map<string, Promise<Loaded>>()
+
+/** `load`, once per key: concurrent and later loads of the same bytes share one transpile and compile. */
+export const loadOnce = (bytes: Uint8Array, key: string, cacheDirectory: string | undefined): Promise<Loaded> => {
+  let loading = inFlight.get(key)
+  if (loading === undefined) {
+    loading = load(bytes, key, cacheDirectory)
+    inFlight.set(key, loading)
+    loading.catch(() => inFlight.delete(key))
+  }
+  return loading
+}
+
+/** An instantiated component: jco's export object and the core instances behind it. */
+export interface Instantiated {
+  readonly exports: Readonly<Record<string, unknown>>
+  readonly cores: ReadonlyArray<WebAssembly.Instance>
+}
+
+/**
+ * Instantiates synchronously: core modules are already compiled, and handing jco a synchronous
+ * `instantiateCore` lets its generator run to the end without a promise (~60 µs instead of a round of
+ * microtasks per core module).
+ */
+export const instantiate = (loaded: Loaded, imports: object): Instantiated => {
+  const cores: Array<WebAssembly.Instance> = []
+  const result = loaded.instantiate(
+    (name) => {
+      const module = loaded.modules.get(name)
+      if (module === undefined) throw new Error(`jco glue asked for an unknown core module ${name}`)
+      return module
+    },
+    imports,
+    (module, imports) => {
+      const instance = new WebAssembly.Instance(module, imports)
+      cores.push(instance)
+      return instance
+    }
+  )
+  if (result instanceof Promise) throw new Error("jco glue instantiated asynchronously")
+  return { exports: result as Record<string, unknown>, cores }
+}
+
+/** A failed call, as the seam sees it. */
+export type Failure =
+  | { readonly _tag: "GuestErr"; readonly payload: unknown }
+  | { readonly _tag: "Trap"; readonly message: string }
+
+/** Thrown by fast paths when the guest returns `err`. jco's glue throws its own `ComponentError`. */
+class GuestErr {
+  readonly payload: unknown
+  constructor(payload: unknown) {
+    this.payload = payload
+  }
+}
+
+export const classify = (thrown: unknown): Failure => {
+  if (thrown instanceof GuestErr) return { _tag: "GuestErr", payload: thrown.payload }
+  if (thrown instanceof Error && thrown.constructor.name === "ComponentError" && Object.hasOwn(thrown, "payload")) {
+    return { _tag: "GuestErr", payload: (thrown as Error & { payload: unknown }).payload }
+  }
+  if (thrown instanceof WebAssembly.RuntimeError) return { _tag: "Trap", message: thrown.message }
+  if (thrown instanceof RangeError && /call stack/i.test(thrown.message)) return { _tag: "Trap", message: "stack overflow" }
+  if (thrown instanceof Error) return { _tag: "Trap", message: thrown.message }
+  return { _tag: "Trap", message: String(thrown) }
+}
+
+/** Runs `f`, handing any throw to `onFailure` as a classified failure. */
+export const attempt = <A, B>(f: () => A, onSuccess: (a: A) => B, onFailure: (failure: Failure) => B): B => {
+  let value: A
+  try {
+    value = f()
+  } catch (thrown) {
+    return onFailure(classify(thrown))
+  }
+  return onSuccess(value)
+}
+
+const utf8 = new TextDecoder()
+
+const findCore = (cores: ReadonlyArray<WebAssembly.Instance>, exportName: string): WebAssembly.Exports | undefined => {
+  const matches = cores.filter((core) => typeof core.exports[exportName] === "function")
+  const exports = matches.length === 1 ? matches[0]!.exports : undefined
+  if (exports === undefined) return undefined
+  if (!(exports.memory instanceof WebAssembly.Memory) || typeof exports.cabi_realloc !== "function") return undefined
+  return exports
+}
+
+/**
+ * A direct call of `process: func(input: list<u8>) -> result<list<u8>, string>` by the canonical ABI,
+ * without jco's per-call task bookkeeping (~5 µs → ~0.2 µs). Only bound when exactly one core instance
+ * exports `process` beside its memory and `cabi_realloc`, which is how wit-component lays out a guest;
+ * otherwise callers use jco's glue.
+ */
+export const bindProcess = (cores: ReadonlyArray<WebAssembly.Instance>): ((input: Uint8Array) => Uint8Array) | undefined => {
+  const exports = findCore(cores, "process")
+  if (exports === undefined) return undefined
+  const memory = exports.memory as WebAssembly.Memory
+  const realloc = exports.cabi_realloc as (old: number, oldSize: number, align: number, size: number) => number
+  const process = exports.process as (ptr: number, len: number) => number
+  const postReturn = typeof exports.cabi_post_process === "function"
+    ? exports.cabi_post_process as (ret: number) => void
+    : undefined
+  let view = new DataView(memory.buffer)
+  const currentView = (): DataView => view.buffer === memory.buffer ? view : (view = new DataView(memory.buffer))
+  return (input) => {
+    const len = input.byteLength
+    const ptr = realloc(0, 0, 1, len)
+    // `realloc` may have grown memory, detaching the old buffer: read `memory.buffer` after it.
+    new Uint8Array(memory.buffer, ptr, len).set(input)
+    const ret = process(ptr, len)
+    if ((ret & 3) !== 0) throw new WebAssembly.RuntimeError("return pointer is not aligned")
+    const dv = currentView()
+    const tag = dv.getUint8(ret)
+    const outPtr = dv.getUint32(ret + 4, true)
+    const outLen = dv.getUint32(ret + 8, true)
+    if (outPtr + outLen > memory.buffer.byteLength) throw new WebAssembly.RuntimeError("result list is out of bounds")
+    let output: Uint8Array | string
+    if (tag === 0) output = new Uint8Array(memory.buffer, outPtr, outLen).slice()
+    else if (tag === 1) output = utf8.decode(new Uint8Array(memory.buffer, outPtr, outLen))
+    else throw new WebAssembly.RuntimeError(`invalid result discriminant ${tag}`)
+    postReturn?.(ret)
+    if (typeof output === "string") throw new GuestErr(output)
+    return output
+  }
+}

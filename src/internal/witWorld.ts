@@ -1,0 +1,40 @@
+/**
+ * Reads the imports and exports of a component's world from the WIT text that wit-component prints.
+ *
+ * @internal
+ */
+
+export interface WorldItem {
+  readonly name: string
+  readonly kind: "function" | "interface"
+  /** The function's WIT signature, for function items. */
+  readonly signature?: string
+}
+
+export interface WorldItems {
+  readonly imports: ReadonlyArray<WorldItem>
+  readonly exports: ReadonlyArray<WorldItem>
+}
+
+const itemLine = /^\s*(import|export)\s+([^\s:;]+)\s*(?::\s*(.+?))?\s*;\s*$/
+
+export const parseWorld = (wit: string): WorldItems => {
+  const imports: Array<WorldItem> = []
+  const exports: Array<WorldItem> = []
+  for (const line of wit.split("\n")) {
+    const match = itemLine.exec(line)
+    if (match === null) continue
+    const [, direction, name, signature] = match
+    const item: WorldItem = signature === undefined
+      ? { name: name!, kind: "interface" }
+      : { name: name!, kind: "function", signature }
+    ;(direction === "import" ? imports : exports).push(item)
+  }
+  return { imports, exports }
+}
+
+/** `airssys:component/logging@0.1.0` → `airssys:component/logging`: jco keys imports without versions. */
+export const unversioned = (name: string): string => {
+  const at = name.lastIndexOf("@")
+  return at > 0 ? name.slice(0, at) : name
+}

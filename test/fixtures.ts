@@ -1,0 +1,15 @@
+/**
+ * Paths and bytes of the guest components built from `guests/` by `scripts/build-guests.ts`.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+
+export const guestDirectory = path.resolve(import.meta.dirname, "..", "build", "guests")
+
+export const guestPath = (name: string): string => path.join(guestDirectory, `${name}.wasm`)
+
+export const guestBytes = (name: string): Uint8Array => new Uint8Array(fs.readFileSync(guestPath(name)))
+
+export const text = (s: string): Uint8Array => new TextEncoder().encode(s)
+
+export const decode = (bytes: Uint8Array): string => new TextDecoder().decode(bytes)
