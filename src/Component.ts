@@ -231,3 +231,11 @@ const linkFailure = (component: Component, failure: Jco.Failure): LinkError | Tr
   }
   return new Trap({ componentHash: component.hash, function: "instantiate", message: String(failure.payload) })
 }
+
+/**
+ * The identity of a component's bytes: sha-256, hex.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const hashOf = (bytes: Uint8Array): string => Jco.sha256(bytes)

@@ -1,16 +1,170 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Metric } from "effect"
+import { Effect, Exit, Metric } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { Component } from "../src/index.ts"
 import { decode, guestBytes, guestPath, text } from "./fixtures.ts"
+
+const loadFailure = (bytes: Uint8Array) =>
+  Component.fromBytes(bytes).pipe(
+    Effect.flip,
+    Effect.map((error) => ({ tag: error._tag, reason: error.reason, message: error.message }))
+  )
+
+/** The same component with different bytes (a trailing custom section), so nothing is cached yet. */
+const freshCopy = (bytes: Uint8Array, label: string): Uint8Array => {
+  const name = new TextEncoder().encode(`${label}-${Math.random()}`)
+  return new Uint8Array([...bytes, 0, name.length + 1, name.length, ...name])
+}
 
 describe("Component", () => {
   it.effect("fromFile - loads the echo guest and calls process", () =>
     Effect.gen(function*() {
       const component = yield* Component.fromFile(guestPath("echo"))
-      assert.strictEqual(component.hash.length, 64)
-      assert.deepStrictEqual(component.world.exports.map((e) => e.name), ["process"])
+      assert.match(component.hash, /^[0-9a-f]{64}$/)
+      assert.strictEqual(component.size, guestBytes("echo").byteLength)
       const instance = yield* Component.instantiate(component)
       const out = yield* instance.process(text("hello, component"))
       assert.strictEqual(decode(out), "hello, component")
+    }))
+
+  it.effect("world - describes imports and exports as data", () =>
+    Effect.gen(function*() {
+      const echo = yield* Component.fromFile(guestPath("echo"))
+      assert.deepStrictEqual(echo.world.imports, [])
+      assert.deepStrictEqual(echo.world.exports, [{
+        name: "process",
+        kind: "function",
+        signature: "func(input: list<u8>) -> result<list<u8>, string>"
+      }])
+      const actor = yield* Component.fromFile(guestPath("host-calls"))
+      const imports = actor.world.imports.map((item) => item.name)
+      assert.include(imports, "airssys:component/logging@0.1.0")
+      assert.include(imports, "airssys:component/messaging@0.1.0")
+      assert.deepStrictEqual(actor.world.exports, [{ name: "airssys:component/handler@0.1.0", kind: "interface" }])
+      assert.include(actor.world.wit, "world root")
+    }))
+
+  it.effect("fromBytes - empty input is a ComponentLoadError", () =>
+    Effect.gen(function*() {
+      const error = yield* loadFailure(new Uint8Array())
+      assert.deepStrictEqual([error.tag, error.reason], ["ComponentLoadError", "Empty"])
+    }))
+
+  it.effect("fromBytes - random bytes are not WebAssembly", () =>
+    Effect.gen(function*() {
+      const random = new Uint8Array(4096).map((_, i) => (i * 2654435761) >>> 24)
+      const error = yield* loadFailure(random)
+      assert.strictEqual(error.reason, "NotWasm")
+    }))
+
+  it.effect("fromBytes - a truncated component is Malformed, with jco's reason", () =>
+    Effect.gen(function*() {
+      const bytes = guestBytes("echo")
+      for (const cut of [9, Math.floor(bytes.byteLength / 2), bytes.byteLength - 1]) {
+        const error = yield* loadFailure(bytes.slice(0, cut))
+        assert.strictEqual(error.reason, "Malformed", `cut at ${cut}`)
+        assert.match(error.message, /^not a valid component: .+/)
+      }
+    }))
+
+  it.effect("fromBytes - a core module is not a component", () =>
+    Effect.gen(function*() {
+      const error = yield* loadFailure(guestBytes("core-module"))
+      assert.strictEqual(error.reason, "CoreModule")
+      assert.include(error.message, "not a component")
+    }))
+
+  it.effect("fromBytes - a valid component of another world is UnexpectedWorld", () =>
+    Effect.gen(function*() {
+      const error = yield* loadFailure(guestBytes("other-world"))
+      assert.strictEqual(error.reason, "UnexpectedWorld")
+      assert.include(error.message, "exports add")
+      // The same bytes load when the caller accepts any world.
+      const component = yield* Component.fromBytes(guestBytes("other-world"), { entryPoints: [] })
+      assert.deepStrictEqual(component.world.exports.map((e) => e.name), ["add"])
+    }))
+
+  it.effect("fromFile - a missing file is Unreadable", () =>
+    Effect.gen(function*() {
+      const error = yield* Component.fromFile(path.join(os.tmpdir(), "no-such-component.wasm")).pipe(Effect.flip)
+      assert.strictEqual(error.reason, "Unreadable")
+    }))
+
+  it.effect("fromBytes - the same bytes twice transpile once, and return the same component", () =>
+    Effect.gen(function*() {
+      const bytes = freshCopy(guestBytes("echo"), "twice")
+      const before = (yield* Metric.value(Component.transpiles)).count
+      const [first, second] = yield* Effect.all([Component.fromBytes(bytes), Component.fromBytes(bytes)], {
+        concurrency: "unbounded"
+      })
+      const third = yield* Component.fromBytes(bytes.slice())
+      const after = (yield* Metric.value(Component.transpiles)).count
+      assert.strictEqual(after - before, 1)
+      assert.strictEqual(first, second)
+      assert.strictEqual(first, third)
+    }))
+
+  it.effect("fromBytes - a cache directory lets another process skip the transpile", () =>
+    Effect.gen(function*() {
+      const cacheDirectory = fs.mkdtempSync(path.join(os.tmpdir(), "airssys-cache-"))
+      const bytes = freshCopy(guestBytes("echo"), "disk")
+      const before = (yield* Metric.value(Component.transpiles)).count
+      const component = yield* Component.fromBytes(bytes, { cacheDirectory })
+      assert.strictEqual((yield* Metric.value(Component.transpiles)).count - before, 1)
+      assert.isTrue(fs.existsSync(path.join(cacheDirectory, component.hash, "manifest.json")))
+      // Another process: a child node loads the same bytes from the same cache directory.
+      const script = `
+        import { Effect, Metric } from "effect"
+        import { Component } from "${path.resolve("src/index.ts")}"
+        const bytes = new Uint8Array(${JSON.stringify(Array.from(bytes))})
+        const c = await Effect.runPromise(Component.fromBytes(bytes, { cacheDirectory: ${JSON.stringify(cacheDirectory)} }))
+        const i = await Effect.runPromise(Effect.scoped(Effect.flatMap(Component.instantiate(c), (i) => i.process(new TextEncoder().encode("from disk")))))
+        const n = await Effect.runPromise(Metric.value(Component.transpiles))
+        console.log(JSON.stringify({ transpiles: n.count, out: new TextDecoder().decode(i) }))
+      `
+      const { execFileSync } = yield* Effect.promise(() => import("node:child_process"))
+      const output = execFileSync(process.execPath, ["--input-type=module", "-e", script], { cwd: path.resolve(".") })
+      assert.deepStrictEqual(JSON.parse(output.toString()), { transpiles: 0, out: "from disk" })
+    }))
+
+  it.effect("fromBytes - a damaged cache entry is transpiled again, not trusted", () =>
+    Effect.gen(function*() {
+      const cacheDirectory = fs.mkdtempSync(path.join(os.tmpdir(), "airssys-cache-"))
+      const bytes = freshCopy(guestBytes("echo"), "damaged")
+      const hash = Component.hashOf(bytes)
+      fs.mkdirSync(path.join(cacheDirectory, hash))
+      fs.writeFileSync(path.join(cacheDirectory, hash, "manifest.json"), "{ not json")
+      const before = (yield* Metric.value(Component.transpiles)).count
+      const component = yield* Component.fromBytes(bytes, { cacheDirectory })
+      assert.strictEqual((yield* Metric.value(Component.transpiles)).count - before, 1)
+      const instance = yield* Component.instantiate(component)
+      assert.strictEqual(decode(yield* instance.process(text("ok"))), "ok")
+    }))
+
+  it.effect("instantiate - instances share compiled modules but not memory", () =>
+    Effect.gen(function*() {
+      const component = yield* Component.fromFile(guestPath("lifecycle"))
+      const a = yield* Component.instantiate(component)
+      const b = yield* Component.instantiate(component)
+      const message = { sender: "test", payload: text("tick") }
+      yield* a.handleMessage(message)
+      yield* a.handleMessage(message)
+      const countA = yield* a.handleMessage(message)
+      const countB = yield* b.handleMessage(message)
+      assert.strictEqual(new DataView(countA!.buffer).getUint32(0, true), 3)
+      assert.strictEqual(new DataView(countB!.buffer).getUint32(0, true), 1)
+      assert.strictEqual(component.loaded.modules.size > 0, true)
+    }))
+
+  it.effect("instantiate - a closed scope closes the instance", () =>
+    Effect.gen(function*() {
+      const component = yield* Component.fromFile(guestPath("echo"))
+      const instance = yield* Effect.scoped(Component.instantiate(component))
+      const exit = yield* Effect.exit(instance.process(text("late")))
+      assert.isTrue(Exit.isFailure(exit))
+      const error = yield* Effect.flip(instance.process(text("late")))
+      assert.strictEqual(error._tag, "InstancePoisoned")
     }))
 })
