@@ -207,30 +207,34 @@ export const instantiate = <R = never>(
         )
       }
     }
-    const imports = bridgeImports(options?.imports ?? {}, context)
+    const { imports, unlinked } = bridgeImports(options?.imports ?? {}, context)
     return Jco.attempt(
       () => Jco.instantiate(component.loaded, imports),
-      (instantiated): Effect.Effect<Jco.Instantiated, LinkError | Trap> => Effect.succeed(instantiated),
-      (failure) => Effect.fail(linkFailure(component, failure))
+      (instantiated): Effect.Effect<Jco.Instantiated, LinkError | Trap> => {
+        const missing = unlinked[0]
+        if (missing === undefined) return Effect.succeed(instantiated)
+        return Effect.fail(
+          new LinkError({
+            interface: missing.interface,
+            function: missing.function,
+            message: `component imports ${missing.interface}#${missing.function} but no implementation was found`
+          })
+        )
+      },
+      (failure) =>
+        Effect.fail(new Trap({ componentHash: component.hash, function: "instantiate", message: failureMessage(failure) }))
     )
   }).pipe(
     Effect.flatMap((instantiated) =>
-      Effect.acquireRelease(Effect.sync(() => InstanceImpl.make(component, instantiated)), (instance) => Effect.sync(() => instance.close()))
+      Effect.acquireRelease(
+        Effect.sync(() => InstanceImpl.make(component, instantiated)),
+        (instance) => Effect.sync(() => instance.close())
+      )
     )
   )
 
-const missingFunction = /^(?:(\S+) is not a function|Cannot read properties of undefined \(reading '([^']+)'\))/
-
-const linkFailure = (component: Component, failure: Jco.Failure): LinkError | Trap => {
-  if (failure._tag === "Trap") {
-    const missing = missingFunction.exec(failure.message)
-    if (missing !== null) {
-      return new LinkError({ interface: "unknown", message: `component import not satisfied: ${failure.message}` })
-    }
-    return new Trap({ componentHash: component.hash, function: "instantiate", message: failure.message })
-  }
-  return new Trap({ componentHash: component.hash, function: "instantiate", message: String(failure.payload) })
-}
+const failureMessage = (failure: Jco.Failure): string =>
+  failure._tag === "Trap" ? failure.message : `start function returned an error: ${String(failure.payload)}`
 
 /**
  * The identity of a component's bytes: sha-256, hex.

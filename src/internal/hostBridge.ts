@@ -45,14 +45,41 @@ const bridgeFunction = <R>(name: string, fn: Callable<R>, context: Context.Conte
   }
 }
 
-export const bridgeImports = <R>(imports: HostImports<R>, context: Context.Context<R>): object => {
-  const bridged: Record<string, Record<string, unknown>> = {}
-  for (const [iface, functions] of Object.entries(imports)) {
-    const target: Record<string, unknown> = {}
-    for (const [name, fn] of Object.entries(functions)) {
-      target[name] = bridgeFunction(`${iface}.${name}`, fn as unknown as Callable<R>, context)
-    }
-    bridged[unversioned(iface)] = target
-  }
-  return bridged
+/** An import function the component asked for at instantiate that nobody provides. */
+export interface Unlinked {
+  readonly interface: string
+  readonly function: string
 }
+
+/**
+ * Builds jco's imports object. jco reads each import function once, at instantiate: a read of a function
+ * nobody provides is recorded in `unlinked` (so the caller can fail with a `LinkError` naming it) and
+ * answered with a function that traps if ever called.
+ */
+export const bridgeImports = <R>(
+  imports: HostImports<R>,
+  context: Context.Context<R>
+): { readonly imports: object; readonly unlinked: ReadonlyArray<Unlinked> } => {
+  const bridged: Record<string, Record<string, unknown>> = {}
+  const unlinked: Array<Unlinked> = []
+  for (const [iface, functions] of Object.entries(imports)) {
+    const name = unversioned(iface)
+    const target: Record<string, unknown> = {}
+    for (const [fnName, fn] of Object.entries(functions)) {
+      target[fnName] = bridgeFunction(`${name}.${fnName}`, fn as unknown as Callable<R>, context)
+    }
+    bridged[name] = new Proxy(target, {
+      get: (target, key) => {
+        if (typeof key !== "string" || key in target) return Reflect.get(target, key)
+        const missing = { interface: name, function: kebabCase(key) }
+        unlinked.push(missing)
+        return () => {
+          throw new HostFailure(`${missing.interface}.${missing.function} is not linked`)
+        }
+      }
+    })
+  }
+  return { imports: bridged, unlinked }
+}
+
+const kebabCase = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)

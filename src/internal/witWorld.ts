@@ -16,7 +16,7 @@ export interface WorldItems {
   readonly exports: ReadonlyArray<WorldItem>
 }
 
-const itemLine = /^\s*(import|export)\s+([^\s:;]+)\s*(?::\s*(.+?))?\s*;\s*$/
+const itemLine = /^\s*(import|export)\s+(\S+?)(?::\s+(.+?))?\s*;\s*$/
 
 export const parseWorld = (wit: string): WorldItems => {
   const imports: Array<WorldItem> = []
