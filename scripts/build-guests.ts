@@ -70,7 +70,8 @@ const build = async (guest: GuestSource): Promise<Uint8Array> => {
     const { componentize } = await import("@bytecodealliance/componentize-js")
     const options = {
       sourcePath: guest.file,
-      witPath: guest.witPath,
+      // As text: componentize-js reads files inside its own WASI sandbox, which sees no host folders.
+      witWorld: fs.readFileSync(guest.witPath, "utf8"),
       // No WASI features: the guest reaches the host only through the WIT world it names.
       disableFeatures: ["stdio", "random", "clocks", "http", "fetch-event"] as Array<"stdio" | "random" | "clocks" | "http" | "fetch-event">
     }
