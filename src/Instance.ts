@@ -54,6 +54,8 @@ export interface Instance {
    * function; the version may be left out). Arguments and result are as jco lifts them.
    */
   call(name: string, args: ReadonlyArray<unknown>): Effect.Effect<unknown, CallError>
+  /** Exports called by the canonical ABI directly rather than through jco's glue. */
+  readonly directCalls: ReadonlyArray<string>
   /** Whether a trap (or `close`) has poisoned the instance. */
   readonly poisoned: boolean
   /** @internal */
@@ -115,20 +117,22 @@ export const make = (component: Component, instantiated: Jco.Instantiated): Inst
 
   const exports = instantiated.exports
   const glueProcess = findExport(exports, "process")
+  const directProcess = Jco.bindProcess(instantiated.cores)
   const process = caller(
     "process",
-    Jco.bindProcess(instantiated.cores) ?? (glueProcess && ((input: Uint8Array) => glueProcess(input) as Uint8Array))
+    directProcess ?? (glueProcess && ((input: Uint8Array) => glueProcess(input) as Uint8Array))
   )
   const glueHandle = findExport(exports, handlerName)
+  const directHandle = Jco.bindHandleMessage(instantiated.cores)
   const handleMessage = caller(
     handlerName,
-    glueHandle && ((message: Message) =>
+    directHandle ?? (glueHandle && ((message: Message) =>
       glueHandle({
         sender: message.sender,
         topic: message.topic,
         correlationId: message.correlationId,
         payload: message.payload
-      }) as Uint8Array | undefined)
+      }) as Uint8Array | undefined))
   )
 
   return {
@@ -136,6 +140,7 @@ export const make = (component: Component, instantiated: Jco.Instantiated): Inst
     component,
     process,
     handleMessage,
+    directCalls: [...(directProcess ? ["process"] : []), ...(directHandle ? [handlerName] : [])],
     call: (name, args) => caller(name, findExport(exports, name) && ((a: ReadonlyArray<unknown>) => findExport(exports, name)!(...a)))(args),
     get poisoned() {
       return poison !== undefined

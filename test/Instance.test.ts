@@ -174,3 +174,41 @@ describe("Instance", () => {
       assert.deepStrictEqual(host.sent, [["peer-js", "send"]])
     }))
 })
+
+describe("Instance direct calls", () => {
+  const message = { sender: "sender-ü", topic: "news", correlationId: 42n, payload: text("payload bytes") }
+
+  it.effect("handleMessage - the direct path and jco's glue agree (WAT and JS guests)", () =>
+    Effect.gen(function*() {
+      for (const name of ["lifecycle", "actor-js", "host-calls"]) {
+        const component = yield* load(name)
+        const direct = yield* Component.instantiate(component, { imports: recordingHost().imports })
+        const glue = yield* Component.instantiate(component, { imports: recordingHost().imports })
+        assert.include(direct.directCalls, "airssys:component/handler#handle-message", name)
+        for (const msg of [message, { sender: "", payload: new Uint8Array() }]) {
+          const viaDirect = yield* direct.handleMessage(msg)
+          const viaGlue = yield* glue.call("airssys:component/handler#handle-message", [msg])
+          assert.deepStrictEqual(viaDirect, viaGlue, name)
+        }
+      }
+    }))
+
+  it.effect("handleMessage - sender, topic and correlation id reach the guest", () =>
+    Effect.gen(function*() {
+      const host = recordingHost()
+      const instance = yield* Component.instantiate(yield* load("host-calls"), { imports: host.imports })
+      yield* instance.handleMessage(message)
+      assert.deepStrictEqual(host.sent, [["sender-ü", "payload bytes"]])
+    }))
+
+  it.effect("process - the direct path and jco's glue agree", () =>
+    Effect.gen(function*() {
+      const instance = yield* Component.instantiate(yield* load("faulty"))
+      assert.deepStrictEqual(instance.directCalls, ["process"])
+      for (const input of ["", "abc", "err:x"]) {
+        const direct = yield* Effect.result(instance.process(text(input)))
+        const glue = yield* Effect.result(instance.call("process", [text(input)]))
+        assert.deepStrictEqual(direct, glue, input)
+      }
+    }))
+})

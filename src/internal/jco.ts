@@ -244,3 +244,100 @@ export const bindProcess = (cores: ReadonlyArray<WebAssembly.Instance>): ((input
     return output
   }
 }
+
+/** The `types.message` record, as the fast path lowers it. */
+export interface MessageFields {
+  readonly sender: string
+  readonly topic?: string | undefined
+  readonly correlationId?: bigint | undefined
+  readonly payload: Uint8Array
+}
+
+const handlerExport = /^airssys:component\/handler(@[^#]*)?#handle-message$/
+const utf8Encoder = new TextEncoder()
+
+/**
+ * A direct call of `handler.handle-message: func(msg: message) -> result<option<list<u8>>, string>` by
+ * the canonical ABI (see `bindProcess`). The record flattens to 9 core params; the result comes back
+ * through a return area: tag u8 @0; ok: option tag u8 @4, list ptr/len @8/@12; err: string ptr/len @4/@8.
+ */
+export const bindHandleMessage = (
+  cores: ReadonlyArray<WebAssembly.Instance>
+): ((message: MessageFields) => Uint8Array | undefined) | undefined => {
+  const matches = cores.flatMap((core) =>
+    Object.keys(core.exports).filter((name) => handlerExport.test(name)).map((name) => ({ core, name }))
+  )
+  if (matches.length !== 1) return undefined
+  const { core, name } = matches[0]!
+  const exports = findCore([core], name)
+  if (exports === undefined) return undefined
+  const memory = exports.memory as WebAssembly.Memory
+  const realloc = exports.cabi_realloc as (old: number, oldSize: number, align: number, size: number) => number
+  const handle = exports[name] as (...params: Array<number | bigint>) => number
+  const postReturn = typeof exports[`cabi_post_${name}`] === "function"
+    ? exports[`cabi_post_${name}`] as (ret: number) => void
+    : undefined
+  // Senders and topics repeat: keep their UTF-8 encodings instead of encoding on every message.
+  const encoded = new Map<string, Uint8Array>()
+  const encode = (s: string): Uint8Array => {
+    let bytes = encoded.get(s)
+    if (bytes === undefined) {
+      bytes = utf8Encoder.encode(s)
+      if (encoded.size >= 1024) encoded.clear()
+      encoded.set(s, bytes)
+    }
+    return bytes
+  }
+  const lower = (bytes: Uint8Array): number => {
+    const ptr = realloc(0, 0, 1, bytes.byteLength)
+    new Uint8Array(memory.buffer, ptr, bytes.byteLength).set(bytes)
+    return ptr
+  }
+  return (message) => {
+    const sender = encode(message.sender)
+    const senderPtr = lower(sender)
+    let topicTag = 0
+    let topicPtr = 0
+    let topicLen = 0
+    if (message.topic !== undefined) {
+      const topic = encode(message.topic)
+      topicTag = 1
+      topicPtr = lower(topic)
+      topicLen = topic.byteLength
+    }
+    const payloadPtr = lower(message.payload)
+    const ret = handle(
+      senderPtr,
+      sender.byteLength,
+      topicTag,
+      topicPtr,
+      topicLen,
+      message.correlationId === undefined ? 0 : 1,
+      message.correlationId ?? 0n,
+      payloadPtr,
+      message.payload.byteLength
+    )
+    if ((ret & 3) !== 0) throw new WebAssembly.RuntimeError("return pointer is not aligned")
+    const dv = new DataView(memory.buffer)
+    const tag = dv.getUint8(ret)
+    let reply: Uint8Array | undefined
+    let error: string | undefined
+    if (tag === 0) {
+      const some = dv.getUint8(ret + 4)
+      if (some === 1) {
+        const ptr = dv.getUint32(ret + 8, true)
+        const len = dv.getUint32(ret + 12, true)
+        if (ptr + len > memory.buffer.byteLength) throw new WebAssembly.RuntimeError("reply list is out of bounds")
+        reply = new Uint8Array(memory.buffer, ptr, len).slice()
+      } else if (some !== 0) throw new WebAssembly.RuntimeError(`invalid option discriminant ${some}`)
+    } else if (tag === 1) {
+      const ptr = dv.getUint32(ret + 4, true)
+      const len = dv.getUint32(ret + 8, true)
+      if (ptr + len > memory.buffer.byteLength) throw new WebAssembly.RuntimeError("error string is out of bounds")
+      error = utf8.decode(new Uint8Array(memory.buffer, ptr, len))
+    } else throw new WebAssembly.RuntimeError(`invalid result discriminant ${tag}`)
+    postReturn?.(ret)
+    if (error !== undefined) throw new GuestErr(error)
+    return reply
+  }
+}
