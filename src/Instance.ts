@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Effect } from "effect"
+import { Effect, Exit } from "effect"
 import type { Component } from "./Component.ts"
 import { type CallError, GuestError, InstancePoisoned, Trap } from "./ComponentError.ts"
 import * as Jco from "./internal/jco.ts"
@@ -58,6 +58,10 @@ export interface Instance {
   readonly directCalls: ReadonlyArray<string>
   /** Whether a trap (or `close`) has poisoned the instance. */
   readonly poisoned: boolean
+  /** @internal `handleMessage`, run now: for callers that are already inside a fiber's synchronous step. */
+  invokeHandler(message: Message): Exit.Exit<Uint8Array | undefined, CallError>
+  /** Whether the component exports `lifecycle`. */
+  readonly hasLifecycle: boolean
   /** @internal */
   close(): void
 }
@@ -102,17 +106,15 @@ export const make = (component: Component, instantiated: Jco.Instantiated): Inst
   const missing = (fn: string) =>
     new Trap({ componentHash: component.hash, function: fn, message: `component does not export ${fn}` })
 
-  // Calls one guest function, turning throws into typed failures. Written once per export, not per call.
+  // Calls one guest function now, turning throws into typed failures. Built once per export, not per call.
+  const invoker = <A, B>(fn: string, guest: ((arg: A) => B) | undefined): (arg: A) => Exit.Exit<B, CallError> => {
+    if (guest === undefined) return () => Exit.fail(missing(fn))
+    const onFailure = (failure: Jco.Failure): Exit.Exit<B, CallError> => Exit.fail(fail(fn, failure))
+    return (arg) => poison !== undefined ? Exit.fail(poisoned(fn)) : Jco.attempt(() => guest(arg), Exit.succeed, onFailure)
+  }
   const caller = <A, B>(fn: string, guest: ((arg: A) => B) | undefined) => {
-    if (guest === undefined) return (_: A): Effect.Effect<B, CallError> => Effect.fail(missing(fn))
-    const onSuccess = (value: B): Effect.Effect<B, CallError> => Effect.succeed(value)
-    const onFailure = (failure: Jco.Failure): Effect.Effect<B, CallError> => Effect.fail(fail(fn, failure))
-    return (arg: A): Effect.Effect<B, CallError> =>
-      Effect.suspend(() =>
-        poison !== undefined
-          ? Effect.fail(poisoned(fn))
-          : Jco.attempt(() => guest(arg), onSuccess, onFailure)
-      )
+    const invoke = invoker(fn, guest)
+    return (arg: A): Effect.Effect<B, CallError> => Effect.suspend(() => invoke(arg))
   }
 
   const exports = instantiated.exports
@@ -124,7 +126,7 @@ export const make = (component: Component, instantiated: Jco.Instantiated): Inst
   )
   const glueHandle = findExport(exports, handlerName)
   const directHandle = Jco.bindHandleMessage(instantiated.cores)
-  const handleMessage = caller(
+  const invokeHandler = invoker(
     handlerName,
     directHandle ?? (glueHandle && ((message: Message) =>
       glueHandle({
@@ -139,7 +141,9 @@ export const make = (component: Component, instantiated: Jco.Instantiated): Inst
     [TypeId]: TypeId,
     component,
     process,
-    handleMessage,
+    handleMessage: (message) => Effect.suspend(() => invokeHandler(message)),
+    invokeHandler,
+    hasLifecycle: findExport(exports, "airssys:component/lifecycle#init") !== undefined,
     directCalls: [...(directProcess ? ["process"] : []), ...(directHandle ? [handlerName] : [])],
     call: (name, args) => caller(name, findExport(exports, name) && ((a: ReadonlyArray<unknown>) => findExport(exports, name)!(...a)))(args),
     get poisoned() {

@@ -7,3 +7,6 @@
 export * as Component from "./Component.ts"
 export * as ComponentError from "./ComponentError.ts"
 export * as Instance from "./Instance.ts"
+export * as Actor from "./Actor.ts"
+export * as ActorError from "./ActorError.ts"
+export * as DeadLetters from "./DeadLetters.ts"

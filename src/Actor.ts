@@ -1,0 +1,512 @@
+/**
+ * A component running as an actor: a host-owned mailbox, one message at a time, lifecycle hooks, and
+ * crash semantics made for supervision.
+ *
+ * The mailbox belongs to the `ActorRef`, not to the instance. An *incarnation* (`ref.run`) instantiates
+ * the component, runs the host's `preStart` and the guest's `lifecycle.init`, then handles messages in
+ * order until it is stopped or its guest traps. When the guest traps, the message it was handling goes to
+ * dead letters, its requester gets the `Trap`, and the incarnation fails with `ActorCrashed`; every other
+ * queued message waits in the mailbox for the next incarnation, which a supervisor starts with a fresh
+ * instance of the same (cached) component.
+ *
+ * An idle actor answers a `request` in the caller's fiber: with nothing queued and nothing running, the
+ * guest call happens at once instead of a round trip through the mailbox and a fiber switch.
+ *
+ * @since 0.1.0
+ */
+import { Cause, Clock, Duration, Effect, Exit, Fiber, Metric, Scope } from "effect"
+import { ActorCrashed, ActorStopped, MailboxFull, RequestTimeout } from "./ActorError.ts"
+import * as Component from "./Component.ts"
+import type { CallError } from "./ComponentError.ts"
+import * as DeadLetters from "./DeadLetters.ts"
+import type { HostImports } from "./internal/hostBridge.ts"
+import type { Instance, Message } from "./Instance.ts"
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = Symbol.for("airssys-wasm/Actor")
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * `Idle` until its first incarnation starts; `Running` while it serves; `Crashed` between an abnormal exit
+ * and the next incarnation; `Stopping` while it drains for a graceful stop; `Stopped` for good.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Status = "Idle" | "Starting" | "Running" | "Crashed" | "Stopping" | "Stopped"
+
+/**
+ * Host-side lifecycle hooks (the lifecycle half of the dual-trait design; the guest's half is its
+ * `lifecycle` export).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Hooks<R = never> {
+  /** Before each incarnation serves its first message. A failure is a `StartFailed` crash. */
+  readonly preStart?: ((actor: ActorRef) => Effect.Effect<void, unknown, R>) | undefined
+  /** After each incarnation ends, however it ends. */
+  readonly postStop?: ((actor: ActorRef) => Effect.Effect<void, never, R>) | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<R = never> {
+  readonly id: string
+  /** Host functions the component is linked with (capability Layers build these). */
+  readonly imports?: HostImports<R> | undefined
+  readonly mailbox?: {
+    /** Default 1024. */
+    readonly capacity?: number | undefined
+  } | undefined
+  /** Passed to the guest's `lifecycle.init` when it exports one. Default: empty. */
+  readonly config?: Uint8Array | undefined
+  readonly hooks?: Hooks<R> | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface SendOptions {
+  /** Fail with `MailboxFull` instead of waiting for room. */
+  readonly failFast?: boolean | undefined
+  readonly sender?: string | undefined
+  readonly topic?: string | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface RequestOptions extends SendOptions {
+  /** Default 5 seconds. */
+  readonly timeout?: Duration.Input | undefined
+}
+
+/**
+ * What a requester can get back instead of a reply.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RequestError = CallError | RequestTimeout | ActorStopped | MailboxFull
+
+/**
+ * Plain-data view of one actor, for snapshots.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Stats {
+  readonly id: string
+  readonly status: Status
+  readonly mailboxDepth: number
+  readonly handled: number
+  readonly incarnations: number
+  readonly traps: number
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ActorRef {
+  readonly [TypeId]: TypeId
+  readonly id: string
+  readonly component: Component.Component
+  /** Fire and forget. Waits for room in a full mailbox unless `failFast`. */
+  send(payload: Uint8Array, options?: SendOptions): Effect.Effect<void, MailboxFull | ActorStopped>
+  /** Send and wait for the guest's reply (`undefined` when it answers `none`). */
+  request(payload: Uint8Array, options?: RequestOptions): Effect.Effect<Uint8Array | undefined, RequestError>
+  /**
+   * Graceful stop: take no more messages, let the running incarnation handle what is queued, call the
+   * guest's `lifecycle.shutdown`. After `timeout` (default 5 s) the incarnation is interrupted and what is
+   * left goes to dead letters.
+   */
+  stop(timeout?: Duration.Input): Effect.Effect<void>
+  /**
+   * One incarnation: runs until the actor is stopped (success) or crashes (`ActorCrashed`). A supervisor
+   * uses it as the child's `start`; each run uses a new instance and the same mailbox.
+   */
+  readonly run: Effect.Effect<void, ActorCrashed, Scope.Scope>
+  readonly status: Status
+  readonly stats: Effect.Effect<Stats>
+}
+
+const defaultCapacity = 1024
+const defaultTimeout = Duration.seconds(5)
+const defaultStopTimeout = Duration.seconds(5)
+const emptyConfig = new Uint8Array()
+
+/**
+ * Counters and a histogram per actor, with the component id as the `actor` attribute.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const metrics = {
+  handled: Metric.counter("airssys_actor_messages_handled_total", { description: "Messages handled by guests", incremental: true }),
+  traps: Metric.counter("airssys_actor_traps_total", { description: "Guest traps while handling messages", incremental: true }),
+  incarnations: Metric.counter("airssys_actor_incarnations_total", { description: "Actor incarnations started (first start and restarts)", incremental: true }),
+  mailboxDepth: Metric.gauge("airssys_actor_mailbox_depth", { description: "Messages waiting in the mailbox" }),
+  callDuration: Metric.histogram("airssys_actor_call_duration_seconds", {
+    description: "Duration of guest handle-message calls",
+    boundaries: Metric.exponentialBoundaries({ start: 1e-6, factor: 4, count: 12 })
+  })
+}
+
+interface Envelope {
+  readonly message: Message
+  /** Set for requests: completes the requester. */
+  reply: ((exit: Exit.Exit<Uint8Array | undefined, RequestError>) => void) | undefined
+  /** The requester gave up: the actor dead-letters it instead of handling it. */
+  expired: boolean
+}
+
+/** An array-backed FIFO: `shift` is O(1) amortized, unlike `Array.prototype.shift`. */
+class Mailbox {
+  private items: Array<Envelope | undefined> = []
+  private head = 0
+  get size(): number {
+    return this.items.length - this.head
+  }
+  push(envelope: Envelope): void {
+    this.items.push(envelope)
+  }
+  shift(): Envelope | undefined {
+    if (this.head >= this.items.length) return undefined
+    const envelope = this.items[this.head]
+    this.items[this.head++] = undefined
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head)
+      this.head = 0
+    }
+    return envelope
+  }
+  drain(): Array<Envelope> {
+    const rest = this.items.slice(this.head).filter((e): e is Envelope => e !== undefined)
+    this.items = []
+    this.head = 0
+    return rest
+  }
+}
+
+const errorOf = <E>(exit: Exit.Exit<unknown, E>): E | undefined =>
+  Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause).pipe((o) => (o._tag === "Some" ? o.value : undefined)) : undefined
+
+/**
+ * Makes an actor: its ref and mailbox, not yet running. Run it with `ref.run` under a supervisor (see
+ * `child`), or use `spawn`. When the scope closes, whatever is still queued goes to dead letters and
+ * waiting requesters get `ActorStopped`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <R = never>(
+  component: Component.Component,
+  options: Options<R>
+): Effect.Effect<ActorRef, never, Scope.Scope | R> =>
+  Effect.gen(function*() {
+    const context = yield* Effect.context<R>()
+    const deadLetters = yield* DeadLetters.DeadLetters
+    const clock = yield* Clock.Clock
+    const id = options.id
+    const capacity = options.mailbox?.capacity ?? defaultCapacity
+    const attributes = { actor: id }
+    const handledMetric = Metric.withAttributes(metrics.handled, attributes)
+    const trapsMetric = Metric.withAttributes(metrics.traps, attributes)
+    const incarnationsMetric = Metric.withAttributes(metrics.incarnations, attributes)
+    const depthMetric = Metric.withAttributes(metrics.mailboxDepth, attributes)
+
+    const mailbox = new Mailbox()
+    // Senders waiting for room in a full mailbox, oldest first.
+    const waitingSenders: Array<() => void> = []
+    let status: Status = "Idle"
+    let instance: Instance | undefined
+    let busy = false
+    let crash: ActorCrashed | undefined
+    let wake: (() => void) | undefined
+    let handled = 0
+    let traps = 0
+    let incarnations = 0
+    // Counted here and published to Metrics once per batch, not once per message.
+    let unpublishedHandled = 0
+    let unpublishedTraps = 0
+
+    const deadLetter = (envelope: Envelope, reason: DeadLetters.Reason, error: string) =>
+      deadLetters.offer({ target: id, message: envelope.message, reason, error, at: clock.currentTimeMillisUnsafe() })
+
+    const stopped = new ActorStopped({ actorId: id })
+
+    /** Handles one message now. Returns false when the guest trapped (the incarnation must end). */
+    const handle = (envelope: Envelope, current: Instance): boolean => {
+      busy = true
+      const exit = current.invokeHandler(envelope.message)
+      busy = false
+      if (Exit.isSuccess(exit)) {
+        handled++
+        unpublishedHandled++
+        envelope.reply?.(exit)
+        return true
+      }
+      const error = errorOf(exit)!
+      envelope.reply?.(Exit.fail(error))
+      if (error._tag === "GuestError") {
+        handled++
+        unpublishedHandled++
+        if (envelope.reply === undefined) deadLetter(envelope, "Rejected", error.message)
+        return true
+      }
+      traps++
+      unpublishedTraps++
+      deadLetter(envelope, "Trapped", error.message)
+      crash = new ActorCrashed({ actorId: id, reason: "Trap", message: error.message })
+      status = "Crashed"
+      return false
+    }
+
+    const publishMetrics = Effect.suspend(() => {
+      const h = unpublishedHandled
+      const t = unpublishedTraps
+      unpublishedHandled = 0
+      unpublishedTraps = 0
+      return Effect.all([
+        h > 0 ? Metric.update(handledMetric, h) : Effect.void,
+        t > 0 ? Metric.update(trapsMetric, t) : Effect.void,
+        Metric.update(depthMetric, mailbox.size)
+      ], { discard: true })
+    })
+
+    const releaseSender = () => {
+      const next = waitingSenders.shift()
+      if (next !== undefined) next()
+    }
+
+    const awaitWork = Effect.callback<void>((resume) => {
+      wake = () => {
+        wake = undefined
+        resume(Effect.void)
+      }
+      return Effect.sync(() => {
+        wake = undefined
+      })
+    })
+
+    const enqueue = (envelope: Envelope) => {
+      mailbox.push(envelope)
+      wake?.()
+    }
+
+    const accepting = () => status !== "Stopping" && status !== "Stopped"
+
+    const waitForRoom: Effect.Effect<void, ActorStopped> = Effect.callback<void, ActorStopped>((resume) => {
+      const resumeOnce = () => resume(accepting() ? Effect.void : Effect.fail(stopped))
+      waitingSenders.push(resumeOnce)
+      return Effect.sync(() => {
+        const index = waitingSenders.indexOf(resumeOnce)
+        if (index >= 0) waitingSenders.splice(index, 1)
+      })
+    })
+
+    const admit = (failFast: boolean | undefined): Effect.Effect<void, MailboxFull | ActorStopped> =>
+      Effect.suspend(() => {
+        if (!accepting()) return Effect.fail(stopped)
+        if (mailbox.size < capacity) return Effect.void
+        if (failFast) return Effect.fail(new MailboxFull({ actorId: id, capacity }))
+        return Effect.flatMap(waitForRoom, () => admit(failFast))
+      })
+
+    const messageOf = (payload: Uint8Array, options: SendOptions | undefined): Message => ({
+      sender: options?.sender ?? "host",
+      topic: options?.topic,
+      payload
+    })
+
+    const send = (payload: Uint8Array, options?: SendOptions) =>
+      Effect.flatMap(admit(options?.failFast), () =>
+        Effect.sync(() => enqueue({ message: messageOf(payload, options), reply: undefined, expired: false })))
+
+    const request = (payload: Uint8Array, options?: RequestOptions): Effect.Effect<Uint8Array | undefined, RequestError> =>
+      Effect.suspend(() => {
+        const message = messageOf(payload, options)
+        // Idle: nothing queued, nothing running. Handle it here, now; order and one-at-a-time still hold.
+        if (status === "Running" && !busy && mailbox.size === 0 && instance !== undefined) {
+          let result: Exit.Exit<Uint8Array | undefined, RequestError> | undefined
+          const envelope: Envelope = { message, reply: (exit) => (result = exit), expired: false }
+          if (!handle(envelope, instance)) wake?.()
+          return result!
+        }
+        const timeout = options?.timeout ?? defaultTimeout
+        return Effect.flatMap(admit(options?.failFast), () => {
+          const envelope: Envelope = { message, reply: undefined, expired: false }
+          const awaitReply = Effect.callback<Uint8Array | undefined, RequestError>((resume) => {
+            envelope.reply = (exit) => {
+              envelope.reply = undefined
+              resume(exit)
+            }
+            enqueue(envelope)
+            return Effect.sync(() => {
+              envelope.expired = true
+            })
+          })
+          return Effect.timeoutOrElse(awaitReply, {
+            duration: timeout,
+            orElse: () =>
+              Effect.fail(new RequestTimeout({ actorId: id, timeoutMillis: Duration.toMillis(Duration.fromInputUnsafe(timeout)) }))
+          })
+        })
+      })
+
+    const loop = (current: Instance): Effect.Effect<void, ActorCrashed> =>
+      Effect.gen(function*() {
+        while (true) {
+          if (crash !== undefined) {
+            yield* publishMetrics
+            return yield* crash
+          }
+          let envelope = mailbox.shift()
+          if (envelope === undefined) {
+            if (status === "Stopping") return
+            yield* publishMetrics
+            yield* awaitWork
+            continue
+          }
+          // Drain a batch synchronously: one fiber step for many messages.
+          let batch = 0
+          while (envelope !== undefined) {
+            releaseSender()
+            if (envelope.expired) deadLetter(envelope, "Expired", "the requester gave up before the actor reached it")
+            else if (!handle(envelope, current)) break
+            if (++batch === 256) break
+            envelope = mailbox.shift()
+          }
+          if (crash === undefined) yield* Effect.yieldNow
+        }
+      })
+
+    const callLifecycle = (current: Instance, fn: "init" | "shutdown", args: ReadonlyArray<unknown>) =>
+      current.call(`airssys:component/lifecycle#${fn}`, args)
+
+    // One incarnation: a fresh instance serving the shared mailbox.
+    const incarnation: Effect.Effect<void, ActorCrashed, Scope.Scope> = Effect.gen(function*() {
+      if (status === "Stopped") return
+      status = "Starting"
+      crash = undefined
+      incarnations++
+      yield* Metric.update(incarnationsMetric, 1)
+      const current = yield* Component.instantiate(component, { imports: options.imports }).pipe(
+        Effect.provideContext(context),
+        Effect.mapError((error) => new ActorCrashed({ actorId: id, reason: "StartFailed", message: error.message }))
+      )
+      yield* Effect.addFinalizer(() =>
+        Effect.gen(function*() {
+          instance = undefined
+          if (status === "Stopping" && !current.poisoned && current.hasLifecycle) {
+            yield* Effect.ignore(callLifecycle(current, "shutdown", []))
+          }
+          if (options.hooks?.postStop) yield* Effect.provideContext(options.hooks.postStop(ref), context)
+          if (status === "Stopping") status = "Stopped"
+          else if (status !== "Stopped") status = "Crashed"
+        })
+      )
+      if (options.hooks?.preStart) {
+        yield* Effect.provideContext(options.hooks.preStart(ref), context).pipe(
+          Effect.mapError((error) =>
+            new ActorCrashed({ actorId: id, reason: "StartFailed", message: `preStart failed: ${String(error)}` })
+          )
+        )
+      }
+      if (current.hasLifecycle) {
+        yield* callLifecycle(current, "init", [options.config ?? emptyConfig]).pipe(
+          Effect.mapError((error) => new ActorCrashed({ actorId: id, reason: "InitFailed", message: error.message }))
+        )
+      }
+      if (status === "Starting") status = "Running"
+      instance = current
+      yield* loop(current)
+    }).pipe(Effect.withSpan("Actor.incarnation", { attributes: { actor: id } }))
+
+    let running: Fiber.Fiber<void, ActorCrashed> | undefined
+    const run: Effect.Effect<void, ActorCrashed, Scope.Scope> = Effect.suspend(() =>
+      Effect.gen(function*() {
+        // Its own scope: the instance closes, `shutdown` and `postStop` run when the incarnation ends.
+        running = yield* Effect.forkScoped(Effect.scoped(incarnation), { startImmediately: true })
+        return yield* Fiber.join(running)
+      })
+    )
+
+    const stop = (timeout?: Duration.Input) =>
+      Effect.suspend(() => {
+        if (status === "Stopped") return Effect.void
+        const fiber = running
+        status = instance === undefined ? "Stopped" : "Stopping"
+        for (const waiting of waitingSenders.splice(0)) waiting()
+        wake?.()
+        if (fiber === undefined || status === "Stopped") return Effect.sync(() => leftovers("the actor stopped"))
+        return Fiber.await(fiber).pipe(
+          Effect.timeoutOrElse({
+            duration: timeout ?? defaultStopTimeout,
+            orElse: () => Fiber.interrupt(fiber)
+          }),
+          Effect.andThen(Effect.sync(() => {
+            status = "Stopped"
+            leftovers("the actor was stopped before reaching it")
+          }))
+        )
+      })
+
+    // Nothing queued is dropped silently: it goes to dead letters, and waiting requesters learn why.
+    const leftovers = (why: string) => {
+      for (const envelope of mailbox.drain()) {
+        envelope.reply?.(Exit.fail(stopped))
+        deadLetter(envelope, envelope.expired ? "Expired" : "Stopped", why)
+      }
+    }
+
+    const ref: ActorRef = {
+      [TypeId]: TypeId,
+      id,
+      component,
+      send,
+      request,
+      stop,
+      run,
+      get status() {
+        return status
+      },
+      stats: Effect.sync(() => ({ id, status, mailboxDepth: mailbox.size, handled, incarnations, traps }))
+    }
+
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        status = "Stopped"
+        for (const waiting of waitingSenders.splice(0)) waiting()
+        leftovers("the actor's scope closed")
+      })
+    )
+    return ref
+  })
+
+/**
+ * Makes an actor and runs one incarnation of it in the scope, without a supervisor: if its guest traps,
+ * it stays `Crashed` (messages keep waiting) until something runs `ref.run` again.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const spawn = <R = never>(
+  component: Component.Component,
+  options: Options<R>
+): Effect.Effect<ActorRef, never, Scope.Scope | R> =>
+  Effect.tap(make(component, options), (ref) => Effect.forkScoped(Effect.ignore(ref.run), { startImmediately: true }))

@@ -1,0 +1,146 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Fiber } from "effect"
+import { TestClock } from "effect/testing"
+import { Actor, Component, DeadLetters } from "../src/index.ts"
+import { decode, guestPath, text } from "./fixtures.ts"
+
+const load = (name: string) => Component.fromFile(guestPath(name))
+
+/** Host imports that record every logged line, in order. */
+const logRecorder = () => {
+  const logged: Array<string> = []
+  return {
+    logged,
+    imports: {
+      "airssys:component/logging": { log: (_level: string, message: string) => Effect.sync(() => void logged.push(message)) }
+    }
+  }
+}
+
+/** A private dead-letter store for one test. */
+const withDeadLetters = <A, E, R>(f: (store: DeadLetters.Store) => Effect.Effect<A, E, R>) => {
+  const store = DeadLetters.makeStore()
+  return f(store).pipe(Effect.provideService(DeadLetters.DeadLetters, store))
+}
+
+describe("Actor", () => {
+  it.effect("request - an idle actor replies through a real wasm call", () =>
+    Effect.gen(function*() {
+      const host = logRecorder()
+      const actor = yield* Actor.spawn(yield* load("flaky"), { id: "flaky-1", imports: host.imports })
+      assert.strictEqual(actor.status, "Running")
+      const reply = yield* actor.request(text("hello"))
+      assert.strictEqual(decode(reply!), "hello")
+      assert.deepStrictEqual(host.logged, ["hello"])
+    }))
+
+  it.effect("send - messages are handled one at a time, in order", () =>
+    Effect.gen(function*() {
+      const host = logRecorder()
+      const actor = yield* Actor.spawn(yield* load("flaky"), { id: "flaky-order", imports: host.imports })
+      for (let i = 0; i < 50; i++) yield* actor.send(text(`m${i}`))
+      const last = yield* actor.request(text("last"))
+      assert.strictEqual(decode(last!), "last")
+      assert.deepStrictEqual(host.logged, [...Array.from({ length: 50 }, (_, i) => `m${i}`), "last"])
+      assert.strictEqual((yield* actor.stats).handled, 51)
+    }))
+
+  it.effect("crash - the poisoned message goes to dead letters, the requester gets the Trap, the rest wait", () =>
+    withDeadLetters((store) =>
+      Effect.gen(function*() {
+        const host = logRecorder()
+        const actor = yield* Actor.make(yield* load("flaky"), { id: "flaky-crash", imports: host.imports })
+        // Queue before anything runs: a request that traps, then two more messages.
+        const trapped = yield* Effect.forkChild(actor.request(text("trap!")), { startImmediately: true })
+        yield* actor.send(text("after-1"))
+        yield* actor.send(text("after-2"))
+        const first = yield* Effect.flip(Effect.scoped(actor.run))
+        assert.strictEqual(first._tag, "ActorCrashed")
+        assert.strictEqual(first.reason, "Trap")
+        const error = yield* Effect.flip(Fiber.join(trapped))
+        assert.strictEqual(error._tag, "Trap")
+        assert.strictEqual(actor.status, "Crashed")
+        assert.strictEqual((yield* actor.stats).mailboxDepth, 2)
+        const letters = yield* store.letters
+        assert.deepStrictEqual(letters.map((l) => [l.target, decode(l.message.payload), l.reason]), [["flaky-crash", "trap!", "Trapped"]])
+        // The next incarnation (fresh instance) serves what waited.
+        yield* Effect.forkScoped(actor.run, { startImmediately: true })
+        assert.strictEqual(decode((yield* actor.request(text("after-3")))!), "after-3")
+        assert.deepStrictEqual(host.logged, ["after-1", "after-2", "after-3"])
+      })
+    ))
+
+  it.effect("mailbox - full: failFast gives MailboxFull, otherwise send waits for room", () =>
+    Effect.gen(function*() {
+      const host = logRecorder()
+      const actor = yield* Actor.make(yield* load("flaky"), { id: "small", imports: host.imports, mailbox: { capacity: 2 } })
+      yield* actor.send(text("a"))
+      yield* actor.send(text("b"))
+      const full = yield* Effect.flip(actor.send(text("c"), { failFast: true }))
+      assert.strictEqual(full._tag, "MailboxFull")
+      const waiting = yield* Effect.forkChild(actor.send(text("c")), { startImmediately: true })
+      assert.isUndefined(waiting.pollUnsafe())
+      yield* Effect.forkScoped(actor.run, { startImmediately: true })
+      yield* Fiber.join(waiting)
+      yield* actor.request(text("d"))
+      assert.deepStrictEqual(host.logged, ["a", "b", "c", "d"])
+    }))
+
+  it.effect("request - a timeout is a RequestTimeout and the expired request is dead-lettered, not handled", () =>
+    withDeadLetters((store) =>
+      Effect.gen(function*() {
+        const host = logRecorder()
+        const actor = yield* Actor.make(yield* load("flaky"), { id: "slow", imports: host.imports })
+        const pending = yield* Effect.forkChild(actor.request(text("late"), { timeout: "1 second" }), { startImmediately: true })
+        yield* TestClock.adjust("1 second")
+        const error = yield* Effect.flip(Fiber.join(pending))
+        assert.strictEqual(error._tag, "RequestTimeout")
+        yield* Effect.forkScoped(actor.run, { startImmediately: true })
+        yield* actor.request(text("next"))
+        assert.deepStrictEqual(host.logged, ["next"])
+        assert.deepStrictEqual((yield* store.letters).map((l) => [decode(l.message.payload), l.reason]), [["late", "Expired"]])
+      })
+    ))
+
+  it.effect("lifecycle - guest init gets the config, shutdown runs on a graceful stop, host hooks run", () =>
+    Effect.gen(function*() {
+      const events: Array<string> = []
+      const actor = yield* Actor.spawn(yield* load("lifecycle"), {
+        id: "life",
+        config: text("12345"),
+        hooks: {
+          preStart: (ref) => Effect.sync(() => void events.push(`preStart:${ref.id}`)),
+          postStop: (ref) => Effect.sync(() => void events.push(`postStop:${ref.status}`))
+        }
+      })
+      const count = yield* actor.request(text("x"))
+      assert.strictEqual(new DataView(count!.buffer).getUint32(0, true), 6)
+      yield* actor.send(text("queued"))
+      yield* actor.stop()
+      assert.strictEqual(actor.status, "Stopped")
+      assert.strictEqual((yield* actor.stats).handled, 2)
+      assert.deepStrictEqual(events, ["preStart:life", "postStop:Stopping"])
+      const refused = yield* Effect.flip(actor.send(text("too late")))
+      assert.strictEqual(refused._tag, "ActorStopped")
+    }))
+
+  it.effect("lifecycle - init that returns err is an InitFailed crash", () =>
+    Effect.gen(function*() {
+      const actor = yield* Actor.make(yield* load("lifecycle"), { id: "bad-config", config: text("fail") })
+      const error = yield* Effect.flip(Effect.scoped(actor.run))
+      assert.strictEqual(error.reason, "InitFailed")
+      assert.include(error.message, "init refused")
+    }))
+
+  it.effect("stop - what is left after a forced stop goes to dead letters; waiting requesters get ActorStopped", () =>
+    withDeadLetters((store) =>
+      Effect.gen(function*() {
+        const actor = yield* Actor.make(yield* load("flaky"), { id: "never-ran", imports: logRecorder().imports })
+        const pending = yield* Effect.forkChild(actor.request(text("q")), { startImmediately: true })
+        yield* actor.send(text("s"))
+        yield* actor.stop()
+        assert.strictEqual((yield* Effect.flip(Fiber.join(pending)))._tag, "ActorStopped")
+        assert.deepStrictEqual((yield* store.letters).map((l) => [decode(l.message.payload), l.reason]), [["q", "Stopped"], ["s", "Stopped"]])
+      })
+    ))
+})
