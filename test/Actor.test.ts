@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber } from "effect"
+import { Effect, Fiber, Metric, Tracer } from "effect"
 import { TestClock } from "effect/testing"
 import { Actor, Component, DeadLetters } from "../src/index.ts"
 import { decode, guestPath, text } from "./fixtures.ts"
@@ -143,4 +143,39 @@ describe("Actor", () => {
         assert.deepStrictEqual((yield* store.letters).map((l) => [decode(l.message.payload), l.reason]), [["q", "Stopped"], ["s", "Stopped"]])
       })
     ))
+})
+
+describe("Actor observability", () => {
+  it.effect("metrics carry the actor id; an installed tracer sees a span per guest call", () =>
+    Effect.gen(function*() {
+      const spans: Array<{ name: string; attributes: Record<string, unknown>; ended: boolean }> = []
+      const recordingTracer = Tracer.make({
+        span: (options) => {
+          const record = { name: options.name, attributes: {} as Record<string, unknown>, ended: false }
+          spans.push(record)
+          const span = Tracer.nativeTracer.span(options)
+          return Object.assign(Object.create(span), {
+            attribute: (key: string, value: unknown) => void (record.attributes[key] = value),
+            end: () => void (record.ended = true)
+          })
+        }
+      })
+      const host = logRecorder()
+      const actor = yield* Actor.spawn(yield* load("flaky"), { id: "observed", imports: host.imports }).pipe(
+        Effect.provideService(Tracer.Tracer, recordingTracer)
+      )
+      yield* actor.request(text("one"))
+      yield* actor.send(text("two"))
+      yield* actor.request(text("three"))
+      yield* Effect.flip(actor.request(text("trap")))
+      const calls = spans.filter((s) => s.name === "Actor.handleMessage")
+      assert.strictEqual(calls.length, 4)
+      assert.isTrue(calls.every((s) => s.ended && s.attributes.actor === "observed"))
+      const handled = yield* Metric.value(Metric.withAttributes(Actor.metrics.handled, { actor: "observed" }))
+      const traps = yield* Metric.value(Metric.withAttributes(Actor.metrics.traps, { actor: "observed" }))
+      const durations = yield* Metric.value(Metric.withAttributes(Actor.metrics.callDuration, { actor: "observed" }))
+      assert.strictEqual(handled.count, 3)
+      assert.strictEqual(traps.count, 1)
+      assert.strictEqual(durations.count, 4)
+    }))
 })
