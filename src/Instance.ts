@@ -119,13 +119,16 @@ export const make = (component: Component, instantiated: Jco.Instantiated): Inst
 
   const exports = instantiated.exports
   const glueProcess = findExport(exports, "process")
-  const directProcess = Jco.bindProcess(instantiated.cores)
+  // A guest that calls host imports must enter through jco's glue: its import trampolines expect the task
+  // the glue's export wrapper opens, and without one they leak a task per host call (jco 1.35).
+  const direct = component.loaded.imports.length === 0
+  const directProcess = direct ? Jco.bindProcess(instantiated.cores) : undefined
   const process = caller(
     "process",
     directProcess ?? (glueProcess && ((input: Uint8Array) => glueProcess(input) as Uint8Array))
   )
   const glueHandle = findExport(exports, handlerName)
-  const directHandle = Jco.bindHandleMessage(instantiated.cores)
+  const directHandle = direct ? Jco.bindHandleMessage(instantiated.cores) : undefined
   const invokeHandler = invoker(
     handlerName,
     directHandle ?? (glueHandle && ((message: Message) =>

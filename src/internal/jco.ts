@@ -41,17 +41,24 @@ export const sha256 = (bytes: Uint8Array): string => createHash("sha256").update
 /** jco's version takes part in every cache key: a new jco means new glue. */
 export const jcoVersion = "1.35.0"
 
+/** Changes when the way glue is patched changes: part of the disk cache key. */
+const gluePatchVersion = 2
+const cacheVersion = `jco-${jcoVersion}/patch-${gluePatchVersion}`
+
 const glueName = "component"
 
 // Per-call debug logging reads `process.env` on every call (41% of the glue's call cost).
-const debugLogPattern = /const _debugLog = \(\.\.\.args\) => \{[^}]*\};/
+const debugLogPattern = /const _debugLog = \(\.\.\.args\) => \{\s*if \(!globalThis\?\.process\?\.env\?\.JCO_DEBUG\) \{ return; \}\s*console\.debug\(\.\.\.args\);\s*\};/
 
 const transpile = async (bytes: Uint8Array): Promise<Transpiled> => {
   const { transpile, componentWit } = await jco()
   const out = await transpile(bytes, { name: glueName, instantiation: "async", noTypescript: true, quiet: true })
   const glueBytes = out.files[`${glueName}.js`]
   if (glueBytes === undefined) throw new Error("jco produced no glue module")
-  const glue = new TextDecoder().decode(glueBytes).replace(debugLogPattern, "const _debugLog = () => {};")
+  const generated = new TextDecoder().decode(glueBytes)
+  const glue = generated.replace(debugLogPattern, "const _debugLog = () => {};")
+  // Not fatal if a jco upgrade changes the shape: calls through the glue just stay slower.
+  if (glue === generated) process.emitWarning("airssys-wasm: jco's _debugLog was not found; glue calls keep reading process.env")
   const coreModules = Object.entries(out.files)
     .filter(([name]) => name.endsWith(".wasm"))
     .map(([name, bytes]) => ({ name, bytes }))
@@ -64,7 +71,10 @@ export let transpileCount = 0
 // Disk cache: one folder per key with the glue, the core modules and the WIT.
 const readCached = async (dir: string): Promise<Transpiled | undefined> => {
   try {
-    const manifest: { coreModules: Array<string>; imports: Array<string> } = JSON.parse(await fs.readFile(path.join(dir, "manifest.json"), "utf8"))
+    const manifest: { version: string; coreModules: Array<string>; imports: Array<string> } = JSON.parse(
+      await fs.readFile(path.join(dir, "manifest.json"), "utf8")
+    )
+    if (manifest.version !== cacheVersion) return undefined
     const coreModules = await Promise.all(
       manifest.coreModules.map(async (name) => ({ name, bytes: new Uint8Array(await fs.readFile(path.join(dir, name))) }))
     )
@@ -85,6 +95,7 @@ const writeCached = async (dir: string, transpiled: Transpiled): Promise<void> =
   for (const { name, bytes } of transpiled.coreModules) await fs.writeFile(path.join(staging, name), bytes)
   // The manifest goes last: an entry without one is incomplete and is ignored.
   await fs.writeFile(path.join(staging, "manifest.json"), JSON.stringify({
+    version: cacheVersion,
     coreModules: transpiled.coreModules.map((m) => m.name),
     imports: transpiled.imports
   }))
