@@ -21,6 +21,7 @@ import type { CallError } from "./ComponentError.ts"
 import * as DeadLetters from "./DeadLetters.ts"
 import type { HostImports } from "./internal/hostBridge.ts"
 import type { Instance, Message } from "./Instance.ts"
+import type * as Supervisor from "./Supervisor.ts"
 
 /**
  * @since 0.1.0
@@ -523,3 +524,24 @@ export const spawn = <R = never>(
   options: Options<R>
 ): Effect.Effect<ActorRef, never, Scope.Scope | R> =>
   Effect.tap(make(component, options), (ref) => Effect.forkScoped(Effect.ignore(ref.run), { startImmediately: true }))
+
+/**
+ * The actor as a supervisor's child: each (re)start is a new incarnation — a fresh instance of the cached
+ * component — serving the same mailbox. Snapshots show its status, mailbox depth and counts.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const child = (
+  ref: ActorRef,
+  options?: {
+    readonly restart?: Supervisor.RestartType | undefined
+    readonly shutdownTimeout?: Duration.Input | undefined
+  }
+): Supervisor.ChildSpec<ActorCrashed> => ({
+  id: ref.id,
+  start: ref.run,
+  restart: options?.restart,
+  shutdownTimeout: options?.shutdownTimeout,
+  inspect: Effect.map(ref.stats, (stats) => ({ ...stats }))
+})

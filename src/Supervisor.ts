@@ -91,7 +91,17 @@ export interface ChildSpec<E = unknown, R = never> {
    * without this flag.
    */
   readonly awaitReady?: boolean | undefined
+  /** Extra plain data for snapshots (an actor reports its mailbox depth, messages handled, status). */
+  readonly inspect?: Effect.Effect<ChildDetails> | undefined
 }
+
+/**
+ * Plain data a child adds to its snapshot.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ChildDetails = Readonly<Record<string, string | number | boolean>>
 
 /**
  * At most `maxRestarts` restarts within any window of `period`.
@@ -212,6 +222,7 @@ export interface ChildInfo {
  */
 export interface ChildSnapshot extends ChildInfo {
   readonly supervisor?: SupervisorSnapshot
+  readonly details?: ChildDetails
 }
 
 /**

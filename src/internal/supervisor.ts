@@ -163,8 +163,11 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
     const snapshot: Effect.Effect<SupervisorSnapshot> = Effect.suspend(() =>
       Effect.forEach(children, (child): Effect.Effect<ChildSnapshot> => {
         const nested = child.handle?.snapshot
-        const base = info(child)
-        return nested === undefined ? Effect.succeed(base) : Effect.map(nested, (supervisor) => ({ ...base, supervisor }))
+        const inspect = child.spec.inspect
+        const base: Effect.Effect<ChildSnapshot> = inspect === undefined
+          ? Effect.succeed(info(child))
+          : Effect.map(inspect, (details) => ({ ...info(child), details }))
+        return nested === undefined ? base : Effect.zipWith(base, nested, (base, supervisor) => ({ ...base, supervisor }))
       }).pipe(Effect.map((children) => ({ id, strategy, status, intensity: { maxRestarts, periodMillis }, children })))
     )
 
