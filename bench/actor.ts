@@ -8,10 +8,11 @@ import { Actor, Component } from "../src/index.ts"
 import { guestBytes } from "../test/fixtures.ts"
 import { measureBatch, type Options, type Row } from "./harness.ts"
 
-const imports = { "airssys:component/logging": { log: () => Effect.void } }
+// The lifecycle guest imports nothing, so calls take the direct canonical-ABI path.
+const imports = {}
 
 export const actor = async (options: Options): Promise<ReadonlyArray<Row>> => {
-  const component = await Effect.runPromise(Component.fromBytes(guestBytes("flaky")))
+  const component = await Effect.runPromise(Component.fromBytes(guestBytes("lifecycle")))
   const input = new Uint8Array(16).fill(7)
   const suite = "actor"
 

@@ -267,7 +267,8 @@ export const make = <R = never>(
     const deadLetter = (envelope: Envelope, reason: DeadLetters.Reason, error: string) =>
       deadLetters.offer({ target: id, message: envelope.message, reason, error, at: clock.currentTimeMillisUnsafe() })
 
-    const stopped = new ActorStopped({ actorId: id })
+    // Errors capture a stack trace when made: make this one only when it is needed.
+    const stopped = () => new ActorStopped({ actorId: id })
 
     /** Handles one message now. Returns false when the guest trapped (the incarnation must end). */
     const handle = (envelope: Envelope, current: Instance): boolean => {
@@ -325,7 +326,7 @@ export const make = <R = never>(
     const accepting = () => status !== "Stopping" && status !== "Stopped"
 
     const waitForRoom: Effect.Effect<void, ActorStopped> = Effect.callback<void, ActorStopped>((resume) => {
-      const resumeOnce = () => resume(accepting() ? Effect.void : Effect.fail(stopped))
+      const resumeOnce = () => resume(accepting() ? Effect.void : Effect.fail(stopped()))
       waitingSenders.push(resumeOnce)
       return Effect.sync(() => {
         const index = waitingSenders.indexOf(resumeOnce)
@@ -335,7 +336,7 @@ export const make = <R = never>(
 
     const admit = (failFast: boolean | undefined): Effect.Effect<void, MailboxFull | ActorStopped> =>
       Effect.suspend(() => {
-        if (!accepting()) return Effect.fail(stopped)
+        if (!accepting()) return Effect.fail(stopped())
         if (mailbox.size < capacity) return Effect.void
         if (failFast) return Effect.fail(new MailboxFull({ actorId: id, capacity }))
         return Effect.flatMap(waitForRoom, () => admit(failFast))
@@ -483,7 +484,7 @@ export const make = <R = never>(
     // Nothing queued is dropped silently: it goes to dead letters, and waiting requesters learn why.
     const leftovers = (why: string) => {
       for (const envelope of mailbox.drain()) {
-        envelope.reply?.(Exit.fail(stopped))
+        envelope.reply?.(Exit.fail(stopped()))
         deadLetter(envelope, envelope.expired ? "Expired" : "Stopped", why)
       }
     }
