@@ -1,11 +1,12 @@
 /**
  * The demo host (`npm start`). For now: load the sample guests built from `guests/`, show their worlds,
- * call them, and show what a guest's error and a guest's trap look like from the host.
+ * call them, show what a guest's error and a guest's trap look like from the host, then run a trapping
+ * guest as a supervised actor and watch it restart.
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Console, Effect } from "effect"
+import { Console, Effect, Schedule } from "effect"
 import * as path from "node:path"
-import { Component } from "../src/index.ts"
+import { Actor, Component, DeadLetters, Supervisor } from "../src/index.ts"
 
 const guest = (name: string) => path.resolve(import.meta.dirname, "..", "build", "guests", `${name}.wasm`)
 const text = (s: string) => new TextEncoder().encode(s)
@@ -18,6 +19,30 @@ const showCall = (label: string, call: Effect.Effect<Uint8Array, { readonly _tag
       onFailure: (error) => Console.log(`  ${label} → ${error._tag}: ${error.message}`)
     })
   )
+
+// An actor under a supervisor: a message that traps its guest goes to dead letters, the supervisor
+// restarts the actor with a fresh instance, and the messages queued behind it are still handled.
+const supervisedActor = Effect.gen(function*() {
+  yield* Console.log("\nflaky.wasm as an actor under a OneForOne supervisor")
+  const logImports = {
+    "airssys:component/logging": {
+      log: (_level: string, message: string) => Console.log(`  [guest log] ${message}`)
+    }
+  }
+  const actor = yield* Actor.make(yield* Component.fromFile(guest("flaky")), { id: "flaky", imports: logImports })
+  for (const payload of ["first", "trap: poisoned message", "second", "third"]) yield* actor.send(text(payload))
+  const supervisor = yield* Supervisor.start({
+    id: "demo",
+    backoff: Schedule.spaced("50 millis"),
+    children: [Actor.child(actor)]
+  })
+  yield* Effect.sleep("200 millis")
+  const letters = yield* DeadLetters.DeadLetters.use((store) => store.letters)
+  for (const letter of letters) {
+    yield* Console.log(`  dead letter: ${JSON.stringify(decode(letter.message.payload))} (${letter.reason}: ${letter.error})`)
+  }
+  yield* Console.log(`  supervision tree: ${JSON.stringify(yield* supervisor.snapshot)}`)
+})
 
 const program = Effect.gen(function*() {
   for (const name of ["echo", "faulty", "echo-js"]) {
@@ -38,6 +63,7 @@ const program = Effect.gen(function*() {
       yield* showCall(`process("hello") on a new instance`, restarted.process(text("hello")))
     }
   }
+  yield* supervisedActor
   yield* Console.log("\nThe host is still alive: every guest failure above was a typed error.")
 })
 
