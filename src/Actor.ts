@@ -410,9 +410,6 @@ export const make = <R = never>(
         }
       })
 
-    const callLifecycle = (current: Instance, fn: "init" | "shutdown", args: ReadonlyArray<unknown>) =>
-      current.call(`airssys:component/lifecycle#${fn}`, args)
-
     // One incarnation: a fresh instance serving the shared mailbox.
     const incarnation: Effect.Effect<void, ActorCrashed, Scope.Scope> = Effect.gen(function*() {
       if (status === "Stopped") return
@@ -427,8 +424,8 @@ export const make = <R = never>(
       yield* Effect.addFinalizer(() =>
         Effect.gen(function*() {
           instance = undefined
-          if (status === "Stopping" && !current.poisoned && current.hasLifecycle) {
-            yield* Effect.ignore(callLifecycle(current, "shutdown", []))
+          if (status === "Stopping" && !current.poisoned && current.lifecycle !== undefined) {
+            yield* Effect.ignore(current.lifecycle.shutdown())
           }
           if (options.hooks?.postStop) yield* Effect.provideContext(options.hooks.postStop(ref), context)
           if (status === "Stopping") status = "Stopped"
@@ -442,15 +439,15 @@ export const make = <R = never>(
           )
         )
       }
-      if (current.hasLifecycle) {
-        yield* callLifecycle(current, "init", [options.config ?? emptyConfig]).pipe(
+      if (current.lifecycle !== undefined) {
+        yield* current.lifecycle.init(options.config ?? emptyConfig).pipe(
           Effect.mapError((error) => new ActorCrashed({ actorId: id, reason: "InitFailed", message: error.message }))
         )
       }
       if (status === "Starting") status = "Running"
       instance = current
       yield* loop(current)
-    }).pipe(Effect.withSpan("Actor.incarnation", { attributes: { actor: id } }))
+    }).pipe((self) => tracing ? Effect.withSpan(self, "Actor.incarnation", { attributes: { actor: id } }) : self)
 
     let running: Fiber.Fiber<void, ActorCrashed> | undefined
     const run: Effect.Effect<void, ActorCrashed, Scope.Scope> = Effect.suspend(() =>

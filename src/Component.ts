@@ -11,7 +11,8 @@
 import { Context, Effect, Metric, Scope } from "effect"
 import * as fs from "node:fs/promises"
 import { ComponentLoadError, LinkError, Trap } from "./ComponentError.ts"
-import { bridgeImports, type HostImports } from "./internal/hostBridge.ts"
+import { type HostImports, makeBinding } from "./internal/hostBridge.ts"
+import * as Pool from "./internal/instancePool.ts"
 import * as Jco from "./internal/jco.ts"
 import * as InstanceImpl from "./Instance.ts"
 import { parseWorld, unversioned, type WorldItem } from "./internal/witWorld.ts"
@@ -195,23 +196,29 @@ export const instantiate = <R = never>(
   options?: InstantiateOptions<R>
 ): Effect.Effect<InstanceImpl.Instance, LinkError | Trap, Scope.Scope | R> =>
   Effect.contextWith((context: Context.Context<R>): Effect.Effect<Jco.Instantiated, LinkError | Trap> => {
-    const provided = new Map<string, Readonly<Record<string, unknown>>>()
-    for (const [name, functions] of Object.entries(options?.imports ?? {})) provided.set(unversioned(name), functions)
-    for (const required of component.loaded.imports) {
-      if (!provided.has(required)) {
-        return Effect.fail(
-          new LinkError({
-            interface: required,
-            message: `component imports ${required} but no implementation was found`
-          })
-        )
-      }
+    const provided = new Set(Object.keys(options?.imports ?? {}).map(unversioned))
+    const missingInterface = component.loaded.imports.find((required) => !provided.has(required))
+    if (missingInterface !== undefined) {
+      return Effect.fail(
+        new LinkError({
+          interface: missingInterface,
+          message: `component imports ${missingInterface} but no implementation was found`
+        })
+      )
     }
-    const { imports, unlinked } = bridgeImports(options?.imports ?? {}, context)
+    const hostImports = options?.imports ?? {}
+    const pooled = Pool.take(component.loaded)
+    if (pooled !== undefined) pooled.binding.bind(hostImports, context)
     return Jco.attempt(
-      () => Jco.instantiate(component.loaded, imports),
-      (instantiated): Effect.Effect<Jco.Instantiated, LinkError | Trap> => {
-        const missing = unlinked[0]
+      () => {
+        if (pooled !== undefined) return pooled
+        // Bound before instantiating, so a start function may already call its imports.
+        const binding = makeBinding(component.loaded.imports)
+        binding.bind(hostImports, context)
+        return { binding, instantiated: Jco.instantiate(component.loaded, binding.imports) }
+      },
+      ({ binding, instantiated }): Effect.Effect<Jco.Instantiated, LinkError | Trap> => {
+        const missing = binding.unlinked()
         if (missing === undefined) return Effect.succeed(instantiated)
         return Effect.fail(
           new LinkError({
@@ -232,6 +239,18 @@ export const instantiate = <R = never>(
       )
     )
   )
+
+/**
+ * Keeps `size` instances of the component prepared ahead (instantiated, not yet linked), so that
+ * `instantiate` — and with it an actor's spawn or restart — takes one in microseconds instead of paying
+ * jco's and V8's instantiation (~90 µs). Taken instances are replaced in the background, one per
+ * macrotask. Costs the memory of `size` idle instances. Returns how many are ready.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const prewarm = (component: Component, size: number): Effect.Effect<number> =>
+  Effect.sync(() => Pool.prewarm(component.loaded, size))
 
 const failureMessage = (failure: Jco.Failure): string =>
   failure._tag === "Trap" ? failure.message : `start function returned an error: ${String(failure.payload)}`

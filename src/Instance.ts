@@ -60,8 +60,11 @@ export interface Instance {
   readonly poisoned: boolean
   /** @internal `handleMessage`, run now: for callers that are already inside a fiber's synchronous step. */
   invokeHandler(message: Message): Exit.Exit<Uint8Array | undefined, CallError>
-  /** Whether the component exports `lifecycle`. */
-  readonly hasLifecycle: boolean
+  /** The guest's `lifecycle` export, when it has one. */
+  readonly lifecycle: {
+    init(config: Uint8Array): Effect.Effect<void, CallError>
+    shutdown(): Effect.Effect<void, CallError>
+  } | undefined
   /** @internal */
   close(): void
 }
@@ -140,14 +143,30 @@ export const make = (component: Component, instantiated: Jco.Instantiated): Inst
       }) as Uint8Array | undefined))
   )
 
+  const initName = "airssys:component/lifecycle#init"
+  const shutdownName = "airssys:component/lifecycle#shutdown"
+  const directLifecycle = direct ? Jco.bindLifecycle(instantiated.cores) : undefined
+  const glueInit = findExport(exports, initName)
+  const glueShutdown = findExport(exports, shutdownName)
+  const lifecycle = glueInit === undefined ? undefined : {
+    init: caller(initName, directLifecycle?.init ?? ((config: Uint8Array) => void glueInit(config))),
+    shutdown: ((call) => () => call(undefined))(
+      caller(shutdownName, directLifecycle?.shutdown ?? (glueShutdown && (() => void glueShutdown())))
+    )
+  }
+
   return {
     [TypeId]: TypeId,
     component,
     process,
     handleMessage: (message) => Effect.suspend(() => invokeHandler(message)),
     invokeHandler,
-    hasLifecycle: findExport(exports, "airssys:component/lifecycle#init") !== undefined,
-    directCalls: [...(directProcess ? ["process"] : []), ...(directHandle ? [handlerName] : [])],
+    lifecycle,
+    directCalls: [
+      ...(directProcess ? ["process"] : []),
+      ...(directHandle ? [handlerName] : []),
+      ...(directLifecycle ? [initName, shutdownName] : [])
+    ],
     call: (name, args) => caller(name, findExport(exports, name) && ((a: ReadonlyArray<unknown>) => findExport(exports, name)!(...a)))(args),
     get poisoned() {
       return poison !== undefined

@@ -168,3 +168,52 @@ describe("Component", () => {
       assert.strictEqual(error._tag, "InstancePoisoned")
     }))
 })
+
+describe("Component.prewarm", () => {
+  const message = { sender: "t", payload: text("x") }
+  const counter = (reply: Uint8Array | undefined) => new DataView(reply!.buffer).getUint32(0, true)
+
+  it.effect("instances taken from the warm pool are fresh, separate, and linked when taken", () =>
+    Effect.gen(function*() {
+      const component = yield* Component.fromBytes(freshCopy(guestBytes("lifecycle"), "pool"))
+      assert.strictEqual(yield* Component.prewarm(component, 3), 3)
+      const a = yield* Component.instantiate(component)
+      const b = yield* Component.instantiate(component)
+      yield* a.handleMessage(message)
+      assert.strictEqual(counter(yield* a.handleMessage(message)), 2)
+      assert.strictEqual(counter(yield* b.handleMessage(message)), 1)
+    }))
+
+  it.effect("a pooled instance of a guest with imports is linked to the taker's host functions", () =>
+    Effect.gen(function*() {
+      const component = yield* Component.fromBytes(freshCopy(guestBytes("flaky"), "pool-imports"))
+      yield* Component.prewarm(component, 2)
+      const logged: Array<string> = []
+      const instance = yield* Component.instantiate(component, {
+        imports: { "airssys:component/logging": { log: (_: string, m: string) => Effect.sync(() => void logged.push(m)) } }
+      })
+      yield* instance.handleMessage({ sender: "t", payload: text("linked late") })
+      assert.deepStrictEqual(logged, ["linked late"])
+      const unlinked = yield* Effect.flip(Component.instantiate(component, {
+        imports: { "airssys:component/logging": {} }
+      }))
+      assert.strictEqual(unlinked._tag, "LinkError")
+      assert.strictEqual(unlinked._tag === "LinkError" && unlinked.function, "log")
+    }))
+
+  it.live("taken instances are replaced in the background", () =>
+    Effect.gen(function*() {
+      const component = yield* Component.fromBytes(freshCopy(guestBytes("echo"), "refill"))
+      yield* Component.prewarm(component, 2)
+      const { take } = yield* Effect.promise(() => import("../src/internal/instancePool.ts"))
+      assert.isDefined(take(component.loaded))
+      assert.isDefined(take(component.loaded))
+      // Refills run on later macrotasks: give them some, without asserting how long they take.
+      let refilled = take(component.loaded)
+      for (let i = 0; i < 200 && refilled === undefined; i++) {
+        yield* Effect.sleep("10 millis")
+        refilled = take(component.loaded)
+      }
+      assert.isDefined(refilled)
+    }))
+})

@@ -52,34 +52,62 @@ export interface Unlinked {
 }
 
 /**
- * Builds jco's imports object. jco reads each import function once, at instantiate: a read of a function
- * nobody provides is recorded in `unlinked` (so the caller can fail with a `LinkError` naming it) and
- * answered with a function that traps if ever called.
+ * The host side of one instance's imports, bound separately from instantiation. jco reads each import
+ * function once, at instantiate, and keeps it: so it gets a trampoline that calls whatever is bound. That
+ * is what lets an instance be prepared ahead (a warm pool) and linked when it is taken, and what will let
+ * a capability be revoked while an instance lives.
  */
-export const bridgeImports = <R>(
-  imports: HostImports<R>,
-  context: Context.Context<R>
-): { readonly imports: object; readonly unlinked: ReadonlyArray<Unlinked> } => {
-  const bridged: Record<string, Record<string, unknown>> = {}
-  const unlinked: Array<Unlinked> = []
-  for (const [iface, functions] of Object.entries(imports)) {
-    const name = unversioned(iface)
-    const target: Record<string, unknown> = {}
-    for (const [fnName, fn] of Object.entries(functions)) {
-      target[fnName] = bridgeFunction(`${name}.${fnName}`, fn as unknown as Callable<R>, context)
-    }
-    bridged[name] = new Proxy(target, {
-      get: (target, key) => {
-        if (typeof key !== "string" || key in target) return Reflect.get(target, key)
-        const missing = { interface: name, function: kebabCase(key) }
-        unlinked.push(missing)
-        return () => {
-          throw new HostFailure(`${missing.interface}.${missing.function} is not linked`)
+export interface Binding {
+  /** jco's imports object: one entry per interface the component imports. */
+  readonly imports: object
+  /** Links host functions (replacing any bound before). */
+  bind<R>(imports: HostImports<R>, context: Context.Context<R>): void
+  /** The first function jco asked for that nothing bound provides. */
+  unlinked(): Unlinked | undefined
+}
+
+type Target = Record<string, (...args: ReadonlyArray<unknown>) => unknown>
+
+export const makeBinding = (interfaces: ReadonlyArray<string>): Binding => {
+  const wanted: Array<Unlinked> = []
+  const targets = new Map<string, Target>()
+  const imports: Record<string, object> = {}
+  for (const iface of interfaces) {
+    const target: Target = {}
+    targets.set(iface, target)
+    const trampolines: Record<string, unknown> = {}
+    imports[iface] = new Proxy(trampolines, {
+      get: (cache, key) => {
+        if (typeof key !== "string") return undefined
+        let trampoline = cache[key]
+        if (trampoline === undefined) {
+          const name = key
+          const want = { interface: iface, function: kebabCase(name) }
+          wanted.push(want)
+          trampoline = cache[key] = (...args: ReadonlyArray<unknown>) => {
+            const fn = target[name]
+            if (fn === undefined) throw new HostFailure(`${want.interface}#${want.function} is not linked`)
+            return fn(...args)
+          }
         }
+        return trampoline
       }
     })
   }
-  return { imports: bridged, unlinked }
+  return {
+    imports,
+    bind: <R>(provided: HostImports<R>, context: Context.Context<R>) => {
+      for (const [name, functions] of Object.entries(provided)) {
+        const target = targets.get(unversioned(name))
+        if (target === undefined) continue
+        for (const [fnName, fn] of Object.entries(functions)) {
+          target[fnName] = bridgeFunction(`${unversioned(name)}#${kebabCase(fnName)}`, fn as unknown as Callable<R>, context)
+        }
+      }
+    },
+    unlinked: () => wanted.find((want) => targets.get(want.interface)?.[camelCase(want.function)] === undefined)
+  }
 }
 
 const kebabCase = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+const camelCase = (name: string): string => name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase())

@@ -352,3 +352,45 @@ export const bindHandleMessage = (
     return reply
   }
 }
+
+const lifecycleExport = (fn: string) => new RegExp(`^airssys:component/lifecycle(@[^#]*)?#${fn}$`)
+
+/**
+ * Direct calls of `lifecycle.init: func(config: list<u8>) -> result<_, string>` and
+ * `lifecycle.shutdown: func()` by the canonical ABI (see `bindProcess`). `init`'s result comes back
+ * through a return area: tag u8 @0, err string ptr/len @4/@8.
+ */
+export const bindLifecycle = (
+  cores: ReadonlyArray<WebAssembly.Instance>
+): { readonly init: (config: Uint8Array) => void; readonly shutdown: () => void } | undefined => {
+  const initName = cores.flatMap((core) => Object.keys(core.exports)).find((name) => lifecycleExport("init").test(name))
+  const shutdownName = cores.flatMap((core) => Object.keys(core.exports)).find((name) => lifecycleExport("shutdown").test(name))
+  if (initName === undefined || shutdownName === undefined) return undefined
+  const exports = findCore(cores, initName)
+  if (exports === undefined || typeof exports[shutdownName] !== "function") return undefined
+  const memory = exports.memory as WebAssembly.Memory
+  const realloc = exports.cabi_realloc as (old: number, oldSize: number, align: number, size: number) => number
+  const init = exports[initName] as (ptr: number, len: number) => number
+  const shutdown = exports[shutdownName] as () => void
+  const postInit = exports[`cabi_post_${initName}`] as ((ret: number) => void) | undefined
+  return {
+    init: (config) => {
+      const ptr = realloc(0, 0, 1, config.byteLength)
+      new Uint8Array(memory.buffer, ptr, config.byteLength).set(config)
+      const ret = init(ptr, config.byteLength)
+      if ((ret & 3) !== 0) throw new WebAssembly.RuntimeError("return pointer is not aligned")
+      const dv = new DataView(memory.buffer)
+      const tag = dv.getUint8(ret)
+      let error: string | undefined
+      if (tag === 1) {
+        const errPtr = dv.getUint32(ret + 4, true)
+        const errLen = dv.getUint32(ret + 8, true)
+        if (errPtr + errLen > memory.buffer.byteLength) throw new WebAssembly.RuntimeError("error string is out of bounds")
+        error = utf8.decode(new Uint8Array(memory.buffer, errPtr, errLen))
+      } else if (tag !== 0) throw new WebAssembly.RuntimeError(`invalid result discriminant ${tag}`)
+      if (typeof postInit === "function") postInit(ret)
+      if (error !== undefined) throw new GuestErr(error)
+    },
+    shutdown: () => shutdown()
+  }
+}

@@ -1,0 +1,331 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Clock, Effect, Exit, Layer, Logger, References } from "effect"
+import { TestClock } from "effect/testing"
+import * as crypto from "node:crypto"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as Audit from "../src/Audit.ts"
+
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "airssys-audit-"))),
+  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+)
+
+const fileRead = (resource: string, decision: "granted" | "denied" = "granted"): Audit.Entry => ({
+  kind: "capability",
+  component: "billing",
+  capability: "FileRead",
+  resource,
+  decision
+})
+
+/** Records `count` events (a mix of kinds) with a fresh JSONL layer; returns the chain head. */
+const writeLog = (file: string, count: number, first = 1) =>
+  Effect.gen(function*() {
+    const audit = yield* Audit.Audit
+    for (let i = first; i < first + count; i++) {
+      yield* audit.record(
+        i % 3 === 0
+          ? { kind: "lifecycle", component: "billing", action: "restarted", detail: `attempt ${i}` }
+          : fileRead(`/data/${i}.txt`)
+      )
+    }
+    return yield* audit.head
+  }).pipe(Effect.provide(Audit.layerJsonl(file)))
+
+const lines = (file: string): Array<string> => fs.readFileSync(file, "utf8").split("\n").slice(0, -1)
+const writeLines = (file: string, content: ReadonlyArray<string>, newline = true) =>
+  fs.writeFileSync(file, content.join("\n") + (newline ? "\n" : ""))
+
+const violation = (file: string, options?: Audit.VerifyOptions) =>
+  Audit.verifyFile(file, options).pipe(
+    Effect.flip,
+    Effect.map((error) => ({ reason: error.reason, line: error._tag === "VerifyError" ? error.line : -1 }))
+  )
+
+const genesisHash = "0".repeat(64)
+
+describe("Audit", () => {
+  describe("record", () => {
+    it.effect("record - stamps sequence and Clock time, and links each event to the previous one's hash", () =>
+      Effect.gen(function*() {
+        const start = yield* Clock.currentTimeMillis
+        const audit = yield* Audit.Audit
+        yield* audit.record(fileRead("/data/a.txt"))
+        yield* TestClock.adjust("1500 millis")
+        yield* audit.record({ kind: "lifecycle", component: "billing", action: "started" })
+        yield* TestClock.adjust("1 minute")
+        yield* audit.record(fileRead("/etc/passwd", "denied"))
+        const events = yield* Audit.events
+        assert.deepStrictEqual(events.map((event) => event.sequence), [1, 2, 3])
+        assert.deepStrictEqual(events.map((event) => event.time), [start, start + 1500, start + 61_500])
+        assert.strictEqual(events[0]!.prev, genesisHash)
+        assert.strictEqual(events[1]!.prev, events[0]!.hash)
+        assert.strictEqual(events[2]!.prev, events[1]!.hash)
+        assert.strictEqual(new Set(events.map((event) => event.hash)).size, 3)
+        assert.deepStrictEqual(
+          [events[1]!.kind, events[1]!.action, events[1]!.decision],
+          ["lifecycle", "started", undefined]
+        )
+        assert.deepStrictEqual([events[2]!.capability, events[2]!.resource, events[2]!.decision], [
+          "FileRead",
+          "/etc/passwd",
+          "denied"
+        ])
+        assert.deepStrictEqual(yield* audit.head, { sequence: 3, hash: events[2]!.hash })
+      }).pipe(Effect.provide(Audit.layerMemory({ capacity: 10 }))))
+
+    it.effect("record - hash is sha-256 of the event's canonical JSON, prev included", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(1_700_000_000_000)
+        yield* Audit.record({ ...fileRead("/data/\"quoted\"\n.txt"), detail: "ünïcode" })
+        const [event] = yield* Audit.events
+        const canonical = `{"sequence":1,"time":1700000000000,"component":"billing","kind":"capability",` +
+          `"capability":"FileRead","resource":"/data/\\"quoted\\"\\n.txt","decision":"granted","detail":"ünïcode",` +
+          `"prev":"${genesisHash}"}`
+        assert.strictEqual(event!.hash, crypto.createHash("sha256").update(canonical, "utf8").digest("hex"))
+      }).pipe(Effect.provide(Audit.layerMemory({ capacity: 1 }))))
+
+    it.effect("layerMemory - the ring keeps the newest `capacity` events, oldest first", () =>
+      Effect.gen(function*() {
+        for (let i = 1; i <= 5; i++) yield* Audit.record(fileRead(`/data/${i}`))
+        const events = yield* Audit.events
+        assert.deepStrictEqual(events.map((event) => event.sequence), [3, 4, 5])
+        assert.deepStrictEqual(events.map((event) => event.resource), ["/data/3", "/data/4", "/data/5"])
+        yield* Audit.record(fileRead("/data/6"))
+        assert.deepStrictEqual((yield* Audit.events).map((event) => event.sequence), [4, 5, 6])
+      }).pipe(Effect.provide(Audit.layerMemory({ capacity: 3 }))))
+
+    it.effect("layerLogger - logs every event to the fiber's loggers, denials as warnings, above the minimum level only", () =>
+      Effect.gen(function*() {
+        const logged: Array<{ level: string; summary: unknown }> = []
+        const capture = Logger.make((options) => {
+          logged.push({ level: options.logLevel, summary: (options.message as ReadonlyArray<unknown>)[0] })
+        })
+        const program = Effect.gen(function*() {
+          yield* Audit.record(fileRead("/data/a.txt"))
+          yield* Audit.record(fileRead("/etc/shadow", "denied"))
+          yield* Audit.record(fileRead("/data/b.txt")).pipe(Effect.provideService(References.MinimumLogLevel, "Warn"))
+        })
+        yield* program.pipe(Effect.provide(Layer.merge(Audit.layerLogger, Logger.layer([capture]))))
+        assert.deepStrictEqual(logged, [
+          { level: "Info", summary: "audit #1 billing FileRead /data/a.txt granted" },
+          { level: "Warn", summary: "audit #2 billing FileRead /etc/shadow denied" }
+        ])
+      }))
+
+    it.effect("record - a sink that fails makes record die rather than drop the event", () =>
+      Effect.gen(function*() {
+        const failing: Audit.Sink = {
+          write: () => {
+            throw new Error("disk full")
+          }
+        }
+        const audit = yield* Audit.make([failing])
+        const exit = yield* Effect.exit(audit.record(fileRead("/data/a.txt")))
+        assert.isTrue(Exit.hasDies(exit))
+      }))
+  })
+
+  describe("jsonl", () => {
+    it.effect("layerJsonl - appends one canonical line per event, in order, even from concurrent fibers", () =>
+      Effect.gen(function*() {
+        const file = path.join(yield* tempDir, "audit.jsonl")
+        const head = yield* Effect.gen(function*() {
+          const audit = yield* Audit.Audit
+          yield* Effect.forEach(
+            Array.from({ length: 200 }, (_, i) => i),
+            (i) => Effect.yieldNow.pipe(Effect.andThen(audit.record(fileRead(`/data/${i}.txt`)))),
+            { concurrency: "unbounded", discard: true }
+          )
+          return yield* audit.head
+        }).pipe(Effect.provide(Audit.layerJsonl(file)))
+        const written = lines(file)
+        assert.strictEqual(written.length, 200)
+        assert.deepStrictEqual(written.map((line) => JSON.parse(line).sequence), Array.from({ length: 200 }, (_, i) => i + 1))
+        assert.strictEqual(JSON.parse(written[199]!).hash, head.hash)
+        assert.deepStrictEqual(yield* Audit.verifyFile(file), { events: 200, head })
+      }))
+
+    it.effect("layerJsonl - a new layer on an existing file continues its chain", () =>
+      Effect.gen(function*() {
+        const file = path.join(yield* tempDir, "audit.jsonl")
+        const first = yield* writeLog(file, 3)
+        const second = yield* writeLog(file, 2, 4)
+        assert.strictEqual(first.sequence, 3)
+        assert.strictEqual(second.sequence, 5)
+        assert.strictEqual(JSON.parse(lines(file)[3]!).prev, first.hash)
+        assert.deepStrictEqual(yield* Audit.verifyFile(file, { expect: second }), { events: 5, head: second })
+      }))
+
+    it.effect("layerJsonl - refuses to continue a file whose last line is cut off", () =>
+      Effect.gen(function*() {
+        const file = path.join(yield* tempDir, "audit.jsonl")
+        yield* writeLog(file, 2)
+        fs.appendFileSync(file, "{\"sequence\":3,\"ti")
+        const error = yield* Effect.flip(writeLog(file, 1))
+        assert.strictEqual(error.reason, "Corrupt")
+        assert.include(error.message, "cut off")
+      }))
+
+    it.effect("combine - memory and JSONL sinks get the same events behind one chain", () =>
+      Effect.gen(function*() {
+        const file = path.join(yield* tempDir, "audit.jsonl")
+        const recorded = yield* Effect.gen(function*() {
+          yield* Audit.record(fileRead("/data/a.txt"))
+          yield* Audit.record({ kind: "lifecycle", component: "billing", action: "stopped" })
+          return yield* Audit.events
+        }).pipe(Effect.provide(Audit.combine(Audit.layerMemory({ capacity: 10 }), Audit.layerJsonl(file))))
+        assert.deepStrictEqual(recorded.map((event) => event.hash), lines(file).map((line) => JSON.parse(line).hash))
+        assert.strictEqual((yield* Audit.verifyFile(file)).events, 2)
+      }))
+
+    it.effect("combine - a memory sink continues the chain stored in a JSONL file", () =>
+      Effect.gen(function*() {
+        const file = path.join(yield* tempDir, "audit.jsonl")
+        const stored = yield* writeLog(file, 4)
+        const [event] = yield* Effect.gen(function*() {
+          yield* Audit.record(fileRead("/data/next.txt"))
+          return yield* Audit.events
+        }).pipe(Effect.provide(Audit.combine(Audit.layerMemory({ capacity: 10 }), Audit.layerJsonl(file))))
+        assert.strictEqual(event!.sequence, 5)
+        assert.strictEqual(event!.prev, stored.hash)
+      }))
+
+    it.effect("combine - files holding different chains cannot be continued together", () =>
+      Effect.gen(function*() {
+        const dir = yield* tempDir
+        yield* writeLog(path.join(dir, "a.jsonl"), 2)
+        yield* writeLog(path.join(dir, "b.jsonl"), 3)
+        const error = yield* Effect.flip(
+          Audit.record(fileRead("/x")).pipe(
+            Effect.provide(Audit.combine(Audit.layerJsonl(path.join(dir, "a.jsonl")), Audit.layerJsonl(path.join(dir, "b.jsonl"))))
+          )
+        )
+        assert.strictEqual(error.reason, "Diverged")
+      }))
+  })
+
+  describe("verify", () => {
+    /** A clean log of 6 events in a temp dir. */
+    const cleanLog = Effect.gen(function*() {
+      const file = path.join(yield* tempDir, "audit.jsonl")
+      const head = yield* writeLog(file, 6)
+      return { file, head, original: lines(file) }
+    })
+
+    it.effect("verify - a clean log passes, with its event count and head", () =>
+      Effect.gen(function*() {
+        const { file, head } = yield* cleanLog
+        assert.deepStrictEqual(yield* Audit.verifyFile(file), { events: 6, head })
+        assert.deepStrictEqual(yield* Audit.verifyFile(file, { expect: head }), { events: 6, head })
+        assert.deepStrictEqual(yield* Audit.verify(""), { events: 0, head: Audit.genesis })
+      }))
+
+    it.effect("verify - an edited line is reported at that line", () =>
+      Effect.gen(function*() {
+        const { file, original } = yield* cleanLog
+        writeLines(file, original.map((line, i) => i === 3 ? line.replace("/data/4.txt", "/data/9.txt") : line))
+        assert.deepStrictEqual(yield* violation(file), { reason: "Edited", line: 4 })
+      }))
+
+    it.effect("verify - a flipped decision is an edit", () =>
+      Effect.gen(function*() {
+        const { file, original } = yield* cleanLog
+        writeLines(file, original.map((line, i) => i === 1 ? line.replace("\"granted\"", "\"denied\"") : line))
+        assert.deepStrictEqual(yield* violation(file), { reason: "Edited", line: 2 })
+      }))
+
+    it.effect("verify - an edited line with a recomputed hash breaks the link of the next line", () =>
+      Effect.gen(function*() {
+        const { file, original } = yield* cleanLog
+        const event = JSON.parse(original[2]!)
+        const { hash: _hash, ...body } = { ...event, detail: "forged" }
+        const ordered = {
+          sequence: body.sequence,
+          time: body.time,
+          component: body.component,
+          kind: body.kind,
+          action: body.action,
+          detail: body.detail,
+          prev: body.prev
+        }
+        const encoded = JSON.stringify(ordered)
+        const forged = `${encoded.slice(0, -1)},"hash":"${crypto.hash("sha256", encoded)}"}`
+        writeLines(file, original.map((line, i) => i === 2 ? forged : line))
+        assert.deepStrictEqual(yield* violation(file), { reason: "Unlinked", line: 4 })
+      }))
+
+    it.effect("verify - a deleted middle line is reported where the sequence jumps", () =>
+      Effect.gen(function*() {
+        const { file, original } = yield* cleanLog
+        writeLines(file, original.filter((_, i) => i !== 2))
+        assert.deepStrictEqual(yield* violation(file), { reason: "OutOfSequence", line: 3 })
+      }))
+
+    it.effect("verify - a deleted first line is reported at line 1", () =>
+      Effect.gen(function*() {
+        const { file, original } = yield* cleanLog
+        writeLines(file, original.slice(1))
+        assert.deepStrictEqual(yield* violation(file), { reason: "OutOfSequence", line: 1 })
+      }))
+
+    it.effect("verify - reordered lines are reported at the first one out of place", () =>
+      Effect.gen(function*() {
+        const { file, original } = yield* cleanLog
+        writeLines(file, [original[0]!, original[1]!, original[3]!, original[2]!, original[4]!, original[5]!])
+        assert.deepStrictEqual(yield* violation(file), { reason: "OutOfSequence", line: 3 })
+      }))
+
+    it.effect("verify - a duplicated line is reported at the copy", () =>
+      Effect.gen(function*() {
+        const { file, original } = yield* cleanLog
+        writeLines(file, [...original.slice(0, 4), original[3]!, ...original.slice(4)])
+        assert.deepStrictEqual(yield* violation(file), { reason: "OutOfSequence", line: 5 })
+      }))
+
+    it.effect("verify - a broken JSON line is reported at that line", () =>
+      Effect.gen(function*() {
+        const { file, original } = yield* cleanLog
+        writeLines(file, original.map((line, i) => i === 4 ? line.slice(0, 40) : line))
+        assert.deepStrictEqual(yield* violation(file), { reason: "Malformed", line: 5 })
+      }))
+
+    it.effect("verify - a line with an extra field is not an audit event", () =>
+      Effect.gen(function*() {
+        const { file, original } = yield* cleanLog
+        writeLines(file, original.map((line, i) => i === 1 ? line.replace("{", "{\"approvedBy\":\"mallory\",") : line))
+        assert.deepStrictEqual(yield* violation(file), { reason: "Malformed", line: 2 })
+      }))
+
+    it.effect("verify - a cut-off last line is reported as truncated at that line", () =>
+      Effect.gen(function*() {
+        const { file, original } = yield* cleanLog
+        writeLines(file, [...original.slice(0, 5), original[5]!.slice(0, 30)], false)
+        assert.deepStrictEqual(yield* violation(file), { reason: "Truncated", line: 6 })
+      }))
+
+    it.effect("verify - whole lines cut from the tail are caught only against a stored head", () =>
+      Effect.gen(function*() {
+        const { file, head, original } = yield* cleanLog
+        writeLines(file, original.slice(0, 4))
+        assert.strictEqual((yield* Audit.verifyFile(file)).events, 4)
+        assert.deepStrictEqual(yield* violation(file, { expect: head }), { reason: "Truncated", line: 5 })
+      }))
+
+    it.effect("verify - a tail rewritten after the stored head's event is caught against it", () =>
+      Effect.gen(function*() {
+        const { file, head } = yield* cleanLog
+        const forged = { sequence: head.sequence, hash: "f".repeat(64) }
+        assert.deepStrictEqual(yield* violation(file, { expect: forged }), { reason: "Diverged", line: 6 })
+      }))
+
+    it.effect("verifyFile - a missing file is an AuditError", () =>
+      Effect.gen(function*() {
+        const dir = yield* tempDir
+        const error = yield* Effect.flip(Audit.verifyFile(path.join(dir, "missing.jsonl")))
+        assert.strictEqual(error._tag, "AuditError")
+      }))
+  })
+})
