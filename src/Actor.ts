@@ -270,11 +270,25 @@ export const make = <R = never>(
     // Errors capture a stack trace when made: make this one only when it is needed.
     const stopped = () => new ActorStopped({ actorId: id })
 
-    /** Handles one message now. Returns false when the guest trapped (the incarnation must end). */
-    const handle = (envelope: Envelope, current: Instance): boolean => {
+    /**
+     * Handles one message now. Returns false when the guest trapped (the incarnation must end), or a
+     * promise of that when the guest suspended (JSPI: it waits on `messaging.request`); the actor stays
+     * busy, and takes nothing else, until it settles.
+     */
+    const handle = (envelope: Envelope, current: Instance): boolean | Promise<boolean> => {
       busy = true
       const started = clock.currentTimeNanosUnsafe()
-      const exit = current.invokeHandler(envelope.message)
+      const outcome = current.invokeHandler(envelope.message)
+      return outcome instanceof Promise
+        ? outcome.then((exit) => complete(envelope, exit, started))
+        : complete(envelope, outcome, started)
+    }
+
+    const complete = (
+      envelope: Envelope,
+      exit: Exit.Exit<Uint8Array | undefined, CallError>,
+      started: bigint
+    ): boolean => {
       const ended = clock.currentTimeNanosUnsafe()
       busy = false
       durationMetric.updateUnsafe(Number(ended - started) / 1e9, metricContext)
@@ -359,7 +373,12 @@ export const make = <R = never>(
         if (status === "Running" && !busy && mailbox.size === 0 && instance !== undefined) {
           let result: Exit.Exit<Uint8Array | undefined, RequestError> | undefined
           const envelope: Envelope = { message, reply: (exit) => (result = exit), expired: false }
-          if (!handle(envelope, instance)) wake?.()
+          const handled = handle(envelope, instance)
+          if (handled instanceof Promise) {
+            // The guest suspended: the loop waits for `busy` to clear; wake it when this settles.
+            return Effect.promise(() => handled.then(() => wake?.())).pipe(Effect.flatMap(() => result!))
+          }
+          if (!handled) wake?.()
           return result!
         }
         const timeout = options?.timeout ?? defaultTimeout
@@ -390,7 +409,7 @@ export const make = <R = never>(
             yield* publishDepth
             return yield* crash
           }
-          let envelope = mailbox.shift()
+          let envelope = busy ? undefined : mailbox.shift()
           if (envelope === undefined) {
             if (status === "Stopping") return
             yield* publishDepth
@@ -402,7 +421,11 @@ export const make = <R = never>(
           while (envelope !== undefined) {
             releaseSender()
             if (envelope.expired) deadLetter(envelope, "Expired", "the requester gave up before the actor reached it")
-            else if (!handle(envelope, current)) break
+            else {
+              let handled = handle(envelope, current)
+              if (handled instanceof Promise) handled = yield* Effect.promise(() => handled as Promise<boolean>)
+              if (!handled) break
+            }
             if (++batch === 256) break
             envelope = mailbox.shift()
           }

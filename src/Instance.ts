@@ -59,7 +59,7 @@ export interface Instance {
   /** Whether a trap (or `close`) has poisoned the instance. */
   readonly poisoned: boolean
   /** @internal `handleMessage`, run now: for callers that are already inside a fiber's synchronous step. */
-  invokeHandler(message: Message): Exit.Exit<Uint8Array | undefined, CallError>
+  invokeHandler(message: Message): Exit.Exit<Uint8Array | undefined, CallError> | Promise<Exit.Exit<Uint8Array | undefined, CallError>>
   /** The guest's `lifecycle` export, when it has one. */
   readonly lifecycle: {
     init(config: Uint8Array): Effect.Effect<void, CallError>
@@ -96,6 +96,10 @@ const findExport = (exports: Readonly<Record<string, unknown>>, name: string): G
 
 const handlerName = "airssys:component/handler#handle-message"
 
+const awaitOutcome = <B>(
+  outcome: Exit.Exit<B, CallError> | Promise<Exit.Exit<B, CallError>>
+): Effect.Effect<B, CallError> => outcome instanceof Promise ? Effect.flatten(Effect.promise(() => outcome)) : outcome
+
 /** @internal */
 export const make = (component: Component, instantiated: Jco.Instantiated): Instance => {
   let poison: string | undefined
@@ -110,14 +114,17 @@ export const make = (component: Component, instantiated: Jco.Instantiated): Inst
     new Trap({ componentHash: component.hash, function: fn, message: `component does not export ${fn}` })
 
   // Calls one guest function now, turning throws into typed failures. Built once per export, not per call.
-  const invoker = <A, B>(fn: string, guest: ((arg: A) => B) | undefined): (arg: A) => Exit.Exit<B, CallError> => {
+  // A guest whose world can suspend (JSPI, e.g. it calls `messaging.request`) answers with a promise.
+  type Outcome<B> = Exit.Exit<B, CallError> | Promise<Exit.Exit<B, CallError>>
+  const invoker = <A, B>(fn: string, guest: ((arg: A) => B | Promise<B>) | undefined): (arg: A) => Outcome<B> => {
     if (guest === undefined) return () => Exit.fail(missing(fn))
     const onFailure = (failure: Jco.Failure): Exit.Exit<B, CallError> => Exit.fail(fail(fn, failure))
-    return (arg) => poison !== undefined ? Exit.fail(poisoned(fn)) : Jco.attempt(() => guest(arg), Exit.succeed, onFailure)
+    return (arg) =>
+      poison !== undefined ? Exit.fail(poisoned(fn)) : Jco.attemptMaybeAsync(() => guest(arg), Exit.succeed, onFailure)
   }
-  const caller = <A, B>(fn: string, guest: ((arg: A) => B) | undefined) => {
+  const caller = <A, B>(fn: string, guest: ((arg: A) => B | Promise<B>) | undefined) => {
     const invoke = invoker(fn, guest)
-    return (arg: A): Effect.Effect<B, CallError> => Effect.suspend(() => invoke(arg))
+    return (arg: A): Effect.Effect<B, CallError> => Effect.suspend(() => awaitOutcome(invoke(arg)))
   }
 
   const exports = instantiated.exports
@@ -140,7 +147,7 @@ export const make = (component: Component, instantiated: Jco.Instantiated): Inst
         topic: message.topic,
         correlationId: message.correlationId,
         payload: message.payload
-      }) as Uint8Array | undefined))
+      }) as Uint8Array | undefined | Promise<Uint8Array | undefined>))
   )
 
   const initName = "airssys:component/lifecycle#init"
@@ -159,7 +166,7 @@ export const make = (component: Component, instantiated: Jco.Instantiated): Inst
     [TypeId]: TypeId,
     component,
     process,
-    handleMessage: (message) => Effect.suspend(() => invokeHandler(message)),
+    handleMessage: (message) => Effect.suspend(() => awaitOutcome(invokeHandler(message))),
     invokeHandler,
     lifecycle,
     directCalls: [

@@ -10,6 +10,7 @@
  */
 import { Cause, Context, Effect, Exit } from "effect"
 import type { HostRefusal } from "../ComponentError.ts"
+import { suspendingImports } from "./jco.ts"
 import { unversioned } from "./witWorld.ts"
 
 /**
@@ -34,15 +35,24 @@ export class HostFailure extends Error {
 
 type Callable<R> = (...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, HostRefusal, R>
 
+// What the guest sees of an exit: the value, `err(payload)` for a refusal, a trap for anything else.
+const settle = (name: string, exit: Exit.Exit<unknown, HostRefusal>): unknown => {
+  if (Exit.isSuccess(exit)) return exit.value
+  const refusal = Cause.findErrorOption(exit.cause)
+  if (refusal._tag === "Some") throw { payload: refusal.value.payload }
+  throw new HostFailure(`host function ${name} failed: ${Cause.pretty(exit.cause)}`)
+}
+
 const bridgeFunction = <R>(name: string, fn: Callable<R>, context: Context.Context<R>) => {
-  const run = Effect.runSyncExitWith(context)
-  return (...args: ReadonlyArray<unknown>): unknown => {
-    const exit = run(fn(...args))
-    if (Exit.isSuccess(exit)) return exit.value
-    const refusal = Cause.findErrorOption(exit.cause)
-    if (refusal._tag === "Some") throw { payload: refusal.value.payload }
-    throw new HostFailure(`host function ${name} failed: ${Cause.pretty(exit.cause)}`)
+  // A suspending import (JSPI) returns a promise the guest's stack waits on; every other import runs
+  // synchronously, as the guest's stack cannot wait for it.
+  if (suspendingImports.includes(name)) {
+    const runAsync = Effect.runPromiseExitWith(context)
+    return (...args: ReadonlyArray<unknown>): Promise<unknown> =>
+      runAsync(fn(...args)).then((exit) => settle(name, exit))
   }
+  const run = Effect.runSyncExitWith(context)
+  return (...args: ReadonlyArray<unknown>): unknown => settle(name, run(fn(...args)))
 }
 
 /** An import function the component asked for at instantiate that nobody provides. */

@@ -42,7 +42,7 @@ export const sha256 = (bytes: Uint8Array): string => createHash("sha256").update
 export const jcoVersion = "1.35.0"
 
 /** Changes when the way glue is patched changes: part of the disk cache key. */
-const gluePatchVersion = 2
+const gluePatchVersion = 3
 const cacheVersion = `jco-${jcoVersion}/patch-${gluePatchVersion}`
 
 const glueName = "component"
@@ -50,9 +50,28 @@ const glueName = "component"
 // Per-call debug logging reads `process.env` on every call (41% of the glue's call cost).
 const debugLogPattern = /const _debugLog = \(\.\.\.args\) => \{\s*if \(!globalThis\?\.process\?\.env\?\.JCO_DEBUG\) \{ return; \}\s*console\.debug\(\.\.\.args\);\s*\};/
 
+/**
+ * Host imports that may suspend the guest: `messaging.request` waits for another actor's reply. jco
+ * lowers them with JSPI (`WebAssembly.Suspending`), and the exports that can reach them become
+ * asynchronous (`WebAssembly.promising`): the guest's stack is parked while the host awaits, with no
+ * threads and no busy waiting.
+ */
+export const suspendingImports: ReadonlyArray<string> = ["airssys:component/messaging#request"]
+const suspendingExports = ["airssys:component/handler#handle-message", "airssys:component/lifecycle#init"]
+
 const transpile = async (bytes: Uint8Array): Promise<Transpiled> => {
   const { transpile, componentWit } = await jco()
-  const out = await transpile(bytes, { name: glueName, instantiation: "async", noTypescript: true, quiet: true })
+  const options = { name: glueName, instantiation: "async", noTypescript: true, quiet: true } as const
+  let out = await transpile(bytes, options)
+  if (out.imports.includes("airssys:component/messaging")) {
+    const exported = new Set(out.exports.map(([name]) => unversionedName(name)))
+    out = await transpile(bytes, {
+      ...options,
+      asyncMode: "jspi",
+      asyncImports: [...suspendingImports],
+      asyncExports: suspendingExports.filter((name) => exported.has(name.slice(0, name.indexOf("#"))))
+    })
+  }
   const glueBytes = out.files[`${glueName}.js`]
   if (glueBytes === undefined) throw new Error("jco produced no glue module")
   const generated = new TextDecoder().decode(glueBytes)
@@ -63,6 +82,11 @@ const transpile = async (bytes: Uint8Array): Promise<Transpiled> => {
     .filter(([name]) => name.endsWith(".wasm"))
     .map(([name, bytes]) => ({ name, bytes }))
   return { glue, coreModules, wit: await componentWit(bytes), imports: out.imports }
+}
+
+const unversionedName = (name: string): string => {
+  const at = name.lastIndexOf("@")
+  return at > 0 ? name.slice(0, at) : name
 }
 
 /** Counts real transpiles, so tests can show that a cache hit does none. */
@@ -206,6 +230,21 @@ export const attempt = <A, B>(f: () => A, onSuccess: (a: A) => B, onFailure: (fa
   }
   return onSuccess(value)
 }
+
+/** `attempt` for a guest call that may suspend (JSPI): a promise result settles into the same shapes. */
+export const attemptMaybeAsync = <A, B>(
+  f: () => A | Promise<A>,
+  onSuccess: (a: A) => B,
+  onFailure: (failure: Failure) => B
+): B | Promise<B> =>
+  attempt(
+    f,
+    (value): B | Promise<B> =>
+      value instanceof Promise
+        ? value.then(onSuccess, (thrown: unknown) => onFailure(classify(thrown)))
+        : onSuccess(value),
+    onFailure
+  )
 
 const utf8 = new TextDecoder()
 
