@@ -127,7 +127,7 @@ for (const loop of loops) {
     baseline: `${loop.name}: raw`,
     note: `${used} units/call, median of per-round ratios ${ratio.toFixed(3)}`
   })
-  summary.push(`${loop.name}: +${((ratio - 1) * 100).toFixed(1)}%`)
+  summary.push(`${loop.name}: ${ratio >= 1 ? "+" : ""}${((ratio - 1) * 100).toFixed(1)}%`)
 }
 
 printTable(rows)

@@ -1,0 +1,440 @@
+import { parse, transpile } from "@bytecodealliance/jco"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Result } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Worker } from "node:worker_threads"
+import * as Rewrite from "../src/internal/wasmRewrite.ts"
+import * as ResourceLimits from "../src/ResourceLimits.ts"
+import { decode, guestBytes, text } from "./fixtures.ts"
+
+// -----------------------------------------------------------------------------
+// Fixtures: the core module of a guest component, and its jco glue to call it through
+// -----------------------------------------------------------------------------
+
+type Glue = (
+  getCoreModule: (name: string) => WebAssembly.Module,
+  imports: object,
+  instantiateCore: (module: WebAssembly.Module, imports: WebAssembly.Imports) => WebAssembly.Instance
+) => unknown
+
+interface Guest {
+  readonly core: Uint8Array
+  readonly glue: Glue
+}
+
+const guests = new Map<string, Promise<Guest>>()
+
+/** jco's transpile of a guest: its one core module and the glue that instantiates it. */
+const guest = (name: string): Promise<Guest> => {
+  let loading = guests.get(name)
+  if (loading === undefined) {
+    loading = (async () => {
+      const out = await transpile(guestBytes(name), { name, instantiation: "async", noTypescript: true, quiet: true })
+      const cores = Object.entries(out.files).filter(([file]) => file.endsWith(".wasm"))
+      assert.strictEqual(cores.length, 1, `${name} has one core module`)
+      const source = Buffer.from(out.files[`${name}.js`]!).toString("base64")
+      const glue: { instantiate: Glue } = await import(`data:text/javascript;base64,${source}`)
+      return { core: cores[0]![1], glue: glue.instantiate }
+    })()
+    guests.set(name, loading)
+  }
+  return loading
+}
+
+interface Running {
+  readonly process: (input: Uint8Array) => Uint8Array
+  readonly cores: ReadonlyArray<WebAssembly.Instance>
+}
+
+/** Instantiates a guest through its glue, with `core` (rewritten or not) in place of its core module. */
+const run = async (name: string, core: Uint8Array): Promise<Running> => {
+  const { glue } = await guest(name)
+  const module = new WebAssembly.Module(core as Uint8Array<ArrayBuffer>)
+  const cores: Array<WebAssembly.Instance> = []
+  const exports = await glue(() => module, {}, (m, imports) => {
+    const instance = new WebAssembly.Instance(m, imports)
+    cores.push(instance)
+    return instance
+  }) as { process: (input: Uint8Array) => Uint8Array }
+  return { process: (input) => exports.process(input), cores }
+}
+
+type Outcome =
+  | { readonly ok: string }
+  | { readonly err: unknown }
+  | { readonly trap: string }
+
+/** What a call did: ok (output as text), err (the guest's error payload), or trap. */
+const outcome = (f: () => Uint8Array): Outcome => {
+  try {
+    return { ok: decode(f()) }
+  } catch (thrown) {
+    if (thrown instanceof Error && Object.hasOwn(thrown, "payload")) return { err: (thrown as { payload?: unknown }).payload }
+    return { trap: thrown instanceof Error ? thrown.message : String(thrown) }
+  }
+}
+
+const u32 = (n: number): Uint8Array => {
+  const bytes = new Uint8Array(4)
+  new DataView(bytes.buffer).setUint32(0, n, true)
+  return bytes
+}
+
+const pagesOf = (running: Running): number =>
+  (running.cores[0]!.exports.memory as WebAssembly.Memory).buffer.byteLength / Rewrite.pageSize
+
+const capped = (core: Uint8Array, maxBytes: number): Uint8Array => Result.getOrThrow(Rewrite.capMemory(core, maxBytes))
+
+const capFailure = (bytes: Uint8Array, maxBytes: number) => {
+  const result = Rewrite.capMemory(bytes, maxBytes)
+  assert.isTrue(Result.isFailure(result), "capMemory should fail")
+  return (result as Result.Failure<Uint8Array, Rewrite.WasmRewriteError>).failure
+}
+
+const wat = (source: string): Promise<Uint8Array> => parse(source)
+
+const MiB = 1024 * 1024
+
+// -----------------------------------------------------------------------------
+// Memory cap
+// -----------------------------------------------------------------------------
+
+describe("capMemory", () => {
+  it.effect("grow guest - growth under the cap works, memory.grow past it returns -1", () =>
+    Effect.promise(async () => {
+      const { core } = await guest("grow")
+      const limited = await run("grow", capped(core, 4 * MiB)) // 64 pages
+      assert.deepStrictEqual(outcome(() => limited.process(u32(10))), { ok: decode(u32(11)) })
+      assert.deepStrictEqual(outcome(() => limited.process(u32(60))), { err: "memory.grow refused" })
+      assert.deepStrictEqual(outcome(() => limited.process(u32(53))), { ok: decode(u32(64)) })
+      assert.deepStrictEqual(outcome(() => limited.process(u32(1))), { err: "memory.grow refused" })
+      assert.strictEqual(pagesOf(limited), 64)
+      // The same request succeeds without the cap: the cap is what refused it.
+      const unlimited = await run("grow", core)
+      assert.deepStrictEqual(outcome(() => unlimited.process(u32(70))), { ok: decode(u32(71)) })
+    }))
+
+  it.effect("grow guest - growing until refused stops at the cap", () =>
+    Effect.promise(async () => {
+      const limited = await run("grow", capped((await guest("grow")).core, 4 * MiB + 65535))
+      // 1 page, then 16 at a time: 17, 33, 49; 65 would pass the 64-page cap.
+      assert.deepStrictEqual(outcome(() => limited.process(new Uint8Array())), { err: "memory.grow refused at 49 pages" })
+      assert.strictEqual(pagesOf(limited), 49)
+    }))
+
+  it.effect("echo-js (componentize-js, 12 MB) - a 16 MiB cap lets 1 MiB through and stops 4 MiB", () =>
+    Effect.promise(async () => {
+      const { core } = await guest("echo-js")
+      const [memory] = Result.getOrThrow(Rewrite.definedMemories(core))
+      assert.isAbove(memory!.initialPages * Rewrite.pageSize, 8 * MiB) // SpiderMonkey starts at ~9 MiB
+      assert.isTrue(Result.isSuccess(Rewrite.capMemory(core, ResourceLimits.defaults.memoryBytes)))
+      const limited = await run("echo-js", capped(core, 16 * MiB))
+      assert.deepStrictEqual(outcome(() => limited.process(text("small"))), { ok: "small" })
+      const oneMiB = new Uint8Array(MiB).fill(0x61)
+      assert.strictEqual(limited.process(oneMiB).byteLength, MiB)
+      const four = outcome(() => limited.process(new Uint8Array(4 * MiB).fill(0x61)))
+      assert.property(four, "trap")
+      assert.isAtMost(pagesOf(limited), 256)
+      const unlimited = await run("echo-js", core)
+      assert.strictEqual(unlimited.process(new Uint8Array(4 * MiB).fill(0x61)).byteLength, 4 * MiB)
+    }))
+
+  it.effect("initial size above the cap - InitialExceedsCap, with the sizes", () =>
+    Effect.promise(async () => {
+      const bytes = await wat(`(module (memory 3))`)
+      const error = capFailure(bytes, 2 * Rewrite.pageSize + 100)
+      assert.strictEqual(error._tag, "WasmRewriteError")
+      assert.strictEqual(error.reason, "InitialExceedsCap")
+      assert.deepStrictEqual([error.memory, error.initialPages, error.capPages], [0, 3, 2])
+      assert.match(error.message, /starts at 3 pages .* above the cap of 2 pages/)
+      // Exactly the initial size is allowed: the memory just cannot grow.
+      const exact = capped(await wat(`(module (memory (export "m") 3))`), 3 * Rewrite.pageSize)
+      const memory = new WebAssembly.Instance(new WebAssembly.Module(exact as Uint8Array<ArrayBuffer>)).exports.m
+      assert.throws(() => (memory as WebAssembly.Memory).grow(1))
+    }))
+
+  it.effect("rewrite - only the memory section changes; other inputs are refused with a reason", () =>
+    Effect.promise(async () => {
+      const bytes = await wat(`(module
+        (type (func (result i32)))
+        (memory (export "memory") 2)
+        (func (export "size") (result i32) (memory.size))
+        (data (i32.const 0) "hello"))`)
+      const out = capped(bytes, 16 * Rewrite.pageSize)
+      assert.isTrue(WebAssembly.validate(out as Uint8Array<ArrayBuffer>))
+      // A memory without a maximum gains one: the entry grows by one byte (flag 0 → 1, then max = 16).
+      assert.strictEqual(out.byteLength, bytes.byteLength + 1)
+      // The memory section: id 5, size 3, one memory, flags 0 (no maximum), 2 pages.
+      const section = [5, 3, 1, 0, 2]
+      const starts = bytes.map((_, i) => i).filter((i) => section.every((b, j) => bytes[i + j] === b))
+      assert.strictEqual(starts.length, 1)
+      const start = starts[0]!
+      assert.deepStrictEqual([...bytes.subarray(0, start)], [...out.subarray(0, start)])
+      assert.deepStrictEqual([...out.subarray(start, start + 6)], [5, 4, 1, 1, 2, 16])
+      assert.deepStrictEqual([...bytes.subarray(start + 5)], [...out.subarray(start + 6)])
+      const exports = new WebAssembly.Instance(new WebAssembly.Module(out as Uint8Array<ArrayBuffer>)).exports
+      assert.throws(() => (exports.memory as WebAssembly.Memory).grow(15))
+      assert.strictEqual((exports.memory as WebAssembly.Memory).grow(14), 2)
+
+      // No memory defined (here: imported): nothing to cap, the very same bytes come back.
+      const importing = await wat(`(module (import "env" "memory" (memory 1)))`)
+      assert.strictEqual(capped(importing, MiB), importing)
+
+      assert.strictEqual(capFailure(guestBytes("echo"), MiB).reason, "NotCoreModule")
+      assert.strictEqual(capFailure(text("not wasm at all"), MiB).reason, "NotCoreModule")
+      assert.strictEqual(capFailure(bytes, -1).reason, "InvalidCap")
+      assert.strictEqual(capFailure(bytes, Number.NaN).reason, "InvalidCap")
+      assert.strictEqual(capFailure(bytes.subarray(0, bytes.byteLength - 3), MiB).reason, "Malformed")
+    }))
+
+  it.effect("limits - lowers a higher maximum, keeps a lower one, keeps the shared and memory64 flags", () =>
+    Effect.promise(async () => {
+      const bytes = await wat(`(module
+        (memory (export "big") 1 1000)
+        (memory (export "small") 1 2)
+        (memory (export "wide") i64 1)
+        (memory (export "shared") 1 100 shared))`)
+      const out = capped(bytes, 4 * MiB)
+      assert.deepStrictEqual(
+        Result.getOrThrow(Rewrite.definedMemories(out)).map((m) => [m.initialPages, m.maximumPages, m.shared, m.memory64]),
+        [[1, 64, false, false], [1, 2, false, false], [1, 64, false, true], [1, 64, true, false]]
+      )
+      const exports = new WebAssembly.Instance(new WebAssembly.Module(out as Uint8Array<ArrayBuffer>)).exports
+      const big = exports.big as WebAssembly.Memory
+      assert.strictEqual(big.grow(63), 1)
+      assert.throws(() => big.grow(1))
+      assert.throws(() => (exports.small as WebAssembly.Memory).grow(2))
+      const shared = exports.shared as WebAssembly.Memory
+      assert.instanceOf(shared.buffer, SharedArrayBuffer)
+      assert.throws(() => shared.grow(64))
+      // A cap above what a 32-bit memory can declare is clamped to 4 GiB, which still validates.
+      const huge = capped(await wat(`(module (memory 1))`), 2 ** 40)
+      assert.strictEqual(Result.getOrThrow(Rewrite.definedMemories(huge))[0]!.maximumPages, 65536)
+      assert.isTrue(WebAssembly.validate(huge as Uint8Array<ArrayBuffer>))
+    }))
+
+  it("limits - custom page sizes are Unsupported rather than miscounted", () => {
+    // header, memory section (id 5, 4 bytes): one memory, flags 0x08 (custom page size), min 1, log2 page size 0
+    const bytes = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 4, 1, 0x08, 1, 0])
+    assert.strictEqual(capFailure(bytes, MiB).reason, "Unsupported")
+  })
+})
+
+// -----------------------------------------------------------------------------
+// Fuel
+// -----------------------------------------------------------------------------
+
+/**
+ * Calls `process` of an instrumented loop guest's core module in a worker, so that a broken metering
+ * fails the test instead of hanging it.
+ */
+const runLoopInWorker = (core: Uint8Array, fuel: number) =>
+  new Promise<{ readonly message: string; readonly fuelLeft: bigint }>((resolve, reject) => {
+    const worker = new Worker(
+      `
+      const { parentPort, workerData } = require("node:worker_threads")
+      const { exports } = new WebAssembly.Instance(new WebAssembly.Module(workerData.core), {})
+      exports.airssys_fuel.value = BigInt(workerData.fuel)
+      let message = "returned"
+      try { exports.process(0, 0) } catch (error) { message = String(error.stack) }
+      parentPort.postMessage({ message, fuelLeft: exports.airssys_fuel.value })
+      `,
+      { eval: true, workerData: { core, fuel } }
+    )
+    const timer = setTimeout(() => {
+      void worker.terminate()
+      reject(new Error("the loop guest ran for 30 s: fuel did not stop it"))
+    }, 30_000)
+    worker.once("message", (reply) => {
+      clearTimeout(timer)
+      void worker.terminate()
+      resolve(reply)
+    })
+    worker.once("error", (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
+  })
+
+const rewriteFailure = (promise: Promise<unknown>) =>
+  promise.then(
+    () => assert.fail("expected a WasmRewriteError"),
+    (error: unknown) => {
+      assert.instanceOf(error, Rewrite.WasmRewriteError)
+      return (error as Rewrite.WasmRewriteError).reason
+    }
+  )
+
+describe("instrumentFuel", () => {
+  it.effect("loop guest - an infinite loop traps in airssys_fuel_exhausted after exactly its fuel", () =>
+    Effect.promise(async () => {
+      const core = await Rewrite.instrumentFuel((await guest("loop")).core)
+      const { message, fuelLeft } = await runLoopInWorker(core, 1_000_000)
+      assert.match(message, /RuntimeError: unreachable/)
+      assert.match(message, new RegExp(`at ${Rewrite.fuelExhaustedFunction} `))
+      // Out of fuel is told apart by the global alone: the charge that trapped left it at -1.
+      assert.strictEqual(fuelLeft, -1n)
+    }))
+
+  it.effect("echo guest - still echoes; the fuel of a call is small and the same every time", () =>
+    Effect.promise(async () => {
+      const { core } = await guest("echo")
+      const echo = await run("echo", await Rewrite.instrumentFuel(core))
+      const meter = Rewrite.fuelMeter(echo.cores)!
+      assert.isDefined(meter)
+      const used: Array<number> = []
+      for (const input of ["a", "hello, fuel", "x".repeat(10_000), "", "again"]) {
+        meter.refill(1_000)
+        assert.deepStrictEqual(outcome(() => echo.process(text(input))), { ok: input })
+        assert.isFalse(meter.exhausted())
+        used.push(meter.consumed())
+      }
+      assert.isAbove(used[0]!, 0)
+      assert.isAtMost(used[0]!, 20)
+      assert.deepStrictEqual(used, used.map(() => used[0]))
+      // An uninstrumented instance has no meter.
+      assert.isUndefined(Rewrite.fuelMeter((await run("echo", core)).cores))
+    }))
+
+  it.effect("echo guest - exactly a call's fuel is enough, one unit less is out of fuel", () =>
+    Effect.promise(async () => {
+      const instrumented = await Rewrite.instrumentFuel((await guest("echo")).core)
+      const probe = await run("echo", instrumented)
+      const meter = Rewrite.fuelMeter(probe.cores)!
+      meter.refill(1_000)
+      probe.process(text("probe"))
+      const cost = meter.consumed()
+
+      meter.refill(cost)
+      assert.deepStrictEqual(outcome(() => probe.process(text("enough"))), { ok: "enough" })
+      assert.isFalse(meter.exhausted())
+
+      const starved = await run("echo", instrumented)
+      const starvedMeter = Rewrite.fuelMeter(starved.cores)!
+      starvedMeter.refill(cost - 1)
+      assert.property(outcome(() => starved.process(text("not enough"))), "trap")
+      assert.isTrue(starvedMeter.exhausted())
+    }))
+
+  it.effect("faulty guest - a trap that is not fuel leaves the meter not exhausted", () =>
+    Effect.promise(async () => {
+      const faulty = await run("faulty", await Rewrite.instrumentFuel((await guest("faulty")).core))
+      const meter = Rewrite.fuelMeter(faulty.cores)!
+      meter.refill(1_000_000)
+      assert.deepStrictEqual(outcome(() => faulty.process(text("err:nope"))), { err: "nope" })
+      meter.refill(1_000_000)
+      assert.property(outcome(() => faulty.process(text("trap"))), "trap")
+      assert.isFalse(meter.exhausted())
+      assert.isAbove(meter.consumed(), 0)
+    }))
+
+  it.effect("input - refused with a reason before binaryen sees it", () =>
+    Effect.promise(async () => {
+      const once = await Rewrite.instrumentFuel((await guest("echo")).core)
+      assert.strictEqual(await rewriteFailure(Rewrite.instrumentFuel(once)), "AlreadyInstrumented")
+      assert.strictEqual(await rewriteFailure(Rewrite.instrumentFuel(guestBytes("echo"))), "NotCoreModule")
+      // Well-formed sections, invalid code: V8 rejects it, so binaryen never has to.
+      const invalid = await wat(`(module (func (result i32) (i32.const 1)))`)
+      invalid[invalid.length - 3] = 0x6a // i32.const 1; end → i32.add; nop; end (stack underflow)
+      assert.isFalse(WebAssembly.validate(invalid as Uint8Array<ArrayBuffer>))
+      assert.strictEqual(await rewriteFailure(Rewrite.instrumentFuel(invalid)), "Malformed")
+      // binaryen still works afterwards.
+      assert.isTrue(WebAssembly.validate(await Rewrite.instrumentFuel(await wat(`(module)`)) as Uint8Array<ArrayBuffer>))
+    }))
+
+  it.effect("instrumentFuelInWorker - same bytes every time, same behaviour as in this thread", () =>
+    Effect.promise(async () => {
+      const { core } = await guest("grow")
+      const [first, second] = await Promise.all([Rewrite.instrumentFuelInWorker(core), Rewrite.instrumentFuelInWorker(core)])
+      // A fresh worker starts binaryen afresh: the output depends on the input only. (In one thread,
+      // binaryen's log-execution pass numbers its hooks with a process-wide counter, so later runs differ
+      // in dead constants.)
+      assert.strictEqual(Buffer.compare(first, second), 0)
+      const here = await Rewrite.instrumentFuel(core)
+      const costs: Array<number> = []
+      for (const bytes of [first, here]) {
+        const grow = await run("grow", bytes)
+        const meter = Rewrite.fuelMeter(grow.cores)!
+        meter.refill(10_000)
+        assert.deepStrictEqual(outcome(() => grow.process(u32(3))), { ok: decode(u32(4)) })
+        costs.push(meter.consumed())
+      }
+      assert.strictEqual(costs[0], costs[1])
+      assert.strictEqual(await rewriteFailure(Rewrite.instrumentFuelInWorker(first)), "AlreadyInstrumented")
+    }))
+
+  it.effect("instrumented and capped - both rewrites compose, in either order", () =>
+    Effect.promise(async () => {
+      const { core } = await guest("grow")
+      const fuelThenCap = capped(await Rewrite.instrumentFuel(core), 4 * MiB)
+      const capThenFuel = await Rewrite.instrumentFuel(capped(core, 4 * MiB))
+      for (const bytes of [fuelThenCap, capThenFuel]) {
+        const grow = await run("grow", bytes)
+        const meter = Rewrite.fuelMeter(grow.cores)!
+        meter.refill(10_000)
+        assert.deepStrictEqual(outcome(() => grow.process(new Uint8Array())), { err: "memory.grow refused at 49 pages" })
+        assert.isFalse(meter.exhausted())
+      }
+    }))
+
+  it.effect("cachedInstrument - memory and directory caches skip the work", () =>
+    Effect.promise(async () => {
+      const { core } = await guest("lifecycle")
+      const directory = fs.mkdtempSync(path.join(os.tmpdir(), "airssys-fuel-"))
+      try {
+        Rewrite.forgetInstrumented()
+        const before = Rewrite.instrumentCount
+        // In a worker (a small module would be done in this thread), so that outputs compare byte for byte.
+        const inWorker = { inWorker: true }
+        const [a, b] = await Promise.all([
+          Rewrite.cachedInstrument(core, directory, inWorker),
+          Rewrite.cachedInstrument(core, directory, inWorker)
+        ])
+        assert.strictEqual(a, b)
+        assert.strictEqual(Rewrite.instrumentCount, before + 1)
+        const key = Rewrite.fuelCacheKey(core)
+        assert.deepStrictEqual(fs.readdirSync(directory), [`fuel-${key}.wasm`])
+        assert.strictEqual(await Rewrite.cachedInstrument(core), a)
+
+        // Another process: nothing in memory, the directory has it.
+        Rewrite.forgetInstrumented()
+        const fromDisk = await Rewrite.cachedInstrument(core, directory)
+        assert.notStrictEqual(fromDisk, a)
+        assert.strictEqual(Buffer.compare(fromDisk, a), 0)
+        assert.strictEqual(Rewrite.instrumentCount, before + 1)
+
+        // A damaged entry is a miss, instrumented again and rewritten.
+        Rewrite.forgetInstrumented()
+        fs.writeFileSync(path.join(directory, `fuel-${key}.wasm`), text("damaged"))
+        const again = await Rewrite.cachedInstrument(core, directory, inWorker)
+        assert.strictEqual(Buffer.compare(again, a), 0)
+        assert.strictEqual(Rewrite.instrumentCount, before + 2)
+        assert.strictEqual(Buffer.compare(fs.readFileSync(path.join(directory, `fuel-${key}.wasm`)), a), 0)
+        assert.match(Rewrite.fuelVersion, /^airssys-fuel\/\d+ binaryen\/\d+/)
+      } finally {
+        fs.rmSync(directory, { recursive: true, force: true })
+      }
+    }))
+
+  // ~8 s of binaryen work plus a ~1 s transpile: run with AIRSSYS_SLOW_TESTS=1.
+  it.effect.skipIf(process.env.AIRSSYS_SLOW_TESTS === undefined)(
+    "echo-js (componentize-js, 12 MB) - instrumented in a worker, still echoes, runs out of fuel",
+    () =>
+      Effect.promise(async () => {
+        const { core } = await guest("echo-js")
+        const echo = await run("echo-js", await Rewrite.instrumentFuelInWorker(core))
+        const meter = Rewrite.fuelMeter(echo.cores)!
+        meter.refill(ResourceLimits.defaults.fuel)
+        assert.deepStrictEqual(outcome(() => echo.process(text("warm up"))), { ok: "warm up" })
+        meter.refill(ResourceLimits.defaults.fuel)
+        assert.deepStrictEqual(outcome(() => echo.process(text("hello, SpiderMonkey"))), { ok: "hello, SpiderMonkey" })
+        assert.isAbove(meter.consumed(), 100)
+        meter.refill(100)
+        assert.property(outcome(() => echo.process(text("starved"))), "trap")
+        assert.isTrue(meter.exhausted())
+      }),
+    120_000
+  )
+})
