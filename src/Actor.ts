@@ -310,7 +310,11 @@ export const make = <R = never>(
       traps++
       trapsMetric.updateUnsafe(1, metricContext)
       deadLetter(envelope, "Trapped", error.message)
-      crash = new ActorCrashed({ actorId: id, reason: "Trap", message: error.message })
+      crash = new ActorCrashed({
+        actorId: id,
+        reason: error._tag === "LimitExceeded" ? "LimitExceeded" : "Trap",
+        message: error.message
+      })
       status = "Crashed"
       return false
     }

@@ -8,6 +8,9 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import { LimitExceeded } from "./ResourceLimits.ts"
+
+export { LimitExceeded }
 
 /**
  * Why bytes could not become a `Component`.
@@ -18,11 +21,12 @@ import { Schema } from "effect"
  * - `Malformed`: a component binary that does not parse or validate (truncated, corrupted).
  * - `UnexpectedWorld`: a valid component that exports none of the entry points the host expects.
  * - `Unreadable`: the file or cache entry could not be read.
+ * - `ExceedsLimits`: the guest needs more than its limits allow before it runs (initial memory over the cap).
  *
  * @since 0.1.0
  * @category models
  */
-export const LoadFailure = Schema.Literals(["Empty", "NotWasm", "CoreModule", "Malformed", "UnexpectedWorld", "Unreadable"])
+export const LoadFailure = Schema.Literals(["Empty", "NotWasm", "CoreModule", "Malformed", "UnexpectedWorld", "Unreadable", "ExceedsLimits"])
 
 /**
  * @since 0.1.0
@@ -116,4 +120,4 @@ export class HostRefusal extends Schema.TaggedError<HostRefusal>()("HostRefusal"
  * @since 0.1.0
  * @category models
  */
-export type CallError = Trap | GuestError | InstancePoisoned
+export type CallError = Trap | GuestError | InstancePoisoned | LimitExceeded

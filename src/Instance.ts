@@ -9,7 +9,8 @@
  */
 import { Effect, Exit } from "effect"
 import type { Component } from "./Component.ts"
-import { type CallError, GuestError, InstancePoisoned, Trap } from "./ComponentError.ts"
+import { type CallError, GuestError, InstancePoisoned, LimitExceeded, Trap } from "./ComponentError.ts"
+import { fuelMeter } from "./internal/wasmRewrite.ts"
 import * as Jco from "./internal/jco.ts"
 import { unversioned } from "./internal/witWorld.ts"
 
@@ -104,9 +105,33 @@ const awaitOutcome = <B>(
 export const make = (component: Component, instantiated: Jco.Instantiated): Instance => {
   let poison: string | undefined
 
+  // Fuel: every call starts with the component's allowance; after a trap, an empty tank names the cause.
+  const meter = Number.isFinite(component.limits.fuel) ? fuelMeter(instantiated.cores) : undefined
+  const fuel = component.limits.fuel
+  const memories = instantiated.cores.flatMap((core) =>
+    Object.values(core.exports).filter((e): e is WebAssembly.Memory => e instanceof WebAssembly.Memory)
+  )
+  // A trap with a memory grown to its cap is taken for the cap refusing growth.
+  const atMemoryCap = () =>
+    Number.isFinite(component.limits.memoryBytes) &&
+    memories.some((memory) => memory.buffer.byteLength + 65536 > component.limits.memoryBytes)
+
   const fail = (fn: string, failure: Jco.Failure): CallError => {
     if (failure._tag === "GuestErr") return new GuestError({ function: fn, payload: failure.payload })
     poison = failure.message
+    if (meter?.exhausted()) {
+      poison = `fuel exhausted (${fuel} units)`
+      return new LimitExceeded({ limit: "fuel", componentHash: component.hash, function: fn, allowed: fuel })
+    }
+    if (atMemoryCap()) {
+      poison = `memory limit reached (${failure.message})`
+      return new LimitExceeded({
+        limit: "memory",
+        componentHash: component.hash,
+        function: fn,
+        allowed: component.limits.memoryBytes
+      })
+    }
     return new Trap({ componentHash: component.hash, function: fn, message: failure.message })
   }
   const poisoned = (fn: string) => new InstancePoisoned({ componentHash: component.hash, function: fn, cause: poison! })
@@ -119,6 +144,13 @@ export const make = (component: Component, instantiated: Jco.Instantiated): Inst
   const invoker = <A, B>(fn: string, guest: ((arg: A) => B | Promise<B>) | undefined): (arg: A) => Outcome<B> => {
     if (guest === undefined) return () => Exit.fail(missing(fn))
     const onFailure = (failure: Jco.Failure): Exit.Exit<B, CallError> => Exit.fail(fail(fn, failure))
+    if (meter !== undefined) {
+      return (arg) => {
+        if (poison !== undefined) return Exit.fail(poisoned(fn))
+        meter.refill(fuel)
+        return Jco.attemptMaybeAsync(() => guest(arg), Exit.succeed, onFailure)
+      }
+    }
     return (arg) =>
       poison !== undefined ? Exit.fail(poisoned(fn)) : Jco.attemptMaybeAsync(() => guest(arg), Exit.succeed, onFailure)
   }

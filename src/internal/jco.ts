@@ -139,7 +139,19 @@ const importGlue = async (glue: string, key: string): Promise<GlueInstantiate> =
  * From component bytes to compiled, instantiable form: disk cache (when given) or transpile, then load
  * the glue and compile every core module once.
  */
-const load = async (bytes: Uint8Array, key: string, cacheDirectory: string | undefined): Promise<Loaded> => {
+/** A change made to every core module before it is compiled (memory cap, fuel metering). */
+export interface CoreRewrite {
+  /** Names the rewrite in cache keys: the same bytes under another rewrite are another artifact. */
+  readonly key: string
+  readonly apply: (core: Uint8Array) => Promise<Uint8Array>
+}
+
+const load = async (
+  bytes: Uint8Array,
+  key: string,
+  cacheDirectory: string | undefined,
+  rewrite: CoreRewrite | undefined
+): Promise<Loaded> => {
   const entry = cacheDirectory === undefined ? undefined : path.join(cacheDirectory, key)
   let transpiled = entry === undefined ? undefined : await readCached(entry)
   if (transpiled === undefined) {
@@ -149,19 +161,28 @@ const load = async (bytes: Uint8Array, key: string, cacheDirectory: string | und
   }
   const instantiate = await importGlue(transpiled.glue, key)
   const modules = new Map<string, WebAssembly.Module>()
-  for (const { name, bytes } of transpiled.coreModules) modules.set(name, await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>))
+  for (const { name, bytes } of transpiled.coreModules) {
+    const core = rewrite === undefined ? bytes : await rewrite.apply(bytes)
+    modules.set(name, await WebAssembly.compile(core as Uint8Array<ArrayBuffer>))
+  }
   return { ...transpiled, instantiate, modules }
 }
 
 const inFlight = new Map<string, Promise<Loaded>>()
 
 /** `load`, once per key: concurrent and later loads of the same bytes share one transpile and compile. */
-export const loadOnce = (bytes: Uint8Array, key: string, cacheDirectory: string | undefined): Promise<Loaded> => {
-  let loading = inFlight.get(key)
+export const loadOnce = (
+  bytes: Uint8Array,
+  key: string,
+  cacheDirectory: string | undefined,
+  rewrite?: CoreRewrite | undefined
+): Promise<Loaded> => {
+  const variant = rewrite === undefined ? key : `${key}/${rewrite.key}`
+  let loading = inFlight.get(variant)
   if (loading === undefined) {
-    loading = load(bytes, key, cacheDirectory)
-    inFlight.set(key, loading)
-    loading.catch(() => inFlight.delete(key))
+    loading = load(bytes, key, cacheDirectory, rewrite)
+    inFlight.set(variant, loading)
+    loading.catch(() => inFlight.delete(variant))
   }
   return loading
 }

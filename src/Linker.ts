@@ -1,0 +1,324 @@
+/**
+ * Builds one component's host imports from its grants and the host-interface services in the
+ * environment: the Linker of the design (wasmtime's `Linker`, in Effect terms).
+ *
+ * **Capabilities enter as Layers.** Each host interface (`Logging`, `Storage`, a game's own
+ * `game:api/weapons`, ...) is a service with its layers (`layer`, `layerMemory`, `layerDeny`) plus a
+ * `HostInterface` that says how the guest's functions map onto the service and which capability each
+ * call needs. `Linker.layer([...])` resolves those services once; which implementation a component
+ * gets is decided by the Layer provided, what it may do with it by its `Grants`.
+ *
+ * ```ts
+ * const HostLive = Linker.layer([Logging.hostInterface, Storage.hostInterface]).pipe(
+ *   Layer.provide([Logging.layer, Storage.layer({ path: "state.db" }), Audit.layerJsonl("audit.jsonl")])
+ * )
+ * const instance = yield* Linker.instantiate(component, { id: "plugin-a", grants })
+ * ```
+ *
+ * **Every call is wrapped once**, when the component is linked: capability check (`Capability.check`
+ * on the request the call makes) → audit event (`granted` or `denied`, with the resource) →
+ * implementation. A denied call never reaches the implementation: the guest gets `err(message)`
+ * (a `HostRefusal`) and the audit log a `denied` event. An implementation may refuse on its own after
+ * the grant (a quota, a policy) by failing with `Refused`: audited as `denied` too.
+ *
+ * **Linking.** For each interface the component imports: a host interface whose capability the
+ * grants hold at all (any `Storage` grant for storage, a `Custom` grant naming the interface for a
+ * custom one) is linked; ungated interfaces (logging) always are. Anything else is a `LinkError` naming
+ * the interface, audited as a `denied` link decision, or, with `denyUnlinked`, a deny stub whose every
+ * call is audited and answered with `err`. Link decisions are audited with `detail: "link"`.
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Layer, Schema, type Scope } from "effect"
+import * as Audit from "./Audit.ts"
+import * as Capability from "./Capability.ts"
+import * as Component from "./Component.ts"
+import type { HostRefusal, LinkError, Trap } from "./ComponentError.ts"
+import type { HostImports } from "./internal/hostBridge.ts"
+import * as Impl from "./internal/linker.ts"
+import type * as Instance from "./Instance.ts"
+
+// -----------------------------------------------------------------------------
+// models
+// -----------------------------------------------------------------------------
+
+/**
+ * The component a host interface is being linked for.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Target {
+  /** The component's id, as audit events and host services see it. */
+  readonly componentId: string
+  readonly grants: Capability.Grants
+  /** The interface as the component imports it, with its version when it has one. */
+  readonly interface: string
+}
+
+/**
+ * One function of a host interface, as the Linker wraps it. `request` names what a call asks for
+ * (checked against the grants and audited before `run`); without one the function is ungated (no
+ * check, no audit). Arguments are the guest's, as jco lifts them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface HostFunction {
+  readonly request?: ((...args: never) => Capability.Request) | undefined
+  readonly run: (...args: never) => Effect.Effect<unknown, HostRefusal | Refused>
+}
+
+/**
+ * A host interface's functions by name (camelCase, as jco names them: `listKeys` for `list-keys`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type HostFunctions = Readonly<Record<string, HostFunction>>
+
+/**
+ * How a WIT interface the host implements is linked: which capability gates it, and its functions
+ * for one component. `make` runs once, when the `Linker` is built: it reads the services the
+ * interface needs (its `R`) and returns the per-component binder.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface HostInterface<R = never> {
+  /** The WIT interface, without version: `airssys:component/storage`. */
+  readonly name: string
+  /** The capability the interface's calls are checked against; none for an ungated interface. */
+  readonly capability: Capability.Kind | undefined
+  /** Whether the grants allow linking the interface at all. `iface` is the imported name, versioned. */
+  readonly linkable: (grants: Capability.Grants, iface: string) => boolean
+  readonly make: Effect.Effect<(target: Target) => HostFunctions, never, R>
+}
+
+/**
+ * The services a list of host interfaces needs.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Services<I> = I extends HostInterface<infer R> ? R : never
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface LinkOptions {
+  /** The component's id: audit events and services (storage quotas, log annotations) use it. */
+  readonly id: string
+  readonly grants: Capability.Grants
+  /**
+   * Link what the grants or the host cannot satisfy to deny stubs (every call audited and answered
+   * with `err`; a function without a `result` traps the guest) instead of failing with `LinkError`.
+   */
+  readonly denyUnlinked?: boolean | undefined
+}
+
+// -----------------------------------------------------------------------------
+// errors
+// -----------------------------------------------------------------------------
+
+/**
+ * A host function's own refusal after the capability check passed (a quota, a policy). The Linker
+ * audits it as `denied` and answers the guest with `err(message)`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class Refused extends Schema.TaggedError<Refused>()("Refused", {
+  /** Short and stable, for audit details: `QuotaExceeded`, `Denied`, ... */
+  reason: Schema.String,
+  message: Schema.String,
+  /** What was refused, when more precise than the request's resource (e.g. `namespace/key`). */
+  resource: Schema.optionalKey(Schema.String)
+}) {}
+
+/**
+ * A request the component's grants do not cover. Host code checking a grant itself gets it from
+ * `authorize`; a guest gets its `message` as the `err` of the call.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class CapabilityDenied extends Schema.TaggedError<CapabilityDenied>()("CapabilityDenied", {
+  component: Schema.String,
+  capability: Schema.String,
+  resource: Schema.String,
+  message: Schema.String
+}) {}
+
+// -----------------------------------------------------------------------------
+// constructors
+// -----------------------------------------------------------------------------
+
+/**
+ * A host interface. Without `linkable`, a gated interface links when the grants hold any grant of
+ * its capability.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const hostInterface = <R = never>(options: {
+  readonly name: string
+  readonly capability?: Capability.Kind | undefined
+  readonly linkable?: ((grants: Capability.Grants, iface: string) => boolean) | undefined
+  readonly make: Effect.Effect<(target: Target) => HostFunctions, never, R>
+}): HostInterface<R> => {
+  const capability = options.capability
+  return {
+    name: Impl.unversioned(options.name),
+    capability,
+    linkable: options.linkable ??
+      (capability === undefined
+        ? () => true
+        : (grants) => grants.capabilities.some((grant) => grant._tag === capability)),
+    make: options.make
+  }
+}
+
+/**
+ * A user-defined host interface gated by `Custom({ interface, scope })` grants: it links for a
+ * component holding a `Custom` grant that names the interface (with or without its version), and
+ * each call is checked in the scope `scope` gives it (e.g. the weapon's name for `fire(weapon)`).
+ *
+ * ```ts
+ * const weapons = Linker.custom({
+ *   interface: "game:api/weapons",
+ *   scope: (_fn, [weapon]) => String(weapon),
+ *   make: Effect.map(Weapons.asEffect(), (service) => (componentId) => ({
+ *     fire: (weapon: string) => service.fire(componentId, weapon)
+ *   }))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const custom = <R = never>(options: {
+  /** The WIT interface, e.g. `game:api/weapons` (a version here is ignored: grants say which versions). */
+  readonly interface: string
+  /** The scope a call is checked in, from the function's WIT name and the guest's arguments. */
+  readonly scope: (fn: string, args: ReadonlyArray<unknown>) => string
+  readonly make: Effect.Effect<
+    (componentId: string) => Readonly<Record<string, (...args: never) => Effect.Effect<unknown, HostRefusal | Refused>>>,
+    never,
+    R
+  >
+}): HostInterface<R> => {
+  const name = Impl.unversioned(options.interface)
+  return hostInterface({
+    name,
+    capability: "Custom",
+    linkable: (grants, iface) =>
+      grants.capabilities.some((grant) => grant._tag === "Custom" && (grant.interface === iface || grant.interface === name)),
+    make: Effect.map(options.make, (bind) => (target: Target): HostFunctions => {
+      const functions: Record<string, HostFunction> = {}
+      for (const [fn, run] of Object.entries(bind(target.componentId))) {
+        const witName = Impl.kebabCase(fn)
+        functions[fn] = {
+          request: (...args: ReadonlyArray<unknown>): Capability.Request => ({
+            _tag: "Custom",
+            interface: target.interface,
+            scope: options.scope(witName, args)
+          }),
+          run
+        }
+      }
+      return functions
+    })
+  })
+}
+
+// -----------------------------------------------------------------------------
+// services
+// -----------------------------------------------------------------------------
+
+/**
+ * Links components against a fixed set of host interfaces, resolved when the service is built.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class Linker extends Context.Service<Linker, {
+  /** The interfaces it can link, unversioned. */
+  readonly interfaces: ReadonlyArray<string>
+  /** The host imports for one component (see the module doc for the rules). */
+  readonly imports: (component: Component.Component, options: LinkOptions) => Effect.Effect<HostImports, LinkError>
+}>()("airssys-wasm/Linker") {}
+
+/**
+ * A `Linker` over the given host interfaces: reads their services (and `Audit`) once.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <const Interfaces extends ReadonlyArray<HostInterface<unknown>>>(
+  interfaces: Interfaces
+): Effect.Effect<Linker["Service"], never, Audit.Audit | Services<Interfaces[number]>> =>
+  Effect.gen(function*() {
+    const audit = yield* Audit.Audit
+    const hosts = new Map<string, Impl.BoundInterface>()
+    for (const host of interfaces) {
+      const bind = yield* host.make
+      hosts.set(host.name, { name: host.name, capability: host.capability, linkable: host.linkable, bind })
+    }
+    return Linker.of({
+      interfaces: Array.from(hosts.keys()),
+      imports: (component, options) => Impl.link(hosts, audit, component, options)
+    })
+  }) as Effect.Effect<Linker["Service"], never, Audit.Audit | Services<Interfaces[number]>>
+
+/**
+ * The host imports for one component, from the `Linker` in the environment.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const imports = (
+  component: Component.Component,
+  options: LinkOptions
+): Effect.Effect<HostImports, LinkError, Linker> => Linker.use((linker) => linker.imports(component, options))
+
+/**
+ * Links and instantiates a component: `imports`, then `Component.instantiate`.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const instantiate = (
+  component: Component.Component,
+  options: LinkOptions
+): Effect.Effect<Instance.Instance, LinkError | Trap, Linker | Scope.Scope> =>
+  Effect.flatMap(imports(component, options), (linked) => Component.instantiate(component, { imports: linked }))
+
+/**
+ * Checks one request against a component's grants and audits the decision, for host code acting on
+ * a component's behalf (a router delivering its message, a tool call it asked for).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const authorize = (
+  componentId: string,
+  grants: Capability.Grants,
+  request: Capability.Request
+): Effect.Effect<void, CapabilityDenied, Audit.Audit> =>
+  Audit.Audit.use((audit) => Impl.authorize(audit, componentId, grants, request))
+
+// -----------------------------------------------------------------------------
+// layers
+// -----------------------------------------------------------------------------
+
+/**
+ * The `Linker` over the given host interfaces, needing their services and `Audit`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = <const Interfaces extends ReadonlyArray<HostInterface<unknown>>>(
+  interfaces: Interfaces
+): Layer.Layer<Linker, never, Audit.Audit | Services<Interfaces[number]>> => Layer.effect(Linker, make(interfaces))
