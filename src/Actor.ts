@@ -374,7 +374,7 @@ export const make = <R = never>(
       Effect.suspend(() => {
         const message = messageOf(payload, options)
         // Idle: nothing queued, nothing running. Handle it here, now; order and one-at-a-time still hold.
-        if (status === "Running" && !busy && mailbox.size === 0 && instance !== undefined) {
+        if (status === "Running" && !busy && mailbox.size === 0 && instance !== undefined && !instance.isolated) {
           let result: Exit.Exit<Uint8Array | undefined, RequestError> | undefined
           const envelope: Envelope = { message, reply: (exit) => (result = exit), expired: false }
           const handled = handle(envelope, instance)
@@ -425,7 +425,13 @@ export const make = <R = never>(
           while (envelope !== undefined) {
             releaseSender()
             if (envelope.expired) deadLetter(envelope, "Expired", "the requester gave up before the actor reached it")
-            else {
+            else if (current.isolated) {
+              // A worker-isolated guest answers by message, under its timeout (from Clock).
+              busy = true
+              const started = clock.currentTimeNanosUnsafe()
+              const exit = yield* Effect.exit(current.handleMessage(envelope.message))
+              if (!complete(envelope, exit, started)) break
+            } else {
               let handled = handle(envelope, current)
               if (handled instanceof Promise) handled = yield* Effect.promise(() => handled as Promise<boolean>)
               if (!handled) break

@@ -13,6 +13,7 @@ import * as fs from "node:fs/promises"
 import { ComponentLoadError, LinkError, Trap } from "./ComponentError.ts"
 import { type HostImports, makeBinding } from "./internal/hostBridge.ts"
 import * as Pool from "./internal/instancePool.ts"
+import { makeIsolated } from "./internal/isolatedInstance.ts"
 import { coreRewrite } from "./internal/coreRewrite.ts"
 import * as Jco from "./internal/jco.ts"
 import { WasmRewriteError } from "./internal/wasmRewrite.ts"
@@ -214,7 +215,7 @@ export const instantiate = <R = never>(
   component: Component,
   options?: InstantiateOptions<R>
 ): Effect.Effect<InstanceImpl.Instance, LinkError | Trap, Scope.Scope | R> =>
-  Effect.contextWith((context: Context.Context<R>): Effect.Effect<Jco.Instantiated, LinkError | Trap> => {
+  Effect.contextWith((context: Context.Context<R>): Effect.Effect<Jco.Instantiated | undefined, LinkError | Trap> => {
     const provided = new Set(Object.keys(options?.imports ?? {}).map(unversioned))
     const missingInterface = component.loaded.imports.find((required) => !provided.has(required))
     if (missingInterface !== undefined) {
@@ -226,6 +227,7 @@ export const instantiate = <R = never>(
       )
     }
     const hostImports = options?.imports ?? {}
+    if (component.limits.isolation === "worker") return Effect.succeed(undefined)
     const pooled = Pool.take(component.loaded)
     if (pooled !== undefined) pooled.binding.bind(hostImports, context)
     return Jco.attempt(
@@ -236,7 +238,7 @@ export const instantiate = <R = never>(
         binding.bind(hostImports, context)
         return { binding, instantiated: Jco.instantiate(component.loaded, binding.imports) }
       },
-      ({ binding, instantiated }): Effect.Effect<Jco.Instantiated, LinkError | Trap> => {
+      ({ binding, instantiated }): Effect.Effect<Jco.Instantiated | undefined, LinkError | Trap> => {
         const missing = binding.unlinked()
         if (missing === undefined) return Effect.succeed(instantiated)
         return Effect.fail(
@@ -252,10 +254,12 @@ export const instantiate = <R = never>(
     )
   }).pipe(
     Effect.flatMap((instantiated) =>
-      Effect.acquireRelease(
-        Effect.sync(() => InstanceImpl.make(component, instantiated)),
-        (instance) => Effect.sync(() => instance.close())
-      )
+      instantiated === undefined
+        ? makeIsolated(component, options?.imports ?? {})
+        : Effect.acquireRelease(
+          Effect.sync(() => InstanceImpl.make(component, instantiated)),
+          (instance) => Effect.sync(() => instance.close())
+        )
     )
   )
 

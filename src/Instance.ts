@@ -46,6 +46,8 @@ export interface Message {
 export interface Instance {
   readonly [TypeId]: TypeId
   readonly component: Component
+  /** Whether the guest runs in its own worker thread (`isolation: "worker"`). */
+  readonly isolated: boolean
   /** `process` of the `processor` world. */
   process(input: Uint8Array): Effect.Effect<Uint8Array, CallError>
   /** `handler.handle-message` of the `actor` world: `some(reply)` answers a request. */
@@ -197,6 +199,7 @@ export const make = (component: Component, instantiated: Jco.Instantiated): Inst
   return {
     [TypeId]: TypeId,
     component,
+    isolated: false,
     process,
     handleMessage: (message) => Effect.suspend(() => awaitOutcome(invokeHandler(message))),
     invokeHandler,

@@ -30,7 +30,7 @@ export interface Loaded extends Transpiled {
   readonly modules: ReadonlyMap<string, WebAssembly.Module>
 }
 
-type GlueInstantiate = (
+export type GlueInstantiate = (
   getCoreModule: (name: string) => WebAssembly.Module,
   imports: object,
   instantiateCore: (module: WebAssembly.Module, imports: WebAssembly.Imports) => WebAssembly.Instance
@@ -127,7 +127,7 @@ const writeCached = async (dir: string, transpiled: Transpiled): Promise<void> =
   await fs.rename(staging, dir).catch(() => fs.rm(staging, { recursive: true, force: true }))
 }
 
-const importGlue = async (glue: string, key: string): Promise<GlueInstantiate> => {
+export const importGlue = async (glue: string, key: string): Promise<GlueInstantiate> => {
   // Loaded from memory: no temp files. V8 never frees a data: module, which is why callers cache by hash.
   const source = `${glue}\n//# sourceURL=airssys-wasm:component/${key}.js`
   const module: { instantiate?: unknown } = await import(`data:text/javascript;base64,${Buffer.from(source).toString("base64")}`)
