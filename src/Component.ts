@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Metric, Scope } from "effect"
+import { Context, Duration, Effect, Metric, Scope } from "effect"
 import * as fs from "node:fs/promises"
 import { ComponentLoadError, LinkError, Trap } from "./ComponentError.ts"
 import { type HostImports, makeBinding } from "./internal/hostBridge.ts"
@@ -152,7 +152,8 @@ export const fromBytes = Effect.fnUntraced(function*(bytes: Uint8Array, options?
   const hash = Jco.sha256(bytes)
   const limits: ResourceLimits.Resolved = { ...ResourceLimits.defaults, ...options?.limits }
   const rewrite = coreRewrite({ memoryBytes: limits.memoryBytes, fuel: Number.isFinite(limits.fuel) }, options?.cacheDirectory)
-  const variant = rewrite === undefined ? hash : `${hash}/${rewrite.key}`
+  // The compiled artifact depends on the rewrite only; the component also carries the limits it runs under.
+  const variant = `${hash}/${rewrite?.key ?? "as-is"}/fuel=${limits.fuel}/timeout=${Duration.toMillis(limits.timeout)}/${limits.isolation}`
   let component = loadedComponents.get(variant)
   if (component === undefined) {
     const before = Jco.transpileCount

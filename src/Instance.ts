@@ -10,7 +10,7 @@
 import { Effect, Exit } from "effect"
 import type { Component } from "./Component.ts"
 import { type CallError, GuestError, InstancePoisoned, LimitExceeded, Trap } from "./ComponentError.ts"
-import { fuelMeter } from "./internal/wasmRewrite.ts"
+import { fuelMeter } from "./internal/fuelMeter.ts"
 import * as Jco from "./internal/jco.ts"
 import { unversioned } from "./internal/witWorld.ts"
 

@@ -11,7 +11,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads"
 import * as Jco from "./jco.ts"
-import { fuelMeter } from "./wasmRewrite.ts"
+import { fuelMeter } from "./fuelMeter.ts"
 
 export interface Init {
   readonly glue: string
