@@ -2,20 +2,10 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Metric, Tracer } from "effect"
 import { TestClock } from "effect/testing"
 import { Actor, Component, DeadLetters } from "../src/index.ts"
-import { decode, guestPath, text } from "./fixtures.ts"
+import { decode, guestPath, logRecorder, text } from "./fixtures.ts"
 
 const load = (name: string) => Component.fromFile(guestPath(name))
 
-/** Host imports that record every logged line, in order. */
-const logRecorder = () => {
-  const logged: Array<string> = []
-  return {
-    logged,
-    imports: {
-      "airssys:component/logging": { log: (_level: string, message: string) => Effect.sync(() => void logged.push(message)) }
-    }
-  }
-}
 
 /** A private dead-letter store for one test. */
 const withDeadLetters = <A, E, R>(f: (store: DeadLetters.Store) => Effect.Effect<A, E, R>) => {

@@ -2,19 +2,10 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Schedule } from "effect"
 import { TestClock } from "effect/testing"
 import { Actor, Component, DeadLetters, Supervisor } from "../src/index.ts"
-import { decode, guestPath, text } from "./fixtures.ts"
+import { decode, guestPath, logRecorder, text } from "./fixtures.ts"
 
 const load = (name: string) => Component.fromFile(guestPath(name))
 
-const logRecorder = () => {
-  const logged: Array<string> = []
-  return {
-    logged,
-    imports: {
-      "airssys:component/logging": { log: (_level: string, message: string) => Effect.sync(() => void logged.push(message)) }
-    }
-  }
-}
 
 /** Lets supervision and backoff sleeps run: advance the TestClock in small steps. */
 const settle = (steps = 50, step = "10 millis" as const) =>

@@ -1,6 +1,7 @@
 /**
  * Paths and bytes of the guest components built from `guests/` by `scripts/build-guests.ts`.
  */
+import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 
@@ -13,3 +14,16 @@ export const guestBytes = (name: string): Uint8Array => new Uint8Array(fs.readFi
 export const text = (s: string): Uint8Array => new TextEncoder().encode(s)
 
 export const decode = (bytes: Uint8Array): string => new TextDecoder().decode(bytes)
+
+/** Host imports for the `logging` interface that record every logged line, in order. */
+export const logRecorder = () => {
+  const logged: Array<string> = []
+  return {
+    logged,
+    imports: {
+      "airssys:component/logging": {
+        log: (_level: string, message: string) => Effect.sync(() => void logged.push(message))
+      }
+    }
+  }
+}
