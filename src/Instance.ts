@@ -11,6 +11,7 @@ import { Effect, Exit } from "effect"
 import type { Component } from "./Component.ts"
 import { type CallError, GuestError, InstancePoisoned, LimitExceeded, Trap } from "./ComponentError.ts"
 import { fuelMeter } from "./internal/fuelMeter.ts"
+import * as Abi from "./internal/canonicalAbi.ts"
 import * as Jco from "./internal/jco.ts"
 import { unversioned } from "./internal/witWorld.ts"
 
@@ -166,13 +167,13 @@ export const make = (component: Component, instantiated: Jco.Instantiated): Inst
   // A guest that calls host imports must enter through jco's glue: its import trampolines expect the task
   // the glue's export wrapper opens, and without one they leak a task per host call (jco 1.35).
   const direct = component.loaded.imports.length === 0
-  const directProcess = direct ? Jco.bindProcess(instantiated.cores) : undefined
+  const directProcess = direct ? Abi.bindProcess(instantiated.cores) : undefined
   const process = caller(
     "process",
     directProcess ?? (glueProcess && ((input: Uint8Array) => glueProcess(input) as Uint8Array))
   )
   const glueHandle = findExport(exports, handlerName)
-  const directHandle = direct ? Jco.bindHandleMessage(instantiated.cores) : undefined
+  const directHandle = direct ? Abi.bindHandleMessage(instantiated.cores) : undefined
   const invokeHandler = invoker(
     handlerName,
     directHandle ?? (glueHandle && ((message: Message) =>
@@ -186,7 +187,7 @@ export const make = (component: Component, instantiated: Jco.Instantiated): Inst
 
   const initName = "airssys:component/lifecycle#init"
   const shutdownName = "airssys:component/lifecycle#shutdown"
-  const directLifecycle = direct ? Jco.bindLifecycle(instantiated.cores) : undefined
+  const directLifecycle = direct ? Abi.bindLifecycle(instantiated.cores) : undefined
   const glueInit = findExport(exports, initName)
   const glueShutdown = findExport(exports, shutdownName)
   const lifecycle = glueInit === undefined ? undefined : {

@@ -10,6 +10,7 @@
  * @internal
  */
 import { parentPort, workerData } from "node:worker_threads"
+import * as Abi from "./canonicalAbi.ts"
 import * as Jco from "./jco.ts"
 import { fuelMeter } from "./fuelMeter.ts"
 
@@ -23,7 +24,7 @@ export interface Init {
 
 export type Call =
   | { readonly id: number; readonly fn: "process"; readonly arg: Uint8Array }
-  | { readonly id: number; readonly fn: "handle"; readonly arg: Jco.MessageFields }
+  | { readonly id: number; readonly fn: "handle"; readonly arg: Abi.MessageFields }
   | { readonly id: number; readonly fn: "init"; readonly arg: Uint8Array }
   | { readonly id: number; readonly fn: "shutdown"; readonly arg: undefined }
 
@@ -78,12 +79,12 @@ const start = async (): Promise<Started> => {
     const f = holder?.[fn]
     return typeof f === "function" ? f.bind(holder) : undefined
   }
-  const lifecycle = direct ? Jco.bindLifecycle(instantiated.cores) : undefined
+  const lifecycle = direct ? Abi.bindLifecycle(instantiated.cores) : undefined
   const glueProcess = exports.process as unknown as ((input: Uint8Array) => unknown) | undefined
   return {
     guests: {
-      process: (direct ? Jco.bindProcess(instantiated.cores) : undefined) ?? glueProcess,
-      handle: (direct ? Jco.bindHandleMessage(instantiated.cores) : undefined) ?? glue("handler", "handleMessage"),
+      process: (direct ? Abi.bindProcess(instantiated.cores) : undefined) ?? glueProcess,
+      handle: (direct ? Abi.bindHandleMessage(instantiated.cores) : undefined) ?? glue("handler", "handleMessage"),
       init: lifecycle?.init ?? glue("lifecycle", "init"),
       shutdown: lifecycle?.shutdown ?? glue("lifecycle", "shutdown")
     },

@@ -14,7 +14,7 @@ import { type CallError, GuestError, InstancePoisoned, LimitExceeded, Trap } fro
 import type { Instance, Message } from "../Instance.ts"
 import { TypeId } from "../Instance.ts"
 import { type HostImports, makeBinding } from "./hostBridge.ts"
-import type * as Jco from "./jco.ts"
+import type * as Abi from "./canonicalAbi.ts"
 import type { Call, Init, Reply } from "./instanceWorker.ts"
 
 type Resume = (effect: Effect.Effect<unknown, CallError>) => void
@@ -130,7 +130,7 @@ export const makeIsolated = <R>(
         topic: message.topic,
         correlationId: message.correlationId,
         payload: message.payload
-      } satisfies Jco.MessageFields)
+      } satisfies Abi.MessageFields)
     const hasLifecycle = component.world.exports.some((item) => item.name.startsWith("airssys:component/lifecycle"))
 
     const instance: Instance = {
