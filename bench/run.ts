@@ -8,11 +8,13 @@ import * as path from "node:path"
 import { actor } from "./actor.ts"
 import { engine, writeJson } from "./engine.ts"
 import { isolation } from "./isolation.ts"
+import { linker } from "./linker.ts"
+import { messaging } from "./messaging.ts"
 import { printTable, type Row } from "./harness.ts"
 
 const smoke = process.argv.includes("--smoke")
 const rows: Array<Row> = []
-const suites = { engine, actor, isolation }
+const suites = { engine, actor, isolation, messaging, linker }
 const only = process.argv.slice(2).filter((arg) => !arg.startsWith("--"))
 for (const [name, suite] of Object.entries(suites)) {
   if (only.length === 0 || only.includes(name)) rows.push(...await suite({ smoke }))

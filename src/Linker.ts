@@ -10,7 +10,7 @@
  *
  * ```ts
  * const HostLive = Linker.layer([Logging.hostInterface, Storage.hostInterface]).pipe(
- *   Layer.provide([Logging.layer, Storage.layer({ path: "state.db" }), Audit.layerJsonl("audit.jsonl")])
+ *   Layer.provide([Logging.layer, Storage.layer({ filename: "state.db" }), Audit.layerJsonl("audit.jsonl")])
  * )
  * const instance = yield* Linker.instantiate(component, { id: "plugin-a", grants })
  * ```
@@ -189,9 +189,10 @@ export const hostInterface = <R = never>(options: {
  * const weapons = Linker.custom({
  *   interface: "game:api/weapons",
  *   scope: (_fn, [weapon]) => String(weapon),
- *   make: Effect.map(Weapons.asEffect(), (service) => (componentId) => ({
- *     fire: (weapon: string) => service.fire(componentId, weapon)
- *   }))
+ *   make: Effect.gen(function*() {
+ *     const service = yield* Weapons
+ *     return (componentId) => ({ fire: (weapon: string) => service.fire(componentId, weapon) })
+ *   })
  * })
  * ```
  *
@@ -307,7 +308,19 @@ export const authorize = (
   grants: Capability.Grants,
   request: Capability.Request
 ): Effect.Effect<void, CapabilityDenied, Audit.Audit> =>
-  Audit.Audit.use((audit) => Impl.authorize(audit, componentId, grants, request))
+  Audit.Audit.use((audit) => {
+    const resource = Capability.resourceOf(request)
+    const decision = Capability.check(grants, request)
+    const recorded = audit.record({ kind: "capability", component: componentId, capability: request._tag, resource, decision })
+    if (decision === "granted") return recorded
+    return Effect.flatMap(recorded, () =>
+      Effect.fail(new CapabilityDenied({
+        component: componentId,
+        capability: request._tag,
+        resource,
+        message: Impl.deniedMessage(componentId, request._tag, resource)
+      })))
+  })
 
 // -----------------------------------------------------------------------------
 // layers

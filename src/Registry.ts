@@ -10,8 +10,9 @@
  * registered, else to the newest one.
  *
  * Addresses share one namespace, so one string never means two actors: registering fails when the id,
- * `name@version` or `name` is already taken by something else (an id equal to its own `name@version` is
- * fine, and is the recommended convention). `"host"` is reserved for the host, which the router trusts.
+ * `name@version` or `name` is already taken by something else. An id equal to its own `name@version` is
+ * fine (the recommended convention for versioned actors), and so is an id equal to its name, which then
+ * follows the name's route like any name. `"host"` is reserved for the host, which the router trusts.
  *
  * Reads used on every message (`lookupUnsafe`, `resolveUnsafe`) are one `Map.get` with no allocation.
  *
@@ -152,7 +153,7 @@ export class RouteError extends Schema.TaggedError<RouteError>()("RouteError", {
 export class Registry extends Context.Service<Registry, {
   /**
    * Registers `ref` as version `version` of `name` until the scope closes. The first version of a name
-   * becomes its route.
+   * becomes its route. Fails when one of its addresses (id, `name@version`, `name`) means another actor.
    */
   readonly register: (
     name: string,
@@ -201,13 +202,13 @@ export class Registry extends Context.Service<Registry, {
 // constructors
 // -----------------------------------------------------------------------------
 
-/** What an address currently points at. Ids and `name@version` point at one entry; a name at its route. */
-interface Slot {
-  current: Entry | undefined
+/** What a name points at: its routed version. Ids and `name@version` map straight to their entry. */
+class NameSlot {
+  current: Entry | undefined = undefined
 }
 
 interface NameRecord {
-  readonly slot: Slot
+  readonly slot: NameSlot
   /** Registration order. */
   readonly versions: Map<string, Entry>
   /** Versions routed before the current one, most recent last. */
@@ -229,9 +230,9 @@ export const make: Effect.Effect<Registry["Service"], never, Scope.Scope> = Effe
   const clock = yield* Clock.Clock
   const hub = yield* Effect.acquireRelease(PubSub.unbounded<Event>(), PubSub.shutdown)
   const byId = new Map<string, Entry>()
-  const addresses = new Map<string, Slot>()
+  // One lookup for any address; an entry directly (one memory hop fewer on the hot path) or a name's slot.
+  const addresses = new Map<string, Entry | NameSlot>()
   const names = new Map<string, NameRecord>()
-  const own = new Map<Entry, Slot>()
 
   const emit = (kind: EventKind, entry: Entry) => {
     PubSub.publishUnsafe(hub, { _tag: kind, entry, at: clock.currentTimeMillisUnsafe() })
@@ -246,10 +247,7 @@ export const make: Effect.Effect<Registry["Service"], never, Scope.Scope> = Effe
   const remove = (entry: Entry): boolean => {
     if (byId.get(entry.id) !== entry) return false
     byId.delete(entry.id)
-    const slot = own.get(entry)!
-    own.delete(entry)
-    slot.current = undefined
-    addresses.delete(entry.id)
+    if (entry.id !== entry.name) addresses.delete(entry.id)
     addresses.delete(`${entry.name}@${entry.version}`)
     const record = names.get(entry.name)!
     record.versions.delete(entry.version)
@@ -277,7 +275,7 @@ export const make: Effect.Effect<Registry["Service"], never, Scope.Scope> = Effe
         Effect.fail(new RegistrationError({ reason, address }))
       if (id === hostAddress || name === hostAddress) return yield* refuse("Reserved", hostAddress)
       // One namespace: an id, a `name@version` and a name never mean two different things.
-      if (byId.has(id) || addresses.has(id) || id === name) return yield* refuse("Duplicate", id)
+      if (byId.has(id) || (id !== name && addresses.has(id))) return yield* refuse("Duplicate", id)
       if (versioned !== id && addresses.has(versioned)) return yield* refuse("Duplicate", versioned)
       const record = names.get(name)
       if (record === undefined && addresses.has(name)) return yield* refuse("Duplicate", name)
@@ -289,14 +287,13 @@ export const make: Effect.Effect<Registry["Service"], never, Scope.Scope> = Effe
         grants: options?.grants ?? Capability.emptyGrants,
         registeredAt: clock.currentTimeMillisUnsafe()
       }
-      const slot: Slot = { current: entry }
       byId.set(entry.id, entry)
-      own.set(entry, slot)
-      addresses.set(id, slot)
-      addresses.set(versioned, slot)
+      // An id equal to the name is the name's address: it follows the route.
+      if (id !== name) addresses.set(id, entry)
+      addresses.set(versioned, entry)
       let named = record
       if (named === undefined) {
-        named = { slot: { current: undefined }, versions: new Map(), history: [] }
+        named = { slot: new NameSlot(), versions: new Map(), history: [] }
         names.set(name, named)
         addresses.set(name, named.slot)
       }
@@ -337,7 +334,10 @@ export const make: Effect.Effect<Registry["Service"], never, Scope.Scope> = Effe
     })
 
   const lookupUnsafe = (id: string) => byId.get(id)
-  const resolveUnsafe = (address: string) => addresses.get(address)?.current
+  const resolveUnsafe = (address: string) => {
+    const found = addresses.get(address)
+    return found instanceof NameSlot ? found.current : found
+  }
 
   const registeredAs = (ref: Actor.ActorRef): Entry | undefined => {
     const entry = byId.get(ref.id)

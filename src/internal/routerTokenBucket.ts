@@ -11,8 +11,6 @@ export interface Bucket {
   last: number
 }
 
-export const make = (burst: number, now: number): Bucket => ({ tokens: burst, last: now })
-
 /** Takes one token if there is one. */
 export const take = (bucket: Bucket, now: number, perMillisecond: number, burst: number): boolean => {
   const elapsed = now - bucket.last

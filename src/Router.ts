@@ -1,0 +1,427 @@
+/**
+ * Messages between actors, and from the host to actors: `send` (fire and forget), `request` (reply or
+ * timeout), `publish` / `subscribe` on topics, and dead letters for what cannot be delivered.
+ *
+ * Every message passes three guards, in this order, each a typed error returned to the sender:
+ *
+ * 1. size: a payload over `maxPayloadBytes` (default 1 MiB) is `PayloadTooLarge`;
+ * 2. rate: each sender has a token bucket (default 1000 messages per second, bursts of as many) refilled
+ *    from `Clock`, so `TestClock` drives it; an empty bucket is `RateLimited`;
+ * 3. authorization: the sender's `Messaging` grants (given when it was registered, see
+ *    `Registry.register`) must match the address it wrote (an id, `name@version` or `name`) or the topic;
+ *    otherwise `CapabilityDenied`. An unregistered sender has no grants.
+ *
+ * The host (sender `"host"`) is trusted: only the size guard applies to it.
+ *
+ * Targets are resolved through the `Registry` when each message is sent, so a route switch applies to
+ * the next message while messages already queued stay with the version that has them. A message to an
+ * address nobody holds goes to `DeadLetters` with reason `UnknownTarget` (a `request` also fails with
+ * `UnknownTarget`); messages an actor cannot handle (trapped, expired, stopped) go there from the actor.
+ *
+ * Topic delivery is a plain loop over the topic's subscribers in subscription order (each gets
+ * `ref.send(payload, { sender, topic })`), waiting for room in a full mailbox rather than dropping.
+ *
+ * @since 0.1.0
+ */
+import { Cause, Clock, Context, Duration, Effect, Exit, Layer, Option, Schema, type Scope, Stream } from "effect"
+import type * as Actor from "./Actor.ts"
+import type { ActorStopped, MailboxFull } from "./ActorError.ts"
+import * as Audit from "./Audit.ts"
+import * as Capability from "./Capability.ts"
+import * as DeadLetters from "./DeadLetters.ts"
+import type { Message } from "./Instance.ts"
+import * as Bucket from "./internal/routerTokenBucket.ts"
+import * as Registry from "./Registry.ts"
+
+// -----------------------------------------------------------------------------
+// models
+// -----------------------------------------------------------------------------
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Largest payload accepted, in bytes. Default 1 MiB. */
+  readonly maxPayloadBytes?: number | undefined
+  /** Per-sender token bucket. Default 1000 messages per second, `burst` = `perSecond`. */
+  readonly rateLimit?: {
+    readonly perSecond: number
+    readonly burst?: number | undefined
+  } | undefined
+  /** Default timeout of `request`. Default 5 seconds. */
+  readonly requestTimeout?: Duration.Input | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface RequestOptions {
+  readonly timeout?: Duration.Input | undefined
+}
+
+/**
+ * The default payload limit: 1 MiB.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const defaultMaxPayloadBytes = 1024 * 1024
+
+/**
+ * The default rate limit per sender: 1000 messages per second.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const defaultRatePerSecond = 1000
+
+// -----------------------------------------------------------------------------
+// errors
+// -----------------------------------------------------------------------------
+
+/**
+ * The payload is larger than the router accepts.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("PayloadTooLarge", {
+  sender: Schema.String,
+  target: Schema.String,
+  size: Schema.Number,
+  limit: Schema.Number
+}) {
+  override get message(): string {
+    return `payload from ${this.sender} to ${this.target} is ${this.size} bytes, over the limit of ${this.limit}`
+  }
+}
+
+/**
+ * The sender's token bucket is empty.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited", {
+  sender: Schema.String,
+  perSecond: Schema.Number,
+  retryAfterMillis: Schema.Number
+}) {
+  override get message(): string {
+    return `${this.sender} is over its rate limit of ${this.perSecond} messages per second; retry in ${this.retryAfterMillis} ms`
+  }
+}
+
+/**
+ * The sender's `Messaging` grants do not cover the target or topic.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class CapabilityDenied extends Schema.TaggedError<CapabilityDenied>()("CapabilityDenied", {
+  sender: Schema.String,
+  kind: Schema.Literals(["target", "topic"]),
+  address: Schema.String
+}) {
+  override get message(): string {
+    return `${this.sender} has no Messaging capability for ${this.kind} ${JSON.stringify(this.address)}`
+  }
+}
+
+/**
+ * Nothing is registered at the address (the message went to dead letters), or the actor to subscribe is
+ * not registered.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UnknownTarget extends Schema.TaggedError<UnknownTarget>()("UnknownTarget", {
+  sender: Schema.String,
+  target: Schema.String
+}) {
+  override get message(): string {
+    return `nothing is registered at ${JSON.stringify(this.target)}`
+  }
+}
+
+/**
+ * What the guards can refuse a message with.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type GuardError = PayloadTooLarge | RateLimited | CapabilityDenied
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type SendError = GuardError | MailboxFull | ActorStopped
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type RequestError = GuardError | UnknownTarget | Actor.RequestError
+
+// -----------------------------------------------------------------------------
+// services
+// -----------------------------------------------------------------------------
+
+/**
+ * @since 0.1.0
+ * @category services
+ */
+export class Router extends Context.Service<Router, {
+  /** Fire and forget to an id, `name@version` or `name`. Unknown targets go to dead letters. */
+  readonly send: (from: string, target: string, payload: Uint8Array) => Effect.Effect<void, SendError>
+  /** Sends with a fresh correlation id and waits for the reply (`undefined` when the guest answers none). */
+  readonly request: (
+    from: string,
+    target: string,
+    payload: Uint8Array,
+    options?: RequestOptions
+  ) => Effect.Effect<Uint8Array | undefined, RequestError>
+  /** Delivers to every subscriber of `topic`, in subscription order; succeeds with how many got it. */
+  readonly publish: (from: string, topic: string, payload: Uint8Array) => Effect.Effect<number, GuardError>
+  /** Subscribes a registered actor; its `Messaging` grants must cover the topic. Idempotent. */
+  readonly subscribe: (actorId: string, topic: string) => Effect.Effect<void, CapabilityDenied | UnknownTarget>
+  /** False when it was not subscribed. */
+  readonly unsubscribe: (actorId: string, topic: string) => Effect.Effect<boolean>
+  /** Subscriber ids, in subscription order. */
+  readonly subscribers: (topic: string) => Effect.Effect<ReadonlyArray<string>>
+}>()("airssys-wasm/Router") {
+  /**
+   * A router with the default guards.
+   *
+   * @since 0.1.0
+   * @category layers
+   */
+  static readonly layer: Layer.Layer<Router, never, Registry.Registry> = Layer.effect(
+    Router,
+    Effect.suspend(() => make())
+  )
+
+  /**
+   * @since 0.1.0
+   * @category layers
+   */
+  static readonly layerWith = (options: Options): Layer.Layer<Router, never, Registry.Registry> =>
+    Layer.effect(Router, Effect.suspend(() => make(options)))
+}
+
+// -----------------------------------------------------------------------------
+// constructors
+// -----------------------------------------------------------------------------
+
+/**
+ * What the router keeps per sender, in one object: its grants, its token bucket, and — being a valid
+ * `SendOptions` — the options every message it sends carries. Keyed by registry entry, so a re-registered
+ * id starts afresh.
+ */
+class Sender implements Bucket.Bucket, Actor.SendOptions {
+  readonly entry: Registry.Entry | undefined
+  readonly sender: string
+  readonly grants: Capability.Grants
+  tokens: number
+  last: number
+  constructor(entry: Registry.Entry | undefined, sender: string, grants: Capability.Grants, tokens: number, last: number) {
+    this.entry = entry
+    this.sender = sender
+    this.grants = grants
+    this.tokens = tokens
+    this.last = last
+  }
+}
+
+/**
+ * A router over the `Registry` in the environment. Reads `DeadLetters`, `Clock` and (when present)
+ * `Audit` once; denied messages are audited when an `Audit` is provided.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options?: Options
+): Effect.Effect<Router["Service"], never, Registry.Registry | Scope.Scope> =>
+  Effect.gen(function*() {
+    const registry = yield* Registry.Registry
+    const deadLetters = yield* DeadLetters.DeadLetters
+    const clock = yield* Clock.Clock
+    const audit = Option.getOrUndefined(yield* Effect.serviceOption(Audit.Audit))
+    const maxPayload = options?.maxPayloadBytes ?? defaultMaxPayloadBytes
+    const perSecond = options?.rateLimit?.perSecond ?? defaultRatePerSecond
+    const burst = options?.rateLimit?.burst ?? perSecond
+    const perMillisecond = perSecond / 1000
+    const requestTimeout = options?.requestTimeout ?? Duration.seconds(5)
+
+    const host = new Sender(undefined, Registry.hostAddress, Capability.emptyGrants, Infinity, 0)
+    // By id; a sender is current while the registry holds the same entry under that id.
+    const senders = new Map<string, Sender>()
+    const topics = new Map<string, Set<Registry.Entry>>()
+    const topicsOf = new Map<Registry.Entry, Set<string>>()
+    let correlation = 0n
+
+    const newSender = (entry: Registry.Entry): Sender => {
+      const sender = new Sender(entry, entry.id, entry.grants, burst, clock.currentTimeMillisUnsafe())
+      senders.set(entry.id, sender)
+      return sender
+    }
+
+    /** The three guards. A `Sender` when the message may go, else the error. */
+    const admit = (from: string, address: string, kind: "target" | "topic", size: number): Sender | GuardError => {
+      if (size > maxPayload) return new PayloadTooLarge({ sender: from, target: address, size, limit: maxPayload })
+      if (from === Registry.hostAddress) return host
+      const entry = registry.lookupUnsafe(from)
+      if (entry === undefined) return new CapabilityDenied({ sender: from, kind, address })
+      let sender = senders.get(from)
+      if (sender === undefined || sender.entry !== entry) sender = newSender(entry)
+      if (!Bucket.take(sender, clock.currentTimeMillisUnsafe(), perMillisecond, burst)) {
+        return new RateLimited({ sender: from, perSecond, retryAfterMillis: Bucket.retryAfterMillis(sender, perMillisecond) })
+      }
+      if (!Capability.allowsMessaging(sender.grants, address)) return new CapabilityDenied({ sender: from, kind, address })
+      return sender
+    }
+
+    const refuse = <E extends GuardError>(error: E): Effect.Effect<never, E> =>
+      audit !== undefined && error._tag === "CapabilityDenied"
+        ? Effect.andThen(
+          audit.record({
+            kind: "capability",
+            component: error.sender,
+            capability: "Messaging",
+            resource: error.address,
+            decision: "denied",
+            detail: error.kind
+          }),
+          Effect.fail(error)
+        )
+        : Effect.fail(error)
+
+    const deadLetter = (target: string, message: Message, reason: DeadLetters.Reason, error: string) =>
+      deadLetters.offer({ target, message, reason, error, at: clock.currentTimeMillisUnsafe() })
+
+    const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error))
+
+    const unknownTarget = (from: string, target: string, payload: Uint8Array) =>
+      deadLetter(target, { sender: from, payload }, "UnknownTarget", `nothing is registered at ${JSON.stringify(target)}`)
+
+    const send = (from: string, target: string, payload: Uint8Array): Effect.Effect<void, SendError> =>
+      Effect.suspend((): Effect.Effect<void, SendError> => {
+        const sender = admit(from, target, "target", payload.byteLength)
+        if (!(sender instanceof Sender)) return refuse(sender)
+        const entry = registry.resolveUnsafe(target)
+        if (entry === undefined) {
+          unknownTarget(from, target, payload)
+          return Effect.void
+        }
+        return entry.ref.send(payload, sender)
+      })
+
+    const request = (
+      from: string,
+      target: string,
+      payload: Uint8Array,
+      options?: RequestOptions
+    ): Effect.Effect<Uint8Array | undefined, RequestError> =>
+      Effect.suspend((): Effect.Effect<Uint8Array | undefined, RequestError> => {
+        const sender = admit(from, target, "target", payload.byteLength)
+        if (!(sender instanceof Sender)) return refuse(sender)
+        const entry = registry.resolveUnsafe(target)
+        if (entry === undefined) {
+          unknownTarget(from, target, payload)
+          return Effect.fail(new UnknownTarget({ sender: from, target }))
+        }
+        // The actor does not carry correlation ids into the guest's message yet; they ride along here.
+        const requestOptions: Actor.RequestOptions & { readonly correlationId: bigint } = {
+          sender: from,
+          timeout: options?.timeout ?? requestTimeout,
+          correlationId: ++correlation
+        }
+        return entry.ref.request(payload, requestOptions)
+      })
+
+    const forget = (entry: Registry.Entry) => {
+      if (senders.get(entry.id)?.entry === entry) senders.delete(entry.id)
+      const subscribed = topicsOf.get(entry)
+      if (subscribed === undefined) return
+      topicsOf.delete(entry)
+      for (const topic of subscribed) {
+        const set = topics.get(topic)
+        set?.delete(entry)
+        if (set?.size === 0) topics.delete(topic)
+      }
+    }
+
+    const removeSubscription = (entry: Registry.Entry, topic: string): boolean => {
+      const set = topics.get(topic)
+      if (set === undefined || !set.delete(entry)) return false
+      if (set.size === 0) topics.delete(topic)
+      const subscribed = topicsOf.get(entry)
+      subscribed?.delete(topic)
+      if (subscribed?.size === 0) topicsOf.delete(entry)
+      return true
+    }
+
+    const publish = (from: string, topic: string, payload: Uint8Array): Effect.Effect<number, GuardError> =>
+      Effect.suspend((): Effect.Effect<number, GuardError> => {
+        const sender = admit(from, topic, "topic", payload.byteLength)
+        if (!(sender instanceof Sender)) return refuse(sender)
+        const set = topics.get(topic)
+        if (set === undefined) return Effect.succeed(0)
+        const subscribers = Array.from(set)
+        const options: Actor.SendOptions = { sender: from, topic }
+        return Effect.gen(function*() {
+          let delivered = 0
+          for (const entry of subscribers) {
+            if (registry.lookupUnsafe(entry.id) !== entry) {
+              forget(entry)
+              continue
+            }
+            const sent = entry.ref.send(payload, options)
+            // An already-completed send (an `Exit`) needs no fiber step.
+            const exit = Exit.isExit(sent) ? sent : yield* Effect.exit(sent)
+            if (Exit.isSuccess(exit)) delivered++
+            else deadLetter(entry.id, { sender: from, topic, payload }, "Stopped", messageOf(Cause.squash(exit.cause)))
+          }
+          return delivered
+        })
+      })
+
+    const subscribe = (actorId: string, topic: string): Effect.Effect<void, CapabilityDenied | UnknownTarget> =>
+      Effect.suspend((): Effect.Effect<void, CapabilityDenied | UnknownTarget> => {
+        const entry = registry.lookupUnsafe(actorId)
+        if (entry === undefined) return Effect.fail(new UnknownTarget({ sender: actorId, target: actorId }))
+        if (!Capability.allowsMessaging(entry.grants, topic)) {
+          return refuse(new CapabilityDenied({ sender: actorId, kind: "topic", address: topic }))
+        }
+        let set = topics.get(topic)
+        if (set === undefined) topics.set(topic, set = new Set())
+        set.add(entry)
+        let subscribed = topicsOf.get(entry)
+        if (subscribed === undefined) topicsOf.set(entry, subscribed = new Set())
+        subscribed.add(topic)
+        return Effect.void
+      })
+
+    const unsubscribe = (actorId: string, topic: string): Effect.Effect<boolean> =>
+      Effect.sync(() => {
+        const entry = registry.lookupUnsafe(actorId)
+        return entry !== undefined && removeSubscription(entry, topic)
+      })
+
+    const subscribers = (topic: string): Effect.Effect<ReadonlyArray<string>> =>
+      Effect.sync(() => Array.from(topics.get(topic) ?? [], (entry) => entry.id))
+
+    // Drop what the router keeps for actors that leave the registry. Subscribed before the layer is
+    // built, so no departure is missed; lookups also check the entry, so a late cleanup is harmless.
+    yield* Effect.forkScoped(
+      Stream.runForEach(registry.events, (event) =>
+        event._tag === "Unregistered" ? Effect.sync(() => forget(event.entry)) : Effect.void),
+      { startImmediately: true }
+    )
+
+    return Router.of({ send, request, publish, subscribe, unsubscribe, subscribers })
+  })

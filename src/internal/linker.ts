@@ -1,0 +1,223 @@
+/**
+ * The Linker's machinery: link decisions, the per-call guard (check → audit → implementation) and
+ * deny stubs.
+ *
+ * @internal
+ */
+import { Effect } from "effect"
+import type * as Audit from "../Audit.ts"
+import * as Capability from "../Capability.ts"
+import type { Component } from "../Component.ts"
+import { HostRefusal, LinkError } from "../ComponentError.ts"
+import type * as Linker from "../Linker.ts"
+import type { HostImports } from "./hostBridge.ts"
+
+type AuditService = Audit.Audit["Service"]
+
+/** A host interface whose services were resolved when the Linker was built. */
+export interface BoundInterface {
+  readonly name: string
+  readonly capability: Capability.Kind | undefined
+  readonly linkable: (grants: Capability.Grants, iface: string) => boolean
+  readonly bind: (target: Linker.Target) => Linker.HostFunctions
+}
+
+type GuestFunction = (...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, HostRefusal>
+type Run = (...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, HostRefusal | Linker.Refused>
+
+/** Refusals kept per guarded function (by resource), so that repeated denials do not rebuild errors. */
+const maxCachedRefusals = 64
+
+/** Capability name audited for an interface no host implements. */
+const unimplemented = "Import"
+
+export const unversioned = (name: string): string => {
+  const at = name.lastIndexOf("@")
+  return at > 0 ? name.slice(0, at) : name
+}
+
+export const kebabCase = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+const camelCase = (name: string): string => name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase())
+
+/** The name the component's world imports `iface` (unversioned) under: with its version, if it has one. */
+const importedName = (component: Component, iface: string): string =>
+  component.world.imports.find((item) => unversioned(item.name) === iface)?.name ?? iface
+
+/**
+ * The functions a component imports from `iface` (camelCase), read from its core modules' import
+ * sections: wit-component names a lowered import by its interface and function.
+ */
+export const importedFunctions = (component: Component, iface: string): ReadonlyArray<string> => {
+  const names = new Set<string>()
+  for (const module of component.loaded.modules.values()) {
+    for (const item of WebAssembly.Module.imports(module)) {
+      if (item.kind !== "function" || unversioned(item.module) !== iface || item.name.startsWith("[")) continue
+      names.add(camelCase(item.name))
+    }
+  }
+  return Array.from(names)
+}
+
+export const deniedMessage = (componentId: string, capability: string, resource: string): string =>
+  `capability denied: ${componentId} holds no ${capability} grant for ${resource}`
+
+/**
+ * Wraps one host function: the request is checked and audited before the implementation runs; a
+ * denial never reaches it. Everything constant per function is computed here, once.
+ */
+const guard = (
+  audit: AuditService,
+  componentId: string,
+  grants: Capability.Grants,
+  capability: string,
+  detail: string,
+  spec: Linker.HostFunction
+): GuestFunction => {
+  const run = spec.run as unknown as Run
+  const toRequest = spec.request as ((...args: ReadonlyArray<unknown>) => Capability.Request) | undefined
+  const refused = (resource: string) => (refusal: Linker.Refused) =>
+    Effect.flatMap(
+      audit.record({
+        kind: "capability",
+        component: componentId,
+        capability,
+        resource: refusal.resource ?? resource,
+        decision: "denied",
+        detail: `${detail}: ${refusal.reason}`
+      }),
+      () => Effect.fail(new HostRefusal({ payload: refusal.message }))
+    )
+  if (toRequest === undefined) {
+    const onRefused = refused(detail)
+    return (...args) => Effect.catch(run(...args), (error) => error._tag === "Refused" ? onRefused(error) : Effect.fail(error))
+  }
+  // An error costs microseconds to construct (its stack trace): a guest repeating a denied call
+  // gets the same refusal again.
+  const refusals = new Map<string, Effect.Effect<never, HostRefusal>>()
+  const refusal = (kind: Capability.Kind, resource: string): Effect.Effect<never, HostRefusal> => {
+    let failed = refusals.get(resource)
+    if (failed === undefined) {
+      if (refusals.size >= maxCachedRefusals) refusals.clear()
+      failed = Effect.fail(new HostRefusal({ payload: deniedMessage(componentId, kind, resource) }))
+      refusals.set(resource, failed)
+    }
+    return failed
+  }
+  return (...args) => {
+    const request = toRequest(...args)
+    const resource = Capability.resourceOf(request)
+    if (Capability.check(grants, request) === "denied") {
+      const failed = refusal(request._tag, resource)
+      return Effect.flatMap(
+        audit.record({ kind: "capability", component: componentId, capability: request._tag, resource, decision: "denied", detail }),
+        () => failed
+      )
+    }
+    return audit.record({ kind: "capability", component: componentId, capability: request._tag, resource, decision: "granted", detail })
+      .pipe(
+        Effect.flatMap(() => run(...args)),
+        // `catch` with a tag test: `catchTag` costs ~0.7 µs more per call on this path.
+        Effect.catch((error) => error._tag === "Refused" ? refused(resource)(error) : Effect.fail(error))
+      )
+  }
+}
+
+/** A function nobody may call: every call is audited as denied and answered with `err`. */
+const denyStub = (
+  audit: AuditService,
+  componentId: string,
+  capability: string,
+  iface: string,
+  fn: string
+): GuestFunction => {
+  const detail = `${iface}#${kebabCase(fn)}`
+  const payload = capability === unimplemented
+    ? `capability denied: ${iface} is not available to ${componentId}`
+    : deniedMessage(componentId, capability, iface)
+  let failed: Effect.Effect<never, HostRefusal> | undefined
+  return () =>
+    Effect.flatMap(
+      audit.record({ kind: "capability", component: componentId, capability, resource: iface, decision: "denied", detail }),
+      () => failed ??= Effect.fail(new HostRefusal({ payload }))
+    )
+}
+
+const denyStubs = (
+  audit: AuditService,
+  component: Component,
+  componentId: string,
+  capability: string,
+  required: string,
+  iface: string,
+  into: Record<string, GuestFunction>
+): Record<string, GuestFunction> => {
+  for (const fn of importedFunctions(component, required)) {
+    if (into[fn] === undefined) into[fn] = denyStub(audit, componentId, capability, iface, fn)
+  }
+  return into
+}
+
+/** The host imports for one component. */
+export const link = (
+  hosts: ReadonlyMap<string, BoundInterface>,
+  audit: AuditService,
+  component: Component,
+  options: Linker.LinkOptions
+): Effect.Effect<HostImports, LinkError> =>
+  Effect.gen(function*() {
+    const { grants, id } = options
+    const denyUnlinked = options.denyUnlinked === true
+    const imports: Record<string, Record<string, GuestFunction>> = {}
+    for (const required of component.loaded.imports) {
+      const iface = importedName(component, required)
+      const host = hosts.get(required)
+      if (host === undefined) {
+        yield* audit.record({
+          kind: "capability",
+          component: id,
+          capability: unimplemented,
+          resource: iface,
+          decision: "denied",
+          detail: "link: no host implementation"
+        })
+        if (!denyUnlinked) {
+          return yield* new LinkError({
+            interface: required,
+            message: `component ${id} imports ${iface} but no implementation was found`
+          })
+        }
+        imports[required] = denyStubs(audit, component, id, unimplemented, required, iface, {})
+        continue
+      }
+      const capability = host.capability ?? iface
+      const granted = host.linkable(grants, iface)
+      if (host.capability !== undefined) {
+        yield* audit.record({
+          kind: "capability",
+          component: id,
+          capability,
+          resource: iface,
+          decision: granted ? "granted" : "denied",
+          detail: "link"
+        })
+      }
+      if (!granted) {
+        if (!denyUnlinked) {
+          return yield* new LinkError({
+            interface: required,
+            message: `component ${id} imports ${iface} but holds no ${capability} grant for it`
+          })
+        }
+        imports[required] = denyStubs(audit, component, id, capability, required, iface, {})
+        continue
+      }
+      const functions: Record<string, GuestFunction> = {}
+      for (const [fn, spec] of Object.entries(host.bind({ componentId: id, grants, interface: iface }))) {
+        functions[fn] = guard(audit, id, grants, capability, `${iface}#${kebabCase(fn)}`, spec)
+      }
+      imports[required] = denyUnlinked
+        ? denyStubs(audit, component, id, capability, required, iface, functions)
+        : functions
+    }
+    return imports
+  })
