@@ -13,7 +13,7 @@ import * as Component from "../../src/Component.ts"
 import * as Linker from "../../src/Linker.ts"
 import { guestPath, text } from "../fixtures.ts"
 
-const host = <S extends Stdio.Stdio>(stdio: Layer.Layer<S>) =>
+const host = <S = never>(stdio: Layer.Layer<Stdio.Stdio | S>) =>
   Linker.layer([...Filesystem.hostInterfaces, ...Stdio.hostInterfaces]).pipe(
     Layer.provideMerge(Layer.mergeAll(Filesystem.layerDeny, stdio, Audit.layerMemory({ capacity: 100 })))
   )
