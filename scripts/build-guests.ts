@@ -4,7 +4,8 @@
  * Each source names what it becomes in its first lines:
  *   `;; world: processor` (WAT) or `// world: actor` (JavaScript): a component for that world of `wit/`;
  *   `;; wit: guests/wit/other.wit` to build against another WIT package;
- *   `;; kind: core`: a plain core module (a fixture for "not a component").
+ *   `;; kind: core`: a plain core module (a fixture for "not a component");
+ *   `// wasi: stdio,clocks` (JavaScript): the componentize-js WASI features to keep (default: none).
  *
  * A WIT file that uses `wasi:*` packages without declaring them gets them appended as nested packages,
  * from the WASI 0.2 WIT jco ships (`lib/wit/builtin/0.2.12`), with whatever they use in turn.
@@ -34,6 +35,8 @@ interface GuestSource {
   readonly kind: "component" | "core"
   readonly world: string | undefined
   readonly witPath: string
+  /** componentize-js features kept enabled. */
+  readonly wasi: ReadonlyArray<string>
 }
 
 const header = (source: string, key: string): string | undefined => {
@@ -53,7 +56,8 @@ const readGuest = (file: string): GuestSource => {
     source,
     kind: header(source, "kind") === "core" ? "core" : "component",
     world: header(source, "world"),
-    witPath: wit === undefined ? defaultWit : path.join(root, wit)
+    witPath: wit === undefined ? defaultWit : path.join(root, wit),
+    wasi: header(source, "wasi")?.split(",") ?? []
   }
 }
 
@@ -88,11 +92,14 @@ const inputHash = (guest: GuestSource): string => {
   hash.update(guest.source)
   hash.update(guest.kind)
   hash.update(guest.world ?? "")
+  if (guest.wasi.length > 0) hash.update(`wasi:${guest.wasi.join(",")}`)
   hash.update(witSource(guest.witPath))
   hash.update(toolVersion("@bytecodealliance/jco"))
   if (guest.language === "js") hash.update(toolVersion("@bytecodealliance/componentize-js"))
   return hash.digest("hex")
 }
+
+const features = ["stdio", "random", "clocks", "http", "fetch-event"] as const
 
 const build = async (guest: GuestSource): Promise<Uint8Array> => {
   if (guest.language === "js") {
@@ -101,8 +108,9 @@ const build = async (guest: GuestSource): Promise<Uint8Array> => {
       sourcePath: guest.file,
       // As text: componentize-js reads files inside its own WASI sandbox, which sees no host folders.
       witWorld: witSource(guest.witPath),
-      // No WASI features: the guest reaches the host only through the WIT world it names.
-      disableFeatures: ["stdio", "random", "clocks", "http", "fetch-event"] as Array<"stdio" | "random" | "clocks" | "http" | "fetch-event">
+      // No WASI features unless the guest's `wasi:` header keeps some: by default the guest reaches
+      // the host only through the WIT world it names.
+      disableFeatures: features.filter((feature) => !guest.wasi.includes(feature))
     }
     const { component } = await componentize(guest.world === undefined ? options : { ...options, worldName: guest.world })
     return component

@@ -3,7 +3,8 @@
  * log lines, tagged with its component id.
  *
  * A guest's bytes are split into lines (on `\n`, UTF-8 decoded); a flush also ends the pending
- * line, so `print("hi")` without a newline still shows. A line longer than `maxLineLength` bytes is
+ * line, so `print("hi")` without a newline still shows (and the newline that follows it does not
+ * add an empty line). A line longer than `maxLineLength` bytes is
  * cut (and marked `…`); the rest of it, up to its newline, is dropped, so a guest cannot flood a sink
  * or hold host memory with one endless line. stdin is empty: reading it answers `closed`.
  *
@@ -99,6 +100,9 @@ const lineSink = (emit: (text: string) => Effect.Effect<void>): WasiIo.OutputSin
   const pending = new Uint8Array(maxLineLength)
   let size = 0
   let skipping = false
+  // A flush emitted the pending bytes as a line: the newline that follows (toolchains often write
+  // it separately) ends that line instead of adding an empty one.
+  let flushed = false
   const take = (): string => {
     const text = decoder.decode(pending.subarray(0, size))
     size = 0
@@ -113,8 +117,10 @@ const lineSink = (emit: (text: string) => Effect.Effect<void>): WasiIo.OutputSin
           const byte = bytes[i]!
           if (byte === newline) {
             if (skipping) skipping = false
-            else out.push(take())
+            else if (!(flushed && size === 0)) out.push(take())
+            flushed = false
           } else if (!skipping) {
+            flushed = false
             if (size === maxLineLength) {
               out.push(`${take()}…`)
               skipping = true
@@ -125,7 +131,11 @@ const lineSink = (emit: (text: string) => Effect.Effect<void>): WasiIo.OutputSin
         }
         return out.length === 0 ? Effect.void : Effect.forEach(out, emit, { discard: true })
       }),
-    flush: Effect.suspend(() => size === 0 ? Effect.void : emit(take()))
+    flush: Effect.suspend(() => {
+      if (size === 0) return Effect.void
+      flushed = true
+      return emit(take())
+    })
   }
 }
 
@@ -171,6 +181,31 @@ export const stdinInterface: Linker.HostInterface = Linker.hostInterface({
   make: Effect.succeed(() => ({ getStdin: { run: () => WasiIo.makeInput(emptyInput) } }))
 })
 
+const noTerminal = (name: string, fn: string): Linker.HostInterface =>
+  Linker.hostInterface({ name, make: Effect.succeed(() => ({ [fn]: { run: () => Effect.succeed(undefined) } })) })
+
+/**
+ * `wasi:cli/terminal-*`: a guest's stdio is never a terminal (every `get-terminal-*` is `none`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const terminalInterfaces: ReadonlyArray<Linker.HostInterface> = [
+  Linker.hostInterface({
+    name: "wasi:cli/terminal-input",
+    resources: { TerminalInput: WasiIo.terminalInput },
+    make: Effect.succeed(() => ({}))
+  }),
+  Linker.hostInterface({
+    name: "wasi:cli/terminal-output",
+    resources: { TerminalOutput: WasiIo.terminalOutput },
+    make: Effect.succeed(() => ({}))
+  }),
+  noTerminal("wasi:cli/terminal-stdin", "getTerminalStdin"),
+  noTerminal("wasi:cli/terminal-stdout", "getTerminalStdout"),
+  noTerminal("wasi:cli/terminal-stderr", "getTerminalStderr")
+]
+
 /**
  * `wasi:io/streams`, `wasi:io/error` and `wasi:io/poll`: the stream resources every WASI stream
  * (stdio, files) is made of. Included in `hostInterfaces`; link them once per `Linker`.
@@ -185,7 +220,7 @@ export const ioInterfaces: ReadonlyArray<Linker.HostInterface> = [
 ]
 
 /**
- * Everything a guest's stdio needs: stdout, stderr, stdin and the `wasi:io` interfaces.
+ * Everything a guest's stdio needs: stdout, stderr, stdin, the terminal interfaces and `wasi:io`.
  *
  * @since 0.1.0
  * @category models
@@ -194,6 +229,7 @@ export const hostInterfaces: ReadonlyArray<Linker.HostInterface<Stdio>> = [
   stdoutInterface,
   stderrInterface,
   stdinInterface,
+  ...terminalInterfaces,
   ...ioInterfaces
 ]
 

@@ -53,6 +53,10 @@ export const pollable: HostResource<undefined> = resource<undefined>("pollable",
   block: () => Effect.void
 })
 
+/** `wasi:cli/terminal-input.terminal-input` and `terminal-output`: never handed out. */
+export const terminalInput: HostResource<undefined> = resource<undefined>("terminal-input", {})
+export const terminalOutput: HostResource<undefined> = resource<undefined>("terminal-output", {})
+
 const closed = Effect.fail(new HostRefusal({ payload: { tag: "closed" } }))
 
 /** A `stream-error` for the guest: `last-operation-failed(error)`. */

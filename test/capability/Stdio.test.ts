@@ -4,12 +4,13 @@
  * component id, cut at `maxLineLength`.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Logger, References } from "effect"
+import { Clock, Effect, Layer, Logger, References } from "effect"
 import * as Audit from "../../src/Audit.ts"
 import * as Filesystem from "../../src/capability/Filesystem.ts"
 import * as Stdio from "../../src/capability/Stdio.ts"
 import * as Capability from "../../src/Capability.ts"
 import * as Component from "../../src/Component.ts"
+import * as WasiIo from "../../src/internal/wasiIo.ts"
 import * as Linker from "../../src/Linker.ts"
 import { guestPath, text } from "../fixtures.ts"
 
@@ -19,6 +20,20 @@ const host = <S = never>(stdio: Layer.Layer<Stdio.Stdio | S>) =>
   )
 
 const encoder = new TextEncoder()
+
+/**
+ * A monotonic clock for the componentize-js guest (it reads one on its first call), from Effect's
+ * `Clock`. Local to this test: the library's clocks are their own module.
+ */
+const monotonicClock = Linker.hostInterface({
+  name: "wasi:clocks/monotonic-clock",
+  make: Effect.succeed(() => ({
+    now: { run: () => Clock.currentTimeNanos },
+    resolution: { run: () => Effect.succeed(1n) },
+    subscribeInstant: { run: () => WasiIo.pollable.make(undefined) },
+    subscribeDuration: { run: () => WasiIo.pollable.make(undefined) }
+  }))
+})
 
 describe("Stdio", () => {
   it.effect("stdout - a guest's lines, per component, split on newlines; a flush ends a partial line", () =>
@@ -96,4 +111,32 @@ describe("Stdio", () => {
       const out = yield* instance.process(text("print nobody hears this\n"))
       assert.strictEqual(out.byteLength, 0)
     }).pipe(Effect.provide(host(Stdio.layerDeny))))
+
+  it.effect("ordinary guests - componentize-js output with its stdio and clocks features links; console.log and console.error become lines", () =>
+    Effect.gen(function*() {
+      const component = yield* Component.fromFile(guestPath("stdio-js"))
+      const imported = component.world.imports.map((item) => item.name.replace(/@.*$/, ""))
+      assert.includeMembers(imported, ["wasi:cli/stdout", "wasi:cli/stderr", "wasi:filesystem/preopens", "wasi:clocks/wall-clock"])
+
+      // wall-clock is provided by nobody here: a LinkError names it, or a deny stub stands in.
+      const error = yield* Effect.flip(Linker.instantiate(component, { id: "js", grants: Capability.emptyGrants }))
+      assert.strictEqual(error._tag, "LinkError")
+      assert.strictEqual(error._tag === "LinkError" && error.interface, "wasi:clocks/wall-clock")
+
+      const instance = yield* Linker.instantiate(component, { id: "js", grants: Capability.emptyGrants, denyUnlinked: true })
+      const out = yield* instance.process(text("hello"))
+      assert.strictEqual(new TextDecoder().decode(out), "5")
+      yield* instance.process(text("again"))
+      assert.deepStrictEqual(yield* Stdio.lines, [
+        { component: "js", stream: "stdout", text: "js says: hello" },
+        { component: "js", stream: "stderr", text: "js warns: hello" },
+        { component: "js", stream: "stdout", text: "js says: again" },
+        { component: "js", stream: "stderr", text: "js warns: again" }
+      ])
+      assert.isFalse(instance.poisoned)
+    }).pipe(Effect.provide(
+      Linker.layer([...Filesystem.hostInterfaces, ...Stdio.hostInterfaces, monotonicClock]).pipe(
+        Layer.provideMerge(Layer.mergeAll(Filesystem.layerDeny, Stdio.layerMemory, Audit.layerMemory({ capacity: 100 })))
+      )
+    )), { timeout: 120_000 })
 })
