@@ -131,7 +131,7 @@ describe("Hostile guests: filesystem", () => {
         assert.isTrue(events.every((event) => event.capability === "FileRead"))
         assert.deepStrictEqual(
           events.slice(0, attempts.length).map((event) => event.detail),
-          attempts.map(([, reason]) => `wasi:filesystem/types#open-at: ${reason}`)
+          attempts.map(([, reason]) => `wasi:filesystem/types@0.2.12#open-at: ${reason}`)
         )
         // A symlink escape is recorded with where it led.
         const symlinked = events.find((event) => event.detail?.endsWith("SymlinkEscape"))
@@ -190,7 +190,7 @@ describe("Hostile guests: filesystem", () => {
         const events = (yield* Audit.events).slice(start)
         assert.strictEqual(events.length, attempts.length)
         assert.isTrue(events.every((event) => event.decision === "denied" && event.capability === "FileWrite"))
-        assert.strictEqual(events[0]!.detail, "wasi:filesystem/types#open-at: NotGranted")
+        assert.strictEqual(events[0]!.detail, "wasi:filesystem/types@0.2.12#open-at: NotGranted")
         assert.strictEqual(events[0]!.resource, `${sandbox}/data/a.txt`)
 
         const error = yield* Effect.flip(

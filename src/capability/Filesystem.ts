@@ -253,7 +253,14 @@ const kindOf = { read: "FileRead", write: "FileWrite" } as const satisfies Recor
 type AuditService = Audit.Audit["Service"]
 
 /** The check for one component, as the descriptors use it. */
-const makeAuthorize = (backend: Backend, audit: AuditService, component: string, grants: Capability.Grants) =>
+const makeAuthorize = (
+  backend: Backend,
+  audit: AuditService,
+  component: string,
+  grants: Capability.Grants,
+  /** The interface as the component imports it (with its version), for audit details. */
+  iface: string
+) =>
 (
   directory: string,
   requested: string,
@@ -262,7 +269,7 @@ const makeAuthorize = (backend: Backend, audit: AuditService, component: string,
   operation: string
 ): Effect.Effect<string, FilesystemError> =>
   Effect.suspend(() => {
-    const detail = `${interfaceNames.types}#${operation}`
+    const detail = `${iface}#${operation}`
     const resolved = resolve(backend, directory, requested, follow)
     if (resolved._tag === "Refused") {
       const { code, message, path, reason } = resolved
@@ -330,7 +337,7 @@ export const authorize = (options: {
   Effect.gen(function*() {
     const filesystem = yield* Filesystem
     const audit = yield* Audit.Audit
-    const check = makeAuthorize(filesystem.backend, audit, options.component, options.grants)
+    const check = makeAuthorize(filesystem.backend, audit, options.component, options.grants, interfaceNames.types)
     return yield* check(options.directory, options.path, [options.access], options.follow ?? true, "authorize")
   })
 
@@ -345,9 +352,10 @@ const makeSession = (
   filesystem: Filesystem["Service"],
   audit: AuditService,
   component: string,
-  grants: Capability.Grants
+  grants: Capability.Grants,
+  iface: string
 ): Wasi.Session => {
-  const check = makeAuthorize(filesystem.backend, audit, component, grants)
+  const check = makeAuthorize(filesystem.backend, audit, component, grants, iface)
   return {
     backend: filesystem.backend,
     authorize: check,
@@ -359,7 +367,7 @@ const makeSession = (
           capability: kindOf[access],
           resource: requestedResource(directory, path),
           decision: "denied",
-          detail: `${interfaceNames.types}#${operation}: NotAllowed`
+          detail: `${iface}#${operation}: NotAllowed`
         }),
         () =>
           Effect.fail(
@@ -403,7 +411,9 @@ export const preopensInterface: Linker.HostInterface<Filesystem | Audit.Audit> =
     const filesystem = yield* Filesystem
     const audit = yield* Audit.Audit
     return (target) => {
-      const session = makeSession(filesystem, audit, target.componentId, target.grants)
+      // Descriptors are `wasi:filesystem/types` resources, of the version the preopens came with.
+      const types = target.interface.replace(interfaceNames.preopens, interfaceNames.types)
+      const session = makeSession(filesystem, audit, target.componentId, target.grants, types)
       const granted = holdsFileGrant(target.grants)
       // Real paths, taken on the first call; a preopen that does not exist is not shown.
       let roots: ReadonlyArray<readonly [string, string]> | undefined
