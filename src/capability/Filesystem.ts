@@ -29,8 +29,8 @@
  * streams).
  *
  * Not supported: `set-times(-at)` (`unsupported`), `readlink-at`, `symlink-at`, `link-at`
- * (`not-permitted`). Descriptors not dropped by the guest keep their file open until the process
- * ends. Worker-isolated instances do not get filesystem access.
+ * (`not-permitted`). A file the guest never closes is closed once its handle is garbage collected.
+ * Worker-isolated instances do not get filesystem access.
  *
  * @since 0.1.0
  */

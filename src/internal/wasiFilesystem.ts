@@ -578,7 +578,7 @@ const openAt = (
         truncate: openFlags.truncate === true
       })
     )
-    return yield* descriptor.make({
+    const opened: DescriptorState = {
       session: state.session,
       path: real,
       type: "regular-file",
@@ -587,8 +587,21 @@ const openAt = (
       write: flags.write === true,
       preopen: false,
       closed: false
-    })
+    }
+    const handle = yield* descriptor.make(opened)
+    // A guest that never drops the handle (or an instance thrown away) still releases the file.
+    unreleased.register(handle, opened, opened)
+    return handle
   })
+
+const release = (state: DescriptorState): void => {
+  if (state.closed) return
+  state.closed = true
+  // A failed close (already closed) leaves nothing to release.
+  if (state.fd !== undefined) Result.try(() => state.session.backend.close(state.fd!))
+}
+
+const unreleased = new FinalizationRegistry<DescriptorState>(release)
 
 const pathOp = (
   state: DescriptorState,
@@ -723,10 +736,8 @@ export const descriptor: HostResource<DescriptorState> = resource<DescriptorStat
         (real) => attempt(() => hashOf(state.session.backend.stat(real)))
       ))
 }, (state) => {
-  if (state.closed) return
-  state.closed = true
-  // A failed close (already closed) leaves nothing to release.
-  if (state.fd !== undefined) Result.try(() => state.session.backend.close(state.fd!))
+  unreleased.unregister(state)
+  release(state)
 })
 
 const fileSink = (backend: Backend, fd: number, offset: number | undefined): WasiIo.OutputSink => {

@@ -166,4 +166,80 @@ describe("Filesystem", () => {
       const error = yield* Effect.flip(Layer.build(Filesystem.layer({ preopens: [{ path: "relative/dir", as: "/" }] })))
       assert.strictEqual(error._tag, "PreopenError")
     }))
+
+  it.effect("descriptor - the rest of the resource surface, called as jco calls it (streams, stat, rename, flags, links refused)", () =>
+    Effect.gen(function*() {
+      const bind = yield* Filesystem.preopensInterface.make
+      const grants = Capability.makeGrants([
+        new Capability.FileRead({ glob: "/srv/**" }),
+        new Capability.FileWrite({ glob: "/srv/out/**" })
+      ])
+      const preopens = bind({ componentId: "direct", grants, interface: "wasi:filesystem/preopens@0.2.12" })
+      const directories = (yield* (preopens["getDirectories"]!.run as () => Effect.Effect<Array<[Handle, string]>>)())
+      assert.deepStrictEqual(directories.map(([, name]) => name), ["/"])
+      const root = directories[0]![0]
+      /** A method's `err` as the glue sees it: a thrown `{ payload }`. */
+      const err = (f: () => unknown) =>
+        Effect.map(Effect.flip(Effect.try({ try: f, catch: (thrown) => thrown as { payload: unknown } })), (e) => e.payload)
+
+      assert.strictEqual(root.getType(), "directory")
+      assert.strictEqual(root.stat().type, "directory")
+      const file = root.openAt({ symlinkFollow: true }, "out/log.txt", { create: true }, { read: true, write: true })
+      assert.deepStrictEqual(file.getFlags(), {
+        read: true,
+        write: true,
+        fileIntegritySync: false,
+        dataIntegritySync: false,
+        requestedWriteSync: false,
+        mutateDirectory: false
+      })
+      const output = file.writeViaStream(0n)
+      assert.strictEqual(output.checkWrite(), 65536n)
+      output.blockingWriteAndFlush(text("hello "))
+      output.write(text("streams"))
+      output[Symbol.dispose]()
+      const input = file.readViaStream(6n)
+      assert.strictEqual(decode(input.blockingRead(100n)), "streams")
+      assert.deepStrictEqual(yield* err(() => input.read(100n)), { tag: "closed" })
+      const [bytes, end] = file.read(5n, 0n)
+      assert.strictEqual(decode(bytes), "hello")
+      assert.isFalse(end)
+      assert.strictEqual(file.stat().size, 13n)
+      file.setSize(5n)
+      assert.strictEqual(file.stat().size, 5n)
+      const append = file.appendViaStream()
+      append.blockingWriteAndFlush(text("!"))
+      assert.strictEqual(decode(file.read(100n, 0n)[0]), "hello!")
+      assert.isTrue(file.isSameObject(root.openAt({}, "out/log.txt", {}, { read: true })))
+      assert.strictEqual(file.metadataHash().lower, root.metadataHashAt({}, "out/log.txt").lower)
+
+      root.renameAt("out/log.txt", root, "out/renamed.txt")
+      const entries = root.openAt({}, "out", { directory: true }, { read: true }).readDirectory()
+      assert.deepStrictEqual(entries.readDirectoryEntry(), { type: "regular-file", name: "renamed.txt" })
+      assert.isUndefined(entries.readDirectoryEntry())
+      assert.strictEqual(yield* err(() => root.renameAt("docs/readme.md", root, "out/stolen.md")), "access")
+      assert.strictEqual(yield* err(() => root.symlinkAt("/etc/passwd", "out/link")), "not-permitted")
+      assert.strictEqual(yield* err(() => root.linkAt({}, "docs/readme.md", root, "out/hard")), "not-permitted")
+      assert.strictEqual(yield* err(() => root.readlinkAt("docs")), "not-permitted")
+      assert.strictEqual(yield* err(() => root.setTimesAt({}, "out/renamed.txt", { tag: "now" }, { tag: "now" })), "unsupported")
+      // A read-only descriptor cannot be written through; a dropped one is gone.
+      const readOnly = root.openAt({}, "docs/readme.md", {}, { read: true })
+      assert.strictEqual(yield* err(() => readOnly.write(text("x"), 0n)), "bad-descriptor")
+      readOnly[Symbol.dispose]()
+      assert.strictEqual(yield* err(() => readOnly.read(1n, 0n)), "bad-descriptor")
+
+      const denied = (yield* Audit.events).filter((event) => event.decision === "denied")
+      assert.deepStrictEqual(denied.map((event) => event.detail), [
+        "wasi:filesystem/types@0.2.12#rename-at: NotGranted",
+        "wasi:filesystem/types@0.2.12#symlink-at: NotAllowed",
+        "wasi:filesystem/types@0.2.12#link-at: NotAllowed",
+        "wasi:filesystem/types@0.2.12#readlink-at: NotAllowed"
+      ])
+    }).pipe(Effect.provide(Layer.merge(
+      Filesystem.layerMemory({ preopens: [{ path: "/srv", as: "/" }], files: { "/srv/docs/readme.md": "# hi", "/srv/out/": "" } }),
+      Audit.layerMemory({ capacity: 100 })
+    ))))
 })
+
+/** A host handle, called the way jco's glue calls it (untyped, as the glue sees it). */
+type Handle = any
