@@ -110,10 +110,7 @@ export const resource = <S>(
     name,
     prototype,
     is,
-    state: (handle) =>
-      typeof handle === "object" && handle !== null && Object.getPrototypeOf(handle) === prototype
-        ? (handle as Handle)[handleState] as S
-        : undefined,
+    state: (handle) => is(handle) ? (handle as Handle)[handleState] as S : undefined,
     make: (state) =>
       Effect.map(Effect.context<never>(), (context) => {
         const handle = Object.create(prototype) as Record<symbol, unknown>
