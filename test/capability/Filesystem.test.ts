@@ -153,6 +153,18 @@ describe("Filesystem", () => {
       files: { "/srv/docs/readme.md": "# hi", "/srv/out/": "" }
     })))))
 
+  it.effect("prewarm: an instance prepared before its imports are bound gets working descriptors", () =>
+    Effect.gen(function*() {
+      const component = yield* Component.fromFile(guestPath("fs-probe"))
+      assert.strictEqual(yield* Component.prewarm(component, 1), 1)
+      const grants = Capability.makeGrants([new Capability.FileRead({ glob: "/srv/**" })])
+      const warm = yield* Linker.instantiate(component, { id: "warm", grants })
+      assert.strictEqual(yield* run(warm, "read docs/readme.md"), "# hi")
+    }).pipe(Effect.provide(host(Filesystem.layerMemory({
+      preopens: [{ path: "/srv", as: "/" }],
+      files: { "/srv/docs/readme.md": "# hi" }
+    })))))
+
   it.effect("layerDeny: no preopens at all", () =>
     Effect.gen(function*() {
       const component = yield* Component.fromFile(guestPath("fs-probe"))
