@@ -486,13 +486,12 @@ const toNumber = (value: unknown): number => {
   return n <= 0n ? 0 : n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n)
 }
 
-// A descriptor-level read (stat, read-directory) on a preopen is checked now; any other descriptor
-// was checked when it was opened.
+// A descriptor-level look (stat, read-directory) at a preopen is checked now; any other descriptor
+// was checked when it was opened (a directory always for reading).
 const checkRead = (state: DescriptorState, operation: string): Effect.Effect<void, HostRefusal> => {
   if (state.closed) return refuse("bad-descriptor")
-  if (state.read) return Effect.void
   if (state.preopen) return Effect.asVoid(guarded(state.session.authorize(state.path, ".", ["read"], true, operation)))
-  return refuse("bad-descriptor")
+  return Effect.void
 }
 
 const fileFd = (state: DescriptorState, write: boolean): Effect.Effect<number, HostRefusal> => {
