@@ -23,6 +23,17 @@
  * gets the real path and never follows its last component again (`O_NOFOLLOW`), so a symlink swapped
  * in after the check fails with `loop`. Symlinks and hard links are never created for a guest.
  *
+ * ```ts
+ * const HostLive = Linker.layer([...Filesystem.hostInterfaces, ...Stdio.hostInterfaces]).pipe(
+ *   Layer.provide([Filesystem.layer({ preopens: [{ path: "/srv/plugin", as: "/" }] }), Stdio.layer, Audit.layerMemory({ capacity: 1000 })])
+ * )
+ * const grants = Capability.makeGrants([
+ *   new Capability.FileRead({ glob: "/srv/plugin/**" }),
+ *   new Capability.FileWrite({ glob: "/srv/plugin/out/**" })
+ * ])
+ * const instance = yield* Linker.instantiate(component, { id: "plugin-a", grants })
+ * ```
+ *
  * Layers: `layer` serves the real filesystem through `node:fs` (synchronous calls: a guest's call
  * cannot wait for a promise); `layerMemory` a tree in memory, for tests; `layerDeny` nothing.
  * Link `Filesystem.hostInterfaces` together with `Stdio.ioInterfaces` (file streams are `wasi:io`
