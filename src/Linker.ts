@@ -34,7 +34,7 @@ import * as Audit from "./Audit.ts"
 import * as Capability from "./Capability.ts"
 import * as Component from "./Component.ts"
 import type { HostRefusal, LinkError, Trap } from "./ComponentError.ts"
-import type { HostImports } from "./internal/hostBridge.ts"
+import type { HostImports, ResourceType } from "./internal/hostBridge.ts"
 import * as Impl from "./internal/linker.ts"
 import type * as Instance from "./Instance.ts"
 
@@ -92,6 +92,12 @@ export interface HostInterface<R = never> {
   readonly capability: Capability.Kind | undefined
   /** Whether the grants allow linking the interface at all. `iface` is the imported name, versioned. */
   readonly linkable: (grants: Capability.Grants, iface: string) => boolean
+  /**
+   * The resource types the interface implements, by class name as jco names them (`Descriptor` for
+   * `descriptor`). Their methods are not wrapped: they check and audit what they do themselves (see
+   * `Filesystem`).
+   */
+  readonly resources?: Readonly<Record<string, ResourceType>> | undefined
   readonly make: Effect.Effect<(target: Target) => HostFunctions, never, R>
 }
 
@@ -166,6 +172,7 @@ export const hostInterface = <R = never>(options: {
   readonly name: string
   readonly capability?: Capability.Kind | undefined
   readonly linkable?: ((grants: Capability.Grants, iface: string) => boolean) | undefined
+  readonly resources?: Readonly<Record<string, ResourceType>> | undefined
   readonly make: Effect.Effect<(target: Target) => HostFunctions, never, R>
 }): HostInterface<R> => {
   const capability = options.capability
@@ -176,6 +183,7 @@ export const hostInterface = <R = never>(options: {
       (capability === undefined
         ? () => true
         : (grants) => grants.capabilities.some((grant) => grant._tag === capability)),
+    resources: options.resources,
     make: options.make
   }
 }
@@ -265,7 +273,13 @@ export const make = <const Interfaces extends ReadonlyArray<HostInterface<unknow
     const hosts = new Map<string, Impl.BoundInterface>()
     for (const host of interfaces) {
       const bind = yield* host.make
-      hosts.set(host.name, { name: host.name, capability: host.capability, linkable: host.linkable, bind })
+      hosts.set(host.name, {
+        name: host.name,
+        capability: host.capability,
+        linkable: host.linkable,
+        resources: host.resources ?? {},
+        bind
+      })
     }
     return Linker.of({
       interfaces: Array.from(hosts.keys()),

@@ -10,7 +10,7 @@ import * as Capability from "../Capability.ts"
 import type { Component } from "../Component.ts"
 import { HostRefusal, LinkError } from "../ComponentError.ts"
 import type * as Linker from "../Linker.ts"
-import type { HostImports } from "./hostBridge.ts"
+import type { HostImports, ResourceType } from "./hostBridge.ts"
 
 type AuditService = Audit.Audit["Service"]
 
@@ -19,6 +19,7 @@ export interface BoundInterface {
   readonly name: string
   readonly capability: Capability.Kind | undefined
   readonly linkable: (grants: Capability.Grants, iface: string) => boolean
+  readonly resources: Readonly<Record<string, ResourceType>>
   readonly bind: (target: Linker.Target) => Linker.HostFunctions
 }
 
@@ -149,8 +150,8 @@ const denyStubs = (
   capability: string,
   required: string,
   iface: string,
-  into: Record<string, GuestFunction>
-): Record<string, GuestFunction> => {
+  into: Record<string, GuestFunction | ResourceType>
+): Record<string, GuestFunction | ResourceType> => {
   for (const fn of importedFunctions(component, required)) {
     if (into[fn] === undefined) into[fn] = denyStub(audit, componentId, capability, iface, fn)
   }
@@ -167,7 +168,7 @@ export const link = (
   Effect.gen(function*() {
     const { grants, id } = options
     const denyUnlinked = options.denyUnlinked === true
-    const imports: Record<string, Record<string, GuestFunction>> = {}
+    const imports: Record<string, Record<string, GuestFunction | ResourceType>> = {}
     for (const required of component.loaded.imports) {
       const iface = importedName(component, required)
       const host = hosts.get(required)
@@ -211,7 +212,7 @@ export const link = (
         imports[required] = denyStubs(audit, component, id, capability, required, iface, {})
         continue
       }
-      const functions: Record<string, GuestFunction> = {}
+      const functions: Record<string, GuestFunction | ResourceType> = { ...host.resources }
       for (const [fn, spec] of Object.entries(host.bind({ componentId: id, grants, interface: iface }))) {
         functions[fn] = guard(audit, id, grants, capability, `${iface}#${kebabCase(fn)}`, spec)
       }
