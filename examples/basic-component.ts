@@ -7,7 +7,7 @@
  *
  * Run: node scripts/build-guests.ts echo faulty && node examples/basic-component.ts
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Effect } from "effect"
 import * as path from "node:path"
 import { Component } from "../src/index.ts"

@@ -8,7 +8,7 @@
  *
  * Run: node scripts/build-guests.ts cap-storage && node examples/capability-restricted-plugin.ts
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"

@@ -8,7 +8,7 @@
  *
  * Run: node scripts/build-guests.ts lifecycle asker && node examples/request-response.ts
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Effect, Layer } from "effect"
 import * as path from "node:path"
 import { Actor, Capability, Component, ComponentError, Registry, Router } from "../src/index.ts"

@@ -8,7 +8,7 @@
  *
  * Run: node scripts/build-guests.ts lifecycle cap-storage && node examples/stateful-component.ts
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Effect, Layer } from "effect"
 import * as path from "node:path"
 import { Actor, Audit, Capability, Component, Linker, Logging, Storage } from "../src/index.ts"

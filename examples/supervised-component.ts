@@ -8,7 +8,7 @@
  *
  * Run: node scripts/build-guests.ts flaky && node examples/supervised-component.ts
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Effect, Schedule } from "effect"
 import * as path from "node:path"
 import { Actor, Component, DeadLetters, Supervisor } from "../src/index.ts"

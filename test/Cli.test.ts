@@ -64,7 +64,7 @@ const incidental = /^(?:warning: unknown name subsection|airssys-wasm: loading .
 const errorLines = (stderr: string): Array<string> =>
   stderr.split("\n").filter((line) => line !== "" && !incidental.test(line))
 
-describe("airssys-wasm run", () => {
+describe("airssys-wasm run", { timeout: 180_000 }, () => {
   it.effect("echo: the guest's ok bytes on stdout, exit 0", () =>
     Effect.gen(function*() {
       const result = yield* cli(["run", guestPath("echo"), "--input", "hello, guest"])
@@ -100,6 +100,21 @@ describe("airssys-wasm run", () => {
       assert.strictEqual(result.code, 1)
       assert.deepStrictEqual(errorLines(result.stderr), [
         "airssys-wasm: limit exceeded: fuel limit of 100000 units exceeded calling process"
+      ])
+    }))
+
+  it.effect("loop with --isolate and --timeout: its worker is terminated, exit 1", () =>
+    Effect.gen(function*() {
+      const result = yield* cli(["run", guestPath("loop"), "--isolate", "--timeout", "300ms", "--fuel", "unlimited"])
+      assert.strictEqual(result.code, 1)
+      assert.deepStrictEqual(errorLines(result.stderr), [
+        "airssys-wasm: limit exceeded: timeout limit of 300 ms exceeded calling process"
+      ])
+      // A guest importing more than logging cannot run in a worker: refused before it runs.
+      const storage = yield* cli(["run", guestPath("cap-storage"), "--isolate"])
+      assert.strictEqual(storage.code, 2)
+      assert.deepStrictEqual(errorLines(storage.stderr), [
+        "airssys-wasm: --isolate: the component imports airssys:component/storage, but a worker-isolated guest can only call logging"
       ])
     }))
 
@@ -211,7 +226,7 @@ describe("airssys-wasm run", () => {
     }))
 })
 
-describe("airssys-wasm inspect", () => {
+describe("airssys-wasm inspect", { timeout: 180_000 }, () => {
   it.effect("host-calls: its world and the capabilities it needs", () =>
     Effect.gen(function*() {
       const result = yield* cli(["inspect", guestPath("host-calls")])
@@ -238,7 +253,7 @@ describe("airssys-wasm inspect", () => {
     }))
 })
 
-describe("airssys-wasm audit verify", () => {
+describe("airssys-wasm audit verify", { timeout: 180_000 }, () => {
   it.effect("a good log verifies; an edited line is reported with its number, exit 1", () =>
     Effect.gen(function*() {
       const log = path.join(work, "denied-audit.jsonl")

@@ -10,6 +10,7 @@ import { Argument, Command, Flag } from "effect/cli"
 import * as path from "node:path"
 import * as Audit from "../Audit.ts"
 import * as Capability from "../Capability.ts"
+import * as Logging from "../capability/Logging.ts"
 import type * as Component from "../Component.ts"
 import { LimitExceeded } from "../ComponentError.ts"
 import type { Instance } from "../Instance.ts"
@@ -121,6 +122,18 @@ const entryOf = (component: Component.Component, call: Option.Option<string>): E
   return known ? Effect.succeed({ _tag: "Export", name }) : unknown(name)
 }
 
+// Only logging crosses back from a worker (see isolatedInstance): refuse other imports up front.
+const checkIsolatable = (component: Component.Component): Effect.Effect<void, UsageError> => {
+  const other = component.loaded.imports.filter((iface) => iface !== Logging.interfaceName)
+  return other.length === 0 ? Effect.void : Effect.fail(
+    new UsageError({
+      reason: "InvalidFlag",
+      flag: "isolate",
+      message: `--isolate: the component imports ${other.join(", ")}, but a worker-isolated guest can only call logging`
+    })
+  )
+}
+
 const call = (instance: Instance, entry: Entry, input: Uint8Array) => {
   switch (entry._tag) {
     case "Process":
@@ -197,6 +210,7 @@ export const handler = (options: Config) =>
       limits,
       cacheDirectory: Option.getOrElse(options.cacheDir, defaultCacheDirectory)
     })
+    if (options.isolate) yield* checkIsolatable(component)
     const entry = yield* entryOf(component, options.call)
     const fn = entry._tag === "Export" ? entry.name : entry._tag === "Process" ? "process" : "handle-message"
 
