@@ -4,9 +4,8 @@
  * `--allow-*` flag granted its capability; everything else the component imports is linked to deny
  * stubs, whose every call is audited and answered with `err`.
  *
- * To add a host interface (filesystem, http, ...): add its `hostInterface` to `interfaces` and its
- * service's layer to `services` — the compiler checks the two agree — and name its capability in
- * `capabilityOf` if inspect should show it for unlinked imports.
+ * To add a host interface (filesystem, http, ...): one line in `hosts`, pairing its `hostInterface`
+ * with the layer of its service (the compiler checks the layer provides what the interface needs).
  *
  * @since 0.1.0
  */
@@ -85,41 +84,49 @@ export interface HostOptions {
 }
 
 /**
- * The interfaces `run` can link. One line per host interface.
+ * One host interface `run` can link, with the layer of the service behind it.
  *
  * @since 0.1.0
  * @category models
  */
-export const interfaces = (report: Report) =>
+export interface Host<R, E = never> {
+  readonly interface: Linker.HostInterface<R>
+  readonly layer: Layer.Layer<R, E>
+}
+
+const host = <R, E = never>(iface: Linker.HostInterface<R>, layer: Layer.Layer<R, E>): Host<R, E> => ({ interface: iface, layer })
+
+/**
+ * The host interfaces `run` links, one line each. Deny by default: each is linked for a component
+ * only when its grants hold the interface's capability (logging is ungated); anything the component
+ * imports that is not here gets deny stubs.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const hosts = (options: HostOptions) =>
   [
-    Logging.hostInterface,
-    Storage.hostInterface,
-    messaging(report)
+    host(Logging.hostInterface, stderrLogging(options.report)),
+    host(Storage.hostInterface, options.storage === undefined ? Storage.layerMemory() : Storage.layer({ filename: options.storage })),
+    host(messaging(options.report), Layer.empty)
   ] as const
 
 /**
- * The services behind `interfaces`, one per line, and the audit log.
+ * The `Linker` over `hosts`, with their services and the audit log (memory, which `run` reads its
+ * denials from, plus a JSONL file when asked).
  *
  * @since 0.1.0
  * @category layers
  */
-export const services = (options: HostOptions) =>
-  Layer.mergeAll(
-    stderrLogging(options.report),
-    options.storage === undefined ? Storage.layerMemory() : Storage.layer({ filename: options.storage }),
-    options.audit === undefined
-      ? Audit.layerMemory({ capacity: 10_000 })
-      : Audit.combine(Audit.layerMemory({ capacity: 10_000 }), Audit.layerJsonl(options.audit))
+export const layer = (options: HostOptions) => {
+  const rows = hosts(options)
+  const audit = options.audit === undefined
+    ? Audit.layerMemory({ capacity: 10_000 })
+    : Audit.combine(Audit.layerMemory({ capacity: 10_000 }), Audit.layerJsonl(options.audit))
+  return Linker.layer(rows.map((row) => row.interface)).pipe(
+    Layer.provideMerge(Layer.mergeAll(audit, ...rows.map((row) => row.layer)))
   )
-
-/**
- * The `Linker` over `interfaces`, with its services, the audit log and its memory view.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layer = (options: HostOptions) =>
-  Linker.layer(interfaces(options.report)).pipe(Layer.provideMerge(services(options)))
+}
 
 /**
  * Guests' log lines on stderr, with the component id and level.
@@ -154,7 +161,8 @@ export const flagOf: Readonly<Record<Capability.Kind, string>> = {
   Custom: "(a host-defined interface: not available from the CLI)"
 }
 
-const silent: Report = { line: () => Effect.void }
+// The interfaces alone (their layers are never built here), for inspect.
+const linkable = hosts({ report: { line: () => Effect.void } }).map((row) => row.interface)
 
 // Imports the CLI does not link (yet), by interface prefix: what a host would gate them with.
 const knownImports: ReadonlyArray<readonly [prefix: string, kinds: ReadonlyArray<Capability.Kind>]> = [
@@ -176,7 +184,7 @@ const knownImports: ReadonlyArray<readonly [prefix: string, kinds: ReadonlyArray
  */
 export const capabilityOf = (iface: string): ReadonlyArray<Capability.Kind> => {
   const name = unversioned(iface)
-  const linked = interfaces(silent).find((host) => host.name === name)
+  const linked = linkable.find((host) => host.name === name)
   if (linked !== undefined) return linked.capability === undefined ? [] : [linked.capability]
   const known = knownImports.find(([prefix]) => name.startsWith(prefix))
   return known === undefined ? ["Custom"] : known[1]
@@ -189,4 +197,4 @@ export const capabilityOf = (iface: string): ReadonlyArray<Capability.Kind> => {
  * @category constructors
  */
 export const implemented = (iface: string): boolean =>
-  interfaces(silent).some((host) => host.name === unversioned(iface))
+  linkable.some((host) => host.name === unversioned(iface))
