@@ -233,6 +233,7 @@ describe("airssys-wasm inspect", { timeout: 180_000 }, () => {
       assert.strictEqual(result.code, 0)
       assert.match(result.stdout, /airssys:component\/logging@0\.1\.0 {2}→ ungated/)
       assert.match(result.stdout, /airssys:component\/messaging@0\.1\.0 {2}→ Messaging/)
+      assert.match(result.stdout, /airssys:component\/types@0\.1\.0 {2}→ types only/)
       assert.match(result.stdout, /exports:\n {2}airssys:component\/handler@0\.1\.0\n/)
       assert.match(result.stdout, /capabilities needed:\n {2}Messaging +--allow-messaging PATTERN\n$/)
     }))

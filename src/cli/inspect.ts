@@ -28,6 +28,8 @@ export interface Import {
   readonly capabilities: ReadonlyArray<Capability.Kind>
   /** Whether `run` implements it (otherwise its calls are refused). */
   readonly implemented: boolean
+  /** An interface the component only takes types from: it calls nothing of it. */
+  readonly typesOnly: boolean
 }
 
 /**
@@ -62,7 +64,8 @@ export const describe = (file: string, component: Component.Component): Report =
       kind: item.kind,
       ...(item.signature === undefined ? {} : { signature: item.signature }),
       capabilities: !needed ? [] : item.kind === "interface" ? Host.capabilityOf(item.name) : ["Custom"],
-      implemented: !needed || (item.kind === "interface" && Host.implemented(item.name))
+      implemented: !needed || (item.kind === "interface" && Host.implemented(item.name)),
+      typesOnly: !needed
     }
   })
   const kinds = Array.from(new Set(imports.flatMap((item) => item.capabilities)))
@@ -89,7 +92,7 @@ export const format = (report: Report): string => {
   const lines = [`${path.basename(report.file)}  ${report.size} bytes  sha256 ${report.sha256}`, "", "imports:"]
   if (report.imports.length === 0) lines.push("  (none)")
   for (const item of report.imports) {
-    const gate = item.capabilities.length === 0 ? "ungated" : item.capabilities.join(" | ")
+    const gate = item.typesOnly ? "types only" : item.capabilities.length === 0 ? "ungated" : item.capabilities.join(" | ")
     const note = item.implemented ? "" : "  [no host implementation in the CLI: calls are refused]"
     lines.push(`  ${itemLine(item)}  → ${gate}${note}`)
   }
