@@ -223,6 +223,13 @@ describe("airssys-wasm run", { timeout: 180_000 }, () => {
       assert.strictEqual(result.code, 0)
       // init(empty config) sets the counter to 0; one message makes it 1 (u32 LE).
       assert.deepStrictEqual(Array.from(Buffer.from(result.stdout, "latin1")), [1, 0, 0, 0])
+
+      // --call names any export taking bytes: the guest's own init refuses "fail".
+      const init = yield* cli(["run", guestPath("lifecycle"), "--call", "airssys:component/lifecycle#init", "--input", "fail"])
+      assert.strictEqual(init.code, 1)
+      assert.deepStrictEqual(errorLines(init.stderr), [
+        "airssys-wasm: guest returned an error from airssys:component/lifecycle#init: init refused"
+      ])
     }))
 })
 

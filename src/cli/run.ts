@@ -96,7 +96,7 @@ const entryOf = (component: Component.Component, call: Option.Option<string>): E
       new UsageError({
         reason: "UnknownExport",
         flag: "call",
-        message: `${path.basename(name)} is not an export of the component; it exports ${exportList(component)}`
+        message: `${name} is not an export of the component; it exports ${exportList(component)}`
       })
     )
   if (Option.isNone(call)) {
@@ -208,6 +208,8 @@ export const handler = (options: Config) =>
     const id = Option.getOrElse(options.id, () => path.basename(options.component).replace(/\.wasm$/, ""))
     const component = yield* load(options.component, {
       limits,
+      // With --call, any world: the named export is checked below.
+      ...(Option.isSome(options.call) ? { entryPoints: [] } : {}),
       cacheDirectory: Option.getOrElse(options.cacheDir, defaultCacheDirectory)
     })
     if (options.isolate) yield* checkIsolatable(component)
