@@ -198,14 +198,19 @@ describe("airssys-wasm run", { timeout: 180_000 }, () => {
       }
     }))
 
-  it.effect("missing file, not wasm, a core module, no argument: exit 2", () =>
+  it.effect("missing file, not wasm, a core module, no argument, unusable --storage / --audit: exit 2", () =>
     Effect.gen(function*() {
       const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
         [["run", "missing.wasm"], "airssys-wasm: no such file: missing.wasm"],
         [["run", file("notes.txt", "just text")], "airssys-wasm: cannot load component (NotWasm)"],
         [["run", guestPath("core-module")], "airssys-wasm: cannot load component (CoreModule)"],
         [["inspect", "missing.wasm"], "airssys-wasm: no such file: missing.wasm"],
-        [["run"], "airssys-wasm: Missing required argument: component"]
+        [["run"], "airssys-wasm: Missing required argument: component"],
+        [
+          ["run", guestPath("echo"), "--storage", path.join(work, "no-such-dir", "state.db")],
+          `airssys-wasm: --storage ${path.join(work, "no-such-dir", "state.db")}: storage unavailable`
+        ],
+        [["run", guestPath("echo"), "--audit", path.join(work, "no-such-dir", "audit.jsonl")], "airssys-wasm: --audit: cannot open"]
       ]
       const results = yield* Effect.forEach(cases, ([args]) => cli(args), { concurrency: 3 })
       for (const [i, [args, expected]] of cases.entries()) {

@@ -248,7 +248,13 @@ export const handler = (options: Config) =>
     })
     return yield* program.pipe(
       Effect.scoped,
-      Effect.provide(Host.layer({ report, storage: Option.getOrUndefined(options.storage), audit: Option.getOrUndefined(options.audit) }))
+      Effect.provide(Host.layer({ report, storage: Option.getOrUndefined(options.storage), audit: Option.getOrUndefined(options.audit) })),
+      // Only building the host fails with these (a guest's storage failures reach it as `err`): a bad file.
+      Effect.catchTags({
+        StorageError: (error) =>
+          Effect.fail(new UsageError({ reason: "MissingFile", flag: "storage", message: `--storage ${Option.getOrElse(options.storage, () => "")}: ${error.message}` })),
+        AuditError: (error) => Effect.fail(new UsageError({ reason: "MissingFile", flag: "audit", message: `--audit: ${error.message}` }))
+      })
     )
   })
 
