@@ -58,7 +58,7 @@ const storageCommand = (op: string, fields: ReadonlyArray<string>, rest = ""): s
 
 // A first load on a busy machine may take over a second and print the progress line; binaryen warns
 // about names sections it does not know. Neither is what these tests look at.
-const incidental = /^(?:warning: unknown name subsection|airssys-wasm: loading .*…$|airssys-wasm: loaded .* in [\d.]+ s$)/
+const incidental = /^(?:warning: unknown name subsection|airssys-wasm: loading .*…$|airssys-wasm: (?:loaded|failed to load) .* in [\d.]+ s$)/
 
 /** The stderr lines, without the incidental ones. */
 const errorLines = (stderr: string): Array<string> =>
@@ -347,7 +347,7 @@ describe("progress line", () => {
       const fiber = yield* Effect.forkChild(
         withProgress(Effect.sleep("2 seconds").pipe(Effect.andThen(Effect.fail("broken"))), {
           message: "loading…",
-          done: (ms) => `gave up after ${ms} ms`,
+          done: (ms, succeeded) => `${succeeded ? "done" : "gave up"} after ${ms} ms`,
           report
         }).pipe(Effect.flip)
       )

@@ -68,7 +68,7 @@ export const load = (
     return yield* withProgress(Component.fromBytes(bytes, options), {
       message: `airssys-wasm: loading ${name} (${formatSize(bytes.byteLength)}): transpiling` +
         (Number.isFinite(options.limits?.fuel ?? 1) ? " and instrumenting for fuel" : "") + `, cached for the next run…`,
-      done: (millis) => `airssys-wasm: loaded ${name} in ${(millis / 1000).toFixed(1)} s`,
+      done: (millis, loaded) => `airssys-wasm: ${loaded ? "loaded" : "failed to load"} ${name} in ${(millis / 1000).toFixed(1)} s`,
       report: (line) => Console.error(line)
     })
   })

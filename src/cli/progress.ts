@@ -16,8 +16,8 @@ export interface ProgressOptions {
   readonly after?: Duration.Input | undefined
   /** The line printed once the step is slow: `loading plugin.wasm (12.1 MB): transpiling…`. */
   readonly message: string
-  /** The closing line, given the elapsed milliseconds; printed only if the first line was. */
-  readonly done: (millis: number) => string
+  /** The closing line, given the elapsed milliseconds and whether the step succeeded; printed only if the first line was. */
+  readonly done: (millis: number, succeeded: boolean) => string
   readonly report: (line: string) => Effect.Effect<void>
 }
 
@@ -40,12 +40,12 @@ export const withProgress = <A, E, R>(step: Effect.Effect<A, E, R>, options: Pro
       { startImmediately: true }
     )
     return yield* step.pipe(
-      Effect.onExit(() =>
+      Effect.onExit((exit) =>
         Effect.gen(function*() {
           yield* Fiber.interrupt(reporter)
           if (!shown) return
           const now = yield* Clock.currentTimeMillis
-          yield* options.report(options.done(now - started))
+          yield* options.report(options.done(now - started, exit._tag === "Success"))
         })
       )
     )
