@@ -3,7 +3,8 @@
  *
  * Each source names what it becomes in its first lines:
  *   `;; world: processor` (WAT) or `// world: actor` (JavaScript): a component for that world of `wit/`;
- *   `;; wit: guests/wit/other.wit` to build against another WIT package;
+ *   `;; wit: guests/wit/other.wit` to build against another WIT package; `wasi:` packages it uses
+ *   (`wasi:clocks/wall-clock@0.2.12`) are appended from the WASI WIT that ships with jco;
  *   `;; kind: core`: a plain core module (a fixture for "not a component").
  *
  * Outputs go to `build/guests/NAME.wasm`. A build is skipped when the hash of its inputs (source, WIT,
@@ -19,6 +20,30 @@ const root = path.resolve(import.meta.dirname, "..")
 const sourceDir = path.join(root, "guests")
 const outDir = path.join(root, "build", "guests")
 const defaultWit = path.join(root, "wit", "airssys.wit")
+
+// WASI 0.2 WIT as jco ships it: one `package.wit` per package, `wasi-NAME/` under each version.
+const wasiWitDir = path.join(root, "node_modules", "@bytecodealliance", "jco", "lib", "wit", "builtin")
+
+/**
+ * `wit` plus every `wasi:` package it uses (transitively), appended as nested `package ... { }`
+ * blocks: jco's embed takes WIT as one text, with no deps folder.
+ */
+const witWithDeps = (wit: string): string => {
+  const seen = new Set<string>()
+  let out = wit
+  const visit = (text: string): void => {
+    for (const [, name, version] of text.matchAll(/\bwasi:([a-z-]+)\/[a-z-]+@(\d+\.\d+\.\d+)/g)) {
+      const key = `${name}@${version}`
+      if (seen.has(key)) continue
+      seen.add(key)
+      const dep = fs.readFileSync(path.join(wasiWitDir, version!, `wasi-${name}`, "package.wit"), "utf8")
+      out += "\n" + dep.replace(/^package ([^;]+);/m, "package $1 {") + "\n}\n"
+      visit(dep)
+    }
+  }
+  visit(wit)
+  return out
+}
 
 const toolVersion = (pkg: string): string =>
   JSON.parse(fs.readFileSync(path.join(root, "node_modules", pkg, "package.json"), "utf8")).version
@@ -59,7 +84,7 @@ const inputHash = (guest: GuestSource): string => {
   hash.update(guest.source)
   hash.update(guest.kind)
   hash.update(guest.world ?? "")
-  hash.update(fs.readFileSync(guest.witPath))
+  hash.update(witWithDeps(fs.readFileSync(guest.witPath, "utf8")))
   hash.update(toolVersion("@bytecodealliance/jco"))
   if (guest.language === "js") hash.update(toolVersion("@bytecodealliance/componentize-js"))
   return hash.digest("hex")
@@ -71,7 +96,7 @@ const build = async (guest: GuestSource): Promise<Uint8Array> => {
     const options = {
       sourcePath: guest.file,
       // As text: componentize-js reads files inside its own WASI sandbox, which sees no host folders.
-      witWorld: fs.readFileSync(guest.witPath, "utf8"),
+      witWorld: witWithDeps(fs.readFileSync(guest.witPath, "utf8")),
       // No WASI features: the guest reaches the host only through the WIT world it names.
       disableFeatures: ["stdio", "random", "clocks", "http", "fetch-event"] as Array<"stdio" | "random" | "clocks" | "http" | "fetch-event">
     }
@@ -84,7 +109,7 @@ const build = async (guest: GuestSource): Promise<Uint8Array> => {
   if (guest.world === undefined) throw new Error(`${guest.file}: missing ';; world: NAME' header`)
   const embedded = await jco.componentEmbed({
     binary: core,
-    witSource: fs.readFileSync(guest.witPath, "utf8"),
+    witSource: witWithDeps(fs.readFileSync(guest.witPath, "utf8")),
     world: guest.world
   })
   return jco.componentNew(embedded)
