@@ -306,12 +306,18 @@ export const instantiate = (
 export const authorize = (
   componentId: string,
   grants: Capability.Grants,
-  request: Capability.Request
+  request: Capability.Request,
+  /** Recorded with the decision: what the request was for. */
+  detail?: string | undefined
 ): Effect.Effect<void, CapabilityDenied, Audit.Audit> =>
   Audit.Audit.use((audit) => {
     const resource = Capability.resourceOf(request)
     const decision = Capability.check(grants, request)
-    const recorded = audit.record({ kind: "capability", component: componentId, capability: request._tag, resource, decision })
+    const recorded = audit.record(
+      detail === undefined
+        ? { kind: "capability", component: componentId, capability: request._tag, resource, decision }
+        : { kind: "capability", component: componentId, capability: request._tag, resource, decision, detail }
+    )
     if (decision === "granted") return recorded
     return Effect.flatMap(recorded, () =>
       Effect.fail(new CapabilityDenied({
