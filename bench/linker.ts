@@ -36,7 +36,13 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
   const grants = Capability.makeGrants([new Capability.Storage({ namespace: "plugin-a" })])
   const memory = Storage.makeMemory()
   Effect.runSync(memory.set("plugin-a", "plugin-a", "k", new Uint8Array([1])))
-  const noAudit = Layer.succeed(Audit.Audit, Audit.Audit.of({ record: () => Effect.void, head: Effect.succeed(Audit.genesis), sinks: [] }))
+  const noAudit = Layer.succeed(Audit.Audit, Audit.Audit.of({
+    record: () => Effect.void,
+    recordUnsafe: () => {},
+    flush: Effect.void,
+    head: Effect.succeed(Audit.genesis),
+    sinks: []
+  }))
   const link = <E>(storage: Storage.Storage["Service"], audit: Layer.Layer<Audit.Audit, E>) =>
     Effect.runPromise(
       Effect.gen(function*() {
