@@ -6,10 +6,18 @@
  * - `bare: Effect.succeed`: a constant answer (Effect's no-fiber fast path: a floor, not a host function).
  * - `bare: memory storage get`: the real in-memory `Storage.get`: the baseline.
  * - `Capability.check`: the grant match alone (no Effect).
- * - `audit.record`: one audit event alone (memory sink; sha-256 of the canonical JSON inside).
+ * - `audit.record, eager`: one event sealed (canonical JSON + sha-256) and written inside `record`,
+ *   as an audit with a write-only sink (the logger, a custom sink) does.
+ * - `audit.record, batched`: the O(1) append of an audit whose sinks take batches (memory, JSONL),
+ *   timed in blocks of 4095 calls with the batch flushed between blocks, untimed: what a host call
+ *   pays when the event loop turns at least every 4095 calls.
+ * - `audit flush, per event`: the other half, paid once per batch at the end of the tick: sealing
+ *   and writing one event.
  * - `linked, no-op Audit`: the Linker's wrapper over the same `get`, with an `Audit` that records
  *   nothing: the check and the wrapper's own cost.
- * - `linked, memory Audit` / `denied`: the wrapped function as a guest's call runs it.
+ * - `linked, memory Audit`: the wrapped function as a guest's call runs it, hot path (flushes
+ *   between blocks, untimed); `..., flush included`: blocks of 4096 calls that never yield, so the
+ *   last call of each seals the batch: the amortized total. `denied`: a denied call.
  * - end to end: a guest `process` call that makes one storage call, linked vs bare imports.
  *
  * Usage: node bench/linker.ts [--smoke]   (or as the `linker` suite of bench/run.ts)
@@ -30,6 +38,14 @@ type Fn = (...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown>
 
 const storageGet = (imports: HostImportsLike): Fn => imports["airssys:component/storage"]!["get"] as unknown as Fn
 type HostImportsLike = Readonly<Record<string, Readonly<Record<string, unknown>>>>
+
+/** Times `n` calls of `op` (at most `limit`, so a batched row never reaches a flush): ns per call. */
+const perCall = (op: () => unknown, limit = Infinity) => (n: number): number => {
+  const count = Math.min(n, limit)
+  const started = process.hrtime.bigint()
+  for (let i = 0; i < count; i++) op()
+  return Number(process.hrtime.bigint() - started) / count
+}
 
 export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
   const component = await Effect.runPromise(Component.fromBytes(guestBytes("cap-storage")))
@@ -63,17 +79,58 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
   const constantGet: Fn = () => Effect.succeed(value)
   const memoryGet: Fn = (namespace, key) => memory.get(namespace as string, key as string)
   const run = Effect.runSyncExitWith(Context.empty())
-  const calls = 200_000
   const request: Capability.Request = { _tag: "Storage", namespace: "plugin-a" }
   const entry: Audit.Entry = { kind: "capability", component: "plugin-a", capability: "Storage", resource: "plugin-a", decision: "granted", detail: "get" }
 
-  const constantNs = measureSync(options, calls, () => run(constantGet("plugin-a", "k")))
-  const bareNs = measureSync(options, calls, () => run(memoryGet("plugin-a", "k")))
-  const checkNs = measureSync(options, calls * 5, () => Capability.check(grants, request))
-  const auditNs = measureSync(options, calls, () => run(audited.audit.record(entry)))
-  const wrapperNs = measureSync(options, calls, () => run(unauditedGet("plugin-a", "k")))
-  const grantedNs = measureSync(options, calls, () => run(linkedGet("plugin-a", "k")))
-  const deniedNs = measureSync(options, calls, () => run(linkedGet("plugin-b", "k")))
+  const eagerScope = Effect.runSync(Scope.make())
+  const eagerSink = Audit.memorySink({ capacity: 1024 })
+  const eagerAudit = Effect.runSync(Audit.make([{ write: eagerSink.write }]).pipe(Scope.provide(eagerScope)))
+  const flush = () => Effect.runSync(audited.audit.flush)
+  // The machine is shared and noisy: every row is timed in blocks, the rows taking turns block by
+  // block, each starting with the audit's batch flushed (untimed); a row's figure is its median block.
+  // A block of 4096 calls fills exactly one batch, so the `flush included` row seals one per block.
+  const block = options.smoke ? 20 : Audit.maxPending
+  const rounds = options.smoke ? 2 : 41
+  const timed: Array<readonly [string, (n: number) => number]> = [
+    ["constant", perCall(() => run(constantGet("plugin-a", "k")))],
+    ["bare", perCall(() => run(memoryGet("plugin-a", "k")))],
+    ["check", perCall(() => Capability.check(grants, request))],
+    ["eager", perCall(() => run(eagerAudit.record(entry)))],
+    ["batched", perCall(() => run(audited.audit.record(entry)), block - 1)],
+    ["flush", (n) => {
+      for (let i = 0; i < n - 1; i++) run(audited.audit.record(entry))
+      const started = process.hrtime.bigint()
+      flush()
+      return Number(process.hrtime.bigint() - started) / (n - 1)
+    }],
+    ["wrapper", perCall(() => run(unauditedGet("plugin-a", "k")))],
+    ["granted", perCall(() => run(linkedGet("plugin-a", "k")), block - 1)],
+    ["grantedLoop", perCall(() => run(linkedGet("plugin-a", "k")))],
+    ["denied", perCall(() => run(linkedGet("plugin-b", "k")), block - 1)]
+  ]
+  const samples = new Map<string, Array<number>>(timed.map(([name]) => [name, []]))
+  for (let round = 0; round <= rounds; round++) {
+    for (const [name, time] of timed) {
+      flush()
+      const ns = time(block)
+      if (round > 0) samples.get(name)!.push(ns)
+    }
+  }
+  const medianOf = (name: string) => {
+    const values = samples.get(name)!.sort((a, b) => a - b)
+    return values[Math.floor(values.length / 2)]!
+  }
+  const constantNs = medianOf("constant")
+  const bareNs = medianOf("bare")
+  const checkNs = medianOf("check")
+  const eagerNs = medianOf("eager")
+  const auditNs = medianOf("batched")
+  const flushNs = medianOf("flush")
+  const wrapperNs = medianOf("wrapper")
+  const grantedNs = medianOf("granted")
+  const grantedLoopNs = medianOf("grantedLoop")
+  const deniedNs = medianOf("denied")
+  await Effect.runPromise(Scope.close(eagerScope, Exit.void))
 
   // End to end through a real guest: 'g' plugin-a k → one storage.get per process call.
   const input = new Uint8Array([0x67, 8, ...text("plugin-a"), 1, 0x6b])
@@ -95,6 +152,7 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
   )
   const before = Effect.runSync(audited.audit.head).sequence
   Effect.runSync(linkedInstance.process(input))
+  flush()
   if (Effect.runSync(audited.audit.head).sequence !== before + 1) throw new Error("the linked guest call was not audited")
   const guestCall = (instance: typeof linkedInstance) => () => Effect.runSyncExit(instance.process(input))
   // jco's glue slows down as host calls accumulate (it keeps a task per host call), so the two are
@@ -115,7 +173,9 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
     { suite: "linker", name: "bare: Effect.succeed", nsPerOp: constantNs, note: "no fiber: runSync's fast path" },
     { suite: "linker", name: base, nsPerOp: bareNs, note: "the implementation, as the bridge runs it" },
     { suite: "linker", name: "Capability.check", nsPerOp: checkNs, note: "grant match only" },
-    { suite: "linker", name: "audit.record (memory sink)", nsPerOp: auditNs, note: "sha-256 chain" },
+    { suite: "linker", name: "audit.record, eager", nsPerOp: eagerNs, note: "sealed per event: sha-256 inside record" },
+    { suite: "linker", name: "audit.record, batched", nsPerOp: auditNs, note: "O(1) append; sealed at flush" },
+    { suite: "linker", name: "audit flush, per event", nsPerOp: flushNs, note: "canonical JSON + sha-256 + sink, once per batch" },
     {
       suite: "linker",
       name: "linked, no-op Audit",
@@ -130,7 +190,14 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
       nsPerOp: grantedNs,
       baseline: base,
       targetNs: bareNs + 200,
-      note: `check + audit + wrapper: +${(grantedNs - bareNs).toFixed(0)} ns`
+      note: `check + audit + wrapper: +${(grantedNs - bareNs).toFixed(0)} ns (flush between blocks)`
+    },
+    {
+      suite: "linker",
+      name: "linked, memory Audit, flush included",
+      nsPerOp: grantedLoopNs,
+      baseline: base,
+      note: `tight loop, never yields: +${(grantedLoopNs - bareNs).toFixed(0)} ns`
     },
     { suite: "linker", name: "linked, denied", nsPerOp: deniedNs, baseline: base },
     { suite: "linker", name: "guest call, bare imports", nsPerOp: guestBareNs },

@@ -344,8 +344,9 @@ export const make = (sinks: ReadonlyArray<Sink>): Effect.Effect<Audit["Service"]
         })
       )
     }
-    const audit = sinks.every((sink) => sink.writeBatch !== undefined) ? batched(sinks, start) : eager(sinks, start)
-    return Effect.as(Effect.addFinalizer(() => audit.flush), audit)
+    if (!sinks.every((sink) => sink.writeBatch !== undefined)) return Effect.succeed(eager(sinks, start))
+    const { audit, close } = batched(sinks, start)
+    return Effect.as(Effect.addFinalizer(() => close), audit)
   })
 
 // Every event sealed and written inside `record`: synchronous from the clock read to the last sink,
@@ -374,8 +375,13 @@ const eager = (sinks: ReadonlyArray<Sink>, start: ChainHead): Audit["Service"] =
 }
 
 // `record` appends the entry and its time; `seal` runs per batch, off the host call's path.
-const batched = (sinks: ReadonlyArray<Sink>, start: ChainHead): Audit["Service"] => {
+const batched = (
+  sinks: ReadonlyArray<Sink>,
+  start: ChainHead
+): { readonly audit: Audit["Service"]; readonly close: Effect.Effect<void> } => {
   let sealed = start.sequence
+  // Once the scope has closed, events are written as they come (a sink that is gone fails `record`).
+  let closed = false
   let prev = start.hash
   let entries: Array<Entry> = []
   let times: Array<number> = []
@@ -406,13 +412,16 @@ const batched = (sinks: ReadonlyArray<Sink>, start: ChainHead): Audit["Service"]
   const flushLater = (): void => {
     scheduled = false
     const exit = Effect.runSyncExit(Effect.sync(flushNow))
-    if (exit._tag === "Failure") failure ??= exit.cause
+    if (exit._tag === "Failure" && failure === undefined) {
+      failure = exit.cause
+      process.emitWarning(`airssys-wasm: audit events could not be written: ${Cause.pretty(exit.cause)}`)
+    }
   }
   const recordUnsafe = (entry: Entry, fiber: Fiber.Fiber<unknown, unknown>): void => {
     check()
     entries.push(entry)
     times.push(fiber.getRef(Clock.Clock).currentTimeMillisUnsafe())
-    if (entries.length >= maxPending) flushNow()
+    if (closed || entries.length >= maxPending) flushNow()
     else if (!scheduled) {
       scheduled = true
       setImmediate(flushLater)
@@ -423,17 +432,24 @@ const batched = (sinks: ReadonlyArray<Sink>, start: ChainHead): Audit["Service"]
     flushNow()
   })
   for (const sink of sinks) sink.connect?.(flushNow)
-  return Audit.of({
-    record: (entry) =>
-      Effect.withFiber((fiber) => {
-        recordUnsafe(entry, fiber)
-        return Effect.void
-      }),
-    recordUnsafe,
-    flush,
-    head: Effect.map(flush, () => ({ sequence: sealed, hash: prev })),
-    sinks
-  })
+  return {
+    audit: Audit.of({
+      record: (entry) =>
+        Effect.withFiber((fiber) => {
+          recordUnsafe(entry, fiber)
+          return Effect.void
+        }),
+      recordUnsafe,
+      flush,
+      head: Effect.map(flush, () => ({ sequence: sealed, hash: prev })),
+      sinks
+    }),
+    // A failure already kept (and warned about) was raised to the next record; close does not raise it again.
+    close: Effect.sync(() => {
+      closed = true
+      if (failure === undefined) flushNow()
+    })
+  }
 }
 
 /**
