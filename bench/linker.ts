@@ -18,6 +18,8 @@
  * - `linked, memory Audit`: the wrapped function as a guest's call runs it, hot path (flushes
  *   between blocks, untimed); `..., flush included`: blocks of 4096 calls that never yield, so the
  *   last call of each seals the batch: the amortized total. `denied`: a denied call.
+ * - `before: ...`: the wrapper as it was before batching (sealing each event inside the call),
+ *   over the same `get`, for a before/after in the same run.
  * - end to end: a guest `process` call that makes one storage call, linked vs bare imports.
  *
  * Usage: node bench/linker.ts [--smoke]   (or as the `linker` suite of bench/run.ts)
@@ -29,6 +31,7 @@ import * as Storage from "../src/capability/Storage.ts"
 import * as Capability from "../src/Capability.ts"
 import * as Component from "../src/Component.ts"
 import * as Linker from "../src/Linker.ts"
+import { HostRefusal } from "../src/ComponentError.ts"
 import { guestBytes, text } from "../test/fixtures.ts"
 import { measureSync, type Options, printTable, type Row } from "./harness.ts"
 
@@ -38,6 +41,32 @@ type Fn = (...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown>
 
 const storageGet = (imports: HostImportsLike): Fn => imports["airssys:component/storage"]!["get"] as unknown as Fn
 type HostImportsLike = Readonly<Record<string, Readonly<Record<string, unknown>>>>
+
+/**
+ * The Linker's per-call wrapper as it was before batching (commit c4c7f92), for a same-run before/after:
+ * check, then `audit.record` (which sealed the event: canonical JSON + sha-256) and `run`, as a chain.
+ */
+const guardBefore = (audit: Audit.Audit["Service"], grants: Capability.Grants, run: Fn, toRequest: (...args: ReadonlyArray<unknown>) => Capability.Request): Fn => {
+  const detail = "airssys:component/storage@0.1.0#get"
+  const refusals = new Map<string, Effect.Effect<never, HostRefusal>>()
+  return (...args) => {
+    const request = toRequest(...args)
+    const resource = Capability.resourceOf(request)
+    if (Capability.check(grants, request) === "denied") {
+      let failed = refusals.get(resource)
+      if (failed === undefined) refusals.set(resource, failed = Effect.fail(new HostRefusal({ payload: "denied" })))
+      return Effect.flatMap(
+        audit.record({ kind: "capability", component: "plugin-a", capability: request._tag, resource, decision: "denied", detail }),
+        () => failed
+      )
+    }
+    return audit.record({ kind: "capability", component: "plugin-a", capability: request._tag, resource, decision: "granted", detail })
+      .pipe(
+        Effect.flatMap(() => run(...args)),
+        Effect.catch((error) => Effect.fail(error))
+      )
+  }
+}
 
 /** Times `n` calls of `op` (at most `limit`, so a batched row never reaches a flush): ns per call. */
 const perCall = (op: () => unknown, limit = Infinity) => (n: number): number => {
@@ -59,18 +88,21 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
     head: Effect.succeed(Audit.genesis),
     sinks: []
   }))
+  // The layers stay open for the whole run (an audit whose scope has closed writes every event as it comes).
+  const layerScope = Effect.runSync(Scope.make())
   const link = <E>(storage: Storage.Storage["Service"], audit: Layer.Layer<Audit.Audit, E>) =>
     Effect.runPromise(
       Effect.gen(function*() {
-        const imports = yield* Linker.imports(component, { id: "plugin-a", grants })
-        return { audit: yield* Audit.Audit, imports }
-      }).pipe(
-        Effect.provide(
+        const context = yield* Layer.build(
           Linker.layer([Logging.hostInterface, Storage.hostInterface]).pipe(
             Layer.provideMerge(Layer.mergeAll(Logging.layerDeny, Layer.succeed(Storage.Storage, storage), audit))
           )
         )
-      )
+        return yield* Effect.gen(function*() {
+          const imports = yield* Linker.imports(component, { id: "plugin-a", grants })
+          return { audit: yield* Audit.Audit, imports }
+        }).pipe(Effect.provide(context))
+      }).pipe(Scope.provide(layerScope))
     )
   const audited = await link(memory, Audit.layerMemory({ capacity: 1024 }))
   const unaudited = await link(memory, noAudit)
@@ -85,6 +117,7 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
   const eagerScope = Effect.runSync(Scope.make())
   const eagerSink = Audit.memorySink({ capacity: 1024 })
   const eagerAudit = Effect.runSync(Audit.make([{ write: eagerSink.write }]).pipe(Scope.provide(eagerScope)))
+  const beforeGet = guardBefore(eagerAudit, grants, memoryGet, (namespace) => ({ _tag: "Storage", namespace: namespace as string }))
   const flush = () => Effect.runSync(audited.audit.flush)
   // The machine is shared and noisy: every row is timed in blocks, the rows taking turns block by
   // block, each starting with the audit's batch flushed (untimed); a row's figure is its median block.
@@ -106,7 +139,9 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
     ["wrapper", perCall(() => run(unauditedGet("plugin-a", "k")))],
     ["granted", perCall(() => run(linkedGet("plugin-a", "k")), block - 1)],
     ["grantedLoop", perCall(() => run(linkedGet("plugin-a", "k")))],
-    ["denied", perCall(() => run(linkedGet("plugin-b", "k")), block - 1)]
+    ["denied", perCall(() => run(linkedGet("plugin-b", "k")), block - 1)],
+    ["before", perCall(() => run(beforeGet("plugin-a", "k")))],
+    ["beforeDenied", perCall(() => run(beforeGet("plugin-b", "k")))]
   ]
   const samples = new Map<string, Array<number>>(timed.map(([name]) => [name, []]))
   for (let round = 0; round <= rounds; round++) {
@@ -130,6 +165,8 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
   const grantedNs = medianOf("granted")
   const grantedLoopNs = medianOf("grantedLoop")
   const deniedNs = medianOf("denied")
+  const beforeNs = medianOf("before")
+  const beforeDeniedNs = medianOf("beforeDenied")
   await Effect.runPromise(Scope.close(eagerScope, Exit.void))
 
   // End to end through a real guest: 'g' plugin-a k → one storage.get per process call.
@@ -167,6 +204,7 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
   const guestBareNs = median(bareTimes)
   const guestLinkedNs = median(linkedTimes)
   await Effect.runPromise(Scope.close(scope, Exit.void))
+  await Effect.runPromise(Scope.close(layerScope, Exit.void))
 
   const base = "bare: memory storage get"
   return [
@@ -200,6 +238,14 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
       note: `tight loop, never yields: +${(grantedLoopNs - bareNs).toFixed(0)} ns`
     },
     { suite: "linker", name: "linked, denied", nsPerOp: deniedNs, baseline: base },
+    {
+      suite: "linker",
+      name: "before: linked, memory Audit",
+      nsPerOp: beforeNs,
+      baseline: base,
+      note: `c4c7f92's wrapper, sealed per call: +${(beforeNs - bareNs).toFixed(0)} ns`
+    },
+    { suite: "linker", name: "before: linked, denied", nsPerOp: beforeDeniedNs, baseline: base },
     { suite: "linker", name: "guest call, bare imports", nsPerOp: guestBareNs },
     { suite: "linker", name: "guest call, linked imports", nsPerOp: guestLinkedNs, baseline: "guest call, bare imports" }
   ]
