@@ -334,12 +334,18 @@ export const make = (transport: Transport, options?: Options): Effect.Effect<Htt
     })
   })
 
+// `fetch` rejects a network failure with a TypeError whose `cause` says what failed, and a request it
+// will not send (a GET with a body, a forbidden method) with a bare TypeError.
 const unavailable = (url: URL, cause: unknown) =>
-  new HttpError({
-    reason: "Unavailable",
-    url: url.href,
-    message: `request to ${url.origin} failed: ${cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : String(cause)}`
-  })
+  cause instanceof TypeError && cause.cause === undefined
+    ? invalid(`request refused by the HTTP client: ${cause.message}`, url.href)
+    : new HttpError({
+      reason: "Unavailable",
+      url: url.href,
+      message: `request to ${url.origin} failed: ${
+        cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : String(cause)
+      }`
+    })
 
 /**
  * One hop with Node's `fetch`, redirects left to the caller (`redirect: "manual"`), aborted when the

@@ -182,8 +182,21 @@ describe("Http", () => {
           assert.include(yield* guestError(process("file:///etc/passwd")), "InvalidRequest")
           assert.include(yield* guestError(process(`http://user:pw@127.0.0.1:${port}/hello`)), "InvalidRequest")
           assert.include(yield* guestError(process(`http://[::1]:${port}/hello`)), "Denied")
+          // Granted, but nothing listens there: the network's failure, typed.
+          const http = yield* Http.Http
+          const closed = yield* Effect.flip(http.fetch(
+            { method: "GET", url: "http://127.0.0.1:1/", headers: [], body: new Uint8Array() },
+            { component: "host-code", grants: Capability.makeGrants([local(1)]) }
+          ))
+          assert.strictEqual(closed.reason, "Unavailable")
+          const withBody = yield* Effect.flip(http.fetch(
+            { method: "GET", url: `http://127.0.0.1:${port}/hello`, headers: [], body: text("x") },
+            { component: "host-code", grants: Capability.makeGrants([local(port)]) }
+          ))
+          assert.strictEqual(withBody.reason, "InvalidRequest")
           assert.strictEqual(yield* process(`http://127.0.0.1:${port}/hello`), `200 hello from ${port}`)
-          const denied = (yield* Audit.events).filter((event) => event.decision === "denied").map((event) => event.detail)
+          const denied = (yield* Audit.events).filter((event) => event.decision === "denied" && event.component === "probe")
+            .map((event) => event.detail)
           assert.deepStrictEqual(denied, [
             "airssys:component/http#fetch: TooManyRedirects",
             "airssys:component/http#fetch: BodyTooLarge",
