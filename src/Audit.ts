@@ -163,9 +163,10 @@ export type ChainHead = typeof ChainHead.Type
 export const genesis: ChainHead = Chain.genesisHead
 
 /**
- * Receives every event, synchronously and in sequence order, inside `record`. `line` is the event's
- * canonical JSON line (without newline); `fiber` is the recording fiber (for its loggers and
- * annotations). A sink that throws makes `record` die.
+ * Receives every event in sequence order: one by one inside `record` through `write`, or in batches
+ * through `writeBatch` when every sink of the audit has it. `line` is the event's canonical JSON line
+ * (without newline); `fiber` is the recording fiber (for its loggers and annotations). A sink that
+ * throws makes `record` die (for a batch flushed at the end of a tick: the next `record`).
  *
  * @since 0.1.0
  * @category models

@@ -277,7 +277,7 @@ export const make = (transport: Transport, options?: Options): Effect.Effect<Htt
           }
           chunks.push(chunk)
         }
-      })
+      }).pipe(Effect.onInterrupt(() => exchange.discard))
 
     const follow = (request: Request, policy: Policy) =>
       Effect.gen(function*() {
