@@ -53,8 +53,8 @@ const debugLogPattern = /const _debugLog = \(\.\.\.args\) => \{\s*if \(!globalTh
 
 /**
  * Host imports that may suspend the guest: `messaging.request` waits for another actor's reply,
- * `http.fetch` for the network. jco lowers them with JSPI (`WebAssembly.Suspending`), and the exports that can reach them become
- * asynchronous (`WebAssembly.promising`): the guest's stack is parked while the host awaits, with no
+ * `http.fetch` for the network. jco lowers them with JSPI (`WebAssembly.Suspending`), and the
+ * exports that can reach them become asynchronous (`WebAssembly.promising`): the guest's stack is parked while the host awaits, with no
  * threads and no busy waiting.
  */
 export const suspendingImports: ReadonlyArray<string> = [
@@ -64,19 +64,19 @@ export const suspendingImports: ReadonlyArray<string> = [
 const suspendingExports = ["airssys:component/handler#handle-message", "airssys:component/lifecycle#init", "process"]
 
 // `iface#fn` → `iface`; a world-level function (`process`) is its own name.
-const exportedAs = (name: string): string => name.includes("#") ? name.slice(0, name.indexOf("#")) : name
+const interfaceOf = (name: string): string => name.includes("#") ? name.slice(0, name.indexOf("#")) : name
 
 const transpile = async (bytes: Uint8Array): Promise<Transpiled> => {
   const { transpile, componentWit } = await jco()
   const options = { name: glueName, instantiation: "async", noTypescript: true, quiet: true } as const
   let out = await transpile(bytes, options)
-  if (suspendingImports.some((name) => out.imports.includes(exportedAs(name)))) {
+  if (suspendingImports.some((name) => out.imports.includes(interfaceOf(name)))) {
     const exported = new Set(out.exports.map(([name]) => unversionedName(name)))
     out = await transpile(bytes, {
       ...options,
       asyncMode: "jspi",
       asyncImports: [...suspendingImports],
-      asyncExports: suspendingExports.filter((name) => exported.has(exportedAs(name)))
+      asyncExports: suspendingExports.filter((name) => exported.has(interfaceOf(name)))
     })
   }
   const glueBytes = out.files[`${glueName}.js`]
