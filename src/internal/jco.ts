@@ -54,8 +54,8 @@ const debugLogPattern = /const _debugLog = \(\.\.\.args\) => \{\s*if \(!globalTh
 /**
  * Host imports that may suspend the guest: `messaging.request` waits for another actor's reply,
  * `http.fetch` for the network. jco lowers them with JSPI (`WebAssembly.Suspending`), and the
- * exports that can reach them become asynchronous (`WebAssembly.promising`): the guest's stack is parked while the host awaits, with no
- * threads and no busy waiting.
+ * exports that can reach them become asynchronous (`WebAssembly.promising`): the guest's stack is
+ * parked while the host awaits, with no threads and no busy waiting.
  */
 export const suspendingImports: ReadonlyArray<string> = [
   "airssys:component/messaging#request",
