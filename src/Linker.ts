@@ -19,7 +19,10 @@
  * on the request the call makes) → audit event (`granted` or `denied`, with the resource) →
  * implementation. A denied call never reaches the implementation: the guest gets `err(message)`
  * (a `HostRefusal`) and the audit log a `denied` event. An implementation may refuse on its own after
- * the grant (a quota, a policy) by failing with `Refused`: audited as `denied` too.
+ * the grant (a quota, a policy) by failing with `Refused`: audited as `denied` too. The grants are
+ * fixed for the life of a link, so each function decides a resource once (the decision, its audit
+ * entry, its refusal) and answers later calls on it from a Map; with batching sinks (see `Audit`)
+ * the audit event is an O(1) append, sealed into the hash chain at the end of the tick.
  *
  * **Linking.** For each interface the component imports: a host interface whose capability the
  * grants hold at all (any `Storage` grant for storage, a `Custom` grant naming the interface for a

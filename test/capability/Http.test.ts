@@ -106,12 +106,15 @@ describe("Http", () => {
           assert.strictEqual(yield* process(`http://127.0.0.1:${port}/nothing`), "404 not found")
           // A redirect within the grants is followed, and checked too.
           assert.strictEqual(yield* process(`http://127.0.0.1:${port}/to-hello`), `200 hello from ${port}`)
-          assert.strictEqual(hits.get("/hello"), 2)
+          // Another spelling of the granted address is the granted address.
+          assert.strictEqual(yield* process(`http://0x7f.1:${port}/hello`), `200 hello from ${port}`)
+          assert.strictEqual(hits.get("/hello"), 3)
           assert.deepStrictEqual(yield* capabilityEvents, [
             `127.0.0.1:${port} granted airssys:component/http#fetch`,
             `127.0.0.1:${port} granted airssys:component/http#fetch`,
             `127.0.0.1:${port} granted airssys:component/http#fetch`,
-            `127.0.0.1:${port} granted airssys:component/http#fetch: redirect 1`
+            `127.0.0.1:${port} granted airssys:component/http#fetch: redirect 1`,
+            `127.0.0.1:${port} granted airssys:component/http#fetch`
           ])
         }))
     }))
@@ -125,8 +128,13 @@ describe("Http", () => {
           const payload = yield* guestError(process(`http://localhost:${port}/hello`))
           assert.include(payload, "Denied")
           assert.include(payload, `localhost:${port}`)
+          // Spelling variants are checked as the URL parser normalizes them.
+          assert.include(yield* guestError(process(`http://LOCALHOST.:${port}/hello`)), "Denied")
           assert.strictEqual(total(), 0)
-          assert.deepStrictEqual(yield* capabilityEvents, [`localhost:${port} denied airssys:component/http#fetch`])
+          assert.deepStrictEqual(yield* capabilityEvents, [
+            `localhost:${port} denied airssys:component/http#fetch`,
+            `localhost.:${port} denied airssys:component/http#fetch`
+          ])
           // The service gives host code the typed error.
           const http = yield* Http.Http
           const error = yield* Effect.flip(http.fetch(
