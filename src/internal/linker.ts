@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { Effect } from "effect"
+import { Cause, Effect } from "effect"
 import type * as Audit from "../Audit.ts"
 import * as Capability from "../Capability.ts"
 import type { Component } from "../Component.ts"
@@ -67,7 +67,7 @@ interface Verdict {
   readonly entry: Audit.Entry
   /** The refusal for a denied resource; `undefined` when granted. */
   readonly failed: Effect.Effect<never, HostRefusal> | undefined
-  readonly onError: (error: HostRefusal | Linker.Refused) => Effect.Effect<never, HostRefusal>
+  readonly onFailure: (cause: Cause.Cause<HostRefusal | Linker.Refused>) => Effect.Effect<never, HostRefusal>
 }
 
 /**
@@ -98,15 +98,19 @@ const guard = (
       }),
       () => Effect.fail(new HostRefusal({ payload: refusal.message }))
     )
-  const onErrorFor = (resource: string) => {
+  // `catchCause` with a handler made once: `catch` / `catchTag` build a filter and a closure per call.
+  const onFailureFor = (resource: string) => {
     const onRefused = refused(resource)
-    // `catch` with a tag test: `catchTag` costs more per call on this path.
-    return (error: HostRefusal | Linker.Refused): Effect.Effect<never, HostRefusal> =>
-      error._tag === "Refused" ? onRefused(error) : Effect.fail(error)
+    return (cause: Cause.Cause<HostRefusal | Linker.Refused>): Effect.Effect<never, HostRefusal> => {
+      const error = Cause.findErrorOption(cause)
+      return error._tag === "Some" && error.value._tag === "Refused"
+        ? onRefused(error.value)
+        : Effect.failCause(cause as Cause.Cause<HostRefusal>)
+    }
   }
   if (toRequest === undefined) {
-    const onError = onErrorFor(detail)
-    return (...args) => Effect.catch(run(...args), onError)
+    const onFailure = onFailureFor(detail)
+    return (...args) => Effect.catchCause(run(...args), onFailure)
   }
   const verdicts = new Map<string, Verdict>()
   const verdictOf = (request: Capability.Request): Verdict => {
@@ -123,7 +127,7 @@ const guard = (
         failed: decision === "denied"
           ? Effect.fail(new HostRefusal({ payload: deniedMessage(componentId, request._tag, resource) }))
           : undefined,
-        onError: onErrorFor(resource)
+        onFailure: onFailureFor(resource)
       }
       verdicts.set(resource, verdict)
     }
@@ -133,7 +137,7 @@ const guard = (
     Effect.withFiber((fiber) => {
       const verdict = verdictOf(toRequest(...args))
       audit.recordUnsafe(verdict.entry, fiber)
-      return verdict.failed ?? Effect.catch(run(...args), verdict.onError)
+      return verdict.failed ?? Effect.catchCause(run(...args), verdict.onFailure)
     })
 }
 
