@@ -19,7 +19,10 @@
  * on the request the call makes) → audit event (`granted` or `denied`, with the resource) →
  * implementation. A denied call never reaches the implementation: the guest gets `err(message)`
  * (a `HostRefusal`) and the audit log a `denied` event. An implementation may refuse on its own after
- * the grant (a quota, a policy) by failing with `Refused`: audited as `denied` too.
+ * the grant (a quota, a policy) by failing with `Refused`: audited as `denied` too. The grants are
+ * fixed for the life of a link, so each function decides a resource once (the decision, its audit
+ * entry, its refusal) and answers later calls on it from a Map; with batching sinks (see `Audit`)
+ * the audit event is an O(1) append, sealed into the hash chain at the end of the tick.
  *
  * **Linking.** For each interface the component imports: a host interface whose capability the
  * grants hold at all (any `Storage` grant for storage, a `Custom` grant naming the interface for a
@@ -320,12 +323,18 @@ export const instantiate = (
 export const authorize = (
   componentId: string,
   grants: Capability.Grants,
-  request: Capability.Request
+  request: Capability.Request,
+  /** Recorded with the decision: what the request was for. */
+  detail?: string | undefined
 ): Effect.Effect<void, CapabilityDenied, Audit.Audit> =>
   Audit.Audit.use((audit) => {
     const resource = Capability.resourceOf(request)
     const decision = Capability.check(grants, request)
-    const recorded = audit.record({ kind: "capability", component: componentId, capability: request._tag, resource, decision })
+    const recorded = audit.record(
+      detail === undefined
+        ? { kind: "capability", component: componentId, capability: request._tag, resource, decision }
+        : { kind: "capability", component: componentId, capability: request._tag, resource, decision, detail }
+    )
     if (decision === "granted") return recorded
     return Effect.flatMap(recorded, () =>
       Effect.fail(new CapabilityDenied({

@@ -43,7 +43,7 @@ export const sha256 = (bytes: Uint8Array): string => createHash("sha256").update
 export const jcoVersion = "1.35.0"
 
 /** Changes when the way glue is patched changes: part of the disk cache key. */
-const gluePatchVersion = 3
+const gluePatchVersion = 4
 const cacheVersion = `jco-${jcoVersion}/patch-${gluePatchVersion}`
 
 const glueName = "component"
@@ -52,25 +52,31 @@ const glueName = "component"
 const debugLogPattern = /const _debugLog = \(\.\.\.args\) => \{\s*if \(!globalThis\?\.process\?\.env\?\.JCO_DEBUG\) \{ return; \}\s*console\.debug\(\.\.\.args\);\s*\};/
 
 /**
- * Host imports that may suspend the guest: `messaging.request` waits for another actor's reply. jco
- * lowers them with JSPI (`WebAssembly.Suspending`), and the exports that can reach them become
- * asynchronous (`WebAssembly.promising`): the guest's stack is parked while the host awaits, with no
- * threads and no busy waiting.
+ * Host imports that may suspend the guest: `messaging.request` waits for another actor's reply,
+ * `http.fetch` for the network. jco lowers them with JSPI (`WebAssembly.Suspending`), and the
+ * exports that can reach them become asynchronous (`WebAssembly.promising`): the guest's stack is
+ * parked while the host awaits, with no threads and no busy waiting.
  */
-export const suspendingImports: ReadonlyArray<string> = ["airssys:component/messaging#request"]
-const suspendingExports = ["airssys:component/handler#handle-message", "airssys:component/lifecycle#init"]
+export const suspendingImports: ReadonlyArray<string> = [
+  "airssys:component/messaging#request",
+  "airssys:component/http#fetch"
+]
+const suspendingExports = ["airssys:component/handler#handle-message", "airssys:component/lifecycle#init", "process"]
+
+// `iface#fn` → `iface`; a world-level function (`process`) is its own name.
+const interfaceOf = (name: string): string => name.includes("#") ? name.slice(0, name.indexOf("#")) : name
 
 const transpile = async (bytes: Uint8Array): Promise<Transpiled> => {
   const { transpile, componentWit } = await jco()
   const options = { name: glueName, instantiation: "async", noTypescript: true, quiet: true } as const
   let out = await transpile(bytes, options)
-  if (out.imports.includes("airssys:component/messaging")) {
+  if (suspendingImports.some((name) => out.imports.includes(interfaceOf(name)))) {
     const exported = new Set(out.exports.map(([name]) => unversionedName(name)))
     out = await transpile(bytes, {
       ...options,
       asyncMode: "jspi",
       asyncImports: [...suspendingImports],
-      asyncExports: suspendingExports.filter((name) => exported.has(name.slice(0, name.indexOf("#"))))
+      asyncExports: suspendingExports.filter((name) => exported.has(interfaceOf(name)))
     })
   }
   const glueBytes = out.files[`${glueName}.js`]
