@@ -115,9 +115,9 @@ describe("hot deploy", () => {
       const handled1 = (yield* v1.ref.stats).handled
       const handled2 = (yield* v2.ref.stats).handled
       assert.strictEqual(handled1 + handled2, sent + 1)
-      // v1 handled what it had queued; the sender it refused while stopping was rerouted to v2.
-      assert.strictEqual(handled1, 4)
-      assert.strictEqual(handled2, sent + 1 - 4)
+      // v1 handled at least what it had queued when the switch came; v2 the rest.
+      assert.isAtLeast(handled1, 4)
+      assert.isAbove(handled2, 1)
       assert.strictEqual(v1.ref.status, "Stopped")
       assert.deepStrictEqual(yield* (yield* DeadLetters.DeadLetters).letters, [])
     })))
