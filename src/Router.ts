@@ -19,7 +19,13 @@
  * `UnknownTarget`); messages an actor cannot handle (trapped, expired, stopped) go there from the actor.
  *
  * Topic delivery is a plain loop over the topic's subscribers in subscription order (each gets
- * `ref.send(payload, { sender, topic })`), waiting for room in a full mailbox rather than dropping.
+ * `ref.send(payload, { sender, topic })`), waiting for room in a full mailbox rather than dropping —
+ * unless `failFast` is asked for (a guest's host call cannot wait): then a full subscriber's copy goes to
+ * dead letters (`Rejected`), and a full target of `send` is `MailboxFull`.
+ *
+ * A message addressed by name follows the route even in a switch: when the actor it was handed to refuses
+ * it because it is stopping (it was waiting for room in a version that a blue-green switch retired), it
+ * goes to the name's current route. Messages addressed by id or `name@version` mean that actor only.
  *
  * @since 0.1.0
  */
