@@ -13,8 +13,9 @@
  * ```
  *
  * Each version is an actor with the id `name@version`, registered in the `Registry` (so the `Router`
- * reaches it by id, `name@version` and, when routed, `name`) inside a scope of its own: unloading closes
- * that scope, not the host's.
+ * reaches it by id, `name@version` and, when routed, `name`) and run by a supervisor of its own (a trap
+ * restarts it with backoff on the same mailbox), inside a scope of its own: unloading closes that
+ * scope, not the host's.
  *
  * **No message is lost in a switch.** The route switches in one step, so every message sent by name after
  * it goes to the new version; messages already in the old version's mailbox are handled by it, because it
@@ -30,13 +31,14 @@
  *
  * @since 0.1.0
  */
-import { Cause, Context, Duration, Effect, Exit, Layer, Option, Schema, Scope, Semaphore } from "effect"
+import { Context, Duration, Effect, Exit, Layer, Option, Schema, Scope, Semaphore } from "effect"
 import * as Actor from "./Actor.ts"
 import * as Capability from "./Capability.ts"
 import type * as Component from "./Component.ts"
 import type { HostImports } from "./internal/hostBridge.ts"
 import * as Linker from "./Linker.ts"
 import * as Registry from "./Registry.ts"
+import * as Supervisor from "./Supervisor.ts"
 
 // -----------------------------------------------------------------------------
 // models
@@ -54,6 +56,8 @@ export interface DeployOptions {
   readonly mailbox?: { readonly capacity?: number | undefined } | undefined
   /** Passed to the guest's `lifecycle.init`. */
   readonly config?: Uint8Array | undefined
+  /** Restarts allowed to the version's supervisor before it gives up. Default `Supervisor`'s (3 in 5 s). */
+  readonly intensity?: Supervisor.Intensity | undefined
 }
 
 /**
@@ -220,25 +224,35 @@ export const make: Effect.Effect<Deployment["Service"], never, Registry.Registry
               linker.imports(record.component, { id, grants, denyUnlinked: true }),
               (error) => new DeploymentError({ reason: "StartFailed", name, version: record.version, message: error.message })
             ))
+        // Set once an incarnation got its instance (`preStart` runs after instantiating, before `init`).
+        let instantiated = false
+        const registryHooks = registry.hooks
         const ref = yield* Actor.make(record.component, {
           id,
           imports,
           mailbox: record.options?.mailbox,
           config: record.options?.config,
-          hooks: registry.hooks
+          hooks: {
+            preStart: (self) => Effect.andThen(Effect.sync(() => (instantiated = true)), registryHooks.preStart!(self)),
+            postStop: registryHooks.postStop
+          }
         })
-        // The incarnation starts synchronously up to the guest's first suspension: a link error or a
-        // failing `init` has ended it by now.
-        const incarnation = yield* Effect.forkScoped(Effect.exit(ref.run), { startImmediately: true })
-        const ended = incarnation.pollUnsafe()
-        if (ended !== undefined) {
-          const exit = Exit.isSuccess(ended) ? ended.value : undefined
-          const cause = exit !== undefined && Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+        // Under its own supervisor: a trap restarts it (with backoff) on the same mailbox; a graceful stop
+        // (Transient) does not. The first start runs up to the guest's first suspension before `start`
+        // returns, so a link error or a failing `init` shows by now.
+        let crashed: string | undefined
+        const child = Actor.child(ref, { restart: "Transient" })
+        yield* Supervisor.start({
+          id,
+          intensity: record.options?.intensity,
+          children: [{ ...child, start: Effect.tapError(child.start, (error) => Effect.sync(() => (crashed = error.message))) }]
+        })
+        if (!instantiated || ref.status === "Crashed") {
           return yield* new DeploymentError({
             reason: "StartFailed",
             name,
             version: record.version,
-            message: `${id} did not start: ${cause instanceof Error ? cause.message : String(cause ?? "it stopped at once")}`
+            message: `${id} did not start: ${crashed ?? "it stopped at once"}`
           })
         }
         const entry = yield* registry.register(name, record.version, ref, { grants })

@@ -1,9 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Stream } from "effect"
+import { TestClock } from "effect/testing"
 import { Actor, Component, DeadLetters, Deployment } from "../src/index.ts"
 import * as Registry from "../src/Registry.ts"
 import * as Router from "../src/Router.ts"
-import { decode, guestPath, text } from "./fixtures.ts"
+import { decode, guestPath, logRecorder, text } from "./fixtures.ts"
 
 const load = (name: string) => Component.fromFile(guestPath(name))
 
@@ -138,5 +139,26 @@ describe("hot deploy", () => {
       assert.strictEqual(unknown.reason, "UnknownVersion")
       const again = yield* Effect.flip(deployment.deploy("greeter", "1", yield* load("greeter-v2")))
       assert.strictEqual(again._tag === "DeploymentError" && again.reason, "AlreadyDeployed")
+    })))
+  it.effect("a version that traps is restarted by its supervisor, on the same mailbox (TestClock)", () =>
+    withHost(Effect.gen(function*() {
+      const deployment = yield* Deployment.Deployment
+      const router = yield* Router.Router
+      const { imports, logged } = logRecorder()
+      const v1 = yield* deployment.deploy("svc", "1", yield* load("flaky"), { imports })
+      const events = yield* recordEvents
+      yield* router.send("host", "svc", text("trap now"))
+      const after = yield* Effect.forkChild(ask("svc", "after"), { startImmediately: true })
+      // The supervisor's first backoff is 100 ms.
+      yield* TestClock.adjust("100 millis")
+      assert.strictEqual(yield* Fiber.join(after), "after")
+      assert.deepStrictEqual(logged, ["after"])
+      assert.deepStrictEqual(events, ["Crashed svc@1", "Restarted svc@1"])
+      assert.strictEqual((yield* v1.ref.stats).incarnations, 2)
+      assert.deepStrictEqual(
+        (yield* (yield* DeadLetters.DeadLetters).letters).map((l) => `${l.reason} ${decode(l.message.payload)}`),
+        ["Trapped trap now"]
+      )
+      assert.deepStrictEqual(yield* statuses("svc"), ["1 Serving"])
     })))
 })
