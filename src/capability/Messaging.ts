@@ -16,9 +16,11 @@
  * (`WebAssembly.Suspending`, see `internal/jco.ts`) while the host awaits the reply or the timeout the
  * guest asked for (capped at `maxRequestTimeoutMillis`): no thread blocks and no other actor waits. A
  * request cycle (A asks B, B asks A) ends when the inner request times out, because the actor waiting on
- * it takes no other message meanwhile. `send` and `publish` are synchronous host calls, so they never wait
- * for room in a full mailbox: a full target is `err("MailboxFull: ...")` for `send`, and a dead letter for
- * that subscriber's copy of a `publish`.
+ * it takes no other message meanwhile. A reply of `none` reaches the guest as an empty list.
+ *
+ * `send` and `publish` are synchronous host calls, so they never wait for room in a full mailbox: a full
+ * target is `err("MailboxFull: ...")` for `send`, and a dead letter for that subscriber's copy of a
+ * `publish`.
  *
  * Topic messages reach a subscribed guest through its `handler.handle-message`, with `topic` set.
  *
