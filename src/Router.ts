@@ -36,6 +36,7 @@ import * as Audit from "./Audit.ts"
 import * as Capability from "./Capability.ts"
 import * as DeadLetters from "./DeadLetters.ts"
 import type { Message } from "./Instance.ts"
+import * as Live from "./internal/registryLive.ts"
 import * as Bucket from "./internal/routerTokenBucket.ts"
 import * as Registry from "./Registry.ts"
 
@@ -304,10 +305,13 @@ export const make = (
     const admit = (from: string, address: string, kind: "target" | "topic", size: number): Sender | GuardError => {
       if (size > maxPayload) return new PayloadTooLarge({ sender: from, target: address, size, limit: maxPayload })
       if (from === Registry.hostAddress) return host
-      const entry = registry.lookupUnsafe(from)
-      if (entry === undefined) return new CapabilityDenied({ sender: from, kind, address })
       let sender = senders.get(from)
-      if (sender === undefined || sender.entry !== entry) sender = newSender(entry)
+      // The entry it was made for still registered: it is `from`'s current entry (ids are unique).
+      if (sender === undefined || !Live.isLive(sender.entry)) {
+        const entry = registry.lookupUnsafe(from)
+        if (entry === undefined) return new CapabilityDenied({ sender: from, kind, address })
+        if (sender === undefined || sender.entry !== entry) sender = newSender(entry)
+      }
       if (!Bucket.take(sender, clock.currentTimeMillisUnsafe(), perMillisecond, burst)) {
         return new RateLimited({ sender: from, perSecond, retryAfterMillis: Bucket.retryAfterMillis(sender, perMillisecond) })
       }
