@@ -203,9 +203,15 @@ export const make: Effect.Effect<Deployment["Service"], never, Registry.Registry
   const linker = Option.getOrUndefined(yield* Effect.serviceOption(Linker.Linker))
   const root = yield* Effect.scope
   const names = new Map<string, NameRecord>()
-  // One operation at a time: a switch and a rollback of the same name must not interleave.
-  const lock = yield* Semaphore.make(1)
-  const serialized = <A, E>(effect: Effect.Effect<A, E>) => Semaphore.withPermit(lock, effect)
+  // One operation at a time per name: a switch and a rollback of the same name must not interleave,
+  // while a long drain of one name does not hold up the others.
+  const locks = new Map<string, Semaphore.Semaphore>()
+  const serialized = <A, E>(name: string, effect: Effect.Effect<A, E>) =>
+    Effect.suspend(() => {
+      let lock = locks.get(name)
+      if (lock === undefined) locks.set(name, lock = Semaphore.makeUnsafe(1))
+      return Semaphore.withPermit(lock, effect)
+    })
 
   const refuse = (reason: DeploymentError["reason"], name: string, version: string | undefined, message: string) =>
     Effect.fail(new DeploymentError({ reason, name, ...(version === undefined ? {} : { version }), message }))
@@ -283,7 +289,7 @@ export const make: Effect.Effect<Deployment["Service"], never, Registry.Registry
   }
 
   const deploy = (name: string, version: string, component: Component.Component, options?: DeployOptions) =>
-    serialized(Effect.gen(function*() {
+    serialized(name, Effect.gen(function*() {
       let named = names.get(name)
       const existing = named?.versions.get(version)
       if (existing?.running !== undefined) {
@@ -327,7 +333,7 @@ export const make: Effect.Effect<Deployment["Service"], never, Registry.Registry
     })
 
   const promote = (name: string, version: string, options?: SwitchOptions) =>
-    serialized(Effect.gen(function*() {
+    serialized(name, Effect.gen(function*() {
       const named = yield* nameRecord(name)
       const target = yield* versionRecord(name, named, version)
       if (target.running === undefined) {
@@ -341,7 +347,7 @@ export const make: Effect.Effect<Deployment["Service"], never, Registry.Registry
     }))
 
   const rollback = (name: string, options?: SwitchOptions) =>
-    serialized(Effect.gen(function*() {
+    serialized(name, Effect.gen(function*() {
       const named = yield* nameRecord(name)
       while (named.history.length > 0) {
         const target = named.versions.get(named.history.pop()!)
@@ -351,7 +357,7 @@ export const make: Effect.Effect<Deployment["Service"], never, Registry.Registry
     }))
 
   const unload = (name: string, version?: string, options?: SwitchOptions) =>
-    serialized(Effect.gen(function*() {
+    serialized(name, Effect.gen(function*() {
       const named = yield* nameRecord(name)
       const records = version === undefined ? Array.from(named.versions.values()) : [yield* versionRecord(name, named, version)]
       for (const record of records) {
