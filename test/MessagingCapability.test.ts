@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
-import { Actor, Audit, Capability, Component, DeadLetters, Linker, Logging, Messaging } from "../src/index.ts"
+import { Actor, Audit, Capability, Component, DeadLetters, Linker, Logging, Messaging, ResourceLimits } from "../src/index.ts"
 import * as Registry from "../src/Registry.ts"
 import * as Router from "../src/Router.ts"
 import { decode, guestPath, text } from "./fixtures.ts"
@@ -195,5 +195,30 @@ describe("Messaging host interface (guests through the router)", () => {
       // Both serve again.
       assert.deepStrictEqual([a.status, b.status], ["Running", "Running"])
       assert.strictEqual(yield* answer("a", text("alive")), "alive")
+    })))
+  it.effect("a JavaScript guest (componentize-js) sends through the router as itself", () =>
+    withHost(Effect.gen(function*() {
+      const router = yield* Router.Router
+      const registry = yield* Registry.Registry
+      // 12 MB of SpiderMonkey: a trusted fixture, loaded without fuel metering to keep the test quick.
+      const component = yield* Component.fromFile(guestPath("actor-js"), { limits: ResourceLimits.unlimited })
+      const grants = Capability.makeGrants([new Capability.Messaging({ pattern: "peer" })])
+      const js = yield* Actor.spawn(component, { id: "js", imports: yield* Linker.imports(component, { id: "js", grants }) })
+      yield* registry.register("js", "1", js, { grants })
+      yield* guest("flaky", "peer", ["js"])
+      // A request from peer's address: js replies with the payload reversed...
+      assert.strictEqual(decode((yield* router.request("peer", "js", text("abc")))!), "cba")
+      // ...and on "send" it sends the payload back to its sender first, as "js".
+      assert.strictEqual(decode((yield* router.request("peer", "js", text("send")))!), "dnes")
+      assert.strictEqual(yield* answer("peer", text("end")), "end")
+      assert.deepStrictEqual(yield* linesOf("js"), ["info js got 3 bytes from peer", "info js got 4 bytes from peer"])
+      assert.deepStrictEqual(yield* linesOf("peer"), ["info send", "info end"])
+      // Not granted: the JavaScript guest's err, from the router's refusal.
+      yield* guest("flaky", "other", ["js"])
+      const denied = yield* Effect.flip(router.request("other", "js", text("send")))
+      assert.strictEqual(
+        denied._tag === "GuestError" && denied.payload,
+        "CapabilityDenied: js has no Messaging capability for target \"other\""
+      )
     })))
 })
