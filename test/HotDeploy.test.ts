@@ -161,4 +161,15 @@ describe("hot deploy", () => {
       )
       assert.deepStrictEqual(yield* statuses("svc"), ["1 Serving"])
     })))
+  it.effect("unload one version: the name falls back to the version still deployed", () =>
+    withHost(Effect.gen(function*() {
+      const deployment = yield* Deployment.Deployment
+      yield* deployment.deploy("greeter", "1", yield* load("greeter-v1"))
+      yield* deployment.deploy("greeter", "2", yield* load("greeter-v2"))
+      yield* deployment.unload("greeter", "1")
+      assert.strictEqual(yield* ask("greeter", "fay"), "welcome back, fay")
+      assert.deepStrictEqual(yield* statuses("greeter"), ["2 Serving"])
+      assert.strictEqual((yield* Effect.flip(deployment.unload("greeter", "1"))).reason, "UnknownVersion")
+      assert.strictEqual((yield* Effect.flip(deployment.promote("nothing", "1"))).reason, "UnknownName")
+    })))
 })
