@@ -13,13 +13,16 @@ import * as path from "node:path"
 import { Component, DeadLetters, Deployment, Registry, Router } from "../src/index.ts"
 
 const build = path.resolve(import.meta.dirname, "..", "build")
+// Our own guests: memory cap as by default, but no fuel metering (a binaryen pass on first load). An
+// untrusted plugin keeps `ResourceLimits.defaults`.
+const trusted = { fuel: Infinity }
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
 const HostLive = Layer.mergeAll(Router.Router.layer, Deployment.Deployment.layer).pipe(Layer.provideMerge(Registry.Registry.layer))
 
 const load = (guest: string) =>
-  Component.fromFile(path.join(build, "guests", `${guest}.wasm`), { cacheDirectory: path.join(build, "cache") })
+  Component.fromFile(path.join(build, "guests", `${guest}.wasm`), { cacheDirectory: path.join(build, "cache"), limits: trusted })
 
 const program = Effect.gen(function*() {
   const deployment = yield* Deployment.Deployment
