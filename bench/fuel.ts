@@ -68,10 +68,13 @@ const instrumented = await Rewrite.instrumentFuel(raw)
 const instrumentMs = performance.now() - started
 
 const instantiate = (bytes: Uint8Array) => {
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), {})
+  const host = Rewrite.makeFuelHost()
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), {
+    [Rewrite.fuelImport.module]: host.imports
+  })
   const exports = instance.exports as unknown as Exports
   new Uint8Array(exports.memory.buffer).forEach((_, i, bytes) => (bytes[i] = (i * 2654435761) >>> 24))
-  return { exports, meter: Rewrite.fuelMeter([instance]) }
+  return { exports, meter: Rewrite.fuelMeter([instance], host) }
 }
 
 const plain = instantiate(raw)

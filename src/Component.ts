@@ -258,7 +258,7 @@ export const instantiate = <R = never>(
       instantiated === undefined
         ? makeIsolated(component, options?.imports ?? {})
         : Effect.acquireRelease(
-          Effect.sync(() => InstanceImpl.make(component, instantiated)),
+          Effect.clockWith((clock) => Effect.sync(() => InstanceImpl.make(component, instantiated, clock))),
           (instance) => Effect.sync(() => instance.close())
         )
     )

@@ -46,6 +46,8 @@ const guest = (name: string): Promise<Guest> => {
 interface Running {
   readonly process: (input: Uint8Array) => Uint8Array
   readonly cores: ReadonlyArray<WebAssembly.Instance>
+  /** The host half of the instrumented module's `airssys:fuel` import: pass it to `fuelMeter`. */
+  readonly fuel: Rewrite.FuelHost
 }
 
 /** Instantiates a guest through its glue, with `core` (rewritten or not) in place of its core module. */
@@ -53,12 +55,13 @@ const run = async (name: string, core: Uint8Array): Promise<Running> => {
   const { glue } = await guest(name)
   const module = new WebAssembly.Module(core as Uint8Array<ArrayBuffer>)
   const cores: Array<WebAssembly.Instance> = []
+  const fuel = Rewrite.makeFuelHost()
   const exports = await glue(() => module, {}, (m, imports) => {
-    const instance = new WebAssembly.Instance(m, imports)
+    const instance = new WebAssembly.Instance(m, { ...imports, [Rewrite.fuelImport.module]: fuel.imports })
     cores.push(instance)
     return instance
   }) as { process: (input: Uint8Array) => Uint8Array }
-  return { process: (input) => exports.process(input), cores }
+  return { process: (input) => exports.process(input), cores, fuel }
 }
 
 type Outcome =
@@ -235,7 +238,10 @@ const runLoopInWorker = (core: Uint8Array, fuel: number) =>
     const worker = new Worker(
       `
       const { parentPort, workerData } = require("node:worker_threads")
-      const { exports } = new WebAssembly.Instance(new WebAssembly.Module(workerData.core), {})
+      // A host that refuses every refill: the first time the fuel runs out, the guest traps.
+      const { exports } = new WebAssembly.Instance(new WebAssembly.Module(workerData.core), {
+        "airssys:fuel": { refill: () => 0 }
+      })
       exports.airssys_fuel.value = BigInt(workerData.fuel)
       let message = "returned"
       try { exports.process(0, 0) } catch (error) { message = String(error.stack) }

@@ -304,12 +304,23 @@ export const fuelExport = "airssys_fuel"
 /** The function whose `unreachable` is the out-of-fuel trap (it names the frame in stack traces). */
 export const fuelExhaustedFunction = "airssys_fuel_exhausted"
 
+/**
+ * The host function an instrumented module imports, called when the fuel global drops below zero:
+ * it may refill the global and return 1 (the guest goes on), or return 0 (the guest traps). This is
+ * what lets the host meter fuel in slices and check a deadline between them.
+ */
+export const fuelImport = { module: "airssys:fuel", name: "refill" } as const
+
+const refillFunction = "airssys_fuel_refill"
+
 // binaryen's `log-execution` pass puts `call $log_execution (i32.const id)` at every function entry, loop
-// head, `return` and fall-through function end, calling an import it adds. We replace that import with a
-// function of our own (same name: the calls refer to it by name) that charges one unit, then inline it.
+// head, `return` and fall-through function end, calling an import it adds. It is the fallback for the
+// functions the rewrite below cannot see through: we replace that import with a function of our own (same
+// name: the calls refer to it by name) that charges one unit from the global, then inline it.
 const hookName = "log_execution"
 
 type Binaryen = typeof import("binaryen").default
+type BinaryenModule = InstanceType<Binaryen["Module"]>
 
 const binaryenVersion: string = (createRequire(import.meta.url)("binaryen/package.json") as { version: string }).version
 
@@ -317,7 +328,7 @@ const binaryenVersion: string = (createRequire(import.meta.url)("binaryen/packag
  * Identifies the instrumentation scheme and the binaryen that applied it: part of every cache key, so a
  * change of either invalidates cached output.
  */
-export const fuelVersion = `airssys-fuel/1 binaryen/${binaryenVersion}`
+export const fuelVersion = `airssys-fuel/2 binaryen/${binaryenVersion}`
 
 // binaryen.js is a 13 MB module whose import costs ~100 ms: only pay it when something is instrumented.
 let binaryenModule: Promise<Binaryen> | undefined
@@ -356,6 +367,312 @@ const checkInstrumentable = (bytes: Uint8Array): WasmRewriteError | undefined =>
   return undefined
 }
 
+// --- Walking binaryen IR -----------------------------------------------------
+
+/**
+ * The children of each kind of expression, in evaluation order, by the names of binaryen.js's accessors
+ * (`getX` / `setX`; `X*` is a list: `getNumXs`, `getXAt`, `setXAt`). A kind missing here (exception
+ * handling, strings, stack switching, anything newer) makes its function fall back to the global hooks.
+ */
+const childFields: Record<string, ReadonlyArray<string>> = {
+  Block: ["Child*"],
+  If: ["Condition", "IfTrue", "IfFalse"],
+  Loop: ["Body"],
+  Break: ["Value", "Condition"],
+  Switch: ["Value", "Condition"],
+  Call: ["Operand*"],
+  CallIndirect: ["Operand*", "Target"],
+  CallRef: ["Operand*", "Target"],
+  LocalGet: [],
+  LocalSet: ["Value"],
+  GlobalGet: [],
+  GlobalSet: ["Value"],
+  Load: ["Ptr"],
+  Store: ["Ptr", "Value"],
+  Const: [],
+  Unary: ["Value"],
+  Binary: ["Left", "Right"],
+  Select: ["IfTrue", "IfFalse", "Condition"],
+  Drop: ["Value"],
+  Return: ["Value"],
+  MemorySize: [],
+  MemoryGrow: ["Delta"],
+  Nop: [],
+  Unreachable: [],
+  AtomicCmpxchg: ["Ptr", "Expected", "Replacement"],
+  AtomicRMW: ["Ptr", "Value"],
+  AtomicWait: ["Ptr", "Expected", "Timeout"],
+  AtomicNotify: ["Ptr", "NotifyCount"],
+  AtomicFence: [],
+  SIMDExtract: ["Vec"],
+  SIMDReplace: ["Vec", "Value"],
+  SIMDShuffle: ["Left", "Right"],
+  SIMDTernary: ["A", "B", "C"],
+  SIMDShift: ["Vec", "Shift"],
+  SIMDLoad: ["Ptr"],
+  SIMDLoadStoreLane: ["Ptr", "Vec"],
+  MemoryInit: ["Dest", "Offset", "Size"],
+  DataDrop: [],
+  MemoryCopy: ["Dest", "Source", "Size"],
+  MemoryFill: ["Dest", "Value", "Size"],
+  RefNull: [],
+  RefIsNull: ["Value"],
+  RefFunc: [],
+  RefEq: ["Left", "Right"],
+  TableGet: ["Index"],
+  TableSet: ["Index", "Value"],
+  TableSize: [],
+  TableGrow: ["Value", "Delta"],
+  TupleMake: ["Operand*"],
+  TupleExtract: ["Tuple"],
+  RefI31: ["Value"],
+  I31Get: ["I31"],
+  RefTest: ["Ref"],
+  RefCast: ["Ref"],
+  BrOn: ["Ref"],
+  StructNew: ["Operand*"],
+  StructGet: ["Ref"],
+  StructSet: ["Ref", "Value"],
+  ArrayNew: ["Init", "Size"],
+  ArrayNewFixed: ["Value*"],
+  ArrayNewData: ["Offset", "Size"],
+  ArrayNewElem: ["Offset", "Size"],
+  ArrayGet: ["Ref", "Index"],
+  ArraySet: ["Ref", "Index", "Value"],
+  ArrayLen: ["Ref"],
+  ArrayFill: ["Ref", "Index", "Value", "Size"],
+  ArrayCopy: ["DestRef", "DestIndex", "SrcRef", "SrcIndex", "Length"],
+  ArrayInitData: ["Ref", "Index", "Offset", "Size"],
+  ArrayInitElem: ["Ref", "Index", "Offset", "Size"],
+  RefAs: ["Value"]
+}
+
+type Accessors = Record<string, (...args: Array<number>) => number>
+
+/** The part of binaryen.js's expression and function accessors used here (its typings leave them out). */
+interface BinaryenIr {
+  readonly Call: { getTarget(expr: number): string; isReturn(expr: number): boolean }
+  readonly CallIndirect: { isReturn(expr: number): boolean }
+  readonly CallRef: { isReturn(expr: number): boolean }
+  readonly Loop: { getBody(expr: number): number; setBody(expr: number, body: number): void }
+  readonly Return: { getValue(expr: number): number; setValue(expr: number, value: number): void }
+  readonly Function: {
+    getParams(func: number): number
+    getNumVars(func: number): number
+    getBody(func: number): number
+    setBody(func: number, body: number): void
+  }
+  _BinaryenFunctionAddVar(func: number, type: number): number
+}
+
+const ir = (binaryen: Binaryen): BinaryenIr => binaryen as unknown as BinaryenIr
+
+/** One child position: reads and replaces the child there. */
+interface Slot {
+  readonly get: () => number
+  readonly set: (child: number) => void
+}
+
+interface Kind {
+  readonly name: string
+  /** The child slots of an expression of this kind, in evaluation order (absent children left out). */
+  readonly slots: (expr: number) => Array<Slot>
+}
+
+const kindsOf = (binaryen: Binaryen): Map<number, Kind> => {
+  const kinds = new Map<number, Kind>()
+  const api = binaryen as unknown as Record<string, unknown>
+  for (const [name, fields] of Object.entries(childFields)) {
+    const id = api[`${name}Id`]
+    if (typeof id !== "number") continue
+    const accessors = (api[name] ?? {}) as Accessors
+    const readers = fields.map((field) => {
+      if (field.endsWith("*")) {
+        const one = field.slice(0, -1)
+        const count = accessors[`getNum${one === "Child" ? "Children" : `${one}s`}`]!
+        const at = accessors[`get${one}At`]!
+        const setAt = accessors[`set${one}At`]!
+        return (expr: number, out: Array<Slot>) => {
+          for (let i = 0, n = count(expr); i < n; i++) {
+            out.push({ get: () => at(expr, i), set: (child) => void setAt(expr, i, child) })
+          }
+        }
+      }
+      const get = accessors[`get${field}`]!
+      const set = accessors[`set${field}`]!
+      return (expr: number, out: Array<Slot>) => {
+        if (get(expr) !== 0) out.push({ get: () => get(expr), set: (child) => void set(expr, child) })
+      }
+    })
+    if (readers.some((_, i) => {
+      const field = fields[i]!
+      const one = field.endsWith("*") ? field.slice(0, -1) : field
+      return field.endsWith("*")
+        ? typeof accessors[`get${one}At`] !== "function" || typeof accessors[`set${one}At`] !== "function"
+        : typeof accessors[`get${field}`] !== "function" || typeof accessors[`set${field}`] !== "function"
+    })) continue // this binaryen lacks an accessor: treat the kind as unknown
+    kinds.set(id, {
+      name,
+      slots: (expr) => {
+        const out: Array<Slot> = []
+        for (const read of readers) read(expr, out)
+        return out
+      }
+    })
+  }
+  return kinds
+}
+
+/** What the rewrite must change in one function, found by walking its body. */
+interface FunctionPlan {
+  readonly loops: Array<number>
+  /** Calls that leave the function's code (direct, indirect, by reference, to imports), with their slots. */
+  readonly calls: Array<{ readonly expr: number; readonly slot: Slot; readonly isReturn: boolean }>
+  readonly returns: Array<{ readonly expr: number; readonly slot: Slot }>
+  /** `log-execution`'s hook calls, to be removed. */
+  readonly hooks: Array<Slot>
+}
+
+/**
+ * Walks a function body (iteratively: binaryen IR nests deeply) and lists what the rewrite changes, or
+ * returns `undefined` when the function uses something the local-counter scheme cannot handle: an
+ * expression kind without accessors, or exception handling (an exception unwinds past the code that
+ * would write the counter back).
+ */
+const planFunction = (binaryen: Binaryen, kinds: Map<number, Kind>, body: number, bodySlot: Slot): FunctionPlan | undefined => {
+  const plan: FunctionPlan = { loops: [], calls: [], returns: [], hooks: [] }
+  const stack: Array<{ readonly expr: number; readonly slot: Slot }> = [{ expr: body, slot: bodySlot }]
+  while (stack.length > 0) {
+    const { expr, slot } = stack.pop()!
+    const kind = kinds.get(binaryen.getExpressionId(expr))
+    if (kind === undefined) return undefined
+    switch (kind.name) {
+      case "Loop":
+        plan.loops.push(expr)
+        break
+      case "Call":
+        if (ir(binaryen).Call.getTarget(expr) === hookName) {
+          plan.hooks.push(slot)
+          continue
+        }
+        plan.calls.push({ expr, slot, isReturn: ir(binaryen).Call.isReturn(expr) })
+        break
+      case "CallIndirect":
+        plan.calls.push({ expr, slot, isReturn: ir(binaryen).CallIndirect.isReturn(expr) })
+        break
+      case "CallRef":
+        plan.calls.push({ expr, slot, isReturn: ir(binaryen).CallRef.isReturn(expr) })
+        break
+      case "Return":
+        plan.returns.push({ expr, slot })
+        break
+    }
+    for (const child of kind.slots(expr)) stack.push({ expr: child.get(), slot: child })
+  }
+  return plan
+}
+
+/**
+ * The rewrite of one function whose body `planFunction` could see through. The fuel left lives in a local
+ * (V8 keeps it in a register): loaded from the global at entry and after every call, written back before
+ * every call and every exit. Each function entry and each loop iteration costs one unit:
+ * `if ((f -= 1) < 0) { global = f; exhausted(); f = global }` — a subtract and a predicted branch.
+ */
+const rewriteFunction = (binaryen: Binaryen, module: BinaryenModule, func: number, plan: FunctionPlan): void => {
+  const i64 = binaryen.i64
+  const params = binaryen.expandType(ir(binaryen).Function.getParams(func)).length
+  const addVar = (f: number, t: number) => ir(binaryen)._BinaryenFunctionAddVar(f, t)
+  const fuel = params + ir(binaryen).Function.getNumVars(func)
+  addVar(func, i64)
+  const temps = new Map<number, number>()
+  const temp = (type: number): number => {
+    let index = temps.get(type)
+    if (index === undefined) {
+      index = params + ir(binaryen).Function.getNumVars(func)
+      addVar(func, type)
+      temps.set(type, index)
+    }
+    return index
+  }
+  const spill = () => module.global.set(fuelExport, module.local.get(fuel, i64))
+  const reload = () => module.local.set(fuel, module.global.get(fuelExport, i64))
+  const charge = () =>
+    module.if(
+      module.i64.lt_s(module.local.tee(fuel, module.i64.sub(module.local.get(fuel, i64), module.i64.const(1n)), i64), module.i64.const(0n)),
+      module.block(null, [spill(), module.call(fuelExhaustedFunction, [], binaryen.none), reload()])
+    )
+  const isConcrete = (type: number) => type !== binaryen.none && type !== binaryen.unreachable
+  // `before; expr; after`, keeping `expr`'s value.
+  const around = (before: Array<number>, expr: number, after: Array<number>): number => {
+    const type = binaryen.getExpressionType(expr)
+    if (after.length === 0 || !isConcrete(type)) return module.block(null, [...before, expr, ...after], binaryen.auto)
+    const t = temp(type)
+    return module.block(null, [...before, module.local.set(t, expr), ...after, module.local.get(t, type)], type)
+  }
+  const trivial = (expr: number): boolean => {
+    const id = binaryen.getExpressionId(expr)
+    return id === binaryen.LocalGetId || id === binaryen.ConstId || id === binaryen.GlobalGetId ||
+      id === binaryen.RefNullId || id === binaryen.RefFuncId
+  }
+
+  for (const hook of plan.hooks) hook.set(module.nop())
+  // Calls, innermost last: an outer call's slots are read when it is rewritten, after its operands were.
+  for (let i = plan.calls.length - 1; i >= 0; i--) {
+    const { expr, slot, isReturn } = plan.calls[i]!
+    if (binaryen.getExpressionType(expr) === binaryen.unreachable && !isReturn) continue // never calls
+    const kind = binaryen.getExpressionId(expr)
+    const children = (kind === binaryen.CallId ? binaryenKindSlots.call : kind === binaryen.CallIndirectId
+      ? binaryenKindSlots.callIndirect
+      : binaryenKindSlots.callRef)(expr)
+    const last = children[children.length - 1]
+    const after = isReturn ? [] : [reload()]
+    if (last === undefined || trivial(last.get())) {
+      slot.set(around([spill()], expr, after))
+    } else {
+      // The write-back goes after the last operand is evaluated: operands may loop or call.
+      last.set(around([], last.get(), [spill()]))
+      if (after.length > 0) slot.set(around([], expr, after))
+    }
+  }
+  for (const { expr, slot } of plan.returns) {
+    const value = ir(binaryen).Return.getValue(expr)
+    if (value === 0) slot.set(module.block(null, [spill(), expr], binaryen.unreachable))
+    else if (isConcrete(binaryen.getExpressionType(value))) ir(binaryen).Return.setValue(expr, around([], value, [spill()]))
+  }
+  // Loops and the body last: the rewrites above may have replaced what they hold.
+  for (const loop of plan.loops) {
+    const loopBody = ir(binaryen).Loop.getBody(loop)
+    ir(binaryen).Loop.setBody(loop, module.block(null, [charge(), loopBody], binaryen.getExpressionType(loopBody)))
+  }
+  const body = ir(binaryen).Function.getBody(func)
+  const bodyType = binaryen.getExpressionType(body)
+  const entry = [reload(), charge()]
+  ir(binaryen).Function.setBody(
+    func,
+    bodyType === binaryen.unreachable
+      ? module.block(null, [...entry, body], binaryen.unreachable)
+      : around(entry, body, [spill()])
+  )
+}
+
+// Filled in by `instrumentFuelWith` once binaryen is loaded: the slots of the three call kinds.
+const binaryenKindSlots: {
+  call: (expr: number) => Array<Slot>
+  callIndirect: (expr: number) => Array<Slot>
+  callRef: (expr: number) => Array<Slot>
+} = { call: () => [], callIndirect: () => [], callRef: () => [] }
+
+/** Counts of how functions were instrumented, for tests and diagnostics. */
+export interface InstrumentStats {
+  /** Functions metered with a local counter. */
+  readonly local: number
+  /** Functions metered through the global at every charge (exception handling, unknown expressions). */
+  readonly global: number
+}
+
+/** How the last `instrumentFuelWith` in this thread instrumented the module's functions. */
+export let lastInstrumentStats: InstrumentStats = { local: 0, global: 0 }
+
 /**
  * Instruments with an already-loaded binaryen, synchronously. binaryen's settings are process-global:
  * each one changed here is restored before returning.
@@ -367,14 +684,19 @@ export const instrumentFuelWith = (binaryen: Binaryen, bytes: Uint8Array): Uint8
   const alwaysInline = binaryen.getAlwaysInlineMaxSize()
   // Read without DWARF processing (it is slow, and binaryen would try to rewrite it); names are read anyway.
   binaryen.setDebugInfo(false)
-  let module: InstanceType<Binaryen["Module"]> | undefined
+  let module: BinaryenModule | undefined
   try {
     module = binaryen.readBinary(bytes)
-    for (const name of [hookName, fuelExhaustedFunction]) {
+    for (const name of [hookName, fuelExhaustedFunction, refillFunction]) {
       if (module.getFunction(name) !== 0) throw failure("NameClash", `the module already has a function named ${name}`)
     }
     if (module.getGlobal(fuelExport) !== 0) throw failure("NameClash", `the module already has a global named ${fuelExport}`)
     module.setFeatures(binaryen.Features.All)
+    const guestFunctions: Array<number> = []
+    for (let i = 0, n = module.getNumFunctions(); i < n; i++) {
+      const func = module.getFunctionByIndex(i)
+      if (binaryen.getFunctionInfo(func).module === "") guestFunctions.push(func)
+    }
     // Mark every function of the guest as not inlinable: the inlining below must inline our hook only,
     // leaving the guest's own code as it was.
     binaryen.setPassArgument("no-inline", "*")
@@ -385,10 +707,38 @@ export const instrumentFuelWith = (binaryen: Binaryen, bytes: Uint8Array): Uint8
     const i64 = binaryen.i64
     module.addGlobal(fuelExport, i64, true, module.i64.const(0n))
     module.addGlobalExport(fuelExport, fuelExport)
-    module.addFunction(fuelExhaustedFunction, binaryen.none, binaryen.none, [], module.unreachable())
+    module.addFunctionImport(refillFunction, fuelImport.module, fuelImport.name, binaryen.none, binaryen.i32)
+    // Out of fuel: ask the host for more; trap when it has none to give (or the call's time is up).
+    module.addFunction(
+      fuelExhaustedFunction,
+      binaryen.none,
+      binaryen.none,
+      [],
+      module.if(module.i32.eqz(module.call(refillFunction, [], binaryen.i32)), module.unreachable())
+    )
     // Kept out of line: it is the frame that names the trap, and it is never hot.
     binaryen.setPassArgument("no-inline", fuelExhaustedFunction)
     module.runPasses(["no-inline"])
+
+    const kinds = kindsOf(binaryen)
+    const slotsOf = (name: string) => kinds.get((binaryen as unknown as Record<string, number>)[`${name}Id`]!)?.slots ?? (() => [])
+    binaryenKindSlots.call = slotsOf("Call")
+    binaryenKindSlots.callIndirect = slotsOf("CallIndirect")
+    binaryenKindSlots.callRef = slotsOf("CallRef")
+    let local = 0
+    for (const func of guestFunctions) {
+      const body = ir(binaryen).Function.getBody(func)
+      const plan = planFunction(binaryen, kinds, body, {
+        get: () => ir(binaryen).Function.getBody(func),
+        set: (child) => ir(binaryen).Function.setBody(func, child)
+      })
+      if (plan === undefined) continue
+      rewriteFunction(binaryen, module, func, plan)
+      local++
+    }
+    lastInstrumentStats = { local, global: guestFunctions.length - local }
+
+    // The fallback hook, for the functions left with `log-execution`'s calls:
     // fuel -= 1; if (fuel < 0) airssys_fuel_exhausted()
     module.addFunction(
       hookName,
@@ -403,10 +753,10 @@ export const instrumentFuelWith = (binaryen: Binaryen, bytes: Uint8Array): Uint8
         )
       ])
     )
-    // A call per loop iteration doubles the cost of a tight loop in V8; inlined, the charge is a load,
-    // a subtract, a store and a compare.
     binaryen.setAlwaysInlineMaxSize(20)
     module.runPasses(["inlining"])
+    if (module.getFunction(hookName) !== 0) module.removeFunction(hookName)
+    if (!module.validate()) throw failure("InstrumentFailed", "the instrumented module does not validate")
     // Emit with a name section, so that guest frames keep their names in stack traces.
     binaryen.setDebugInfo(true)
     return module.emitBinary()
@@ -538,4 +888,4 @@ export const cachedInstrument = (
 // Fuel at run time
 // -----------------------------------------------------------------------------
 
-export { type FuelMeter, fuelGlobal, fuelMeter } from "./fuelMeter.ts"
+export { type FuelHost, type FuelMeter, fuelGlobal, fuelMeter, makeFuelHost, sliceUnits } from "./fuelMeter.ts"
