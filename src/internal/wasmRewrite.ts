@@ -532,7 +532,7 @@ const kindsOf = (binaryen: Binaryen): Map<number, Kind> => {
 
 /** What the rewrite must change in one function, found by walking its body. */
 interface FunctionPlan {
-  readonly loops: Array<number>
+  readonly loops: Array<{ readonly expr: number; readonly slot: Slot }>
   /** Calls that leave the function's code (direct, indirect, by reference, to imports), with their slots. */
   readonly calls: Array<{ readonly expr: number; readonly slot: Slot; readonly isReturn: boolean }>
   readonly returns: Array<{ readonly expr: number; readonly slot: Slot }>
@@ -555,7 +555,7 @@ const planFunction = (binaryen: Binaryen, kinds: Map<number, Kind>, body: number
     if (kind === undefined) return undefined
     switch (kind.name) {
       case "Loop":
-        plan.loops.push(expr)
+        plan.loops.push({ expr, slot })
         break
       case "Call":
         if (ir(binaryen).Call.getTarget(expr) === hookName) {
@@ -582,9 +582,12 @@ const planFunction = (binaryen: Binaryen, kinds: Map<number, Kind>, body: number
 /**
  * The rewrite of one function whose body `planFunction` could see through. The fuel left lives in a local
  * (V8 keeps it in a register): loaded from the global at entry and after every call, written back before
- * every call and every exit. Each function entry and each loop iteration costs one unit:
- * `if ((f -= 1) < 0) { global = f; exhausted(); f = global }` — a subtract and a predicted branch.
+ * every call and every exit. Each function entry and each loop iteration costs one unit: `(f -= 1) < 0`
+ * and a branch, never taken until the fuel runs out, to code that writes the counter back, asks the host
+ * for more (`exhausted`) and reloads it.
  */
+let labels = 0
+
 const rewriteFunction = (binaryen: Binaryen, module: BinaryenModule, func: number, plan: FunctionPlan): void => {
   const i64 = binaryen.i64
   const params = binaryen.expandType(ir(binaryen).Function.getParams(func)).length
@@ -603,11 +606,11 @@ const rewriteFunction = (binaryen: Binaryen, module: BinaryenModule, func: numbe
   }
   const spill = () => module.global.set(fuelExport, module.local.get(fuel, i64))
   const reload = () => module.local.set(fuel, module.global.get(fuelExport, i64))
+  // (f -= 1) < 0
+  const exhaustedCondition = () =>
+    module.i64.lt_s(module.local.tee(fuel, module.i64.sub(module.local.get(fuel, i64), module.i64.const(1n)), i64), module.i64.const(0n))
   const charge = () =>
-    module.if(
-      module.i64.lt_s(module.local.tee(fuel, module.i64.sub(module.local.get(fuel, i64), module.i64.const(1n)), i64), module.i64.const(0n)),
-      module.block(null, [spill(), module.call(fuelExhaustedFunction, [], binaryen.none), reload()])
-    )
+    module.if(exhaustedCondition(), module.block(null, [spill(), module.call(fuelExhaustedFunction, [], binaryen.none), reload()]))
   const isConcrete = (type: number) => type !== binaryen.none && type !== binaryen.unreachable
   // `before; expr; after`, keeping `expr`'s value.
   const around = (before: Array<number>, expr: number, after: Array<number>): number => {
@@ -646,10 +649,43 @@ const rewriteFunction = (binaryen: Binaryen, module: BinaryenModule, func: numbe
     if (value === 0) slot.set(module.block(null, [spill(), expr], binaryen.unreachable))
     else if (isConcrete(binaryen.getExpressionType(value))) ir(binaryen).Return.setValue(expr, around([], value, [spill()]))
   }
-  // Loops and the body last: the rewrites above may have replaced what they hold.
-  for (const loop of plan.loops) {
+  // Loops and the body last: the rewrites above may have replaced what they hold. Inner loops first: an
+  // inner loop may be its outer loop's whole body.
+  //
+  // The out-of-fuel path of a loop lies outside it: the charge branches out, the host is asked for more,
+  // and the loop is entered again at its head. With the call inside the loop V8 would keep every value
+  // live across it on the stack, in the hot path too (+50–80% on tight loops instead of ~10%).
+  //
+  //   (block $exit (loop $retry (block $out (br $exit (loop $L (br_if $out charge) body)))
+  //     spill; exhausted(); reload + 1; (br $retry)))
+  //
+  // Entering again charges the head once more: the reload gives that unit back.
+  for (let i = plan.loops.length - 1; i >= 0; i--) {
+    const { expr: loop, slot } = plan.loops[i]!
+    const n = labels++
+    const [exit, retry, out] = [`airssys_fuel_exit${n}`, `airssys_fuel_retry${n}`, `airssys_fuel_out${n}`]
     const loopBody = ir(binaryen).Loop.getBody(loop)
-    ir(binaryen).Loop.setBody(loop, module.block(null, [charge(), loopBody], binaryen.getExpressionType(loopBody)))
+    ir(binaryen).Loop.setBody(
+      loop,
+      module.block(null, [module.br(out, exhaustedCondition()), loopBody], binaryen.getExpressionType(loopBody))
+    )
+    const type = binaryen.getExpressionType(loop)
+    const refill = [
+      spill(),
+      module.call(fuelExhaustedFunction, [], binaryen.none),
+      module.local.set(fuel, module.i64.add(module.global.get(fuelExport, i64), module.i64.const(1n)))
+    ]
+    if (type === binaryen.unreachable) {
+      // The loop never falls through: nothing leaves but branches out of it.
+      slot.set(module.loop(retry, module.block(null, [module.block(out, [loop], binaryen.none), ...refill, module.br(retry)])))
+    } else {
+      const leave = isConcrete(type) ? [module.br(exit, undefined, loop)] : [loop, module.br(exit)]
+      slot.set(module.block(
+        exit,
+        [module.loop(retry, module.block(null, [module.block(out, leave, binaryen.none), ...refill, module.br(retry)]))],
+        type
+      ))
+    }
   }
   const body = ir(binaryen).Function.getBody(func)
   const bodyType = binaryen.getExpressionType(body)
@@ -694,6 +730,7 @@ export const instrumentFuelWith = (binaryen: Binaryen, bytes: Uint8Array): Uint8
   let module: BinaryenModule | undefined
   try {
     module = binaryen.readBinary(bytes)
+    labels = 0
     for (const name of [hookName, fuelExhaustedFunction, refillFunction]) {
       if (module.getFunction(name) !== 0) throw failure("NameClash", `the module already has a function named ${name}`)
     }
