@@ -12,7 +12,7 @@ const readU32 = (bytes: Uint8Array) => new DataView(bytes.buffer, bytes.byteOffs
  * A Clock whose time moves on by `stepMillis` each time it is read, whatever the machine does: a guest
  * that reads it once per slice of fuel runs out of time after a known number of slices.
  */
-const steppingClock = (stepMillis: number) => {
+const steppingClock = (stepMillis: number, sleeper?: Clock.Clock) => {
   let now = 0
   const state = { reads: 0 }
   const read = () => {
@@ -27,7 +27,8 @@ const steppingClock = (stepMillis: number) => {
     currentTimeNanos: Effect.sync(nanos),
     monotonicTimeNanosUnsafe: nanos,
     monotonicTimeNanos: Effect.sync(nanos),
-    sleep: () => Effect.void
+    // Sleeping is left to the test's clock (TestClock), when given.
+    sleep: (duration) => sleeper === undefined ? Effect.void : sleeper.sleep(duration)
   }
   return { clock, state }
 }
@@ -174,4 +175,24 @@ describe("resource limits, with real guests", () => {
       assert.isTrue(instance.poisoned)
       assert.instanceOf(error, ComponentError.LimitExceeded)
     }))
+
+  it.effect("supervised - a guest past its deadline is stopped, restarted, and serves again", () => {
+    const store = DeadLetters.makeStore()
+    return Effect.gen(function*() {
+      const component = yield* Component.fromBytes(guestBytes("spinner"), {
+        limits: { fuel: 1e12, timeout: Duration.millis(50) }
+      })
+      const { clock } = steppingClock(10, yield* Clock.Clock)
+      const actor = yield* Actor.make(component, { id: "spinner" }).pipe(Effect.provideService(Clock.Clock, clock))
+      yield* Supervisor.start({ id: "limits", backoff: Schedule.spaced("10 millis"), children: [Actor.child(actor)] })
+      yield* TestClock.adjust("10 millis")
+      const error = yield* Effect.flip(actor.request(text("loop")))
+      assert.strictEqual(error._tag === "LimitExceeded" && error.limit, "timeout")
+      yield* TestClock.adjust("10 millis")
+      yield* TestClock.adjust("10 millis")
+      assert.strictEqual(decode((yield* actor.request(text("tick")))!), "tock")
+      assert.strictEqual((yield* actor.stats).incarnations, 2)
+      assert.deepStrictEqual((yield* store.letters).map((l) => decode(l.message.payload)), ["loop"])
+    }).pipe(Effect.provideService(DeadLetters.DeadLetters, store))
+  })
 })
