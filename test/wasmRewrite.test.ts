@@ -395,12 +395,15 @@ describe("instrumentFuel", () => {
         ["tail(5)", () => plain.tail(5), () => metered.tail(5)],
         ["fact(20)", () => plain.fact(20n), () => metered.fact(20n)],
         ["table(9)", () => plain.table(9), () => metered.table(9)],
-        ["eh(4)", () => plain.eh(4), () => metered.eh(4)]
+        ["eh(4)", () => plain.eh(4), () => metered.eh(4)],
+        ["eh(40)", () => plain.eh(40), () => metered.eh(40)]
       ]
+      const costs = new Map<string, number>()
       for (const [name, expected, actual] of calls) {
         meter.refill(1_000_000)
         assert.strictEqual(actual(), expected(), name)
         const cost = meter.consumed()
+        costs.set(name, cost)
         assert.isAbove(cost, 0, name)
         meter.refill(cost)
         assert.strictEqual(actual(), expected(), `${name} with exactly its fuel`)
@@ -410,6 +413,9 @@ describe("instrumentFuel", () => {
         assert.isTrue(meter.exhausted(), name)
         assert.strictEqual(meter.stopped(), "fuel", name)
       }
+      // One unit per loop iteration, in the fallback function too.
+      assert.strictEqual(costs.get("eh(40)")! - costs.get("eh(4)")!, 36)
+      assert.strictEqual(costs.get("mix(50)")! - costs.get("mix(7)")! > 43, true)
     }))
 
   it.effect("input - refused with a reason before binaryen sees it", () =>

@@ -480,52 +480,62 @@ interface Slot {
   readonly set: (child: number) => void
 }
 
+/** A child field of an expression kind: a single child (`count` 0 or 1) or a list. */
+interface Field {
+  readonly count: (expr: number) => number
+  readonly get: (expr: number, index: number) => number
+  readonly set: (expr: number, index: number, child: number) => void
+}
+
 interface Kind {
   readonly name: string
-  /** The child slots of an expression of this kind, in evaluation order (absent children left out). */
-  readonly slots: (expr: number) => Array<Slot>
+  /** Child fields, in evaluation order. */
+  readonly fields: ReadonlyArray<Field>
+}
+
+const slotOf = (field: Field, parent: number, index: number): Slot => ({
+  get: () => field.get(parent, index),
+  set: (child) => field.set(parent, index, child)
+})
+
+/** The child slots of an expression, in evaluation order (absent children left out). */
+const slotsOf = (kind: Kind, expr: number): Array<Slot> => {
+  const out: Array<Slot> = []
+  for (const field of kind.fields) {
+    for (let i = 0, n = field.count(expr); i < n; i++) out.push(slotOf(field, expr, i))
+  }
+  return out
 }
 
 const kindsOf = (binaryen: Binaryen): Map<number, Kind> => {
   const kinds = new Map<number, Kind>()
   const api = binaryen as unknown as Record<string, unknown>
-  for (const [name, fields] of Object.entries(childFields)) {
+  for (const [name, names] of Object.entries(childFields)) {
     const id = api[`${name}Id`]
     if (typeof id !== "number") continue
     const accessors = (api[name] ?? {}) as Accessors
-    const readers = fields.map((field) => {
+    const fields: Array<Field> = []
+    for (const field of names) {
       if (field.endsWith("*")) {
         const one = field.slice(0, -1)
-        const count = accessors[`getNum${one === "Child" ? "Children" : `${one}s`}`]!
-        const at = accessors[`get${one}At`]!
-        const setAt = accessors[`set${one}At`]!
-        return (expr: number, out: Array<Slot>) => {
-          for (let i = 0, n = count(expr); i < n; i++) {
-            out.push({ get: () => at(expr, i), set: (child) => void setAt(expr, i, child) })
-          }
-        }
+        const count = accessors[`getNum${one === "Child" ? "Children" : `${one}s`}`]
+        const getAt = accessors[`get${one}At`]
+        const setAt = accessors[`set${one}At`]
+        if (count === undefined || getAt === undefined || setAt === undefined) break
+        fields.push({ count, get: getAt, set: (expr, i, child) => void setAt(expr, i, child) })
+      } else {
+        const get = accessors[`get${field}`]
+        const set = accessors[`set${field}`]
+        if (get === undefined || set === undefined) break
+        fields.push({
+          count: (expr) => (get(expr) === 0 ? 0 : 1),
+          get: (expr) => get(expr),
+          set: (expr, _, child) => void set(expr, child)
+        })
       }
-      const get = accessors[`get${field}`]!
-      const set = accessors[`set${field}`]!
-      return (expr: number, out: Array<Slot>) => {
-        if (get(expr) !== 0) out.push({ get: () => get(expr), set: (child) => void set(expr, child) })
-      }
-    })
-    if (readers.some((_, i) => {
-      const field = fields[i]!
-      const one = field.endsWith("*") ? field.slice(0, -1) : field
-      return field.endsWith("*")
-        ? typeof accessors[`get${one}At`] !== "function" || typeof accessors[`set${one}At`] !== "function"
-        : typeof accessors[`get${field}`] !== "function" || typeof accessors[`set${field}`] !== "function"
-    })) continue // this binaryen lacks an accessor: treat the kind as unknown
-    kinds.set(id, {
-      name,
-      slots: (expr) => {
-        const out: Array<Slot> = []
-        for (const read of readers) read(expr, out)
-        return out
-      }
-    })
+    }
+    // This binaryen lacks an accessor: treat the kind as unknown.
+    if (fields.length === names.length) kinds.set(id, { name, fields })
   }
   return kinds
 }
@@ -544,37 +554,50 @@ interface FunctionPlan {
  * Walks a function body (iteratively: binaryen IR nests deeply) and lists what the rewrite changes, or
  * returns `undefined` when the function uses something the local-counter scheme cannot handle: an
  * expression kind without accessors, or exception handling (an exception unwinds past the code that
- * would write the counter back).
+ * would write the counter back). Slots are only made for the few expressions the rewrite changes: a
+ * 12 MB module has millions of expressions.
  */
 const planFunction = (binaryen: Binaryen, kinds: Map<number, Kind>, body: number, bodySlot: Slot): FunctionPlan | undefined => {
   const plan: FunctionPlan = { loops: [], calls: [], returns: [], hooks: [] }
-  const stack: Array<{ readonly expr: number; readonly slot: Slot }> = [{ expr: body, slot: bodySlot }]
-  while (stack.length > 0) {
-    const { expr, slot } = stack.pop()!
-    const kind = kinds.get(binaryen.getExpressionId(expr))
+  const { LoopId, CallId, CallIndirectId, CallRefId, ReturnId } = binaryen
+  const api = ir(binaryen)
+  // The stack, as parallel arrays: an expression, its parent, and its position in the parent.
+  const exprs: Array<number> = [body]
+  const parents: Array<number> = [0]
+  const fields: Array<Field | undefined> = [undefined]
+  const indices: Array<number> = [0]
+  while (exprs.length > 0) {
+    const expr = exprs.pop()!
+    const parent = parents.pop()!
+    const field = fields.pop()
+    const index = indices.pop()!
+    const id = binaryen.getExpressionId(expr)
+    const kind = kinds.get(id)
     if (kind === undefined) return undefined
-    switch (kind.name) {
-      case "Loop":
-        plan.loops.push({ expr, slot })
-        break
-      case "Call":
-        if (ir(binaryen).Call.getTarget(expr) === hookName) {
-          plan.hooks.push(slot)
-          continue
-        }
-        plan.calls.push({ expr, slot, isReturn: ir(binaryen).Call.isReturn(expr) })
-        break
-      case "CallIndirect":
-        plan.calls.push({ expr, slot, isReturn: ir(binaryen).CallIndirect.isReturn(expr) })
-        break
-      case "CallRef":
-        plan.calls.push({ expr, slot, isReturn: ir(binaryen).CallRef.isReturn(expr) })
-        break
-      case "Return":
-        plan.returns.push({ expr, slot })
-        break
+    if (id === LoopId || id === CallId || id === CallIndirectId || id === CallRefId || id === ReturnId) {
+      const slot = field === undefined ? bodySlot : slotOf(field, parent, index)
+      if (id === LoopId) plan.loops.push({ expr, slot })
+      else if (id === ReturnId) plan.returns.push({ expr, slot })
+      else if (id === CallId && api.Call.getTarget(expr) === hookName) {
+        plan.hooks.push(slot)
+        continue
+      } else {
+        const isReturn = id === CallId
+          ? api.Call.isReturn(expr)
+          : id === CallIndirectId
+          ? api.CallIndirect.isReturn(expr)
+          : api.CallRef.isReturn(expr)
+        plan.calls.push({ expr, slot, isReturn })
+      }
     }
-    for (const child of kind.slots(expr)) stack.push({ expr: child.get(), slot: child })
+    for (const child of kind.fields) {
+      for (let i = 0, n = child.count(expr); i < n; i++) {
+        exprs.push(child.get(expr, i))
+        parents.push(expr)
+        fields.push(child)
+        indices.push(i)
+      }
+    }
   }
   return plan
 }
@@ -588,7 +611,13 @@ const planFunction = (binaryen: Binaryen, kinds: Map<number, Kind>, body: number
  */
 let labels = 0
 
-const rewriteFunction = (binaryen: Binaryen, module: BinaryenModule, func: number, plan: FunctionPlan): void => {
+const rewriteFunction = (
+  binaryen: Binaryen,
+  module: BinaryenModule,
+  kinds: Map<number, Kind>,
+  func: number,
+  plan: FunctionPlan
+): void => {
   const i64 = binaryen.i64
   const params = binaryen.expandType(ir(binaryen).Function.getParams(func)).length
   const addVar = (f: number, t: number) => ir(binaryen)._BinaryenFunctionAddVar(f, t)
@@ -624,16 +653,14 @@ const rewriteFunction = (binaryen: Binaryen, module: BinaryenModule, func: numbe
     return id === binaryen.LocalGetId || id === binaryen.ConstId || id === binaryen.GlobalGetId ||
       id === binaryen.RefNullId || id === binaryen.RefFuncId
   }
-
   for (const hook of plan.hooks) hook.set(module.nop())
+
+
   // Calls, innermost last: an outer call's slots are read when it is rewritten, after its operands were.
   for (let i = plan.calls.length - 1; i >= 0; i--) {
     const { expr, slot, isReturn } = plan.calls[i]!
     if (binaryen.getExpressionType(expr) === binaryen.unreachable && !isReturn) continue // never calls
-    const kind = binaryen.getExpressionId(expr)
-    const children = (kind === binaryen.CallId ? binaryenKindSlots.call : kind === binaryen.CallIndirectId
-      ? binaryenKindSlots.callIndirect
-      : binaryenKindSlots.callRef)(expr)
+    const children = slotsOf(kinds.get(binaryen.getExpressionId(expr))!, expr)
     const last = children[children.length - 1]
     const after = isReturn ? [] : [reload()]
     if (last === undefined || trivial(last.get())) {
@@ -698,13 +725,6 @@ const rewriteFunction = (binaryen: Binaryen, module: BinaryenModule, func: numbe
   )
 }
 
-// Filled in by `instrumentFuelWith` once binaryen is loaded: the slots of the three call kinds.
-const binaryenKindSlots: {
-  call: (expr: number) => Array<Slot>
-  callIndirect: (expr: number) => Array<Slot>
-  callRef: (expr: number) => Array<Slot>
-} = { call: () => [], callIndirect: () => [], callRef: () => [] }
-
 /** Counts of how functions were instrumented, for tests and diagnostics. */
 export interface InstrumentStats {
   /** Functions metered with a local counter. */
@@ -741,10 +761,8 @@ export const instrumentFuelWith = (binaryen: Binaryen, bytes: Uint8Array): Uint8
       const func = module.getFunctionByIndex(i)
       if (binaryen.getFunctionInfo(func).module === "") guestFunctions.push(func)
     }
-    // Mark every function of the guest as not inlinable: the inlining below must inline our hook only,
-    // leaving the guest's own code as it was.
-    binaryen.setPassArgument("no-inline", "*")
-    module.runPasses(["no-inline"])
+    // Hooks (calls to an import) at every function entry, loop head and exit. Functions the walk below
+    // sees through have theirs removed; the others keep them, and get them inlined as charges on the global.
     module.runPasses(["log-execution"])
     module.removeFunction(hookName)
 
@@ -760,46 +778,44 @@ export const instrumentFuelWith = (binaryen: Binaryen, bytes: Uint8Array): Uint8
       [],
       module.if(module.i32.eqz(module.call(refillFunction, [], binaryen.i32)), module.unreachable())
     )
-    // Kept out of line: it is the frame that names the trap, and it is never hot.
-    binaryen.setPassArgument("no-inline", fuelExhaustedFunction)
-    module.runPasses(["no-inline"])
 
     const kinds = kindsOf(binaryen)
-    const slotsOf = (name: string) => kinds.get((binaryen as unknown as Record<string, number>)[`${name}Id`]!)?.slots ?? (() => [])
-    binaryenKindSlots.call = slotsOf("Call")
-    binaryenKindSlots.callIndirect = slotsOf("CallIndirect")
-    binaryenKindSlots.callRef = slotsOf("CallRef")
-    let local = 0
+    const fallback: Array<number> = []
     for (const func of guestFunctions) {
-      const body = ir(binaryen).Function.getBody(func)
-      const plan = planFunction(binaryen, kinds, body, {
+      const plan = planFunction(binaryen, kinds, ir(binaryen).Function.getBody(func), {
         get: () => ir(binaryen).Function.getBody(func),
         set: (child) => ir(binaryen).Function.setBody(func, child)
       })
-      if (plan === undefined) continue
-      rewriteFunction(binaryen, module, func, plan)
-      local++
+      if (plan === undefined) fallback.push(func)
+      else rewriteFunction(binaryen, module, kinds, func, plan)
     }
-    lastInstrumentStats = { local, global: guestFunctions.length - local }
+    lastInstrumentStats = { local: guestFunctions.length - fallback.length, global: fallback.length }
 
-    // The fallback hook, for the functions left with `log-execution`'s calls:
-    // fuel -= 1; if (fuel < 0) airssys_fuel_exhausted()
-    module.addFunction(
-      hookName,
-      binaryen.i32,
-      binaryen.none,
-      [],
-      module.block(null, [
-        module.global.set(fuelExport, module.i64.sub(module.global.get(fuelExport, i64), module.i64.const(1n))),
-        module.if(
-          module.i64.lt_s(module.global.get(fuelExport, i64), module.i64.const(0n)),
-          module.call(fuelExhaustedFunction, [], binaryen.none)
-        )
-      ])
-    )
-    binaryen.setAlwaysInlineMaxSize(20)
-    module.runPasses(["inlining"])
-    if (module.getFunction(hookName) !== 0) module.removeFunction(hookName)
+    if (fallback.length > 0) {
+      // Mark every function as not inlinable: the inlining below must inline our hook only, leaving the
+      // guest's own code as it was (and the exhausted function out of line: it names the trap's frame).
+      binaryen.setPassArgument("no-inline", "*")
+      module.runPasses(["no-inline"])
+      // fuel -= 1; if (fuel < 0) airssys_fuel_exhausted()
+      module.addFunction(
+        hookName,
+        binaryen.i32,
+        binaryen.none,
+        [],
+        module.block(null, [
+          module.global.set(fuelExport, module.i64.sub(module.global.get(fuelExport, i64), module.i64.const(1n))),
+          module.if(
+            module.i64.lt_s(module.global.get(fuelExport, i64), module.i64.const(0n)),
+            module.call(fuelExhaustedFunction, [], binaryen.none)
+          )
+        ])
+      )
+      // A call per charge doubles the cost of a tight loop in V8; inlined, it is a load, a subtract, a
+      // store and a compare of the global.
+      binaryen.setAlwaysInlineMaxSize(20)
+      module.runPasses(["inlining"])
+      if (module.getFunction(hookName) !== 0) module.removeFunction(hookName)
+    }
     // Emit with a name section, so that guest frames keep their names in stack traces.
     binaryen.setDebugInfo(true)
     const out = module.emitBinary()
