@@ -363,6 +363,13 @@ describe("instrumentFuel", () => {
               (br_if $inner (i32.rem_u (local.get $i) (i32.const 3))))
             (br $outer))
           unreachable)
+        (func $add (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+        (func (export "operands") (param $n i32) (result i32)
+          (call $add
+            (block (result i32)
+              (loop $l (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+              (local.get $n))
+            (i32.const 5)))
         (func (export "tail") (param $n i32) (result i32) (return_call $tri (call $double (local.get $n))))
         (func $fact (export "fact") (param $n i64) (result i64)
           (if (result i64) (i64.le_s (local.get $n) (i64.const 1))
@@ -381,8 +388,8 @@ describe("instrumentFuel", () => {
               (throw $e (i32.add (call $tri (i32.const 3)) (i32.const 1))))
             (i32.const -1))))`)
       const instrumented = await Rewrite.instrumentFuel(raw)
-      assert.deepStrictEqual(Rewrite.lastInstrumentStats, { local: 6, global: 1 })
-      type Exports = Record<"mix" | "tail" | "table" | "eh", (n: number) => number> & { fact: (n: bigint) => bigint }
+      assert.deepStrictEqual(Rewrite.lastInstrumentStats, { local: 8, global: 1 })
+      type Exports = Record<"mix" | "operands" | "tail" | "table" | "eh", (n: number) => number> & { fact: (n: bigint) => bigint }
       const plain = new WebAssembly.Instance(new WebAssembly.Module(raw as Uint8Array<ArrayBuffer>)).exports as unknown as Exports
       const fuel = Rewrite.makeFuelHost()
       const core = new WebAssembly.Instance(new WebAssembly.Module(instrumented as Uint8Array<ArrayBuffer>), {
@@ -392,6 +399,8 @@ describe("instrumentFuel", () => {
       const meter = Rewrite.fuelMeter([core], fuel)!
       const calls: Array<[string, () => unknown, () => unknown]> = [
         ...[1, 2, 7, 50].map((n): [string, () => unknown, () => unknown] => [`mix(${n})`, () => plain.mix(n), () => metered.mix(n)]),
+        ["operands(4)", () => plain.operands(4), () => metered.operands(4)],
+        ["operands(40)", () => plain.operands(40), () => metered.operands(40)],
         ["tail(5)", () => plain.tail(5), () => metered.tail(5)],
         ["fact(20)", () => plain.fact(20n), () => metered.fact(20n)],
         ["table(9)", () => plain.table(9), () => metered.table(9)],
@@ -413,7 +422,8 @@ describe("instrumentFuel", () => {
         assert.isTrue(meter.exhausted(), name)
         assert.strictEqual(meter.stopped(), "fuel", name)
       }
-      // One unit per loop iteration, in the fallback function too.
+      // One unit per loop iteration: in an operand evaluated before a call, and in the fallback function.
+      assert.strictEqual(costs.get("operands(40)")! - costs.get("operands(4)")!, 36)
       assert.strictEqual(costs.get("eh(40)")! - costs.get("eh(4)")!, 36)
       assert.strictEqual(costs.get("mix(50)")! - costs.get("mix(7)")! > 43, true)
     }))

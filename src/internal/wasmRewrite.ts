@@ -655,7 +655,6 @@ const rewriteFunction = (
   }
   for (const hook of plan.hooks) hook.set(module.nop())
 
-
   // Calls, innermost last: an outer call's slots are read when it is rewritten, after its operands were.
   for (let i = plan.calls.length - 1; i >= 0; i--) {
     const { expr, slot, isReturn } = plan.calls[i]!
@@ -663,11 +662,12 @@ const rewriteFunction = (
     const children = slotsOf(kinds.get(binaryen.getExpressionId(expr))!, expr)
     const last = children[children.length - 1]
     const after = isReturn ? [] : [reload()]
-    if (last === undefined || trivial(last.get())) {
+    if (children.every((child) => trivial(child.get()))) {
+      // Nothing runs between the write-back and the call.
       slot.set(around([spill()], expr, after))
     } else {
       // The write-back goes after the last operand is evaluated: operands may loop or call.
-      last.set(around([], last.get(), [spill()]))
+      last!.set(around([], last!.get(), [spill()]))
       if (after.length > 0) slot.set(around([], expr, after))
     }
   }
