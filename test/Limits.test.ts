@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Fiber, Schedule } from "effect"
 import { TestClock } from "effect/testing"
-import { Actor, Component, ComponentError, DeadLetters, Supervisor } from "../src/index.ts"
+import { Actor, Component, ComponentError, DeadLetters, ResourceLimits, Supervisor } from "../src/index.ts"
 import { sliceUnits } from "../src/internal/fuelMeter.ts"
 import { decode, guestBytes, text } from "./fixtures.ts"
 
@@ -195,4 +195,15 @@ describe("resource limits, with real guests", () => {
       assert.deepStrictEqual((yield* store.letters).map((l) => decode(l.message.payload)), ["loop"])
     }).pipe(Effect.provideService(DeadLetters.DeadLetters, store))
   })
+
+  it.effect("defaults - a runaway guest under the default limits is stopped, not left spinning", () =>
+    Effect.gen(function*() {
+      // No limits given: 64 MiB, 1e9 fuel, 5 s. TestClock's time stands still, so the fuel stops it.
+      const component = yield* Component.fromBytes(guestBytes("loop"))
+      assert.deepStrictEqual(component.limits, ResourceLimits.defaults)
+      const instance = yield* Component.instantiate(component)
+      const error = yield* Effect.flip(instance.process(text("spin")))
+      assert.strictEqual(error._tag === "LimitExceeded" && error.limit, "fuel")
+      assert.strictEqual(error._tag === "LimitExceeded" && error.allowed, ResourceLimits.defaults.fuel)
+    }), 60_000)
 })
