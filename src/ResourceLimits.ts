@@ -3,12 +3,12 @@
  * (fuel), how long one call may take, and whether it runs in the host's thread or in a worker.
  *
  * The defaults protect the host from an untrusted component; each is chosen so that an ordinary plugin
- * never notices it and a runaway one is stopped in about a second:
+ * never notices it and a runaway one is stopped within seconds:
  *
  * | limit | default | enforced by | why this default |
  * |---|---|---|---|
  * | `memoryBytes` | 64 MiB | the core module's memory maximum, rewritten before compiling: `memory.grow` past it fails | enough for a 12 MB componentize-js (SpiderMonkey) guest and its heap; a leaking guest is refused long before it hurts the host |
- * | `fuel` | 1,000,000,000 units per call | metering compiled into the core module: the guest traps when it runs out | about a second of a tight loop on the measured machine, thousands of times what a message handler needs (a WAT echo uses 3 units per call, a componentize-js echo ~2,000) |
+ * | `fuel` | 1,000,000,000 units per call | metering compiled into the core module: the guest traps when it runs out | about a second of a tight loop in optimized code on the measured machine (a few seconds before V8 tiers the code up), thousands of times what a message handler needs (a WAT echo uses 3 units per call, a componentize-js echo ~2,000) |
  * | `timeout` | 5 seconds per call | fuel slices and a race on suspended calls (in-process), terminating the worker (`worker`) | the actors' default request timeout: a caller gives up then anyway |
  * | `isolation` | `"in-process"` | — | calls cost microseconds instead of a ~90 µs thread round trip; fuel already stops runaway loops |
  *
@@ -16,17 +16,19 @@
  * exception handling, expressions newer than its binaryen knows — also pay one unit per exit). The count
  * does not depend on the machine or on timing: a call that fits its fuel once fits it every time. Out of
  * fuel, the guest traps; the call fails with `LimitExceeded` (`fuel`) and the instance is poisoned. The
- * counter lives in a local of each guest function (a register), so metering costs about 10% on the
- * tightest loops and nothing measurable on call-heavy or memory-bound code (`bench/fuel.ts`). Metering
- * rewrites the guest's core modules once per component bytes (cached by hash, in memory and in the
- * `cacheDirectory`): milliseconds for a WAT guest, tens of seconds for a 12 MB componentize-js guest.
+ * counter lives in a local of each guest function (a register), so metering costs up to ~10% on the
+ * tightest loops (an add, or a load and an add, per iteration) and is within noise on byte-parsing and
+ * call-heavy loops (`bench/fuel.ts`). Metering rewrites the guest's core modules once per component bytes
+ * (cached by hash, in memory and in the `cacheDirectory`): milliseconds for a WAT guest, ~10 s or more
+ * for a 12 MB componentize-js guest.
  *
  * **Timeout.** In-process, a call with both fuel and a timeout gets its fuel in slices of
  * `1,000,000` units; between slices the guest calls back into the host, which reads the `Clock` and
  * stops the guest once the call's deadline has passed (`LimitExceeded` with `timeout`, instance
  * poisoned). A tight loop runs a slice in about a millisecond, so a timeout is noticed within
  * milliseconds; a guest that finishes in its first slice never reads the clock after the call starts.
- * A call suspended on the host (JSPI, e.g. `messaging.request`) is raced against the deadline. With
+ * A call suspended on the host (JSPI, e.g. `messaging.request`) made through an `Instance`'s Effect API
+ * (`process`, `handleMessage`, `call`) is raced against the deadline. With
  * `fuel: Infinity` (or `unlimited`) nothing runs inside a synchronous guest call that could stop it:
  * a guest that never returns blocks the event loop for good. That is what `isolation: "worker"` is for:
  * the actor runs in a `worker_threads` Worker, and a call past its timeout terminates it (hard preemption,
