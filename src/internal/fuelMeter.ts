@@ -80,6 +80,9 @@ export const fuelMeter = (cores: ReadonlyArray<WebAssembly.Instance>, host?: Fue
   let units = 0
   let unitsBig = 0n
   const slice = BigInt(sliceUnits)
+  // The first slice and the rest of `units`, when sliced: computed once, not per call.
+  let slicedFirst = 0n
+  let slicedRest = 0n
   // Per global: the units of this call not yet handed to the guest.
   const reserves = globals.map(() => 0n)
   let deadline: (() => boolean) | undefined
@@ -116,13 +119,16 @@ export const fuelMeter = (cores: ReadonlyArray<WebAssembly.Instance>, host?: Fue
         if (!Number.isSafeInteger(next) || next < 0) throw new RangeError(`fuel must be a non-negative safe integer, got ${next}`)
         units = next
         unitsBig = BigInt(next)
+        slicedFirst = unitsBig > slice ? slice : unitsBig
+        slicedRest = unitsBig - slicedFirst
       }
       deadline = host === undefined ? undefined : expired
       stop = undefined
-      const first = deadline !== undefined && unitsBig > slice ? slice : unitsBig
+      const first = deadline === undefined ? unitsBig : slicedFirst
+      const rest = deadline === undefined ? 0n : slicedRest
       for (let i = 0; i < globals.length; i++) {
         globals[i]!.value = first
-        reserves[i] = unitsBig - first
+        reserves[i] = rest
       }
     },
     consumed: () => {
