@@ -380,6 +380,8 @@ const checkInstrumentable = (bytes: Uint8Array): WasmRewriteError | undefined =>
  * The children of each kind of expression, in evaluation order, by the names of binaryen.js's accessors
  * (`getX` / `setX`; `X*` is a list: `getNumXs`, `getXAt`, `setXAt`). A kind missing here (exception
  * handling, strings, stack switching, anything newer) makes its function fall back to the global hooks.
+ * So do `ref.cast`, `br_on_cast` and `struct.new`: they may carry a descriptor operand (custom
+ * descriptors) that binaryen.js has no accessor for, and a child the walk cannot see could hide a loop.
  */
 const childFields: Record<string, ReadonlyArray<string>> = {
   Block: ["Child*"],
@@ -435,9 +437,6 @@ const childFields: Record<string, ReadonlyArray<string>> = {
   RefI31: ["Value"],
   I31Get: ["I31"],
   RefTest: ["Ref"],
-  RefCast: ["Ref"],
-  BrOn: ["Ref"],
-  StructNew: ["Operand*"],
   StructGet: ["Ref"],
   StructSet: ["Ref", "Value"],
   ArrayNew: ["Init", "Size"],
