@@ -91,8 +91,8 @@ export interface LoadOptions {
    */
   readonly entryPoints?: ReadonlyArray<string> | undefined
   /**
-   * Memory cap and fuel per call (timeout and isolation apply to actors). Defaults to
-   * `ResourceLimits.defaults` — 64 MiB, 1e9 fuel units per call — which protect the host from an
+   * Memory cap, fuel and timeout per call (isolation applies to actors). Defaults to
+   * `ResourceLimits.defaults` — 64 MiB, 1e9 fuel units and 5 s per call — which protect the host from an
    * untrusted guest; give `ResourceLimits.unlimited` (or `fuel: Infinity`) for a trusted one. Metering
    * rewrites the guest's core modules once per bytes (cached, also in `cacheDirectory`): ~2 ms for a
    * small guest, ~10 s for a 12 MB componentize-js guest.
@@ -258,7 +258,7 @@ export const instantiate = <R = never>(
       instantiated === undefined
         ? makeIsolated(component, options?.imports ?? {})
         : Effect.acquireRelease(
-          Effect.sync(() => InstanceImpl.make(component, instantiated)),
+          Effect.clockWith((clock) => Effect.sync(() => InstanceImpl.make(component, instantiated, clock))),
           (instance) => Effect.sync(() => instance.close())
         )
     )

@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Exit } from "effect"
+import { Clock, Duration, Effect, Exit } from "effect"
 import type { Component } from "./Component.ts"
 import { type CallError, GuestError, InstancePoisoned, LimitExceeded, Trap } from "./ComponentError.ts"
 import { fuelMeter } from "./internal/fuelMeter.ts"
@@ -100,17 +100,33 @@ const findExport = (exports: Readonly<Record<string, unknown>>, name: string): G
 
 const handlerName = "airssys:component/handler#handle-message"
 
-const awaitOutcome = <B>(
-  outcome: Exit.Exit<B, CallError> | Promise<Exit.Exit<B, CallError>>
-): Effect.Effect<B, CallError> => outcome instanceof Promise ? Effect.flatten(Effect.promise(() => outcome)) : outcome
-
-/** @internal */
-export const make = (component: Component, instantiated: Jco.Instantiated): Instance => {
+/**
+ * @internal `clock` times calls against the component's timeout: a metered guest asks for more fuel every
+ * `sliceUnits` units, and is stopped once the clock says its time is up.
+ */
+export const make = (component: Component, instantiated: Jco.Instantiated, clock?: Clock.Clock): Instance => {
   let poison: string | undefined
 
   // Fuel: every call starts with the component's allowance; after a trap, an empty tank names the cause.
-  const meter = Number.isFinite(component.limits.fuel) ? fuelMeter(instantiated.cores) : undefined
+  const meter = Number.isFinite(component.limits.fuel) ? fuelMeter(instantiated.cores, instantiated.fuel) : undefined
   const fuel = component.limits.fuel
+  // Timeout: a call's deadline, checked between slices of fuel (sync guest code) and raced against a
+  // suspended (JSPI) call. Without fuel, sync guest code cannot be interrupted in this thread.
+  const timeoutMillis = Duration.toMillis(component.limits.timeout)
+  const timed = clock !== undefined && Number.isFinite(timeoutMillis)
+  let deadline = 0
+  const expired = timed ? () => clock.currentTimeMillisUnsafe() > deadline : undefined
+  const timedOut = (fn: string) => {
+    poison = `timed out after ${timeoutMillis} ms`
+    return new LimitExceeded({ limit: "timeout", componentHash: component.hash, function: fn, allowed: timeoutMillis })
+  }
+  const awaitOutcome = <B>(fn: string, outcome: Exit.Exit<B, CallError> | Promise<Exit.Exit<B, CallError>>): Effect.Effect<B, CallError> => {
+    if (!(outcome instanceof Promise)) return outcome
+    const settled = Effect.flatten(Effect.promise(() => outcome))
+    return timed
+      ? Effect.timeoutOrElse(settled, { duration: component.limits.timeout, orElse: () => Effect.fail(timedOut(fn)) })
+      : settled
+  }
   const memories = instantiated.cores.flatMap((core) =>
     Object.values(core.exports).filter((e): e is WebAssembly.Memory => e instanceof WebAssembly.Memory)
   )
@@ -122,6 +138,7 @@ export const make = (component: Component, instantiated: Jco.Instantiated): Inst
   const fail = (fn: string, failure: Jco.Failure): CallError => {
     if (failure._tag === "GuestErr") return new GuestError({ function: fn, payload: failure.payload })
     poison = failure.message
+    if (meter?.stopped() === "timeout") return timedOut(fn)
     if (meter?.exhausted()) {
       poison = `fuel exhausted (${fuel} units)`
       return new LimitExceeded({ limit: "fuel", componentHash: component.hash, function: fn, allowed: fuel })
@@ -150,7 +167,8 @@ export const make = (component: Component, instantiated: Jco.Instantiated): Inst
     if (meter !== undefined) {
       return (arg) => {
         if (poison !== undefined) return Exit.fail(poisoned(fn))
-        meter.refill(fuel)
+        if (expired !== undefined) deadline = clock!.currentTimeMillisUnsafe() + timeoutMillis
+        meter.refill(fuel, expired)
         return Jco.attemptMaybeAsync(() => guest(arg), Exit.succeed, onFailure)
       }
     }
@@ -159,7 +177,7 @@ export const make = (component: Component, instantiated: Jco.Instantiated): Inst
   }
   const caller = <A, B>(fn: string, guest: ((arg: A) => B | Promise<B>) | undefined) => {
     const invoke = invoker(fn, guest)
-    return (arg: A): Effect.Effect<B, CallError> => Effect.suspend(() => awaitOutcome(invoke(arg)))
+    return (arg: A): Effect.Effect<B, CallError> => Effect.suspend(() => awaitOutcome(fn, invoke(arg)))
   }
 
   const exports = instantiated.exports
@@ -202,7 +220,7 @@ export const make = (component: Component, instantiated: Jco.Instantiated): Inst
     component,
     isolated: false,
     process,
-    handleMessage: (message) => Effect.suspend(() => awaitOutcome(invokeHandler(message))),
+    handleMessage: (message) => Effect.suspend(() => awaitOutcome(handlerName, invokeHandler(message))),
     invokeHandler,
     lifecycle,
     directCalls: [

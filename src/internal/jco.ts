@@ -9,6 +9,7 @@ import { createHash } from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { GuestErr } from "./canonicalAbi.ts"
+import { type FuelHost, fuelImportModule, makeFuelHost } from "./fuelMeter.ts"
 
 type Jco = typeof import("@bytecodealliance/jco")
 
@@ -198,6 +199,19 @@ export const loadOnce = (
 export interface Instantiated {
   readonly exports: Readonly<Record<string, unknown>>
   readonly cores: ReadonlyArray<WebAssembly.Instance>
+  /** The host half of the fuel-metered core modules' `airssys:fuel` import. */
+  readonly fuel: FuelHost
+}
+
+// Whether a compiled core module was fuel-instrumented (it then imports `airssys:fuel`).
+const importsFuel = new WeakMap<WebAssembly.Module, boolean>()
+const needsFuelHost = (module: WebAssembly.Module): boolean => {
+  let needs = importsFuel.get(module)
+  if (needs === undefined) {
+    needs = WebAssembly.Module.imports(module).some((entry) => entry.module === fuelImportModule)
+    importsFuel.set(module, needs)
+  }
+  return needs
 }
 
 /**
@@ -207,6 +221,7 @@ export interface Instantiated {
  */
 export const instantiate = (loaded: Loaded, imports: object): Instantiated => {
   const cores: Array<WebAssembly.Instance> = []
+  const fuel = makeFuelHost()
   const result = loaded.instantiate(
     (name) => {
       const module = loaded.modules.get(name)
@@ -215,13 +230,16 @@ export const instantiate = (loaded: Loaded, imports: object): Instantiated => {
     },
     imports,
     (module, imports) => {
-      const instance = new WebAssembly.Instance(module, imports)
+      const instance = new WebAssembly.Instance(
+        module,
+        needsFuelHost(module) ? { ...imports, [fuelImportModule]: fuel.imports } : imports
+      )
       cores.push(instance)
       return instance
     }
   )
   if (result instanceof Promise) throw new Error("jco glue instantiated asynchronously")
-  return { exports: result as Record<string, unknown>, cores }
+  return { exports: result as Record<string, unknown>, cores, fuel }
 }
 
 /** A failed call, as the seam sees it. */
