@@ -220,13 +220,14 @@ describe("Http", () => {
         Effect.gen(function*() {
           const call = yield* Effect.forkChild(guestError(process(`http://127.0.0.1:${port}/hang`)), { startImmediately: true })
           yield* Effect.promise(() => hung)
-          yield* TestClock.adjust("5 seconds")
+          // Shorter than the instance's own per-call timeout (5 s by default), which would win otherwise.
+          yield* TestClock.adjust("2 seconds")
           const payload = yield* Fiber.join(call)
           assert.include(payload, "Timeout")
           const last = (yield* Audit.events).at(-1)!
           assert.strictEqual(last.decision, "denied")
           assert.strictEqual(last.detail, "airssys:component/http#fetch: Timeout")
-        }), { timeout: "5 seconds" })
+        }), { timeout: "2 seconds" })
     }))
 
   it.effect("layerHandler and layerDeny: test doubles that run the same checks, redirects included", () => {
