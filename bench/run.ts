@@ -3,10 +3,11 @@
  * targets of the issues with met / not met. Results also go to bench/results/latest.json (smoke.json
  * with `--smoke`), with the machine they were measured on.
  *
- * Usage: node bench/run.ts [--smoke] [--markdown] [--write-docs] [suite ...]
+ * Usage: node bench/run.ts [--smoke] [--markdown] [--write-docs] [--out=FILE] [suite ...]
  *   --smoke       tiny iteration counts: proves every row runs; the numbers mean nothing
  *   --markdown    print the tables as Markdown (what docs/PERFORMANCE.md holds)
  *   --write-docs  replace the generated part of docs/PERFORMANCE.md with this run's tables
+ *   --out=FILE    write the JSON there instead of bench/results/
  */
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -87,7 +88,8 @@ if (markdown) {
     console.log(`issue ${target.issue}: ${target.text}: ${measured} — ${verdict}`)
   }
 }
-writeJson(path.resolve(import.meta.dirname, "results", smoke ? "smoke.json" : "latest.json"), rows, info)
+const out = args.find((arg) => arg.startsWith("--out="))?.slice("--out=".length)
+writeJson(out ?? path.resolve(import.meta.dirname, "results", smoke ? "smoke.json" : "latest.json"), rows, info)
 
 if (args.includes("--write-docs")) {
   const doc = path.resolve(import.meta.dirname, "..", "docs", "PERFORMANCE.md")
