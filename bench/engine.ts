@@ -89,7 +89,7 @@ export const engine = async (options: Options): Promise<ReadonlyArray<Row>> => {
       suite,
       name: "Instance.process (16 B)",
       nsPerOp: ourNs,
-      baseline: ["jco glue as-is (16 B)", "raw core call (16 B)"],
+      baseline: ["jco glue as-is (16 B)", "raw core call (16 B)", "peer: Extism plugin.call (16 B echo)"],
       targetNs: 2_000,
       note: "default limits (64 MiB cap, fuel metered)"
     },
@@ -99,7 +99,7 @@ export const engine = async (options: Options): Promise<ReadonlyArray<Row>> => {
       suite,
       name: "Component.instantiate (cached)",
       nsPerOp: ourInstantiateNs,
-      baseline: ["jco instantiate as-is", "raw new WebAssembly.Instance"],
+      baseline: ["jco instantiate as-is", "raw new WebAssembly.Instance", "peer: Extism createPlugin (compiled Module)"],
       targetNs: 100_000
     }
   ]

@@ -106,7 +106,7 @@ export const load = async (options: Options): Promise<ReadonlyArray<Row>> => {
         baseline: ["jco transpile as-is (new bytes)", "peer: Extism createPlugin (bytes: compile + instantiate)"],
         note: "new bytes each time; default limits (cap + fuel, instrumentation cached by hash)"
       },
-      { suite, name: coldChild, nsPerOp: median(cold), note: `median of ${children} child processes, empty cache directory` },
+      { suite, name: coldChild, nsPerOp: median(cold), note: `median of ${children} child processes, empty cache directory; default limits, so binaryen instruments too` },
       {
         suite,
         name: "warm load, new process (disk cache hit)",
