@@ -11,7 +11,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import type { Row } from "../bench/harness.ts"
 import { ratios } from "../bench/harness.ts"
-import { targets } from "../bench/targets.ts"
+import { docsMarkers, targets } from "../bench/targets.ts"
 
 const root = path.resolve(import.meta.dirname, "..")
 const pinnedNode = path.join(root, "node_modules", ".bin", "node")
@@ -113,5 +113,9 @@ describe("bench", () => {
       // The Markdown that docs/PERFORMANCE.md is made of.
       assert.include(stdout, "| suite | row | per op | vs baseline (same run) | target | note |")
       assert.include(stdout, "| issue | target | measured (row) | measured / target | |")
+      // …and the section of it that `--write-docs` replaces.
+      const doc = fs.readFileSync(path.join(root, "docs", "PERFORMANCE.md"), "utf8")
+      assert.isAtLeast(doc.indexOf(docsMarkers.begin), 0)
+      assert.isAbove(doc.indexOf(docsMarkers.end), doc.indexOf(docsMarkers.begin))
     }), 180_000)
 })
