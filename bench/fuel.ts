@@ -159,3 +159,6 @@ for (const loop of loops) {
 printTable(rows)
 console.log(`\n"per op" is per 1,000 iterations; target ≤ 10% overhead. Instrumenting this module took ${instrumentMs.toFixed(0)} ms (binaryen ${Rewrite.fuelVersion}).`)
 console.log(summary.join("\n"))
+
+/** The rows above, for the `fuel` suite of bench/run.ts (which imports this file in a child process). */
+export const fuelRows = (): ReadonlyArray<Row> => rows
