@@ -30,7 +30,8 @@ import {
 } from "../src/index.ts"
 
 const root = path.resolve(import.meta.dirname, "..")
-const dataDirectory = path.join(root, ".airssys")
+// `AIRSSYS_DEMO_DIR` moves the state and the audit log elsewhere (the test of this demo uses a temp folder).
+const dataDirectory = process.env["AIRSSYS_DEMO_DIR"] ?? path.join(root, ".airssys")
 const statePath = path.join(dataDirectory, "state.sqlite")
 const auditPath = path.join(dataDirectory, "audit.jsonl")
 const encoder = new TextEncoder()

@@ -24,9 +24,9 @@ interface Result {
   readonly stderr: string
 }
 
-const runExample = (file: string) =>
+const run = (script: string, env: Record<string, string> = {}) =>
   Effect.callback<Result>((resume) => {
-    execFile(node, [path.join(directory, file)], { cwd: root, env: compileCache, encoding: "utf8", timeout: 120_000 }, (error, stdout, stderr) =>
+    execFile(node, [script], { cwd: root, env: { ...compileCache, ...env }, encoding: "utf8", timeout: 120_000 }, (error, stdout, stderr) =>
       resume(Effect.succeed({ code: error === null ? 0 : error.code ?? error.signal ?? -1, stdout, stderr })))
   })
 
@@ -41,9 +41,30 @@ describe("examples", { timeout: 180_000 }, () => {
   for (const file of examples) {
     it.effect(`${file} runs, prints what happens and exits 0`, () =>
       Effect.gen(function*() {
-        const result = yield* runExample(file)
+        const result = yield* run(path.join(directory, file))
         assert.strictEqual(result.code, 0, `${file} failed:\n${result.stderr}`)
         assert.isAbove(result.stdout.trim().split("\n").length, 2, `${file} printed too little:\n${result.stdout}`)
       }))
   }
+})
+
+describe("the demo host (npm start)", { timeout: 180_000 }, () => {
+  it.effect("runs the pipeline, a restart, a denial, a hot swap and a clean stop; a second run continues the audit chain", () =>
+    Effect.gen(function*() {
+      const dataDirectory = fs.mkdtempSync(path.join(os.tmpdir(), "airssys-demo-"))
+      const first = yield* run(path.join(root, "demo", "host.ts"), { AIRSSYS_DEMO_DIR: dataDirectory })
+      assert.strictEqual(first.code, 0, first.stderr)
+      assert.include(first.stdout, "\"kiwi\"     → stored 2:KIWI")
+      assert.include(first.stdout, "refused: GuestError: rejected 3:Banana!")
+      assert.include(first.stdout, "(registry: flaky@1 restarted)")
+      assert.include(first.stdout, "dead letter at flaky@1: \"trap: this one poisons the instance\" (Trapped)")
+      assert.include(first.stdout, "\"decision\":\"denied\"")
+      assert.include(first.stdout, "200 handled (v1 drained and is stopped), 0 lost")
+      const events = (text: string) => Number(/verifies: (\d+) events/.exec(text)?.[1])
+      assert.isAbove(events(first.stdout), 0)
+      const second = yield* run(path.join(root, "demo", "host.ts"), { AIRSSYS_DEMO_DIR: dataDirectory })
+      assert.strictEqual(second.code, 0, second.stderr)
+      assert.strictEqual(events(second.stdout), 2 * events(first.stdout))
+      fs.rmSync(dataDirectory, { recursive: true, force: true })
+    }))
 })
