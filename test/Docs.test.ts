@@ -1,0 +1,79 @@
+/**
+ * The docs stay true to the code: every code block of the tutorial and how-to pages is in a program
+ * (docs/check-snippets.ts), every how-to program runs (Node 24 from node_modules, exit 0, prints what its
+ * page shows), and every module exported by src/index.ts has a reference page naming each of its exports.
+ *
+ * The tutorial's own program is not run here: it first builds a 12 MB componentize-js guest
+ * (docs/tutorial/build.ts), which takes longer than a test should on a shared machine.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { execFile } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as Library from "../src/index.ts"
+
+const root = path.resolve(import.meta.dirname, "..")
+const node = path.join(root, "node_modules", ".bin", "node")
+const docs = path.join(root, "docs")
+const programs = fs.readdirSync(path.join(docs, "how-to", "code")).filter((file) => file.endsWith(".ts")).sort()
+
+// Node's compile cache, shared by the processes: each one starts faster after the first.
+const compileCache = { ...process.env, NODE_COMPILE_CACHE: path.join(os.tmpdir(), "airssys-wasm-node-compile-cache") }
+
+interface Result {
+  readonly code: number | string
+  readonly stdout: string
+  readonly stderr: string
+}
+
+const run = (script: string) =>
+  Effect.callback<Result>((resume) => {
+    execFile(node, [script], { cwd: root, env: compileCache, encoding: "utf8", timeout: 150_000 }, (error, stdout, stderr) =>
+      resume(Effect.succeed({ code: error === null ? 0 : error.code ?? error.signal ?? -1, stdout, stderr })))
+  })
+
+describe("docs", { timeout: 180_000 }, () => {
+  it.effect("check-snippets: every code block of the tutorial and the how-tos is in a source file", () =>
+    Effect.gen(function*() {
+      const result = yield* run(path.join(docs, "check-snippets.ts"))
+      assert.strictEqual(result.code, 0, result.stdout + result.stderr)
+      assert.match(result.stdout, /^\d+ pages, \d+ code blocks: each is in a source file$/m)
+    }))
+
+  it("every how-to page has its program, and every program its page", () => {
+    const pages = fs.readdirSync(path.join(docs, "how-to")).filter((file) => file.endsWith(".md")).map((file) => file.slice(0, -3))
+    for (const page of pages) {
+      assert.include(programs, `${page}.ts`, `docs/how-to/${page}.md has no program in docs/how-to/code/`)
+    }
+  })
+
+  for (const file of programs) {
+    it.effect(`how-to/code/${file} runs, prints what its page shows and exits 0`, () =>
+      Effect.gen(function*() {
+        const result = yield* run(path.join(docs, "how-to", "code", file))
+        assert.strictEqual(result.code, 0, `${file} failed:\n${result.stderr}`)
+        assert.isAbove(result.stdout.trim().split("\n").length, 1, `${file} printed too little:\n${result.stdout}`)
+      }))
+  }
+
+  it("every module exported by src/index.ts has a reference page that names each of its exports", () => {
+    const modules = Object.entries(Library)
+    assert.isAbove(modules.length, 20)
+    for (const [name, module] of modules) {
+      const file = path.join(docs, "reference", `${name}.md`)
+      assert.isTrue(fs.existsSync(file), `docs/reference/${name}.md is missing`)
+      const page = fs.readFileSync(file, "utf8")
+      for (const member of Object.keys(module as object)) {
+        assert.include(page, `\`${member}`, `docs/reference/${name}.md does not mention ${name}.${member}`)
+      }
+    }
+  })
+
+  it("the index links every reference page", () => {
+    const index = fs.readFileSync(path.join(docs, "README.md"), "utf8")
+    for (const name of Object.keys(Library)) assert.include(index, `(reference/${name}.md)`)
+    assert.include(index, "(reference/cli.md)")
+  })
+})
