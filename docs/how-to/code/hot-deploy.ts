@@ -70,7 +70,8 @@ const program = Effect.gen(function*() {
   const handled1 = (yield* v1.ref.stats).handled - before[0]!
   const handled2 = (yield* v2.ref.stats).handled - before[1]! - 1 // not "cy"
   const letters = yield* DeadLetters.DeadLetters.use((store) => store.letters)
-  yield* Console.log(`of 300 sent: v1 handled ${handled1}, v2 ${handled2}; dead letters: ${letters.length}; v1 is ${v1.ref.status}`)
+  // How the 300 split between v1 and v2 depends on timing; the sum does not.
+  yield* Console.log(`of 300 sent: ${handled1 + handled2} handled by v1 or v2; dead letters: ${letters.length}; v1 is ${v1.ref.status}`)
   yield* versions
 
   // Back to v1 (a fresh instance); v2 drains and stops.
