@@ -6,8 +6,10 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Layer } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
-import { Audit, Capability, Component, Linker, Logging, Storage } from "airssys-wasm"
+import { Audit, Capability, Clocks, Component, Filesystem, Http, Linker, Logging, Random, Stdio, Storage } from "airssys-wasm"
 
 const guest = (name: string) => path.resolve(import.meta.dirname, "..", "..", "..", "build", "guests", `${name}.wasm`)
 const text = (s: string): Uint8Array => new TextEncoder().encode(s)
@@ -91,6 +93,88 @@ const auditTrail = Effect.gen(function*() {
 })
 // #endregion audit
 
+// #region wasi-host
+// The WASI interfaces and outbound HTTP, each a host interface with the Layer behind it. The directory
+// `root` is the one preopen, shown to guests as "/". HTTP is answered by a handler here (a test double
+// that runs every check `Http.layer` runs); in production, `Http.layer()` fetches with Node's fetch.
+const WasiHost = (root: string) =>
+  Linker.layer([
+    ...Filesystem.hostInterfaces,
+    ...Stdio.hostInterfaces,
+    ...Clocks.hostInterfaces,
+    ...Random.hostInterfaces,
+    Http.hostInterface
+  ]).pipe(
+    Layer.provideMerge(Layer.mergeAll(
+      Filesystem.layer({ preopens: [{ path: root, as: "/" }] }),
+      Stdio.layerMemory,
+      Clocks.layer,
+      Random.layer,
+      Http.layerHandler((hop) =>
+        Effect.succeed(
+          hop.url === "https://api.example.com/moved"
+            ? { status: 302, headers: [["location", "https://evil.test/"]], body: new Uint8Array() }
+            : { status: 200, headers: [], body: text(`hello from ${new URL(hop.url).host}`) }
+        ))
+    )),
+    Layer.provideMerge(Audit.layerMemory({ capacity: 100 }))
+  )
+// #endregion wasi-host
+
+// #region wasi
+const wasi = (root: string) =>
+  Effect.gen(function*() {
+    fs.mkdirSync(path.join(root, "data"))
+    fs.writeFileSync(path.join(root, "data", "a.txt"), "alpha")
+    fs.writeFileSync(path.join(root, "secret.txt"), "top secret")
+    const answer = (effect: Effect.Effect<Uint8Array, { readonly _tag: string }>) =>
+      effect.pipe(
+        Effect.map(decode),
+        Effect.catch((error) => Effect.succeed(`err ${"payload" in error ? String(error.payload) : error._tag}`))
+      )
+
+    // guests/fs-probe.wat runs text commands against its first preopen: read, write, list, print, ...
+    const files = yield* Linker.instantiate(yield* Component.fromFile(guest("fs-probe")), {
+      id: "plugin-a",
+      grants: Capability.makeGrants([
+        new Capability.FileRead({ glob: `${root}/data/**` }),
+        new Capability.FileWrite({ glob: `${root}/out/**` })
+      ])
+    })
+    for (const command of ["read data/a.txt", "read secret.txt", "read ../etc/passwd", "write data/a.txt x", "mkdir out", "write out/r.txt done", "print hello from a guest\n"]) {
+      yield* Console.log(`${command.trim()} → ${yield* answer(files.process(text(command)))}`)
+    }
+    yield* Console.log(`on disk: out/r.txt = ${fs.readFileSync(path.join(root, "out", "r.txt"), "utf8")}`)
+    for (const line of yield* Stdio.lines) yield* Console.log(`${line.component} ${line.stream}: ${line.text}`)
+
+    // guests/http-probe.wat fetches the URL it is given and answers "status body".
+    const web = yield* Linker.instantiate(yield* Component.fromFile(guest("http-probe")), {
+      id: "plugin-b",
+      grants: Capability.makeGrants([new Capability.NetworkOutbound({ host: "api.example.com", port: 443 })])
+    })
+    for (const url of ["https://api.example.com/", "https://evil.test/", "https://api.example.com/moved"]) {
+      yield* Console.log(`fetch ${url} → ${yield* answer(web.process(text(url)))}`)
+    }
+
+    // guests/clock-probe.wat reads both clocks and asks for a random u64 and N random bytes. Ungated:
+    // it needs no grant. (Clocks.layerDeny stops its clock at zero; Random.layerDeny traps it.)
+    const clock = yield* Linker.instantiate(yield* Component.fromFile(guest("clock-probe")), { id: "plugin-c", grants: Capability.emptyGrants })
+    const probe = yield* clock.process(new Uint8Array([8]))
+    const seconds = new DataView(probe.buffer, probe.byteOffset).getBigUint64(0, true)
+    yield* Console.log(`clock-probe: ${probe.byteLength} bytes; its wall clock agrees with the host's: ${seconds === BigInt(Math.floor(Date.now() / 1000)) || seconds === BigInt(Math.floor(Date.now() / 1000) - 1)}`)
+
+    for (const event of yield* Audit.events) {
+      if (event.decision !== "denied") continue
+      yield* Console.log(`audit: ${event.component} ${event.capability} ${(event.resource ?? "").replace(root, "<root>")} denied (${event.detail})`)
+    }
+  }).pipe(Effect.provide(WasiHost(root)))
+// #endregion wasi
+
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "airssys-howto-")))),
+  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+)
+
 const step = <E, R>(title: string, effect: Effect.Effect<void, E, R>) =>
   Effect.andThen(Console.log(`\n== ${title}`), effect)
 
@@ -99,4 +183,5 @@ NodeRuntime.runMain(Effect.gen(function*() {
   yield* step("linking", linked)
   yield* step("host code", onBehalf)
   yield* step("audit log", auditTrail)
+  yield* step("filesystem, stdio, http", Effect.flatMap(tempDir, wasi))
 }).pipe(Effect.scoped, Effect.provide(Host)))

@@ -5,96 +5,83 @@
  *   node_modules/.bin/node docs/how-to/code/composition.ts
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Console, Effect, Layer, Schedule } from "effect"
+import { Console, Effect, Layer } from "effect"
 import * as path from "node:path"
-import { Actor, Component, ComponentError, Registry, Router, Supervisor } from "airssys-wasm"
+import { Audit, Capability, Component, DeadLetters, Deployment, Linker, Messaging, Registry, Router, Storage } from "airssys-wasm"
 
 const root = path.resolve(import.meta.dirname, "..", "..", "..")
 const guest = (name: string) => path.join(root, "build", "guests", `${name}.wasm`)
 const text = (s: string): Uint8Array => new TextEncoder().encode(s)
 const decode = (bytes: Uint8Array | undefined): string => new TextDecoder().decode(bytes)
 
-// A componentize-js guest is metered for fuel once; the cache directory keeps that across runs.
-const load = (name: string) => Component.fromFile(guest(name), { cacheDirectory: path.join(root, "build", "cache") })
-
-// #region imports
-// The host functions the stages import. `messaging` is wired by hand over the router, with the stage's
-// own id as the sender, until the messaging capability provides it.
-const refusal = (error: { readonly _tag: string; readonly message: string }) =>
-  new ComponentError.HostRefusal({ payload: `${error._tag}: ${error.message}` })
-
-const importsFor = (router: Router.Router["Service"], self: string) => ({
-  "airssys:component/logging": {
-    log: (_level: string, message: string) => Console.log(`  [${self}] ${message}`)
-  },
-  "airssys:component/messaging": {
-    send: (target: string, payload: Uint8Array) => Effect.mapError(router.send(self, target, payload), refusal),
-    request: (target: string, payload: Uint8Array, timeoutMs: number) =>
-      router.request(self, target, payload, { timeout: timeoutMs }).pipe(
-        Effect.map((reply) => reply ?? new Uint8Array()),
-        Effect.mapError(refusal)
-      ),
-    publish: (topic: string, payload: Uint8Array) => Effect.mapError(Effect.asVoid(router.publish(self, topic, payload)), refusal),
-    subscribe: (topic: string) => Effect.mapError(router.subscribe(self, topic), refusal)
-  }
-})
-// #endregion imports
+// #region layers
+// Registry, router and audit log; the messaging and storage services (storage in memory here); a Linker
+// that links the stages' imports to them; and a deployment manager that links each stage with it.
+const Routing = Router.Router.layer.pipe(
+  Layer.provideMerge(Layer.merge(Registry.Registry.layer, Audit.layerMemory({ capacity: 1000 })))
+)
+const Host = Deployment.Deployment.layer.pipe(
+  Layer.provideMerge(Linker.layer([Messaging.hostInterface, Storage.hostInterface])),
+  Layer.provideMerge(Layer.merge(Messaging.layer, Storage.layerMemory())),
+  Layer.provideMerge(Routing)
+)
+// #endregion layers
 
 // #region stages
-// A stage: an actor registered as `name@version`, reachable by `name` while the route points at it.
-const stage = (name: string, version: string, file: string) =>
-  Effect.gen(function*() {
-    const registry = yield* Registry.Registry
-    const router = yield* Router.Router
-    const id = `${name}@${version}`
-    const ref = yield* Actor.make(yield* load(file), { id, imports: importsFor(router, id), hooks: registry.hooks })
-    yield* registry.register(name, version, ref)
-    return ref
-  })
+// Four components, each allowed to reach the next stage only; the last may write the `pipeline`
+// storage namespace and nothing else. Each stage asks the next with `messaging.request`.
+const stages = [
+  { name: "ingestion", guest: "pipeline-ingest", grant: new Capability.Messaging({ pattern: "validation" }) },
+  { name: "validation", guest: "pipeline-validate", grant: new Capability.Messaging({ pattern: "processing" }) },
+  { name: "processing", guest: "pipeline-process", grant: new Capability.Messaging({ pattern: "storage" }) },
+  { name: "storage", guest: "pipeline-store", grant: new Capability.Storage({ namespace: "pipeline" }) }
+] as const
 
-// The pipeline: each stage's reply is the next stage's input, addressed by name.
-const pipeline = (stages: ReadonlyArray<string>) => (input: Uint8Array) =>
-  Effect.gen(function*() {
-    const router = yield* Router.Router
-    let payload = input
-    for (const name of stages) payload = (yield* router.request("host", name, payload)) ?? new Uint8Array()
-    return payload
-  })
+const deployPipeline = Effect.gen(function*() {
+  const deployment = yield* Deployment.Deployment
+  for (const stage of stages) {
+    // The cache directory keeps each guest's fuel-metered build across runs.
+    const component = yield* Component.fromFile(guest(stage.guest), { cacheDirectory: path.join(root, "build", "cache") })
+    yield* deployment.deploy(stage.name, "1", component, { grants: Capability.makeGrants([stage.grant]) })
+  }
+})
 // #endregion stages
 
 // #region run
 const program = Effect.gen(function*() {
-  const registry = yield* Registry.Registry
-  // guests/actor-js.js logs and answers with its payload reversed; guests/flaky.wat logs and echoes.
-  const transform = yield* stage("transform", "1", "actor-js")
-  const sink = yield* stage("sink", "1", "flaky")
-  // In pipeline order: with RestForOne, a crash restarts that stage and every stage after it.
-  yield* Supervisor.start({
-    id: "pipeline",
-    strategy: "RestForOne",
-    backoff: Schedule.spaced("10 millis"),
-    children: [Actor.child(transform), Actor.child(sink)]
-  })
-  const run = pipeline(["transform", "sink"])
-  yield* Console.log(`result: ${decode(yield* run(text("stressed")))}`)
+  const router = yield* Router.Router
+  const deployment = yield* Deployment.Deployment
+  yield* deployPipeline
 
-  // Blue-green: start v2 of a stage beside v1, switch the route, roll back.
-  const transform2 = yield* stage("transform", "2", "flaky")
-  yield* Supervisor.start({ id: "transform-v2", children: [Actor.child(transform2)] })
-  yield* registry.route("transform", "2")
-  yield* Console.log(`after the switch: ${decode(yield* run(text("stressed")))}`)
-  yield* registry.rollback("transform")
-  yield* Console.log(`after the rollback: ${decode(yield* run(text("stressed")))}`)
+  // The host asks the first stage; the answer comes back through every stage.
+  for (const record of ["  apple ", "kiwi", "Banana!"]) {
+    const answer = yield* router.request("host", "ingestion", text(record)).pipe(
+      Effect.map(decode),
+      Effect.catch((error) => Effect.succeed(`${error._tag}: ${error.message}`))
+    )
+    yield* Console.log(`${JSON.stringify(record)} → ${answer}`)
+  }
 
-  // A stage that fails fails the run with its typed error ("part" reversed is "trap": the sink traps).
-  const failed = yield* Effect.flip(run(text("part")))
-  yield* Console.log(`"part": ${failed._tag} from the sink`)
-  yield* Effect.sleep("100 millis") // the supervisor's backoff, then the sink is back
-  yield* Console.log(`and again: ${decode(yield* run(text("stressed")))}`)
-  yield* Console.log(`sink incarnations: ${(yield* sink.stats).incarnations}`)
+  // Sent without waiting: a rejected record has nobody to answer, so it becomes a dead letter.
+  yield* router.send("host", "ingestion", text("Cherry"))
+  yield* router.request("host", "ingestion", text("plum")) // handled after "Cherry"
+  for (const letter of yield* DeadLetters.DeadLetters.use((store) => store.letters)) {
+    yield* Console.log(`dead letter at ${letter.target} (${letter.reason}): ${letter.error}`)
+  }
+
+  // The wiring is enforced by the grants: ingestion may not skip to storage.
+  const skipped = yield* Effect.flip(router.send("ingestion@1", "storage", text("9:EVIL")))
+  yield* Console.log(`ingestion → storage: ${skipped._tag}: ${skipped.message}`)
+
+  const storage = yield* Storage.Storage
+  for (const key of yield* storage.keys("pipeline")) {
+    yield* Console.log(`stored ${key} = ${decode(yield* storage.get("pipeline", key))}`)
+  }
+  for (const stage of stages) {
+    const [version] = yield* deployment.versions(stage.name)
+    yield* Console.log(`${stage.name}: ${version?.status}, handled ${version?.handled}`)
+  }
 })
 // #endregion run
 
-const Messaging = Router.Router.layer.pipe(Layer.provideMerge(Registry.Registry.layer))
-
-NodeRuntime.runMain(program.pipe(Effect.scoped, Effect.provide(Messaging)))
+NodeRuntime.runMain(program.pipe(Effect.scoped, Effect.provide(Host)))

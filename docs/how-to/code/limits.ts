@@ -53,6 +53,19 @@ const memory = Effect.gen(function*() {
 })
 // #endregion memory
 
+// #region timeout
+const inProcess = Effect.gen(function*() {
+  // Fuel for hours of looping, but half a second of time: in process, the guest gets its fuel in
+  // slices, and between slices the host reads the Clock and stops the call past its deadline.
+  const component = yield* Component.fromFile(guest("loop"), {
+    limits: { fuel: 1e13, timeout: Duration.millis(500) }
+  })
+  const instance = yield* Component.instantiate(component)
+  yield* Effect.flip(instance.process(text("go"))).pipe(Effect.flatMap(show("loop in process")))
+  yield* Effect.flip(instance.process(text("again"))).pipe(Effect.flatMap(show("next call")))
+})
+// #endregion timeout
+
 // #region worker
 const worker = Effect.gen(function*() {
   // No fuel, but its own thread: a call past the timeout terminates the worker.
@@ -83,6 +96,7 @@ NodeRuntime.runMain(Effect.gen(function*() {
   yield* step("defaults", defaults)
   yield* step("fuel", fuel)
   yield* step("memory", memory)
+  yield* step("in-process timeout", inProcess)
   yield* step("worker isolation", worker)
   yield* step("under a supervisor", supervised)
 }))

@@ -7,72 +7,90 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Layer } from "effect"
 import * as path from "node:path"
-import { Actor, Audit, Capability, Component, DeadLetters, Registry, Router } from "airssys-wasm"
+import { Actor, Audit, Capability, Component, DeadLetters, Linker, Logging, Messaging, Registry, Router } from "airssys-wasm"
 
 const guest = (name: string) => path.resolve(import.meta.dirname, "..", "..", "..", "build", "guests", `${name}.wasm`)
 const text = (s: string): Uint8Array => new TextEncoder().encode(s)
+const decode = (bytes: Uint8Array | undefined): string => new TextDecoder().decode(bytes)
+
+// #region layers
+// The router (with an audit log for its denials), the messaging host interface over it, and guests'
+// log lines printed with their component id.
+const Routing = Router.Router.layer.pipe(
+  Layer.provideMerge(Layer.merge(Registry.Registry.layer, Audit.layerMemory({ capacity: 100 })))
+)
+const PrintedLogs = Layer.succeed(
+  Logging.Logging,
+  Logging.Logging.of({ log: (component, level, message) => Console.log(`  [${component} ${level}] ${message}`) })
+)
+const Host = Linker.layer([Logging.hostInterface, Messaging.hostInterface]).pipe(
+  Layer.provideMerge(Layer.merge(Messaging.layer, PrintedLogs)),
+  Layer.provideMerge(Routing)
+)
+// #endregion layers
 
 // #region subscribers
-// guests/flaky.wat logs every payload it gets (through the logging import) and answers with it.
-const subscriber = (id: string, patterns: ReadonlyArray<string>) =>
+// guests/messenger.wat drives the messaging imports from its payload: "u" TOPIC subscribes, "p" TOPIC
+// PAYLOAD publishes (each field prefixed by its length). It logs every topic message it gets (the topic
+// at debug, the payload at info) and answers with it.
+const command = (op: "p" | "u", ...fields: ReadonlyArray<string>) =>
+  new Uint8Array([op.charCodeAt(0), ...fields.flatMap((field) => [field.length, ...text(field)])])
+
+// A guest linked and registered as `id`, with Messaging grants on `patterns`: the Linker links the
+// messaging interface because it holds one, and the router checks each message against them.
+const messenger = (id: string, patterns: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const registry = yield* Registry.Registry
-    const router = yield* Router.Router
-    const ref = yield* Actor.spawn(yield* Component.fromFile(guest("flaky")), {
-      id,
-      imports: {
-        "airssys:component/logging": {
-          log: (_level: string, message: string) => Console.log(`  ${id} got ${message}`)
-        }
-      }
-    })
-    yield* registry.register(id, "1", ref, {
-      grants: yield* Capability.decodeGrants(patterns.map((pattern) => ({ type: "Messaging", pattern })))
-    })
+    const component = yield* Component.fromFile(guest("messenger"))
+    const grants = yield* Capability.decodeGrants(patterns.map((pattern) => ({ type: "Messaging", pattern })))
+    const imports = yield* Linker.imports(component, { id, grants })
+    const ref = yield* Actor.spawn(component, { id, imports, hooks: registry.hooks })
+    yield* registry.register(id, "1", ref, { grants })
     return ref
   })
+
+// Tell a guest what to do; its answer, or its `err`, as text.
+const tell = (ref: Actor.ActorRef, payload: Uint8Array) =>
+  ref.request(payload).pipe(
+    Effect.map(decode),
+    Effect.catch((error) => Effect.succeed(error._tag === "GuestError" ? `err ${String(error.payload)}` : error._tag))
+  )
 // #endregion subscribers
 
 // #region publish
 const program = Effect.gen(function*() {
   const router = yield* Router.Router
-  const eur = yield* subscriber("eur-desk", ["prices.eur"])
-  const all = yield* subscriber("all-desks", ["prices.*"])
-  const other = yield* subscriber("other", ["news.**"])
+  const eur = yield* messenger("eur-desk", ["prices.eur"])
+  const all = yield* messenger("all-desks", ["prices.*"])
+  const news = yield* messenger("news-desk", ["news.**"])
+  const feed = yield* messenger("feed", ["prices.*"])
 
-  yield* router.subscribe("eur-desk", "prices.eur")
-  yield* router.subscribe("all-desks", "prices.eur")
-  yield* router.subscribe("all-desks", "prices.usd")
-  const refused = yield* Effect.flip(router.subscribe("other", "prices.eur"))
-  yield* Console.log(`other may not subscribe: ${refused.message}`)
+  // Guests subscribe themselves, under their own grants.
+  yield* Console.log(`eur-desk subscribes prices.eur: ${yield* tell(eur, command("u", "prices.eur"))}`)
+  yield* Console.log(`all-desks subscribes prices.eur: ${yield* tell(all, command("u", "prices.eur"))}`)
+  yield* Console.log(`all-desks subscribes prices.usd: ${yield* tell(all, command("u", "prices.usd"))}`)
+  yield* Console.log(`news-desk subscribes prices.eur: ${yield* tell(news, command("u", "prices.eur"))}`)
+  yield* Console.log(`subscribers of prices.eur: ${(yield* router.subscribers("prices.eur")).join(", ")}`)
 
-  yield* Console.log(`prices.eur → ${yield* router.publish("host", "prices.eur", text("1.08"))} subscribers`)
-  yield* Console.log(`prices.usd → ${yield* router.publish("host", "prices.usd", text("0.92"))} subscribers`)
-  yield* Console.log(`prices.gbp → ${yield* router.publish("host", "prices.gbp", text("1.27"))} subscribers`)
-
-  // An actor publishes under its own grants.
-  const denied = yield* Effect.flip(router.publish("other", "prices.eur", text("0.00")))
-  yield* Console.log(`other may not publish: ${denied.message}`)
+  // A guest publishes; so can the host, which learns how many subscribers got it.
+  yield* Console.log(`feed publishes on prices.eur: ${yield* tell(feed, command("p", "prices.eur", "1.08"))}`)
+  yield* Console.log(`news-desk publishes on prices.eur: ${yield* tell(news, command("p", "prices.eur", "0.00"))}`)
+  yield* Console.log(`host publishes on prices.usd: ${yield* router.publish("host", "prices.usd", text("0.92"))} subscriber(s)`)
 
   // Delivery is a send into each subscriber's mailbox: wait until they have handled it.
-  for (const ref of [eur, all, other]) yield* ref.request(text("sync"))
+  for (const ref of [eur, all]) yield* ref.request(text("done"))
 
-  // A subscriber that has stopped gets a dead letter instead.
+  // A subscriber that stops leaves the registry (its hooks), and the router drops its subscriptions.
   yield* eur.stop()
-  yield* Console.log(`after eur-desk stopped: ${yield* router.publish("host", "prices.eur", text("1.09"))} subscriber`)
+  yield* Console.log(`after eur-desk stopped: ${yield* router.publish("host", "prices.eur", text("1.09"))} subscriber(s)`)
+  yield* all.request(text("done"))
   const letters = yield* DeadLetters.DeadLetters.use((store) => store.letters)
-  for (const letter of letters) yield* Console.log(`dead letter for ${letter.target} on ${letter.message.topic}: ${letter.reason}`)
+  yield* Console.log(`subscribers of prices.eur: ${(yield* router.subscribers("prices.eur")).join(", ")}; dead letters: ${letters.length}`)
 
   for (const event of yield* Audit.events) {
-    yield* Console.log(`audit: ${event.component} ${event.capability} ${event.resource} ${event.decision}`)
+    if (event.decision === "denied") yield* Console.log(`audit: ${event.component} ${event.capability} ${event.resource} ${event.decision}`)
   }
 })
 // #endregion publish
 
-// #region layers
-const Messaging = Router.Router.layer.pipe(
-  Layer.provideMerge(Layer.merge(Registry.Registry.layer, Audit.layerMemory({ capacity: 100 })))
-)
-// #endregion layers
-
-NodeRuntime.runMain(program.pipe(Effect.scoped, Effect.provide(Messaging)))
+NodeRuntime.runMain(program.pipe(Effect.scoped, Effect.provide(Host)))

@@ -7,7 +7,7 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Layer } from "effect"
 import * as path from "node:path"
-import { Actor, Capability, Component, ComponentError, DeadLetters, Registry, Router } from "airssys-wasm"
+import { Actor, Audit, Capability, Component, DeadLetters, Linker, Messaging, Registry, Router } from "airssys-wasm"
 
 const guest = (name: string) => path.resolve(import.meta.dirname, "..", "..", "..", "build", "guests", `${name}.wasm`)
 const text = (s: string): Uint8Array => new TextEncoder().encode(s)
@@ -64,32 +64,22 @@ const throughTheRouter = Effect.gen(function*() {
 
 // #region guest
 // guests/asker.wat calls messaging.request(target = its payload, payload = its sender, 1000 ms) and
-// answers with the reply. Until the messaging capability lands, its import is wired by hand, over the
-// router, with the asker's id as the sender (so its Messaging grants apply).
-const messagingOver = (router: Router.Router["Service"], self: string) => ({
-  "airssys:component/messaging": {
-    request: (target: string, payload: Uint8Array, timeoutMs: number) =>
-      router.request(self, target, payload, { timeout: timeoutMs }).pipe(
-        Effect.map((reply) => reply ?? new Uint8Array()),
-        Effect.mapError((error) => new ComponentError.HostRefusal({ payload: `${error._tag}: ${error.message}` }))
-      )
-  }
-})
-
+// answers with the reply. The Linker links its messaging import to the router with the asker's id as
+// the sender, so the router checks the asker's own Messaging grants.
 const aGuestAsks = Effect.gen(function*() {
   const registry = yield* Registry.Registry
   const router = yield* Router.Router
-  const asker = yield* Actor.spawn(yield* Component.fromFile(guest("asker")), {
-    id: "asker",
-    imports: messagingOver(router, "asker")
-  })
-  yield* registry.register("asker", "1", asker, {
-    grants: yield* Capability.decodeGrants([{ type: "Messaging", pattern: "counter" }])
-  })
+  const component = yield* Component.fromFile(guest("asker"))
+  const grants = yield* Capability.decodeGrants([{ type: "Messaging", pattern: "counter" }])
+  const asker = yield* Actor.spawn(component, { id: "asker", imports: yield* Linker.imports(component, { id: "asker", grants }) })
+  yield* registry.register("asker", "1", asker, { grants })
   // The host asks the asker, which asks the counter (registered above) while its stack is suspended.
   yield* Console.log(`asker relays: ${u32(yield* router.request("host", "asker", text("counter")))}`)
   const refused = yield* Effect.flip(router.request("host", "asker", text("stranger")))
   yield* Console.log(`asker → stranger: ${refused._tag}: ${refused.message}`)
+  // Without a Messaging grant the messaging interface does not link at all: deny by default.
+  const unlinked = yield* Effect.flip(Linker.imports(component, { id: "nobody", grants: Capability.emptyGrants }))
+  yield* Console.log(`no grant: ${unlinked._tag}: ${unlinked.message}`)
 })
 // #endregion guest
 
@@ -104,7 +94,16 @@ const program = Effect.gen(function*() {
 })
 
 // #region layers
-const Messaging = Router.Router.layer.pipe(Layer.provideMerge(Registry.Registry.layer))
+const Routing = Router.Router.layer.pipe(Layer.provideMerge(Registry.Registry.layer))
 // #endregion layers
 
-NodeRuntime.runMain(program.pipe(Effect.scoped, Effect.provide(Messaging)))
+// #region host
+// For guests that ask: the messaging host interface over the router, and the audit log the Linker
+// records its decisions in.
+const Host = Linker.layer([Messaging.hostInterface]).pipe(
+  Layer.provideMerge(Layer.merge(Messaging.layer, Audit.layerMemory({ capacity: 100 }))),
+  Layer.provideMerge(Routing)
+)
+// #endregion host
+
+NodeRuntime.runMain(program.pipe(Effect.scoped, Effect.provide(Host)))
