@@ -172,6 +172,28 @@ describe("airssys-wasm run", { timeout: 180_000 }, () => {
       assert.match(verified.stdout, new RegExp(`^ok: .*: ${log.length} events, chain intact`))
     }))
 
+  it.effect("filesystem: --allow-read grants a glob under the working directory, nothing else; stdout lines go to stderr", () =>
+    Effect.gen(function*() {
+      fs.mkdirSync(path.join(work, "data"), { recursive: true })
+      file("data/note.txt", "readable")
+      file("private.txt", "not for guests")
+      const base = ["run", guestPath("fs-probe"), "--allow-read", "data/**"]
+      const read = yield* cli([...base, "--input", "read data/note.txt"])
+      assert.strictEqual(read.code, 0, read.stderr)
+      assert.strictEqual(read.stdout, "readable")
+
+      const outside = yield* cli([...base, "--input", "read private.txt"])
+      assert.strictEqual(outside.code, 1)
+      assert.include(errorLines(outside.stderr), `airssys-wasm: denied FileRead "${fs.realpathSync(work)}/private.txt" to fs-probe (grant it with --allow-read GLOB)`)
+      const write = yield* cli([...base, "--input", "write data/note.txt overwritten"])
+      assert.strictEqual(write.code, 1)
+      assert.strictEqual(fs.readFileSync(path.join(work, "data", "note.txt"), "utf8"), "readable")
+
+      const printed = yield* cli([...base, "--input", "print hello"])
+      assert.strictEqual(printed.code, 0)
+      assert.include(errorLines(printed.stderr), "[fs-probe stdout] hello")
+    }))
+
   it.effect("bad flags and files: one line each, exit 2, nothing run", () =>
     Effect.gen(function*() {
       const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [

@@ -4,15 +4,22 @@
  * `--allow-*` flag granted its capability; everything else the component imports is linked to deny
  * stubs, whose every call is audited and answered with `err`.
  *
- * To add a host interface (filesystem, http, ...): one line in `hosts`, pairing its `hostInterface`
- * with the layer of its service (the compiler checks the layer provides what the interface needs).
+ * To add a host interface: one line in `hosts`, pairing its `hostInterface` with the layer of its
+ * service (the compiler checks the layer provides what the interface needs; the audit log is there for
+ * every layer).
  *
  * @since 0.1.0
  */
 import { Effect, Layer } from "effect"
+import * as fs from "node:fs"
 import * as Audit from "../Audit.ts"
 import type * as Capability from "../Capability.ts"
+import * as Clocks from "../capability/Clocks.ts"
+import * as Filesystem from "../capability/Filesystem.ts"
+import * as Http from "../capability/Http.ts"
 import * as Logging from "../capability/Logging.ts"
+import * as Random from "../capability/Random.ts"
+import * as Stdio from "../capability/Stdio.ts"
 import * as Storage from "../capability/Storage.ts"
 import { HostRefusal } from "../ComponentError.ts"
 import * as Linker from "../Linker.ts"
@@ -81,6 +88,11 @@ export interface HostOptions {
   readonly storage?: string | undefined
   /** A JSONL audit log to append to, besides the memory log the CLI reads denials from. */
   readonly audit?: string | undefined
+  /**
+   * The directory a guest sees as its preopened `.` (default: the working directory); what it may read
+   * or write in it is still only what `--allow-read` / `--allow-write` grant.
+   */
+  readonly directory?: string | undefined
 }
 
 /**
@@ -90,11 +102,14 @@ export interface HostOptions {
  * @category models
  */
 export interface Host<R, E = never> {
-  readonly interface: Linker.HostInterface<R>
-  readonly layer: Layer.Layer<R, E>
+  readonly interfaces: ReadonlyArray<Linker.HostInterface<R>>
+  readonly layer: Layer.Layer<Exclude<R, Audit.Audit>, E, Audit.Audit>
 }
 
-const host = <R, E = never>(iface: Linker.HostInterface<R>, layer: Layer.Layer<R, E>): Host<R, E> => ({ interface: iface, layer })
+const host = <R, E = never>(
+  interfaces: Linker.HostInterface<R> | ReadonlyArray<Linker.HostInterface<R>>,
+  layer: Layer.Layer<Exclude<R, Audit.Audit>, E, Audit.Audit>
+): Host<R, E> => ({ interfaces: Array.isArray(interfaces) ? interfaces : [interfaces as Linker.HostInterface<R>], layer })
 
 /**
  * The host interfaces `run` links, one line each. Deny by default: each is linked for a component
@@ -104,12 +119,31 @@ const host = <R, E = never>(iface: Linker.HostInterface<R>, layer: Layer.Layer<R
  * @since 0.1.0
  * @category models
  */
-export const hosts = (options: HostOptions) =>
-  [
+export const hosts = (options: HostOptions) => {
+  const directory = options.directory ?? process.cwd()
+  return [
     host(Logging.hostInterface, stderrLogging(options.report)),
     host(Storage.hostInterface, options.storage === undefined ? Storage.layerMemory() : Storage.layer({ filename: options.storage })),
-    host(messaging(options.report), Layer.empty)
+    host(messaging(options.report), Layer.empty),
+    host(Http.hostInterface, Http.layer()),
+    host(Filesystem.hostInterfaces, Filesystem.layer({ preopens: () => [{ path: fs.realpathSync(directory), as: "." }] })),
+    host(Stdio.hostInterfaces, stderrStdio(options.report)),
+    host(Clocks.hostInterfaces, Clocks.layer),
+    host(Random.hostInterfaces, Random.layer)
   ] as const
+}
+
+type Row = ReturnType<typeof hosts>[number]
+type Services =
+  | Logging.Logging
+  | Storage.Storage
+  | Http.Http
+  | Filesystem.Filesystem
+  | Stdio.Stdio
+  | Clocks.Clocks
+  | Random.Random
+  | Audit.Audit
+type Errors = Storage.StorageError | Filesystem.PreopenError
 
 /**
  * The `Linker` over `hosts`, with their services and the audit log (memory, which `run` reads its
@@ -123,8 +157,13 @@ export const layer = (options: HostOptions) => {
   const audit = options.audit === undefined
     ? Audit.layerMemory({ capacity: 10_000 })
     : Audit.combine(Audit.layerMemory({ capacity: 10_000 }), Audit.layerJsonl(options.audit))
-  return Linker.layer(rows.map((row) => row.interface)).pipe(
-    Layer.provideMerge(Layer.mergeAll(audit, ...rows.map((row) => row.layer)))
+  // Each row was type-checked on its own (`host`); here they are only put together.
+  const interfaces = rows.flatMap((row: Row): ReadonlyArray<Linker.HostInterface<Services>> => row.interfaces)
+  const layers = rows.map((row) => row.layer as Layer.Layer<Exclude<Services, Audit.Audit>, Errors, Audit.Audit>)
+  const services = layers.slice(1).reduce((merged, next) => Layer.merge(merged, next), layers[0]!)
+  return Linker.layer(interfaces).pipe(
+    Layer.provideMerge(services),
+    Layer.provideMerge(audit)
   )
 }
 
@@ -141,6 +180,15 @@ export const stderrLogging = (report: Report): Layer.Layer<Logging.Logging> =>
       log: (component, level, message) => report.line(`[${component} ${level}] ${message}`)
     })
   )
+
+/**
+ * Guests' stdout and stderr lines on stderr (stdout is the guest's result), with the component id.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const stderrStdio = (report: Report): Layer.Layer<Stdio.Stdio> =>
+  Layer.succeed(Stdio.Stdio, Stdio.Stdio.of({ line: (component, stream, text) => report.line(`[${component} ${stream}] ${text}`) }))
 
 // -----------------------------------------------------------------------------
 // capabilities of imports
@@ -162,9 +210,9 @@ export const flagOf: Readonly<Record<Capability.Kind, string>> = {
 }
 
 // The interfaces alone (their layers are never built here), for inspect.
-const linkable = hosts({ report: { line: () => Effect.void } }).map((row) => row.interface)
+const linkable = hosts({ report: { line: () => Effect.void } }).flatMap((row: Row): ReadonlyArray<Linker.HostInterface<Services>> => row.interfaces)
 
-// Imports the CLI does not link (yet), by interface prefix: what a host would gate them with.
+// WASI imports by interface prefix: what a host gates them with.
 const knownImports: ReadonlyArray<readonly [prefix: string, kinds: ReadonlyArray<Capability.Kind>]> = [
   ["wasi:filesystem/", ["FileRead", "FileWrite"]],
   ["wasi:http/", ["NetworkOutbound"]],
@@ -185,9 +233,11 @@ const knownImports: ReadonlyArray<readonly [prefix: string, kinds: ReadonlyArray
 export const capabilityOf = (iface: string): ReadonlyArray<Capability.Kind> => {
   const name = unversioned(iface)
   const linked = linkable.find((host) => host.name === name)
-  if (linked !== undefined) return linked.capability === undefined ? [] : [linked.capability]
+  if (linked?.capability !== undefined) return [linked.capability]
+  // The filesystem gates inside, per path; the table says by what.
   const known = knownImports.find(([prefix]) => name.startsWith(prefix))
-  return known === undefined ? ["Custom"] : known[1]
+  if (known !== undefined) return known[1]
+  return linked === undefined ? ["Custom"] : []
 }
 
 /**

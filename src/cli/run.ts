@@ -46,7 +46,7 @@ export const config = {
   allowStorage: repeated("allow-storage", "NAMESPACE", "grant Storage on the namespaces matching NAMESPACE"),
   memory: optional("memory", "SIZE", "linear memory cap, e.g. 64MiB (default), 512KiB, unlimited"),
   fuel: optional("fuel", "N", "fuel units per call (default 1e9; a tight loop burns ~1e9/s), or unlimited"),
-  timeout: optional("timeout", "DURATION", "time per call, e.g. 5s (default), 500ms; hard only with --isolate"),
+  timeout: optional("timeout", "DURATION", "time per call, e.g. 5s (default), 500ms; in process a busy guest is stopped through its fuel slices, with --isolate by ending the worker"),
   isolate: Flag.Boolean("isolate").pipe(
     Flag.withDescription("run the guest in a worker thread, terminated when a call outlives --timeout (logging is the only import it can use)"),
     Flag.withDefault(false)
