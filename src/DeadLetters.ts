@@ -14,11 +14,12 @@ import type { Message } from "./Instance.ts"
  * - `Expired`: its requester gave up (timeout) before the actor reached it.
  * - `Stopped`: the actor stopped (or was forced to) before reaching it.
  * - `UnknownTarget`: nobody is registered under the address it was sent to.
+ * - `MailboxFull`: a copy published to a subscriber whose mailbox had no room (publishing never waits).
  *
  * @since 0.1.0
  * @category models
  */
-export type Reason = "Trapped" | "Rejected" | "Expired" | "Stopped" | "UnknownTarget"
+export type Reason = "Trapped" | "Rejected" | "Expired" | "Stopped" | "UnknownTarget" | "MailboxFull"
 
 /**
  * @since 0.1.0

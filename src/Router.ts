@@ -479,7 +479,7 @@ export const make = (
             if (Exit.isSuccess(exit)) delivered++
             else {
               const error = Cause.squash(exit.cause)
-              const reason = (error as { _tag?: unknown })._tag === "MailboxFull" ? "Rejected" : "Stopped"
+              const reason = (error as { _tag?: unknown })._tag === "MailboxFull" ? "MailboxFull" : "Stopped"
               deadLetter(entry.id, { sender: from, topic, payload }, reason, messageOf(error))
             }
           }

@@ -308,7 +308,7 @@ describe("Router", () => {
         assert.strictEqual(yield* env.router.publish("host", "t", text("news"), { failFast: true }), 0)
         assert.deepStrictEqual(
           (yield* env.deadLetters.letters).map((l) => [l.target, l.reason, l.message.topic, decode(l.message.payload)]),
-          [["full", "Rejected", "t", "news"]]
+          [["full", "MailboxFull", "t", "news"]]
         )
       })
     ))
