@@ -216,7 +216,7 @@ export const instantiate = <R = never>(
   component: Component,
   options?: InstantiateOptions<R>
 ): Effect.Effect<InstanceImpl.Instance, LinkError | Trap, Scope.Scope | R> =>
-  Effect.contextWith((context: Context.Context<R>): Effect.Effect<Jco.Instantiated | undefined, LinkError | Trap> => {
+  Effect.contextWith((context: Context.Context<R>): Effect.Effect<Pool.Prepared | undefined, LinkError | Trap> => {
     const provided = new Set(Object.keys(options?.imports ?? {}).map(unversioned))
     const missingInterface = component.loaded.imports.find((required) => !provided.has(required))
     if (missingInterface !== undefined) {
@@ -232,16 +232,17 @@ export const instantiate = <R = never>(
     const pooled = Pool.take(component.loaded)
     if (pooled !== undefined) pooled.binding.bind(hostImports, context)
     return Jco.attempt(
-      () => {
+      (): Pool.Prepared => {
         if (pooled !== undefined) return pooled
         // Bound before instantiating, so a start function may already call its imports.
         const binding = makeBinding(component.loaded.imports)
         binding.bind(hostImports, context)
-        return { binding, instantiated: Jco.instantiate(component.loaded, binding.imports) }
+        const instantiated = Jco.instantiate(component.loaded, binding.imports)
+        return { binding, instantiated, bound: InstanceImpl.bind(component.loaded, instantiated) }
       },
-      ({ binding, instantiated }): Effect.Effect<Jco.Instantiated | undefined, LinkError | Trap> => {
-        const missing = binding.unlinked()
-        if (missing === undefined) return Effect.succeed(instantiated)
+      (prepared): Effect.Effect<Pool.Prepared | undefined, LinkError | Trap> => {
+        const missing = prepared.binding.unlinked()
+        if (missing === undefined) return Effect.succeed(prepared)
         return Effect.fail(
           new LinkError({
             interface: missing.interface,
@@ -254,11 +255,11 @@ export const instantiate = <R = never>(
         Effect.fail(new Trap({ componentHash: component.hash, function: "instantiate", message: failureMessage(failure) }))
     )
   }).pipe(
-    Effect.flatMap((instantiated) =>
-      instantiated === undefined
+    Effect.flatMap((prepared) =>
+      prepared === undefined
         ? makeIsolated(component, options?.imports ?? {})
         : Effect.acquireRelease(
-          Effect.sync(() => InstanceImpl.make(component, instantiated)),
+          Effect.sync(() => InstanceImpl.make(component, prepared.instantiated, prepared.bound)),
           (instance) => Effect.sync(() => instance.close())
         )
     )

@@ -1,18 +1,21 @@
 /**
- * Instances prepared ahead, per component: jco's `instantiate` (~60 µs) and V8's instance creation
- * (~25 µs) happen before a spawn or a restart asks, so taking one costs microseconds. Prepared instances
- * are not linked yet: their imports are trampolines bound when they are taken (see `Binding`).
+ * Instances prepared ahead, per component: jco's `instantiate`, V8's instance creation and finding the
+ * exports to call (`Instance.bind`) happen before a spawn or a restart asks, so taking one costs
+ * microseconds. Prepared instances are not linked yet: their imports are trampolines bound when they are
+ * taken (see `Binding`).
  *
  * Refills run one instance per macrotask, so a refill never holds the event loop for long.
  *
  * @internal
  */
+import { bind, type Bound } from "../Instance.ts"
 import { makeBinding, type Binding } from "./hostBridge.ts"
 import * as Jco from "./jco.ts"
 
 export interface Prepared {
   readonly binding: Binding
   readonly instantiated: Jco.Instantiated
+  readonly bound: Bound
 }
 
 interface Pool {
@@ -37,7 +40,8 @@ const poolOf = (loaded: Jco.Loaded): Pool => {
 /** Instantiates with unbound imports. Throws what jco throws. */
 export const prepare = (loaded: Jco.Loaded): Prepared => {
   const binding = makeBinding(loaded.imports)
-  return { binding, instantiated: Jco.instantiate(loaded, binding.imports) }
+  const instantiated = Jco.instantiate(loaded, binding.imports)
+  return { binding, instantiated, bound: bind(loaded, instantiated) }
 }
 
 const fillOne = (loaded: Jco.Loaded, pool: Pool): boolean => {
