@@ -458,7 +458,8 @@ export const make = <R = never>(
               if (handled instanceof Promise) handled = yield* Effect.promise(() => handled as Promise<boolean>)
               if (!handled) break
             }
-            if (++batch === 256) break
+            // A reply may run its requester at once, and an idle-path request in there may crash the instance.
+            if (++batch === 256 || crash !== undefined) break
             envelope = mailbox.shift()
           }
           if (crash === undefined) yield* Effect.yieldNow

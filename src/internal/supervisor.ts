@@ -85,6 +85,14 @@ type Event =
   | { readonly _tag: "Shutdown" }
 
 const errorMessage = (cause: Cause.Cause<unknown>): string | undefined => {
+  // The common case, an Error-like failure, read directly: `prettyErrors` formats stack traces (~100 µs),
+  // on every restart, for one message.
+  const first = cause.reasons.find((reason) => reason._tag !== "Interrupt")
+  const original: unknown = first === undefined ? undefined : first._tag === "Fail" ? first.error : first._tag === "Die" ? first.defect : undefined
+  if (typeof original === "object" && original !== null && "message" in original && typeof original.message === "string") {
+    const name = "name" in original && typeof original.name === "string" ? original.name : "Error"
+    return original.message === "" ? name : original.message
+  }
   const [error] = Cause.prettyErrors(cause)
   return error === undefined ? undefined : error.message === "" ? error.name : error.message
 }
