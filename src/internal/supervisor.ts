@@ -153,7 +153,7 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
     let shuttingDown = false
     let restartTokens = 0
     /** Clock times of the restarts within the current intensity window, oldest first. */
-    let window: Array<number> = []
+    const window: Array<number> = []
 
     const events = yield* Queue.unbounded<Event>()
     const started = yield* Deferred.make<void>()
@@ -303,7 +303,11 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
       }
       const cause = Exit.isFailure(event.exit) ? event.exit.cause : Cause.empty
 
-      window = window.filter((at) => now - at <= periodMillis)
+      // Restart times are appended as they happen: the expired ones are at the front. (Not a filter over
+      // the whole window on every restart: with a large `maxRestarts` that is most of a restart's cost.)
+      let expired = 0
+      while (expired < window.length && now - window[expired]! > periodMillis) expired++
+      if (expired > 0) window.splice(0, expired)
       window.push(now)
       if (window.length > maxRestarts) return yield* escalate(child, "Intensity", cause)
 
@@ -343,6 +347,11 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
         }
         member.pending = token
         member.state = "restarting"
+      }
+      if (Duration.isZero(delay.value)) {
+        // Nothing to wait for: restart now rather than after a timer fiber's round trip through the queue.
+        yield* onRestartDue(token)
+        return undefined
       }
       yield* Effect.forkChild(
         Effect.andThen(
