@@ -173,7 +173,7 @@ const callDurationBoundaries = Metric.exponentialBoundaries({ start: 1e-6, facto
  * One actor's series of `metrics`: the same series as `Metric.withAttributes(metrics.x, { actor })`, made
  * with the attribute instead, so an update does not copy the context (as `withAttributes` does each time).
  */
-const seriesOf = (id: string) => {
+const makeSeries = (id: string) => {
   const attributes = { actor: id }
   const counter = (metric: Metric.Counter<number>) =>
     Metric.counter(metric.id, { description: metric.description, incremental: true, attributes })
@@ -188,6 +188,22 @@ const seriesOf = (id: string) => {
       attributes
     })
   }
+}
+
+type Series = ReturnType<typeof makeSeries>
+
+// Series by actor id, reused by the next actor of the same id (a respawn): each new series computes its
+// registry key once (a JSON encoding) on its first update. Bounded: cleared when it grows past the bound.
+const seriesCache = new Map<string, Series>()
+
+const seriesOf = (id: string): Series => {
+  let series = seriesCache.get(id)
+  if (series === undefined) {
+    if (seriesCache.size >= 4096) seriesCache.clear()
+    series = makeSeries(id)
+    seriesCache.set(id, series)
+  }
+  return series
 }
 
 interface Envelope {
@@ -223,6 +239,41 @@ class Mailbox {
     this.items = []
     this.head = 0
     return rest
+  }
+}
+
+// A class rather than an object literal with a getter, which V8 builds on a slow path, on every spawn.
+class Ref implements ActorRef {
+  readonly [TypeId]: TypeId = TypeId
+  readonly id: string
+  readonly component: Component.Component
+  readonly send: ActorRef["send"]
+  readonly request: ActorRef["request"]
+  readonly stop: ActorRef["stop"]
+  readonly run: ActorRef["run"]
+  readonly stats: ActorRef["stats"]
+  private readonly statusOf: () => Status
+  constructor(
+    id: string,
+    component: Component.Component,
+    send: ActorRef["send"],
+    request: ActorRef["request"],
+    stop: ActorRef["stop"],
+    run: ActorRef["run"],
+    statusOf: () => Status,
+    stats: ActorRef["stats"]
+  ) {
+    this.id = id
+    this.component = component
+    this.send = send
+    this.request = request
+    this.stop = stop
+    this.run = run
+    this.statusOf = statusOf
+    this.stats = stats
+  }
+  get status(): Status {
+    return this.statusOf()
   }
 }
 
@@ -607,19 +658,16 @@ export const make = <R = never>(
       }
     }
 
-    const ref: ActorRef = {
-      [TypeId]: TypeId,
+    const ref: ActorRef = new Ref(
       id,
       component,
       send,
       request,
       stop,
       run,
-      get status() {
-        return status
-      },
-      stats: Effect.sync(() => ({ id, status, mailboxDepth: mailbox.size, handled, incarnations, traps }))
-    }
+      () => status,
+      Effect.sync(() => ({ id, status, mailboxDepth: mailbox.size, handled, incarnations, traps }))
+    )
 
     return Effect.as(
       Effect.addFinalizer(() =>
