@@ -229,21 +229,54 @@ export const make = (
     shutdown: ((call) => () => call(undefined))(caller(shutdownName, bound.shutdown))
   }
 
-  return {
-    [TypeId]: TypeId,
+  return new InProcess(
     component,
-    isolated: false,
     process,
-    handleMessage: (message) => Effect.suspend(() => awaitOutcome(invokeHandler(message))),
     invokeHandler,
     lifecycle,
-    directCalls: bound.directCalls,
-    call: (name, args) => caller(name, findExport(exports, name) && ((a: ReadonlyArray<unknown>) => findExport(exports, name)!(...a)))(args),
-    get poisoned() {
-      return poison !== undefined
-    },
-    close() {
+    bound.directCalls,
+    (name, args) => caller(name, findExport(exports, name) && ((a: ReadonlyArray<unknown>) => findExport(exports, name)!(...a)))(args),
+    () => poison !== undefined,
+    () => {
       poison ??= "instance closed"
     }
+  )
+}
+
+// A class rather than an object literal with a getter, which V8 builds on a slow path, on every start.
+class InProcess implements Instance {
+  readonly [TypeId]: TypeId = TypeId
+  readonly isolated = false
+  readonly component: Component
+  readonly process: Instance["process"]
+  readonly invokeHandler: Instance["invokeHandler"]
+  readonly handleMessage: Instance["handleMessage"]
+  readonly lifecycle: Instance["lifecycle"]
+  readonly directCalls: ReadonlyArray<string>
+  readonly call: Instance["call"]
+  private readonly isPoisoned: () => boolean
+  readonly close: () => void
+  constructor(
+    component: Component,
+    process: Instance["process"],
+    invokeHandler: Instance["invokeHandler"],
+    lifecycle: Instance["lifecycle"],
+    directCalls: ReadonlyArray<string>,
+    call: Instance["call"],
+    isPoisoned: () => boolean,
+    close: () => void
+  ) {
+    this.component = component
+    this.process = process
+    this.invokeHandler = invokeHandler
+    this.handleMessage = (message) => Effect.suspend(() => awaitOutcome(invokeHandler(message)))
+    this.lifecycle = lifecycle
+    this.directCalls = directCalls
+    this.call = call
+    this.isPoisoned = isPoisoned
+    this.close = close
+  }
+  get poisoned(): boolean {
+    return this.isPoisoned()
   }
 }
