@@ -79,10 +79,11 @@ const scheduleRefill = (loaded: Jco.Loaded, pool: Pool): void => {
   else setTimeout(step, 1)
 }
 
-/** Keeps `size` instances of the component prepared; fills up to it now. */
+/** Keeps `size` instances of the component prepared: fills up to it now, or lets the extra ones go. */
 export const prewarm = (loaded: Jco.Loaded, size: number): number => {
   const pool = poolOf(loaded)
   pool.target = size
+  if (pool.ready.length > size) pool.ready.length = Math.max(0, size)
   while (fillOne(loaded, pool)) {
     // filling synchronously: the caller asked to wait for a warm pool
   }
