@@ -136,7 +136,13 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
       index,
       restartType: spec.restart ?? "Permanent",
       shutdownTimeout: spec.shutdownTimeout === undefined ? undefined : Duration.fromInputUnsafe(spec.shutdownTimeout),
-      restarts: Metric.withAttributes(restartsTotal, { supervisor: id, child: spec.id }),
+      // The series of `Metric.withAttributes(restartsTotal, ...)`, made with the attributes so that an
+      // update does not copy the context.
+      restarts: Metric.counter(restartsTotal.id, {
+        description: restartsTotal.description,
+        incremental: true,
+        attributes: { supervisor: id, child: spec.id }
+      }),
       state: "stopped",
       restartCount: 0,
       lastExit: undefined,
