@@ -92,6 +92,7 @@ export const actor = async (options: Options): Promise<ReadonlyArray<Row>> => {
       return Number(timed)
     })))
   Effect.runSync(Component.prewarm(component, 0))
+  const trapPayload = new TextEncoder().encode("trap")
   // Restart under a supervisor (backoff 0, logs discarded): trap, the supervisor restarts the child with a
   // fresh instance, and the next request is served by it.
   const supervisedRestartNs = await measureBatch(options, 2_000, (n) =>
@@ -104,7 +105,7 @@ export const actor = async (options: Options): Promise<ReadonlyArray<Row>> => {
         children: [Actor.child(ref)]
       })
       for (let i = 0; i < n; i++) {
-        yield* Effect.ignore(ref.request(new TextEncoder().encode("trap")))
+        yield* Effect.ignore(ref.request(trapPayload))
         yield* ref.request(input)
       }
     })).pipe(Effect.provide(Logger.layer([])))), 7, warm)
