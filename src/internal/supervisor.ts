@@ -85,8 +85,8 @@ type Event =
   | { readonly _tag: "Shutdown" }
 
 const errorMessage = (cause: Cause.Cause<unknown>): string | undefined => {
-  // The common case, an Error-like failure, read directly: `prettyErrors` formats stack traces (~100 µs),
-  // on every restart, for one message.
+  // The common case, an Error-like failure, read directly: `prettyErrors` would format stack traces on
+  // every restart, for one message.
   const first = cause.reasons.find((reason) => reason._tag !== "Interrupt")
   const original: unknown = first === undefined ? undefined : first._tag === "Fail" ? first.error : first._tag === "Die" ? first.defect : undefined
   if (typeof original === "object" && original !== null && "message" in original && typeof original.message === "string") {
@@ -309,8 +309,8 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
       }
       const cause = Exit.isFailure(event.exit) ? event.exit.cause : Cause.empty
 
-      // Restart times are appended as they happen: the expired ones are at the front. (Not a filter over
-      // the whole window on every restart: with a large `maxRestarts` that is most of a restart's cost.)
+      // Restart times are appended as they happen, so the expired ones are at the front: drop those rather
+      // than copy the whole window (up to `maxRestarts` long) on every restart.
       let expired = 0
       while (expired < window.length && now - window[expired]! > periodMillis) expired++
       if (expired > 0) window.splice(0, expired)
