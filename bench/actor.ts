@@ -4,7 +4,7 @@
  * round trip and the instance call alone, measured in the same run.
  */
 import { Deferred, Effect, Exit, Logger, Queue, Schedule, Scope } from "effect"
-import { Actor, Component, Supervisor } from "../src/index.ts"
+import { Actor, Component, DeadLetters, Supervisor } from "../src/index.ts"
 import { guestBytes } from "../test/fixtures.ts"
 import { measureBatch, type Options, type Row } from "./harness.ts"
 
@@ -108,7 +108,25 @@ export const actor = async (options: Options): Promise<ReadonlyArray<Row>> => {
         yield* Effect.ignore(ref.request(trapPayload))
         yield* ref.request(input)
       }
-    })).pipe(Effect.provide(Logger.layer([])))), 7, warm)
+    })).pipe(
+      Effect.provide(Logger.layer([])),
+      Effect.provideService(DeadLetters.DeadLetters, DeadLetters.makeStore())
+    )), 7, warm)
+  Effect.runSync(Component.prewarm(component, 0))
+  // The restart row above with a dead-letter store of its own per round: the default store is shared by
+  // the whole run, and past its capacity (10,000 letters) every trap pays for trimming it.
+  const restartOwnStoreNs = await measureBatch(options, 2_000, (n) =>
+    Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const ref = yield* Actor.make(component, { id: "restarting", imports })
+      const scope = yield* Scope.make()
+      yield* Effect.forkIn(Effect.ignore(ref.run), scope, { startImmediately: true })
+      for (let i = 0; i < n; i++) {
+        yield* Effect.ignore(ref.request(trapPayload))
+        yield* Effect.forkIn(Effect.ignore(ref.run), scope, { startImmediately: true })
+        yield* ref.request(input)
+      }
+      yield* Scope.close(scope, Exit.void)
+    })).pipe(Effect.provideService(DeadLetters.DeadLetters, DeadLetters.makeStore()))), 7, warm)
   Effect.runSync(Component.prewarm(component, 0))
 
   const calls = 100_000
@@ -152,6 +170,7 @@ export const actor = async (options: Options): Promise<ReadonlyArray<Row>> => {
     { suite, name: "new WebAssembly.Instance (core modules alone)", nsPerOp: coreInstanceNs, baseline: "Component.instantiate", note: "floor of a fresh instance" },
     { suite, name: "Actor.spawn → Running, prepared instance (latency)", nsPerOp: spawnLatencyNs, baseline: "new WebAssembly.Instance (core modules alone)", targetNs: 50_000, note: "pool of 16, topped up between spawns" },
     { suite, name: "restart under Supervisor → serving", nsPerOp: supervisedRestartNs, baseline: "Component.instantiate", targetNs: 100_000, note: "backoff 0, warm pool" },
+    { suite, name: "restart after trap → serving, own dead letters", nsPerOp: restartOwnStoreNs, baseline: "Component.instantiate", targetNs: 100_000, note: "warm pool" },
     { suite, name: "Instance.handleMessage (16 B)", nsPerOp: instanceCallNs },
     { suite, name: "Effect Queue+Deferred round trip", nsPerOp: queueDeferredNs },
     { suite, name: "Actor.request (16 B, wasm)", nsPerOp: requestNs, baseline: "Effect Queue+Deferred round trip", targetNs: 3_000 },
