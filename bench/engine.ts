@@ -1,10 +1,10 @@
 /**
  * The component engine: per-call cost of a 16 B `process` and instantiation from a cached component,
- * each beside the raw core call and jco's generated glue as-is.
+ * each beside the raw core call and jco's generated glue as-is. (Loading: bench/load.ts; the Extism peer:
+ * bench/peer.ts.)
  */
 import { transpile } from "@bytecodealliance/jco"
 import { Effect } from "effect"
-import * as fs from "node:fs"
 import { Component } from "../src/index.ts"
 import { guestBytes } from "../test/fixtures.ts"
 import { measureBatch, measureSync, type Options, type Row } from "./harness.ts"
@@ -18,7 +18,7 @@ interface JcoGlue {
 }
 
 /** jco's output exactly as it transpiles, loaded the way its docs show. */
-const jcoAsIs = async (bytes: Uint8Array) => {
+export const jcoAsIs = async (bytes: Uint8Array) => {
   const out = await transpile(bytes, { name: "echo", instantiation: "async", noTypescript: true })
   const glue: JcoGlue = await import(`data:text/javascript;base64,${Buffer.from(out.files["echo.js"]!).toString("base64")}`)
   const modules = new Map<string, WebAssembly.Module>()
@@ -29,7 +29,7 @@ const jcoAsIs = async (bytes: Uint8Array) => {
 }
 
 /** The echo core module called by hand: copy in, call, copy out. No component model at all. */
-const rawCall = (core: WebAssembly.Module) => {
+export const rawCall = (core: WebAssembly.Module) => {
   const exports = new WebAssembly.Instance(core, {}).exports as {
     memory: WebAssembly.Memory
     cabi_realloc(a: number, b: number, c: number, d: number): number
@@ -81,40 +81,33 @@ export const engine = async (options: Options): Promise<ReadonlyArray<Row>> => {
       for (let i = 0; i < n; i++) yield* Effect.scoped(Component.instantiate(component))
     })))
 
-  // Cold load = transpile + compile (fresh bytes each time: a trailing custom section changes the hash).
-  const coldLoads = options.smoke ? 1 : 5
-  const coldNs = await measureBatch(options, coldLoads, async (n) => {
-    for (let i = 0; i < n; i++) {
-      const unique = withCustomSection(bytes, `bench-${process.hrtime.bigint()}-${i}`)
-      await Effect.runPromise(Component.fromBytes(unique))
-    }
-  }, 3)
-  const warmNs = await measureBatch(options, 10_000, (n) =>
-    Effect.runSync(Effect.gen(function*() {
-      for (let i = 0; i < n; i++) yield* Component.fromBytes(bytes)
-    })))
-
   const suite = "engine"
   return [
     { suite, name: "raw core call (16 B)", nsPerOp: rawNs },
     { suite, name: "jco glue as-is (16 B)", nsPerOp: jcoNs, baseline: "raw core call (16 B)" },
-    { suite, name: "Instance.process (16 B)", nsPerOp: ourNs, baseline: "jco glue as-is (16 B)", targetNs: 2_000 },
+    {
+      suite,
+      name: "Instance.process (16 B)",
+      nsPerOp: ourNs,
+      baseline: ["jco glue as-is (16 B)", "raw core call (16 B)", "peer: Extism plugin.call (16 B echo)"],
+      targetNs: 2_000,
+      note: "default limits (64 MiB cap, fuel metered)"
+    },
     { suite, name: "raw new WebAssembly.Instance", nsPerOp: rawInstantiateNs },
     { suite, name: "jco instantiate as-is", nsPerOp: jcoInstantiateNs, baseline: "raw new WebAssembly.Instance" },
-    { suite, name: "Component.instantiate (cached)", nsPerOp: ourInstantiateNs, baseline: "jco instantiate as-is", targetNs: 100_000 },
-    { suite, name: "cold load (transpile+compile)", nsPerOp: coldNs },
-    { suite, name: "warm load (memory cache)", nsPerOp: warmNs, baseline: "cold load (transpile+compile)" }
+    {
+      suite,
+      name: "Component.instantiate (cached)",
+      nsPerOp: ourInstantiateNs,
+      baseline: ["jco instantiate as-is", "raw new WebAssembly.Instance", "peer: Extism createPlugin (compiled Module)"],
+      targetNs: 100_000
+    }
   ]
 }
 
-/** Appends a custom section: the same component, different bytes. */
-const withCustomSection = (bytes: Uint8Array, name: string): Uint8Array => {
+/** Appends a custom section: the same component, different bytes (so every cache misses). */
+export const withCustomSection = (bytes: Uint8Array, name: string): Uint8Array => {
   const nameBytes = new TextEncoder().encode(name)
   const body = [nameBytes.length, ...nameBytes]
   return new Uint8Array([...bytes, 0, body.length, ...body])
-}
-
-export const writeJson = (file: string, rows: ReadonlyArray<Row>): void => {
-  fs.mkdirSync(new URL(".", `file://${file}`).pathname, { recursive: true })
-  fs.writeFileSync(file, JSON.stringify(rows, null, 2))
 }

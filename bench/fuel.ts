@@ -68,10 +68,13 @@ const instrumented = await Rewrite.instrumentFuel(raw)
 const instrumentMs = performance.now() - started
 
 const instantiate = (bytes: Uint8Array) => {
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), {})
+  const host = Rewrite.makeFuelHost()
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), {
+    [Rewrite.fuelImport.module]: host.imports
+  })
   const exports = instance.exports as unknown as Exports
   new Uint8Array(exports.memory.buffer).forEach((_, i, bytes) => (bytes[i] = (i * 2654435761) >>> 24))
-  return { exports, meter: Rewrite.fuelMeter([instance]) }
+  return { exports, meter: Rewrite.fuelMeter([instance], host) }
 }
 
 const plain = instantiate(raw)
@@ -99,13 +102,21 @@ const time = (f: () => unknown): [number, unknown] => {
   return [Number(process.hrtime.bigint() - start), result]
 }
 
+// The in-process timeout: fuel handed out in slices, with a clock read between slices.
+const deadline = { at: 0 }
+const expired = () => performance.now() > deadline.at
+
+const percent = (ratio: number): string => `${ratio >= 1 ? "+" : ""}${((ratio - 1) * 100).toFixed(1)}%`
+
 const rows: Array<Row> = []
 const summary: Array<string> = []
 for (const loop of loops) {
   const rounds = smoke ? 2 : 9
   const rawTimes: Array<number> = []
   const fuelTimes: Array<number> = []
+  const slicedTimes: Array<number> = []
   const ratios: Array<number> = []
+  const slicedRatios: Array<number> = []
   let used = 0
   for (let round = 0; round <= rounds; round++) {
     const [rawNs, expected] = time(() => loop.call(plain.exports))
@@ -113,12 +124,20 @@ for (const loop of loops) {
     const [fuelNs, actual] = time(() => loop.call(metered.exports))
     if (actual !== expected) throw new Error(`${loop.name}: instrumented result ${actual} differs from ${expected}`)
     used = metered.meter!.consumed()
+    deadline.at = performance.now() + 60_000
+    metered.meter!.refill(fuel, expired)
+    const [slicedNs, sliced] = time(() => loop.call(metered.exports))
+    if (sliced !== expected) throw new Error(`${loop.name}: sliced result ${sliced} differs from ${expected}`)
+    if (metered.meter!.consumed() !== used) throw new Error(`${loop.name}: slices changed the fuel used`)
     if (round === 0) continue // warm-up: tier-up to optimized code
     rawTimes.push((rawNs / loop.iterations) * 1000)
     fuelTimes.push((fuelNs / loop.iterations) * 1000)
+    slicedTimes.push((slicedNs / loop.iterations) * 1000)
     ratios.push(fuelNs / rawNs)
+    slicedRatios.push(slicedNs / rawNs)
   }
   const ratio = median(ratios)
+  const slicedRatio = median(slicedRatios)
   rows.push({ suite: "fuel", name: `${loop.name}: raw`, nsPerOp: median(rawTimes) })
   rows.push({
     suite: "fuel",
@@ -127,9 +146,19 @@ for (const loop of loops) {
     baseline: `${loop.name}: raw`,
     note: `${used} units/call, median of per-round ratios ${ratio.toFixed(3)}`
   })
-  summary.push(`${loop.name}: ${ratio >= 1 ? "+" : ""}${((ratio - 1) * 100).toFixed(1)}%`)
+  rows.push({
+    suite: "fuel",
+    name: `${loop.name}: metered, timed`,
+    nsPerOp: median(slicedTimes),
+    baseline: `${loop.name}: raw`,
+    note: `${Rewrite.sliceUnits}-unit slices, clock read between; median of per-round ratios ${slicedRatio.toFixed(3)}`
+  })
+  summary.push(`${loop.name}: ${percent(ratio)} (with a deadline: ${percent(slicedRatio)})`)
 }
 
 printTable(rows)
 console.log(`\n"per op" is per 1,000 iterations; target ≤ 10% overhead. Instrumenting this module took ${instrumentMs.toFixed(0)} ms (binaryen ${Rewrite.fuelVersion}).`)
 console.log(summary.join("\n"))
+
+/** The rows above, for the `fuel` suite of bench/run.ts (which imports this file in a child process). */
+export const fuelRows = (): ReadonlyArray<Row> => rows

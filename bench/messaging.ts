@@ -3,10 +3,11 @@
  * counts, so the router and registry are all that is measured), how that cost scales from 10 to 10,000
  * actors, and fire-and-forget into one wasm actor — each beside its baseline from the same run (a bare
  * `Map.get`; one fiber step; the same sends through a plain `Map` inside `Effect.suspend`, the floor of any
- * lazy router; `Instance.handleMessage` and `Actor.send` alone).
+ * lazy router; `Instance.handleMessage` and `Actor.send` alone), and a guest's own `send` through the
+ * `messaging` host interface beside a request to the same guest that sends nothing.
  */
 import { Context, Effect, Layer } from "effect"
-import { Actor, Capability, Component } from "../src/index.ts"
+import { Actor, Audit, Capability, Component, Linker, Logging, Messaging } from "../src/index.ts"
 import * as Registry from "../src/Registry.ts"
 import * as Router from "../src/Router.ts"
 import { guestBytes } from "../test/fixtures.ts"
@@ -309,6 +310,47 @@ export const messaging = async (options: Options): Promise<ReadonlyArray<Row>> =
       baseline: "Actor.send direct (16 B, wasm)",
       targetNs: 1000,
       note: "handled in wasm (lifecycle guest)"
+    }
+  )
+
+  // --- a guest's send through the messaging host interface -----------------------------------------
+  // messenger (JSPI glue: it imports messaging) answers a request. A plain payload makes it call
+  // logging.log once (a no-op host: the floor of any host call); a send command makes it call
+  // messaging.send once instead: Linker → Messaging → Router (all guards) → a counting fake.
+  const messenger = await Effect.runPromise(Component.fromBytes(guestBytes("messenger")))
+  const guestCalls = 20_000
+  const sendCommand = new Uint8Array([115, 4, ...new TextEncoder().encode("sink"), 16, ...payload])
+  const plain = new TextEncoder().encode("x".repeat(16))
+  const host = Linker.layer([Logging.hostInterface, Messaging.hostInterface]).pipe(
+    Layer.provideMerge(Layer.mergeAll(Messaging.layer, Logging.layerDeny, Audit.layerMemory({ capacity: 16 }))),
+    Layer.provideMerge(services(unlimited))
+  )
+  const [echoNs, guestSendNs] = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const registry = yield* Registry.Registry
+    const counter = { count: 0 }
+    yield* registry.register("sink", "1", fakeRef("sink", counter))
+    const grants = Capability.makeGrants([new Capability.Messaging({ pattern: "sink" })])
+    const imports = yield* Linker.imports(messenger, { id: "messenger", grants })
+    const ref = yield* Actor.spawn(messenger, { id: "messenger", imports })
+    yield* registry.register("messenger", "1", ref, { grants })
+    const calls = (message: Uint8Array) => (n: number) =>
+      Effect.runPromise(Effect.gen(function*() {
+        for (let i = 0; i < n; i++) yield* ref.request(message)
+      }))
+    const echo = yield* Effect.promise(() => measureBatch(options, guestCalls, calls(plain)))
+    const before = counter.count
+    const sends = yield* Effect.promise(() => measureBatch(options, guestCalls, calls(sendCommand)))
+    if (counter.count === before) throw new Error("the guest's sends delivered nothing")
+    return [echo, sends] as const
+  }).pipe(Effect.provide(host))))
+  rows.push(
+    { suite, name: "guest call + one no-op host call (log)", nsPerOp: echoNs, note: "messenger, JSPI glue, 16 B" },
+    {
+      suite,
+      name: "guest call + one messaging.send",
+      nsPerOp: guestSendNs,
+      baseline: "guest call + one no-op host call (log)",
+      note: "Linker → Messaging → Router (all guards) → fake"
     }
   )
   return rows

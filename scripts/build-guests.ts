@@ -4,7 +4,11 @@
  * Each source names what it becomes in its first lines:
  *   `;; world: processor` (WAT) or `// world: actor` (JavaScript): a component for that world of `wit/`;
  *   `;; wit: guests/wit/other.wit` to build against another WIT package;
- *   `;; kind: core`: a plain core module (a fixture for "not a component").
+ *   `;; kind: core`: a plain core module (a fixture for "not a component");
+ *   `// wasi: stdio,clocks` (JavaScript): the componentize-js WASI features to keep (default: none).
+ *
+ * A WIT file that uses `wasi:*` packages without declaring them gets them appended as nested packages,
+ * from the WASI 0.2 WIT jco ships (`lib/wit/builtin/0.2.12`), with whatever they use in turn.
  *
  * Outputs go to `build/guests/NAME.wasm`. A build is skipped when the hash of its inputs (source, WIT,
  * toolchain versions) matches the stamp written beside the output, so a second run rebuilds nothing.
@@ -31,6 +35,8 @@ interface GuestSource {
   readonly kind: "component" | "core"
   readonly world: string | undefined
   readonly witPath: string
+  /** componentize-js features kept enabled. */
+  readonly wasi: ReadonlyArray<string>
 }
 
 const header = (source: string, key: string): string | undefined => {
@@ -50,8 +56,35 @@ const readGuest = (file: string): GuestSource => {
     source,
     kind: header(source, "kind") === "core" ? "core" : "component",
     world: header(source, "world"),
-    witPath: wit === undefined ? defaultWit : path.join(root, wit)
+    witPath: wit === undefined ? defaultWit : path.join(root, wit),
+    wasi: header(source, "wasi")?.split(",") ?? []
   }
+}
+
+const wasiWitDir = path.join(root, "node_modules", "@bytecodealliance", "jco", "lib", "wit", "builtin", "0.2.12")
+
+// `package wasi:io@0.2.12; ...` becomes `package wasi:io@0.2.12 { ... }`, appendable to another file.
+const nestedWasiPackage = (name: string): string => {
+  const text = fs.readFileSync(path.join(wasiWitDir, `wasi-${name}`, "package.wit"), "utf8")
+  return `${text.replace(/^package ([^;]+);/m, "package $1 {")}\n}\n`
+}
+
+const wasiPackagesUsed = (wit: string): Set<string> => new Set(Array.from(wit.matchAll(/\bwasi:([a-z-]+)\//g), (m) => m[1]!))
+
+/** The WIT source with every `wasi:*` package it uses (transitively) appended, unless it declares them. */
+const witSource = (witPath: string): string => {
+  const own = fs.readFileSync(witPath, "utf8")
+  const declared = new Set(Array.from(own.matchAll(/^\s*package wasi:([a-z-]+)/gm), (m) => m[1]!))
+  const pending = [...wasiPackagesUsed(own)].filter((name) => !declared.has(name))
+  const added = new Map<string, string>()
+  while (pending.length > 0) {
+    const name = pending.pop()!
+    if (added.has(name)) continue
+    const nested = nestedWasiPackage(name)
+    added.set(name, nested)
+    for (const used of wasiPackagesUsed(nested)) if (!added.has(used) && !declared.has(used)) pending.push(used)
+  }
+  return [own, ...added.values()].join("\n")
 }
 
 const inputHash = (guest: GuestSource): string => {
@@ -59,11 +92,14 @@ const inputHash = (guest: GuestSource): string => {
   hash.update(guest.source)
   hash.update(guest.kind)
   hash.update(guest.world ?? "")
-  hash.update(fs.readFileSync(guest.witPath))
+  if (guest.wasi.length > 0) hash.update(`wasi:${guest.wasi.join(",")}`)
+  hash.update(witSource(guest.witPath))
   hash.update(toolVersion("@bytecodealliance/jco"))
   if (guest.language === "js") hash.update(toolVersion("@bytecodealliance/componentize-js"))
   return hash.digest("hex")
 }
+
+const features = ["stdio", "random", "clocks", "http", "fetch-event"] as const
 
 const build = async (guest: GuestSource): Promise<Uint8Array> => {
   if (guest.language === "js") {
@@ -71,9 +107,10 @@ const build = async (guest: GuestSource): Promise<Uint8Array> => {
     const options = {
       sourcePath: guest.file,
       // As text: componentize-js reads files inside its own WASI sandbox, which sees no host folders.
-      witWorld: fs.readFileSync(guest.witPath, "utf8"),
-      // No WASI features: the guest reaches the host only through the WIT world it names.
-      disableFeatures: ["stdio", "random", "clocks", "http", "fetch-event"] as Array<"stdio" | "random" | "clocks" | "http" | "fetch-event">
+      witWorld: witSource(guest.witPath),
+      // No WASI features unless the guest's `wasi:` header keeps some: by default the guest reaches
+      // the host only through the WIT world it names.
+      disableFeatures: features.filter((feature) => !guest.wasi.includes(feature))
     }
     const { component } = await componentize(guest.world === undefined ? options : { ...options, worldName: guest.world })
     return component
@@ -84,7 +121,7 @@ const build = async (guest: GuestSource): Promise<Uint8Array> => {
   if (guest.world === undefined) throw new Error(`${guest.file}: missing ';; world: NAME' header`)
   const embedded = await jco.componentEmbed({
     binary: core,
-    witSource: fs.readFileSync(guest.witPath, "utf8"),
+    witSource: witSource(guest.witPath),
     world: guest.world
   })
   return jco.componentNew(embedded)

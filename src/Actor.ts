@@ -84,6 +84,8 @@ export interface SendOptions {
   readonly failFast?: boolean | undefined
   readonly sender?: string | undefined
   readonly topic?: string | undefined
+  /** Handed to the guest as the message's `correlation-id` (the router sets one per request). */
+  readonly correlationId?: bigint | undefined
 }
 
 /**
@@ -436,6 +438,7 @@ export const make = <R = never>(
     const messageOf = (payload: Uint8Array, options: SendOptions | undefined): Message => ({
       sender: options?.sender ?? "host",
       topic: options?.topic,
+      correlationId: options?.correlationId,
       payload
     })
 

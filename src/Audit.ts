@@ -2,10 +2,20 @@
  * The audit trail: every capability decision and lifecycle event, as a hash chain.
  *
  * `record` stamps an entry with the next sequence number and the time from `Clock`, links it to the
- * previous event by hash, and hands the finished `AuditEvent` to the sinks, synchronously and in
- * sequence order: when `record`'s effect completes, every sink has the event. Sinks: a memory ring
- * (`layerMemory`), a JSONL file (`layerJsonl`) and the Effect logger (`layerLogger`); `combine` runs
- * several behind one chain.
+ * previous event by hash, and hands the finished `AuditEvent` to the sinks in sequence order. Sinks: a
+ * memory ring (`layerMemory`), a JSONL file (`layerJsonl`) and the Effect logger (`layerLogger`);
+ * `combine` runs several behind one chain.
+ *
+ * **Batches.** `record` sits on every host call, and the sha-256 of an event costs a microsecond or
+ * two. When every sink takes batches (`writeBatch`: the memory ring and the JSONL file do), `record`
+ * only appends the entry and its time to a pending list, O(1); the chain (canonical JSON, hashes) is
+ * computed and written in one pass when the batch is flushed: at the end of the current tick
+ * (`setImmediate`), when `maxPending` entries wait, when `head`, `flush` or the memory sink's events
+ * are read, and when the audit's scope closes. The chain is the same as if each event had been sealed
+ * on its own. A JSONL file then gets one write per batch: a crash of the process loses at most the
+ * current tick's events (`fsync: true` writes and syncs every event before `record` returns). With
+ * any sink that only has `write` (the logger sink, a custom sink), every event is sealed and written
+ * inside `record`, as before.
  *
  * **The chain.** `hash` is the sha-256 of the event's canonical JSON (its fields in a fixed order,
  * `hash` left out), which includes `prev`, the previous event's hash; the first event's `prev` is 64
@@ -26,7 +36,8 @@
  * verify it, keep it, and start a new one. One process writes a given file.
  *
  * **Failures.** A sink that cannot write (disk full, file closed) makes `record` die: an event that
- * cannot be kept must not pass silently.
+ * cannot be kept must not pass silently. A batch that fails to flush at the end of a tick makes the
+ * next `record`, `head` or `flush` die with that failure.
  *
  * @since 0.1.0
  */
@@ -152,15 +163,23 @@ export type ChainHead = typeof ChainHead.Type
 export const genesis: ChainHead = Chain.genesisHead
 
 /**
- * Receives every event, synchronously and in sequence order, inside `record`. `line` is the event's
- * canonical JSON line (without newline); `fiber` is the recording fiber (for its loggers and
- * annotations). A sink that throws makes `record` die.
+ * Receives every event in sequence order: one by one inside `record` through `write`, or in batches
+ * through `writeBatch` when every sink of the audit has it. `line` is the event's canonical JSON line
+ * (without newline); `fiber` is the recording fiber (for its loggers and annotations). A sink that
+ * throws makes `record` die (for a batch flushed at the end of a tick: the next `record`).
  *
  * @since 0.1.0
  * @category models
  */
 export interface Sink {
   readonly write: (event: AuditEvent, line: string, fiber: Fiber.Fiber<unknown, unknown>) => void
+  /**
+   * Takes events in batches, possibly after `record` returned (see the module doc): `lines` is their
+   * lines, each ending with a newline. An audit whose sinks all have it records in O(1).
+   */
+  readonly writeBatch?: ((events: ReadonlyArray<AuditEvent>, lines: string) => void) | undefined
+  /** For a sink that reads its events back: `make` hands it the audit's flush, to run before a read. */
+  readonly connect?: ((flush: () => void) => void) | undefined
   /** For a sink that keeps a chain across restarts: where the stored chain ends. */
   readonly head?: ChainHead | undefined
 }
@@ -172,9 +191,18 @@ export interface Sink {
  * @category models
  */
 export interface MemorySink extends Sink {
-  /** The events kept, oldest first. */
+  /** The events kept, oldest first (pending batches flushed first). */
   readonly events: Effect.Effect<ReadonlyArray<AuditEvent>>
 }
+
+/**
+ * Entries an audit in batch mode keeps pending before it flushes them synchronously: bounds the
+ * memory a guest calling the host in a tight loop (without yielding to the event loop) can pin.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const maxPending = 4096
 
 // -----------------------------------------------------------------------------
 // errors
@@ -243,9 +271,16 @@ export class VerifyError extends Schema.TaggedError<VerifyError>()("VerifyError"
  * @category services
  */
 export class Audit extends Context.Service<Audit, {
-  /** Records one event; when the effect completes, every sink has it. */
+  /** Records one event (in sequence order; batched, see the module doc). */
   readonly record: (entry: Entry) => Effect.Effect<void>
-  /** Where the chain stands now. */
+  /**
+   * `record` from inside a running fiber (whose `Clock` stamps the event), without an effect: the
+   * Linker's per-call path. Throws where `record` would die.
+   */
+  readonly recordUnsafe: (entry: Entry, fiber: Fiber.Fiber<unknown, unknown>) => void
+  /** Seals and writes every pending event. */
+  readonly flush: Effect.Effect<void>
+  /** Where the chain stands now (pending events flushed first). */
   readonly head: Effect.Effect<ChainHead>
   readonly sinks: ReadonlyArray<Sink>
 }>()("airssys-wasm/Audit") {}
@@ -293,12 +328,12 @@ type Mutable<A> = { -readonly [K in keyof A]: A[K] }
 
 /**
  * An `Audit` over the given sinks. The chain continues from the sinks' stored head, if one has one;
- * sinks whose heads disagree fail with `Diverged`.
+ * sinks whose heads disagree fail with `Diverged`. Pending events are flushed when the scope closes.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (sinks: ReadonlyArray<Sink>): Effect.Effect<Audit["Service"], AuditError> =>
+export const make = (sinks: ReadonlyArray<Sink>): Effect.Effect<Audit["Service"], AuditError, Scope.Scope> =>
   Effect.suspend(() => {
     const heads = sinks.flatMap((sink) => sink.head === undefined ? [] : [sink.head])
     const start = heads[0] ?? genesis
@@ -310,25 +345,113 @@ export const make = (sinks: ReadonlyArray<Sink>): Effect.Effect<Audit["Service"]
         })
       )
     }
-    let sequence = start.sequence
-    let prev = start.hash
-    // Synchronous from the clock read to the last sink: no other record can interleave, so sequence
-    // order is the order every sink sees.
-    const record = (entry: Entry): Effect.Effect<void> =>
-      Effect.withFiber((fiber) => {
-        const time = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
-        const { event, line } = seal(entry, sequence + 1, time, prev)
-        sequence = event.sequence
-        prev = event.hash
-        for (let i = 0; i < sinks.length; i++) sinks[i]!.write(event, line, fiber)
-        return Effect.void
-      })
-    return Effect.succeed(Audit.of({
-      record,
-      head: Effect.sync(() => ({ sequence, hash: prev })),
-      sinks
-    }))
+    if (!sinks.every((sink) => sink.writeBatch !== undefined)) return Effect.succeed(eager(sinks, start))
+    const { audit, close } = batched(sinks, start)
+    return Effect.as(Effect.addFinalizer(() => close), audit)
   })
+
+// Every event sealed and written inside `record`: synchronous from the clock read to the last sink,
+// so no other record can interleave and sequence order is the order every sink sees.
+const eager = (sinks: ReadonlyArray<Sink>, start: ChainHead): Audit["Service"] => {
+  let sequence = start.sequence
+  let prev = start.hash
+  const recordUnsafe = (entry: Entry, fiber: Fiber.Fiber<unknown, unknown>): void => {
+    const time = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
+    const { event, line } = seal(entry, sequence + 1, time, prev)
+    sequence = event.sequence
+    prev = event.hash
+    for (let i = 0; i < sinks.length; i++) sinks[i]!.write(event, line, fiber)
+  }
+  return Audit.of({
+    record: (entry) =>
+      Effect.withFiber((fiber) => {
+        recordUnsafe(entry, fiber)
+        return Effect.void
+      }),
+    recordUnsafe,
+    flush: Effect.void,
+    head: Effect.sync(() => ({ sequence, hash: prev })),
+    sinks
+  })
+}
+
+// `record` appends the entry and its time; `seal` runs per batch, off the host call's path.
+const batched = (
+  sinks: ReadonlyArray<Sink>,
+  start: ChainHead
+): { readonly audit: Audit["Service"]; readonly close: Effect.Effect<void> } => {
+  let sealed = start.sequence
+  // Once the scope has closed, events are written as they come (a sink that is gone fails `record`).
+  let closed = false
+  let prev = start.hash
+  let entries: Array<Entry> = []
+  let times: Array<number> = []
+  let scheduled = false
+  let failure: Cause.Cause<never> | undefined
+  const flushNow = (): void => {
+    const count = entries.length
+    if (count === 0) return
+    const batch = entries
+    const stamps = times
+    entries = []
+    times = []
+    const events: Array<AuditEvent> = new Array(count)
+    let lines = ""
+    for (let i = 0; i < count; i++) {
+      const { event, line } = seal(batch[i]!, sealed + 1, stamps[i]!, prev)
+      sealed = event.sequence
+      prev = event.hash
+      events[i] = event
+      lines += line + "\n"
+    }
+    for (let i = 0; i < sinks.length; i++) sinks[i]!.writeBatch!(events, lines)
+  }
+  const check = (): void => {
+    if (failure !== undefined) throw Cause.squash(failure)
+  }
+  // Outside any fiber: a failure is kept for the next record / head / flush to die with.
+  const flushLater = (): void => {
+    scheduled = false
+    const exit = Effect.runSyncExit(Effect.sync(flushNow))
+    if (exit._tag === "Failure" && failure === undefined) {
+      failure = exit.cause
+      process.emitWarning(`airssys-wasm: audit events could not be written: ${Cause.pretty(exit.cause)}`)
+    }
+  }
+  const recordUnsafe = (entry: Entry, fiber: Fiber.Fiber<unknown, unknown>): void => {
+    check()
+    entries.push(entry)
+    times.push(fiber.getRef(Clock.Clock).currentTimeMillisUnsafe())
+    if (closed || entries.length >= maxPending) flushNow()
+    else if (!scheduled) {
+      scheduled = true
+      setImmediate(flushLater)
+    }
+  }
+  const flush = Effect.sync(() => {
+    check()
+    flushNow()
+  })
+  for (const sink of sinks) sink.connect?.(flushNow)
+  return {
+    audit: Audit.of({
+      record: (entry) =>
+        Effect.withFiber((fiber) => {
+          recordUnsafe(entry, fiber)
+          return Effect.void
+        }),
+      recordUnsafe,
+      flush,
+      head: Effect.map(flush, () => ({ sequence: sealed, hash: prev })),
+      sinks
+    }),
+    // A failure already kept (and warned about) was raised to the next record; close does not raise it again.
+    close: Effect.sync(() => {
+      closed = true
+      if (failure === undefined) flushNow()
+    })
+  }
+}
 
 /**
  * A sink that keeps the last `capacity` events in a ring; older ones are dropped.
@@ -340,13 +463,22 @@ export const memorySink = (options: { readonly capacity: number }): MemorySink =
   const capacity = Math.max(1, Math.floor(options.capacity))
   const ring: Array<AuditEvent> = []
   let next = 0
+  const flushes: Array<() => void> = []
+  const write = (event: AuditEvent): void => {
+    if (ring.length < capacity) ring.push(event)
+    else ring[next] = event
+    next = (next + 1) % capacity
+  }
   return {
-    write: (event) => {
-      if (ring.length < capacity) ring.push(event)
-      else ring[next] = event
-      next = (next + 1) % capacity
+    write,
+    writeBatch: (events) => {
+      for (let i = 0; i < events.length; i++) write(events[i]!)
     },
-    events: Effect.sync(() => ring.length < capacity ? ring.slice() : [...ring.slice(next), ...ring.slice(0, next)])
+    connect: (flush) => void flushes.push(flush),
+    events: Effect.sync(() => {
+      for (const flush of flushes) flush()
+      return ring.length < capacity ? ring.slice() : [...ring.slice(next), ...ring.slice(0, next)]
+    })
   }
 }
 
@@ -355,7 +487,10 @@ export const memorySink = (options: { readonly capacity: number }): MemorySink =
  * @category models
  */
 export interface JsonlOptions {
-  /** Also `fsync` after every line, so events survive a crash of the machine. Costs milliseconds per event. */
+  /**
+   * Write and `fsync` every line before `record` returns, so events survive a crash of the machine.
+   * Costs milliseconds per event. Without it, lines are written in batches (see the module doc).
+   */
   readonly fsync?: boolean | undefined
 }
 
@@ -371,8 +506,7 @@ const parseLine = (line: string): AuditEvent | "NotJson" | "NotEvent" => {
 
 /**
  * A sink that appends one JSON line per event to the file at `path` (created if missing, continued
- * if not), with one synchronous write per event: ordered, and in the kernel before `record`
- * returns. Closed with the scope.
+ * if not), in order, one synchronous write per batch (per event with `fsync`). Closed with the scope.
  *
  * @since 0.1.0
  * @category constructors
@@ -399,7 +533,8 @@ export const jsonlSink: (
     write: (_event, line) => {
       AuditFile.append(fd, line + "\n")
       if (fsync) AuditFile.sync(fd)
-    }
+    },
+    writeBatch: fsync ? undefined : (_events, lines) => AuditFile.append(fd, lines)
   } satisfies Sink
 })
 

@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Duration, Effect, Metric, Scope } from "effect"
+import { Clock, Context, Duration, Effect, Metric, Scope } from "effect"
 import * as fs from "node:fs/promises"
 import { ComponentLoadError, LinkError, Trap } from "./ComponentError.ts"
 import { type HostImports, makeBinding } from "./internal/hostBridge.ts"
@@ -91,8 +91,8 @@ export interface LoadOptions {
    */
   readonly entryPoints?: ReadonlyArray<string> | undefined
   /**
-   * Memory cap and fuel per call (timeout and isolation apply to actors). Defaults to
-   * `ResourceLimits.defaults` — 64 MiB, 1e9 fuel units per call — which protect the host from an
+   * Memory cap, fuel and timeout per call (isolation applies to actors). Defaults to
+   * `ResourceLimits.defaults` — 64 MiB, 1e9 fuel units and 5 s per call — which protect the host from an
    * untrusted guest; give `ResourceLimits.unlimited` (or `fuel: Infinity`) for a trusted one. Metering
    * rewrites the guest's core modules once per bytes (cached, also in `cacheDirectory`): ~2 ms for a
    * small guest, ~10 s for a 12 MB componentize-js guest.
@@ -257,7 +257,9 @@ export const instantiateUnsafe = <R>(
     },
     (prepared): InstanceImpl.Instance | LinkError | Trap => {
       const missing = prepared.binding.unlinked()
-      if (missing === undefined) return InstanceImpl.make(component, prepared.instantiated, prepared.bound)
+      if (missing === undefined) {
+        return InstanceImpl.make(component, prepared.instantiated, Context.get(context, Clock.Clock), prepared.bound)
+      }
       return new LinkError({
         interface: missing.interface,
         function: missing.function,

@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Exit } from "effect"
+import { Clock, Duration, Effect, Exit } from "effect"
 import type { Component } from "./Component.ts"
 import { type CallError, GuestError, InstancePoisoned, LimitExceeded, Trap } from "./ComponentError.ts"
 import { type FuelMeter, fuelMeter } from "./internal/fuelMeter.ts"
@@ -100,10 +100,6 @@ const findExport = (exports: Readonly<Record<string, unknown>>, name: string): G
 
 const handlerName = "airssys:component/handler#handle-message"
 
-const awaitOutcome = <B>(
-  outcome: Exit.Exit<B, CallError> | Promise<Exit.Exit<B, CallError>>
-): Effect.Effect<B, CallError> => outcome instanceof Promise ? Effect.flatten(Effect.promise(() => outcome)) : outcome
-
 const initName = "airssys:component/lifecycle#init"
 const shutdownName = "airssys:component/lifecycle#shutdown"
 
@@ -137,7 +133,7 @@ export const bind = (loaded: Jco.Loaded, instantiated: Jco.Instantiated): Bound 
   const glueInit = findExport(exports, initName)
   const glueShutdown = findExport(exports, shutdownName)
   return {
-    meter: fuelMeter(instantiated.cores),
+    meter: fuelMeter(instantiated.cores, instantiated.fuel),
     memories: instantiated.cores.flatMap((core) =>
       Object.values(core.exports).filter((e): e is WebAssembly.Memory => e instanceof WebAssembly.Memory)
     ),
@@ -161,10 +157,15 @@ export const bind = (loaded: Jco.Loaded, instantiated: Jco.Instantiated): Bound 
   }
 }
 
-/** @internal `bound` may come from a warm pool; otherwise it is found now. */
+/**
+ * @internal `clock` times calls against the component's timeout: a metered guest asks for more fuel every
+ * `sliceUnits` units, and is stopped once the clock says its time is up. `bound` may come from a warm
+ * pool; otherwise it is found now.
+ */
 export const make = (
   component: Component,
   instantiated: Jco.Instantiated,
+  clock?: Clock.Clock,
   bound: Bound = bind(component.loaded, instantiated)
 ): Instance => {
   let poison: string | undefined
@@ -172,6 +173,23 @@ export const make = (
   // Fuel: every call starts with the component's allowance; after a trap, an empty tank names the cause.
   const meter = Number.isFinite(component.limits.fuel) ? bound.meter : undefined
   const fuel = component.limits.fuel
+  // Timeout: a call's deadline, checked between slices of fuel (sync guest code) and raced against a
+  // suspended (JSPI) call. Without fuel, sync guest code cannot be interrupted in this thread.
+  const timeoutMillis = Duration.toMillis(component.limits.timeout)
+  const timed = clock !== undefined && Number.isFinite(timeoutMillis)
+  let deadline = 0
+  const expired = timed ? () => clock.currentTimeMillisUnsafe() > deadline : undefined
+  const timedOut = (fn: string) => {
+    poison = `timed out after ${timeoutMillis} ms`
+    return new LimitExceeded({ limit: "timeout", componentHash: component.hash, function: fn, allowed: timeoutMillis })
+  }
+  const awaitOutcome = <B>(fn: string, outcome: Exit.Exit<B, CallError> | Promise<Exit.Exit<B, CallError>>): Effect.Effect<B, CallError> => {
+    if (!(outcome instanceof Promise)) return outcome
+    const settled = Effect.flatten(Effect.promise(() => outcome))
+    return timed
+      ? Effect.timeoutOrElse(settled, { duration: component.limits.timeout, orElse: () => Effect.fail(timedOut(fn)) })
+      : settled
+  }
   const memories = bound.memories
   // A trap with a memory grown to its cap is taken for the cap refusing growth.
   const atMemoryCap = () =>
@@ -181,6 +199,7 @@ export const make = (
   const fail = (fn: string, failure: Jco.Failure): CallError => {
     if (failure._tag === "GuestErr") return new GuestError({ function: fn, payload: failure.payload })
     poison = failure.message
+    if (meter?.stopped() === "timeout") return timedOut(fn)
     if (meter?.exhausted()) {
       poison = `fuel exhausted (${fuel} units)`
       return new LimitExceeded({ limit: "fuel", componentHash: component.hash, function: fn, allowed: fuel })
@@ -209,7 +228,8 @@ export const make = (
     if (meter !== undefined) {
       return (arg) => {
         if (poison !== undefined) return Exit.fail(poisoned(fn))
-        meter.refill(fuel)
+        if (expired !== undefined) deadline = clock!.currentTimeMillisUnsafe() + timeoutMillis
+        meter.refill(fuel, expired)
         return Jco.attemptMaybeAsync(() => guest(arg), Exit.succeed, onFailure)
       }
     }
@@ -218,7 +238,7 @@ export const make = (
   }
   const caller = <A, B>(fn: string, guest: ((arg: A) => B | Promise<B>) | undefined) => {
     const invoke = invoker(fn, guest)
-    return (arg: A): Effect.Effect<B, CallError> => Effect.suspend(() => awaitOutcome(invoke(arg)))
+    return (arg: A): Effect.Effect<B, CallError> => Effect.suspend(() => awaitOutcome(fn, invoke(arg)))
   }
 
   const exports = instantiated.exports
@@ -233,6 +253,7 @@ export const make = (
     component,
     process,
     invokeHandler,
+    (message) => Effect.suspend(() => awaitOutcome(handlerName, invokeHandler(message))),
     lifecycle,
     bound.directCalls,
     (name, args) => caller(name, findExport(exports, name) && ((a: ReadonlyArray<unknown>) => findExport(exports, name)!(...a)))(args),
@@ -260,6 +281,7 @@ class InProcess implements Instance {
     component: Component,
     process: Instance["process"],
     invokeHandler: Instance["invokeHandler"],
+    handleMessage: Instance["handleMessage"],
     lifecycle: Instance["lifecycle"],
     directCalls: ReadonlyArray<string>,
     call: Instance["call"],
@@ -269,7 +291,7 @@ class InProcess implements Instance {
     this.component = component
     this.process = process
     this.invokeHandler = invokeHandler
-    this.handleMessage = (message) => Effect.suspend(() => awaitOutcome(invokeHandler(message)))
+    this.handleMessage = handleMessage
     this.lifecycle = lifecycle
     this.directCalls = directCalls
     this.call = call

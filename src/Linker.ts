@@ -19,7 +19,10 @@
  * on the request the call makes) → audit event (`granted` or `denied`, with the resource) →
  * implementation. A denied call never reaches the implementation: the guest gets `err(message)`
  * (a `HostRefusal`) and the audit log a `denied` event. An implementation may refuse on its own after
- * the grant (a quota, a policy) by failing with `Refused`: audited as `denied` too.
+ * the grant (a quota, a policy) by failing with `Refused`: audited as `denied` too. The grants are
+ * fixed for the life of a link, so each function decides a resource once (the decision, its audit
+ * entry, its refusal) and answers later calls on it from a Map; with batching sinks (see `Audit`)
+ * the audit event is an O(1) append, sealed into the hash chain at the end of the tick.
  *
  * **Linking.** For each interface the component imports: a host interface whose capability the
  * grants hold at all (any `Storage` grant for storage, a `Custom` grant naming the interface for a
@@ -34,7 +37,7 @@ import * as Audit from "./Audit.ts"
 import * as Capability from "./Capability.ts"
 import * as Component from "./Component.ts"
 import type { HostRefusal, LinkError, Trap } from "./ComponentError.ts"
-import type { HostImports } from "./internal/hostBridge.ts"
+import type { HostImports, ResourceType } from "./internal/hostBridge.ts"
 import * as Impl from "./internal/linker.ts"
 import type * as Instance from "./Instance.ts"
 
@@ -92,6 +95,12 @@ export interface HostInterface<R = never> {
   readonly capability: Capability.Kind | undefined
   /** Whether the grants allow linking the interface at all. `iface` is the imported name, versioned. */
   readonly linkable: (grants: Capability.Grants, iface: string) => boolean
+  /**
+   * The resource types the interface implements, by class name as jco names them (`Descriptor` for
+   * `descriptor`). Their methods are not wrapped: they check and audit what they do themselves (see
+   * `Filesystem`).
+   */
+  readonly resources?: Readonly<Record<string, ResourceType>> | undefined
   readonly make: Effect.Effect<(target: Target) => HostFunctions, never, R>
 }
 
@@ -166,6 +175,7 @@ export const hostInterface = <R = never>(options: {
   readonly name: string
   readonly capability?: Capability.Kind | undefined
   readonly linkable?: ((grants: Capability.Grants, iface: string) => boolean) | undefined
+  readonly resources?: Readonly<Record<string, ResourceType>> | undefined
   readonly make: Effect.Effect<(target: Target) => HostFunctions, never, R>
 }): HostInterface<R> => {
   const capability = options.capability
@@ -176,6 +186,7 @@ export const hostInterface = <R = never>(options: {
       (capability === undefined
         ? () => true
         : (grants) => grants.capabilities.some((grant) => grant._tag === capability)),
+    resources: options.resources,
     make: options.make
   }
 }
@@ -265,7 +276,13 @@ export const make = <const Interfaces extends ReadonlyArray<HostInterface<unknow
     const hosts = new Map<string, Impl.BoundInterface>()
     for (const host of interfaces) {
       const bind = yield* host.make
-      hosts.set(host.name, { name: host.name, capability: host.capability, linkable: host.linkable, bind })
+      hosts.set(host.name, {
+        name: host.name,
+        capability: host.capability,
+        linkable: host.linkable,
+        resources: host.resources ?? {},
+        bind
+      })
     }
     return Linker.of({
       interfaces: Array.from(hosts.keys()),
@@ -306,12 +323,18 @@ export const instantiate = (
 export const authorize = (
   componentId: string,
   grants: Capability.Grants,
-  request: Capability.Request
+  request: Capability.Request,
+  /** Recorded with the decision: what the request was for. */
+  detail?: string | undefined
 ): Effect.Effect<void, CapabilityDenied, Audit.Audit> =>
   Audit.Audit.use((audit) => {
     const resource = Capability.resourceOf(request)
     const decision = Capability.check(grants, request)
-    const recorded = audit.record({ kind: "capability", component: componentId, capability: request._tag, resource, decision })
+    const recorded = audit.record(
+      detail === undefined
+        ? { kind: "capability", component: componentId, capability: request._tag, resource, decision }
+        : { kind: "capability", component: componentId, capability: request._tag, resource, decision, detail }
+    )
     if (decision === "granted") return recorded
     return Effect.flatMap(recorded, () =>
       Effect.fail(new CapabilityDenied({

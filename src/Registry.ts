@@ -21,6 +21,7 @@
 import { Clock, Context, Effect, Layer, Option, PubSub, Schema, type Scope, Stream } from "effect"
 import type * as Actor from "./Actor.ts"
 import * as Capability from "./Capability.ts"
+import * as Live from "./internal/registryLive.ts"
 
 // -----------------------------------------------------------------------------
 // models
@@ -202,13 +203,10 @@ export class Registry extends Context.Service<Registry, {
 // constructors
 // -----------------------------------------------------------------------------
 
-/** What a name points at: its routed version. Ids and `name@version` map straight to their entry. */
-class NameSlot {
-  current: Entry | undefined = undefined
-}
-
 interface NameRecord {
-  readonly slot: NameSlot
+  readonly name: string
+  /** The routed version. */
+  current: Entry | undefined
   /** Registration order. */
   readonly versions: Map<string, Entry>
   /** Versions routed before the current one, most recent last. */
@@ -230,8 +228,9 @@ export const make: Effect.Effect<Registry["Service"], never, Scope.Scope> = Effe
   const clock = yield* Clock.Clock
   const hub = yield* Effect.acquireRelease(PubSub.unbounded<Event>(), PubSub.shutdown)
   const byId = new Map<string, Entry>()
-  // One lookup for any address; an entry directly (one memory hop fewer on the hot path) or a name's slot.
-  const addresses = new Map<string, Entry | NameSlot>()
+  // One lookup for any address, straight to the entry: a name maps to its routed version (rewritten on
+  // every switch), so resolving never takes a second hop.
+  const addresses = new Map<string, Entry>()
   const names = new Map<string, NameRecord>()
 
   const emit = (kind: EventKind, entry: Entry) => {
@@ -239,23 +238,27 @@ export const make: Effect.Effect<Registry["Service"], never, Scope.Scope> = Effe
   }
 
   const setRoute = (record: NameRecord, entry: Entry | undefined) => {
-    if (record.slot.current === entry) return
-    record.slot.current = entry
-    if (entry !== undefined) emit("Routed", entry)
+    if (record.current === entry) return
+    record.current = entry
+    if (entry === undefined) addresses.delete(record.name)
+    else {
+      addresses.set(record.name, entry)
+      emit("Routed", entry)
+    }
   }
 
   const remove = (entry: Entry): boolean => {
     if (byId.get(entry.id) !== entry) return false
     byId.delete(entry.id)
+    Live.unmark(entry)
     if (entry.id !== entry.name) addresses.delete(entry.id)
     addresses.delete(`${entry.name}@${entry.version}`)
     const record = names.get(entry.name)!
     record.versions.delete(entry.version)
     if (record.versions.size === 0) {
       names.delete(entry.name)
-      addresses.delete(entry.name)
-      record.slot.current = undefined
-    } else if (record.slot.current === entry) {
+      setRoute(record, undefined)
+    } else if (record.current === entry) {
       // Fall back to the last routed version still here, else the newest.
       let fallback: Entry | undefined
       while (fallback === undefined && record.history.length > 0) fallback = record.versions.get(record.history.pop()!)
@@ -279,13 +282,14 @@ export const make: Effect.Effect<Registry["Service"], never, Scope.Scope> = Effe
       if (versioned !== id && addresses.has(versioned)) return yield* refuse("Duplicate", versioned)
       const record = names.get(name)
       if (record === undefined && addresses.has(name)) return yield* refuse("Duplicate", name)
-      const entry: Entry = {
+      const entry: Entry & Live.Marked = {
         id: ref.id,
         name,
         version,
         ref,
         grants: options?.grants ?? Capability.emptyGrants,
-        registeredAt: clock.currentTimeMillisUnsafe()
+        registeredAt: clock.currentTimeMillisUnsafe(),
+        [Live.live]: true
       }
       byId.set(entry.id, entry)
       // An id equal to the name is the name's address: it follows the route.
@@ -293,13 +297,12 @@ export const make: Effect.Effect<Registry["Service"], never, Scope.Scope> = Effe
       addresses.set(versioned, entry)
       let named = record
       if (named === undefined) {
-        named = { slot: new NameSlot(), versions: new Map(), history: [] }
+        named = { name, current: undefined, versions: new Map(), history: [] }
         names.set(name, named)
-        addresses.set(name, named.slot)
       }
       named.versions.set(version, entry)
       emit("Registered", entry)
-      if (named.slot.current === undefined) setRoute(named, entry)
+      if (named.current === undefined) setRoute(named, entry)
       yield* Effect.addFinalizer(() => Effect.sync(() => remove(entry)))
       return entry
     })
@@ -310,7 +313,7 @@ export const make: Effect.Effect<Registry["Service"], never, Scope.Scope> = Effe
       if (record === undefined) return Effect.fail(new RouteError({ reason: "UnknownName", name, version }))
       const entry = record.versions.get(version)
       if (entry === undefined) return Effect.fail(new RouteError({ reason: "UnknownVersion", name, version }))
-      const current = record.slot.current
+      const current = record.current
       if (current !== undefined && current !== entry) {
         record.history.push(current.version)
         if (record.history.length > maxHistory) record.history.shift()
@@ -325,7 +328,7 @@ export const make: Effect.Effect<Registry["Service"], never, Scope.Scope> = Effe
       if (record === undefined) return Effect.fail(new RouteError({ reason: "UnknownName", name }))
       while (record.history.length > 0) {
         const entry = record.versions.get(record.history.pop()!)
-        if (entry !== undefined && entry !== record.slot.current) {
+        if (entry !== undefined && entry !== record.current) {
           setRoute(record, entry)
           return Effect.succeed(entry)
         }
@@ -334,10 +337,7 @@ export const make: Effect.Effect<Registry["Service"], never, Scope.Scope> = Effe
     })
 
   const lookupUnsafe = (id: string) => byId.get(id)
-  const resolveUnsafe = (address: string) => {
-    const found = addresses.get(address)
-    return found instanceof NameSlot ? found.current : found
-  }
+  const resolveUnsafe = (address: string) => addresses.get(address)
 
   const registeredAs = (ref: Actor.ActorRef): Entry | undefined => {
     const entry = byId.get(ref.id)

@@ -2,24 +2,37 @@
  * Resource limits of a component: how much linear memory it may use, how much work one call may do
  * (fuel), how long one call may take, and whether it runs in the host's thread or in a worker.
  *
- * The defaults protect the host from an untrusted component:
+ * The defaults protect the host from an untrusted component; each is chosen so that an ordinary plugin
+ * never notices it and a runaway one is stopped within seconds:
  *
- * | limit | default | enforced by |
- * |---|---|---|
- * | `memoryBytes` | 64 MiB | the core module's memory maximum, rewritten before compiling: `memory.grow` past it fails |
- * | `fuel` | 1,000,000,000 units per call | metering compiled into the core module: the guest traps when it runs out |
- * | `timeout` | 5 seconds per call | the host, when the call yields (host imports) or runs in a worker |
- * | `isolation` | `"in-process"` | — |
+ * | limit | default | enforced by | why this default |
+ * |---|---|---|---|
+ * | `memoryBytes` | 64 MiB | the core module's memory maximum, rewritten before compiling: `memory.grow` past it fails | enough for a 12 MB componentize-js (SpiderMonkey) guest and its heap; a leaking guest is refused long before it hurts the host |
+ * | `fuel` | 1,000,000,000 units per call | metering compiled into the core module: the guest traps when it runs out | about a second of a tight loop in optimized code on the measured machine (a few seconds before V8 tiers the code up), thousands of times what a message handler needs (a WAT echo uses 3 units per call, a componentize-js echo ~2,000) |
+ * | `timeout` | 5 seconds per call | fuel slices and a race on suspended calls (in-process), terminating the worker (`worker`) | the actors' default request timeout: a caller gives up then anyway |
+ * | `isolation` | `"in-process"` | — | calls cost microseconds instead of a ~90 µs thread round trip; fuel already stops runaway loops |
  *
- * One unit of fuel is one function entry, one function exit or one loop iteration, so a call's fuel
- * does not depend on the machine. On the machine the library was measured on, a tight wasm loop burns
- * 1–2 billion units a second, so the default fuel stops a runaway loop in about a second. Small calls
- * cost little: the WAT echo guest uses 5 units per call, a componentize-js (SpiderMonkey) echo ~2,700.
+ * **Fuel.** One unit is one function entry or one loop iteration (functions the rewrite cannot analyse —
+ * exception handling, expressions newer than its binaryen knows — also pay one unit per exit). The count
+ * does not depend on the machine or on timing: a call that fits its fuel once fits it every time. Out of
+ * fuel, the guest traps; the call fails with `LimitExceeded` (`fuel`) and the instance is poisoned. The
+ * counter lives in a local of each guest function (a register), so metering costs up to ~10% on the
+ * tightest loops (an add, or a load and an add, per iteration) and is within noise on byte-parsing and
+ * call-heavy loops (`bench/fuel.ts`). Metering rewrites the guest's core modules once per component bytes
+ * (cached by hash, in memory and in the `cacheDirectory`): milliseconds for a WAT guest, ~10 s or more
+ * for a 12 MB componentize-js guest.
  *
- * In-process, a guest that never returns blocks the event loop, so nothing but fuel can stop it: the
- * timeout only applies while a call is waiting on the host. With `isolation: "worker"` the actor runs
- * in a `worker_threads` Worker and a call past its timeout terminates it (hard preemption, at the price
- * of a message round trip per call).
+ * **Timeout.** In-process, a call with both fuel and a timeout gets its fuel in slices of
+ * `1,000,000` units; between slices the guest calls back into the host, which reads the `Clock` and
+ * stops the guest once the call's deadline has passed (`LimitExceeded` with `timeout`, instance
+ * poisoned). A tight loop runs a slice in about a millisecond, so a timeout is noticed within
+ * milliseconds; a guest that finishes in its first slice never reads the clock after the call starts.
+ * A call suspended on the host (JSPI, e.g. `messaging.request`) made through an `Instance`'s Effect API
+ * (`process`, `handleMessage`, `call`) is raced against the deadline. With
+ * `fuel: Infinity` (or `unlimited`) nothing runs inside a synchronous guest call that could stop it:
+ * a guest that never returns blocks the event loop for good. That is what `isolation: "worker"` is for:
+ * the actor runs in a `worker_threads` Worker, and a call past its timeout terminates it (hard preemption,
+ * with or without fuel, at the price of a message round trip per call).
  *
  * Configuration may give sizes and durations as text: `{ memoryBytes: "16 MiB", timeout: "500 millis" }`
  * decodes with `decode`. `"unlimited"` lifts a memory or fuel limit; `unlimited` lifts all of them, for
@@ -32,7 +45,8 @@ import { ByteSize, Duration, Effect, Schema, SchemaTransformation } from "effect
 /**
  * Where a component's actor runs.
  *
- * - `in-process`: on the host's thread. Cheapest calls; a runaway guest is only stopped by fuel.
+ * - `in-process`: on the host's thread. Cheapest calls; a runaway guest is stopped by fuel, or by its
+ *   timeout checked between slices of fuel — never without fuel.
  * - `worker`: in a `worker_threads` Worker, terminated when a call exceeds its timeout.
  *
  * @since 0.1.0
@@ -114,9 +128,9 @@ export const Timeout = Schema.Union([Schema.DurationFromMillis, Schema.Duration,
 export const ResourceLimits = Schema.Struct({
   /** Linear memory cap, bytes, for each memory the component defines. Rounded down to 64 KiB pages. */
   memoryBytes: Schema.optional(Bytes),
-  /** Fuel per call. */
+  /** Fuel per call: function entries and loop iterations. */
   fuel: Schema.optional(Fuel),
-  /** Wall-clock time per call. */
+  /** Wall-clock time per call. In-process it needs fuel to stop a synchronous guest (see above). */
   timeout: Schema.optional(Timeout),
   isolation: Schema.optional(Isolation)
 })
@@ -144,7 +158,8 @@ export interface Resolved {
 }
 
 /**
- * The defaults: safe for an untrusted component.
+ * The defaults: safe for an untrusted component. 64 MiB of linear memory, 1e9 fuel units and 5 seconds
+ * per call, in the host's thread (see the module documentation for why each).
  *
  * @since 0.1.0
  * @category constructors
@@ -214,7 +229,8 @@ const units: Record<Limit, string> = { memory: "bytes", fuel: "units", timeout: 
  * - `memory`: its initial memory is already above the cap (at load; `requested` is that size), or a
  *   call failed because the memory could not grow further.
  * - `fuel`: a call used up its fuel; the instance trapped and is poisoned, like any trap.
- * - `timeout`: a call did not return in time.
+ * - `timeout`: a call did not return in time: stopped between two slices of fuel or while suspended on
+ *   the host (in-process), or its worker terminated (`worker`). The instance is poisoned.
  *
  * @since 0.1.0
  * @category errors

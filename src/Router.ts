@@ -19,7 +19,13 @@
  * `UnknownTarget`); messages an actor cannot handle (trapped, expired, stopped) go there from the actor.
  *
  * Topic delivery is a plain loop over the topic's subscribers in subscription order (each gets
- * `ref.send(payload, { sender, topic })`), waiting for room in a full mailbox rather than dropping.
+ * `ref.send(payload, { sender, topic })`), waiting for room in a full mailbox rather than dropping —
+ * unless `failFast` is asked for (a guest's host call cannot wait): then a full subscriber's copy goes to
+ * dead letters (`Rejected`), and a full target of `send` is `MailboxFull`.
+ *
+ * A message addressed by name follows the route even in a switch: when the actor it was handed to refuses
+ * it because it is stopping (it was waiting for room in a version that a blue-green switch retired), it
+ * goes to the name's current route. Messages addressed by id or `name@version` mean that actor only.
  *
  * @since 0.1.0
  */
@@ -30,6 +36,7 @@ import * as Audit from "./Audit.ts"
 import * as Capability from "./Capability.ts"
 import * as DeadLetters from "./DeadLetters.ts"
 import type { Message } from "./Instance.ts"
+import * as Live from "./internal/registryLive.ts"
 import * as Bucket from "./internal/routerTokenBucket.ts"
 import * as Registry from "./Registry.ts"
 
@@ -51,6 +58,18 @@ export interface Options {
   } | undefined
   /** Default timeout of `request`. Default 5 seconds. */
   readonly requestTimeout?: Duration.Input | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface DeliveryOptions {
+  /**
+   * Fail with `MailboxFull` (or, for a topic subscriber, dead-letter the copy) instead of waiting for room
+   * in a full mailbox. A guest's `send` and `publish` use it: a synchronous host call cannot wait.
+   */
+  readonly failFast?: boolean | undefined
 }
 
 /**
@@ -175,8 +194,12 @@ export type RequestError = GuardError | UnknownTarget | Actor.RequestError
  * @category services
  */
 export class Router extends Context.Service<Router, {
-  /** Fire and forget to an id, `name@version` or `name`. Unknown targets go to dead letters. */
-  readonly send: (from: string, target: string, payload: Uint8Array) => Effect.Effect<void, SendError>
+  /**
+   * Fire and forget to an id, `name@version` or `name`. Unknown targets go to dead letters. A message to a
+   * `name` whose actor stopped while the message waited for room (a blue-green switch under load) goes to
+   * the name's new route instead.
+   */
+  readonly send: (from: string, target: string, payload: Uint8Array, options?: DeliveryOptions) => Effect.Effect<void, SendError>
   /** Sends with a fresh correlation id and waits for the reply (`undefined` when the guest answers none). */
   readonly request: (
     from: string,
@@ -185,7 +208,12 @@ export class Router extends Context.Service<Router, {
     options?: RequestOptions
   ) => Effect.Effect<Uint8Array | undefined, RequestError>
   /** Delivers to every subscriber of `topic`, in subscription order; succeeds with how many got it. */
-  readonly publish: (from: string, topic: string, payload: Uint8Array) => Effect.Effect<number, GuardError>
+  readonly publish: (
+    from: string,
+    topic: string,
+    payload: Uint8Array,
+    options?: DeliveryOptions
+  ) => Effect.Effect<number, GuardError>
   /** Subscribes a registered actor; its `Messaging` grants must cover the topic. Idempotent. */
   readonly subscribe: (actorId: string, topic: string) => Effect.Effect<void, CapabilityDenied | UnknownTarget>
   /** False when it was not subscribed. */
@@ -225,12 +253,15 @@ class Sender implements Bucket.Bucket, Actor.SendOptions {
   readonly entry: Registry.Entry | undefined
   readonly sender: string
   readonly grants: Capability.Grants
+  /** The options of its messages that must not wait for room (a guest's synchronous `send`). */
+  readonly failFastOptions: Actor.SendOptions
   tokens: number
   last: number
   constructor(entry: Registry.Entry | undefined, sender: string, grants: Capability.Grants, tokens: number, last: number) {
     this.entry = entry
     this.sender = sender
     this.grants = grants
+    this.failFastOptions = { sender, failFast: true }
     this.tokens = tokens
     this.last = last
   }
@@ -274,10 +305,13 @@ export const make = (
     const admit = (from: string, address: string, kind: "target" | "topic", size: number): Sender | GuardError => {
       if (size > maxPayload) return new PayloadTooLarge({ sender: from, target: address, size, limit: maxPayload })
       if (from === Registry.hostAddress) return host
-      const entry = registry.lookupUnsafe(from)
-      if (entry === undefined) return new CapabilityDenied({ sender: from, kind, address })
       let sender = senders.get(from)
-      if (sender === undefined || sender.entry !== entry) sender = newSender(entry)
+      // The entry it was made for still registered: it is `from`'s current entry (ids are unique).
+      if (sender === undefined || !Live.isLive(sender.entry)) {
+        const entry = registry.lookupUnsafe(from)
+        if (entry === undefined) return new CapabilityDenied({ sender: from, kind, address })
+        if (sender === undefined || sender.entry !== entry) sender = newSender(entry)
+      }
       if (!Bucket.take(sender, clock.currentTimeMillisUnsafe(), perMillisecond, burst)) {
         return new RateLimited({ sender: from, perSecond, retryAfterMillis: Bucket.retryAfterMillis(sender, perMillisecond) })
       }
@@ -308,7 +342,44 @@ export const make = (
     const unknownTarget = (from: string, target: string, payload: Uint8Array) =>
       deadLetter(target, { sender: from, payload }, "UnknownTarget", `nothing is registered at ${JSON.stringify(target)}`)
 
-    const send = (from: string, target: string, payload: Uint8Array): Effect.Effect<void, SendError> =>
+    /**
+     * Hands a message to the actor `target` resolved to. Addressed by name, a message refused because that
+     * actor stopped (it was waiting for room when a route switch retired the actor) follows the route to
+     * whichever version serves now: a blue-green switch loses nothing.
+     */
+    const deliver = (
+      from: string,
+      target: string,
+      entry: Registry.Entry,
+      payload: Uint8Array,
+      options: Actor.SendOptions
+    ): Effect.Effect<void, SendError> => {
+      const sent = entry.ref.send(payload, options)
+      if (target !== entry.name) return sent
+      // Already done (an `Exit`): nothing to reroute, no extra step.
+      if (Exit.isExit(sent) && Exit.isSuccess(sent)) return sent
+      return Effect.catch(sent, (error) => reroute(from, target, entry, payload, options, error))
+    }
+
+    const reroute = (
+      from: string,
+      target: string,
+      stopped: Registry.Entry,
+      payload: Uint8Array,
+      options: Actor.SendOptions,
+      error: MailboxFull | ActorStopped
+    ): Effect.Effect<void, SendError> =>
+      Effect.suspend(() => {
+        const next = registry.resolveUnsafe(target)
+        if (error._tag !== "ActorStopped" || next === stopped) return Effect.fail(error)
+        if (next === undefined) {
+          unknownTarget(from, target, payload)
+          return Effect.void
+        }
+        return deliver(from, target, next, payload, options)
+      })
+
+    const send = (from: string, target: string, payload: Uint8Array, options?: DeliveryOptions): Effect.Effect<void, SendError> =>
       Effect.suspend((): Effect.Effect<void, SendError> => {
         const sender = admit(from, target, "target", payload.byteLength)
         if (!(sender instanceof Sender)) return refuse(sender)
@@ -317,7 +388,7 @@ export const make = (
           unknownTarget(from, target, payload)
           return Effect.void
         }
-        return entry.ref.send(payload, sender)
+        return deliver(from, target, entry, payload, options?.failFast === true ? sender.failFastOptions : sender)
       })
 
     const request = (
@@ -334,14 +405,31 @@ export const make = (
           unknownTarget(from, target, payload)
           return Effect.fail(new UnknownTarget({ sender: from, target }))
         }
-        // The actor does not carry correlation ids into the guest's message yet; they ride along here.
-        const requestOptions: Actor.RequestOptions & { readonly correlationId: bigint } = {
+        const requestOptions: Actor.RequestOptions = {
           sender: from,
           timeout: options?.timeout ?? requestTimeout,
           correlationId: ++correlation
         }
-        return entry.ref.request(payload, requestOptions)
+        return askAt(from, target, entry, payload, requestOptions)
       })
+
+    // `deliver` for requests: by name, an actor that stopped before taking the request hands it to the route.
+    const askAt = (
+      from: string,
+      target: string,
+      entry: Registry.Entry,
+      payload: Uint8Array,
+      options: Actor.RequestOptions
+    ): Effect.Effect<Uint8Array | undefined, RequestError> => {
+      const asked = entry.ref.request(payload, options)
+      if (target !== entry.name) return asked
+      return Effect.catch(asked, (error): Effect.Effect<Uint8Array | undefined, RequestError> => {
+        if (error._tag !== "ActorStopped") return Effect.fail(error)
+        const next = registry.resolveUnsafe(target)
+        if (next === undefined || next === entry) return Effect.fail(error)
+        return askAt(from, target, next, payload, options)
+      })
+    }
 
     const forget = (entry: Registry.Entry) => {
       if (senders.get(entry.id)?.entry === entry) senders.delete(entry.id)
@@ -365,14 +453,19 @@ export const make = (
       return true
     }
 
-    const publish = (from: string, topic: string, payload: Uint8Array): Effect.Effect<number, GuardError> =>
+    const publish = (
+      from: string,
+      topic: string,
+      payload: Uint8Array,
+      delivery?: DeliveryOptions
+    ): Effect.Effect<number, GuardError> =>
       Effect.suspend((): Effect.Effect<number, GuardError> => {
         const sender = admit(from, topic, "topic", payload.byteLength)
         if (!(sender instanceof Sender)) return refuse(sender)
         const set = topics.get(topic)
         if (set === undefined) return Effect.succeed(0)
         const subscribers = Array.from(set)
-        const options: Actor.SendOptions = { sender: from, topic }
+        const options: Actor.SendOptions = { sender: from, topic, failFast: delivery?.failFast }
         return Effect.gen(function*() {
           let delivered = 0
           for (const entry of subscribers) {
@@ -384,7 +477,11 @@ export const make = (
             // An already-completed send (an `Exit`) needs no fiber step.
             const exit = Exit.isExit(sent) ? sent : yield* Effect.exit(sent)
             if (Exit.isSuccess(exit)) delivered++
-            else deadLetter(entry.id, { sender: from, topic, payload }, "Stopped", messageOf(Cause.squash(exit.cause)))
+            else {
+              const error = Cause.squash(exit.cause)
+              const reason = (error as { _tag?: unknown })._tag === "MailboxFull" ? "Rejected" : "Stopped"
+              deadLetter(entry.id, { sender: from, topic, payload }, reason, messageOf(error))
+            }
           }
           return delivered
         })

@@ -128,6 +128,87 @@ describe("Audit", () => {
       }))
   })
 
+  describe("batches", () => {
+    const nextTick = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+    const entries = (count: number): Array<Audit.Entry> =>
+      Array.from({ length: count }, (_, i) =>
+        i % 4 === 3 ? { kind: "lifecycle", component: "billing", action: "stopped", detail: `n${i}` } : fileRead(`/data/${i}`, i % 2 ? "denied" : "granted"))
+
+    it.effect("batched - the chain is the one sealing each event on its own would give", () =>
+      Effect.gen(function*() {
+        const sealedOneByOne: Array<Audit.AuditEvent> = []
+        const eager = yield* Audit.make([{ write: (event) => void sealedOneByOne.push(event) }])
+        const memory = Audit.memorySink({ capacity: 100 })
+        const batched = yield* Audit.make([memory])
+        for (const [i, entry] of entries(10).entries()) {
+          yield* eager.record(entry)
+          yield* batched.record(entry)
+          if (i === 4) yield* TestClock.adjust("1 second")
+        }
+        // Nothing sealed yet: the batch waits for the end of the tick, or a read.
+        assert.strictEqual(sealedOneByOne.length, 10)
+        assert.deepStrictEqual(yield* memory.events, sealedOneByOne)
+        assert.deepStrictEqual(yield* batched.head, yield* eager.head)
+      }))
+
+    it.effect("layerJsonl - lines reach the file at the end of the tick, in one write per batch, and at close", () =>
+      Effect.gen(function*() {
+        const file = path.join(yield* tempDir, "audit.jsonl")
+        yield* Effect.gen(function*() {
+          const audit = yield* Audit.Audit
+          for (const entry of entries(3)) yield* audit.record(entry)
+          assert.strictEqual(fs.readFileSync(file, "utf8"), "")
+          yield* nextTick
+          assert.strictEqual(lines(file).length, 3)
+          yield* audit.record(fileRead("/data/last"))
+        }).pipe(Effect.provide(Audit.layerJsonl(file)))
+        // The layer's close flushed the last one.
+        assert.strictEqual((yield* Audit.verifyFile(file)).events, 4)
+      }))
+
+    it.effect("layerJsonl - a guest that never yields fills at most maxPending before a synchronous flush", () =>
+      Effect.gen(function*() {
+        const file = path.join(yield* tempDir, "audit.jsonl")
+        yield* Effect.gen(function*() {
+          const audit = yield* Audit.Audit
+          // As a guest's host calls come: one synchronous stretch that never returns to the event loop.
+          yield* Effect.withFiber((fiber) => {
+            for (let i = 0; i < Audit.maxPending + 10; i++) audit.recordUnsafe(fileRead(`/data/${i}`), fiber)
+            return Effect.void
+          })
+          assert.strictEqual(lines(file).length, Audit.maxPending)
+        }).pipe(Effect.provide(Audit.layerJsonl(file)))
+        assert.strictEqual((yield* Audit.verifyFile(file)).events, Audit.maxPending + 10)
+      }))
+
+    it.effect("layerJsonl with fsync - every line is in the file when record returns", () =>
+      Effect.gen(function*() {
+        const file = path.join(yield* tempDir, "audit.jsonl")
+        yield* Effect.gen(function*() {
+          yield* Audit.record(fileRead("/data/a"))
+          assert.strictEqual(lines(file).length, 1)
+        }).pipe(Effect.provide(Audit.layerJsonl(file, { fsync: true })))
+      }))
+
+    it.effect("batched - a batch that fails to flush at the end of a tick makes the next record die", () =>
+      Effect.gen(function*() {
+        let fail = false
+        const audit = yield* Audit.make([{
+          write: () => {},
+          writeBatch: () => {
+            if (fail) throw new Error("disk full")
+          }
+        }])
+        yield* audit.record(fileRead("/data/a"))
+        yield* audit.flush
+        fail = true
+        yield* audit.record(fileRead("/data/b"))
+        yield* nextTick
+        assert.isTrue(Exit.hasDies(yield* Effect.exit(audit.record(fileRead("/data/c")))))
+        assert.isTrue(Exit.hasDies(yield* Effect.exit(audit.head)))
+      }))
+  })
+
   describe("jsonl", () => {
     it.effect("layerJsonl - appends one canonical line per event, in order, even from concurrent fibers", () =>
       Effect.gen(function*() {

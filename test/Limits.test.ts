@@ -1,10 +1,41 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Schedule } from "effect"
+import { Clock, Duration, Effect, Fiber, Schedule } from "effect"
 import { TestClock } from "effect/testing"
-import { Actor, Component, DeadLetters, Supervisor } from "../src/index.ts"
+import { Actor, Component, ComponentError, DeadLetters, ResourceLimits, Supervisor } from "../src/index.ts"
+import { sliceUnits } from "../src/internal/fuelMeter.ts"
 import { decode, guestBytes, text } from "./fixtures.ts"
 
 const u32 = (n: number) => new Uint8Array(new Uint32Array([n]).buffer)
+const readU32 = (bytes: Uint8Array) => new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true)
+
+/**
+ * A Clock whose time moves on by `stepMillis` each time it is read, whatever the machine does: a guest
+ * that reads it once per slice of fuel runs out of time after a known number of slices.
+ */
+const steppingClock = (stepMillis: number, sleeper?: Clock.Clock) => {
+  let now = 0
+  const state = { reads: 0 }
+  const read = () => {
+    state.reads++
+    return (now += stepMillis)
+  }
+  const nanos = () => BigInt(read()) * 1_000_000n
+  const clock: Clock.Clock = {
+    currentTimeMillisUnsafe: read,
+    currentTimeMillis: Effect.sync(read),
+    currentTimeNanosUnsafe: nanos,
+    currentTimeNanos: Effect.sync(nanos),
+    monotonicTimeNanosUnsafe: nanos,
+    monotonicTimeNanos: Effect.sync(nanos),
+    // Sleeping is left to the test's clock (TestClock), when given.
+    sleep: (duration) => sleeper === undefined ? Effect.void : sleeper.sleep(duration)
+  }
+  return { clock, state }
+}
+
+/** An instance whose calls are timed by `clock`. */
+const instantiateWith = (component: Component.Component, clock: Clock.Clock) =>
+  Component.instantiate(component).pipe(Effect.provideService(Clock.Clock, clock))
 
 describe("resource limits, with real guests", () => {
   it.effect("fuel - an infinite loop ends in LimitExceeded(fuel) and poisons the instance", () =>
@@ -76,4 +107,103 @@ describe("resource limits, with real guests", () => {
       assert.deepStrictEqual((yield* store.letters).map((l) => decode(l.message.payload)), ["loop"])
     }).pipe(Effect.provideService(DeadLetters.DeadLetters, store))
   })
+
+  it.effect("timeout - a metered guest looping past its deadline ends in LimitExceeded(timeout)", () =>
+    Effect.gen(function*() {
+      // 10 ms per clock read, 50 ms allowed: the deadline passes at the 6th slice, long before the fuel
+      // (1e12 units) or the loop (4e9 iterations) would end.
+      const component = yield* Component.fromBytes(guestBytes("count"), { limits: { fuel: 1e12, timeout: Duration.millis(50) } })
+      const { clock, state } = steppingClock(10)
+      const instance = yield* instantiateWith(component, clock)
+      const error = yield* Effect.flip(instance.process(u32(4_000_000_000)))
+      assert.strictEqual(error._tag === "LimitExceeded" && error.limit, "timeout")
+      assert.strictEqual(error._tag === "LimitExceeded" && error.allowed, 50)
+      // One read to start the call, then one per slice until the deadline had passed.
+      assert.strictEqual(state.reads, 7)
+      assert.strictEqual((yield* Effect.flip(instance.process(u32(1))))._tag, "InstancePoisoned")
+    }))
+
+  it.effect("timeout - a guest that finishes under its deadline is unaffected, however many slices it runs", () =>
+    Effect.gen(function*() {
+      const component = yield* Component.fromBytes(guestBytes("count"), { limits: { fuel: 1e12, timeout: Duration.millis(50) } })
+      const { clock, state } = steppingClock(10)
+      const instance = yield* instantiateWith(component, clock)
+      // 3.5 slices of work: 3 refills at 20, 30, 40 ms, all before the deadline at 60 ms.
+      const n = Math.floor(sliceUnits * 3.5)
+      assert.strictEqual(readU32(yield* instance.process(u32(n))), n)
+      assert.strictEqual(state.reads, 4)
+      // Each call has its own deadline: the next one runs just as far.
+      assert.strictEqual(readU32(yield* instance.process(u32(n))), n)
+      assert.strictEqual(state.reads, 8)
+      assert.isFalse(instance.poisoned)
+    }))
+
+  it.effect("timeout - the fuel limit still holds across slices: LimitExceeded(fuel), not timeout", () =>
+    Effect.gen(function*() {
+      const fuel = Math.floor(sliceUnits * 2.5)
+      const component = yield* Component.fromBytes(guestBytes("count"), { limits: { fuel, timeout: Duration.hours(1) } })
+      const { clock } = steppingClock(1)
+      const instance = yield* instantiateWith(component, clock)
+      assert.strictEqual(readU32(yield* instance.process(u32(sliceUnits * 2))), sliceUnits * 2)
+      const error = yield* Effect.flip(instance.process(u32(sliceUnits * 3)))
+      assert.strictEqual(error._tag === "LimitExceeded" && error.limit, "fuel")
+      assert.strictEqual(error._tag === "LimitExceeded" && error.allowed, fuel)
+    }))
+
+  it.effect("timeout - a call suspended on the host (JSPI) past its deadline is LimitExceeded(timeout)", () =>
+    Effect.gen(function*() {
+      const component = yield* Component.fromBytes(guestBytes("asker"), { limits: { timeout: Duration.seconds(2) } })
+      // The guest asks; nobody ever answers.
+      const instance = yield* Component.instantiate(component, {
+        imports: {
+          "airssys:component/messaging": {
+            request: () => Effect.never,
+            send: () => Effect.void,
+            publish: () => Effect.void,
+            subscribe: () => Effect.void
+          }
+        }
+      })
+      const call = yield* Effect.forkChild(instance.handleMessage({ sender: "t", payload: text("nobody") }), {
+        startImmediately: true
+      })
+      yield* TestClock.adjust("1999 millis")
+      assert.isUndefined(call.pollUnsafe())
+      yield* TestClock.adjust("1 millis")
+      const error = yield* Effect.flip(Fiber.join(call))
+      assert.strictEqual(error._tag === "LimitExceeded" && error.limit, "timeout")
+      assert.isTrue(instance.poisoned)
+      assert.instanceOf(error, ComponentError.LimitExceeded)
+    }))
+
+  it.effect("supervised - a guest past its deadline is stopped, restarted, and serves again", () => {
+    const store = DeadLetters.makeStore()
+    return Effect.gen(function*() {
+      const component = yield* Component.fromBytes(guestBytes("spinner"), {
+        limits: { fuel: 1e12, timeout: Duration.millis(50) }
+      })
+      const { clock } = steppingClock(10, yield* Clock.Clock)
+      const actor = yield* Actor.make(component, { id: "spinner" }).pipe(Effect.provideService(Clock.Clock, clock))
+      yield* Supervisor.start({ id: "limits", backoff: Schedule.spaced("10 millis"), children: [Actor.child(actor)] })
+      yield* TestClock.adjust("10 millis")
+      const error = yield* Effect.flip(actor.request(text("loop")))
+      assert.strictEqual(error._tag === "LimitExceeded" && error.limit, "timeout")
+      yield* TestClock.adjust("10 millis")
+      yield* TestClock.adjust("10 millis")
+      assert.strictEqual(decode((yield* actor.request(text("tick")))!), "tock")
+      assert.strictEqual((yield* actor.stats).incarnations, 2)
+      assert.deepStrictEqual((yield* store.letters).map((l) => decode(l.message.payload)), ["loop"])
+    }).pipe(Effect.provideService(DeadLetters.DeadLetters, store))
+  })
+
+  it.effect("defaults - a runaway guest under the default limits is stopped, not left spinning", () =>
+    Effect.gen(function*() {
+      // No limits given: 64 MiB, 1e9 fuel, 5 s. TestClock's time stands still, so the fuel stops it.
+      const component = yield* Component.fromBytes(guestBytes("loop"))
+      assert.deepStrictEqual(component.limits, ResourceLimits.defaults)
+      const instance = yield* Component.instantiate(component)
+      const error = yield* Effect.flip(instance.process(text("spin")))
+      assert.strictEqual(error._tag === "LimitExceeded" && error.limit, "fuel")
+      assert.strictEqual(error._tag === "LimitExceeded" && error.allowed, ResourceLimits.defaults.fuel)
+    }), 60_000)
 })

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer, Logger, References } from "effect"
+import { TestClock } from "effect/testing"
 import { HostRefusal } from "../src/ComponentError.ts"
 import * as Audit from "../src/Audit.ts"
 import * as Logging from "../src/capability/Logging.ts"
@@ -89,6 +90,31 @@ describe("Linker", () => {
         "Storage plugin-b denied airssys:component/storage@0.1.0#set"
       ])
       assert.deepStrictEqual(yield* (yield* Storage.Storage).keys("plugin-b"), [])
+    }).pipe(Effect.provide(HostMemory)))
+
+  it.effect("instantiate - repeated calls on the same resources are each audited with their time; one instance's verdicts are its own", () =>
+    Effect.gen(function*() {
+      const component = yield* loadStorageGuest
+      const a = yield* Linker.instantiate(component, { id: "plugin-a", grants: grants(new Capability.Storage({ namespace: "plugin-a" })) })
+      const b = yield* Linker.instantiate(component, { id: "plugin-b", grants: grants(new Capability.Storage({ namespace: "plugin-b" })) })
+      for (let i = 0; i < 3; i++) {
+        yield* a.process(storageOp.set("plugin-a", "k", `v${i}`))
+        yield* Effect.flip(a.process(storageOp.set("plugin-b", "k", "x")))
+        yield* b.process(storageOp.set("plugin-b", "k", `w${i}`))
+        yield* TestClock.adjust("1 second")
+      }
+      const events = (yield* Audit.events).filter((event) => event.detail?.endsWith("#set"))
+      assert.deepStrictEqual(
+        events.map((event) => `${event.component} ${event.resource} ${event.decision} ${event.time}`),
+        [0, 1, 2].flatMap((i) => [
+          `plugin-a plugin-a granted ${i * 1000}`,
+          `plugin-a plugin-b denied ${i * 1000}`,
+          `plugin-b plugin-b granted ${i * 1000}`
+        ])
+      )
+      const storage = yield* Storage.Storage
+      assert.deepStrictEqual(yield* storage.get("plugin-b", "k"), text("w2"))
+      assert.deepStrictEqual(yield* storage.get("plugin-a", "k"), text("v2"))
     }).pipe(Effect.provide(HostMemory)))
 
   it.effect("imports - an interface the grants do not satisfy is a LinkError naming it, audited at link", () =>

@@ -107,9 +107,12 @@ describe("Router", () => {
         assert.strictEqual(error._tag, "RequestTimeout")
         yield* Effect.forkScoped(ref.run, { startImmediately: true })
         assert.strictEqual(u32(yield* env.router.request("host", "sleepy", text("next"))), 1)
-        assert.deepStrictEqual((yield* env.deadLetters.letters).map((l) => [l.target, decode(l.message.payload), l.reason]), [
+        const letters = yield* env.deadLetters.letters
+        assert.deepStrictEqual(letters.map((l) => [l.target, decode(l.message.payload), l.reason]), [
           ["sleepy", "late", "Expired"]
         ])
+        // Every request carries a correlation id into the message (the guest's `correlation-id`).
+        assert.strictEqual(typeof letters[0]!.message.correlationId, "bigint")
       })
     ))
 
@@ -289,6 +292,44 @@ describe("Router", () => {
           (yield* env.deadLetters.letters).map((l) => [l.target, l.message.topic, decode(l.message.payload), l.reason, l.error]),
           [["s1", "prices.eur", "1.05", "Stopped", "actor s1 is stopped"]]
         )
+      })
+    ))
+  it.effect("failFast - a full mailbox is MailboxFull for send; a subscriber's copy of a publish is dead-lettered", () =>
+    withRouter((env) =>
+      Effect.gen(function*() {
+        // Not running: its mailbox (capacity 1) fills up and stays full.
+        const ref = yield* Actor.make(yield* load("lifecycle"), { id: "full", mailbox: { capacity: 1 } })
+        const grants = yield* Capability.decodeGrants([{ type: "Messaging", pattern: "t" }])
+        yield* env.registry.register("full", "1", ref, { grants })
+        yield* env.router.subscribe("full", "t")
+        yield* env.router.send("host", "full", text("one"), { failFast: true })
+        const error = yield* Effect.flip(env.router.send("host", "full", text("two"), { failFast: true }))
+        assert.strictEqual(error._tag, "MailboxFull")
+        assert.strictEqual(yield* env.router.publish("host", "t", text("news"), { failFast: true }), 0)
+        assert.deepStrictEqual(
+          (yield* env.deadLetters.letters).map((l) => [l.target, l.reason, l.message.topic, decode(l.message.payload)]),
+          [["full", "Rejected", "t", "news"]]
+        )
+      })
+    ))
+
+  it.effect("reroute - by name, a message the stopping version refused goes to the new route; by name@version it does not", () =>
+    withRouter((env) =>
+      Effect.gen(function*() {
+        const component = yield* load("lifecycle")
+        // v1 is not running: its mailbox (capacity 1) is full, and senders wait for room.
+        const v1 = yield* Actor.make(component, { id: "svc@1", mailbox: { capacity: 1 } })
+        yield* env.registry.register("svc", "1", v1)
+        const v2 = yield* counter(env, "svc@2", "svc", "2")
+        yield* env.router.send("host", "svc", text("queued"))
+        const byName = yield* Effect.forkChild(env.router.send("host", "svc", text("waiting")), { startImmediately: true })
+        const byVersion = yield* Effect.forkChild(env.router.send("host", "svc@1", text("waiting")), { startImmediately: true })
+        yield* env.registry.route("svc", "2")
+        yield* v1.stop()
+        yield* Fiber.join(byName)
+        assert.strictEqual((yield* Effect.flip(Fiber.join(byVersion)))._tag, "ActorStopped")
+        assert.strictEqual(u32(yield* env.router.request("host", "svc", text("x"))), 2)
+        assert.strictEqual((yield* v2.stats).handled, 2)
       })
     ))
 })

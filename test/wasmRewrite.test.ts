@@ -46,6 +46,8 @@ const guest = (name: string): Promise<Guest> => {
 interface Running {
   readonly process: (input: Uint8Array) => Uint8Array
   readonly cores: ReadonlyArray<WebAssembly.Instance>
+  /** The host half of the instrumented module's `airssys:fuel` import: pass it to `fuelMeter`. */
+  readonly fuel: Rewrite.FuelHost
 }
 
 /** Instantiates a guest through its glue, with `core` (rewritten or not) in place of its core module. */
@@ -53,12 +55,13 @@ const run = async (name: string, core: Uint8Array): Promise<Running> => {
   const { glue } = await guest(name)
   const module = new WebAssembly.Module(core as Uint8Array<ArrayBuffer>)
   const cores: Array<WebAssembly.Instance> = []
+  const fuel = Rewrite.makeFuelHost()
   const exports = await glue(() => module, {}, (m, imports) => {
-    const instance = new WebAssembly.Instance(m, imports)
+    const instance = new WebAssembly.Instance(m, { ...imports, [Rewrite.fuelImport.module]: fuel.imports })
     cores.push(instance)
     return instance
   }) as { process: (input: Uint8Array) => Uint8Array }
-  return { process: (input) => exports.process(input), cores }
+  return { process: (input) => exports.process(input), cores, fuel }
 }
 
 type Outcome =
@@ -235,7 +238,10 @@ const runLoopInWorker = (core: Uint8Array, fuel: number) =>
     const worker = new Worker(
       `
       const { parentPort, workerData } = require("node:worker_threads")
-      const { exports } = new WebAssembly.Instance(new WebAssembly.Module(workerData.core), {})
+      // A host that refuses every refill: the first time the fuel runs out, the guest traps.
+      const { exports } = new WebAssembly.Instance(new WebAssembly.Module(workerData.core), {
+        "airssys:fuel": { refill: () => 0 }
+      })
       exports.airssys_fuel.value = BigInt(workerData.fuel)
       let message = "returned"
       try { exports.process(0, 0) } catch (error) { message = String(error.stack) }
@@ -328,6 +334,98 @@ describe("instrumentFuel", () => {
       assert.property(outcome(() => faulty.process(text("trap"))), "trap")
       assert.isFalse(meter.exhausted())
       assert.isAbove(meter.consumed(), 0)
+    }))
+
+  it.effect("control flow - same results as the original; a call's fuel is exact in every shape of code", () =>
+    Effect.promise(async () => {
+      // Loops with results, nested loops, loops left by return and br_table, calls in operands, indirect
+      // and tail calls, recursion, and exception handling (metered through the global, as a fallback).
+      const raw = await wat(`(module
+        (type $t (func (param i32) (result i32)))
+        (table 2 funcref)
+        (elem (i32.const 0) $double $tri)
+        (tag $e (param i32))
+        (func $double (param $x i32) (result i32) (i32.mul (local.get $x) (i32.const 2)))
+        (func $tri (param $n i32) (result i32) (local $acc i32)
+          (loop $l (result i32)
+            (local.set $acc (i32.add (local.get $acc) (local.get $n)))
+            (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+            (br_if $l (i32.gt_s (local.get $n) (i32.const 0)))
+            (local.get $acc)))
+        (func (export "mix") (param $n i32) (result i32) (local $i i32) (local $s i32)
+          (loop $outer
+            (loop $inner
+              (local.set $s (i32.add (local.get $s)
+                (call_indirect (type $t) (local.get $i) (i32.rem_u (local.get $i) (i32.const 2)))))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (if (i32.ge_u (local.get $i) (local.get $n))
+                (then (return (i32.add (local.get $s) (call $tri (local.get $n))))))
+              (br_if $inner (i32.rem_u (local.get $i) (i32.const 3))))
+            (br $outer))
+          unreachable)
+        (func $add (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+        (func (export "operands") (param $n i32) (result i32)
+          (call $add
+            (block (result i32)
+              (loop $l (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+              (local.get $n))
+            (i32.const 5)))
+        (func (export "tail") (param $n i32) (result i32) (return_call $tri (call $double (local.get $n))))
+        (func $fact (export "fact") (param $n i64) (result i64)
+          (if (result i64) (i64.le_s (local.get $n) (i64.const 1))
+            (then (i64.const 1))
+            (else (i64.mul (local.get $n) (call $fact (i64.sub (local.get $n) (i64.const 1)))))))
+        (func (export "table") (param $n i32) (result i32) (local $k i32)
+          (block $done
+            (loop $l
+              (local.set $k (i32.add (local.get $k) (i32.const 1)))
+              (br_table $l $done (i32.ge_u (local.get $k) (local.get $n)))))
+          (local.get $k))
+        (func (export "eh") (param $n i32) (result i32)
+          (block $caught (result i32)
+            (try_table (catch $e $caught)
+              (loop $l (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+              (throw $e (i32.add (call $tri (i32.const 3)) (i32.const 1))))
+            (i32.const -1))))`)
+      const instrumented = await Rewrite.instrumentFuel(raw)
+      assert.deepStrictEqual(Rewrite.lastInstrumentStats, { local: 8, global: 1 })
+      type Exports = Record<"mix" | "operands" | "tail" | "table" | "eh", (n: number) => number> & { fact: (n: bigint) => bigint }
+      const plain = new WebAssembly.Instance(new WebAssembly.Module(raw as Uint8Array<ArrayBuffer>)).exports as unknown as Exports
+      const fuel = Rewrite.makeFuelHost()
+      const core = new WebAssembly.Instance(new WebAssembly.Module(instrumented as Uint8Array<ArrayBuffer>), {
+        [Rewrite.fuelImport.module]: fuel.imports
+      })
+      const metered = core.exports as unknown as Exports
+      const meter = Rewrite.fuelMeter([core], fuel)!
+      const calls: Array<[string, () => unknown, () => unknown]> = [
+        ...[1, 2, 7, 50].map((n): [string, () => unknown, () => unknown] => [`mix(${n})`, () => plain.mix(n), () => metered.mix(n)]),
+        ["operands(4)", () => plain.operands(4), () => metered.operands(4)],
+        ["operands(40)", () => plain.operands(40), () => metered.operands(40)],
+        ["tail(5)", () => plain.tail(5), () => metered.tail(5)],
+        ["fact(20)", () => plain.fact(20n), () => metered.fact(20n)],
+        ["table(9)", () => plain.table(9), () => metered.table(9)],
+        ["eh(4)", () => plain.eh(4), () => metered.eh(4)],
+        ["eh(40)", () => plain.eh(40), () => metered.eh(40)]
+      ]
+      const costs = new Map<string, number>()
+      for (const [name, expected, actual] of calls) {
+        meter.refill(1_000_000)
+        assert.strictEqual(actual(), expected(), name)
+        const cost = meter.consumed()
+        costs.set(name, cost)
+        assert.isAbove(cost, 0, name)
+        meter.refill(cost)
+        assert.strictEqual(actual(), expected(), `${name} with exactly its fuel`)
+        assert.isFalse(meter.exhausted(), name)
+        meter.refill(cost - 1)
+        assert.throws(actual, WebAssembly.RuntimeError, undefined, `${name} with one unit less`)
+        assert.isTrue(meter.exhausted(), name)
+        assert.strictEqual(meter.stopped(), "fuel", name)
+      }
+      // One unit per loop iteration: in an operand evaluated before a call, and in the fallback function.
+      assert.strictEqual(costs.get("operands(40)")! - costs.get("operands(4)")!, 36)
+      assert.strictEqual(costs.get("eh(40)")! - costs.get("eh(4)")!, 36)
+      assert.strictEqual(costs.get("mix(50)")! - costs.get("mix(7)")! > 43, true)
     }))
 
   it.effect("input - refused with a reason before binaryen sees it", () =>

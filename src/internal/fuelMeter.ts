@@ -1,25 +1,64 @@
 /**
- * Fuel at run time: reading and refilling the `airssys_fuel` globals that `instrumentFuel` adds. Kept
- * apart from the rewriting (and free of imports) because worker threads load it on every spawn.
+ * Fuel at run time: reading and refilling the `airssys_fuel` globals that `instrumentFuel` adds, and the
+ * host half of the `airssys:fuel.refill` import it calls when a global runs out. Kept apart from the
+ * rewriting (and free of imports) because worker threads load it on every spawn.
+ *
+ * A call's fuel is handed to the guest in slices when it has a deadline: each time a slice is used up the
+ * guest calls `refill`, which reads the clock and either hands out the next slice or makes the guest trap
+ * (`stopped()` then says `"timeout"`). Without a deadline the whole allowance is one slice, and `refill`
+ * only runs when it is gone.
  *
  * @internal
  */
 const fuelExport = "airssys_fuel"
+
+/** The import module an instrumented core module expects (see `wasmRewrite.fuelImport`). */
+export const fuelImportModule = "airssys:fuel"
+
+/**
+ * Units per slice when a call has a deadline: a tight loop burns 1M units in about a millisecond, so a
+ * timeout is noticed within a few ms of passing, for one host call and one clock read per slice.
+ */
+export const sliceUnits = 1_000_000
+
+/**
+ * The host side of `airssys:fuel.refill` for one instantiation. Created before the core modules are
+ * instantiated (they capture the import), and connected to a meter afterwards.
+ */
+export interface FuelHost {
+  /** The import object for core modules that import `airssys:fuel`. */
+  readonly imports: { readonly refill: () => number }
+  /** What `refill` does: set by `fuelMeter`; until then every refill is refused (the guest traps). */
+  onEmpty: () => number
+}
+
+export const makeFuelHost = (): FuelHost => {
+  const host: FuelHost = { imports: { refill: () => host.onEmpty() }, onEmpty: () => 0 }
+  return host
+}
+
+/** Why the guest was stopped, when the meter stopped it. */
+export type Stop = "fuel" | "timeout"
 
 /**
  * The fuel of one instantiated component: the `airssys_fuel` globals of its instrumented core instances
  * (each core module is metered on its own; in a wit-component guest one module runs all the guest code).
  */
 export interface FuelMeter {
-  /** Gives every instrumented core instance `units` of fuel: call before each guest call. */
-  readonly refill: (units: number) => void
+  /**
+   * Gives every instrumented core instance `units` of fuel: call before each guest call. With `expired`,
+   * the units are handed out in slices and `expired()` is asked between slices; `true` stops the guest.
+   */
+  readonly refill: (units: number, expired?: () => boolean) => void
   /** Units used since the last `refill`, by the core instance that used the most. */
   readonly consumed: () => number
   /**
    * Whether a core instance ran out since the last `refill`. After a trap this tells out of fuel from
-   * any other trap: the charge that trapped left the global negative, and nothing else makes it so.
+   * any other trap: the charge that trapped left the fuel negative, and nothing else makes it so.
    */
   readonly exhausted: () => boolean
+  /** Why the meter stopped the guest since the last `refill`: out of fuel, or past its deadline. */
+  readonly stopped: () => Stop | undefined
 }
 
 /** The fuel global of an instantiated core module, when it was instrumented. */
@@ -28,8 +67,11 @@ export const fuelGlobal = (instance: WebAssembly.Instance): WebAssembly.Global |
   return global instanceof WebAssembly.Global ? global : undefined
 }
 
-/** A meter over the instrumented core instances among `cores`; `undefined` when none is instrumented. */
-export const fuelMeter = (cores: ReadonlyArray<WebAssembly.Instance>): FuelMeter | undefined => {
+/**
+ * A meter over the instrumented core instances among `cores`; `undefined` when none is instrumented.
+ * `host`, when given, is connected so that the guest's refill requests reach this meter.
+ */
+export const fuelMeter = (cores: ReadonlyArray<WebAssembly.Instance>, host?: FuelHost): FuelMeter | undefined => {
   const globals = cores.flatMap((core) => {
     const global = fuelGlobal(core)
     return global === undefined ? [] : [global]
@@ -37,20 +79,67 @@ export const fuelMeter = (cores: ReadonlyArray<WebAssembly.Instance>): FuelMeter
   if (globals.length === 0) return undefined
   let units = 0
   let unitsBig = 0n
+  const slice = BigInt(sliceUnits)
+  // The first slice and the rest of `units`, when sliced: computed once, not per call.
+  let slicedFirst = 0n
+  let slicedRest = 0n
+  // Per global: the units of this call not yet handed to the guest.
+  const reserves = globals.map(() => 0n)
+  let deadline: (() => boolean) | undefined
+  let stop: Stop | undefined
+  const left = (i: number): bigint => (globals[i]!.value as bigint) + reserves[i]!
+  if (host !== undefined) {
+    host.onEmpty = () => {
+      for (let i = 0; i < globals.length; i++) {
+        const global = globals[i]!
+        const value = global.value as bigint
+        if (value >= 0n) continue
+        const available = value + reserves[i]!
+        if (available < 0n) {
+          // Out of fuel: the global keeps the whole deficit, as without slices.
+          global.value = available
+          reserves[i] = 0n
+          stop = "fuel"
+          return 0
+        }
+        if (deadline?.() === true) {
+          stop = "timeout"
+          return 0
+        }
+        const next = available < slice ? available : slice
+        global.value = next
+        reserves[i] = available - next
+      }
+      return 1
+    }
+  }
   return {
-    refill: (next) => {
+    refill: (next, expired) => {
       if (next !== units) {
         if (!Number.isSafeInteger(next) || next < 0) throw new RangeError(`fuel must be a non-negative safe integer, got ${next}`)
         units = next
         unitsBig = BigInt(next)
+        slicedFirst = unitsBig > slice ? slice : unitsBig
+        slicedRest = unitsBig - slicedFirst
       }
-      for (const global of globals) global.value = unitsBig
+      deadline = host === undefined ? undefined : expired
+      stop = undefined
+      const first = deadline === undefined ? unitsBig : slicedFirst
+      const rest = deadline === undefined ? 0n : slicedRest
+      for (let i = 0; i < globals.length; i++) {
+        globals[i]!.value = first
+        reserves[i] = rest
+      }
     },
     consumed: () => {
       let least = unitsBig
-      for (const global of globals) if ((global.value as bigint) < least) least = global.value as bigint
+      for (let i = 0; i < globals.length; i++) {
+        const l = left(i)
+        if (l < least) least = l
+      }
       return Number(unitsBig - least)
     },
-    exhausted: () => globals.some((global) => (global.value as bigint) < 0n)
+    exhausted: () => stop === "fuel" || globals.some((_, i) => left(i) < 0n),
+    stopped: () => stop
   }
 }

@@ -22,11 +22,123 @@ import { unversioned } from "./witWorld.ts"
 export type HostFunction<R = never> = (...args: never) => Effect.Effect<unknown, HostRefusal, R>
 
 /**
- * Host functions by interface (`airssys:component/logging`, version optional) and function name.
+ * Host functions by interface (`airssys:component/logging`, version optional) and function name; a
+ * resource type the host implements (e.g. `wasi:filesystem/types`' `Descriptor`) under its class name.
  *
  * @since 0.1.0
  */
-export type HostImports<R = never> = Readonly<Record<string, Readonly<Record<string, HostFunction<R>>>>>
+export type HostImports<R = never> = Readonly<
+  Record<string, Readonly<Record<string, HostFunction<R> | ResourceType>>>
+>
+
+const HostResourceTypeId: unique symbol = Symbol.for("airssys-wasm/HostResource")
+const handleState = Symbol("airssys-wasm/HostResource/state")
+const handleRun = Symbol("airssys-wasm/HostResource/run")
+
+/**
+ * A resource type the host implements. jco hands the guest's method calls to the handle objects the
+ * host gave the guest (`handle.stat()`), and checks them with `instanceof` against the class found in
+ * the imports object. So a handle carries its state and the runtime of the host call that made it,
+ * and its methods, like host functions, are Effects run here: a `HostRefusal` is the method's `err`,
+ * anything else traps the guest.
+ *
+ * One type may be shared by many instances and interfaces (an `output-stream` made by
+ * `wasi:cli/stdout` and by `wasi:filesystem/types`): the type is data, the handle holds the state.
+ */
+export interface ResourceType {
+  readonly [HostResourceTypeId]: typeof HostResourceTypeId
+  readonly name: string
+  /** Every handle's prototype: the methods. */
+  readonly prototype: object
+  /** Whether `value` is a handle of this type. */
+  readonly is: (value: unknown) => boolean
+}
+
+/** A resource type with the state its handles carry. */
+export interface HostResource<S> extends ResourceType {
+  /** The state of a handle of this type, or `undefined` for anything else. */
+  readonly state: (handle: unknown) => S | undefined
+  /** A new handle on `state`, bound to the runtime of the calling fiber. */
+  readonly make: (state: S) => Effect.Effect<object>
+}
+
+export const isHostResource = (u: unknown): u is ResourceType =>
+  typeof u === "object" && u !== null && HostResourceTypeId in u
+
+type Run = (effect: Effect.Effect<unknown, HostRefusal>) => Exit.Exit<unknown, HostRefusal>
+interface Handle {
+  readonly [handleState]: unknown
+  readonly [handleRun]: Run
+}
+
+// One runner per context: every handle made in one instance's host calls shares it.
+const runners = new WeakMap<Context.Context<never>, Run>()
+const runnerOf = (context: Context.Context<never>): Run => {
+  let run = runners.get(context)
+  if (run === undefined) runners.set(context, run = Effect.runSyncExitWith(context))
+  return run
+}
+
+/**
+ * A resource type. `methods` are named as jco calls them (camelCase of the WIT name); `drop` runs when
+ * the guest drops its handle (synchronously: close a file, flush a buffer).
+ */
+export const resource = <S>(
+  name: string,
+  methods: Readonly<Record<string, (state: S, ...args: never) => Effect.Effect<unknown, HostRefusal>>>,
+  drop?: (state: S) => void
+): HostResource<S> => {
+  const prototype: Record<string | symbol, unknown> = {}
+  for (const [method, fn] of Object.entries(methods)) {
+    const label = `${name}.${kebabCase(method)}`
+    prototype[method] = function(this: Handle, ...args: Array<unknown>) {
+      const run = this?.[handleRun]
+      if (run === undefined) throw new HostFailure(`${label} called on something that is not a host handle`)
+      const call = fn as (state: S, ...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, HostRefusal>
+      return settle(label, run(call(this[handleState] as S, ...args)))
+    }
+  }
+  if (drop !== undefined) {
+    prototype[Symbol.dispose] = function(this: Handle) {
+      if (this?.[handleRun] !== undefined) drop(this[handleState] as S)
+    }
+  }
+  const is = (value: unknown): boolean =>
+    typeof value === "object" && value !== null && Object.getPrototypeOf(value) === prototype
+  return {
+    [HostResourceTypeId]: HostResourceTypeId,
+    name,
+    prototype,
+    is,
+    state: (handle) => is(handle) ? (handle as Handle)[handleState] as S : undefined,
+    make: (state) =>
+      Effect.map(Effect.context<never>(), (context) => {
+        const handle = Object.create(prototype) as Record<symbol, unknown>
+        handle[handleState] = state
+        handle[handleRun] = runnerOf(context)
+        return handle
+      })
+  }
+}
+
+// What jco finds under a resource's class name before anything is bound: a class whose `instanceof`
+// and prototype follow the resource type bound later.
+interface Shell {
+  readonly constructor: object
+  bound: ResourceType | undefined
+}
+
+const makeShell = (iface: string, name: string): Shell => {
+  const shell: Shell = { constructor: {}, bound: undefined }
+  function Resource(): never {
+    throw new HostFailure(`${iface}#${name} cannot be constructed`)
+  }
+  Object.defineProperty(Resource, Symbol.hasInstance, {
+    value: (value: unknown) => shell.bound !== undefined && shell.bound.is(value)
+  })
+  ;(shell as { constructor: object }).constructor = Resource
+  return shell
+}
 
 /** Thrown through the guest when a host function fails other than by refusing. */
 export class HostFailure extends Error {
@@ -78,18 +190,38 @@ export interface Binding {
 
 type Target = Record<string, (...args: ReadonlyArray<unknown>) => unknown>
 
+// A resource class may be bound before jco reads it (at instantiate) or after (a warm instance).
+const shellOf = (resources: Map<string, Shell>, iface: string, name: string): Shell => {
+  let shell = resources.get(name)
+  if (shell === undefined) resources.set(name, shell = makeShell(iface, name))
+  return shell
+}
+
+// jco names resource classes in PascalCase, functions in camelCase.
+const isResourceName = (name: string): boolean => {
+  const first = name.charCodeAt(0)
+  return first >= 65 && first <= 90
+}
+
 export const makeBinding = (interfaces: ReadonlyArray<string>): Binding => {
   const wanted: Array<Unlinked> = []
   const targets = new Map<string, Target>()
+  const shells = new Map<string, Map<string, Shell>>()
   const imports: Record<string, object> = {}
   for (const iface of interfaces) {
     const target: Target = {}
     targets.set(iface, target)
+    const resources = new Map<string, Shell>()
+    shells.set(iface, resources)
     const trampolines: Record<string, unknown> = {}
     imports[iface] = new Proxy(trampolines, {
       get: (cache, key) => {
         if (typeof key !== "string") return undefined
         let trampoline = cache[key]
+        if (trampoline === undefined && isResourceName(key)) {
+          // Not counted as unlinked: with no type bound, no handle can pass its `instanceof`.
+          return cache[key] = shellOf(resources, iface, key).constructor
+        }
         if (trampoline === undefined) {
           const name = key
           const want = { interface: iface, function: kebabCase(name) }
@@ -111,6 +243,15 @@ export const makeBinding = (interfaces: ReadonlyArray<string>): Binding => {
         const target = targets.get(unversioned(name))
         if (target === undefined) continue
         for (const [fnName, fn] of Object.entries(functions)) {
+          if (isHostResource(fn)) {
+            const resources = shells.get(unversioned(name))
+            if (resources !== undefined) {
+              const shell = shellOf(resources, unversioned(name), fnName)
+              shell.bound = fn
+              Object.setPrototypeOf((shell.constructor as { prototype: object }).prototype, fn.prototype)
+            }
+            continue
+          }
           target[fnName] = bridgeFunction(`${unversioned(name)}#${kebabCase(fnName)}`, fn as unknown as Callable<R>, context)
         }
       }

@@ -9,6 +9,7 @@ import { createHash } from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { GuestErr } from "./canonicalAbi.ts"
+import { type FuelHost, fuelImportModule, makeFuelHost } from "./fuelMeter.ts"
 
 type Jco = typeof import("@bytecodealliance/jco")
 
@@ -43,7 +44,7 @@ export const sha256 = (bytes: Uint8Array): string => createHash("sha256").update
 export const jcoVersion = "1.35.0"
 
 /** Changes when the way glue is patched changes: part of the disk cache key. */
-const gluePatchVersion = 3
+const gluePatchVersion = 4
 const cacheVersion = `jco-${jcoVersion}/patch-${gluePatchVersion}`
 
 const glueName = "component"
@@ -52,25 +53,31 @@ const glueName = "component"
 const debugLogPattern = /const _debugLog = \(\.\.\.args\) => \{\s*if \(!globalThis\?\.process\?\.env\?\.JCO_DEBUG\) \{ return; \}\s*console\.debug\(\.\.\.args\);\s*\};/
 
 /**
- * Host imports that may suspend the guest: `messaging.request` waits for another actor's reply. jco
- * lowers them with JSPI (`WebAssembly.Suspending`), and the exports that can reach them become
- * asynchronous (`WebAssembly.promising`): the guest's stack is parked while the host awaits, with no
- * threads and no busy waiting.
+ * Host imports that may suspend the guest: `messaging.request` waits for another actor's reply,
+ * `http.fetch` for the network. jco lowers them with JSPI (`WebAssembly.Suspending`), and the
+ * exports that can reach them become asynchronous (`WebAssembly.promising`): the guest's stack is
+ * parked while the host awaits, with no threads and no busy waiting.
  */
-export const suspendingImports: ReadonlyArray<string> = ["airssys:component/messaging#request"]
-const suspendingExports = ["airssys:component/handler#handle-message", "airssys:component/lifecycle#init"]
+export const suspendingImports: ReadonlyArray<string> = [
+  "airssys:component/messaging#request",
+  "airssys:component/http#fetch"
+]
+const suspendingExports = ["airssys:component/handler#handle-message", "airssys:component/lifecycle#init", "process"]
+
+// `iface#fn` → `iface`; a world-level function (`process`) is its own name.
+const interfaceOf = (name: string): string => name.includes("#") ? name.slice(0, name.indexOf("#")) : name
 
 const transpile = async (bytes: Uint8Array): Promise<Transpiled> => {
   const { transpile, componentWit } = await jco()
   const options = { name: glueName, instantiation: "async", noTypescript: true, quiet: true } as const
   let out = await transpile(bytes, options)
-  if (out.imports.includes("airssys:component/messaging")) {
+  if (suspendingImports.some((name) => out.imports.includes(interfaceOf(name)))) {
     const exported = new Set(out.exports.map(([name]) => unversionedName(name)))
     out = await transpile(bytes, {
       ...options,
       asyncMode: "jspi",
       asyncImports: [...suspendingImports],
-      asyncExports: suspendingExports.filter((name) => exported.has(name.slice(0, name.indexOf("#"))))
+      asyncExports: suspendingExports.filter((name) => exported.has(interfaceOf(name)))
     })
   }
   const glueBytes = out.files[`${glueName}.js`]
@@ -192,6 +199,19 @@ export const loadOnce = (
 export interface Instantiated {
   readonly exports: Readonly<Record<string, unknown>>
   readonly cores: ReadonlyArray<WebAssembly.Instance>
+  /** The host half of the fuel-metered core modules' `airssys:fuel` import. */
+  readonly fuel: FuelHost
+}
+
+// Whether a compiled core module was fuel-instrumented (it then imports `airssys:fuel`).
+const importsFuel = new WeakMap<WebAssembly.Module, boolean>()
+const needsFuelHost = (module: WebAssembly.Module): boolean => {
+  let needs = importsFuel.get(module)
+  if (needs === undefined) {
+    needs = WebAssembly.Module.imports(module).some((entry) => entry.module === fuelImportModule)
+    importsFuel.set(module, needs)
+  }
+  return needs
 }
 
 /**
@@ -201,6 +221,7 @@ export interface Instantiated {
  */
 export const instantiate = (loaded: Loaded, imports: object): Instantiated => {
   const cores: Array<WebAssembly.Instance> = []
+  const fuel = makeFuelHost()
   const result = loaded.instantiate(
     (name) => {
       const module = loaded.modules.get(name)
@@ -209,13 +230,16 @@ export const instantiate = (loaded: Loaded, imports: object): Instantiated => {
     },
     imports,
     (module, imports) => {
-      const instance = new WebAssembly.Instance(module, imports)
+      const instance = new WebAssembly.Instance(
+        module,
+        needsFuelHost(module) ? { ...imports, [fuelImportModule]: fuel.imports } : imports
+      )
       cores.push(instance)
       return instance
     }
   )
   if (result instanceof Promise) throw new Error("jco glue instantiated asynchronously")
-  return { exports: result as Record<string, unknown>, cores }
+  return { exports: result as Record<string, unknown>, cores, fuel }
 }
 
 /** A failed call, as the seam sees it. */

@@ -1,0 +1,139 @@
+/**
+ * Loading a component: cold (jco transpiles) and warm (a cache hit), in a new process and in a running one,
+ * beside jco's transpile as-is and V8's compile of the same core module, measured in the same run.
+ *
+ * - cold, new process: an empty cache directory; the child process pays jco's import and first transpile.
+ * - warm, new process: the same cache directory, now filled: the child transpiles nothing (checked).
+ * - cold, in process: bytes never seen (a custom section appended changes the hash), no cache directory.
+ * - warm, disk cache hit, in process: bytes whose transpile is on disk but not in this process's memory
+ *   (they were first loaded under other limits, which is another in-memory artifact over the same disk entry).
+ * - warm, process cache hit: the same bytes again: a hash and a map lookup.
+ *
+ * A child process is this file run with `--child DIR`: it loads the echo component with that cache
+ * directory and prints the time and the transpile count as JSON.
+ */
+import { transpile } from "@bytecodealliance/jco"
+import { Effect, Metric } from "effect"
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Component, ResourceLimits } from "../src/index.ts"
+import { guestBytes, guestPath } from "../test/fixtures.ts"
+import { withCustomSection } from "./engine.ts"
+import { measureBatch, measureSync, median, type Options, type Row } from "./harness.ts"
+
+const suite = "load"
+
+interface ChildReport {
+  readonly ns: number
+  readonly transpiles: number
+}
+
+/** Runs this file as a child process that loads the echo component once with `cacheDirectory`. */
+const loadInChild = (cacheDirectory: string): ChildReport => {
+  const child = spawnSync(process.execPath, [import.meta.filename, "--child", cacheDirectory], { encoding: "utf8" })
+  const line = child.stdout.split("\n").find((l) => l.startsWith("{"))
+  if (child.status !== 0 || line === undefined) throw new Error(`load child failed: ${child.stderr}`)
+  return JSON.parse(line) as ChildReport
+}
+
+export const load = async (options: Options): Promise<ReadonlyArray<Row>> => {
+  const bytes = guestBytes("echo")
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "airssys-bench-load-"))
+  let unique = 0
+  const fresh = () => withCustomSection(bytes, `load-${process.pid}-${unique++}`)
+  try {
+    // --- new processes -----------------------------------------------------------------------------
+    const children = options.smoke ? 1 : 5
+    const cold: Array<number> = []
+    const warm: Array<number> = []
+    for (let i = 0; i < children; i++) {
+      const directory = path.join(scratch, `child-${i}`)
+      const first = loadInChild(directory)
+      const second = loadInChild(directory)
+      if (first.transpiles !== 1 || second.transpiles !== 0) {
+        throw new Error(`expected 1 then 0 transpiles, got ${first.transpiles} then ${second.transpiles}`)
+      }
+      cold.push(first.ns)
+      warm.push(second.ns)
+    }
+
+    // --- in this process -----------------------------------------------------------------------------
+    // jco as-is and V8 alone, on the same bytes: what any load must at least pay.
+    const core = (await transpile(bytes, { name: "echo", instantiation: "async", noTypescript: true })).files["echo.core.wasm"]!
+    const compileNs = measureSync(options, 200, () => new WebAssembly.Module(core as Uint8Array<ArrayBuffer>))
+    const loads = options.smoke ? 1 : 5
+    const transpileNs = await measureBatch(options, loads, async (n) => {
+      for (let i = 0; i < n; i++) await transpile(fresh(), { name: "echo", instantiation: "async", noTypescript: true })
+    }, 3)
+    const coldNs = await measureBatch(options, loads, (n) =>
+      Effect.runPromise(Effect.gen(function*() {
+        for (let i = 0; i < n; i++) yield* Component.fromBytes(fresh())
+      })), 3)
+    // Each round: new bytes loaded (untimed) with default limits and the cache directory, which puts their
+    // transpile on disk; then timed, the same bytes without limits: another artifact, so the memory cache
+    // misses and the disk cache hits.
+    const diskDirectory = path.join(scratch, "in-process")
+    let pending: Array<Uint8Array> = []
+    const diskNs = await measureBatch(options, loads, (n) =>
+      Effect.runPromise(Effect.gen(function*() {
+        const before = (yield* Metric.value(Component.transpiles)).count
+        for (let i = 0; i < n; i++) {
+          yield* Component.fromBytes(pending[i]!, { cacheDirectory: diskDirectory, limits: ResourceLimits.unlimited })
+        }
+        if ((yield* Metric.value(Component.transpiles)).count !== before) throw new Error("a disk cache hit transpiled")
+      })), 3, (n) =>
+      Effect.runPromise(Effect.gen(function*() {
+        pending = Array.from({ length: n }, fresh)
+        for (const b of pending) yield* Component.fromBytes(b, { cacheDirectory: diskDirectory })
+      })))
+    await Effect.runPromise(Component.fromBytes(bytes))
+    const memoryNs = await measureBatch(options, 10_000, (n) =>
+      Effect.runSync(Effect.gen(function*() {
+        for (let i = 0; i < n; i++) yield* Component.fromBytes(bytes)
+      })))
+
+    const coldChild = "cold load, new process (import jco, transpile, compile)"
+    const coldHere = "cold load, in process (transpile, compile)"
+    return [
+      { suite, name: "raw WebAssembly.Module (echo core module)", nsPerOp: compileNs, note: "V8 compile only" },
+      { suite, name: "jco transpile as-is (new bytes)", nsPerOp: transpileNs, baseline: "raw WebAssembly.Module (echo core module)" },
+      {
+        suite,
+        name: coldHere,
+        nsPerOp: coldNs,
+        baseline: ["jco transpile as-is (new bytes)", "peer: Extism createPlugin (bytes: compile + instantiate)"],
+        note: "new bytes each time; default limits (cap + fuel, instrumentation cached by hash)"
+      },
+      { suite, name: coldChild, nsPerOp: median(cold), note: `median of ${children} child processes, empty cache directory; default limits, so binaryen instruments too` },
+      {
+        suite,
+        name: "warm load, new process (disk cache hit)",
+        nsPerOp: median(warm),
+        baseline: coldChild,
+        note: "the second child on the same directory: 0 transpiles (checked)"
+      },
+      {
+        suite,
+        name: "warm load, in process (disk cache hit)",
+        nsPerOp: diskNs,
+        baseline: coldHere,
+        note: "memory cache missed, disk hit: 0 transpiles (checked)"
+      },
+      { suite, name: "warm load, in process (memory cache hit)", nsPerOp: memoryNs, baseline: coldHere, note: "sha-256 + map lookup" }
+    ]
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true })
+  }
+}
+
+if (process.argv[2] === "--child") {
+  const cacheDirectory = process.argv[3]!
+  const bytes = new Uint8Array(fs.readFileSync(guestPath("echo")))
+  const started = process.hrtime.bigint()
+  await Effect.runPromise(Component.fromBytes(bytes, { cacheDirectory }))
+  const ns = Number(process.hrtime.bigint() - started)
+  const transpiles = (await Effect.runPromise(Metric.value(Component.transpiles))).count
+  console.log(JSON.stringify({ ns, transpiles }))
+}

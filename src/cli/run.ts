@@ -1,0 +1,277 @@
+/**
+ * `airssys-wasm run <component.wasm>`: load, link with the granted capabilities only, call one export,
+ * print its result. The guest's `ok` bytes go to stdout, unchanged; everything else (guest log lines,
+ * messages it sent, denied capabilities, errors) goes to stderr.
+ *
+ * @since 0.1.0
+ */
+import { Console, Duration, Effect, FileSystem, Option, Stdio, Stream } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import * as path from "node:path"
+import * as Audit from "../Audit.ts"
+import * as Capability from "../Capability.ts"
+import * as Logging from "../capability/Logging.ts"
+import type * as Component from "../Component.ts"
+import { LimitExceeded } from "../ComponentError.ts"
+import type { Instance } from "../Instance.ts"
+import * as Linker from "../Linker.ts"
+import type * as ResourceLimits from "../ResourceLimits.ts"
+import { unversioned } from "../internal/witWorld.ts"
+import { UsageError } from "./errors.ts"
+import * as Flags from "./flags.ts"
+import * as Host from "./host.ts"
+import { defaultCacheDirectory, load } from "./load.ts"
+
+const handlerInterface = "airssys:component/handler"
+const lifecycleInterface = "airssys:component/lifecycle"
+
+const repeated = (name: string, metavar: string, description: string) =>
+  Flag.String(name).pipe(Flag.withMetavar(metavar), Flag.atLeast(0), Flag.withDescription(description))
+
+const optional = (name: string, metavar: string, description: string) =>
+  Flag.String(name).pipe(Flag.withMetavar(metavar), Flag.withDescription(description), Flag.optional)
+
+/**
+ * The flags and argument of `run`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const config = {
+  component: Argument.String("component").pipe(Argument.withDescription("the component (.wasm) to run")),
+  allowRead: repeated("allow-read", "GLOB", "grant FileRead on paths matching GLOB (repeatable; relative to the working directory)"),
+  allowWrite: repeated("allow-write", "GLOB", "grant FileWrite on paths matching GLOB (repeatable)"),
+  allowNet: repeated("allow-net", "HOST[:PORT]", "grant NetworkOutbound to HOST (api.example.com, *.example.com, *), any port unless given"),
+  allowMessaging: repeated("allow-messaging", "PATTERN", "grant Messaging to targets and topics matching PATTERN (orders.*, cli)"),
+  allowStorage: repeated("allow-storage", "NAMESPACE", "grant Storage on the namespaces matching NAMESPACE"),
+  memory: optional("memory", "SIZE", "linear memory cap, e.g. 64MiB (default), 512KiB, unlimited"),
+  fuel: optional("fuel", "N", "fuel units per call (default 1e9; a tight loop burns ~1e9/s), or unlimited"),
+  timeout: optional("timeout", "DURATION", "time per call, e.g. 5s (default), 500ms; hard only with --isolate"),
+  isolate: Flag.Boolean("isolate").pipe(
+    Flag.withDescription("run the guest in a worker thread, terminated when a call outlives --timeout (logging is the only import it can use)"),
+    Flag.withDefault(false)
+  ),
+  call: optional("call", "NAME", "the export to call: process, handle-message, or interface#function (default: process, else handle-message)"),
+  input: optional("input", "@FILE|-|TEXT", "the input: a file's bytes (@FILE), stdin (-), or TEXT as UTF-8 (default: empty)"),
+  id: optional("id", "ID", "the component's id in audit events and storage (default: the file name without .wasm)"),
+  storage: optional("storage", "FILE", "keep storage in this SQLite file (default: in memory, gone after the run)"),
+  audit: optional("audit", "FILE", "append the audit log (hash-chained JSONL) to FILE"),
+  cacheDir: optional("cache-dir", "DIR", "where transpiled components are cached (default: ~/.cache/airssys-wasm)")
+} as const
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Config = Command.Command.Config.Infer<typeof config>
+
+const report: Host.Report = { line: (text) => Console.error(text) }
+
+const parseLimits = (options: Config): Effect.Effect<Partial<ResourceLimits.Resolved>, UsageError> =>
+  Effect.gen(function*() {
+    const limits: { -readonly [K in keyof ResourceLimits.Resolved]?: ResourceLimits.Resolved[K] } = {}
+    if (Option.isSome(options.memory)) limits.memoryBytes = yield* Flags.size("memory", options.memory.value)
+    if (Option.isSome(options.fuel)) limits.fuel = yield* Flags.fuel("fuel", options.fuel.value)
+    if (Option.isSome(options.timeout)) limits.timeout = yield* Flags.duration("timeout", options.timeout.value)
+    if (options.isolate) limits.isolation = "worker"
+    return limits
+  })
+
+/** What `--call` resolves to for this component. */
+type Entry =
+  | { readonly _tag: "Process" }
+  | { readonly _tag: "HandleMessage" }
+  | { readonly _tag: "Export"; readonly name: string }
+
+const exportsInterface = (component: Component.Component, iface: string) =>
+  component.world.exports.some((item) => item.kind === "interface" && unversioned(item.name) === iface)
+
+const exportList = (component: Component.Component): string =>
+  component.world.exports.map((item) => item.name).join(", ") || "nothing"
+
+const entryOf = (component: Component.Component, call: Option.Option<string>): Effect.Effect<Entry, UsageError> => {
+  const exportsProcess = component.world.exports.some((item) => item.kind === "function" && item.name === "process")
+  const unknown = (name: string) =>
+    Effect.fail(
+      new UsageError({
+        reason: "UnknownExport",
+        flag: "call",
+        message: `${name} is not an export of the component; it exports ${exportList(component)}`
+      })
+    )
+  if (Option.isNone(call)) {
+    if (exportsProcess) return Effect.succeed({ _tag: "Process" })
+    if (exportsInterface(component, handlerInterface)) return Effect.succeed({ _tag: "HandleMessage" })
+    return Effect.fail(
+      new UsageError({
+        reason: "UnknownExport",
+        flag: "call",
+        message: `the component exports neither process nor handle-message (it exports ${exportList(component)}): name one with --call`
+      })
+    )
+  }
+  const name = call.value
+  if (name === "process") return exportsProcess ? Effect.succeed({ _tag: "Process" }) : unknown(name)
+  if (name === "handle-message" || unversioned(name.split("#")[0]!) === handlerInterface) {
+    return exportsInterface(component, handlerInterface) ? Effect.succeed({ _tag: "HandleMessage" }) : unknown(name)
+  }
+  const hash = name.indexOf("#")
+  const known = hash < 0
+    ? component.world.exports.some((item) => item.kind === "function" && item.name === name)
+    : exportsInterface(component, unversioned(name.slice(0, hash)))
+  return known ? Effect.succeed({ _tag: "Export", name }) : unknown(name)
+}
+
+// Only logging crosses back from a worker (see isolatedInstance): refuse other imports up front.
+const checkIsolatable = (component: Component.Component): Effect.Effect<void, UsageError> => {
+  const other = component.loaded.imports.filter((iface) => iface !== Logging.interfaceName)
+  return other.length === 0 ? Effect.void : Effect.fail(
+    new UsageError({
+      reason: "InvalidFlag",
+      flag: "isolate",
+      message: `--isolate: the component imports ${other.join(", ")}, but a worker-isolated guest can only call logging`
+    })
+  )
+}
+
+const call = (instance: Instance, entry: Entry, input: Uint8Array) => {
+  switch (entry._tag) {
+    case "Process":
+      return instance.process(input)
+    case "HandleMessage":
+      return instance.handleMessage({ sender: Host.cliSender, payload: input })
+    case "Export":
+      return instance.call(entry.name, [input])
+  }
+}
+
+// The guest's result as bytes for stdout: bytes as they are, text as UTF-8, anything else as JSON.
+const toBytes = (result: unknown): Uint8Array | undefined => {
+  if (result === undefined || result === null) return undefined
+  if (result instanceof Uint8Array) return result
+  if (typeof result === "string") return new TextEncoder().encode(result)
+  return new TextEncoder().encode(JSON.stringify(result, (_key, value) => typeof value === "bigint" ? value.toString() : value))
+}
+
+const write = (bytes: Uint8Array): Effect.Effect<void, never, Stdio.Stdio> =>
+  Effect.gen(function*() {
+    const stdio = yield* Stdio.Stdio
+    const terminal = yield* stdio.stdoutIsTerminal
+    // On a terminal, end the output with a newline so the prompt is not glued to it; in a pipe, bytes are exact.
+    const chunks = terminal && bytes.byteLength > 0 && bytes[bytes.byteLength - 1] !== 10
+      ? [bytes, new Uint8Array([10])]
+      : [bytes]
+    yield* Stream.fromIterable(chunks).pipe(Stream.run(stdio.stdout()), Effect.orDie)
+  })
+
+// A call that waits on the host can be cut by the timeout here; a busy guest only by fuel or --isolate.
+const withTimeout = <A, E, R>(effect: Effect.Effect<A, E, R>, component: Component.Component, fn: string) =>
+  Duration.isFinite(component.limits.timeout) && component.limits.isolation === "in-process"
+    ? Effect.timeoutOrElse(effect, {
+      duration: component.limits.timeout,
+      orElse: () =>
+        Effect.fail(
+          new LimitExceeded({
+            limit: "timeout",
+            componentHash: component.hash,
+            function: fn,
+            allowed: Duration.toMillis(component.limits.timeout)
+          })
+        )
+    })
+    : effect
+
+const grantHint = (event: Audit.AuditEvent): string => {
+  const kind = event.capability as Capability.Kind | undefined
+  return kind !== undefined && Object.hasOwn(Host.flagOf, kind)
+    ? `grant it with ${Host.flagOf[kind]}`
+    : "no host implementation"
+}
+
+/**
+ * The handler of `run`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const handler = (options: Config) =>
+  Effect.gen(function*() {
+    const limits = yield* parseLimits(options)
+    const capabilities = yield* Flags.grants({
+      read: options.allowRead,
+      write: options.allowWrite,
+      net: options.allowNet,
+      messaging: options.allowMessaging,
+      storage: options.allowStorage
+    }, process.cwd())
+    const input = yield* Flags.input(options.input)
+    const id = Option.getOrElse(options.id, () => path.basename(options.component).replace(/\.wasm$/, ""))
+    const component = yield* load(options.component, {
+      limits,
+      // With --call, any world: the named export is checked below.
+      ...(Option.isSome(options.call) ? { entryPoints: [] } : {}),
+      cacheDirectory: Option.getOrElse(options.cacheDir, defaultCacheDirectory)
+    })
+    if (options.isolate) yield* checkIsolatable(component)
+    const entry = yield* entryOf(component, options.call)
+    const fn = entry._tag === "Export" ? entry.name : entry._tag === "Process" ? "process" : "handle-message"
+
+    const program = Effect.gen(function*() {
+      const instance = yield* Linker.instantiate(component, {
+        id,
+        grants: Capability.makeGrants(capabilities),
+        denyUnlinked: true
+      })
+      // A guest with lifecycle exports is driven as an actor would be: init before, shutdown after.
+      const lifecycle = entry._tag === "Export" && unversioned(entry.name.split("#")[0]!) === lifecycleInterface
+        ? undefined
+        : instance.lifecycle
+      if (lifecycle !== undefined) yield* lifecycle.init(new Uint8Array(0))
+      const result = yield* withTimeout(call(instance, entry, input), component, fn).pipe(
+        Effect.ensuring(Effect.gen(function*() {
+          // One line per denied capability and resource (a refused link and the refused calls after it).
+          const seen = new Set<string>()
+          for (const event of yield* Audit.events) {
+            const key = `${event.component} ${event.capability} ${event.resource}`
+            if (event.kind === "capability" && event.decision === "denied" && !seen.has(key)) {
+              seen.add(key)
+              yield* Console.error(
+                `airssys-wasm: denied ${event.capability} ${JSON.stringify(event.resource)} to ${event.component} (${grantHint(event)})`
+              )
+            }
+          }
+        }))
+      )
+      if (lifecycle !== undefined && !instance.poisoned) yield* lifecycle.shutdown()
+      const bytes = toBytes(result)
+      if (bytes !== undefined) yield* write(bytes)
+    })
+    return yield* program.pipe(
+      Effect.scoped,
+      Effect.provide(Host.layer({ report, storage: Option.getOrUndefined(options.storage), audit: Option.getOrUndefined(options.audit) })),
+      // Only building the host fails with these (a guest's storage failures reach it as `err`): a bad file.
+      Effect.catchTags({
+        StorageError: (error) =>
+          Effect.fail(new UsageError({ reason: "MissingFile", flag: "storage", message: `--storage ${Option.getOrElse(options.storage, () => "")}: ${error.message}` })),
+        AuditError: (error) => Effect.fail(new UsageError({ reason: "MissingFile", flag: "audit", message: `--audit: ${error.message}` }))
+      })
+    )
+  })
+
+/**
+ * `airssys-wasm run`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const command = Command.make("run", config, handler).pipe(
+  Command.withDescription(
+    "Run a component: call one export with the input and print its result. Deny by default: the guest gets " +
+      "only the capabilities the --allow-* flags grant; every other host call it makes is refused and audited."
+  ),
+  Command.withExamples([
+    { command: "airssys-wasm run echo.wasm --input hello", description: "process(\"hello\"), print the result" },
+    { command: "airssys-wasm run plugin.wasm --allow-storage plugin --storage state.db --input @request.bin", description: "with storage in a SQLite file" },
+    { command: "airssys-wasm run loop.wasm --fuel 1000000", description: "stop a runaway guest after 1e6 units of fuel" }
+  ])
+)

@@ -1,0 +1,167 @@
+/**
+ * `wasi:io` 0.2 on the host: the `input-stream` and `output-stream` resources over pluggable sources
+ * and sinks (stdout lines, file descriptors), the `error` resource they fail with, and a `pollable`
+ * that is always ready (every host stream here is synchronous).
+ *
+ * The resource types are shared: `wasi:cli/stdout` and `wasi:filesystem/types` both hand out
+ * `output-stream` handles, and the guest's glue checks them against the one `OutputStream` class it
+ * imported from `wasi:io/streams`.
+ *
+ * @internal
+ */
+import { Effect } from "effect"
+import { HostRefusal } from "../ComponentError.ts"
+import * as Linker from "../Linker.ts"
+import { type HostResource, resource } from "./hostBridge.ts"
+
+/** Why a stream operation failed: a message for `to-debug-string`, and a filesystem error-code if any. */
+export interface StreamFailure {
+  readonly message: string
+  readonly code?: string | undefined
+}
+
+/** Where an `output-stream` writes. */
+export interface OutputSink {
+  /** Bytes the sink takes in one `write` (what `check-write` reports). */
+  readonly capacity: number
+  readonly write: (bytes: Uint8Array) => Effect.Effect<void, StreamFailure>
+  readonly flush: Effect.Effect<void, StreamFailure>
+  /** When the guest drops the stream. */
+  readonly close?: (() => void) | undefined
+}
+
+/** What an `input-stream` reads: `undefined` at the end. */
+export interface InputSource {
+  readonly read: (length: number) => Effect.Effect<Uint8Array | undefined, StreamFailure>
+  readonly close?: (() => void) | undefined
+}
+
+/** The state of an `error` handle. */
+export interface ErrorState {
+  readonly message: string
+  readonly code: string | undefined
+}
+
+/** `wasi:io/error.error`. */
+export const ioError: HostResource<ErrorState> = resource<ErrorState>("error", {
+  toDebugString: (state: ErrorState) => Effect.succeed(state.message)
+})
+
+/** `wasi:io/poll.pollable`: host streams never block, so every pollable is ready. */
+export const pollable: HostResource<undefined> = resource<undefined>("pollable", {
+  ready: () => Effect.succeed(true),
+  block: () => Effect.void
+})
+
+/** `wasi:cli/terminal-input.terminal-input` and `terminal-output`: never handed out. */
+export const terminalInput: HostResource<undefined> = resource<undefined>("terminal-input", {})
+export const terminalOutput: HostResource<undefined> = resource<undefined>("terminal-output", {})
+
+const closed = Effect.fail(new HostRefusal({ payload: { tag: "closed" } }))
+
+/** A `stream-error` for the guest: `last-operation-failed(error)`. */
+const streamError = (failure: StreamFailure): Effect.Effect<never, HostRefusal> =>
+  Effect.flatMap(
+    ioError.make({ message: failure.message, code: failure.code }),
+    (handle) => Effect.fail(new HostRefusal({ payload: { tag: "last-operation-failed", val: handle } }))
+  )
+
+// jco lifts u64 as a bigint; a length past what one call can hold is clamped.
+const maxChunk = 1024 * 1024
+const toLength = (value: unknown): number => {
+  const n = typeof value === "bigint" ? value : BigInt(Number(value) || 0)
+  return n <= 0n ? 0 : n >= BigInt(maxChunk) ? maxChunk : Number(n)
+}
+
+interface InputState {
+  readonly source: InputSource
+  ended: boolean
+}
+
+const read = (state: InputState, length: unknown): Effect.Effect<Uint8Array, HostRefusal> => {
+  if (state.ended) return closed
+  return Effect.matchEffect(state.source.read(toLength(length)), {
+    onFailure: streamError,
+    onSuccess: (bytes) => {
+      if (bytes !== undefined) return Effect.succeed(bytes)
+      state.ended = true
+      return closed
+    }
+  })
+}
+
+/** `wasi:io/streams.input-stream`. */
+export const inputStream: HostResource<InputState> = resource<InputState>("input-stream", {
+  read,
+  blockingRead: read,
+  skip: (state: InputState, length: unknown) => Effect.map(read(state, length), (bytes) => BigInt(bytes.byteLength)),
+  blockingSkip: (state: InputState, length: unknown) => Effect.map(read(state, length), (bytes) => BigInt(bytes.byteLength)),
+  subscribe: () => pollable.make(undefined)
+}, (state) => state.source.close?.())
+
+/** A new `input-stream` handle over `source`. */
+export const makeInput = (source: InputSource): Effect.Effect<object> => inputStream.make({ source, ended: false })
+
+const write = (sink: OutputSink, contents: Uint8Array): Effect.Effect<void, HostRefusal> =>
+  Effect.catch(sink.write(contents), streamError)
+
+const flush = (sink: OutputSink): Effect.Effect<void, HostRefusal> => Effect.catch(sink.flush, streamError)
+
+/** `wasi:io/streams.output-stream`. */
+export const outputStream: HostResource<OutputSink> = resource<OutputSink>("output-stream", {
+  checkWrite: (sink: OutputSink) => Effect.succeed(BigInt(sink.capacity)),
+  write,
+  blockingWriteAndFlush: (sink: OutputSink, contents: Uint8Array) =>
+    Effect.flatMap(write(sink, contents), () => flush(sink)),
+  flush,
+  blockingFlush: flush,
+  subscribe: () => pollable.make(undefined),
+  writeZeroes: (sink: OutputSink, length: unknown) => write(sink, new Uint8Array(toLength(length))),
+  blockingWriteZeroesAndFlush: (sink: OutputSink, length: unknown) =>
+    Effect.flatMap(write(sink, new Uint8Array(toLength(length))), () => flush(sink)),
+  // Splicing from another stream: read what it has, write it here.
+  splice: (sink: OutputSink, source: unknown, length: unknown) => splice(sink, source, length),
+  blockingSplice: (sink: OutputSink, source: unknown, length: unknown) => splice(sink, source, length)
+}, (sink) => sink.close?.())
+
+const splice = (sink: OutputSink, source: unknown, length: unknown): Effect.Effect<bigint, HostRefusal> => {
+  const input = inputStream.state(source)
+  if (input === undefined) return closed
+  return Effect.flatMap(read(input, length), (bytes) => Effect.as(write(sink, bytes), BigInt(bytes.byteLength)))
+}
+
+/** A new `output-stream` handle over `sink`. */
+export const makeOutput = (sink: OutputSink): Effect.Effect<object> => outputStream.make(sink)
+
+/** The error-code a stream `error` carries, for `wasi:filesystem/types.filesystem-error-code`. */
+export const errorCode = (handle: unknown): string | undefined => ioError.state(handle)?.code
+
+// -----------------------------------------------------------------------------
+// host interfaces
+// -----------------------------------------------------------------------------
+
+/** `wasi:io/streams`: its resources only; handles come from the interfaces that open streams. */
+export const streamsInterface: Linker.HostInterface = Linker.hostInterface({
+  name: "wasi:io/streams",
+  resources: { InputStream: inputStream, OutputStream: outputStream },
+  make: Effect.succeed(() => ({}))
+})
+
+/** `wasi:io/error`. */
+export const errorInterface: Linker.HostInterface = Linker.hostInterface({
+  name: "wasi:io/error",
+  resources: { Error: ioError },
+  make: Effect.succeed(() => ({}))
+})
+
+/** `wasi:io/poll`: every pollable is ready, so `poll` answers with all of them. */
+export const pollInterface: Linker.HostInterface = Linker.hostInterface({
+  name: "wasi:io/poll",
+  resources: { Pollable: pollable },
+  make: Effect.succeed(() => ({
+    poll: {
+      run: (pollables: ReadonlyArray<unknown>) =>
+        Effect.succeed(pollables.map((_, i) => i))
+    }
+  }))
+})

@@ -1,0 +1,358 @@
+/**
+ * The `airssys-wasm` CLI, run as a child process (Node 24 from node_modules) against the guests built
+ * in build/guests: stdout, stderr and exit codes.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Fiber } from "effect"
+import { TestClock } from "effect/testing"
+import { execFile } from "node:child_process"
+import { afterAll } from "vitest"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { withProgress } from "../src/cli/progress.ts"
+import { guestPath } from "./fixtures.ts"
+
+const root = path.resolve(import.meta.dirname, "..")
+const node = path.join(root, "node_modules", ".bin", "node")
+const main = path.join(root, "src", "cli", "main.ts")
+
+// One cache for the whole file: the first load of a guest transpiles it, later processes reuse it.
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "airssys-cli-"))
+const cacheDir = path.join(work, "cache")
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }))
+
+interface Result {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+const cli = (args: ReadonlyArray<string>, options?: { readonly stdin?: string }) =>
+  Effect.callback<Result>((resume) => {
+    const child = execFile(
+      node,
+      [main, ...args],
+      { cwd: work, env: { ...process.env, AIRSSYS_WASM_CACHE_DIR: cacheDir, NO_COLOR: "1" }, encoding: "utf8" },
+      (error, stdout, stderr) =>
+        resume(Effect.succeed({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr }))
+    )
+    child.stdin?.end(options?.stdin ?? "")
+  })
+
+const file = (name: string, content: string | Uint8Array): string => {
+  const target = path.join(work, name)
+  fs.writeFileSync(target, content)
+  return target
+}
+
+const u32 = (n: number): Uint8Array => {
+  const bytes = new Uint8Array(4)
+  new DataView(bytes.buffer).setUint32(0, n, true)
+  return bytes
+}
+
+/** A cap-storage command: an op byte, then length-prefixed fields, then the rest. */
+const storageCommand = (op: string, fields: ReadonlyArray<string>, rest = ""): string =>
+  op + fields.map((field) => String.fromCharCode(field.length) + field).join("") + rest
+
+// A first load on a busy machine may take over a second and print the progress line; binaryen warns
+// about names sections it does not know. Neither is what these tests look at.
+const incidental = /^(?:warning: unknown name subsection|airssys-wasm: loading .*…$|airssys-wasm: (?:loaded|failed to load) .* in [\d.]+ s$)/
+
+/** The stderr lines, without the incidental ones. */
+const errorLines = (stderr: string): Array<string> =>
+  stderr.split("\n").filter((line) => line !== "" && !incidental.test(line))
+
+describe("airssys-wasm run", { timeout: 180_000 }, () => {
+  it.effect("echo: the guest's ok bytes on stdout, exit 0", () =>
+    Effect.gen(function*() {
+      const result = yield* cli(["run", guestPath("echo"), "--input", "hello, guest"])
+      assert.strictEqual(result.code, 0)
+      assert.strictEqual(result.stdout, "hello, guest")
+      assert.deepStrictEqual(errorLines(result.stderr), [])
+    }))
+
+  it.effect("--input @file and --input - (stdin)", () =>
+    Effect.gen(function*() {
+      const fromFile = yield* cli(["run", guestPath("echo"), "--input", `@${file("input.txt", "from a file")}`])
+      assert.strictEqual(fromFile.stdout, "from a file")
+      const fromStdin = yield* cli(["run", guestPath("echo"), "--input", "-"], { stdin: "from stdin" })
+      assert.strictEqual(fromStdin.stdout, "from stdin")
+      assert.strictEqual(fromStdin.code, 0)
+    }))
+
+  it.effect("faulty: a trap and a guest err are one line on stderr, exit 1", () =>
+    Effect.gen(function*() {
+      const trap = yield* cli(["run", guestPath("faulty"), "--input", "trap"])
+      assert.strictEqual(trap.code, 1)
+      assert.strictEqual(trap.stdout, "")
+      assert.deepStrictEqual(errorLines(trap.stderr), ["airssys-wasm: guest trapped in process: unreachable"])
+
+      const err = yield* cli(["run", guestPath("faulty"), "--input", "err:out of beans"])
+      assert.strictEqual(err.code, 1)
+      assert.deepStrictEqual(errorLines(err.stderr), ["airssys-wasm: guest returned an error from process: out of beans"])
+    }))
+
+  it.effect("loop with --fuel: stopped by its fuel, exit 1", () =>
+    Effect.gen(function*() {
+      const result = yield* cli(["run", guestPath("loop"), "--fuel", "100000"])
+      assert.strictEqual(result.code, 1)
+      assert.deepStrictEqual(errorLines(result.stderr), [
+        "airssys-wasm: limit exceeded: fuel limit of 100000 units exceeded calling process"
+      ])
+    }))
+
+  it.effect("loop with --isolate and --timeout: its worker is terminated, exit 1", () =>
+    Effect.gen(function*() {
+      const result = yield* cli(["run", guestPath("loop"), "--isolate", "--timeout", "300ms", "--fuel", "unlimited"])
+      assert.strictEqual(result.code, 1)
+      assert.deepStrictEqual(errorLines(result.stderr), [
+        "airssys-wasm: limit exceeded: timeout limit of 300 ms exceeded calling process"
+      ])
+      // A guest importing more than logging cannot run in a worker: refused before it runs.
+      const storage = yield* cli(["run", guestPath("cap-storage"), "--isolate"])
+      assert.strictEqual(storage.code, 2)
+      assert.deepStrictEqual(errorLines(storage.stderr), [
+        "airssys-wasm: --isolate: the component imports airssys:component/storage, but a worker-isolated guest can only call logging"
+      ])
+    }))
+
+  it.effect("grow with --memory: growth past the cap is refused, within it allowed", () =>
+    Effect.gen(function*() {
+      const fourPages = `@${file("four-pages.bin", u32(4))}`
+      const capped = yield* cli(["run", guestPath("grow"), "--memory", "128KiB", "--input", fourPages])
+      assert.strictEqual(capped.code, 1)
+      assert.deepStrictEqual(errorLines(capped.stderr), ["airssys-wasm: guest returned an error from process: memory.grow refused"])
+
+      const roomy = yield* cli(["run", guestPath("grow"), "--memory", "1MiB", "--input", fourPages])
+      assert.strictEqual(roomy.code, 0)
+      // ok(u32 LE new page count): 1 initial page + 4.
+      assert.deepStrictEqual(Array.from(Buffer.from(roomy.stdout, "latin1")), [5, 0, 0, 0])
+    }))
+
+  it.effect("deny by default: host-calls' send is refused and reported until --allow-messaging grants it", () =>
+    Effect.gen(function*() {
+      const denied = yield* cli(["run", guestPath("host-calls"), "--input", "ping"])
+      assert.strictEqual(denied.code, 1)
+      const lines = errorLines(denied.stderr)
+      assert.include(lines, "[host-calls info] ping")
+      assert.isTrue(lines.some((line) => line.startsWith("airssys-wasm: denied Messaging") && line.includes("--allow-messaging")))
+      assert.isTrue(lines.some((line) => line.includes("capability denied: host-calls holds no Messaging grant")))
+
+      const granted = yield* cli(["run", guestPath("host-calls"), "--input", "ping", "--allow-messaging", "cli"])
+      assert.strictEqual(granted.code, 0)
+      // handle-message replies with its payload; the send to its sender (the CLI) is reported.
+      assert.strictEqual(granted.stdout, "ping")
+      assert.include(errorLines(granted.stderr), "message from host-calls → cli: 4 bytes \"ping\"")
+    }))
+
+  it.effect("storage: only the granted namespace, kept across runs in a SQLite file, denials in the audit log", () =>
+    Effect.gen(function*() {
+      const db = path.join(work, "state.db")
+      const audit = path.join(work, "storage-audit.jsonl")
+      const base = ["run", guestPath("cap-storage"), "--id", "plugin", "--allow-storage", "plugin", "--storage", db, "--audit", audit]
+      const set = yield* cli([...base, "--input", storageCommand("s", ["plugin", "greeting"], "hello from run 1")])
+      assert.strictEqual(set.code, 0)
+      const get = yield* cli([...base, "--input", storageCommand("g", ["plugin", "greeting"])])
+      assert.strictEqual(get.code, 0)
+      assert.strictEqual(get.stdout, "hello from run 1")
+
+      const escape = yield* cli([...base, "--input", storageCommand("g", ["other", "greeting"])])
+      assert.strictEqual(escape.code, 1)
+      assert.isTrue(errorLines(escape.stderr).some((line) => line.startsWith("airssys-wasm: denied Storage \"other\" to plugin")))
+
+      const log = fs.readFileSync(audit, "utf8").trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>)
+      assert.deepStrictEqual(
+        log.filter((event) => event.kind === "capability" && event.detail !== "link").map((event) => `${event.resource} ${event.decision}`),
+        ["plugin granted", "plugin granted", "other denied"]
+      )
+      const verified = yield* cli(["audit", "verify", audit])
+      assert.strictEqual(verified.code, 0)
+      assert.match(verified.stdout, new RegExp(`^ok: .*: ${log.length} events, chain intact`))
+    }))
+
+  it.effect("bad flags and files: one line each, exit 2, nothing run", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
+        [["--memory", "64XB"], "airssys-wasm: invalid --memory \"64XB\": expected a size such as 64MiB"],
+        [["--fuel", "-1"], "airssys-wasm: invalid --fuel \"-1\": expected a whole number of fuel units"],
+        [["--fuel", "lots"], "airssys-wasm: invalid --fuel \"lots\""],
+        [["--timeout", "soon"], "airssys-wasm: invalid --timeout \"soon\": expected a positive duration"],
+        [["--allow-read", "/data/../secrets"], "airssys-wasm: invalid --allow-read \"/data/../secrets\": glob must not have"],
+        [["--allow-net", "https://example.com"], "airssys-wasm: invalid --allow-net \"https://example.com\": host must be a host name without a scheme"],
+        [["--allow-messaging", "a.**.b"], "airssys-wasm: invalid --allow-messaging \"a.**.b\""],
+        [["--input", "@no-such-input.bin"], "airssys-wasm: cannot read --input file \"no-such-input.bin\": no such file"],
+        [["--call", "nope"], "airssys-wasm: nope is not an export of the component; it exports process"],
+        [["--bogus"], "airssys-wasm: Unrecognized flag: --bogus"]
+      ]
+      const results = yield* Effect.forEach(cases, ([flags]) =>
+        cli(["run", guestPath("echo"), ...flags, ...(flags.includes("--input") ? [] : ["--input", "x"])]), { concurrency: 3 })
+      for (const [i, [flags, expected]] of cases.entries()) {
+        const result = results[i]!
+        assert.strictEqual(result.code, 2, flags.join(" "))
+        assert.strictEqual(result.stdout, "", flags.join(" "))
+        const lines = errorLines(result.stderr)
+        assert.strictEqual(lines.length, 1, `${flags.join(" ")}: ${result.stderr}`)
+        assert.isTrue(lines[0]!.startsWith(expected), `${flags.join(" ")}: ${lines[0]}`)
+      }
+    }))
+
+  it.effect("missing file, not wasm, a core module, no argument, unusable --storage / --audit: exit 2", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
+        [["run", "missing.wasm"], "airssys-wasm: no such file: missing.wasm"],
+        [["run", file("notes.txt", "just text")], "airssys-wasm: cannot load component (NotWasm)"],
+        [["run", guestPath("core-module")], "airssys-wasm: cannot load component (CoreModule)"],
+        [["inspect", "missing.wasm"], "airssys-wasm: no such file: missing.wasm"],
+        [["run"], "airssys-wasm: Missing required argument: component"],
+        [
+          ["run", guestPath("echo"), "--storage", path.join(work, "no-such-dir", "state.db")],
+          `airssys-wasm: --storage ${path.join(work, "no-such-dir", "state.db")}: storage unavailable`
+        ],
+        [["run", guestPath("echo"), "--audit", path.join(work, "no-such-dir", "audit.jsonl")], "airssys-wasm: --audit: cannot open"]
+      ]
+      const results = yield* Effect.forEach(cases, ([args]) => cli(args), { concurrency: 3 })
+      for (const [i, [args, expected]] of cases.entries()) {
+        const result = results[i]!
+        assert.strictEqual(result.code, 2, args.join(" "))
+        const lines = errorLines(result.stderr)
+        assert.strictEqual(lines.length, 1, `${args.join(" ")}: ${result.stderr}`)
+        assert.isTrue(lines[0]!.startsWith(expected), `${args.join(" ")}: ${lines[0]}`)
+      }
+    }))
+
+  it.effect("lifecycle: init, handle-message, shutdown — the counter starts from init's config", () =>
+    Effect.gen(function*() {
+      const result = yield* cli(["run", guestPath("lifecycle"), "--input", "tick"])
+      assert.strictEqual(result.code, 0)
+      // init(empty config) sets the counter to 0; one message makes it 1 (u32 LE).
+      assert.deepStrictEqual(Array.from(Buffer.from(result.stdout, "latin1")), [1, 0, 0, 0])
+
+      // --call names any export taking bytes: the guest's own init refuses "fail".
+      const init = yield* cli(["run", guestPath("lifecycle"), "--call", "airssys:component/lifecycle#init", "--input", "fail"])
+      assert.strictEqual(init.code, 1)
+      assert.deepStrictEqual(errorLines(init.stderr), [
+        "airssys-wasm: guest returned an error from airssys:component/lifecycle#init: init refused"
+      ])
+    }))
+})
+
+describe("airssys-wasm inspect", { timeout: 180_000 }, () => {
+  it.effect("host-calls: its world and the capabilities it needs", () =>
+    Effect.gen(function*() {
+      const result = yield* cli(["inspect", guestPath("host-calls")])
+      assert.strictEqual(result.code, 0)
+      assert.match(result.stdout, /airssys:component\/logging@0\.1\.0 {2}→ ungated/)
+      assert.match(result.stdout, /airssys:component\/messaging@0\.1\.0 {2}→ Messaging/)
+      assert.match(result.stdout, /airssys:component\/types@0\.1\.0 {2}→ types only/)
+      assert.match(result.stdout, /exports:\n {2}airssys:component\/handler@0\.1\.0\n/)
+      assert.match(result.stdout, /capabilities needed:\n {2}Messaging +--allow-messaging PATTERN\n$/)
+    }))
+
+  it.effect("--json: imports with capability kinds, exports with signatures", () =>
+    Effect.gen(function*() {
+      const storage = JSON.parse((yield* cli(["inspect", guestPath("cap-storage"), "--json"])).stdout)
+      assert.deepStrictEqual(storage.capabilities, [{ kind: "Storage", flag: "--allow-storage NAMESPACE" }])
+      assert.deepStrictEqual(storage.exports, [
+        { name: "process", kind: "function", signature: "func(input: list<u8>) -> result<list<u8>, string>" }
+      ])
+      const echo = JSON.parse((yield* cli(["inspect", guestPath("echo"), "--json"])).stdout)
+      assert.deepStrictEqual(echo.imports, [])
+      assert.deepStrictEqual(echo.capabilities, [])
+      // A component of another world is described too (run would refuse it).
+      const other = JSON.parse((yield* cli(["inspect", guestPath("other-world"), "--json"])).stdout)
+      assert.isTrue(other.exports.length > 0)
+    }))
+})
+
+describe("airssys-wasm audit verify", { timeout: 180_000 }, () => {
+  it.effect("a good log verifies; an edited line is reported with its number, exit 1", () =>
+    Effect.gen(function*() {
+      const log = path.join(work, "denied-audit.jsonl")
+      // Three runs of a guest whose send is denied: each appends to the same chain.
+      for (let i = 0; i < 3; i++) yield* cli(["run", guestPath("host-calls"), "--input", `ping ${i}`, "--audit", log])
+      const good = yield* cli(["audit", "verify", log])
+      assert.strictEqual(good.code, 0)
+      const lines = fs.readFileSync(log, "utf8").split("\n").filter((line) => line !== "")
+      assert.isAtLeast(lines.length, 3)
+      assert.match(good.stdout, new RegExp(`^ok: .*: ${lines.length} events, chain intact, head #${lines.length} [0-9a-f]{64}\\n$`))
+
+      // Turn a denial into a grant on line 2.
+      const tampered = path.join(work, "tampered-audit.jsonl")
+      const edited = lines.map((line, i) => i === 1 ? line.replace(/"decision":"denied"/, "\"decision\":\"granted\"") : line)
+      assert.notStrictEqual(edited[1], lines[1])
+      fs.writeFileSync(tampered, edited.join("\n") + "\n")
+      const bad = yield* cli(["audit", "verify", tampered])
+      assert.strictEqual(bad.code, 1)
+      assert.strictEqual(bad.stdout, "")
+      assert.deepStrictEqual(errorLines(bad.stderr).length, 1)
+      assert.match(errorLines(bad.stderr)[0]!, /^airssys-wasm: audit log does not verify: line 2: Edited: /)
+
+      // A deleted line breaks the sequence at the line after it.
+      const cut = path.join(work, "cut-audit.jsonl")
+      fs.writeFileSync(cut, [lines[0], ...lines.slice(2)].join("\n") + "\n")
+      const gap = yield* cli(["audit", "verify", cut])
+      assert.strictEqual(gap.code, 1)
+      assert.match(gap.stderr, /line 2: OutOfSequence/)
+    }))
+
+  it.effect("a missing log or a bad --expect is a usage error", () =>
+    Effect.gen(function*() {
+      const missing = yield* cli(["audit", "verify", "nowhere.jsonl"])
+      assert.strictEqual(missing.code, 2)
+      assert.deepStrictEqual(errorLines(missing.stderr), ["airssys-wasm: no such file: nowhere.jsonl"])
+      const expect = yield* cli(["audit", "verify", file("empty.jsonl", ""), "--expect", "12"])
+      assert.strictEqual(expect.code, 2)
+      assert.match(errorLines(expect.stderr)[0]!, /^airssys-wasm: invalid --expect "12": expected SEQUENCE:HASH/)
+    }))
+})
+
+describe("progress line", () => {
+  const recorder = () => {
+    const lines: Array<string> = []
+    return { lines, report: (line: string) => Effect.sync(() => void lines.push(line)) }
+  }
+
+  it.effect("a step over 1 s prints a line, then how long it took", () =>
+    Effect.gen(function*() {
+      const { lines, report } = recorder()
+      const fiber = yield* Effect.forkChild(
+        withProgress(Effect.sleep("3 seconds"), { message: "loading big.wasm…", done: (ms) => `loaded in ${ms} ms`, report })
+      )
+      yield* TestClock.adjust("999 millis")
+      assert.deepStrictEqual(lines, [])
+      yield* TestClock.adjust("1 millis")
+      assert.deepStrictEqual(lines, ["loading big.wasm…"])
+      yield* TestClock.adjust("2 seconds")
+      yield* Fiber.join(fiber)
+      assert.deepStrictEqual(lines, ["loading big.wasm…", "loaded in 3000 ms"])
+    }))
+
+  it.effect("a quick step prints nothing, also after the reporter's time has passed", () =>
+    Effect.gen(function*() {
+      const { lines, report } = recorder()
+      const fiber = yield* Effect.forkChild(
+        withProgress(Effect.sleep("500 millis"), { message: "loading…", done: () => "done", report })
+      )
+      yield* TestClock.adjust("500 millis")
+      yield* Fiber.join(fiber)
+      yield* TestClock.adjust("5 seconds")
+      assert.deepStrictEqual(lines, [])
+    }))
+
+  it.effect("a failing slow step still closes its progress line and keeps its error", () =>
+    Effect.gen(function*() {
+      const { lines, report } = recorder()
+      const fiber = yield* Effect.forkChild(
+        withProgress(Effect.sleep("2 seconds").pipe(Effect.andThen(Effect.fail("broken"))), {
+          message: "loading…",
+          done: (ms, succeeded) => `${succeeded ? "done" : "gave up"} after ${ms} ms`,
+          report
+        }).pipe(Effect.flip)
+      )
+      yield* TestClock.adjust("2 seconds")
+      assert.strictEqual(yield* Fiber.join(fiber), "broken")
+      assert.deepStrictEqual(lines, ["loading…", "gave up after 2000 ms"])
+    }))
+})

@@ -1,0 +1,259 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Fiber, Layer } from "effect"
+import { TestClock } from "effect/testing"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+import * as Audit from "../../src/Audit.ts"
+import * as Http from "../../src/capability/Http.ts"
+import * as Capability from "../../src/Capability.ts"
+import * as Component from "../../src/Component.ts"
+import * as Linker from "../../src/Linker.ts"
+import { decode, guestPath, text } from "../fixtures.ts"
+
+/**
+ * A local server on 127.0.0.1 that counts the requests it receives, by path. Routes:
+ * `/hello` → 200 "hello from PORT"; `/to-hello` → 302 to `/hello`; `/out` → 302 to `http://localhost:PORT/secret`
+ * (the same server under a name the grants do not cover); `/loop` → 302 to `/loop`; `/big` → 64 KiB;
+ * `/hang` → never answers.
+ */
+interface LocalServer {
+  readonly port: number
+  /** Requests received, by path. */
+  readonly hits: Map<string, number>
+  readonly total: () => number
+  /** Resolves when `/hang` has been requested. */
+  readonly hung: Promise<void>
+  readonly server: http.Server
+}
+
+const server = Effect.acquireRelease(
+  Effect.callback<LocalServer>((resume) => {
+    const hits = new Map<string, number>()
+    let hang: () => void = () => {}
+    const hung = new Promise<void>((resolve) => (hang = resolve))
+    const srv = http.createServer((req, res) => {
+      const path = req.url ?? ""
+      hits.set(path, (hits.get(path) ?? 0) + 1)
+      const port = (srv.address() as AddressInfo).port
+      switch (path) {
+        case "/hello":
+          return res.writeHead(200, { "content-type": "text/plain", "x-probe": "yes" }).end(`hello from ${port}`)
+        case "/to-hello":
+          return res.writeHead(302, { location: "/hello" }).end()
+        case "/out":
+          return res.writeHead(302, { location: `http://localhost:${port}/secret` }).end()
+        case "/loop":
+          return res.writeHead(302, { location: "/loop" }).end()
+        case "/big":
+          return res.writeHead(200).end(Buffer.alloc(64 * 1024, 0x61))
+        case "/hang":
+          return hang()
+        default:
+          return res.writeHead(404).end("not found")
+      }
+    })
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as AddressInfo).port
+      resume(Effect.succeed({ port, hits, total: () => Array.from(hits.values()).reduce((a, b) => a + b, 0), hung, server: srv }))
+    })
+    return Effect.sync(() => srv.close())
+  }),
+  (started) =>
+    Effect.sync(() => {
+      started.server.closeAllConnections()
+      started.server.close()
+    })
+)
+
+const probe = Component.fromFile(guestPath("http-probe"))
+
+const capabilityEvents = Effect.map(
+  Audit.events,
+  (events) => events.filter((event) => event.kind === "capability" && event.detail !== "link").map((event) => `${event.resource} ${event.decision} ${event.detail ?? ""}`.trim())
+)
+
+/** Links and instantiates the probe guest with `grants`, against `Http.layer(options)` and an in-memory audit log. */
+const withProbe = <A, E, R>(
+  grants: ReadonlyArray<Capability.Capability>,
+  body: (process: (url: string) => Effect.Effect<string, unknown>) => Effect.Effect<A, E, R>,
+  options?: Http.Options
+) =>
+  Effect.gen(function*() {
+    const instance = yield* Linker.instantiate(yield* probe, { id: "probe", grants: Capability.makeGrants(grants) })
+    return yield* body((url) => Effect.map(instance.process(text(url)), decode))
+  }).pipe(
+    Effect.provide(Linker.layer([Http.hostInterface]).pipe(
+      Layer.provideMerge(Http.layer(options).pipe(Layer.provideMerge(Audit.layerMemory({ capacity: 100 }))))
+    ))
+  )
+
+const guestError = (effect: Effect.Effect<string, unknown>) =>
+  Effect.map(Effect.flip(effect), (error) => {
+    const e = error as { _tag: string; payload?: unknown }
+    assert.strictEqual(e._tag, "GuestError")
+    return String(e.payload)
+  })
+
+const local = (port: number) => new Capability.NetworkOutbound({ host: "127.0.0.1", port })
+
+describe("Http", () => {
+  it.effect("an allowed host: the guest's fetch reaches the server and the guest answers status and body", () =>
+    Effect.gen(function*() {
+      const { port, hits } = yield* server
+      yield* withProbe([local(port)], (process) =>
+        Effect.gen(function*() {
+          assert.strictEqual(yield* process(`http://127.0.0.1:${port}/hello`), `200 hello from ${port}`)
+          assert.strictEqual(yield* process(`http://127.0.0.1:${port}/nothing`), "404 not found")
+          // A redirect within the grants is followed, and checked too.
+          assert.strictEqual(yield* process(`http://127.0.0.1:${port}/to-hello`), `200 hello from ${port}`)
+          // Another spelling of the granted address is the granted address.
+          assert.strictEqual(yield* process(`http://0x7f.1:${port}/hello`), `200 hello from ${port}`)
+          assert.strictEqual(hits.get("/hello"), 3)
+          assert.deepStrictEqual(yield* capabilityEvents, [
+            `127.0.0.1:${port} granted airssys:component/http#fetch`,
+            `127.0.0.1:${port} granted airssys:component/http#fetch`,
+            `127.0.0.1:${port} granted airssys:component/http#fetch`,
+            `127.0.0.1:${port} granted airssys:component/http#fetch: redirect 1`,
+            `127.0.0.1:${port} granted airssys:component/http#fetch`
+          ])
+        }))
+    }))
+
+  it.effect("a host outside the allow-list: typed error, audited as denied, no request reaches the server", () =>
+    Effect.gen(function*() {
+      const { port, total } = yield* server
+      yield* withProbe([local(port)], (process) =>
+        Effect.gen(function*() {
+          // `localhost` is the same server, under a name the grants do not cover.
+          const payload = yield* guestError(process(`http://localhost:${port}/hello`))
+          assert.include(payload, "Denied")
+          assert.include(payload, `localhost:${port}`)
+          // Spelling variants are checked as the URL parser normalizes them.
+          assert.include(yield* guestError(process(`http://LOCALHOST.:${port}/hello`)), "Denied")
+          assert.strictEqual(total(), 0)
+          assert.deepStrictEqual(yield* capabilityEvents, [
+            `localhost:${port} denied airssys:component/http#fetch`,
+            `localhost.:${port} denied airssys:component/http#fetch`
+          ])
+          // The service gives host code the typed error.
+          const http = yield* Http.Http
+          const error = yield* Effect.flip(http.fetch(
+            { method: "GET", url: `http://localhost:${port}/hello`, headers: [], body: new Uint8Array() },
+            { component: "host-code", grants: Capability.makeGrants([local(port)]) }
+          ))
+          assert.strictEqual(error._tag, "HttpError")
+          assert.strictEqual(error.reason, "Denied")
+          assert.strictEqual(total(), 0)
+        }))
+    }))
+
+  it.effect("a redirect from an allowed host to a disallowed one is denied at the redirect", () =>
+    Effect.gen(function*() {
+      const { port, hits, total } = yield* server
+      yield* withProbe([local(port)], (process) =>
+        Effect.gen(function*() {
+          const payload = yield* guestError(process(`http://127.0.0.1:${port}/out`))
+          assert.include(payload, `Denied: capability denied: probe holds no NetworkOutbound grant for localhost:${port}`)
+          // The first hop reached the server; the redirect's target never did.
+          assert.strictEqual(hits.get("/out"), 1)
+          assert.isUndefined(hits.get("/secret"))
+          assert.strictEqual(total(), 1)
+          assert.deepStrictEqual(yield* capabilityEvents, [
+            `127.0.0.1:${port} granted airssys:component/http#fetch`,
+            `localhost:${port} denied airssys:component/http#fetch: redirect 1`
+          ])
+        }))
+    }))
+
+  it.effect("the right host on the wrong port is denied; nothing reaches the server on that port", () =>
+    Effect.gen(function*() {
+      const granted = yield* server
+      const other = yield* server
+      yield* withProbe([local(granted.port)], (process) =>
+        Effect.gen(function*() {
+          const payload = yield* guestError(process(`http://127.0.0.1:${other.port}/hello`))
+          assert.include(payload, `127.0.0.1:${other.port}`)
+          assert.strictEqual(other.total(), 0)
+          assert.strictEqual(granted.total(), 0)
+          assert.deepStrictEqual(yield* capabilityEvents, [`127.0.0.1:${other.port} denied airssys:component/http#fetch`])
+        }))
+    }))
+
+  it.effect("limits: redirect loops, oversized bodies and bad URLs are typed refusals; the instance keeps serving", () =>
+    Effect.gen(function*() {
+      const { port, hits } = yield* server
+      yield* withProbe([local(port)], (process) =>
+        Effect.gen(function*() {
+          assert.include(yield* guestError(process(`http://127.0.0.1:${port}/loop`)), "TooManyRedirects")
+          assert.strictEqual(hits.get("/loop"), 3) // the request and 2 redirects
+          assert.include(yield* guestError(process(`http://127.0.0.1:${port}/big`)), "BodyTooLarge")
+          assert.include(yield* guestError(process("file:///etc/passwd")), "InvalidRequest")
+          assert.include(yield* guestError(process(`http://user:pw@127.0.0.1:${port}/hello`)), "InvalidRequest")
+          assert.include(yield* guestError(process(`http://[::1]:${port}/hello`)), "Denied")
+          // Granted, but nothing listens there: the network's failure, typed.
+          const http = yield* Http.Http
+          const closed = yield* Effect.flip(http.fetch(
+            { method: "GET", url: "http://127.0.0.1:1/", headers: [], body: new Uint8Array() },
+            { component: "host-code", grants: Capability.makeGrants([local(1)]) }
+          ))
+          assert.strictEqual(closed.reason, "Unavailable")
+          const withBody = yield* Effect.flip(http.fetch(
+            { method: "GET", url: `http://127.0.0.1:${port}/hello`, headers: [], body: text("x") },
+            { component: "host-code", grants: Capability.makeGrants([local(port)]) }
+          ))
+          assert.strictEqual(withBody.reason, "InvalidRequest")
+          assert.strictEqual(yield* process(`http://127.0.0.1:${port}/hello`), `200 hello from ${port}`)
+          const denied = (yield* Audit.events).filter((event) => event.decision === "denied" && event.component === "probe")
+            .map((event) => event.detail)
+          assert.deepStrictEqual(denied, [
+            "airssys:component/http#fetch: TooManyRedirects",
+            "airssys:component/http#fetch: BodyTooLarge",
+            "airssys:component/http#fetch"
+          ])
+        }), { maxRedirects: 2, maxBodyBytes: 1024 })
+    }))
+
+  it.effect("timeout: a server that never answers times out by the Clock (TestClock here), audited", () =>
+    Effect.gen(function*() {
+      const { port, hung } = yield* server
+      yield* withProbe([local(port)], (process) =>
+        Effect.gen(function*() {
+          const call = yield* Effect.forkChild(guestError(process(`http://127.0.0.1:${port}/hang`)), { startImmediately: true })
+          yield* Effect.promise(() => hung)
+          // Shorter than the instance's own per-call timeout (5 s by default), which would win otherwise.
+          yield* TestClock.adjust("2 seconds")
+          const payload = yield* Fiber.join(call)
+          assert.include(payload, "Timeout")
+          const last = (yield* Audit.events).at(-1)!
+          assert.strictEqual(last.decision, "denied")
+          assert.strictEqual(last.detail, "airssys:component/http#fetch: Timeout")
+        }), { timeout: "2 seconds" })
+    }))
+
+  it.effect("layerHandler and layerDeny: test doubles that run the same checks, redirects included", () => {
+    const seen: Array<string> = []
+    const handler: Http.Handler = (hop) =>
+      Effect.sync(() => {
+        seen.push(hop.url)
+        return hop.url.endsWith("/away")
+          ? { status: 301, headers: [["location", "https://evil.test/"]], body: new Uint8Array() }
+          : { status: 200, headers: [], body: text("ok") }
+      })
+    const policy = { component: "c", grants: Capability.makeGrants([new Capability.NetworkOutbound({ host: "*.example.com" })]) }
+    const get = (url: string) =>
+      Effect.flatMap(Http.Http, (http) => http.fetch({ method: "GET", url, headers: [], body: new Uint8Array() }, policy))
+    return Effect.gen(function*() {
+      assert.strictEqual(decode((yield* get("https://api.example.com/ok")).body), "ok")
+      assert.strictEqual((yield* Effect.flip(get("https://api.example.com/away"))).reason, "Denied")
+      assert.strictEqual((yield* Effect.flip(get("https://example.org/"))).reason, "Denied")
+      // The redirect to evil.test was denied before the handler saw it; example.org never got there.
+      assert.deepStrictEqual(seen, ["https://api.example.com/ok", "https://api.example.com/away"])
+      const denied = yield* Effect.flip(get("https://api.example.com/ok").pipe(Effect.provide(Http.layerDeny)))
+      assert.strictEqual(denied.reason, "Denied")
+      assert.deepStrictEqual(
+        (yield* Audit.events).map((event) => `${event.resource} ${event.decision}`),
+        ["api.example.com:443 granted", "api.example.com:443 granted", "evil.test:443 denied", "example.org:443 denied", "https://api.example.com/ok denied"]
+      )
+    }).pipe(Effect.provide(Http.layerHandler(handler).pipe(Layer.provideMerge(Audit.layerMemory({ capacity: 10 })))))
+  })
+})
