@@ -14,10 +14,10 @@
  *
  * @since 0.1.0
  */
-import { Cause, Clock, Context, Duration, Effect, Exit, Fiber, Metric, Option, References, type Scope, Tracer } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Exit, Fiber, Metric, Option, References, Scope, Tracer } from "effect"
 import { ActorCrashed, ActorStopped, MailboxFull, RequestTimeout } from "./ActorError.ts"
 import * as Component from "./Component.ts"
-import type { CallError } from "./ComponentError.ts"
+import { type CallError, LinkError, Trap } from "./ComponentError.ts"
 import * as DeadLetters from "./DeadLetters.ts"
 import type { HostImports } from "./internal/hostBridge.ts"
 import type { Instance, Message } from "./Instance.ts"
@@ -169,6 +169,45 @@ export const metrics = {
   })
 }
 
+const callDurationBoundaries = Metric.exponentialBoundaries({ start: 1e-6, factor: 4, count: 12 })
+
+/**
+ * One actor's series of `metrics`: the same series as `Metric.withAttributes(metrics.x, { actor })`, made
+ * with the attribute instead, so an update does not copy the context (as `withAttributes` does each time).
+ */
+const makeSeries = (id: string) => {
+  const attributes = { actor: id }
+  const counter = (metric: Metric.Counter<number>) =>
+    Metric.counter(metric.id, { description: metric.description, incremental: true, attributes })
+  return {
+    handled: counter(metrics.handled),
+    traps: counter(metrics.traps),
+    incarnations: counter(metrics.incarnations),
+    mailboxDepth: Metric.gauge(metrics.mailboxDepth.id, { description: metrics.mailboxDepth.description, attributes }),
+    callDuration: Metric.histogram(metrics.callDuration.id, {
+      description: metrics.callDuration.description,
+      boundaries: callDurationBoundaries,
+      attributes
+    })
+  }
+}
+
+type Series = ReturnType<typeof makeSeries>
+
+// Series by actor id, reused by the next actor of the same id (a respawn): each new series computes its
+// registry key once (a JSON encoding) on its first update. Bounded: cleared when it grows past the bound.
+const seriesCache = new Map<string, Series>()
+
+const seriesOf = (id: string): Series => {
+  let series = seriesCache.get(id)
+  if (series === undefined) {
+    if (seriesCache.size >= 4096) seriesCache.clear()
+    series = makeSeries(id)
+    seriesCache.set(id, series)
+  }
+  return series
+}
+
 interface Envelope {
   readonly message: Message
   /** Set for requests: completes the requester. */
@@ -205,6 +244,41 @@ class Mailbox {
   }
 }
 
+// A class rather than an object literal with a getter, which V8 builds on a slow path, on every spawn.
+class Ref implements ActorRef {
+  readonly [TypeId]: TypeId = TypeId
+  readonly id: string
+  readonly component: Component.Component
+  readonly send: ActorRef["send"]
+  readonly request: ActorRef["request"]
+  readonly stop: ActorRef["stop"]
+  readonly run: ActorRef["run"]
+  readonly stats: ActorRef["stats"]
+  private readonly statusOf: () => Status
+  constructor(
+    id: string,
+    component: Component.Component,
+    send: ActorRef["send"],
+    request: ActorRef["request"],
+    stop: ActorRef["stop"],
+    run: ActorRef["run"],
+    statusOf: () => Status,
+    stats: ActorRef["stats"]
+  ) {
+    this.id = id
+    this.component = component
+    this.send = send
+    this.request = request
+    this.stop = stop
+    this.run = run
+    this.statusOf = statusOf
+    this.stats = stats
+  }
+  get status(): Status {
+    return this.statusOf()
+  }
+}
+
 const errorOf = <E>(exit: Exit.Exit<unknown, E>): E | undefined =>
   Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause).pipe((o) => (o._tag === "Some" ? o.value : undefined)) : undefined
 
@@ -220,17 +294,16 @@ export const make = <R = never>(
   component: Component.Component,
   options: Options<R>
 ): Effect.Effect<ActorRef, never, Scope.Scope | R> =>
-  Effect.gen(function*() {
-    const context = yield* Effect.context<R>()
-    const deadLetters = yield* DeadLetters.DeadLetters
-    const clock = yield* Clock.Clock
+  Effect.contextWith((context: Context.Context<R>) => {
+    const deadLetters = Context.get(context, DeadLetters.DeadLetters)
+    const clock = Context.get(context, Clock.Clock)
     const id = options.id
     const capacity = options.mailbox?.capacity ?? defaultCapacity
-    const attributes = { actor: id }
-    const handledMetric = Metric.withAttributes(metrics.handled, attributes)
-    const trapsMetric = Metric.withAttributes(metrics.traps, attributes)
-    const incarnationsMetric = Metric.withAttributes(metrics.incarnations, attributes)
-    const depthMetric = Metric.withAttributes(metrics.mailboxDepth, attributes)
+    const series = seriesOf(id)
+    const handledMetric = series.handled
+    const trapsMetric = series.traps
+    const incarnationsMetric = series.incarnations
+    const depthMetric = series.mailboxDepth
 
     const mailbox = new Mailbox()
     // Senders waiting for room in a full mailbox, oldest first.
@@ -243,12 +316,12 @@ export const make = <R = never>(
     let handled = 0
     let traps = 0
     let incarnations = 0
-    const durationMetric = Metric.withAttributes(metrics.callDuration, attributes)
+    const durationMetric = series.callDuration
     // Metrics are updated synchronously on the hot path: `Metric.update` as an Effect costs ~0.4 µs.
     const metricContext = context as Context.Context<never>
     // A span per guest call costs ~6 µs; only pay it when a real tracer (an exporter) is installed.
-    const tracer = yield* Tracer.Tracer
-    const tracing = tracer !== Tracer.nativeTracer && (yield* References.TracerEnabled)
+    const tracer = Context.get(context, Tracer.Tracer)
+    const tracing = tracer !== Tracer.nativeTracer && Context.get(context, References.TracerEnabled)
 
     const traceCall = (started: bigint, ended: bigint, exit: Exit.Exit<unknown, unknown>) => {
       const span = tracer.span({
@@ -439,60 +512,126 @@ export const make = <R = never>(
               if (handled instanceof Promise) handled = yield* Effect.promise(() => handled as Promise<boolean>)
               if (!handled) break
             }
-            if (++batch === 256) break
+            // A reply may run its requester at once, and an idle-path request in there may crash the instance.
+            if (++batch === 256 || crash !== undefined) break
             envelope = mailbox.shift()
           }
           if (crash === undefined) yield* Effect.yieldNow
         }
       })
 
-    // One incarnation: a fresh instance serving the shared mailbox.
-    const incarnation: Effect.Effect<void, ActorCrashed, Scope.Scope> = Effect.gen(function*() {
-      if (status === "Stopped") return
-      status = "Starting"
-      crash = undefined
-      incarnations++
-      yield* Metric.update(incarnationsMetric, 1)
-      const current = yield* Component.instantiate(component, { imports: options.imports }).pipe(
-        Effect.provideContext(context),
-        Effect.mapError((error) => new ActorCrashed({ actorId: id, reason: "StartFailed", message: error.message }))
-      )
-      yield* Effect.addFinalizer(() =>
-        Effect.gen(function*() {
-          instance = undefined
-          if (status === "Stopping" && !current.poisoned && current.lifecycle !== undefined) {
-            yield* Effect.ignore(current.lifecycle.shutdown())
-          }
-          if (options.hooks?.postStop) yield* Effect.provideContext(options.hooks.postStop(ref), context)
-          if (status === "Stopping") status = "Stopped"
-          else if (status !== "Stopped") status = "Crashed"
-        })
-      )
-      if (options.hooks?.preStart) {
-        yield* Effect.provideContext(options.hooks.preStart(ref), context).pipe(
-          Effect.mapError((error) =>
-            new ActorCrashed({ actorId: id, reason: "StartFailed", message: `preStart failed: ${String(error)}` })
-          )
-        )
-      }
-      if (current.lifecycle !== undefined) {
-        yield* current.lifecycle.init(options.config ?? emptyConfig).pipe(
-          Effect.mapError((error) => new ActorCrashed({ actorId: id, reason: "InitFailed", message: error.message }))
-        )
-      }
-      if (status === "Starting") status = "Running"
-      instance = current
-      yield* loop(current)
-    }).pipe((self) => tracing ? Effect.withSpan(self, "Actor.incarnation", { attributes: { actor: id } }) : self)
+    // The fiber running the current incarnation (a forced stop interrupts it), and who waits for its end.
+    let running: Fiber.Fiber<unknown, unknown> | undefined
+    let endWaiters: Array<() => void> | undefined
+    const hostImports = options.imports ?? {}
 
-    let running: Fiber.Fiber<void, ActorCrashed> | undefined
-    const run: Effect.Effect<void, ActorCrashed, Scope.Scope> = Effect.suspend(() =>
-      Effect.gen(function*() {
-        // Its own scope: the instance closes, `shutdown` and `postStop` run when the incarnation ends.
-        running = yield* Effect.forkScoped(Effect.scoped(incarnation), { startImmediately: true })
-        return yield* Fiber.join(running)
+    const startFailed = (message: string) => new ActorCrashed({ actorId: id, reason: "StartFailed", message })
+
+    // A worker-isolated instance lives in a scope of its own (its worker), closed when the incarnation ends.
+    const acquireIsolated = Effect.suspend(() => {
+      const scope = Scope.makeUnsafe()
+      return Component.instantiate(component, { imports: options.imports }).pipe(
+        Scope.provide(scope),
+        Effect.provideContext(context),
+        Effect.map((current) => [current, scope] as const),
+        Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause))),
+        Effect.mapError((error) => startFailed(error.message))
+      )
+    })
+
+    const serve = (current: Instance): Effect.Effect<void, ActorCrashed> => {
+      let self: Effect.Effect<void, ActorCrashed> = Effect.suspend(() => {
+        if (status === "Starting") status = "Running"
+        instance = current
+        return loop(current)
       })
-    )
+      if (current.lifecycle !== undefined) {
+        self = current.lifecycle.init(options.config ?? emptyConfig).pipe(
+          Effect.mapError((error) => new ActorCrashed({ actorId: id, reason: "InitFailed", message: error.message })),
+          Effect.andThen(self)
+        )
+      }
+      const preStart = options.hooks?.preStart
+      if (preStart) {
+        self = Effect.suspend(() => Effect.provideContext(preStart(ref), context)).pipe(
+          Effect.mapError((error) => startFailed(`preStart failed: ${String(error)}`)),
+          Effect.andThen(self)
+        )
+      }
+      return self
+    }
+
+    const settle = (current: Instance, scope: Scope.Closeable | undefined, exit: Exit.Exit<void, ActorCrashed>) => {
+      if (status === "Stopping") status = "Stopped"
+      else if (status !== "Stopped") status = "Crashed"
+      if (scope === undefined) {
+        current.close()
+        return Effect.void
+      }
+      return Scope.close(scope, exit)
+    }
+
+    // After the incarnation, however it ends: the guest's `shutdown` on a graceful stop, the host's
+    // `postStop`, then the instance closes.
+    const release = (current: Instance, scope: Scope.Closeable | undefined, exit: Exit.Exit<void, ActorCrashed>) =>
+      Effect.suspend(() => {
+        instance = undefined
+        const graceful = status === "Stopping" && !current.poisoned && current.lifecycle !== undefined
+        const postStop = options.hooks?.postStop
+        if (!graceful && postStop === undefined) return settle(current, scope, exit)
+        return Effect.gen(function*() {
+          if (graceful) yield* Effect.ignore(current.lifecycle!.shutdown())
+          if (postStop) yield* Effect.provideContext(postStop(ref), context)
+          yield* settle(current, scope, exit)
+        })
+      })
+
+    // One incarnation: a fresh instance serving the shared mailbox. The instance is taken synchronously
+    // (from the warm pool when there is one) and released on any exit, interruption included.
+    const incarnation: Effect.Effect<void, ActorCrashed> = Effect.uninterruptibleMask((restore) =>
+      Effect.suspend((): Effect.Effect<void, ActorCrashed> => {
+        if (status === "Stopped") return Effect.void
+        status = "Starting"
+        crash = undefined
+        incarnations++
+        incarnationsMetric.updateUnsafe(1, metricContext)
+        const current = Component.instantiateUnsafe(component, hostImports, context)
+        if (current === undefined) {
+          return Effect.flatMap(acquireIsolated, ([current, scope]) =>
+            Effect.onExit(restore(serve(current)), (exit) => release(current, scope, exit)))
+        }
+        if (current instanceof LinkError || current instanceof Trap) return Effect.fail(startFailed(current.message))
+        return Effect.onExit(restore(serve(current)), (exit) => release(current, undefined, exit))
+      })
+    ).pipe((self) => tracing ? Effect.withSpan(self, "Actor.incarnation", { attributes: { actor: id } }) : self)
+
+    // The incarnation runs in the fiber that runs `run` (a supervisor's child, `spawn`'s fiber): no fiber
+    // of its own to fork, join and interrupt on every start.
+    const run: Effect.Effect<void, ActorCrashed> = Effect.withFiber((fiber) => {
+      running = fiber
+      const waiters: Array<() => void> = []
+      endWaiters = waiters
+      return Effect.onExit(incarnation, () =>
+        Effect.sync(() => {
+          if (endWaiters === waiters) {
+            endWaiters = undefined
+            running = undefined
+          }
+          for (const waiter of waiters) waiter()
+        }))
+    })
+
+    // Completes when the incarnation running now (if any) has ended and its instance is closed.
+    const awaitEnd = Effect.callback<void>((resume) => {
+      const waiters = endWaiters
+      if (waiters === undefined) return resume(Effect.void)
+      const done = () => resume(Effect.void)
+      waiters.push(done)
+      return Effect.sync(() => {
+        const index = waiters.indexOf(done)
+        if (index >= 0) waiters.splice(index, 1)
+      })
+    })
 
     const stop = (timeout?: Duration.Input) =>
       Effect.suspend(() => {
@@ -502,7 +641,7 @@ export const make = <R = never>(
         for (const waiting of waitingSenders.splice(0)) waiting()
         wake?.()
         if (fiber === undefined || status === "Stopped") return Effect.sync(() => leftovers("the actor stopped"))
-        return Fiber.await(fiber).pipe(
+        return awaitEnd.pipe(
           Effect.timeoutOrElse({
             duration: timeout ?? defaultStopTimeout,
             orElse: () => Fiber.interrupt(fiber)
@@ -522,28 +661,27 @@ export const make = <R = never>(
       }
     }
 
-    const ref: ActorRef = {
-      [TypeId]: TypeId,
+    const ref: ActorRef = new Ref(
       id,
       component,
       send,
       request,
       stop,
       run,
-      get status() {
-        return status
-      },
-      stats: Effect.sync(() => ({ id, status, mailboxDepth: mailbox.size, handled, incarnations, traps }))
-    }
-
-    yield* Effect.addFinalizer(() =>
-      Effect.sync(() => {
-        status = "Stopped"
-        for (const waiting of waitingSenders.splice(0)) waiting()
-        leftovers("the actor's scope closed")
-      })
+      () => status,
+      Effect.sync(() => ({ id, status, mailboxDepth: mailbox.size, handled, incarnations, traps }))
     )
-    return ref
+
+    return Effect.as(
+      Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          status = "Stopped"
+          for (const waiting of waitingSenders.splice(0)) waiting()
+          leftovers("the actor's scope closed")
+        })
+      ),
+      ref
+    )
   })
 
 /**

@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Duration, Effect, Metric, Scope } from "effect"
+import { Clock, Context, Duration, Effect, Metric, Scope } from "effect"
 import * as fs from "node:fs/promises"
 import { ComponentLoadError, LinkError, Trap } from "./ComponentError.ts"
 import { type HostImports, makeBinding } from "./internal/hostBridge.ts"
@@ -216,59 +216,67 @@ export const instantiate = <R = never>(
   component: Component,
   options?: InstantiateOptions<R>
 ): Effect.Effect<InstanceImpl.Instance, LinkError | Trap, Scope.Scope | R> =>
-  Effect.contextWith((context: Context.Context<R>): Effect.Effect<Jco.Instantiated | undefined, LinkError | Trap> => {
-    const provided = new Set(Object.keys(options?.imports ?? {}).map(unversioned))
+  Effect.contextWith((context: Context.Context<R>) => {
+    const made = instantiateUnsafe(component, options?.imports ?? {}, context)
+    if (made === undefined) return makeIsolated(component, options?.imports ?? {})
+    if (made instanceof LinkError || made instanceof Trap) return Effect.fail(made)
+    return Effect.acquireRelease(Effect.succeed(made), (instance) => Effect.sync(() => instance.close()))
+  })
+
+/**
+ * @internal `instantiate` now, in the caller's stack and without a scope (the caller closes the
+ * instance): what an actor's (re)start does, with no effect machinery between it and a warm pool's
+ * prepared instance. `undefined` for a worker-isolated component, which only `instantiate` makes.
+ */
+export const instantiateUnsafe = <R>(
+  component: Component,
+  hostImports: HostImports<R>,
+  context: Context.Context<R>
+): InstanceImpl.Instance | LinkError | Trap | undefined => {
+  if (component.loaded.imports.length > 0) {
+    const provided = new Set(Object.keys(hostImports).map(unversioned))
     const missingInterface = component.loaded.imports.find((required) => !provided.has(required))
     if (missingInterface !== undefined) {
-      return Effect.fail(
-        new LinkError({
-          interface: missingInterface,
-          message: `component imports ${missingInterface} but no implementation was found`
-        })
-      )
+      return new LinkError({
+        interface: missingInterface,
+        message: `component imports ${missingInterface} but no implementation was found`
+      })
     }
-    const hostImports = options?.imports ?? {}
-    if (component.limits.isolation === "worker") return Effect.succeed(undefined)
-    const pooled = Pool.take(component.loaded)
-    if (pooled !== undefined) pooled.binding.bind(hostImports, context)
-    return Jco.attempt(
-      () => {
-        if (pooled !== undefined) return pooled
-        // Bound before instantiating, so a start function may already call its imports.
-        const binding = makeBinding(component.loaded.imports)
-        binding.bind(hostImports, context)
-        return { binding, instantiated: Jco.instantiate(component.loaded, binding.imports) }
-      },
-      ({ binding, instantiated }): Effect.Effect<Jco.Instantiated | undefined, LinkError | Trap> => {
-        const missing = binding.unlinked()
-        if (missing === undefined) return Effect.succeed(instantiated)
-        return Effect.fail(
-          new LinkError({
-            interface: missing.interface,
-            function: missing.function,
-            message: `component imports ${missing.interface}#${missing.function} but no implementation was found`
-          })
-        )
-      },
-      (failure) =>
-        Effect.fail(new Trap({ componentHash: component.hash, function: "instantiate", message: failureMessage(failure) }))
-    )
-  }).pipe(
-    Effect.flatMap((instantiated) =>
-      instantiated === undefined
-        ? makeIsolated(component, options?.imports ?? {})
-        : Effect.acquireRelease(
-          Effect.clockWith((clock) => Effect.sync(() => InstanceImpl.make(component, instantiated, clock))),
-          (instance) => Effect.sync(() => instance.close())
-        )
-    )
+  }
+  if (component.limits.isolation === "worker") return undefined
+  const pooled = Pool.take(component.loaded)
+  if (pooled !== undefined) pooled.binding.bind(hostImports, context)
+  return Jco.attempt(
+    (): Pool.Prepared => {
+      if (pooled !== undefined) return pooled
+      // Bound before instantiating, so a start function may already call its imports.
+      const binding = makeBinding(component.loaded.imports)
+      binding.bind(hostImports, context)
+      const instantiated = Jco.instantiate(component.loaded, binding.imports)
+      return { binding, instantiated, bound: InstanceImpl.bind(component.loaded, instantiated) }
+    },
+    (prepared): InstanceImpl.Instance | LinkError | Trap => {
+      const missing = prepared.binding.unlinked()
+      if (missing === undefined) {
+        return InstanceImpl.make(component, prepared.instantiated, Context.get(context, Clock.Clock), prepared.bound)
+      }
+      return new LinkError({
+        interface: missing.interface,
+        function: missing.function,
+        message: `component imports ${missing.interface}#${missing.function} but no implementation was found`
+      })
+    },
+    (failure) => new Trap({ componentHash: component.hash, function: "instantiate", message: failureMessage(failure) })
   )
+}
 
 /**
  * Keeps `size` instances of the component prepared ahead (instantiated, not yet linked), so that
  * `instantiate` — and with it an actor's spawn or restart — takes one in microseconds instead of paying
- * jco's and V8's instantiation (~90 µs). Taken instances are replaced in the background, one per
- * macrotask. Costs the memory of `size` idle instances. Returns how many are ready.
+ * jco's and V8's instantiation (~120 µs). Taken instances are replaced in the background, one per
+ * macrotask, after a few quiet milliseconds (at once when the pool ran empty), so a burst of starts is
+ * not slowed by its own refills. Costs the memory of `size` idle instances (~35 KB of JS heap each); a
+ * smaller `size` (0 turns the pool off) lets the extra ones go. Returns how many are ready.
  *
  * @since 0.1.0
  * @category combinators

@@ -10,7 +10,7 @@
 import { Clock, Duration, Effect, Exit } from "effect"
 import type { Component } from "./Component.ts"
 import { type CallError, GuestError, InstancePoisoned, LimitExceeded, Trap } from "./ComponentError.ts"
-import { fuelMeter } from "./internal/fuelMeter.ts"
+import { type FuelMeter, fuelMeter } from "./internal/fuelMeter.ts"
 import * as Abi from "./internal/canonicalAbi.ts"
 import * as Jco from "./internal/jco.ts"
 import { unversioned } from "./internal/witWorld.ts"
@@ -100,15 +100,78 @@ const findExport = (exports: Readonly<Record<string, unknown>>, name: string): G
 
 const handlerName = "airssys:component/handler#handle-message"
 
+const initName = "airssys:component/lifecycle#init"
+const shutdownName = "airssys:component/lifecycle#shutdown"
+
+/**
+ * @internal What an instance needs from its core instances, found once: the exports it calls (directly by
+ * the canonical ABI where it can, else through jco's glue), its memories and its fuel globals. It depends
+ * only on the compiled artifact, not on the component's limits or host functions, so a warm pool binds
+ * it ahead, off the spawn path.
+ */
+export interface Bound {
+  readonly meter: FuelMeter | undefined
+  readonly memories: ReadonlyArray<WebAssembly.Memory>
+  readonly process: ((input: Uint8Array) => Uint8Array) | undefined
+  readonly handle: ((message: Message) => Uint8Array | undefined | Promise<Uint8Array | undefined>) | undefined
+  readonly init: ((config: Uint8Array) => void) | undefined
+  readonly shutdown: (() => void) | undefined
+  readonly directCalls: ReadonlyArray<string>
+}
+
+/** @internal */
+export const bind = (loaded: Jco.Loaded, instantiated: Jco.Instantiated): Bound => {
+  const exports = instantiated.exports
+  const glueProcess = findExport(exports, "process")
+  // A guest that calls host imports must enter through jco's glue: its import trampolines expect the task
+  // the glue's export wrapper opens, and without one they leak a task per host call (jco 1.35).
+  const direct = loaded.imports.length === 0
+  const directProcess = direct ? Abi.bindProcess(instantiated.cores) : undefined
+  const glueHandle = findExport(exports, handlerName)
+  const directHandle = direct ? Abi.bindHandleMessage(instantiated.cores) : undefined
+  const directLifecycle = direct ? Abi.bindLifecycle(instantiated.cores) : undefined
+  const glueInit = findExport(exports, initName)
+  const glueShutdown = findExport(exports, shutdownName)
+  return {
+    meter: fuelMeter(instantiated.cores, instantiated.fuel),
+    memories: instantiated.cores.flatMap((core) =>
+      Object.values(core.exports).filter((e): e is WebAssembly.Memory => e instanceof WebAssembly.Memory)
+    ),
+    process: directProcess ?? (glueProcess && ((input: Uint8Array) => glueProcess(input) as Uint8Array)),
+    handle: directHandle ?? (glueHandle && ((message: Message) =>
+      glueHandle({
+        sender: message.sender,
+        topic: message.topic,
+        correlationId: message.correlationId,
+        payload: message.payload
+      }) as Uint8Array | undefined | Promise<Uint8Array | undefined>)),
+    init: glueInit === undefined ? undefined : directLifecycle?.init ?? ((config: Uint8Array) => void glueInit(config)),
+    shutdown: glueInit === undefined
+      ? undefined
+      : directLifecycle?.shutdown ?? (glueShutdown && (() => void glueShutdown())),
+    directCalls: [
+      ...(directProcess ? ["process"] : []),
+      ...(directHandle ? [handlerName] : []),
+      ...(directLifecycle ? [initName, shutdownName] : [])
+    ]
+  }
+}
+
 /**
  * @internal `clock` times calls against the component's timeout: a metered guest asks for more fuel every
- * `sliceUnits` units, and is stopped once the clock says its time is up.
+ * `sliceUnits` units, and is stopped once the clock says its time is up. `bound` may come from a warm
+ * pool; otherwise it is found now.
  */
-export const make = (component: Component, instantiated: Jco.Instantiated, clock?: Clock.Clock): Instance => {
+export const make = (
+  component: Component,
+  instantiated: Jco.Instantiated,
+  clock?: Clock.Clock,
+  bound: Bound = bind(component.loaded, instantiated)
+): Instance => {
   let poison: string | undefined
 
   // Fuel: every call starts with the component's allowance; after a trap, an empty tank names the cause.
-  const meter = Number.isFinite(component.limits.fuel) ? fuelMeter(instantiated.cores, instantiated.fuel) : undefined
+  const meter = Number.isFinite(component.limits.fuel) ? bound.meter : undefined
   const fuel = component.limits.fuel
   // Timeout: a call's deadline, checked between slices of fuel (sync guest code) and raced against a
   // suspended (JSPI) call. Without fuel, sync guest code cannot be interrupted in this thread.
@@ -127,9 +190,7 @@ export const make = (component: Component, instantiated: Jco.Instantiated, clock
       ? Effect.timeoutOrElse(settled, { duration: component.limits.timeout, orElse: () => Effect.fail(timedOut(fn)) })
       : settled
   }
-  const memories = instantiated.cores.flatMap((core) =>
-    Object.values(core.exports).filter((e): e is WebAssembly.Memory => e instanceof WebAssembly.Memory)
-  )
+  const memories = bound.memories
   // A trap with a memory grown to its cap is taken for the cap refusing growth.
   const atMemoryCap = () =>
     Number.isFinite(component.limits.memoryBytes) &&
@@ -181,59 +242,63 @@ export const make = (component: Component, instantiated: Jco.Instantiated, clock
   }
 
   const exports = instantiated.exports
-  const glueProcess = findExport(exports, "process")
-  // A guest that calls host imports must enter through jco's glue: its import trampolines expect the task
-  // the glue's export wrapper opens, and without one they leak a task per host call (jco 1.35).
-  const direct = component.loaded.imports.length === 0
-  const directProcess = direct ? Abi.bindProcess(instantiated.cores) : undefined
-  const process = caller(
-    "process",
-    directProcess ?? (glueProcess && ((input: Uint8Array) => glueProcess(input) as Uint8Array))
-  )
-  const glueHandle = findExport(exports, handlerName)
-  const directHandle = direct ? Abi.bindHandleMessage(instantiated.cores) : undefined
-  const invokeHandler = invoker(
-    handlerName,
-    directHandle ?? (glueHandle && ((message: Message) =>
-      glueHandle({
-        sender: message.sender,
-        topic: message.topic,
-        correlationId: message.correlationId,
-        payload: message.payload
-      }) as Uint8Array | undefined | Promise<Uint8Array | undefined>))
-  )
-
-  const initName = "airssys:component/lifecycle#init"
-  const shutdownName = "airssys:component/lifecycle#shutdown"
-  const directLifecycle = direct ? Abi.bindLifecycle(instantiated.cores) : undefined
-  const glueInit = findExport(exports, initName)
-  const glueShutdown = findExport(exports, shutdownName)
-  const lifecycle = glueInit === undefined ? undefined : {
-    init: caller(initName, directLifecycle?.init ?? ((config: Uint8Array) => void glueInit(config))),
-    shutdown: ((call) => () => call(undefined))(
-      caller(shutdownName, directLifecycle?.shutdown ?? (glueShutdown && (() => void glueShutdown())))
-    )
+  const process = caller("process", bound.process)
+  const invokeHandler = invoker(handlerName, bound.handle)
+  const lifecycle = bound.init === undefined ? undefined : {
+    init: caller(initName, bound.init),
+    shutdown: ((call) => () => call(undefined))(caller(shutdownName, bound.shutdown))
   }
 
-  return {
-    [TypeId]: TypeId,
+  return new InProcess(
     component,
-    isolated: false,
     process,
-    handleMessage: (message) => Effect.suspend(() => awaitOutcome(handlerName, invokeHandler(message))),
     invokeHandler,
+    (message) => Effect.suspend(() => awaitOutcome(handlerName, invokeHandler(message))),
     lifecycle,
-    directCalls: [
-      ...(directProcess ? ["process"] : []),
-      ...(directHandle ? [handlerName] : []),
-      ...(directLifecycle ? [initName, shutdownName] : [])
-    ],
-    call: (name, args) => caller(name, findExport(exports, name) && ((a: ReadonlyArray<unknown>) => findExport(exports, name)!(...a)))(args),
-    get poisoned() {
-      return poison !== undefined
-    },
-    close() {
+    bound.directCalls,
+    (name, args) => caller(name, findExport(exports, name) && ((a: ReadonlyArray<unknown>) => findExport(exports, name)!(...a)))(args),
+    () => poison !== undefined,
+    () => {
       poison ??= "instance closed"
     }
+  )
+}
+
+// A class rather than an object literal with a getter, which V8 builds on a slow path, on every start.
+class InProcess implements Instance {
+  readonly [TypeId]: TypeId = TypeId
+  readonly isolated = false
+  readonly component: Component
+  readonly process: Instance["process"]
+  readonly invokeHandler: Instance["invokeHandler"]
+  readonly handleMessage: Instance["handleMessage"]
+  readonly lifecycle: Instance["lifecycle"]
+  readonly directCalls: ReadonlyArray<string>
+  readonly call: Instance["call"]
+  private readonly isPoisoned: () => boolean
+  readonly close: () => void
+  constructor(
+    component: Component,
+    process: Instance["process"],
+    invokeHandler: Instance["invokeHandler"],
+    handleMessage: Instance["handleMessage"],
+    lifecycle: Instance["lifecycle"],
+    directCalls: ReadonlyArray<string>,
+    call: Instance["call"],
+    isPoisoned: () => boolean,
+    close: () => void
+  ) {
+    this.component = component
+    this.process = process
+    this.invokeHandler = invokeHandler
+    this.handleMessage = handleMessage
+    this.lifecycle = lifecycle
+    this.directCalls = directCalls
+    this.call = call
+    this.isPoisoned = isPoisoned
+    this.close = close
+  }
+  get poisoned(): boolean {
+    return this.isPoisoned()
   }
 }

@@ -1,18 +1,25 @@
 /**
- * Instances prepared ahead, per component: jco's `instantiate` (~60 µs) and V8's instance creation
- * (~25 µs) happen before a spawn or a restart asks, so taking one costs microseconds. Prepared instances
- * are not linked yet: their imports are trampolines bound when they are taken (see `Binding`).
+ * Instances prepared ahead, per component: jco's `instantiate`, V8's instance creation and finding the
+ * exports to call (`Instance.bind`) happen before a spawn or a restart asks, so taking one costs
+ * microseconds. Prepared instances are not linked yet: their imports are trampolines bound when they are
+ * taken (see `Binding`).
  *
- * Refills run one instance per macrotask, so a refill never holds the event loop for long.
+ * Refills run one instance per macrotask, and while the pool still has instances to hand out they wait
+ * until the event loop has had idle time: during a burst of spawns or restarts, preparing the next
+ * instances (~100 µs each) would only compete with the very starts the pool is there to speed up. An
+ * empty pool refills at once.
  *
  * @internal
  */
+import { bind, type Bound } from "../Instance.ts"
+import { performance } from "node:perf_hooks"
 import { makeBinding, type Binding } from "./hostBridge.ts"
 import * as Jco from "./jco.ts"
 
 export interface Prepared {
   readonly binding: Binding
   readonly instantiated: Jco.Instantiated
+  readonly bound: Bound
 }
 
 interface Pool {
@@ -37,7 +44,8 @@ const poolOf = (loaded: Jco.Loaded): Pool => {
 /** Instantiates with unbound imports. Throws what jco throws. */
 export const prepare = (loaded: Jco.Loaded): Prepared => {
   const binding = makeBinding(loaded.imports)
-  return { binding, instantiated: Jco.instantiate(loaded, binding.imports) }
+  const instantiated = Jco.instantiate(loaded, binding.imports)
+  return { binding, instantiated, bound: bind(loaded, instantiated) }
 }
 
 const fillOne = (loaded: Jco.Loaded, pool: Pool): boolean => {
@@ -54,17 +62,28 @@ const fillOne = (loaded: Jco.Loaded, pool: Pool): boolean => {
 const scheduleRefill = (loaded: Jco.Loaded, pool: Pool): void => {
   if (pool.refilling || pool.broken || pool.ready.length >= pool.target) return
   pool.refilling = true
-  const step = () => {
-    if (fillOne(loaded, pool)) setImmediate(step)
-    else pool.refilling = false
+  let since = performance.eventLoopUtilization()
+  // Each step prepares one instance if the event loop was idle since the last step, or the pool is empty.
+  const step = (): void => {
+    if (pool.broken || pool.ready.length >= pool.target) {
+      pool.refilling = false
+      return
+    }
+    const idle = performance.eventLoopUtilization(since).idle > 0
+    since = performance.eventLoopUtilization()
+    if (idle || pool.ready.length === 0) fillOne(loaded, pool)
+    if (pool.ready.length === 0) setImmediate(step)
+    else setTimeout(step, 1)
   }
-  setImmediate(step)
+  if (pool.ready.length === 0) setImmediate(step)
+  else setTimeout(step, 1)
 }
 
-/** Keeps `size` instances of the component prepared; fills up to it now. */
+/** Keeps `size` instances of the component prepared: fills up to it now, or lets the extra ones go. */
 export const prewarm = (loaded: Jco.Loaded, size: number): number => {
   const pool = poolOf(loaded)
   pool.target = size
+  if (pool.ready.length > size) pool.ready.length = Math.max(0, size)
   while (fillOne(loaded, pool)) {
     // filling synchronously: the caller asked to wait for a warm pool
   }

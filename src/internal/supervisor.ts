@@ -85,6 +85,14 @@ type Event =
   | { readonly _tag: "Shutdown" }
 
 const errorMessage = (cause: Cause.Cause<unknown>): string | undefined => {
+  // The common case, an Error-like failure, read directly: `prettyErrors` would format stack traces on
+  // every restart, for one message.
+  const first = cause.reasons.find((reason) => reason._tag !== "Interrupt")
+  const original: unknown = first === undefined ? undefined : first._tag === "Fail" ? first.error : first._tag === "Die" ? first.defect : undefined
+  if (typeof original === "object" && original !== null && "message" in original && typeof original.message === "string") {
+    const name = "name" in original && typeof original.name === "string" ? original.name : "Error"
+    return original.message === "" ? name : original.message
+  }
   const [error] = Cause.prettyErrors(cause)
   return error === undefined ? undefined : error.message === "" ? error.name : error.message
 }
@@ -128,7 +136,13 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
       index,
       restartType: spec.restart ?? "Permanent",
       shutdownTimeout: spec.shutdownTimeout === undefined ? undefined : Duration.fromInputUnsafe(spec.shutdownTimeout),
-      restarts: Metric.withAttributes(restartsTotal, { supervisor: id, child: spec.id }),
+      // The series of `Metric.withAttributes(restartsTotal, ...)`, made with the attributes so that an
+      // update does not copy the context.
+      restarts: Metric.counter(restartsTotal.id, {
+        description: restartsTotal.description,
+        incremental: true,
+        attributes: { supervisor: id, child: spec.id }
+      }),
       state: "stopped",
       restartCount: 0,
       lastExit: undefined,
@@ -145,7 +159,7 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
     let shuttingDown = false
     let restartTokens = 0
     /** Clock times of the restarts within the current intensity window, oldest first. */
-    let window: Array<number> = []
+    const window: Array<number> = []
 
     const events = yield* Queue.unbounded<Event>()
     const started = yield* Deferred.make<void>()
@@ -295,7 +309,11 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
       }
       const cause = Exit.isFailure(event.exit) ? event.exit.cause : Cause.empty
 
-      window = window.filter((at) => now - at <= periodMillis)
+      // Restart times are appended as they happen, so the expired ones are at the front: drop those rather
+      // than copy the whole window (up to `maxRestarts` long) on every restart.
+      let expired = 0
+      while (expired < window.length && now - window[expired]! > periodMillis) expired++
+      if (expired > 0) window.splice(0, expired)
       window.push(now)
       if (window.length > maxRestarts) return yield* escalate(child, "Intensity", cause)
 
@@ -335,6 +353,11 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
         }
         member.pending = token
         member.state = "restarting"
+      }
+      if (Duration.isZero(delay.value)) {
+        // Nothing to wait for: restart now rather than after a timer fiber's round trip through the queue.
+        yield* onRestartDue(token)
+        return undefined
       }
       yield* Effect.forkChild(
         Effect.andThen(
