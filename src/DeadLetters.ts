@@ -52,18 +52,20 @@ export interface Store {
  * @category constructors
  */
 export const makeStore = (capacity = 10_000): Store => {
-  let letters: Array<DeadLetter> = []
+  // A ring: offering past the capacity overwrites the oldest letter in O(1).
+  const ring: Array<DeadLetter> = []
+  let next = 0
   let dropped = 0
   return {
     offer: (letter) => {
-      letters.push(letter)
-      if (letters.length > capacity) {
-        const excess = letters.length - capacity
-        dropped += excess
-        letters = letters.slice(excess)
+      if (ring.length < capacity) ring.push(letter)
+      else {
+        ring[next] = letter
+        next = (next + 1) % capacity
+        dropped++
       }
     },
-    letters: Effect.sync(() => letters.slice()),
+    letters: Effect.sync(() => ring.slice(next).concat(ring.slice(0, next))),
     dropped: Effect.sync(() => dropped)
   }
 }
