@@ -4,13 +4,13 @@
  *
  * @internal
  */
-import { Cause, Effect } from "effect"
+import { Cause, Clock, Context, Effect } from "effect"
 import type * as Audit from "../Audit.ts"
 import * as Capability from "../Capability.ts"
 import type { Component } from "../Component.ts"
 import { HostRefusal, LinkError } from "../ComponentError.ts"
 import type * as Linker from "../Linker.ts"
-import type { HostImports, ResourceType } from "./hostBridge.ts"
+import { type HostImports, type ResourceType, specialize, type Specialized } from "./hostBridge.ts"
 
 type AuditService = Audit.Audit["Service"]
 
@@ -74,8 +74,15 @@ interface Verdict {
 /**
  * Wraps one host function: the request is checked and audited before the implementation runs; a
  * denial never reaches it. Everything constant per function is computed here, once; everything
- * constant per resource (the decision, the audit entry, the refusal) on its first call. A call then
- * costs a Map hit, an O(1) audit append and one `withFiber`, inside the fiber the bridge runs.
+ * constant per resource (the decision, the audit entry, the refusal) on its first call.
+ *
+ * Two paths, one behaviour. The function itself (for any caller) does the check and audit in a
+ * `withFiber` and maps a `Refused` with `catchCause`. The host bridge instead takes its
+ * specialisation for the instance's context (`hostBridge.specialize`): the check is a Map hit, the
+ * audit an O(1) append stamped from the context's `Clock`, both done before the bridge runs the
+ * implementation's own Effect, unwrapped; only a failed call goes through `recover` (a `Refused`
+ * audited and turned into `err`). When the audit cannot take the append that way (a full batch, a
+ * failure kept, no `recordAtUnsafe`), the call takes the first path.
  */
 const guard = (
   audit: AuditService,
@@ -111,7 +118,11 @@ const guard = (
   }
   if (toRequest === undefined) {
     const onFailure = onFailureFor(detail)
-    return (...args) => Effect.catchCause(run(...args), onFailure)
+    const ungated: GuestFunction = (...args) => Effect.catchCause(run(...args), onFailure)
+    return specializable(ungated, () => ({
+      call: run,
+      recover: (cause) => onFailure(cause as Cause.Cause<HostRefusal | Linker.Refused>)
+    }))
   }
   const verdicts = new Map<string, Verdict>()
   const verdictOf = (request: Capability.Request): Verdict => {
@@ -134,13 +145,32 @@ const guard = (
     }
     return verdict
   }
-  return (...args) =>
+  const guarded: GuestFunction = (...args) =>
     Effect.withFiber((fiber) => {
       const verdict = verdictOf(toRequest(...args))
       audit.recordUnsafe(verdict.entry, fiber)
       return verdict.failed ?? Effect.catchCause(run(...args), verdict.onFailure)
     })
+  const recordAt = audit.recordAtUnsafe
+  if (recordAt === undefined) return guarded
+  return specializable(guarded, (context) => {
+    const clock = Context.get(context, Clock.Clock)
+    return {
+      call: (...args) => {
+        const verdict = verdictOf(toRequest(...args))
+        if (!recordAt(verdict.entry, clock.currentTimeMillisUnsafe())) return guarded(...args)
+        return verdict.failed ?? run(...args)
+      },
+      // Only a granted call that failed gets here: its verdict is cached (unless the cache started over).
+      recover: (cause, args) => verdictOf(toRequest(...args)).onFailure(cause as Cause.Cause<HostRefusal | Linker.Refused>)
+    }
+  })
 }
+
+const specializable = (
+  fn: GuestFunction,
+  make: (context: Context.Context<never>) => Specialized
+): GuestFunction => Object.assign(fn, { [specialize]: make })
 
 /** A function nobody may call: every call is audited as denied and answered with `err`. */
 const denyStub = (
