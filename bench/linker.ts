@@ -11,6 +11,8 @@
  * - `bare: storage interface get`: `Storage.hostInterface`'s `get` (its error mapping included), the
  *   function the Linker wraps, through the bridge: the linked rows' notes give their cost over it.
  * - `Capability.check`: the grant match alone (no Effect).
+ * - `floor: ... + Clock read`: the unwrapped get plus one read of the `Clock` (what every audited
+ *   call must pay to stamp its event), through the bridge: the floor under the linked rows.
  * - `audit.record, eager`: one event sealed (canonical JSON + sha-256) and written inside `record`,
  *   as an audit with a write-only sink (the logger, a custom sink) does.
  * - `audit.record, batched`: the O(1) append of an audit whose sinks take batches (memory, JSONL),
@@ -29,9 +31,11 @@
  *   over the same `get`, called directly, for a before/after in the same run.
  * - end to end: a guest `process` call that makes one storage call, linked vs bare imports.
  *
+ * Times are the process's CPU time (see `cpuNs`), not wall time.
+ *
  * Usage: node bench/linker.ts [--smoke]   (or as the `linker` suite of bench/run.ts)
  */
-import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { Clock, Context, Effect, Exit, Layer, Scope } from "effect"
 import * as Audit from "../src/Audit.ts"
 import * as Logging from "../src/capability/Logging.ts"
 import * as Storage from "../src/capability/Storage.ts"
@@ -39,7 +43,7 @@ import * as Capability from "../src/Capability.ts"
 import * as Component from "../src/Component.ts"
 import * as Linker from "../src/Linker.ts"
 import { HostRefusal } from "../src/ComponentError.ts"
-import { type HostImports, makeBinding } from "../src/internal/hostBridge.ts"
+import { type HostImports, makeBinding, specialize, type Specialized } from "../src/internal/hostBridge.ts"
 import { guestBytes, text } from "../test/fixtures.ts"
 import { measureSync, type Options, printTable, type Row } from "./harness.ts"
 
@@ -76,12 +80,26 @@ const guardBefore = (audit: Audit.Audit["Service"], grants: Capability.Grants, r
   }
 }
 
-/** Times `n` calls of `op` (at most `limit`, so a batched row never reaches a flush): ns per call. */
-const perCall = (op: () => unknown, limit = Infinity) => (n: number): number => {
+/**
+ * The process's CPU time in ns (all threads: the GC's work counts). Two cores are shared by several
+ * processes here: wall time would count the stretches this process waits for a core.
+ */
+const cpuNs = (): number => {
+  const { user, system } = process.cpuUsage()
+  return (user + system) * 1000
+}
+
+/**
+ * Times `n` calls of `op` (at most `limit`, so a batched row never reaches a flush), `repeat` times
+ * over (for rows too cheap to time in one block at the clock's microsecond resolution): ns per call.
+ */
+const perCall = (op: () => unknown, limit = Infinity, repeat = 1) => (n: number): number => {
   const count = Math.min(n, limit)
-  const started = process.hrtime.bigint()
-  for (let i = 0; i < count; i++) op()
-  return Number(process.hrtime.bigint() - started) / count
+  const started = cpuNs()
+  for (let r = 0; r < repeat; r++) {
+    for (let i = 0; i < count; i++) op()
+  }
+  return (cpuNs() - started) / (count * repeat)
 }
 
 export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
@@ -145,6 +163,22 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
   const callUnguarded = bridged({ get: unguardedGet as never })
   const callUnaudited = bridged(linkedStorage(unaudited.imports))
   const callLinked = bridged(linkedStorage(audited.imports))
+  // The floor under any audited call: the same get, plus one read of the Clock an audit event is
+  // stamped with (what the Linker cannot leave out), through the bridge's specialised path.
+  const clocked = Object.assign((...args: ReadonlyArray<unknown>) => unguardedGet(...args), {
+    [specialize]: (context: Context.Context<never>): Specialized => {
+      const clock = Context.get(context, Clock.Clock)
+      return {
+        call: (args) => {
+          clockReads += clock.currentTimeMillisUnsafe() > 0 ? 1 : 0
+          return unguardedGet(...args)
+        },
+        recover: () => undefined
+      }
+    }
+  })
+  let clockReads = 0
+  const callClocked = bridged({ get: clocked as never })
   const refusedFor = (call: () => unknown) => () => {
     try {
       call()
@@ -160,17 +194,18 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
   const block = options.smoke ? 20 : Audit.maxPending
   const rounds = options.smoke ? 2 : 41
   const timed: Array<readonly [string, (n: number) => number]> = [
-    ["constant", perCall(() => callConstant("plugin-a", "k"))],
+    ["constant", perCall(() => callConstant("plugin-a", "k"), Infinity, 8)],
     ["bare", perCall(() => callBare("plugin-a", "k"))],
     ["unguarded", perCall(() => callUnguarded("plugin-a", "k"))],
-    ["check", perCall(() => Capability.check(grants, request))],
+    ["check", perCall(() => Capability.check(grants, request), Infinity, 16)],
+    ["clock", perCall(() => callClocked("plugin-a", "k"))],
     ["eager", perCall(() => run(eagerAudit.record(entry)))],
     ["batched", perCall(() => run(audited.audit.record(entry)), block - 1)],
     ["flush", (n) => {
       for (let i = 0; i < n - 1; i++) run(audited.audit.record(entry))
-      const started = process.hrtime.bigint()
+      const started = cpuNs()
       flush()
-      return Number(process.hrtime.bigint() - started) / (n - 1)
+      return (cpuNs() - started) / (n - 1)
     }],
     ["wrapper", perCall(() => callUnaudited("plugin-a", "k"))],
     ["granted", perCall(() => callLinked("plugin-a", "k"), block - 1)],
@@ -197,6 +232,8 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
   const constantNs = medianOf("constant")
   const bareNs = medianOf("bare")
   const checkNs = medianOf("check")
+  const clockNs = medianOf("clock")
+  if (clockReads === 0) throw new Error("the clock row read no clock")
   const unguardedNs = medianOf("unguarded")
   const eagerNs = medianOf("eager")
   const auditNs = medianOf("batched")
@@ -264,6 +301,13 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
       note: "Storage.hostInterface's get, unwrapped: what the Linker wraps"
     },
     { suite: "linker", name: "Capability.check", nsPerOp: checkNs, note: "grant match only" },
+    {
+      suite: "linker",
+      name: "floor: storage interface get + Clock read",
+      nsPerOp: clockNs,
+      baseline: [unguardedRow, base],
+      note: `the audit's clock read alone (Date.now): ${over(clockNs, unguardedNs)}`
+    },
     { suite: "linker", name: "audit.record, eager", nsPerOp: eagerNs, note: "sealed per event: sha-256 inside record" },
     { suite: "linker", name: "audit.record, batched", nsPerOp: auditNs, note: "O(1) append, as an Effect; sealed at flush" },
     { suite: "linker", name: "audit flush, per event", nsPerOp: flushNs, note: "canonical JSON + sha-256 + sink, once per batch" },

@@ -172,8 +172,13 @@ export const specialize: unique symbol = Symbol.for("airssys-wasm/HostFunction/s
  * @since 0.1.0
  */
 export interface Specialized {
-  readonly call: (...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown>
-  readonly recover: (cause: Cause.Cause<unknown>, args: ReadonlyArray<unknown>) => Effect.Effect<never, HostRefusal>
+  /** Takes the guest's arguments as one array (the bridge's own rest parameter: no copy). */
+  readonly call: (args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown>
+  /** `undefined`: the failure stands as it is. */
+  readonly recover: (
+    cause: Cause.Cause<unknown>,
+    args: ReadonlyArray<unknown>
+  ) => Effect.Effect<never, HostRefusal> | undefined
 }
 
 /** A host function that can be specialised: `fn[specialize](context)`. */
@@ -195,8 +200,10 @@ const bridgeFunction = <R>(name: string, fn: Callable<R>, context: Context.Conte
     const { call, recover } = specialized
     const runAny = run as (effect: Effect.Effect<unknown, unknown>) => Exit.Exit<unknown, unknown>
     return (...args: ReadonlyArray<unknown>): unknown => {
-      const exit = runAny(call(...args))
-      return settle(name, exit._tag === "Success" ? exit as Exit.Exit<unknown, never> : run(recover(exit.cause, args)))
+      const exit = runAny(call(args))
+      if (exit._tag === "Success") return exit.value
+      const recovered = recover(exit.cause, args)
+      return settle(name, recovered === undefined ? exit as Exit.Exit<never, HostRefusal> : run(recovered))
     }
   }
   return (...args: ReadonlyArray<unknown>): unknown => settle(name, run(fn(...args)))

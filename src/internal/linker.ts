@@ -69,6 +69,7 @@ interface Verdict {
   /** The refusal for a denied resource; `undefined` when granted. */
   readonly failed: Effect.Effect<never, HostRefusal> | undefined
   readonly onFailure: (cause: Cause.Cause<HostRefusal | Linker.Refused>) => Effect.Effect<never, HostRefusal>
+  readonly recover: (cause: Cause.Cause<unknown>) => Effect.Effect<never, HostRefusal> | undefined
 }
 
 /**
@@ -106,23 +107,25 @@ const guard = (
       }),
       () => Effect.fail(new HostRefusal({ payload: refusal.message }))
     )
+  // The audited refusal for a failure that is a `Refused`; `undefined` for any other.
+  const recoverFor = (resource: string) => {
+    const onRefused = refused(resource)
+    return (cause: Cause.Cause<unknown>): Effect.Effect<never, HostRefusal> | undefined => {
+      const error = Cause.findErrorOption(cause as Cause.Cause<HostRefusal | Linker.Refused>)
+      return error._tag === "Some" && error.value._tag === "Refused" ? onRefused(error.value) : undefined
+    }
+  }
   // `catchCause` with a handler made once: `catch` / `catchTag` build a filter and a closure per call.
   const onFailureFor = (resource: string) => {
-    const onRefused = refused(resource)
-    return (cause: Cause.Cause<HostRefusal | Linker.Refused>): Effect.Effect<never, HostRefusal> => {
-      const error = Cause.findErrorOption(cause)
-      return error._tag === "Some" && error.value._tag === "Refused"
-        ? onRefused(error.value)
-        : Effect.failCause(cause as Cause.Cause<HostRefusal>)
-    }
+    const recover = recoverFor(resource)
+    return (cause: Cause.Cause<HostRefusal | Linker.Refused>): Effect.Effect<never, HostRefusal> =>
+      recover(cause) ?? Effect.failCause(cause as Cause.Cause<HostRefusal>)
   }
   if (toRequest === undefined) {
     const onFailure = onFailureFor(detail)
     const ungated: GuestFunction = (...args) => Effect.catchCause(run(...args), onFailure)
-    return specializable(ungated, () => ({
-      call: run,
-      recover: (cause) => onFailure(cause as Cause.Cause<HostRefusal | Linker.Refused>)
-    }))
+    const recover = recoverFor(detail)
+    return specializable(ungated, () => ({ call: (args) => run(...args), recover }))
   }
   const verdicts = new Map<string, Verdict>()
   const verdictOf = (request: Capability.Request): Verdict => {
@@ -139,7 +142,8 @@ const guard = (
         failed: decision === "denied"
           ? Effect.fail(new HostRefusal({ payload: deniedMessage(componentId, request._tag, resource) }))
           : undefined,
-        onFailure: onFailureFor(resource)
+        onFailure: onFailureFor(resource),
+        recover: recoverFor(resource)
       }
       verdicts.set(resource, verdict)
     }
@@ -156,13 +160,13 @@ const guard = (
   return specializable(guarded, (context) => {
     const clock = Context.get(context, Clock.Clock)
     return {
-      call: (...args) => {
+      call: (args) => {
         const verdict = verdictOf(toRequest(...args))
         if (!recordAt(verdict.entry, clock.currentTimeMillisUnsafe())) return guarded(...args)
         return verdict.failed ?? run(...args)
       },
-      // Only a granted call that failed gets here: its verdict is cached (unless the cache started over).
-      recover: (cause, args) => verdictOf(toRequest(...args)).onFailure(cause as Cause.Cause<HostRefusal | Linker.Refused>)
+      // Only a call that failed gets here, its verdict cached (unless the cache has started over since).
+      recover: (cause, args) => verdictOf(toRequest(...args)).recover(cause)
     }
   })
 }
