@@ -31,7 +31,8 @@
  *   over the same `get`, called directly, for a before/after in the same run.
  * - end to end: a guest `process` call that makes one storage call, linked vs bare imports.
  *
- * Times are the process's CPU time (see `cpuNs`), not wall time.
+ * Times are the process's CPU time (see `cpuNs`), not wall time; a note's "+N ns" is the median of the
+ * round-by-round differences of the two rows (see `deltaOf`).
  *
  * Usage: node bench/linker.ts [--smoke]   (or as the `linker` suite of bench/run.ts)
  */
@@ -226,7 +227,14 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
     }
   }
   const medianOf = (name: string) => {
-    const values = samples.get(name)!.sort((a, b) => a - b)
+    const values = [...samples.get(name)!].sort((a, b) => a - b)
+    return values[Math.floor(values.length / 2)]!
+  }
+  // What `name` costs over `than`: the median of their differences round by round (both timed in
+  // the same stretch of the run), steadier than the difference of their medians on a busy machine.
+  const deltaOf = (name: string, than: string) => {
+    const base = samples.get(than)!
+    const values = samples.get(name)!.map((ns, i) => ns - base[i]!).sort((a, b) => a - b)
     return values[Math.floor(values.length / 2)]!
   }
   const constantNs = medianOf("constant")
@@ -289,7 +297,7 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
   const base = "bare: memory storage get"
   const unguardedRow = "bare: storage interface get"
   const directUnguardedRow = "direct: storage interface get"
-  const over = (ns: number, than: number) => `+${(ns - than).toFixed(0)} ns`
+  const over = (name: string, than: string) => `+${deltaOf(name, than).toFixed(0)} ns`
   return [
     { suite: "linker", name: "bare: Effect.succeed", nsPerOp: constantNs, note: "no fiber: runSync's fast path" },
     { suite: "linker", name: base, nsPerOp: bareNs, note: "the implementation, through the host bridge" },
@@ -306,7 +314,7 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
       name: "floor: storage interface get + Clock read",
       nsPerOp: clockNs,
       baseline: [unguardedRow, base],
-      note: `the audit's clock read alone (Date.now): ${over(clockNs, unguardedNs)}`
+      note: `the audit's clock read alone (Date.now): ${over("clock", "unguarded")}`
     },
     { suite: "linker", name: "audit.record, eager", nsPerOp: eagerNs, note: "sealed per event: sha-256 inside record" },
     { suite: "linker", name: "audit.record, batched", nsPerOp: auditNs, note: "O(1) append, as an Effect; sealed at flush" },
@@ -317,7 +325,7 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
       nsPerOp: wrapperNs,
       baseline: [unguardedRow, base],
       targetNs: unguardedNs + 200,
-      note: `check + wrapper: ${over(wrapperNs, unguardedNs)} over the unwrapped get`
+      note: `check + wrapper: ${over("wrapper", "unguarded")} over the unwrapped get`
     },
     {
       suite: "linker",
@@ -325,14 +333,14 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
       nsPerOp: grantedNs,
       baseline: [unguardedRow, base],
       targetNs: unguardedNs + 200,
-      note: `check + audit + wrapper: ${over(grantedNs, unguardedNs)} over the unwrapped get (flush between blocks)`
+      note: `check + audit + wrapper: ${over("granted", "unguarded")} over the unwrapped get (flush between blocks)`
     },
     {
       suite: "linker",
       name: "linked, memory Audit, flush included",
       nsPerOp: grantedLoopNs,
       baseline: [unguardedRow, base],
-      note: `never yields: ${over(grantedLoopNs, unguardedNs)} over the unwrapped get`
+      note: `never yields: ${over("grantedLoop", "unguarded")} over the unwrapped get`
     },
     { suite: "linker", name: "linked, denied", nsPerOp: deniedNs, baseline: base, note: "err for the guest" },
     { suite: "linker", name: directUnguardedRow, nsPerOp: directUnguardedNs, note: "run by itself, no bridge" },
@@ -341,21 +349,21 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
       name: "direct: linked, no-op Audit",
       nsPerOp: directWrapperNs,
       baseline: directUnguardedRow,
-      note: `withFiber + catchCause: ${over(directWrapperNs, directUnguardedNs)}`
+      note: `withFiber + catchCause: ${over("directWrapper", "directUnguarded")}`
     },
     {
       suite: "linker",
       name: "direct: linked, memory Audit",
       nsPerOp: directGrantedNs,
       baseline: directUnguardedRow,
-      note: `the path guest calls took before: ${over(directGrantedNs, directUnguardedNs)}`
+      note: `the path guest calls took before: ${over("directGranted", "directUnguarded")}`
     },
     {
       suite: "linker",
       name: "before: linked, memory Audit",
       nsPerOp: beforeNs,
       baseline: directUnguardedRow,
-      note: `c4c7f92's wrapper, sealed per call: ${over(beforeNs, directUnguardedNs)}`
+      note: `c4c7f92's wrapper, sealed per call: ${over("before", "directUnguarded")}`
     },
     { suite: "linker", name: "before: linked, denied", nsPerOp: beforeDeniedNs, baseline: directUnguardedRow },
     { suite: "linker", name: "guest call, bare imports", nsPerOp: guestBareNs },
