@@ -18,7 +18,7 @@
  * - `audit.record, batched`: the O(1) append of an audit whose sinks take batches (memory, JSONL),
  *   as an Effect, timed in blocks of 4095 calls with the batch flushed between blocks, untimed.
  * - `audit flush, per event`: the other half, paid once per batch at the end of the tick: sealing
- *   and writing one event.
+ *   and writing one event (a frozen entry, as the Linker records: its fields encoded once).
  * - `linked, no-op Audit`: the Linker's wrapper over the same `get`, with an `Audit` that records
  *   nothing: the check and the wrapper's own cost.
  * - `linked, memory Audit`: the linked `get` as a guest's call runs it, hot path (the batch flushed
@@ -140,7 +140,15 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
   const memoryGet: Fn = (namespace, key) => memory.get(namespace as string, key as string)
   const run = Effect.runSyncExitWith(Context.empty())
   const request: Capability.Request = { _tag: "Storage", namespace: "plugin-a" }
-  const entry: Audit.Entry = { kind: "capability", component: "plugin-a", capability: "Storage", resource: "plugin-a", decision: "granted", detail: "get" }
+  // Frozen, as the Linker's entries are: an audit encodes a frozen entry's fields once.
+  const entry: Audit.Entry = Object.freeze({
+    kind: "capability",
+    component: "plugin-a",
+    capability: "Storage",
+    resource: "plugin-a",
+    decision: "granted",
+    detail: "airssys:component/storage@0.1.0#get"
+  })
 
   const eagerScope = Effect.runSync(Scope.make())
   const eagerSink = Audit.memorySink({ capacity: 1024 })

@@ -306,6 +306,17 @@ export class MemoryLog extends Context.Service<MemoryLog, {
 // constructors
 // -----------------------------------------------------------------------------
 
+// An entry's JSON between `time` and `prev`. The Linker records the same entry object, frozen, for
+// every call on a resource: that is encoded once. An entry that is not frozen could change between
+// two records, so it is encoded each time.
+const middles = new WeakMap<Entry, string>()
+const middleOf = (entry: Entry): string => {
+  if (!Object.isFrozen(entry)) return Chain.encodeMiddle(entry)
+  let middle = middles.get(entry)
+  if (middle === undefined) middles.set(entry, middle = Chain.encodeMiddle(entry))
+  return middle
+}
+
 // One pass: the event object, its canonical JSON, its hash. Field order and presence match
 // `Chain.encodeBody`, so the event re-encodes to the same text when verified.
 const seal = (entry: Entry, sequence: number, time: number, prev: string): {
@@ -326,7 +337,7 @@ const seal = (entry: Entry, sequence: number, time: number, prev: string): {
     }
     : { sequence, time, component: entry.component, kind: "lifecycle", action: entry.action, prev, hash: "" }
   if (entry.detail !== undefined) event.detail = entry.detail
-  const encoded = Chain.encodeBody(event)
+  const encoded = Chain.encodeWith(sequence, time, middleOf(entry), prev)
   event.hash = Chain.hashBody(encoded)
   return { event, line: Chain.encodeLine(encoded, event.hash) }
 }

@@ -207,6 +207,29 @@ describe("Audit", () => {
         assert.isTrue(Exit.hasDies(yield* Effect.exit(audit.record(fileRead("/data/c")))))
         assert.isTrue(Exit.hasDies(yield* Effect.exit(audit.head)))
       }))
+    it.effect("batched - an entry recorded again is encoded afresh unless frozen; either way the chain verifies", () =>
+      Effect.gen(function*() {
+        let text = ""
+        const audit = yield* Audit.make([{ write: () => {}, writeBatch: (_events, lines) => void (text += lines) }])
+        const frozen = Object.freeze(fileRead("/data/frozen"))
+        // Pending entries are read when their batch is sealed: changed only after a flush.
+        const reused = { kind: "capability" as const, component: "billing", capability: "FileRead", resource: "/data/one", decision: "granted" as const }
+        for (let i = 0; i < 3; i++) {
+          yield* audit.record(frozen)
+          yield* audit.record(reused)
+          yield* audit.flush
+          reused.resource = `/data/${i + 2}`
+          yield* TestClock.adjust("1 millis")
+        }
+        const head = yield* audit.head
+        const events = text.trimEnd().split("\n").map((line) => JSON.parse(line) as Audit.AuditEvent)
+        assert.deepStrictEqual(
+          events.map((event) => `${event.resource} ${event.time}`),
+          ["/data/frozen 0", "/data/one 0", "/data/frozen 1", "/data/2 1", "/data/frozen 2", "/data/3 2"]
+        )
+        assert.deepStrictEqual(yield* Audit.verify(text, { expect: head }), { events: 6, head })
+      }))
+
     it.effect("recordAtUnsafe - appends stamped with the caller's time, in sequence with record; leaves a batch's last slot, a kept failure and a closed audit to record", () =>
       Effect.gen(function*() {
         let fail = false

@@ -136,7 +136,8 @@ const guard = (
       const decision = Capability.check(grants, request)
       verdict = {
         capability: request._tag,
-        entry: { kind: "capability", component: componentId, capability: request._tag, resource, decision, detail },
+        // Frozen: the audit may keep its encoding for the next events of this verdict.
+        entry: Object.freeze({ kind: "capability", component: componentId, capability: request._tag, resource, decision, detail }),
         // An error costs microseconds to construct (its stack trace): a guest repeating a denied
         // call gets the same refusal again.
         failed: decision === "denied"
