@@ -4,7 +4,8 @@
  * Each host function is an Effect run synchronously in the context captured at instantiate. A
  * `HostRefusal` becomes the import's `err` value for the guest; anything else (a defect, an interruption,
  * an effect that is not synchronous) throws through the guest, which the calling `Instance` then reports
- * as a `Trap` and poisons.
+ * as a `Trap` and poisons. A host function may carry a version of itself made for the context it is
+ * bound in (`specialize`: the Linker's check and audit without a fiber of their own).
  *
  * @internal
  */
