@@ -1,32 +1,42 @@
 /**
  * What the Linker adds to one host call: capability check + audit event, beside the bare host
- * function run the way the host bridge runs it (`Effect.runSyncExitWith`), in the same process.
+ * function, in the same process. The host-call rows go through the host bridge exactly as a guest's
+ * import call does: jco calls the import trampoline, which runs the bound function's Effect to an Exit
+ * (`Effect.runSyncExitWith`) and settles it into the guest's value or `err`; for a linked function the
+ * bridge takes its specialisation (check and audit without a fiber, see src/internal/linker.ts).
  *
- * Rows, per host call, each run to an Exit as the bridge runs it:
+ * Rows, per host call:
  * - `bare: Effect.succeed`: a constant answer (Effect's no-fiber fast path: a floor, not a host function).
- * - `bare: memory storage get`: the real in-memory `Storage.get`: the baseline.
+ * - `bare: memory storage get`: the real in-memory `Storage.get`, through the bridge: the baseline.
  * - `bare: storage interface get`: `Storage.hostInterface`'s `get` (its error mapping included), the
- *   function the Linker wraps: the linked rows' notes give their cost over it.
+ *   function the Linker wraps, through the bridge: the linked rows' notes give their cost over it.
  * - `Capability.check`: the grant match alone (no Effect).
+ * - `floor: ... + Clock read`: the unwrapped get plus one read of the `Clock` (what every audited
+ *   call must pay to stamp its event), through the bridge: the floor under the linked rows.
  * - `audit.record, eager`: one event sealed (canonical JSON + sha-256) and written inside `record`,
  *   as an audit with a write-only sink (the logger, a custom sink) does.
  * - `audit.record, batched`: the O(1) append of an audit whose sinks take batches (memory, JSONL),
- *   timed in blocks of 4095 calls with the batch flushed between blocks, untimed: what a host call
- *   pays when the event loop turns at least every 4095 calls.
+ *   as an Effect, timed in blocks of 4095 calls with the batch flushed between blocks, untimed.
  * - `audit flush, per event`: the other half, paid once per batch at the end of the tick: sealing
- *   and writing one event.
+ *   and writing one event (a frozen entry, as the Linker records: its fields encoded once).
  * - `linked, no-op Audit`: the Linker's wrapper over the same `get`, with an `Audit` that records
  *   nothing: the check and the wrapper's own cost.
- * - `linked, memory Audit`: the wrapped function as a guest's call runs it, hot path (flushes
- *   between blocks, untimed); `..., flush included`: blocks of 4096 calls that never yield, so the
- *   last call of each seals the batch: the amortized total. `denied`: a denied call.
+ * - `linked, memory Audit`: the linked `get` as a guest's call runs it, hot path (the batch flushed
+ *   between blocks, untimed: what a call pays when the event loop turns at least every 4095 calls);
+ *   `..., flush included`: blocks of 4096 calls that never yield, so the last call of each seals
+ *   the batch: the amortized total. `denied`: a denied call (`err` for the guest).
+ * - `direct: ...`: the linked function called and run by itself, outside the bridge (as host code
+ *   or a test would): the path every guest call took before the bridge's specialisation.
  * - `before: ...`: the wrapper as it was before batching (sealing each event inside the call),
- *   over the same `get`, for a before/after in the same run.
+ *   over the same `get`, called directly, for a before/after in the same run.
  * - end to end: a guest `process` call that makes one storage call, linked vs bare imports.
+ *
+ * Times are the process's CPU time (see `cpuNs`), not wall time; a note's "+N ns" is the median of the
+ * round-by-round differences of the two rows (see `deltaOf`).
  *
  * Usage: node bench/linker.ts [--smoke]   (or as the `linker` suite of bench/run.ts)
  */
-import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { Clock, Context, Effect, Exit, Layer, Scope } from "effect"
 import * as Audit from "../src/Audit.ts"
 import * as Logging from "../src/capability/Logging.ts"
 import * as Storage from "../src/capability/Storage.ts"
@@ -34,6 +44,7 @@ import * as Capability from "../src/Capability.ts"
 import * as Component from "../src/Component.ts"
 import * as Linker from "../src/Linker.ts"
 import { HostRefusal } from "../src/ComponentError.ts"
+import { type HostImports, makeBinding, specialize, type Specialized } from "../src/internal/hostBridge.ts"
 import { guestBytes, text } from "../test/fixtures.ts"
 import { measureSync, type Options, printTable, type Row } from "./harness.ts"
 
@@ -70,12 +81,26 @@ const guardBefore = (audit: Audit.Audit["Service"], grants: Capability.Grants, r
   }
 }
 
-/** Times `n` calls of `op` (at most `limit`, so a batched row never reaches a flush): ns per call. */
-const perCall = (op: () => unknown, limit = Infinity) => (n: number): number => {
+/**
+ * The process's CPU time in ns (all threads: the GC's work counts). Two cores are shared by several
+ * processes here: wall time would count the stretches this process waits for a core.
+ */
+const cpuNs = (): number => {
+  const { user, system } = process.cpuUsage()
+  return (user + system) * 1000
+}
+
+/**
+ * Times `n` calls of `op` (at most `limit`, so a batched row never reaches a flush), `repeat` times
+ * over (for rows too cheap to time in one block at the clock's microsecond resolution): ns per call.
+ */
+const perCall = (op: () => unknown, limit = Infinity, repeat = 1) => (n: number): number => {
   const count = Math.min(n, limit)
-  const started = process.hrtime.bigint()
-  for (let i = 0; i < count; i++) op()
-  return Number(process.hrtime.bigint() - started) / count
+  const started = cpuNs()
+  for (let r = 0; r < repeat; r++) {
+    for (let i = 0; i < count; i++) op()
+  }
+  return (cpuNs() - started) / (count * repeat)
 }
 
 export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
@@ -86,6 +111,7 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
   const noAudit = Layer.succeed(Audit.Audit, Audit.Audit.of({
     record: () => Effect.void,
     recordUnsafe: () => {},
+    recordAtUnsafe: () => true,
     flush: Effect.void,
     head: Effect.succeed(Audit.genesis),
     sinks: []
@@ -114,7 +140,15 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
   const memoryGet: Fn = (namespace, key) => memory.get(namespace as string, key as string)
   const run = Effect.runSyncExitWith(Context.empty())
   const request: Capability.Request = { _tag: "Storage", namespace: "plugin-a" }
-  const entry: Audit.Entry = { kind: "capability", component: "plugin-a", capability: "Storage", resource: "plugin-a", decision: "granted", detail: "get" }
+  // Frozen, as the Linker's entries are: an audit encodes a frozen entry's fields once.
+  const entry: Audit.Entry = Object.freeze({
+    kind: "capability",
+    component: "plugin-a",
+    capability: "Storage",
+    resource: "plugin-a",
+    decision: "granted",
+    detail: "airssys:component/storage@0.1.0#get"
+  })
 
   const eagerScope = Effect.runSync(Scope.make())
   const eagerSink = Audit.memorySink({ capacity: 1024 })
@@ -125,28 +159,70 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
     .run as unknown as Fn
   const beforeGet = guardBefore(eagerAudit, grants, unguardedGet, (namespace) => ({ _tag: "Storage", namespace: namespace as string }))
   const flush = () => Effect.runSync(audited.audit.flush)
+  // The import function jco calls for `get`, bound as Component.instantiate binds it.
+  const storageIface = "airssys:component/storage"
+  const bridged = (functions: HostImports[string]): (...args: ReadonlyArray<unknown>) => unknown => {
+    const binding = makeBinding([storageIface])
+    binding.bind({ [storageIface]: functions }, Context.empty())
+    return (binding.imports as Record<string, Record<string, (...args: ReadonlyArray<unknown>) => unknown>>)[storageIface]!["get"]!
+  }
+  const linkedStorage = (imports: HostImports) => imports[storageIface]!
+  const callConstant = bridged({ get: constantGet as never })
+  const callBare = bridged({ get: memoryGet as never })
+  const callUnguarded = bridged({ get: unguardedGet as never })
+  const callUnaudited = bridged(linkedStorage(unaudited.imports))
+  const callLinked = bridged(linkedStorage(audited.imports))
+  // The floor under any audited call: the same get, plus one read of the Clock an audit event is
+  // stamped with (what the Linker cannot leave out), through the bridge's specialised path.
+  const clocked = Object.assign((...args: ReadonlyArray<unknown>) => unguardedGet(...args), {
+    [specialize]: (context: Context.Context<never>): Specialized => {
+      const clock = Context.get(context, Clock.Clock)
+      return {
+        call: (args) => {
+          clockReads += clock.currentTimeMillisUnsafe() > 0 ? 1 : 0
+          return unguardedGet(...args)
+        },
+        recover: () => undefined
+      }
+    }
+  })
+  let clockReads = 0
+  const callClocked = bridged({ get: clocked as never })
+  const refusedFor = (call: () => unknown) => () => {
+    try {
+      call()
+    } catch (refusal) {
+      return refusal
+    }
+    throw new Error("the call was not refused")
+  }
+  if (refusedFor(() => callLinked("plugin-b", "k"))() === undefined) throw new Error("unreachable")
   // The machine is shared and noisy: every row is timed in blocks, the rows taking turns block by
   // block, each starting with the audit's batch flushed (untimed); a row's figure is its median block.
   // A block of 4096 calls fills exactly one batch, so the `flush included` row seals one per block.
   const block = options.smoke ? 20 : Audit.maxPending
   const rounds = options.smoke ? 2 : 41
   const timed: Array<readonly [string, (n: number) => number]> = [
-    ["constant", perCall(() => run(constantGet("plugin-a", "k")))],
-    ["bare", perCall(() => run(memoryGet("plugin-a", "k")))],
-    ["unguarded", perCall(() => run(unguardedGet("plugin-a", "k")))],
-    ["check", perCall(() => Capability.check(grants, request))],
+    ["constant", perCall(() => callConstant("plugin-a", "k"), Infinity, 8)],
+    ["bare", perCall(() => callBare("plugin-a", "k"))],
+    ["unguarded", perCall(() => callUnguarded("plugin-a", "k"))],
+    ["check", perCall(() => Capability.check(grants, request), Infinity, 16)],
+    ["clock", perCall(() => callClocked("plugin-a", "k"))],
     ["eager", perCall(() => run(eagerAudit.record(entry)))],
     ["batched", perCall(() => run(audited.audit.record(entry)), block - 1)],
     ["flush", (n) => {
       for (let i = 0; i < n - 1; i++) run(audited.audit.record(entry))
-      const started = process.hrtime.bigint()
+      const started = cpuNs()
       flush()
-      return Number(process.hrtime.bigint() - started) / (n - 1)
+      return (cpuNs() - started) / (n - 1)
     }],
-    ["wrapper", perCall(() => run(unauditedGet("plugin-a", "k")))],
-    ["granted", perCall(() => run(linkedGet("plugin-a", "k")), block - 1)],
-    ["grantedLoop", perCall(() => run(linkedGet("plugin-a", "k")))],
-    ["denied", perCall(() => run(linkedGet("plugin-b", "k")), block - 1)],
+    ["wrapper", perCall(() => callUnaudited("plugin-a", "k"))],
+    ["granted", perCall(() => callLinked("plugin-a", "k"), block - 1)],
+    ["grantedLoop", perCall(() => callLinked("plugin-a", "k"))],
+    ["denied", perCall(refusedFor(() => callLinked("plugin-b", "k")), block - 1)],
+    ["directUnguarded", perCall(() => run(unguardedGet("plugin-a", "k")))],
+    ["directWrapper", perCall(() => run(unauditedGet("plugin-a", "k")))],
+    ["directGranted", perCall(() => run(linkedGet("plugin-a", "k")), block - 1)],
     ["before", perCall(() => run(beforeGet("plugin-a", "k")))],
     ["beforeDenied", perCall(() => run(beforeGet("plugin-b", "k")))]
   ]
@@ -159,12 +235,21 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
     }
   }
   const medianOf = (name: string) => {
-    const values = samples.get(name)!.sort((a, b) => a - b)
+    const values = [...samples.get(name)!].sort((a, b) => a - b)
+    return values[Math.floor(values.length / 2)]!
+  }
+  // What `name` costs over `than`: the median of their differences round by round (both timed in
+  // the same stretch of the run), steadier than the difference of their medians on a busy machine.
+  const deltaOf = (name: string, than: string) => {
+    const base = samples.get(than)!
+    const values = samples.get(name)!.map((ns, i) => ns - base[i]!).sort((a, b) => a - b)
     return values[Math.floor(values.length / 2)]!
   }
   const constantNs = medianOf("constant")
   const bareNs = medianOf("bare")
   const checkNs = medianOf("check")
+  const clockNs = medianOf("clock")
+  if (clockReads === 0) throw new Error("the clock row read no clock")
   const unguardedNs = medianOf("unguarded")
   const eagerNs = medianOf("eager")
   const auditNs = medianOf("batched")
@@ -173,6 +258,9 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
   const grantedNs = medianOf("granted")
   const grantedLoopNs = medianOf("grantedLoop")
   const deniedNs = medianOf("denied")
+  const directUnguardedNs = medianOf("directUnguarded")
+  const directWrapperNs = medianOf("directWrapper")
+  const directGrantedNs = medianOf("directGranted")
   const beforeNs = medianOf("before")
   const beforeDeniedNs = medianOf("beforeDenied")
   await Effect.runPromise(Scope.close(eagerScope, Exit.void))
@@ -215,52 +303,77 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
   await Effect.runPromise(Scope.close(layerScope, Exit.void))
 
   const base = "bare: memory storage get"
+  const unguardedRow = "bare: storage interface get"
+  const directUnguardedRow = "direct: storage interface get"
+  const over = (name: string, than: string) => `+${deltaOf(name, than).toFixed(0)} ns`
   return [
     { suite: "linker", name: "bare: Effect.succeed", nsPerOp: constantNs, note: "no fiber: runSync's fast path" },
-    { suite: "linker", name: base, nsPerOp: bareNs, note: "the implementation, as the bridge runs it" },
+    { suite: "linker", name: base, nsPerOp: bareNs, note: "the implementation, through the host bridge" },
     {
       suite: "linker",
-      name: "bare: storage interface get",
+      name: unguardedRow,
       nsPerOp: unguardedNs,
       baseline: base,
       note: "Storage.hostInterface's get, unwrapped: what the Linker wraps"
     },
     { suite: "linker", name: "Capability.check", nsPerOp: checkNs, note: "grant match only" },
+    {
+      suite: "linker",
+      name: "floor: storage interface get + Clock read",
+      nsPerOp: clockNs,
+      baseline: [unguardedRow, base],
+      note: `the audit's clock read alone (Date.now): ${over("clock", "unguarded")}`
+    },
     { suite: "linker", name: "audit.record, eager", nsPerOp: eagerNs, note: "sealed per event: sha-256 inside record" },
-    { suite: "linker", name: "audit.record, batched", nsPerOp: auditNs, note: "O(1) append; sealed at flush" },
+    { suite: "linker", name: "audit.record, batched", nsPerOp: auditNs, note: "O(1) append, as an Effect; sealed at flush" },
     { suite: "linker", name: "audit flush, per event", nsPerOp: flushNs, note: "canonical JSON + sha-256 + sink, once per batch" },
     {
       suite: "linker",
       name: "linked, no-op Audit",
       nsPerOp: wrapperNs,
-      baseline: base,
+      baseline: [unguardedRow, base],
       targetNs: unguardedNs + 200,
-      note: `check + wrapper: +${(wrapperNs - unguardedNs).toFixed(0)} ns over the unwrapped get`
+      note: `check + wrapper: ${over("wrapper", "unguarded")} over the unwrapped get`
     },
     {
       suite: "linker",
       name: "linked, memory Audit",
       nsPerOp: grantedNs,
-      baseline: base,
+      baseline: [unguardedRow, base],
       targetNs: unguardedNs + 200,
-      note: `check + audit + wrapper: +${(grantedNs - unguardedNs).toFixed(0)} ns over the unwrapped get (flush between blocks)`
+      note: `check + audit + wrapper: ${over("granted", "unguarded")} over the unwrapped get (flush between blocks)`
     },
     {
       suite: "linker",
       name: "linked, memory Audit, flush included",
       nsPerOp: grantedLoopNs,
-      baseline: base,
-      note: `never yields: +${(grantedLoopNs - unguardedNs).toFixed(0)} ns over the unwrapped get`
+      baseline: [unguardedRow, base],
+      note: `never yields: ${over("grantedLoop", "unguarded")} over the unwrapped get`
     },
-    { suite: "linker", name: "linked, denied", nsPerOp: deniedNs, baseline: base },
+    { suite: "linker", name: "linked, denied", nsPerOp: deniedNs, baseline: base, note: "err for the guest" },
+    { suite: "linker", name: directUnguardedRow, nsPerOp: directUnguardedNs, note: "run by itself, no bridge" },
+    {
+      suite: "linker",
+      name: "direct: linked, no-op Audit",
+      nsPerOp: directWrapperNs,
+      baseline: directUnguardedRow,
+      note: `withFiber + catchCause: ${over("directWrapper", "directUnguarded")}`
+    },
+    {
+      suite: "linker",
+      name: "direct: linked, memory Audit",
+      nsPerOp: directGrantedNs,
+      baseline: directUnguardedRow,
+      note: `the path guest calls took before: ${over("directGranted", "directUnguarded")}`
+    },
     {
       suite: "linker",
       name: "before: linked, memory Audit",
       nsPerOp: beforeNs,
-      baseline: base,
-      note: `c4c7f92's wrapper, sealed per call: +${(beforeNs - unguardedNs).toFixed(0)} ns over the unwrapped get`
+      baseline: directUnguardedRow,
+      note: `c4c7f92's wrapper, sealed per call: ${over("before", "directUnguarded")}`
     },
-    { suite: "linker", name: "before: linked, denied", nsPerOp: beforeDeniedNs, baseline: base },
+    { suite: "linker", name: "before: linked, denied", nsPerOp: beforeDeniedNs, baseline: directUnguardedRow },
     { suite: "linker", name: "guest call, bare imports", nsPerOp: guestBareNs },
     { suite: "linker", name: "guest call, linked imports", nsPerOp: guestLinkedNs, baseline: "guest call, bare imports" }
   ]

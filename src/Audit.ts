@@ -278,6 +278,13 @@ export class Audit extends Context.Service<Audit, {
    * Linker's per-call path. Throws where `record` would die.
    */
   readonly recordUnsafe: (entry: Entry, fiber: Fiber.Fiber<unknown, unknown>) => void
+  /**
+   * Appends an event stamped `time` (read by the caller from the `Clock` it runs with) when that is
+   * an O(1) append that cannot fail: a batching audit with room left in its batch. `false` when it
+   * did nothing and the caller must `record` instead. The host bridge's path, which has no fiber.
+   * Optional: an audit without it is always `record`ed.
+   */
+  readonly recordAtUnsafe?: ((entry: Entry, time: number) => boolean) | undefined
   /** Seals and writes every pending event. */
   readonly flush: Effect.Effect<void>
   /** Where the chain stands now (pending events flushed first). */
@@ -299,6 +306,17 @@ export class MemoryLog extends Context.Service<MemoryLog, {
 // constructors
 // -----------------------------------------------------------------------------
 
+// An entry's JSON between `time` and `prev`. The Linker records the same entry object, frozen, for
+// every call on a resource: that is encoded once. An entry that is not frozen could change between
+// two records, so it is encoded each time.
+const middles = new WeakMap<Entry, string>()
+const middleOf = (entry: Entry): string => {
+  if (!Object.isFrozen(entry)) return Chain.encodeMiddle(entry)
+  let middle = middles.get(entry)
+  if (middle === undefined) middles.set(entry, middle = Chain.encodeMiddle(entry))
+  return middle
+}
+
 // One pass: the event object, its canonical JSON, its hash. Field order and presence match
 // `Chain.encodeBody`, so the event re-encodes to the same text when verified.
 const seal = (entry: Entry, sequence: number, time: number, prev: string): {
@@ -319,7 +337,7 @@ const seal = (entry: Entry, sequence: number, time: number, prev: string): {
     }
     : { sequence, time, component: entry.component, kind: "lifecycle", action: entry.action, prev, hash: "" }
   if (entry.detail !== undefined) event.detail = entry.detail
-  const encoded = Chain.encodeBody(event)
+  const encoded = Chain.encodeWith(sequence, time, middleOf(entry), prev)
   event.hash = Chain.hashBody(encoded)
   return { event, line: Chain.encodeLine(encoded, event.hash) }
 }
@@ -384,26 +402,26 @@ const batched = (
   // Once the scope has closed, events are written as they come (a sink that is gone fails `record`).
   let closed = false
   let prev = start.hash
-  let entries: Array<Entry> = []
-  let times: Array<number> = []
+  // The pending batch: preallocated, filled in place, emptied by `flushNow`.
+  const entries: Array<Entry | undefined> = new Array(maxPending).fill(undefined)
+  const times = new Float64Array(maxPending)
+  let count = 0
   let scheduled = false
   let failure: Cause.Cause<never> | undefined
   const flushNow = (): void => {
-    const count = entries.length
-    if (count === 0) return
-    const batch = entries
-    const stamps = times
-    entries = []
-    times = []
-    const events: Array<AuditEvent> = new Array(count)
+    const n = count
+    if (n === 0) return
+    const events: Array<AuditEvent> = new Array(n)
     let lines = ""
-    for (let i = 0; i < count; i++) {
-      const { event, line } = seal(batch[i]!, sealed + 1, stamps[i]!, prev)
+    for (let i = 0; i < n; i++) {
+      const { event, line } = seal(entries[i]!, sealed + 1, times[i]!, prev)
+      entries[i] = undefined
       sealed = event.sequence
       prev = event.hash
       events[i] = event
       lines += line + "\n"
     }
+    count = 0
     for (let i = 0; i < sinks.length; i++) sinks[i]!.writeBatch!(events, lines)
   }
   const check = (): void => {
@@ -420,13 +438,24 @@ const batched = (
   }
   const recordUnsafe = (entry: Entry, fiber: Fiber.Fiber<unknown, unknown>): void => {
     check()
-    entries.push(entry)
-    times.push(fiber.getRef(Clock.Clock).currentTimeMillisUnsafe())
-    if (closed || entries.length >= maxPending) flushNow()
+    entries[count] = entry
+    times[count++] = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
+    if (closed || count >= maxPending) flushNow()
     else if (!scheduled) {
       scheduled = true
       setImmediate(flushLater)
     }
+  }
+  // Never the append that fills the batch (its flush may fail: `record` dies with that, in a fiber).
+  const recordAtUnsafe = (entry: Entry, time: number): boolean => {
+    if (closed || failure !== undefined || count >= maxPending - 1) return false
+    entries[count] = entry
+    times[count++] = time
+    if (!scheduled) {
+      scheduled = true
+      setImmediate(flushLater)
+    }
+    return true
   }
   const flush = Effect.sync(() => {
     check()
@@ -441,6 +470,7 @@ const batched = (
           return Effect.void
         }),
       recordUnsafe,
+      recordAtUnsafe,
       flush,
       head: Effect.map(flush, () => ({ sequence: sealed, hash: prev })),
       sinks

@@ -22,7 +22,11 @@
  * the grant (a quota, a policy) by failing with `Refused`: audited as `denied` too. The grants are
  * fixed for the life of a link, so each function decides a resource once (the decision, its audit
  * entry, its refusal) and answers later calls on it from a Map; with batching sinks (see `Audit`)
- * the audit event is an O(1) append, sealed into the hash chain at the end of the tick.
+ * the audit event is an O(1) append, sealed into the hash chain at the end of the tick. A guest's
+ * call takes a path made for the instance's context when it is bound: check and append (stamped
+ * from that context's `Clock`) before the implementation's own Effect runs, no extra fiber, and a
+ * `Refused` turned into `err` only when the call failed; the same decisions and events as calling
+ * the function by itself.
  *
  * **Linking.** For each interface the component imports: a host interface whose capability the
  * grants hold at all (any `Storage` grant for storage, a `Custom` grant naming the interface for a

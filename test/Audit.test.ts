@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Exit, Layer, Logger, References } from "effect"
+import { Clock, Effect, Exit, Layer, Logger, References, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
@@ -206,6 +206,74 @@ describe("Audit", () => {
         yield* nextTick
         assert.isTrue(Exit.hasDies(yield* Effect.exit(audit.record(fileRead("/data/c")))))
         assert.isTrue(Exit.hasDies(yield* Effect.exit(audit.head)))
+      }))
+    it.effect("batched - an entry recorded again is encoded afresh unless frozen; either way the chain verifies", () =>
+      Effect.gen(function*() {
+        let text = ""
+        const audit = yield* Audit.make([{ write: () => {}, writeBatch: (_events, lines) => void (text += lines) }])
+        const frozen = Object.freeze(fileRead("/data/frozen"))
+        // Pending entries are read when their batch is sealed: changed only after a flush.
+        const reused = { kind: "capability" as const, component: "billing", capability: "FileRead", resource: "/data/one", decision: "granted" as const }
+        for (let i = 0; i < 3; i++) {
+          yield* audit.record(frozen)
+          yield* audit.record(reused)
+          yield* audit.flush
+          reused.resource = `/data/${i + 2}`
+          yield* TestClock.adjust("1 millis")
+        }
+        const head = yield* audit.head
+        const events = text.trimEnd().split("\n").map((line) => JSON.parse(line) as Audit.AuditEvent)
+        assert.deepStrictEqual(
+          events.map((event) => `${event.resource} ${event.time}`),
+          ["/data/frozen 0", "/data/one 0", "/data/frozen 1", "/data/2 1", "/data/frozen 2", "/data/3 2"]
+        )
+        assert.deepStrictEqual(yield* Audit.verify(text, { expect: head }), { events: 6, head })
+      }))
+
+    it.effect("recordAtUnsafe - appends stamped with the caller's time, in sequence with record; leaves a batch's last slot, a kept failure and a closed audit to record", () =>
+      Effect.gen(function*() {
+        let fail = false
+        const written: Array<Audit.AuditEvent> = []
+        let text = ""
+        const scope = yield* Scope.make()
+        const audit = yield* Audit.make([{
+          write: () => {},
+          writeBatch: (events, lines) => {
+            if (fail) throw new Error("disk full")
+            written.push(...events)
+            text += lines
+          }
+        }]).pipe(Scope.provide(scope))
+        const recordAt = audit.recordAtUnsafe!
+        yield* TestClock.adjust("3 millis")
+        assert.isTrue(recordAt(fileRead("/data/a"), 1))
+        yield* audit.record(fileRead("/data/b"))
+        assert.isTrue(recordAt(fileRead("/data/c", "denied"), 2))
+        assert.deepStrictEqual(written, [])
+        const head = yield* audit.head
+        assert.deepStrictEqual(
+          written.map((event) => `${event.sequence} ${event.resource} ${event.time}`),
+          ["1 /data/a 1", "2 /data/b 3", "3 /data/c 2"]
+        )
+        assert.deepStrictEqual(yield* Audit.verify(text, { expect: head }), { events: 3, head })
+
+        // The append that fills the batch is record's: its synchronous flush may fail, in a fiber.
+        for (let i = 0; i < Audit.maxPending - 1; i++) assert.isTrue(recordAt(fileRead(`/data/${i}`), 4))
+        assert.isFalse(recordAt(fileRead("/data/full"), 4))
+        yield* audit.record(fileRead("/data/full"))
+        assert.strictEqual(written.length, 3 + Audit.maxPending)
+
+        fail = true
+        assert.isTrue(recordAt(fileRead("/data/lost"), 5))
+        yield* nextTick
+        assert.isFalse(recordAt(fileRead("/data/after"), 5))
+        assert.isTrue(Exit.hasDies(yield* Effect.exit(audit.record(fileRead("/data/after")))))
+        yield* Scope.close(scope, Exit.void)
+
+        const closing = yield* Scope.make()
+        const closed = yield* Audit.make([{ write: () => {}, writeBatch: () => {} }]).pipe(Scope.provide(closing))
+        yield* Scope.close(closing, Exit.void)
+        assert.isFalse(closed.recordAtUnsafe!(fileRead("/data/late"), 6))
       }))
   })
 

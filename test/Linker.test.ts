@@ -117,6 +117,40 @@ describe("Linker", () => {
       assert.deepStrictEqual(yield* storage.get("plugin-a", "k"), text("v2"))
     }).pipe(Effect.provide(HostMemory)))
 
+  it.effect("instantiate - once the audit cannot keep its events, a guest's call traps before reaching the service; the host lives", () =>
+    Effect.gen(function*() {
+      let fail = false
+      const failing = Layer.effect(
+        Audit.Audit,
+        Audit.make([{
+          write: () => {},
+          writeBatch: () => {
+            if (fail) throw new Error("disk full")
+          }
+        }])
+      )
+      yield* Effect.gen(function*() {
+        const component = yield* loadStorageGuest
+        const instance = yield* Linker.instantiate(component, { id: "plugin-a", grants: grants(new Capability.Storage({ namespace: "plugin-a" })) })
+        yield* instance.process(storageOp.set("plugin-a", "a", "1"))
+        fail = true
+        // Appended (the flush that fails comes at the end of the tick), so it goes through.
+        yield* instance.process(storageOp.set("plugin-a", "b", "2"))
+        yield* Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+        const error = yield* Effect.flip(instance.process(storageOp.set("plugin-a", "c", "3")))
+        assert.strictEqual(error._tag, "Trap")
+        assert.include(error._tag === "Trap" ? error.message : "", "disk full")
+        const storage = yield* Storage.Storage
+        assert.deepStrictEqual(yield* storage.keys("plugin-a"), ["a", "b"])
+      }).pipe(
+        Effect.provide(
+          Linker.layer([Logging.hostInterface, Storage.hostInterface]).pipe(
+            Layer.provideMerge(Layer.mergeAll(Logging.layerDeny, Storage.layerMemory(), failing))
+          )
+        )
+      )
+    }))
+
   it.effect("imports - an interface the grants do not satisfy is a LinkError naming it, audited at link", () =>
     Effect.gen(function*() {
       const component = yield* loadStorageGuest

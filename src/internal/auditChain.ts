@@ -38,16 +38,26 @@ const str = (value: string): string => {
   return `"${value}"`
 }
 
-/** The canonical JSON of an event without its hash. */
-export const encodeBody = (body: Body): string => {
-  let out = `{"sequence":${body.sequence},"time":${body.time},"component":${str(body.component)},"kind":"${body.kind}"`
+/** The fields of a body between `time` and `prev`: the same for every event of one entry. */
+export type Middle = Omit<Body, "sequence" | "time" | "prev">
+
+/** The canonical JSON of the fields from `component` to `detail`, with a leading comma. */
+export const encodeMiddle = (body: Middle): string => {
+  let out = `,"component":${str(body.component)},"kind":"${body.kind}"`
   if (body.capability !== undefined) out += `,"capability":${str(body.capability)}`
   if (body.resource !== undefined) out += `,"resource":${str(body.resource)}`
   if (body.decision !== undefined) out += `,"decision":${str(body.decision)}`
   if (body.action !== undefined) out += `,"action":${str(body.action)}`
   if (body.detail !== undefined) out += `,"detail":${str(body.detail)}`
-  return out + `,"prev":"${body.prev}"}`
+  return out
 }
+
+/** The canonical JSON of an event without its hash, from its middle (see `encodeMiddle`). */
+export const encodeWith = (sequence: number, time: number, middle: string, prev: string): string =>
+  `{"sequence":${sequence},"time":${time}${middle},"prev":"${prev}"}`
+
+/** The canonical JSON of an event without its hash. */
+export const encodeBody = (body: Body): string => encodeWith(body.sequence, body.time, encodeMiddle(body), body.prev)
 
 /** sha-256 of the canonical body, hex. */
 export const hashBody = (encoded: string): string => crypto.hash("sha256", encoded)

@@ -4,7 +4,8 @@
  * Each host function is an Effect run synchronously in the context captured at instantiate. A
  * `HostRefusal` becomes the import's `err` value for the guest; anything else (a defect, an interruption,
  * an effect that is not synchronous) throws through the guest, which the calling `Instance` then reports
- * as a `Trap` and poisons.
+ * as a `Trap` and poisons. A host function may carry a version of itself made for the context it is
+ * bound in (`specialize`: the Linker's check and audit without a fiber of their own).
  *
  * @internal
  */
@@ -155,6 +156,37 @@ const settle = (name: string, exit: Exit.Exit<unknown, HostRefusal>): unknown =>
   throw new HostFailure(`host function ${name} failed: ${Cause.pretty(exit.cause)}`)
 }
 
+/**
+ * Where a host function keeps its specialisation for the context it is bound in (see `Specialized`).
+ *
+ * @since 0.1.0
+ */
+export const specialize: unique symbol = Symbol.for("airssys-wasm/HostFunction/specialize")
+
+/**
+ * A host function specialised for the context it runs in, so that its own bookkeeping (the Linker's
+ * capability check and audit) needs no fiber: `call` does it synchronously and returns the Effect to
+ * run; a failure of that Effect goes to `recover`, with the call's arguments, which turns it into
+ * what the guest gets (a `HostRefusal`, or the cause unchanged). The plain function stays the
+ * reference behaviour, for a caller outside the bridge.
+ *
+ * @since 0.1.0
+ */
+export interface Specialized {
+  /** Takes the guest's arguments as one array (the bridge's own rest parameter: no copy). */
+  readonly call: (args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown>
+  /** `undefined`: the failure stands as it is. */
+  readonly recover: (
+    cause: Cause.Cause<unknown>,
+    args: ReadonlyArray<unknown>
+  ) => Effect.Effect<never, HostRefusal> | undefined
+}
+
+/** A host function that can be specialised: `fn[specialize](context)`. */
+export interface Specializable {
+  readonly [specialize]: (context: Context.Context<never>) => Specialized
+}
+
 const bridgeFunction = <R>(name: string, fn: Callable<R>, context: Context.Context<R>) => {
   // A suspending import (JSPI) returns a promise the guest's stack waits on; every other import runs
   // synchronously, as the guest's stack cannot wait for it.
@@ -164,6 +196,17 @@ const bridgeFunction = <R>(name: string, fn: Callable<R>, context: Context.Conte
       runAsync(fn(...args)).then((exit) => settle(name, exit))
   }
   const run = Effect.runSyncExitWith(context)
+  const specialized = (fn as Partial<Specializable>)[specialize]?.(context as Context.Context<never>)
+  if (specialized !== undefined) {
+    const { call, recover } = specialized
+    const runAny = run as (effect: Effect.Effect<unknown, unknown>) => Exit.Exit<unknown, unknown>
+    return (...args: ReadonlyArray<unknown>): unknown => {
+      const exit = runAny(call(args))
+      if (exit._tag === "Success") return exit.value
+      const recovered = recover(exit.cause, args)
+      return settle(name, recovered === undefined ? exit as Exit.Exit<never, HostRefusal> : run(recovered))
+    }
+  }
   return (...args: ReadonlyArray<unknown>): unknown => settle(name, run(fn(...args)))
 }
 

@@ -4,13 +4,13 @@
  *
  * @internal
  */
-import { Cause, Effect } from "effect"
+import { Cause, Clock, Context, Effect } from "effect"
 import type * as Audit from "../Audit.ts"
 import * as Capability from "../Capability.ts"
 import type { Component } from "../Component.ts"
 import { HostRefusal, LinkError } from "../ComponentError.ts"
 import type * as Linker from "../Linker.ts"
-import type { HostImports, ResourceType } from "./hostBridge.ts"
+import { type HostImports, type ResourceType, specialize, type Specialized } from "./hostBridge.ts"
 
 type AuditService = Audit.Audit["Service"]
 
@@ -69,13 +69,21 @@ interface Verdict {
   /** The refusal for a denied resource; `undefined` when granted. */
   readonly failed: Effect.Effect<never, HostRefusal> | undefined
   readonly onFailure: (cause: Cause.Cause<HostRefusal | Linker.Refused>) => Effect.Effect<never, HostRefusal>
+  readonly recover: (cause: Cause.Cause<unknown>) => Effect.Effect<never, HostRefusal> | undefined
 }
 
 /**
  * Wraps one host function: the request is checked and audited before the implementation runs; a
  * denial never reaches it. Everything constant per function is computed here, once; everything
- * constant per resource (the decision, the audit entry, the refusal) on its first call. A call then
- * costs a Map hit, an O(1) audit append and one `withFiber`, inside the fiber the bridge runs.
+ * constant per resource (the decision, the audit entry, the refusal) on its first call.
+ *
+ * Two paths, one behaviour. The function itself (for any caller) does the check and audit in a
+ * `withFiber` and maps a `Refused` with `catchCause`. The host bridge instead takes its
+ * specialisation for the instance's context (`hostBridge.specialize`): the check is a Map hit, the
+ * audit an O(1) append stamped from the context's `Clock`, both done before the bridge runs the
+ * implementation's own Effect, unwrapped; only a failed call goes through `recover` (a `Refused`
+ * audited and turned into `err`). When the audit cannot take the append that way (a full batch, a
+ * failure kept, no `recordAtUnsafe`), the call takes the first path.
  */
 const guard = (
   audit: AuditService,
@@ -99,19 +107,25 @@ const guard = (
       }),
       () => Effect.fail(new HostRefusal({ payload: refusal.message }))
     )
+  // The audited refusal for a failure that is a `Refused`; `undefined` for any other.
+  const recoverFor = (resource: string) => {
+    const onRefused = refused(resource)
+    return (cause: Cause.Cause<unknown>): Effect.Effect<never, HostRefusal> | undefined => {
+      const error = Cause.findErrorOption(cause as Cause.Cause<HostRefusal | Linker.Refused>)
+      return error._tag === "Some" && error.value._tag === "Refused" ? onRefused(error.value) : undefined
+    }
+  }
   // `catchCause` with a handler made once: `catch` / `catchTag` build a filter and a closure per call.
   const onFailureFor = (resource: string) => {
-    const onRefused = refused(resource)
-    return (cause: Cause.Cause<HostRefusal | Linker.Refused>): Effect.Effect<never, HostRefusal> => {
-      const error = Cause.findErrorOption(cause)
-      return error._tag === "Some" && error.value._tag === "Refused"
-        ? onRefused(error.value)
-        : Effect.failCause(cause as Cause.Cause<HostRefusal>)
-    }
+    const recover = recoverFor(resource)
+    return (cause: Cause.Cause<HostRefusal | Linker.Refused>): Effect.Effect<never, HostRefusal> =>
+      recover(cause) ?? Effect.failCause(cause as Cause.Cause<HostRefusal>)
   }
   if (toRequest === undefined) {
     const onFailure = onFailureFor(detail)
-    return (...args) => Effect.catchCause(run(...args), onFailure)
+    const ungated: GuestFunction = (...args) => Effect.catchCause(run(...args), onFailure)
+    const recover = recoverFor(detail)
+    return specializable(ungated, () => ({ call: (args) => run(...args), recover }))
   }
   const verdicts = new Map<string, Verdict>()
   const verdictOf = (request: Capability.Request): Verdict => {
@@ -122,25 +136,46 @@ const guard = (
       const decision = Capability.check(grants, request)
       verdict = {
         capability: request._tag,
-        entry: { kind: "capability", component: componentId, capability: request._tag, resource, decision, detail },
+        // Frozen: the audit may keep its encoding for the next events of this verdict.
+        entry: Object.freeze({ kind: "capability", component: componentId, capability: request._tag, resource, decision, detail }),
         // An error costs microseconds to construct (its stack trace): a guest repeating a denied
         // call gets the same refusal again.
         failed: decision === "denied"
           ? Effect.fail(new HostRefusal({ payload: deniedMessage(componentId, request._tag, resource) }))
           : undefined,
-        onFailure: onFailureFor(resource)
+        onFailure: onFailureFor(resource),
+        recover: recoverFor(resource)
       }
       verdicts.set(resource, verdict)
     }
     return verdict
   }
-  return (...args) =>
+  const guarded: GuestFunction = (...args) =>
     Effect.withFiber((fiber) => {
       const verdict = verdictOf(toRequest(...args))
       audit.recordUnsafe(verdict.entry, fiber)
       return verdict.failed ?? Effect.catchCause(run(...args), verdict.onFailure)
     })
+  const recordAt = audit.recordAtUnsafe
+  if (recordAt === undefined) return guarded
+  return specializable(guarded, (context) => {
+    const clock = Context.get(context, Clock.Clock)
+    return {
+      call: (args) => {
+        const verdict = verdictOf(toRequest(...args))
+        if (!recordAt(verdict.entry, clock.currentTimeMillisUnsafe())) return guarded(...args)
+        return verdict.failed ?? run(...args)
+      },
+      // Only a call that failed gets here, its verdict cached (unless the cache has started over since).
+      recover: (cause, args) => verdictOf(toRequest(...args)).recover(cause)
+    }
+  })
 }
+
+const specializable = (
+  fn: GuestFunction,
+  make: (context: Context.Context<never>) => Specialized
+): GuestFunction => Object.assign(fn, { [specialize]: make })
 
 /** A function nobody may call: every call is audited as denied and answered with `err`. */
 const denyStub = (
