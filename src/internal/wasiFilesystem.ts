@@ -178,33 +178,26 @@ const openAt = (
     if (write) accesses.push("write")
     const real = yield* guarded(state.session.authorize(dir, path, accesses, follows(pathFlags), "open-at"))
     const backend = state.session.backend
+    // A directory opens read-only, whatever was asked (writes go through `*-at` calls on it).
+    const openedDirectory = descriptor.make({
+      session: state.session,
+      path: real,
+      type: "directory",
+      fd: undefined,
+      read,
+      write: false,
+      preopen: false,
+      closed: false
+    })
     if (openFlags.directory === true) {
       const stat = yield* attempt(() => backend.stat(real))
       if (stat.type !== "directory") return yield* refuse("not-directory")
-      return yield* descriptor.make({
-        session: state.session,
-        path: real,
-        type: "directory",
-        fd: undefined,
-        read,
-        write: false,
-        preopen: false,
-        closed: false
-      })
+      return yield* openedDirectory
     }
     const existing = yield* Effect.option(attempt(() => backend.stat(real)))
     if (existing._tag === "Some" && existing.value.type === "directory") {
       if (write) return yield* refuse("is-directory")
-      return yield* descriptor.make({
-        session: state.session,
-        path: real,
-        type: "directory",
-        fd: undefined,
-        read,
-        write: false,
-        preopen: false,
-        closed: false
-      })
+      return yield* openedDirectory
     }
     const fd = yield* attempt(() =>
       backend.open(real, {
