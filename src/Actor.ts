@@ -148,6 +148,8 @@ export interface ActorRef {
 }
 
 const defaultCapacity = 1024
+/** Messages an actor handles in one synchronous run before it lets other fibers in. */
+const batchSize = 256
 const defaultTimeout = Duration.seconds(5)
 const defaultStopTimeout = Duration.seconds(5)
 const emptyConfig = new Uint8Array()
@@ -345,14 +347,27 @@ export const make = <R = never>(
     // Errors capture a stack trace when made: make this one only when it is needed.
     const stopped = () => new ActorStopped({ actorId: id })
 
+    // Handled messages not yet added to the `handled` counter: a batch adds them once. Flushed before
+    // anything else can run (a reply resumes its requester at once) and at the end of every batch.
+    let unflushed = 0
+    const flush = () => {
+      if (unflushed > 0) {
+        handledMetric.updateUnsafe(unflushed, metricContext)
+        unflushed = 0
+      }
+    }
+    // When the last call ended; `chained` while nothing has run since, so the next call can start there
+    // (one clock reading per message in a batch instead of two).
+    let lastEnded = 0n
+    let chained = false
+
     /**
      * Handles one message now. Returns false when the guest trapped (the incarnation must end), or a
      * promise of that when the guest suspended (JSPI: it waits on `messaging.request`); the actor stays
      * busy, and takes nothing else, until it settles.
      */
-    const handle = (envelope: Envelope, current: Instance): boolean | Promise<boolean> => {
+    const handle = (envelope: Envelope, current: Instance, started: bigint): boolean | Promise<boolean> => {
       busy = true
-      const started = clock.currentTimeNanosUnsafe()
       const outcome = current.invokeHandler(envelope.message)
       return outcome instanceof Promise
         ? outcome.then((exit) => complete(envelope, exit, started))
@@ -365,23 +380,32 @@ export const make = <R = never>(
       started: bigint
     ): boolean => {
       const ended = clock.currentTimeNanosUnsafe()
+      lastEnded = ended
       busy = false
       durationMetric.updateUnsafe(Number(ended - started) / 1e9, metricContext)
       if (tracing) traceCall(started, ended, exit)
+      const reply = envelope.reply
+      chained = reply === undefined
       if (Exit.isSuccess(exit)) {
         handled++
-        handledMetric.updateUnsafe(1, metricContext)
-        envelope.reply?.(exit)
+        unflushed++
+        if (reply !== undefined) {
+          flush()
+          reply(exit)
+        }
         return true
       }
       const error = errorOf(exit)!
-      envelope.reply?.(Exit.fail(error))
       if (error._tag === "GuestError") {
         handled++
-        handledMetric.updateUnsafe(1, metricContext)
-        if (envelope.reply === undefined) deadLetter(envelope, "Rejected", error.message)
+        unflushed++
+        flush()
+        if (reply !== undefined) reply(Exit.fail(error))
+        else deadLetter(envelope, "Rejected", error.message)
         return true
       }
+      flush()
+      reply?.(Exit.fail(error))
       traps++
       trapsMetric.updateUnsafe(1, metricContext)
       deadLetter(envelope, "Trapped", error.message)
@@ -396,9 +420,10 @@ export const make = <R = never>(
 
     const publishDepth = Effect.sync(() => depthMetric.updateUnsafe(mailbox.size, metricContext))
 
-    const releaseSender = () => {
-      const next = waitingSenders.shift()
-      if (next !== undefined) next()
+    // Once per batch: as many senders waiting for room as there is room for. Each re-checks when it runs.
+    const releaseSenders = () => {
+      let room = capacity - mailbox.size
+      while (room-- > 0 && waitingSenders.length > 0) waitingSenders.shift()!()
     }
 
     const awaitWork = Effect.callback<void>((resume) => {
@@ -442,9 +467,19 @@ export const make = <R = never>(
       payload
     })
 
-    const send = (payload: Uint8Array, options?: SendOptions) =>
+    const sendWhenAdmitted = (payload: Uint8Array, options: SendOptions | undefined) =>
       Effect.flatMap(admit(options?.failFast), () =>
         Effect.sync(() => enqueue({ message: messageOf(payload, options), reply: undefined, expired: false })))
+
+    // Eager when there is room (as `Effect.fnUntracedEager`): the message is queued now and the answer is
+    // an `Exit`, which a caller's `yield*` passes without a fiber step.
+    const send = (payload: Uint8Array, options?: SendOptions): Effect.Effect<void, MailboxFull | ActorStopped> => {
+      if (mailbox.size < capacity && accepting()) {
+        enqueue({ message: messageOf(payload, options), reply: undefined, expired: false })
+        return Effect.void
+      }
+      return sendWhenAdmitted(payload, options)
+    }
 
     const request = (payload: Uint8Array, options?: RequestOptions): Effect.Effect<Uint8Array | undefined, RequestError> =>
       Effect.suspend(() => {
@@ -453,7 +488,7 @@ export const make = <R = never>(
         if (status === "Running" && !busy && mailbox.size === 0 && instance !== undefined && !instance.isolated) {
           let result: Exit.Exit<Uint8Array | undefined, RequestError> | undefined
           const envelope: Envelope = { message, reply: (exit) => (result = exit), expired: false }
-          const handled = handle(envelope, instance)
+          const handled = handle(envelope, instance, clock.currentTimeNanosUnsafe())
           if (handled instanceof Promise) {
             // The guest suspended: the loop waits for `busy` to clear; wake it when this settles.
             return Effect.promise(() => handled.then(() => wake?.())).pipe(Effect.flatMap(() => result!))
@@ -486,6 +521,7 @@ export const make = <R = never>(
       Effect.gen(function*() {
         while (true) {
           if (crash !== undefined) {
+            flush()
             yield* publishDepth
             return yield* crash
           }
@@ -496,26 +532,37 @@ export const make = <R = never>(
             yield* awaitWork
             continue
           }
-          // Drain a batch synchronously: one fiber step for many messages.
+          // Drain a batch synchronously: one fiber step, one metrics update and one release of waiting
+          // senders for many messages.
           let batch = 0
+          let started = clock.currentTimeNanosUnsafe()
           while (envelope !== undefined) {
-            releaseSender()
-            if (envelope.expired) deadLetter(envelope, "Expired", "the requester gave up before the actor reached it")
-            else if (current.isolated) {
+            if (envelope.expired) {
+              deadLetter(envelope, "Expired", "the requester gave up before the actor reached it")
+              started = clock.currentTimeNanosUnsafe()
+            } else if (current.isolated) {
               // A worker-isolated guest answers by message, under its timeout (from Clock).
+              flush()
               busy = true
-              const started = clock.currentTimeNanosUnsafe()
               const exit = yield* Effect.exit(current.handleMessage(envelope.message))
               if (!complete(envelope, exit, started)) break
+              started = clock.currentTimeNanosUnsafe()
             } else {
-              let handled = handle(envelope, current)
-              if (handled instanceof Promise) handled = yield* Effect.promise(() => handled as Promise<boolean>)
+              let handled = handle(envelope, current, started)
+              if (handled instanceof Promise) {
+                flush()
+                handled = yield* Effect.promise(() => handled as Promise<boolean>)
+                chained = false
+              }
               if (!handled) break
+              started = chained ? lastEnded : clock.currentTimeNanosUnsafe()
             }
             // A reply may run its requester at once, and an idle-path request in there may crash the instance.
-            if (++batch === 256 || crash !== undefined) break
+            if (++batch === batchSize || crash !== undefined) break
             envelope = mailbox.shift()
           }
+          flush()
+          releaseSenders()
           if (crash === undefined) yield* Effect.yieldNow
         }
       })
