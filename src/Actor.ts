@@ -347,26 +347,38 @@ export const make = <R = never>(
     // Errors capture a stack trace when made: make this one only when it is needed.
     const stopped = () => new ActorStopped({ actorId: id })
 
-    // Handled messages not yet added to the `handled` counter: a batch adds them once. Flushed before
-    // anything else can run (a reply resumes its requester at once) and at the end of every batch.
+    // A clock reading costs about as much as a small guest call, so calls in a batch are timed together:
+    // a run of calls since `runStarted` is closed by `flush` with one reading, and each call in it is
+    // recorded at the run's mean (the histogram's count and sum stay exact). A run is closed before
+    // anything else can run — a reply resumes its requester at once — and at the end of every batch, which
+    // also adds the run's handled messages to the counter. With a tracer installed, each call is timed.
+    let runStarted = 0n
+    let runCalls = 0
     let unflushed = 0
     const flush = () => {
+      if (runCalls > 0) {
+        const each = Number(clock.currentTimeNanosUnsafe() - runStarted) / 1e9 / runCalls
+        for (let i = 0; i < runCalls; i++) durationMetric.updateUnsafe(each, metricContext)
+        runCalls = 0
+      }
       if (unflushed > 0) {
         handledMetric.updateUnsafe(unflushed, metricContext)
         unflushed = 0
       }
     }
-    // When the last call ended; `chained` while nothing has run since, so the next call can start there
-    // (one clock reading per message in a batch instead of two).
-    let lastEnded = 0n
-    let chained = false
+    /** Where a call in a batch starts: a timed run (undefined) or its own reading. */
+    const startCall = (): bigint | undefined => {
+      if (tracing) return clock.currentTimeNanosUnsafe()
+      if (runCalls === 0) runStarted = clock.currentTimeNanosUnsafe()
+      return undefined
+    }
 
     /**
      * Handles one message now. Returns false when the guest trapped (the incarnation must end), or a
      * promise of that when the guest suspended (JSPI: it waits on `messaging.request`); the actor stays
-     * busy, and takes nothing else, until it settles.
+     * busy, and takes nothing else, until it settles. `started` undefined: the call is part of the run.
      */
-    const handle = (envelope: Envelope, current: Instance, started: bigint): boolean | Promise<boolean> => {
+    const handle = (envelope: Envelope, current: Instance, started: bigint | undefined): boolean | Promise<boolean> => {
       busy = true
       const outcome = current.invokeHandler(envelope.message)
       return outcome instanceof Promise
@@ -377,15 +389,16 @@ export const make = <R = never>(
     const complete = (
       envelope: Envelope,
       exit: Exit.Exit<Uint8Array | undefined, CallError>,
-      started: bigint
+      started: bigint | undefined
     ): boolean => {
-      const ended = clock.currentTimeNanosUnsafe()
-      lastEnded = ended
       busy = false
-      durationMetric.updateUnsafe(Number(ended - started) / 1e9, metricContext)
-      if (tracing) traceCall(started, ended, exit)
+      if (started === undefined) runCalls++
+      else {
+        const ended = clock.currentTimeNanosUnsafe()
+        durationMetric.updateUnsafe(Number(ended - started) / 1e9, metricContext)
+        if (tracing) traceCall(started, ended, exit)
+      }
       const reply = envelope.reply
-      chained = reply === undefined
       if (Exit.isSuccess(exit)) {
         handled++
         unflushed++
@@ -535,27 +548,22 @@ export const make = <R = never>(
           // Drain a batch synchronously: one fiber step, one metrics update and one release of waiting
           // senders for many messages.
           let batch = 0
-          let started = clock.currentTimeNanosUnsafe()
           while (envelope !== undefined) {
             if (envelope.expired) {
+              flush()
               deadLetter(envelope, "Expired", "the requester gave up before the actor reached it")
-              started = clock.currentTimeNanosUnsafe()
             } else if (current.isolated) {
               // A worker-isolated guest answers by message, under its timeout (from Clock).
               flush()
               busy = true
+              const started = clock.currentTimeNanosUnsafe()
               const exit = yield* Effect.exit(current.handleMessage(envelope.message))
               if (!complete(envelope, exit, started)) break
-              started = clock.currentTimeNanosUnsafe()
             } else {
-              let handled = handle(envelope, current, started)
-              if (handled instanceof Promise) {
-                flush()
-                handled = yield* Effect.promise(() => handled as Promise<boolean>)
-                chained = false
-              }
+              let handled = handle(envelope, current, startCall())
+              // The guest suspended: its call (and the run it ends) is timed when it settles.
+              if (handled instanceof Promise) handled = yield* Effect.promise(() => handled as Promise<boolean>)
               if (!handled) break
-              started = chained ? lastEnded : clock.currentTimeNanosUnsafe()
             }
             // A reply may run its requester at once, and an idle-path request in there may crash the instance.
             if (++batch === batchSize || crash !== undefined) break
