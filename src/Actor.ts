@@ -128,7 +128,11 @@ export interface ActorRef {
   readonly [TypeId]: TypeId
   readonly id: string
   readonly component: Component.Component
-  /** Fire and forget. Waits for room in a full mailbox unless `failFast`. */
+  /**
+   * Fire and forget. Waits for room in a full mailbox unless `failFast`. Eager when there is room (as
+   * `Effect.fnUntracedEager`): the message is queued when `send` is called and the effect returned is
+   * already complete.
+   */
   send(payload: Uint8Array, options?: SendOptions): Effect.Effect<void, MailboxFull | ActorStopped>
   /** Send and wait for the guest's reply (`undefined` when it answers `none`). */
   request(payload: Uint8Array, options?: RequestOptions): Effect.Effect<Uint8Array | undefined, RequestError>
