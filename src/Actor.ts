@@ -437,10 +437,11 @@ export const make = <R = never>(
 
     const publishDepth = Effect.sync(() => depthMetric.updateUnsafe(mailbox.size, metricContext))
 
-    // Once per batch: as many senders waiting for room as there is room for. Each re-checks when it runs.
+    // Once per batch: as many senders waiting for room as there is room for. Each re-checks when it runs;
+    // one that resumes at once may fill the mailbox itself (and wait again), so stop when it is full.
     const releaseSenders = () => {
       let room = capacity - mailbox.size
-      while (room-- > 0 && waitingSenders.length > 0) waitingSenders.shift()!()
+      while (room-- > 0 && waitingSenders.length > 0 && mailbox.size < capacity) waitingSenders.shift()!()
     }
 
     const awaitWork = Effect.callback<void>((resume) => {
