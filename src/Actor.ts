@@ -216,13 +216,35 @@ const seriesOf = (id: string): Series => {
   return series
 }
 
-interface Envelope {
-  readonly message: Message
+/**
+ * A queued message: the message the guest gets, and what the actor keeps with it — one allocation per
+ * message. Only the message's fields reach the guest; a copy goes where it leaves the actor (dead letters,
+ * a worker).
+ */
+class Envelope implements Message {
+  readonly sender: string
+  readonly topic: string | undefined
+  readonly correlationId: bigint | undefined
+  readonly payload: Uint8Array
   /** Set for requests: completes the requester. */
   reply: ((exit: Exit.Exit<Uint8Array | undefined, RequestError>) => void) | undefined
   /** The requester gave up: the actor dead-letters it instead of handling it. */
-  expired: boolean
+  expired = false
+  constructor(payload: Uint8Array, options: SendOptions | undefined, reply: Envelope["reply"]) {
+    this.sender = options?.sender ?? "host"
+    this.topic = options?.topic
+    this.correlationId = options?.correlationId
+    this.payload = payload
+    this.reply = reply
+  }
 }
+
+const messageOf = (envelope: Envelope): Message => ({
+  sender: envelope.sender,
+  topic: envelope.topic,
+  correlationId: envelope.correlationId,
+  payload: envelope.payload
+})
 
 /** An array-backed FIFO: `shift` is O(1) amortized, unlike `Array.prototype.shift`. */
 class Mailbox {
@@ -348,7 +370,7 @@ export const make = <R = never>(
     }
 
     const deadLetter = (envelope: Envelope, reason: DeadLetters.Reason, error: string) =>
-      deadLetters.offer({ target: id, message: envelope.message, reason, error, at: clock.currentTimeMillisUnsafe() })
+      deadLetters.offer({ target: id, message: messageOf(envelope), reason, error, at: clock.currentTimeMillisUnsafe() })
 
     // Errors capture a stack trace when made: make this one only when it is needed.
     const stopped = () => new ActorStopped({ actorId: id })
@@ -386,7 +408,7 @@ export const make = <R = never>(
      */
     const handle = (envelope: Envelope, current: Instance, started: bigint | undefined): boolean | Promise<boolean> => {
       busy = true
-      const outcome = current.invokeHandler(envelope.message)
+      const outcome = current.invokeHandler(envelope)
       return outcome instanceof Promise
         ? outcome.then((exit) => complete(envelope, exit, started))
         : complete(envelope, outcome, started)
@@ -480,22 +502,15 @@ export const make = <R = never>(
         return Effect.flatMap(waitForRoom, () => admit(failFast))
       })
 
-    const messageOf = (payload: Uint8Array, options: SendOptions | undefined): Message => ({
-      sender: options?.sender ?? "host",
-      topic: options?.topic,
-      correlationId: options?.correlationId,
-      payload
-    })
-
     const sendWhenAdmitted = (payload: Uint8Array, options: SendOptions | undefined) =>
       Effect.flatMap(admit(options?.failFast), () =>
-        Effect.sync(() => enqueue({ message: messageOf(payload, options), reply: undefined, expired: false })))
+        Effect.sync(() => enqueue(new Envelope(payload, options, undefined))))
 
     // Eager when there is room (as `Effect.fnUntracedEager`): the message is queued now and the answer is
     // an `Exit`, which a caller's `yield*` passes without a fiber step.
     const send = (payload: Uint8Array, options?: SendOptions): Effect.Effect<void, MailboxFull | ActorStopped> => {
       if (mailbox.size < capacity && accepting()) {
-        enqueue({ message: messageOf(payload, options), reply: undefined, expired: false })
+        enqueue(new Envelope(payload, options, undefined))
         return Effect.void
       }
       return sendWhenAdmitted(payload, options)
@@ -503,11 +518,10 @@ export const make = <R = never>(
 
     const request = (payload: Uint8Array, options?: RequestOptions): Effect.Effect<Uint8Array | undefined, RequestError> =>
       Effect.suspend(() => {
-        const message = messageOf(payload, options)
         // Idle: nothing queued, nothing running. Handle it here, now; order and one-at-a-time still hold.
         if (status === "Running" && !busy && mailbox.size === 0 && instance !== undefined && !instance.isolated) {
           let result: Exit.Exit<Uint8Array | undefined, RequestError> | undefined
-          const envelope: Envelope = { message, reply: (exit) => (result = exit), expired: false }
+          const envelope = new Envelope(payload, options, (exit) => (result = exit))
           const handled = handle(envelope, instance, clock.currentTimeNanosUnsafe())
           if (handled instanceof Promise) {
             // The guest suspended: the loop waits for `busy` to clear; wake it when this settles.
@@ -518,7 +532,7 @@ export const make = <R = never>(
         }
         const timeout = options?.timeout ?? defaultTimeout
         return Effect.flatMap(admit(options?.failFast), () => {
-          const envelope: Envelope = { message, reply: undefined, expired: false }
+          const envelope = new Envelope(payload, options, undefined)
           const awaitReply = Effect.callback<Uint8Array | undefined, RequestError>((resume) => {
             envelope.reply = (exit) => {
               envelope.reply = undefined
@@ -564,7 +578,7 @@ export const make = <R = never>(
               flush()
               busy = true
               const started = clock.currentTimeNanosUnsafe()
-              const exit = yield* Effect.exit(current.handleMessage(envelope.message))
+              const exit = yield* Effect.exit(current.handleMessage(messageOf(envelope)))
               if (!complete(envelope, exit, started)) break
             } else {
               let handled = handle(envelope, current, startCall())
