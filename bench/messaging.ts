@@ -3,8 +3,9 @@
  * counts, so the router and registry are all that is measured), how that cost scales from 10 to 10,000
  * actors, and fire-and-forget into one wasm actor — each beside its baseline from the same run (a bare
  * `Map.get`; one fiber step; the same sends through a plain `Map` inside `Effect.suspend`, the floor of any
- * lazy router; `Instance.handleMessage` and `Actor.send` alone), and a guest's own `send` through the
- * `messaging` host interface beside a request to the same guest that sends nothing.
+ * lazy router, and a plain `Map.get` + `ref.send`, the floor of an eager one; `Instance.handleMessage` and
+ * `Actor.send` alone), and a guest's own `send` through the `messaging` host interface beside a request to
+ * the same guest that sends nothing.
  */
 import { Context, Effect, Layer } from "effect"
 import { Actor, Audit, Capability, Component, Linker, Logging, Messaging } from "../src/index.ts"
@@ -127,6 +128,11 @@ export const messaging = async (options: Options): Promise<ReadonlyArray<Row>> =
           yield* Effect.suspend(() => map.get(target)!.send(payload, hostOptions))
         }
       })))
+    // The floor of an eager router (Router.send guards and hands over when called): no fiber step at all.
+    const eagerNs = await measureBatch(options, messages, (n) =>
+      Effect.runSync(Effect.gen(function*() {
+        for (let i = 0; i < n; i++) yield* map.get(targets[i & 4095]!)!.send(payload, hostOptions)
+      })))
     let before = counter.count
     const hostNs = await measureBatch(options, messages, (n) =>
       Effect.runSync(Effect.gen(function*() {
@@ -149,6 +155,7 @@ export const messaging = async (options: Options): Promise<ReadonlyArray<Row>> =
     if (counter.count === before) throw new Error("publish delivered nothing")
 
     const bare = "bare lazy send: suspend + Map.get + ref.send"
+    const eager = "bare eager send: Map.get + ref.send"
     const step = "one fiber step (yield* Effect.suspend)"
     rows.push(
       { suite, name: "Map.get (1000 ids)", nsPerOp: mapNs },
@@ -157,11 +164,12 @@ export const messaging = async (options: Options): Promise<ReadonlyArray<Row>> =
       { suite, name: step, nsPerOp: stepNs },
       { suite, name: "Registry.lookup (as an Effect)", nsPerOp: lookupEffectNs, baseline: step },
       { suite, name: bare, nsPerOp: bareNs, baseline: step },
+      { suite, name: eager, nsPerOp: eagerNs, baseline: bare },
       {
         suite,
         name: "Router.send host → 1000 actors",
         nsPerOp: hostNs,
-        baseline: bare,
+        baseline: [bare, eager],
         targetNs: 1e9 / 3e6,
         note: "size guard; the host is trusted"
       },
@@ -169,7 +177,7 @@ export const messaging = async (options: Options): Promise<ReadonlyArray<Row>> =
         suite,
         name: "Router.send actor → actor, 1000 actors",
         nsPerOp: guardedNs,
-        baseline: bare,
+        baseline: [bare, eager],
         targetNs: 1e9 / 3e6,
         note: "size + rate + capability guards"
       },
@@ -194,6 +202,7 @@ export const messaging = async (options: Options): Promise<ReadonlyArray<Row>> =
       readonly rssMiB: number
       readonly batch: (count: number) => void
       readonly bareBatch: (count: number) => void
+      readonly eagerBatch: (count: number) => void
     }> = []
     for (const n of sizes) {
       globalThis.gc?.()
@@ -221,13 +230,19 @@ export const messaging = async (options: Options): Promise<ReadonlyArray<Row>> =
             yield* Effect.suspend(() => refs.get(target)!.send(payload, options))
           }
         }))
+      // And without the suspend: the floor of an eager router, whose growth with n is the memory's alone.
+      const eagerBatch = (count: number) =>
+        Effect.runSync(Effect.gen(function*() {
+          for (let i = 0; i < count; i++) yield* refs.get(targets[i & 16383]!)!.send(payload, options)
+        }))
       globalThis.gc?.()
-      setups.push({ n, rssMiB: (process.memoryUsage().rss - rssBefore) / 2 ** 20, batch, bareBatch })
+      setups.push({ n, rssMiB: (process.memoryUsage().rss - rssBefore) / 2 ** 20, batch, bareBatch, eagerBatch })
     }
     const rounds = options.smoke ? 1 : 9
     const count = options.smoke ? 20 : messages
     const times = setups.map(() => [] as Array<number>)
     const bareTimes = setups.map(() => [] as Array<number>)
+    const eagerTimes = setups.map(() => [] as Array<number>)
     const time = (batch: (count: number) => void) => {
       const started = process.hrtime.bigint()
       batch(count)
@@ -237,9 +252,11 @@ export const messaging = async (options: Options): Promise<ReadonlyArray<Row>> =
       for (const [i, setup] of setups.entries()) {
         const ns = time(setup.batch)
         const bareNs = time(setup.bareBatch)
+        const eagerNs = time(setup.eagerBatch)
         if (round > 0) {
           times[i]!.push(ns)
           bareTimes[i]!.push(bareNs)
+          eagerTimes[i]!.push(eagerNs)
         }
       }
     }
@@ -249,7 +266,8 @@ export const messaging = async (options: Options): Promise<ReadonlyArray<Row>> =
       rssMiB: setup.rssMiB,
       total: rss,
       ns: median(times[i]!),
-      bareNs: median(bareTimes[i]!)
+      bareNs: median(bareTimes[i]!),
+      eagerNs: median(eagerTimes[i]!)
     }))
   }).pipe(Effect.scoped))
   const smallest = scaling[0]!.ns
@@ -270,6 +288,15 @@ export const messaging = async (options: Options): Promise<ReadonlyArray<Row>> =
       nsPerOp: bareNs,
       ...(n === sizes[0] ? {} : { baseline: "bare lazy send per message, 10 actors" }),
       note: "same access pattern, plain Map, no router"
+    })
+  }
+  for (const { eagerNs, n } of scaling) {
+    rows.push({
+      suite,
+      name: `bare eager send per message, ${n.toLocaleString("en-US")} actors`,
+      nsPerOp: eagerNs,
+      ...(n === sizes[0] ? {} : { baseline: "bare eager send per message, 10 actors" }),
+      note: "same access pattern, plain Map, no router, no fiber step"
     })
   }
 

@@ -198,6 +198,9 @@ export class Router extends Context.Service<Router, {
    * Fire and forget to an id, `name@version` or `name`. Unknown targets go to dead letters. A message to a
    * `name` whose actor stopped while the message waited for room (a blue-green switch under load) goes to
    * the name's new route instead.
+   *
+   * Eager (as `Effect.fnUntracedEager`): the message is guarded and handed over when `send` is called;
+   * the effect returned is the outcome (already complete unless it waits for room in a full mailbox).
    */
   readonly send: (from: string, target: string, payload: Uint8Array, options?: DeliveryOptions) => Effect.Effect<void, SendError>
   /** Sends with a fresh correlation id and waits for the reply (`undefined` when the guest answers none). */
@@ -379,17 +382,19 @@ export const make = (
         return deliver(from, target, next, payload, options)
       })
 
-    const send = (from: string, target: string, payload: Uint8Array, options?: DeliveryOptions): Effect.Effect<void, SendError> =>
-      Effect.suspend((): Effect.Effect<void, SendError> => {
-        const sender = admit(from, target, "target", payload.byteLength)
-        if (!(sender instanceof Sender)) return refuse(sender)
-        const entry = registry.resolveUnsafe(target)
-        if (entry === undefined) {
-          unknownTarget(from, target, payload)
-          return Effect.void
-        }
-        return deliver(from, target, entry, payload, options?.failFast === true ? sender.failFastOptions : sender)
-      })
+    // Eager, like `Effect.fnUntracedEager`: the guards, the lookup and the actor's `send` run when `send` is
+    // called, and what comes back is the actor's answer — an `Exit` when it took the message at once, which
+    // a caller's `yield*` passes without a fiber step. A send still waiting for room stays an effect.
+    const send = (from: string, target: string, payload: Uint8Array, options?: DeliveryOptions): Effect.Effect<void, SendError> => {
+      const sender = admit(from, target, "target", payload.byteLength)
+      if (!(sender instanceof Sender)) return refuse(sender)
+      const entry = registry.resolveUnsafe(target)
+      if (entry === undefined) {
+        unknownTarget(from, target, payload)
+        return Effect.void
+      }
+      return deliver(from, target, entry, payload, options?.failFast === true ? sender.failFastOptions : sender)
+    }
 
     const request = (
       from: string,

@@ -76,6 +76,26 @@ describe("Actor", () => {
       assert.deepStrictEqual(host.logged, ["a", "b", "c", "d"])
     }))
 
+  it.effect("mailbox - many senders waiting for room all get in, each in its own order", () =>
+    Effect.gen(function*() {
+      const host = logRecorder()
+      const actor = yield* Actor.make(yield* load("flaky"), { id: "crowded", imports: host.imports, mailbox: { capacity: 2 } })
+      const senders = yield* Effect.forEach([0, 1, 2, 3], (s) =>
+        Effect.forkChild(
+          Effect.forEach([0, 1, 2], (i) => actor.send(text(`s${s}-${i}`)), { discard: true }),
+          { startImmediately: true }
+        ))
+      assert.strictEqual((yield* actor.stats).mailboxDepth, 2)
+      yield* Effect.forkScoped(actor.run, { startImmediately: true })
+      yield* Effect.forEach(senders, Fiber.join, { discard: true })
+      yield* actor.request(text("last"))
+      assert.strictEqual(host.logged.length, 13)
+      assert.strictEqual(host.logged.at(-1), "last")
+      for (const s of [0, 1, 2, 3]) {
+        assert.deepStrictEqual(host.logged.filter((m) => m.startsWith(`s${s}-`)), [0, 1, 2].map((i) => `s${s}-${i}`))
+      }
+    }))
+
   it.effect("request - a timeout is a RequestTimeout and the expired request is dead-lettered, not handled", () =>
     withDeadLetters((store) =>
       Effect.gen(function*() {
