@@ -17,16 +17,19 @@ import { measureBatch, measureSync, type Options, type Row } from "./harness.ts"
 const suite = "messaging"
 const payload = new Uint8Array(16).fill(7)
 
-/** An actor ref whose `send` only counts: no mailbox, no wasm. */
-const fakeRef = (id: string, counter: { count: number }): Actor.ActorRef =>
-  ({
+/** An actor ref whose `sendNow` only counts (and `send` is it, suspended): no mailbox, no wasm. */
+const fakeRef = (id: string, counter: { count: number }): Actor.ActorRef => {
+  const sendNow = () => {
+    counter.count++
+    return Effect.void
+  }
+  return ({
     [Actor.TypeId]: Actor.TypeId,
     id,
-    send: () => {
-      counter.count++
-      return Effect.void
-    }
+    sendNow,
+    send: () => Effect.suspend(sendNow)
   }) as unknown as Actor.ActorRef
+}
 
 const services = (options?: Router.Options) =>
   Layer.provideMerge(
@@ -125,24 +128,24 @@ export const messaging = async (options: Options): Promise<ReadonlyArray<Row>> =
       Effect.runSync(Effect.gen(function*() {
         for (let i = 0; i < n; i++) {
           const target = targets[i & 4095]!
-          yield* Effect.suspend(() => map.get(target)!.send(payload, hostOptions))
+          yield* Effect.suspend(() => map.get(target)!.sendNow(payload, hostOptions))
         }
       })))
-    // The floor of an eager router (Router.send guards and hands over when called): no fiber step at all.
+    // The floor of an eager router (Router.sendNow guards and hands over when called): no fiber step at all.
     const eagerNs = await measureBatch(options, messages, (n) =>
       Effect.runSync(Effect.gen(function*() {
-        for (let i = 0; i < n; i++) yield* map.get(targets[i & 4095]!)!.send(payload, hostOptions)
+        for (let i = 0; i < n; i++) yield* map.get(targets[i & 4095]!)!.sendNow(payload, hostOptions)
       })))
     let before = counter.count
     const hostNs = await measureBatch(options, messages, (n) =>
       Effect.runSync(Effect.gen(function*() {
-        for (let i = 0; i < n; i++) yield* router.send("host", targets[i & 4095]!, payload)
+        for (let i = 0; i < n; i++) yield* router.sendNow("host", targets[i & 4095]!, payload)
       })))
     if (counter.count === before) throw new Error("host routing delivered nothing")
     before = counter.count
     const guardedNs = await measureBatch(options, messages, (n) =>
       Effect.runSync(Effect.gen(function*() {
-        for (let i = 0; i < n; i++) yield* router.send(senders[i & 4095]!, targets[i & 4095]!, payload)
+        for (let i = 0; i < n; i++) yield* router.sendNow(senders[i & 4095]!, targets[i & 4095]!, payload)
       })))
     check(counter, before, options.smoke ? 20 * 2 : messages * 8, "actor → actor routing")
     for (const id of ids) await Effect.runPromise(router.subscribe(id, "news"))
@@ -154,8 +157,8 @@ export const messaging = async (options: Options): Promise<ReadonlyArray<Row>> =
       }))) / ids.length
     if (counter.count === before) throw new Error("publish delivered nothing")
 
-    const bare = "bare lazy send: suspend + Map.get + ref.send"
-    const eager = "bare eager send: Map.get + ref.send"
+    const bare = "bare lazy send: suspend + Map.get + ref.sendNow"
+    const eager = "bare eager send: Map.get + ref.sendNow"
     const step = "one fiber step (yield* Effect.suspend)"
     rows.push(
       { suite, name: "Map.get (1000 ids)", nsPerOp: mapNs },
@@ -167,7 +170,7 @@ export const messaging = async (options: Options): Promise<ReadonlyArray<Row>> =
       { suite, name: eager, nsPerOp: eagerNs, baseline: bare },
       {
         suite,
-        name: "Router.send host → 1000 actors",
+        name: "Router.sendNow host → 1000 actors",
         nsPerOp: hostNs,
         baseline: [bare, eager],
         targetNs: 1e9 / 3e6,
@@ -175,7 +178,7 @@ export const messaging = async (options: Options): Promise<ReadonlyArray<Row>> =
       },
       {
         suite,
-        name: "Router.send actor → actor, 1000 actors",
+        name: "Router.sendNow actor → actor, 1000 actors",
         nsPerOp: guardedNs,
         baseline: [bare, eager],
         targetNs: 1e9 / 3e6,
@@ -218,7 +221,7 @@ export const messaging = async (options: Options): Promise<ReadonlyArray<Row>> =
       const batch = (count: number) => {
         const before = counter.count
         Effect.runSync(Effect.gen(function*() {
-          for (let i = 0; i < count; i++) yield* router.send(senders[i & 16383]!, targets[i & 16383]!, payload)
+          for (let i = 0; i < count; i++) yield* router.sendNow(senders[i & 16383]!, targets[i & 16383]!, payload)
         }))
         check(counter, before, count, `${n} actors`)
       }
@@ -227,13 +230,13 @@ export const messaging = async (options: Options): Promise<ReadonlyArray<Row>> =
         Effect.runSync(Effect.gen(function*() {
           for (let i = 0; i < count; i++) {
             const target = targets[i & 16383]!
-            yield* Effect.suspend(() => refs.get(target)!.send(payload, options))
+            yield* Effect.suspend(() => refs.get(target)!.sendNow(payload, options))
           }
         }))
       // And without the suspend: the floor of an eager router, whose growth with n is the memory's alone.
       const eagerBatch = (count: number) =>
         Effect.runSync(Effect.gen(function*() {
-          for (let i = 0; i < count; i++) yield* refs.get(targets[i & 16383]!)!.send(payload, options)
+          for (let i = 0; i < count; i++) yield* refs.get(targets[i & 16383]!)!.sendNow(payload, options)
         }))
       globalThis.gc?.()
       setups.push({ n, rssMiB: (process.memoryUsage().rss - rssBefore) / 2 ** 20, batch, bareBatch, eagerBatch })
@@ -274,9 +277,9 @@ export const messaging = async (options: Options): Promise<ReadonlyArray<Row>> =
   for (const { n, ns, rssMiB, total } of scaling) {
     rows.push({
       suite,
-      name: `Router.send per message, ${n.toLocaleString("en-US")} actors`,
+      name: `Router.sendNow per message, ${n.toLocaleString("en-US")} actors`,
       nsPerOp: ns,
-      ...(n === sizes[0] ? {} : { baseline: "Router.send per message, 10 actors" }),
+      ...(n === sizes[0] ? {} : { baseline: "Router.sendNow per message, 10 actors" }),
       ...(n === sizes.at(-1) ? { targetNs: smallest * 1.2 } : {}),
       note: `all guards; RSS +${Math.max(0, rssMiB).toFixed(1)} MiB for the set-up (process ${total.toFixed(0)} MiB)`
     })
@@ -318,8 +321,8 @@ export const messaging = async (options: Options): Promise<ReadonlyArray<Row>> =
       const router = yield* Router.Router
       const ref = yield* Actor.spawn(component, { id: "wasm", imports: {}, mailbox: { capacity: 4096 } })
       yield* registry.register("wasm", "1", ref)
-      if (viaRouter) for (let i = 0; i < n; i++) yield* router.send("host", "wasm", payload)
-      else for (let i = 0; i < n; i++) yield* ref.send(payload)
+      if (viaRouter) for (let i = 0; i < n; i++) yield* router.sendNow("host", "wasm", payload)
+      else for (let i = 0; i < n; i++) yield* ref.sendNow(payload)
       const count = yield* ref.request(payload)
       if (count === undefined || new DataView(count.buffer, count.byteOffset).getUint32(0, true) !== n + 1) {
         throw new Error("messages were lost")
@@ -329,12 +332,12 @@ export const messaging = async (options: Options): Promise<ReadonlyArray<Row>> =
   const routerWasmNs = await measureBatch(options, calls, intoWasm(true))
   rows.push(
     { suite, name: "Instance.handleMessage (16 B)", nsPerOp: instanceCallNs },
-    { suite, name: "Actor.send direct (16 B, wasm)", nsPerOp: actorSendNs, baseline: "Instance.handleMessage (16 B)" },
+    { suite, name: "Actor.sendNow direct (16 B, wasm)", nsPerOp: actorSendNs, baseline: "Instance.handleMessage (16 B)" },
     {
       suite,
-      name: "Router.send → wasm actor (16 B)",
+      name: "Router.sendNow → wasm actor (16 B)",
       nsPerOp: routerWasmNs,
-      baseline: "Actor.send direct (16 B, wasm)",
+      baseline: "Actor.sendNow direct (16 B, wasm)",
       targetNs: 1000,
       note: "handled in wasm (lifecycle guest)"
     }

@@ -1,5 +1,5 @@
 /**
- * Message throughput into wasm, and how it scales: fire-and-forget `Actor.send` (16 B, handled in wasm by
+ * Message throughput into wasm, and how it scales: fire-and-forget `Actor.sendNow` (16 B, handled in wasm by
  * the lifecycle guest) to 1, 10, 100, 1,000 and 10,000 live wasm actors, round robin, with the RSS each
  * population costs — beside `Instance.handleMessage` called directly, measured in the same run.
  *
@@ -37,7 +37,7 @@ export const scaling = async (options: Options): Promise<ReadonlyArray<Row>> => 
   rows.push({ suite, name: direct, nsPerOp: directNs, note: "one instance, no actor" })
 
   const sizes = options.smoke ? [1, 10, 100] : [1, 10, 100, 1_000, 10_000]
-  const name = (n: number) => n === 1 ? "Actor.send → 1 wasm actor (throughput)" : `Actor.send per message, ${n.toLocaleString("en-US")} wasm actors`
+  const name = (n: number) => n === 1 ? "Actor.sendNow → 1 wasm actor (throughput)" : `Actor.sendNow per message, ${n.toLocaleString("en-US")} wasm actors`
   for (const n of sizes) {
     collectGarbage()
     const before = rssMiB()
@@ -58,7 +58,7 @@ export const scaling = async (options: Options): Promise<ReadonlyArray<Row>> => 
     const perSend = await measureBatch(options, perRound, (count) =>
       Effect.runPromise(Effect.gen(function*() {
         for (let i = 0; i < count; i++) {
-          yield* refs[i % n]!.send(payload)
+          yield* refs[i % n]!.sendNow(payload)
         }
         // One request per actor: its reply comes after everything sent to it before, and carries the
         // guest's counter, so a lost message would show.

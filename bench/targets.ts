@@ -36,28 +36,28 @@ export const targets: ReadonlyArray<Target> = [
   {
     issue: 4,
     text: "host routing with 1000 actors ≥ 3 M msg/s",
-    row: "messaging: Router.send host → 1000 actors",
+    row: "messaging: Router.sendNow host → 1000 actors",
     show: (row) => perSecond(row.nsPerOp)
   },
   {
     issue: 4,
     text: "fire-and-forget into one wasm actor, handled in wasm ≥ 1 M msg/s",
-    row: "scaling: Actor.send → 1 wasm actor (throughput)",
+    row: "scaling: Actor.sendNow → 1 wasm actor (throughput)",
     show: (row) => perSecond(row.nsPerOp)
   },
   {
     issue: 4,
     text: "… the same through the router",
-    row: "messaging: Router.send → wasm actor (16 B)",
+    row: "messaging: Router.sendNow → wasm actor (16 B)",
     show: (row) => perSecond(row.nsPerOp)
   },
   { issue: 4, text: "registry lookup ≤ 50 ns", row: "messaging: Registry.lookupUnsafe (1000 actors)" },
   {
     issue: 4,
     text: "per-message cost flat from 10 to 10,000 actors (ratio ≤ 1.2), host routing",
-    row: "messaging: Router.send per message, 10,000 actors",
+    row: "messaging: Router.sendNow per message, 10,000 actors",
     show: (row, rows) => {
-      const base = ref(rows, row, "Router.send per message, 10 actors")
+      const base = ref(rows, row, "Router.sendNow per message, 10 actors")
       return base === undefined ? formatNs(row.nsPerOp) : `${(row.nsPerOp / base.nsPerOp).toFixed(2)}x the 10-actor cost`
     }
   },

@@ -128,12 +128,14 @@ export interface ActorRef {
   readonly [TypeId]: TypeId
   readonly id: string
   readonly component: Component.Component
-  /**
-   * Fire and forget. Waits for room in a full mailbox unless `failFast`. Eager when there is room (as
-   * `Effect.fnUntracedEager`): the message is queued when `send` is called and the effect returned is
-   * already complete.
-   */
+  /** Fire and forget. Waits for room in a full mailbox unless `failFast`. Lazy, like any effect. */
   send(payload: Uint8Array, options?: SendOptions): Effect.Effect<void, MailboxFull | ActorStopped>
+  /**
+   * `send`, but eager (as `Effect.fnUntracedEager`): when there is room the message is queued as
+   * `sendNow` is called and the effect returned is already complete (an `Exit`: a caller's `yield*` costs
+   * no fiber step). For hot paths; running the returned effect again does not send again.
+   */
+  sendNow(payload: Uint8Array, options?: SendOptions): Effect.Effect<void, MailboxFull | ActorStopped>
   /** Send and wait for the guest's reply (`undefined` when it answers `none`). */
   request(payload: Uint8Array, options?: RequestOptions): Effect.Effect<Uint8Array | undefined, RequestError>
   /**
@@ -280,6 +282,7 @@ class Ref implements ActorRef {
   readonly id: string
   readonly component: Component.Component
   readonly send: ActorRef["send"]
+  readonly sendNow: ActorRef["sendNow"]
   readonly request: ActorRef["request"]
   readonly stop: ActorRef["stop"]
   readonly run: ActorRef["run"]
@@ -288,7 +291,7 @@ class Ref implements ActorRef {
   constructor(
     id: string,
     component: Component.Component,
-    send: ActorRef["send"],
+    sendNow: ActorRef["sendNow"],
     request: ActorRef["request"],
     stop: ActorRef["stop"],
     run: ActorRef["run"],
@@ -297,7 +300,8 @@ class Ref implements ActorRef {
   ) {
     this.id = id
     this.component = component
-    this.send = send
+    this.sendNow = sendNow
+    this.send = (payload, options) => Effect.suspend(() => sendNow(payload, options))
     this.request = request
     this.stop = stop
     this.run = run
@@ -507,8 +511,8 @@ export const make = <R = never>(
         Effect.sync(() => enqueue(new Envelope(payload, options, undefined))))
 
     // Eager when there is room (as `Effect.fnUntracedEager`): the message is queued now and the answer is
-    // an `Exit`, which a caller's `yield*` passes without a fiber step.
-    const send = (payload: Uint8Array, options?: SendOptions): Effect.Effect<void, MailboxFull | ActorStopped> => {
+    // an `Exit`, which a caller's `yield*` passes without a fiber step. `send` is this, suspended.
+    const sendNow = (payload: Uint8Array, options?: SendOptions): Effect.Effect<void, MailboxFull | ActorStopped> => {
       if (mailbox.size < capacity && accepting()) {
         enqueue(new Envelope(payload, options, undefined))
         return Effect.void
@@ -740,7 +744,7 @@ export const make = <R = never>(
     const ref: ActorRef = new Ref(
       id,
       component,
-      send,
+      sendNow,
       request,
       stop,
       run,

@@ -198,11 +198,15 @@ export class Router extends Context.Service<Router, {
    * Fire and forget to an id, `name@version` or `name`. Unknown targets go to dead letters. A message to a
    * `name` whose actor stopped while the message waited for room (a blue-green switch under load) goes to
    * the name's new route instead.
-   *
-   * Eager (as `Effect.fnUntracedEager`): the message is guarded and handed over when `send` is called;
-   * the effect returned is the outcome (already complete unless it waits for room in a full mailbox).
    */
   readonly send: (from: string, target: string, payload: Uint8Array, options?: DeliveryOptions) => Effect.Effect<void, SendError>
+  /**
+   * `send`, but eager (as `Effect.fnUntracedEager`): the message is guarded and handed over as `sendNow` is
+   * called, and the effect returned is the outcome (already complete unless it waits for room in a full
+   * mailbox). For hot paths (a guest's `messaging.send` runs on it); running the returned effect again does
+   * not send again.
+   */
+  readonly sendNow: (from: string, target: string, payload: Uint8Array, options?: DeliveryOptions) => Effect.Effect<void, SendError>
   /** Sends with a fresh correlation id and waits for the reply (`undefined` when the guest answers none). */
   readonly request: (
     from: string,
@@ -357,7 +361,7 @@ export const make = (
       payload: Uint8Array,
       options: Actor.SendOptions
     ): Effect.Effect<void, SendError> => {
-      const sent = entry.ref.send(payload, options)
+      const sent = entry.ref.sendNow(payload, options)
       if (target !== entry.name) return sent
       // Already done (an `Exit`): nothing to reroute, no extra step.
       if (Exit.isExit(sent) && Exit.isSuccess(sent)) return sent
@@ -382,10 +386,11 @@ export const make = (
         return deliver(from, target, next, payload, options)
       })
 
-    // Eager, like `Effect.fnUntracedEager`: the guards, the lookup and the actor's `send` run when `send` is
-    // called, and what comes back is the actor's answer — an `Exit` when it took the message at once, which
-    // a caller's `yield*` passes without a fiber step. A send still waiting for room stays an effect.
-    const send = (from: string, target: string, payload: Uint8Array, options?: DeliveryOptions): Effect.Effect<void, SendError> => {
+    // Eager, like `Effect.fnUntracedEager`: the guards, the lookup and the actor's `sendNow` run when
+    // `sendNow` is called, and what comes back is the actor's answer — an `Exit` when it took the message at
+    // once, which a caller's `yield*` passes without a fiber step. A send still waiting for room stays an
+    // effect. `send` is this, suspended.
+    const sendNow = (from: string, target: string, payload: Uint8Array, options?: DeliveryOptions): Effect.Effect<void, SendError> => {
       const sender = admit(from, target, "target", payload.byteLength)
       if (!(sender instanceof Sender)) return refuse(sender)
       const entry = registry.resolveUnsafe(target)
@@ -478,7 +483,7 @@ export const make = (
               forget(entry)
               continue
             }
-            const sent = entry.ref.send(payload, options)
+            const sent = entry.ref.sendNow(payload, options)
             // An already-completed send (an `Exit`) needs no fiber step.
             const exit = Exit.isExit(sent) ? sent : yield* Effect.exit(sent)
             if (Exit.isSuccess(exit)) delivered++
@@ -525,5 +530,8 @@ export const make = (
       { startImmediately: true }
     )
 
-    return Router.of({ send, request, publish, subscribe, unsubscribe, subscribers })
+    const send = (from: string, target: string, payload: Uint8Array, options?: DeliveryOptions): Effect.Effect<void, SendError> =>
+      Effect.suspend(() => sendNow(from, target, payload, options))
+
+    return Router.of({ send, sendNow, request, publish, subscribe, unsubscribe, subscribers })
   })

@@ -63,9 +63,9 @@ const expected: Readonly<Record<string, ReadonlyArray<string>>> = {
   ],
   scaling: [
     "Instance.handleMessage (16 B), direct",
-    "Actor.send → 1 wasm actor (throughput)",
-    "Actor.send per message, 10 wasm actors",
-    "Actor.send per message, 100 wasm actors"
+    "Actor.sendNow → 1 wasm actor (throughput)",
+    "Actor.sendNow per message, 10 wasm actors",
+    "Actor.sendNow per message, 100 wasm actors"
   ],
   isolation: [],
   messaging: [],

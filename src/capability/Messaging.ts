@@ -155,7 +155,7 @@ export const layer: Layer.Layer<Messaging, never, Router.Router> = Layer.effect(
   Effect.gen(function*() {
     const router = yield* Router.Router
     return Messaging.of({
-      send: (from, target, payload) => router.send(from, target, payload, failFast),
+      send: (from, target, payload) => router.sendNow(from, target, payload, failFast),
       request: (from, target, payload, timeout) => router.request(from, target, payload, { timeout }),
       publish: (from, topic, payload) => router.publish(from, topic, payload, failFast),
       subscribe: (from, topic) => router.subscribe(from, topic)
