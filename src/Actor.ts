@@ -606,6 +606,10 @@ export const make = <R = never>(
     const hostImports = options.imports ?? {}
 
     const startFailed = (message: string) => new ActorCrashed({ actorId: id, reason: "StartFailed", message })
+    // No instance to serve with: the incarnation crashed before it began (unless a stop came first).
+    const failedToStart = () => {
+      if (status === "Starting") status = "Crashed"
+    }
 
     // A worker-isolated instance lives in a scope of its own (its worker), closed when the incarnation ends.
     const acquireIsolated = Effect.suspend(() => {
@@ -677,10 +681,13 @@ export const make = <R = never>(
         incarnationsMetric.updateUnsafe(1, metricContext)
         const current = Component.instantiateUnsafe(component, hostImports, context)
         if (current === undefined) {
-          return Effect.flatMap(acquireIsolated, ([current, scope]) =>
+          return Effect.flatMap(Effect.tapError(acquireIsolated, () => Effect.sync(failedToStart)), ([current, scope]) =>
             Effect.onExit(restore(serve(current)), (exit) => release(current, scope, exit)))
         }
-        if (current instanceof LinkError || current instanceof Trap) return Effect.fail(startFailed(current.message))
+        if (current instanceof LinkError || current instanceof Trap) {
+          failedToStart()
+          return Effect.fail(startFailed(current.message))
+        }
         return Effect.onExit(restore(serve(current)), (exit) => release(current, undefined, exit))
       })
     ).pipe((self) => tracing ? Effect.withSpan(self, "Actor.incarnation", { attributes: { actor: id } }) : self)

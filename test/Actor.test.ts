@@ -24,6 +24,16 @@ describe("Actor", () => {
       assert.deepStrictEqual(host.logged, ["hello"])
     }))
 
+  it.effect("start - an incarnation that cannot link is a StartFailed crash, and the actor says Crashed", () =>
+    Effect.gen(function*() {
+      // flaky imports logging; nothing provides it.
+      const actor = yield* Actor.make(yield* load("flaky"), { id: "unlinked" })
+      const error = yield* Effect.flip(actor.run)
+      assert.strictEqual(error.reason, "StartFailed")
+      assert.include(error.message, "airssys:component/logging")
+      assert.strictEqual(actor.status, "Crashed")
+    }))
+
   it.effect("send - messages are handled one at a time, in order", () =>
     Effect.gen(function*() {
       const host = logRecorder()
