@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer, Logger, References } from "effect"
+import { Context, Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import { HostRefusal } from "../src/ComponentError.ts"
 import * as Audit from "../src/Audit.ts"
@@ -8,7 +8,7 @@ import * as Storage from "../src/capability/Storage.ts"
 import * as Capability from "../src/Capability.ts"
 import * as Component from "../src/Component.ts"
 import * as Linker from "../src/Linker.ts"
-import { decode, guestPath, text } from "./fixtures.ts"
+import { decode, logCapture, guestPath, text } from "./fixtures.ts"
 
 /** Inputs for `guests/cap-storage.wat`: an op byte, then length-prefixed fields. */
 const storageOp = {
@@ -234,14 +234,7 @@ describe("Linker", () => {
 
   it.effect("Logging.layer - a guest's lines go to the Effect logger, annotated with the component id", () =>
     Effect.gen(function*() {
-      const logged: Array<{ message: unknown; level: string; annotations: unknown }> = []
-      const capture = Logger.make((options) =>
-        void logged.push({
-          message: options.message,
-          level: options.logLevel,
-          annotations: options.fiber.getRef(References.CurrentLogAnnotations)
-        })
-      )
+      const { logged, layer: captureLogs } = logCapture()
       yield* Effect.gen(function*() {
         const component = yield* loadStorageGuest
         const instance = yield* Linker.instantiate(component, { id: "plugin-log", grants: grants(new Capability.Storage({ namespace: "x" })) })
@@ -252,7 +245,7 @@ describe("Linker", () => {
             Layer.provideMerge(Layer.mergeAll(Logging.layer, Storage.layerMemory(), Audit.layerMemory({ capacity: 10 })))
           )
         ),
-        Effect.provide(Logger.layer([capture]))
+        Effect.provide(captureLogs)
       )
       assert.deepStrictEqual(logged, [{ message: ["over the bridge"], level: "Info", annotations: { component: "plugin-log" } }])
     }))

@@ -1,7 +1,7 @@
 /**
  * Paths and bytes of the guest components built from `guests/` by `scripts/build-guests.ts`.
  */
-import { Effect } from "effect"
+import { Effect, Logger, References } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 
@@ -26,4 +26,17 @@ export const logRecorder = () => {
       }
     }
   }
+}
+
+/** What the Effect logger received: each line's message, level and annotations; provide `layer`. */
+export const logCapture = () => {
+  const logged: Array<{ message: unknown; level: string; annotations: unknown }> = []
+  const capture = Logger.make((options) =>
+    void logged.push({
+      message: options.message,
+      level: options.logLevel,
+      annotations: options.fiber.getRef(References.CurrentLogAnnotations)
+    })
+  )
+  return { logged, layer: Logger.layer([capture]) }
 }

@@ -4,7 +4,7 @@
  * component id, cut at `maxLineLength`.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Layer, Logger, References } from "effect"
+import { Clock, Effect, Layer } from "effect"
 import * as Audit from "../../src/Audit.ts"
 import * as Filesystem from "../../src/capability/Filesystem.ts"
 import * as Stdio from "../../src/capability/Stdio.ts"
@@ -12,7 +12,7 @@ import * as Capability from "../../src/Capability.ts"
 import * as Component from "../../src/Component.ts"
 import * as WasiIo from "../../src/internal/wasiIo.ts"
 import * as Linker from "../../src/Linker.ts"
-import { guestPath, text } from "../fixtures.ts"
+import { logCapture, guestPath, text } from "../fixtures.ts"
 
 const host = <S = never>(stdio: Layer.Layer<Stdio.Stdio | S>) =>
   Linker.layer([...Filesystem.hostInterfaces, ...Stdio.hostInterfaces]).pipe(
@@ -68,19 +68,12 @@ describe("Stdio", () => {
 
   it.effect("layer - lines go to the Effect logger at Info, annotated with component and stream", () =>
     Effect.gen(function*() {
-      const logged: Array<{ message: unknown; level: string; annotations: unknown }> = []
-      const capture = Logger.make((options) =>
-        void logged.push({
-          message: options.message,
-          level: options.logLevel,
-          annotations: options.fiber.getRef(References.CurrentLogAnnotations)
-        })
-      )
+      const { logged, layer: captureLogs } = logCapture()
       yield* Effect.gen(function*() {
         const component = yield* Component.fromFile(guestPath("fs-probe"))
         const instance = yield* Linker.instantiate(component, { id: "plugin-out", grants: Capability.emptyGrants })
         yield* instance.process(text("print to the logger\n"))
-      }).pipe(Effect.provide(host(Stdio.layer)), Effect.provide(Logger.layer([capture])))
+      }).pipe(Effect.provide(host(Stdio.layer)), Effect.provide(captureLogs))
       assert.deepStrictEqual(logged, [{
         message: ["to the logger"],
         level: "Info",
