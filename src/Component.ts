@@ -162,6 +162,8 @@ export const fromBytes = Effect.fnUntraced(function*(bytes: Uint8Array, options?
       catch: (cause) =>
         cause instanceof WasmRewriteError && cause.reason === "InitialExceedsCap"
           ? fail("ExceedsLimits", `the guest's initial memory exceeds the cap: ${cause.message}`)
+          : Jco.isWasmMemoryExhausted(cause)
+          ? fail("Exhausted", `no WebAssembly memory left in this process: ${errorMessage(cause)}`)
           : fail("Malformed", `not a valid component: ${errorMessage(cause)}`)
     })
     // Concurrent loads of the same bytes share one `Loaded`: the first to finish publishes it.

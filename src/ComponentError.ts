@@ -22,11 +22,13 @@ export { LimitExceeded }
  * - `UnexpectedWorld`: a valid component that exports none of the entry points the host expects.
  * - `Unreadable`: the file or cache entry could not be read.
  * - `ExceedsLimits`: the guest needs more than its limits allow before it runs (initial memory over the cap).
+ * - `Exhausted`: the process has no WebAssembly memory left to load with (V8 allows ~16k live wasm
+ *   memories per process): stop actors or unload components, or spread them over processes.
  *
  * @since 0.1.0
  * @category models
  */
-export const LoadFailure = Schema.Literals(["Empty", "NotWasm", "CoreModule", "Malformed", "UnexpectedWorld", "Unreadable", "ExceedsLimits"])
+export const LoadFailure = Schema.Literals(["Empty", "NotWasm", "CoreModule", "Malformed", "UnexpectedWorld", "Unreadable", "ExceedsLimits", "Exhausted"])
 
 /**
  * @since 0.1.0

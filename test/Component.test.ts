@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Metric } from "effect"
+import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -85,6 +86,31 @@ describe("Component", () => {
       const component = yield* Component.fromBytes(guestBytes("other-world"), { entryPoints: [] })
       assert.deepStrictEqual(component.world.exports.map((e) => e.name), ["add"])
     }))
+
+  // In a child process: it uses up every WebAssembly memory V8 gives a process (~16k).
+  it.effect("fromBytes - with no wasm memory left, the first load is Exhausted, nothing goes unhandled, and loads recover", () =>
+    Effect.gen(function*() {
+      const root = path.resolve(import.meta.dirname, "..")
+      const pinned = path.join(root, "node_modules", ".bin", "node")
+      const stdout = yield* Effect.callback<string, Error>((resume) => {
+        execFile(
+          fs.existsSync(pinned) ? pinned : process.execPath,
+          ["--expose-gc", path.join(root, "test", "programs", "wasmMemoryExhausted.ts")],
+          { cwd: root },
+          (error, out, err) => resume(error === null ? Effect.succeed(out) : Effect.fail(new Error(`${error.message}\n${err}`)))
+        )
+      })
+      const report = JSON.parse(stdout.trim().split("\n").at(-1)!) as {
+        readonly memories: number
+        readonly exhausted: string
+        readonly recovered: string
+        readonly unhandled: ReadonlyArray<string>
+      }
+      assert.isAbove(report.memories, 1000)
+      assert.strictEqual(report.exhausted, "Exhausted")
+      assert.deepStrictEqual(report.unhandled, [])
+      assert.strictEqual(report.recovered, "loaded")
+    }), 60_000)
 
   it.effect("fromFile - a missing file is Unreadable", () =>
     Effect.gen(function*() {

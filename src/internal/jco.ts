@@ -67,7 +67,31 @@ const suspendingExports = ["airssys:component/handler#handle-message", "airssys:
 // `iface#fn` → `iface`; a world-level function (`process`) is its own name.
 const interfaceOf = (name: string): string => name.includes("#") ? name.slice(0, name.indexOf("#")) : name
 
+/** V8 has no WebAssembly memory left to give (it allows ~16k live wasm memories per process). */
+export class WasmMemoryExhausted extends Error {}
+
+const outOfWasmMemory = /out of memory|could not allocate memory/i
+
+/** Whether `cause` is V8 refusing a wasm memory, here or inside jco. */
+export const isWasmMemoryExhausted = (cause: unknown): boolean =>
+  cause instanceof WasmMemoryExhausted || (cause instanceof Error && outOfWasmMemory.test(cause.message))
+
+// jco's transpiler is itself wasm, instantiated on first use; when V8 refuses it a memory then, jco
+// rejects a promise nobody awaits, and an unhandled rejection ends Node. So until jco has transpiled
+// once, first check there is room: four memories (it needs two), dropped at once.
+let transpilerStarted = false
+const checkWasmMemoryHeadroom = (): void => {
+  if (transpilerStarted) return
+  const held: Array<WebAssembly.Memory> = []
+  try {
+    for (let i = 0; i < 4; i++) held.push(new WebAssembly.Memory({ initial: 1 }))
+  } catch (cause) {
+    throw new WasmMemoryExhausted(`no WebAssembly memory left to transpile with: ${cause instanceof Error ? cause.message : String(cause)}`)
+  }
+}
+
 const transpile = async (bytes: Uint8Array): Promise<Transpiled> => {
+  checkWasmMemoryHeadroom()
   const { transpile, componentWit } = await jco()
   const options = { name: glueName, instantiation: "async", noTypescript: true, quiet: true } as const
   let out = await transpile(bytes, options)
@@ -89,7 +113,9 @@ const transpile = async (bytes: Uint8Array): Promise<Transpiled> => {
   const coreModules = Object.entries(out.files)
     .filter(([name]) => name.endsWith(".wasm"))
     .map(([name, bytes]) => ({ name, bytes }))
-  return { glue, coreModules, wit: await componentWit(bytes), imports: out.imports }
+  const wit = await componentWit(bytes)
+  transpilerStarted = true
+  return { glue, coreModules, wit, imports: out.imports }
 }
 
 const unversionedName = (name: string): string => {
