@@ -4,11 +4,12 @@ import { TestClock } from "effect/testing"
 import * as Audit from "../../src/Audit.ts"
 import * as Clocks from "../../src/capability/Clocks.ts"
 import * as Random from "../../src/capability/Random.ts"
+import * as Stdio from "../../src/capability/Stdio.ts"
 import * as Capability from "../../src/Capability.ts"
 import * as Component from "../../src/Component.ts"
 import type * as Instance from "../../src/Instance.ts"
 import * as Linker from "../../src/Linker.ts"
-import { guestPath } from "../fixtures.ts"
+import { decode, guestPath, text } from "../fixtures.ts"
 
 /** What `guests/clock-probe.wat` answers, decoded. */
 interface Probe {
@@ -256,6 +257,22 @@ describe("Clocks - subscribe and wasi:io/poll", () => {
       assert.strictEqual(out.now, 0n)
       assert.deepStrictEqual(Array.from(out.rest), [1, 1])
     }).pipe(Effect.provide(sleeperHost(Clocks.layerDeny))))
+
+  it.effect("componentize-js: an awaited setTimeout is a subscribe-duration the guest waits on until TestClock passes it", () =>
+    Effect.gen(function*() {
+      const component = yield* Component.fromFile(guestPath("sleeper-js"))
+      const instance = yield* Linker.instantiate(component, { id: "sleeper-js", grants: Capability.emptyGrants })
+      const call = yield* Effect.forkChild(instance.process(text("1500")), { startImmediately: true })
+      yield* TestClock.adjust("1499 millis")
+      assert.isUndefined(call.pollUnsafe())
+      yield* TestClock.adjust("1 millis")
+      // `performance.now()` in the guest moved by exactly the sleep.
+      assert.strictEqual(decode(yield* Fiber.join(call)), "1500")
+    }).pipe(Effect.provide(
+      Linker.layer([...Clocks.hostInterfaces, ...Stdio.hostInterfaces]).pipe(
+        Layer.provideMerge(Layer.mergeAll(Clocks.layer, Stdio.layerMemory, Audit.layerMemory({ capacity: 10 })))
+      )
+    )), 120_000)
 
   it.effect("the clock without wasi:io/poll linked is a LinkError naming wasi:io/poll", () =>
     Effect.gen(function*() {
