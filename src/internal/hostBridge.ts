@@ -230,7 +230,8 @@ export interface Specializable {
 }
 
 const bridgeFunction = <R>(name: string, fn: Callable<R>, context: Context.Context<R>) => {
-  // A suspending import (JSPI) returns a promise the guest's stack waits on; every other import runs
+  // A suspending import (JSPI) returns a promise the guest's stack waits on, or its value when it did
+  // not wait (`poll` on ready pollables, from glue that may be synchronous); every other import runs
   // synchronously, as the guest's stack cannot wait for it.
   if (suspendingImports.includes(name)) {
     const runAsync = runMaybeAsyncWith(context)
