@@ -7,6 +7,10 @@
  * as a `Trap` and poisons. A host function may carry a version of itself made for the context it is
  * bound in (`specialize`: the Linker's check and audit without a fiber of their own).
  *
+ * A suspending import (`jco.suspendingImports`: JSPI) and a resource method declared `suspending`
+ * (`pollable.block`) run their Effect as a fiber of their own: when it finishes without waiting, the
+ * guest gets its value at once; otherwise a promise the guest's stack is parked on.
+ *
  * @internal
  */
 import { Cause, Context, Effect, Exit } from "effect"
@@ -67,37 +71,70 @@ export const isHostResource = (u: unknown): u is ResourceType =>
   typeof u === "object" && u !== null && HostResourceTypeId in u
 
 type Run = (effect: Effect.Effect<unknown, HostRefusal>) => Exit.Exit<unknown, HostRefusal>
+type RunMaybeAsync = (
+  effect: Effect.Effect<unknown, HostRefusal>
+) => Exit.Exit<unknown, HostRefusal> | Promise<Exit.Exit<unknown, HostRefusal>>
+interface Runners {
+  readonly sync: Run
+  readonly maybeAsync: RunMaybeAsync
+}
 interface Handle {
   readonly [handleState]: unknown
-  readonly [handleRun]: Run
+  readonly [handleRun]: Runners
 }
 
-// One runner per context: every handle made in one instance's host calls shares it.
-const runners = new WeakMap<Context.Context<never>, Run>()
-const runnerOf = (context: Context.Context<never>): Run => {
+/**
+ * Runs an Effect as a fiber of its own in `context`: its exit at once when it finished without
+ * waiting, a promise of it otherwise (what `Effect.runPromiseExitWith` does, minus the promise
+ * when none is needed: a ready `pollable.block` must not suspend a guest that cannot suspend).
+ */
+const runMaybeAsyncWith = <R>(context: Context.Context<R>) => {
+  const fork = Effect.runForkWith(context)
+  return <A, E>(effect: Effect.Effect<A, E, R>): Exit.Exit<A, E> | Promise<Exit.Exit<A, E>> => {
+    const fiber = fork(effect)
+    const exit = fiber.pollUnsafe()
+    if (exit !== undefined) return exit
+    return new Promise((resolve) => fiber.addObserver(resolve))
+  }
+}
+
+// One pair of runners per context: every handle made in one instance's host calls shares it.
+const runners = new WeakMap<Context.Context<never>, Runners>()
+const runnerOf = (context: Context.Context<never>): Runners => {
   let run = runners.get(context)
-  if (run === undefined) runners.set(context, run = Effect.runSyncExitWith(context))
+  if (run === undefined) {
+    runners.set(context, run = { sync: Effect.runSyncExitWith(context), maybeAsync: runMaybeAsyncWith(context) })
+  }
   return run
 }
 
 /**
  * A resource type. `methods` are named as jco calls them (camelCase of the WIT name); `drop` runs when
- * the guest drops its handle (synchronously: close a file, flush a buffer).
+ * the guest drops its handle (synchronously: close a file, flush a buffer). A method named in
+ * `suspending` may wait (its WIT name must be in `jco.suspendingImports` too, so that the guest's
+ * glue lets it suspend); every other method runs synchronously.
  */
 export const resource = <S>(
   name: string,
   methods: Readonly<Record<string, (state: S, ...args: never) => Effect.Effect<unknown, HostRefusal>>>,
-  drop?: (state: S) => void
+  drop?: (state: S) => void,
+  suspending: ReadonlyArray<string> = []
 ): HostResource<S> => {
   const prototype: Record<string | symbol, unknown> = {}
   for (const [method, fn] of Object.entries(methods)) {
     const label = `${name}.${kebabCase(method)}`
-    prototype[method] = function(this: Handle, ...args: Array<unknown>) {
-      const run = this?.[handleRun]
-      if (run === undefined) throw new HostFailure(`${label} called on something that is not a host handle`)
-      const call = fn as (state: S, ...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, HostRefusal>
-      return settle(label, run(call(this[handleState] as S, ...args)))
-    }
+    const call = fn as (state: S, ...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, HostRefusal>
+    prototype[method] = suspending.includes(method)
+      ? function(this: Handle, ...args: Array<unknown>) {
+        const run = this?.[handleRun]
+        if (run === undefined) throw new HostFailure(`${label} called on something that is not a host handle`)
+        return settleMaybeAsync(label, run.maybeAsync(call(this[handleState] as S, ...args)))
+      }
+      : function(this: Handle, ...args: Array<unknown>) {
+        const run = this?.[handleRun]
+        if (run === undefined) throw new HostFailure(`${label} called on something that is not a host handle`)
+        return settle(label, run.sync(call(this[handleState] as S, ...args)))
+      }
   }
   if (drop !== undefined) {
     prototype[Symbol.dispose] = function(this: Handle) {
@@ -156,6 +193,11 @@ const settle = (name: string, exit: Exit.Exit<unknown, HostRefusal>): unknown =>
   throw new HostFailure(`host function ${name} failed: ${Cause.pretty(exit.cause)}`)
 }
 
+const settleMaybeAsync = (
+  name: string,
+  exit: Exit.Exit<unknown, HostRefusal> | Promise<Exit.Exit<unknown, HostRefusal>>
+): unknown => exit instanceof Promise ? exit.then((exit) => settle(name, exit)) : settle(name, exit)
+
 /**
  * Where a host function keeps its specialisation for the context it is bound in (see `Specialized`).
  *
@@ -188,12 +230,12 @@ export interface Specializable {
 }
 
 const bridgeFunction = <R>(name: string, fn: Callable<R>, context: Context.Context<R>) => {
-  // A suspending import (JSPI) returns a promise the guest's stack waits on; every other import runs
+  // A suspending import (JSPI) returns a promise the guest's stack waits on, or its value when it did
+  // not wait (`poll` on ready pollables, from glue that may be synchronous); every other import runs
   // synchronously, as the guest's stack cannot wait for it.
   if (suspendingImports.includes(name)) {
-    const runAsync = Effect.runPromiseExitWith(context)
-    return (...args: ReadonlyArray<unknown>): Promise<unknown> =>
-      runAsync(fn(...args)).then((exit) => settle(name, exit))
+    const runAsync = runMaybeAsyncWith(context)
+    return (...args: ReadonlyArray<unknown>): unknown => settleMaybeAsync(name, runAsync(fn(...args)))
   }
   const run = Effect.runSyncExitWith(context)
   const specialized = (fn as Partial<Specializable>)[specialize]?.(context as Context.Context<never>)

@@ -44,7 +44,7 @@ export const sha256 = (bytes: Uint8Array): string => createHash("sha256").update
 export const jcoVersion = "1.35.0"
 
 /** Changes when the way glue is patched changes: part of the disk cache key. */
-const gluePatchVersion = 4
+const gluePatchVersion = 5
 const cacheVersion = `jco-${jcoVersion}/patch-${gluePatchVersion}`
 
 const glueName = "component"
@@ -54,14 +54,28 @@ const debugLogPattern = /const _debugLog = \(\.\.\.args\) => \{\s*if \(!globalTh
 
 /**
  * Host imports that may suspend the guest: `messaging.request` waits for another actor's reply,
- * `http.fetch` for the network. jco lowers them with JSPI (`WebAssembly.Suspending`), and the
- * exports that can reach them become asynchronous (`WebAssembly.promising`): the guest's stack is
- * parked while the host awaits, with no threads and no busy waiting.
+ * `http.fetch` for the network, `wasi:io/poll`'s `poll` and `pollable.block` for a clock's deadline.
+ * jco lowers them with JSPI (`WebAssembly.Suspending`), and the exports that can reach them become
+ * asynchronous (`WebAssembly.promising`): the guest's stack is parked while the host awaits, with no
+ * threads and no busy waiting.
  */
 export const suspendingImports: ReadonlyArray<string> = [
   "airssys:component/messaging#request",
-  "airssys:component/http#fetch"
+  "airssys:component/http#fetch",
+  "wasi:io/poll#poll",
+  "wasi:io/poll#[method]pollable.block"
 ]
+
+// Only a clock's pollables ever wait (stream pollables are always ready): a component that imports
+// `wasi:io/poll` without `wasi:clocks/monotonic-clock` keeps synchronous glue, and the bridge answers
+// its polls without a promise.
+const suspendsOnlyWith: Readonly<Record<string, string>> = { "wasi:io/poll": "wasi:clocks/monotonic-clock" }
+const suspendingIn = (imports: ReadonlyArray<string>): ReadonlyArray<string> =>
+  suspendingImports.filter((name) => {
+    const iface = interfaceOf(name)
+    const alongside = suspendsOnlyWith[iface]
+    return imports.includes(iface) && (alongside === undefined || imports.includes(alongside))
+  })
 const suspendingExports = ["airssys:component/handler#handle-message", "airssys:component/lifecycle#init", "process"]
 
 // `iface#fn` → `iface`; a world-level function (`process`) is its own name.
@@ -95,12 +109,13 @@ const transpile = async (bytes: Uint8Array): Promise<Transpiled> => {
   const { transpile, componentWit } = await jco()
   const options = { name: glueName, instantiation: "async", noTypescript: true, quiet: true } as const
   let out = await transpile(bytes, options)
-  if (suspendingImports.some((name) => out.imports.includes(interfaceOf(name)))) {
+  const suspending = suspendingIn(out.imports)
+  if (suspending.length > 0) {
     const exported = new Set(out.exports.map(([name]) => unversionedName(name)))
     out = await transpile(bytes, {
       ...options,
       asyncMode: "jspi",
-      asyncImports: [...suspendingImports],
+      asyncImports: [...suspending],
       asyncExports: suspendingExports.filter((name) => exported.has(interfaceOf(name)))
     })
   }

@@ -1,18 +1,22 @@
 /**
  * `wasi:io` 0.2 on the host: the `input-stream` and `output-stream` resources over pluggable sources
- * and sinks (stdout lines, file descriptors), the `error` resource they fail with, and a `pollable`
- * that is always ready (every host stream here is synchronous).
+ * and sinks (stdout lines, file descriptors), the `error` resource they fail with, and `pollable`
+ * over a `PollSource`: always ready for streams (every host stream here is synchronous), ready at a
+ * deadline for `wasi:clocks/monotonic-clock`'s subscriptions. `pollable.block` and `poll` suspend
+ * the guest (JSPI) until a source is ready; when one already is, they answer at once.
  *
  * The resource types are shared: `wasi:cli/stdout` and `wasi:filesystem/types` both hand out
  * `output-stream` handles, and the guest's glue checks them against the one `OutputStream` class it
- * imported from `wasi:io/streams`.
+ * imported from `wasi:io/streams`; streams and clocks both hand out `pollable` handles, checked
+ * against the `Pollable` class of `wasi:io/poll` (so a component that subscribes to a clock needs
+ * `wasi:io/poll` linked too).
  *
  * @internal
  */
 import { Effect } from "effect"
 import { HostRefusal } from "../ComponentError.ts"
 import * as Linker from "../Linker.ts"
-import { type HostResource, resource } from "./hostBridge.ts"
+import { HostFailure, type HostResource, resource } from "./hostBridge.ts"
 
 /** Why a stream operation failed: a message for `to-debug-string`, and a filesystem error-code if any. */
 export interface StreamFailure {
@@ -47,11 +51,25 @@ export const ioError: HostResource<ErrorState> = resource<ErrorState>("error", {
   toDebugString: (state: ErrorState) => Effect.succeed(state.message)
 })
 
-/** `wasi:io/poll.pollable`: host streams never block, so every pollable is ready. */
-export const pollable: HostResource<undefined> = resource<undefined>("pollable", {
-  ready: () => Effect.succeed(true),
-  block: () => Effect.void
-})
+/** What a `pollable` waits for. */
+export interface PollSource {
+  /** Whether it is ready now. */
+  readonly ready: Effect.Effect<boolean>
+  /** Completes once it is ready. */
+  readonly wait: Effect.Effect<void>
+}
+
+/** A stream's pollable: host streams never block. */
+export const alwaysReady: PollSource = { ready: Effect.succeed(true), wait: Effect.void }
+
+/** `wasi:io/poll.pollable`. `block` suspends the guest until the source is ready. */
+export const pollable: HostResource<PollSource> = resource<PollSource>("pollable", {
+  ready: (source: PollSource) => source.ready,
+  block: (source: PollSource) => source.wait
+}, undefined, ["block"])
+
+/** A new `pollable` handle over `source`. */
+export const makePollable = (source: PollSource): Effect.Effect<object> => pollable.make(source)
 
 /** `wasi:cli/terminal-input.terminal-input` and `terminal-output`: never handed out. */
 export const terminalInput: HostResource<undefined> = resource<undefined>("terminal-input", {})
@@ -96,7 +114,7 @@ export const inputStream: HostResource<InputState> = resource<InputState>("input
   blockingRead: read,
   skip: (state: InputState, length: unknown) => Effect.map(read(state, length), (bytes) => BigInt(bytes.byteLength)),
   blockingSkip: (state: InputState, length: unknown) => Effect.map(read(state, length), (bytes) => BigInt(bytes.byteLength)),
-  subscribe: () => pollable.make(undefined)
+  subscribe: () => pollable.make(alwaysReady)
 }, (state) => state.source.close?.())
 
 /** A new `input-stream` handle over `source`. */
@@ -115,7 +133,7 @@ export const outputStream: HostResource<OutputSink> = resource<OutputSink>("outp
     Effect.flatMap(write(sink, contents), () => flush(sink)),
   flush,
   blockingFlush: flush,
-  subscribe: () => pollable.make(undefined),
+  subscribe: () => pollable.make(alwaysReady),
   writeZeroes: (sink: OutputSink, length: unknown) => write(sink, new Uint8Array(toLength(length))),
   blockingWriteZeroesAndFlush: (sink: OutputSink, length: unknown) =>
     Effect.flatMap(write(sink, new Uint8Array(toLength(length))), () => flush(sink)),
@@ -154,14 +172,45 @@ export const errorInterface: Linker.HostInterface = Linker.hostInterface({
   make: Effect.succeed(() => ({}))
 })
 
-/** `wasi:io/poll`: every pollable is ready, so `poll` answers with all of them. */
+// The indices of the ready sources.
+const readyIndices = (sources: ReadonlyArray<PollSource>): Effect.Effect<Array<number>> =>
+  Effect.map(
+    Effect.forEach(sources, (source) => source.ready),
+    (ready) => ready.flatMap((isReady, i) => isReady ? [i] : [])
+  )
+
+/**
+ * A `list<u32>` result that traps the guest when jco lowers it. jco 1.35's JSPI glue catches whatever
+ * an asynchronous host import throws and then never settles the guest's call (it would hang until
+ * the call's timeout); what the glue throws while lowering the result does reach the guest, as a
+ * trap, in both the synchronous and the JSPI glue.
+ */
+const trapOnLowering = (message: string): Array<number> =>
+  ({ get length(): number { throw new HostFailure(message) } }) as unknown as Array<number>
+
+/**
+ * `wasi:io/poll.poll`: the indices of the ready pollables, waiting (the guest suspended) until at
+ * least one is. An empty list traps the guest, as WASI says (it could never return).
+ */
+export const poll = (pollables: ReadonlyArray<unknown>): Effect.Effect<Array<number>> => {
+  if (pollables.length === 0) return Effect.succeed(trapOnLowering("poll: the list of pollables is empty"))
+  const sources: Array<PollSource> = []
+  for (const handle of pollables) {
+    const source = pollable.state(handle)
+    if (source === undefined) return Effect.succeed(trapOnLowering("poll: not a pollable"))
+    sources.push(source)
+  }
+  const waitAny = Effect.raceAll(sources.map((source) => source.wait))
+  const loop: Effect.Effect<Array<number>> = Effect.flatMap(
+    readyIndices(sources),
+    (ready) => ready.length > 0 ? Effect.succeed(ready) : Effect.flatMap(waitAny, () => loop)
+  )
+  return loop
+}
+
+/** `wasi:io/poll`: the `Pollable` class every interface's pollables are checked against, and `poll`. */
 export const pollInterface: Linker.HostInterface = Linker.hostInterface({
   name: "wasi:io/poll",
   resources: { Pollable: pollable },
-  make: Effect.succeed(() => ({
-    poll: {
-      run: (pollables: ReadonlyArray<unknown>) =>
-        Effect.succeed(pollables.map((_, i) => i))
-    }
-  }))
+  make: Effect.succeed(() => ({ poll: { run: poll } }))
 })

@@ -1,13 +1,15 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Random as EffectRandom } from "effect"
+import { Duration, Effect, Fiber, Layer, Random as EffectRandom } from "effect"
 import { TestClock } from "effect/testing"
 import * as Audit from "../../src/Audit.ts"
 import * as Clocks from "../../src/capability/Clocks.ts"
 import * as Random from "../../src/capability/Random.ts"
+import * as Stdio from "../../src/capability/Stdio.ts"
 import * as Capability from "../../src/Capability.ts"
 import * as Component from "../../src/Component.ts"
+import type * as Instance from "../../src/Instance.ts"
 import * as Linker from "../../src/Linker.ts"
-import { guestPath } from "../fixtures.ts"
+import { decode, guestPath, text } from "../fixtures.ts"
 
 /** What `guests/clock-probe.wat` answers, decoded. */
 interface Probe {
@@ -119,4 +121,167 @@ describe("Clocks and Random", () => {
       const call = yield* instantiate
       assert.strictEqual((yield* call(0)).bytes.length, 0)
     }).pipe(Effect.provide(host(Clocks.layer, Random.layerEffectRandom))))
+})
+
+/** What `guests/sleeper.wat` answers: the monotonic time it read after its op, then the op's bytes. */
+const decodeSleeper = (out: Uint8Array) => {
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength)
+  return { now: view.getBigUint64(0, true), rest: out.slice(8), view }
+}
+
+/** An op byte and u64 LE arguments: the sleeper's input. */
+const op = (code: string, ...args: ReadonlyArray<bigint>): Uint8Array => {
+  const bytes = new Uint8Array(1 + 8 * args.length)
+  bytes[0] = code.charCodeAt(0)
+  const view = new DataView(bytes.buffer)
+  args.forEach((arg, i) => view.setBigUint64(1 + 8 * i, arg, true))
+  return bytes
+}
+
+const second = 1_000_000_000n
+
+const sleeper = Component.fromFile(guestPath("sleeper"))
+
+const sleeperHost = (clocks: Layer.Layer<Clocks.Clocks>) =>
+  Linker.layer(Clocks.hostInterfaces).pipe(
+    Layer.provideMerge(Layer.mergeAll(clocks, Audit.layerMemory({ capacity: 10 })))
+  )
+
+describe("Clocks - subscribe and wasi:io/poll", () => {
+  const instantiateSleeper = Effect.flatMap(sleeper, (component) =>
+    Linker.instantiate(component, { id: "sleeper", grants: Capability.emptyGrants }))
+  const nowOf = (instance: Instance.Instance) => Effect.map(instance.process(op("n")), (out) => decodeSleeper(out).now)
+
+  it.effect("subscribe-duration + block: the call waits until TestClock passes the deadline", () =>
+    Effect.gen(function*() {
+      const instance = yield* instantiateSleeper
+      const start = yield* nowOf(instance)
+      const call = yield* Effect.forkChild(instance.process(op("d", 3n * second)), { startImmediately: true })
+      yield* TestClock.adjust("2999 millis")
+      assert.isUndefined(call.pollUnsafe())
+      yield* TestClock.adjust("1 millis")
+      const out = decodeSleeper(yield* Fiber.join(call))
+      // The guest saw the deadline's time, not ready before the block and ready after it.
+      assert.strictEqual(out.now - start, 3n * second)
+      assert.deepStrictEqual(Array.from(out.rest), [0, 1])
+    }).pipe(Effect.provide(sleeperHost(Clocks.layer))))
+
+  it.effect("pollable.ready: false before the deadline, true from it on; block then returns at once", () =>
+    Effect.gen(function*() {
+      const instance = yield* instantiateSleeper
+      yield* instance.process(op("s", 2n * second))
+      const ready = Effect.map(instance.process(op("r")), (out) => decodeSleeper(out).rest[0])
+      assert.strictEqual(yield* ready, 0)
+      yield* TestClock.adjust("1999 millis")
+      assert.strictEqual(yield* ready, 0)
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual(yield* ready, 1)
+      // Already ready: no suspension, no clock to move.
+      assert.strictEqual(decodeSleeper(yield* instance.process(op("b"))).rest[0], 1)
+    }).pipe(Effect.provide(sleeperHost(Clocks.layer))))
+
+  it.effect("poll over two clock pollables waits for the earlier and returns its index only", () =>
+    Effect.gen(function*() {
+      const instance = yield* instantiateSleeper
+      const start = yield* nowOf(instance)
+      const call = yield* Effect.forkChild(instance.process(op("p", 5n * second, 2n * second)), { startImmediately: true })
+      yield* TestClock.adjust("1999 millis")
+      assert.isUndefined(call.pollUnsafe())
+      yield* TestClock.adjust("1 millis")
+      const out = decodeSleeper(yield* Fiber.join(call))
+      assert.strictEqual(out.now - start, 2n * second)
+      assert.strictEqual(out.view.getUint32(8, true), 1)
+      assert.strictEqual(out.view.getUint32(12, true), 1)
+      // Both ready (zero durations): both indices, in order, at once.
+      const both = decodeSleeper(yield* instance.process(op("p", 0n, 0n)))
+      assert.strictEqual(both.view.getUint32(8, true), 2)
+      assert.deepStrictEqual([both.view.getUint32(12, true), both.view.getUint32(16, true)], [0, 1])
+    }).pipe(Effect.provide(sleeperHost(Clocks.layer))))
+
+  it.effect("subscribe-instant: in the past, ready at once; in the future, a wait until that instant", () =>
+    Effect.gen(function*() {
+      const instance = yield* instantiateSleeper
+      yield* TestClock.adjust("10 seconds")
+      const now = yield* nowOf(instance)
+      const past = decodeSleeper(yield* instance.process(op("i", now - second)))
+      assert.strictEqual(past.now, now)
+      assert.deepStrictEqual(Array.from(past.rest), [1, 1])
+      const call = yield* Effect.forkChild(instance.process(op("i", now + 500_000_000n)), { startImmediately: true })
+      yield* TestClock.adjust("499 millis")
+      assert.isUndefined(call.pollUnsafe())
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual(decodeSleeper(yield* Fiber.join(call)).now, now + 500_000_000n)
+    }).pipe(Effect.provide(sleeperHost(Clocks.layer))))
+
+  it.effect("a guest blocked on 1 hour with a 5 s timeout fails with LimitExceeded(timeout)", () =>
+    Effect.gen(function*() {
+      const component = yield* Component.fromFile(guestPath("sleeper"), { limits: { timeout: Duration.seconds(5) } })
+      const instance = yield* Linker.instantiate(component, { id: "sleeper", grants: Capability.emptyGrants })
+      const call = yield* Effect.forkChild(instance.process(op("d", 3600n * second)), { startImmediately: true })
+      yield* TestClock.adjust("4999 millis")
+      assert.isUndefined(call.pollUnsafe())
+      yield* TestClock.adjust("1 millis")
+      const error = yield* Effect.flip(Fiber.join(call))
+      assert.strictEqual(error._tag === "LimitExceeded" && error.limit, "timeout")
+      assert.isTrue(instance.poisoned)
+    }).pipe(Effect.provide(sleeperHost(Clocks.layer))))
+
+  it.effect("the largest u64 duration overflows nothing: not ready, and a blocked call still times out", () =>
+    Effect.gen(function*() {
+      const component = yield* Component.fromFile(guestPath("sleeper"), { limits: { timeout: Duration.seconds(5) } })
+      const instance = yield* Linker.instantiate(component, { id: "sleeper", grants: Capability.emptyGrants })
+      yield* instance.process(op("s", 2n ** 64n - 1n))
+      yield* TestClock.adjust(Duration.days(365 * 100))
+      assert.strictEqual(decodeSleeper(yield* instance.process(op("r"))).rest[0], 0)
+      const call = yield* Effect.forkChild(instance.process(op("b")), { startImmediately: true })
+      yield* TestClock.adjust("5 seconds")
+      const error = yield* Effect.flip(Fiber.join(call))
+      assert.strictEqual(error._tag === "LimitExceeded" && error.limit, "timeout")
+    }).pipe(Effect.provide(sleeperHost(Clocks.layer))))
+
+  it.effect("poll on an empty list traps the guest (WASI: it could never return); the host carries on", () =>
+    Effect.gen(function*() {
+      const instance = yield* instantiateSleeper
+      const error = yield* Effect.flip(instance.process(op("e")))
+      assert.strictEqual(error._tag, "Trap")
+      assert.include(error._tag === "Trap" ? error.message : "", "the list of pollables is empty")
+      assert.isTrue(instance.poisoned)
+      const fresh = yield* instantiateSleeper
+      assert.strictEqual(decodeSleeper(yield* fresh.process(op("d", 0n))).rest[1], 1)
+    }).pipe(Effect.provide(sleeperHost(Clocks.layer))))
+
+  it.effect("layerDeny: a stopped clock whose subscriptions are ready at once (no hang until the timeout)", () =>
+    Effect.gen(function*() {
+      const instance = yield* instantiateSleeper
+      const out = decodeSleeper(yield* instance.process(op("d", 3600n * second)))
+      assert.strictEqual(out.now, 0n)
+      assert.deepStrictEqual(Array.from(out.rest), [1, 1])
+    }).pipe(Effect.provide(sleeperHost(Clocks.layerDeny))))
+
+  it.effect("componentize-js: an awaited setTimeout is a subscribe-duration the guest waits on until TestClock passes it", () =>
+    Effect.gen(function*() {
+      const component = yield* Component.fromFile(guestPath("sleeper-js"))
+      const instance = yield* Linker.instantiate(component, { id: "sleeper-js", grants: Capability.emptyGrants })
+      const call = yield* Effect.forkChild(instance.process(text("1500")), { startImmediately: true })
+      yield* TestClock.adjust("1499 millis")
+      assert.isUndefined(call.pollUnsafe())
+      yield* TestClock.adjust("1 millis")
+      // `performance.now()` in the guest moved by exactly the sleep.
+      assert.strictEqual(decode(yield* Fiber.join(call)), "1500")
+    }).pipe(Effect.provide(
+      Linker.layer([...Clocks.hostInterfaces, ...Stdio.hostInterfaces]).pipe(
+        Layer.provideMerge(Layer.mergeAll(Clocks.layer, Stdio.layerMemory, Audit.layerMemory({ capacity: 10 })))
+      )
+    )), 120_000)
+
+  it.effect("the clock without wasi:io/poll linked is a LinkError naming wasi:io/poll", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(instantiateSleeper)
+      assert.strictEqual(error._tag, "LinkError")
+      assert.strictEqual(error._tag === "LinkError" && error.interface, "wasi:io/poll")
+    }).pipe(Effect.provide(
+      Linker.layer([Clocks.wallClockHostInterface, Clocks.monotonicClockHostInterface]).pipe(
+        Layer.provideMerge(Layer.mergeAll(Clocks.layer, Audit.layerMemory({ capacity: 10 })))
+      )
+    )))
 })

@@ -30,8 +30,8 @@ const monotonicClock = Linker.hostInterface({
   make: Effect.succeed(() => ({
     now: { run: () => Clock.currentTimeNanos },
     resolution: { run: () => Effect.succeed(1n) },
-    subscribeInstant: { run: () => WasiIo.pollable.make(undefined) },
-    subscribeDuration: { run: () => WasiIo.pollable.make(undefined) }
+    subscribeInstant: { run: () => WasiIo.makePollable(WasiIo.alwaysReady) },
+    subscribeDuration: { run: () => WasiIo.makePollable(WasiIo.alwaysReady) }
   }))
 })
 
