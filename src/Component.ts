@@ -260,7 +260,13 @@ export const instantiateUnsafe = <R>(
     (prepared): InstanceImpl.Instance | LinkError | Trap => {
       const missing = prepared.binding.unlinked()
       if (missing === undefined) {
-        return InstanceImpl.make(component, prepared.instantiated, Context.get(context, Clock.Clock), prepared.bound)
+        return InstanceImpl.make(
+          component,
+          prepared.instantiated,
+          Context.get(context, Clock.Clock),
+          prepared.bound,
+          prepared.binding.abort
+        )
       }
       return new LinkError({
         interface: missing.interface,

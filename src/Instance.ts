@@ -166,7 +166,8 @@ export const make = (
   component: Component,
   instantiated: Jco.Instantiated,
   clock?: Clock.Clock,
-  bound: Bound = bind(component.loaded, instantiated)
+  bound: Bound = bind(component.loaded, instantiated),
+  abortSuspended?: () => void
 ): Instance => {
   let poison: string | undefined
 
@@ -181,6 +182,8 @@ export const make = (
   const expired = timed ? () => clock.currentTimeMillisUnsafe() > deadline : undefined
   const timedOut = (fn: string) => {
     poison = `timed out after ${timeoutMillis} ms`
+    // A guest suspended on a host call (JSPI) would otherwise wake later and run on.
+    abortSuspended?.()
     return new LimitExceeded({ limit: "timeout", componentHash: component.hash, function: fn, allowed: timeoutMillis })
   }
   const awaitOutcome = <B>(fn: string, outcome: Exit.Exit<B, CallError> | Promise<Exit.Exit<B, CallError>>): Effect.Effect<B, CallError> => {
@@ -260,6 +263,7 @@ export const make = (
     () => poison !== undefined,
     () => {
       poison ??= "instance closed"
+      abortSuspended?.()
     }
   )
 }

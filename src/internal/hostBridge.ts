@@ -13,7 +13,7 @@
  *
  * @internal
  */
-import { Cause, Context, Effect, Exit } from "effect"
+import { Cause, Context, Effect, Exit, type Fiber } from "effect"
 import type { HostRefusal } from "../ComponentError.ts"
 import { suspendingImports } from "./jco.ts"
 import { unversioned } from "./witWorld.ts"
@@ -84,17 +84,40 @@ interface Handle {
 }
 
 /**
+ * The host calls one instance's guest is suspended on. Once aborted (the instance timed out or was
+ * closed) they are interrupted and the guest is never resumed: its parked stack is left to the GC.
+ */
+class Suspended extends Context.Service<Suspended, {
+  readonly fibers: Set<Fiber.Fiber<unknown, unknown>>
+  aborted: boolean
+}>()("airssys-wasm/hostBridge/Suspended") {}
+
+const never: Promise<never> = new Promise(() => {})
+
+/**
  * Runs an Effect as a fiber of its own in `context`: its exit at once when it finished without
  * waiting, a promise of it otherwise (what `Effect.runPromiseExitWith` does, minus the promise
  * when none is needed: a ready `pollable.block` must not suspend a guest that cannot suspend).
  */
 const runMaybeAsyncWith = <R>(context: Context.Context<R>) => {
   const fork = Effect.runForkWith(context)
+  const suspended = Context.getOrUndefined(context, Suspended)
   return <A, E>(effect: Effect.Effect<A, E, R>): Exit.Exit<A, E> | Promise<Exit.Exit<A, E>> => {
     const fiber = fork(effect)
     const exit = fiber.pollUnsafe()
     if (exit !== undefined) return exit
-    return new Promise((resolve) => fiber.addObserver(resolve))
+    if (suspended === undefined) return new Promise((resolve) => fiber.addObserver(resolve))
+    if (suspended.aborted) {
+      fiber.interruptUnsafe()
+      return never
+    }
+    suspended.fibers.add(fiber)
+    return new Promise((resolve) =>
+      fiber.addObserver((exit) => {
+        suspended.fibers.delete(fiber)
+        if (!suspended.aborted) resolve(exit)
+      })
+    )
   }
 }
 
@@ -271,6 +294,11 @@ export interface Binding {
   bind<R>(imports: HostImports<R>, context: Context.Context<R>): void
   /** The first function jco asked for that nothing bound provides. */
   unlinked(): Unlinked | undefined
+  /**
+   * Interrupts the host calls the guest is suspended on (JSPI) and never resumes it: after a timeout or
+   * close, a guest that wakes would run on in an instance already given up.
+   */
+  abort(): void
 }
 
 type Target = Record<string, (...args: ReadonlyArray<unknown>) => unknown>
@@ -321,9 +349,12 @@ export const makeBinding = (interfaces: ReadonlyArray<string>): Binding => {
       }
     })
   }
+  // Only guests that can suspend pay for the registry of suspended calls (a context of their own).
+  const suspended = interfaces.some(canSuspend) ? Suspended.of({ fibers: new Set(), aborted: false }) : undefined
   return {
     imports,
-    bind: <R>(provided: HostImports<R>, context: Context.Context<R>) => {
+    bind: <R>(provided: HostImports<R>, given: Context.Context<R>) => {
+      const context = suspended === undefined ? given : Context.add(given, Suspended, suspended)
       for (const [name, functions] of Object.entries(provided)) {
         const target = targets.get(unversioned(name))
         if (target === undefined) continue
@@ -341,9 +372,18 @@ export const makeBinding = (interfaces: ReadonlyArray<string>): Binding => {
         }
       }
     },
-    unlinked: () => wanted.find((want) => targets.get(want.interface)?.[camelCase(want.function)] === undefined)
+    unlinked: () => wanted.find((want) => targets.get(want.interface)?.[camelCase(want.function)] === undefined),
+    abort: () => {
+      if (suspended === undefined || suspended.aborted) return
+      suspended.aborted = true
+      for (const fiber of suspended.fibers) fiber.interruptUnsafe()
+      suspended.fibers.clear()
+    }
   }
 }
+
+// An interface with a host call that may suspend the guest (a function or a resource method).
+const canSuspend = (iface: string): boolean => suspendingImports.some((name) => name.startsWith(`${iface}#`))
 
 const kebabCase = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
 const camelCase = (name: string): string => name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase())

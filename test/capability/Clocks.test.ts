@@ -226,6 +226,31 @@ describe("Clocks - subscribe and wasi:io/poll", () => {
       assert.isTrue(instance.poisoned)
     }).pipe(Effect.provide(sleeperHost(Clocks.layer))))
 
+  it.effect("a guest that timed out while blocked is never resumed: its wait is interrupted, it reads no clock after", () =>
+    Effect.gen(function*() {
+      const clocks = Clocks.make()
+      let reads = 0
+      const counting = Layer.succeed(Clocks.Clocks, Clocks.Clocks.of({
+        ...clocks,
+        monotonicNow: Effect.suspend(() => {
+          reads++
+          return clocks.monotonicNow
+        })
+      }))
+      yield* Effect.gen(function*() {
+        const component = yield* Component.fromFile(guestPath("sleeper"), { limits: { timeout: Duration.seconds(5) } })
+        const instance = yield* Linker.instantiate(component, { id: "sleeper", grants: Capability.emptyGrants })
+        // The guest reads the clock once it wakes (its answer starts with `now`).
+        const call = yield* Effect.forkChild(instance.process(op("d", 6n * second)), { startImmediately: true })
+        yield* TestClock.adjust("5 seconds")
+        const error = yield* Effect.flip(Fiber.join(call))
+        assert.strictEqual(error._tag === "LimitExceeded" && error.limit, "timeout")
+        const readsAtTimeout = reads
+        yield* TestClock.adjust("10 seconds")
+        assert.strictEqual(reads, readsAtTimeout)
+      }).pipe(Effect.provide(sleeperHost(counting)))
+    }))
+
   it.effect("the largest u64 duration overflows nothing: not ready, and a blocked call still times out", () =>
     Effect.gen(function*() {
       const component = yield* Component.fromFile(guestPath("sleeper"), { limits: { timeout: Duration.seconds(5) } })
