@@ -327,6 +327,13 @@ const errorOf = <E>(exit: Exit.Exit<unknown, E>): E | undefined =>
 export const make = <R = never>(
   component: Component.Component,
   options: Options<R>
+): Effect.Effect<ActorRef, never, Scope.Scope | R> => makeActor(component, options, false)
+
+// `make`, and with `spawned` also `spawn`'s first incarnation.
+const makeActor = <R>(
+  component: Component.Component,
+  options: Options<R>,
+  spawned: boolean
 ): Effect.Effect<ActorRef, never, Scope.Scope | R> =>
   Effect.contextWith((context: Context.Context<R>) => {
     const deadLetters = Context.get(context, DeadLetters.DeadLetters)
@@ -766,15 +773,27 @@ export const make = <R = never>(
       Effect.sync(() => ({ id, status, mailboxDepth: mailbox.size, handled, incarnations, traps }))
     )
 
-    return Effect.as(
-      Effect.addFinalizer(() =>
-        Effect.sync(() => {
-          status = "Stopped"
-          for (const waiting of waitingSenders.splice(0)) waiting()
-          leftovers("the actor's scope closed")
-        })
-      ),
-      ref
+    const closed = Effect.sync(() => {
+      status = "Stopped"
+      for (const waiting of waitingSenders.splice(0)) waiting()
+      leftovers("the actor's scope closed")
+    })
+    if (!spawned) return Effect.as(Effect.addFinalizer(() => closed), ref)
+
+    // `spawn`: a fiber runs the first incarnation. One finalizer interrupts it, then closes the actor: what
+    // `forkScoped`'s finalizer and `make`'s did, in that order, without a second one to register and run.
+    let spawnedFiber: Fiber.Fiber<unknown, unknown> | undefined
+    const closeSpawned = Effect.withFiber((current) =>
+      spawnedFiber === undefined || spawnedFiber === current ? closed : Effect.andThen(Fiber.interrupt(spawnedFiber), closed)
+    )
+    // Known before `forkDetach` returns (it starts at once), so no interruption can come between.
+    const first = Effect.withFiber((fiber) => {
+      spawnedFiber = fiber
+      return Effect.ignore(run)
+    })
+    return Effect.andThen(
+      Effect.addFinalizer(() => closeSpawned),
+      Effect.as(Effect.forkDetach(first, { startImmediately: true }), ref)
     )
   })
 
@@ -788,8 +807,7 @@ export const make = <R = never>(
 export const spawn = <R = never>(
   component: Component.Component,
   options: Options<R>
-): Effect.Effect<ActorRef, never, Scope.Scope | R> =>
-  Effect.tap(make(component, options), (ref) => Effect.forkScoped(Effect.ignore(ref.run), { startImmediately: true }))
+): Effect.Effect<ActorRef, never, Scope.Scope | R> => makeActor(component, options, true)
 
 /**
  * The actor as a supervisor's child: each (re)start is a new incarnation — a fresh instance of the cached
