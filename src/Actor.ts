@@ -756,6 +756,7 @@ const makeActor = <R>(
 
     // Nothing queued is dropped silently: it goes to dead letters, and waiting requesters learn why.
     const leftovers = (why: string) => {
+      if (mailbox.size === 0) return
       for (const envelope of mailbox.drain()) {
         envelope.reply?.(Exit.fail(stopped()))
         deadLetter(envelope, envelope.expired ? "Expired" : "Stopped", why)
@@ -775,7 +776,7 @@ const makeActor = <R>(
 
     const closed = Effect.sync(() => {
       status = "Stopped"
-      for (const waiting of waitingSenders.splice(0)) waiting()
+      if (waitingSenders.length > 0) for (const waiting of waitingSenders.splice(0)) waiting()
       leftovers("the actor's scope closed")
     })
     if (!spawned) return Effect.as(Effect.addFinalizer(() => closed), ref)
