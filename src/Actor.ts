@@ -779,21 +779,28 @@ const makeActor = <R>(
       if (waitingSenders.length > 0) for (const waiting of waitingSenders.splice(0)) waiting()
       leftovers("the actor's scope closed")
     })
-    if (!spawned) return Effect.as(Effect.addFinalizer(() => closed), ref)
+    // Straight on the scope: the finalizers need nothing from the context they run in.
+    const scope = Context.get(context as Context.Context<Scope.Scope>, Scope.Scope)
+    if (!spawned) return Effect.as(Scope.addFinalizerExit(scope, () => closed), ref)
 
     // `spawn`: a fiber runs the first incarnation. One finalizer interrupts it, then closes the actor: what
     // `forkScoped`'s finalizer and `make`'s did, in that order, without a second one to register and run.
     let spawnedFiber: Fiber.Fiber<unknown, unknown> | undefined
-    const closeSpawned = Effect.withFiber((current) =>
-      spawnedFiber === undefined || spawnedFiber === current ? closed : Effect.andThen(Fiber.interrupt(spawnedFiber), closed)
-    )
+    const closeSpawned = Effect.withFiber((current) => {
+      const fiber = spawnedFiber
+      if (fiber === undefined || fiber === current) return closed
+      fiber.interruptUnsafe(current.id)
+      // An idle incarnation has ended by now, its instance released; otherwise wait for it, as
+      // `Fiber.interrupt` would.
+      return fiber.pollUnsafe() === undefined ? Effect.andThen(Fiber.await(fiber), closed) : closed
+    })
     // Known before `forkDetach` returns (it starts at once), so no interruption can come between.
     const first = Effect.withFiber((fiber) => {
       spawnedFiber = fiber
       return Effect.ignore(run)
     })
     return Effect.andThen(
-      Effect.addFinalizer(() => closeSpawned),
+      Scope.addFinalizerExit(scope, () => closeSpawned),
       Effect.as(Effect.forkDetach(first, { startImmediately: true }), ref)
     )
   })
