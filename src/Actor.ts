@@ -644,9 +644,12 @@ const makeActor = <R>(
           : loop(current)
       })
       if (current.lifecycle !== undefined) {
-        self = current.lifecycle.init(options.config ?? emptyConfig).pipe(
-          Effect.mapError((error) => new ActorCrashed({ actorId: id, reason: "InitFailed", message: error.message })),
-          Effect.andThen(self)
+        self = Effect.andThen(
+          Effect.mapError(
+            current.lifecycle.init(options.config ?? emptyConfig),
+            (error) => new ActorCrashed({ actorId: id, reason: "InitFailed", message: error.message })
+          ),
+          self
         )
       }
       const preStart = options.hooks?.preStart

@@ -274,11 +274,14 @@ export const make = (
       (guest) => caller(name, guest && ((a: ReadonlyArray<unknown>) => guest(...a)))(args),
       (failure) => Effect.fail(fail(name, failure))
     )
-  const process = caller("process", bound.process)
+  // Made on first use: an actor's instance never calls `process`, and `shutdown` only on a graceful stop.
+  let processCall: ((input: Uint8Array) => Effect.Effect<Uint8Array, CallError>) | undefined
+  const process = (input: Uint8Array) => (processCall ??= caller("process", bound.process))(input)
   const invokeHandler = invoker(handlerName, bound.handle)
+  let shutdownCall: ((arg: undefined) => Effect.Effect<void, CallError>) | undefined
   const lifecycle = bound.init === undefined ? undefined : {
     init: caller(initName, bound.init),
-    shutdown: ((call) => () => call(undefined))(caller(shutdownName, bound.shutdown))
+    shutdown: () => (shutdownCall ??= caller(shutdownName, bound.shutdown))(undefined)
   }
 
   return new InProcess(
