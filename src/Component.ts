@@ -245,29 +245,38 @@ export const instantiateUnsafe = <R>(
   }
   if (component.limits.isolation === "worker") return undefined
   const pooled = Pool.take(component.loaded)
-  if (pooled !== undefined) pooled.binding.bind(hostImports, context)
+  if (pooled !== undefined) {
+    // Nothing of the guest runs here: the pool already instantiated it.
+    pooled.binding.bind(hostImports, context)
+    return linked(component, pooled, context)
+  }
   return Jco.attempt(
     (): Pool.Prepared => {
-      if (pooled !== undefined) return pooled
       // Bound before instantiating, so a start function may already call its imports.
       const binding = makeBinding(component.loaded.imports)
       binding.bind(hostImports, context)
       const instantiated = Jco.instantiate(component.loaded, binding.imports)
       return { binding, instantiated, bound: InstanceImpl.bind(component.loaded, instantiated) }
     },
-    (prepared): InstanceImpl.Instance | LinkError | Trap => {
-      const missing = prepared.binding.unlinked()
-      if (missing === undefined) {
-        return InstanceImpl.make(component, prepared.instantiated, Context.get(context, Clock.Clock), prepared.bound)
-      }
-      return new LinkError({
-        interface: missing.interface,
-        function: missing.function,
-        message: `component imports ${missing.interface}#${missing.function} but no implementation was found`
-      })
-    },
+    (prepared): InstanceImpl.Instance | LinkError | Trap => linked(component, prepared, context),
     (failure) => new Trap({ componentHash: component.hash, function: "instantiate", message: failureMessage(failure) })
   )
+}
+
+const linked = <R>(
+  component: Component,
+  prepared: Pool.Prepared,
+  context: Context.Context<R>
+): InstanceImpl.Instance | LinkError => {
+  const missing = prepared.binding.unlinked()
+  if (missing === undefined) {
+    return InstanceImpl.make(component, prepared.instantiated, Context.get(context, Clock.Clock), prepared.bound)
+  }
+  return new LinkError({
+    interface: missing.interface,
+    function: missing.function,
+    message: `component imports ${missing.interface}#${missing.function} but no implementation was found`
+  })
 }
 
 /**
