@@ -643,14 +643,20 @@ const makeActor = <R>(
           ? Effect.flatMap(idle, () => loop(current))
           : loop(current)
       })
-      if (current.lifecycle !== undefined) {
-        self = Effect.andThen(
-          Effect.mapError(
-            current.lifecycle.init(options.config ?? emptyConfig),
-            (error) => new ActorCrashed({ actorId: id, reason: "InitFailed", message: error.message })
-          ),
-          self
-        )
+      const lifecycle = current.lifecycle
+      if (lifecycle !== undefined) {
+        const serving = self
+        const config = options.config ?? emptyConfig
+        self = Effect.suspend(() => {
+          // Called now where the instance allows it: a synchronous init's success goes on to serving
+          // without the fiber steps of an effect around it.
+          const started = lifecycle.initNow !== undefined ? lifecycle.initNow(config) : lifecycle.init(config)
+          if (Exit.isExit(started) && Exit.isSuccess(started)) return serving
+          return Effect.andThen(
+            Effect.mapError(started, (error) => new ActorCrashed({ actorId: id, reason: "InitFailed", message: error.message })),
+            serving
+          )
+        })
       }
       const preStart = options.hooks?.preStart
       if (preStart) {

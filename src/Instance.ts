@@ -68,6 +68,11 @@ export interface Instance {
   readonly lifecycle: {
     init(config: Uint8Array): Effect.Effect<void, CallError>
     shutdown(): Effect.Effect<void, CallError>
+    /**
+     * @internal `init`, run now: its `Exit` when the guest answers synchronously (an effect that waits
+     * for it otherwise), for callers already inside a fiber's step.
+     */
+    readonly initNow?: ((config: Uint8Array) => Effect.Effect<void, CallError>) | undefined
   } | undefined
   /** @internal */
   close(): void
@@ -279,9 +284,15 @@ export const make = (
   const process = (input: Uint8Array) => (processCall ??= caller("process", bound.process))(input)
   const invokeHandler = invoker(handlerName, bound.handle)
   let shutdownCall: ((arg: undefined) => Effect.Effect<void, CallError>) | undefined
-  const lifecycle = bound.init === undefined ? undefined : {
-    init: caller(initName, bound.init),
-    shutdown: () => (shutdownCall ??= caller(shutdownName, bound.shutdown))(undefined)
+  let lifecycle: Instance["lifecycle"]
+  if (bound.init !== undefined) {
+    const invokeInit = invoker(initName, bound.init)
+    const initNow = (config: Uint8Array) => awaitOutcome(initName, invokeInit(config))
+    lifecycle = {
+      init: (config) => Effect.suspend(() => initNow(config)),
+      shutdown: () => (shutdownCall ??= caller(shutdownName, bound.shutdown))(undefined),
+      initNow
+    }
   }
 
   return new InProcess(
