@@ -327,6 +327,13 @@ const errorOf = <E>(exit: Exit.Exit<unknown, E>): E | undefined =>
 export const make = <R = never>(
   component: Component.Component,
   options: Options<R>
+): Effect.Effect<ActorRef, never, Scope.Scope | R> => makeActor(component, options, false)
+
+// `make`, and with `spawned` also `spawn`'s first incarnation.
+const makeActor = <R>(
+  component: Component.Component,
+  options: Options<R>,
+  spawned: boolean
 ): Effect.Effect<ActorRef, never, Scope.Scope | R> =>
   Effect.contextWith((context: Context.Context<R>) => {
     const deadLetters = Context.get(context, DeadLetters.DeadLetters)
@@ -623,17 +630,33 @@ export const make = <R = never>(
       )
     })
 
+    // What the loop does first when there is nothing to do, without the loop: a generator function made
+    // per incarnation costs V8 a new map and prototype on its first call (~1.5 µs), which an actor stopped
+    // before its first queued message (or serving only idle-path requests) then never pays.
+    const idle = Effect.andThen(publishDepth, awaitWork)
+
     const serve = (current: Instance): Effect.Effect<void, ActorCrashed> => {
       let self: Effect.Effect<void, ActorCrashed> = Effect.suspend(() => {
         if (status === "Starting") status = "Running"
         instance = current
-        return loop(current)
+        return crash === undefined && (busy || mailbox.size === 0) && status !== "Stopping"
+          ? Effect.flatMap(idle, () => loop(current))
+          : loop(current)
       })
-      if (current.lifecycle !== undefined) {
-        self = current.lifecycle.init(options.config ?? emptyConfig).pipe(
-          Effect.mapError((error) => new ActorCrashed({ actorId: id, reason: "InitFailed", message: error.message })),
-          Effect.andThen(self)
-        )
+      const lifecycle = current.lifecycle
+      if (lifecycle !== undefined) {
+        const serving = self
+        const config = options.config ?? emptyConfig
+        self = Effect.suspend(() => {
+          // Called now where the instance allows it: a synchronous init's success goes on to serving
+          // without the fiber steps of an effect around it.
+          const started = lifecycle.initNow !== undefined ? lifecycle.initNow(config) : lifecycle.init(config)
+          if (Exit.isExit(started) && Exit.isSuccess(started)) return serving
+          return Effect.andThen(
+            Effect.mapError(started, (error) => new ActorCrashed({ actorId: id, reason: "InitFailed", message: error.message })),
+            serving
+          )
+        })
       }
       const preStart = options.hooks?.preStart
       if (preStart) {
@@ -742,6 +765,7 @@ export const make = <R = never>(
 
     // Nothing queued is dropped silently: it goes to dead letters, and waiting requesters learn why.
     const leftovers = (why: string) => {
+      if (mailbox.size === 0) return
       for (const envelope of mailbox.drain()) {
         envelope.reply?.(Exit.fail(stopped()))
         deadLetter(envelope, envelope.expired ? "Expired" : "Stopped", why)
@@ -759,15 +783,34 @@ export const make = <R = never>(
       Effect.sync(() => ({ id, status, mailboxDepth: mailbox.size, handled, incarnations, traps }))
     )
 
-    return Effect.as(
-      Effect.addFinalizer(() =>
-        Effect.sync(() => {
-          status = "Stopped"
-          for (const waiting of waitingSenders.splice(0)) waiting()
-          leftovers("the actor's scope closed")
-        })
-      ),
-      ref
+    const closed = Effect.sync(() => {
+      status = "Stopped"
+      if (waitingSenders.length > 0) for (const waiting of waitingSenders.splice(0)) waiting()
+      leftovers("the actor's scope closed")
+    })
+    // Straight on the scope: the finalizers need nothing from the context they run in.
+    const scope = Context.get(context as Context.Context<Scope.Scope>, Scope.Scope)
+    if (!spawned) return Effect.as(Scope.addFinalizerExit(scope, () => closed), ref)
+
+    // `spawn`: a fiber runs the first incarnation. One finalizer interrupts it, then closes the actor: what
+    // `forkScoped`'s finalizer and `make`'s did, in that order, without a second one to register and run.
+    let spawnedFiber: Fiber.Fiber<unknown, unknown> | undefined
+    const closeSpawned = Effect.withFiber((current) => {
+      const fiber = spawnedFiber
+      if (fiber === undefined || fiber === current) return closed
+      fiber.interruptUnsafe(current.id)
+      // An idle incarnation has ended by now, its instance released; otherwise wait for it, as
+      // `Fiber.interrupt` would.
+      return fiber.pollUnsafe() === undefined ? Effect.andThen(Fiber.await(fiber), closed) : closed
+    })
+    // Known before `forkDetach` returns (it starts at once), so no interruption can come between.
+    const first = Effect.withFiber((fiber) => {
+      spawnedFiber = fiber
+      return Effect.ignore(run)
+    })
+    return Effect.andThen(
+      Scope.addFinalizerExit(scope, () => closeSpawned),
+      Effect.as(Effect.forkDetach(first, { startImmediately: true }), ref)
     )
   })
 
@@ -781,8 +824,7 @@ export const make = <R = never>(
 export const spawn = <R = never>(
   component: Component.Component,
   options: Options<R>
-): Effect.Effect<ActorRef, never, Scope.Scope | R> =>
-  Effect.tap(make(component, options), (ref) => Effect.forkScoped(Effect.ignore(ref.run), { startImmediately: true }))
+): Effect.Effect<ActorRef, never, Scope.Scope | R> => makeActor(component, options, true)
 
 /**
  * The actor as a supervisor's child: each (re)start is a new incarnation — a fresh instance of the cached

@@ -68,6 +68,11 @@ export interface Instance {
   readonly lifecycle: {
     init(config: Uint8Array): Effect.Effect<void, CallError>
     shutdown(): Effect.Effect<void, CallError>
+    /**
+     * @internal `init`, run now: its `Exit` when the guest answers synchronously (an effect that waits
+     * for it otherwise), for callers already inside a fiber's step.
+     */
+    readonly initNow?: ((config: Uint8Array) => Effect.Effect<void, CallError>) | undefined
   } | undefined
   /** @internal */
   close(): void
@@ -119,19 +124,47 @@ export interface Bound {
   readonly directCalls: ReadonlyArray<string>
 }
 
+/** Which of the exports the host drives jco's glue has: the same for every instance of a component. */
+interface GlueExports {
+  readonly process: boolean
+  readonly handle: boolean
+  readonly init: boolean
+  readonly shutdown: boolean
+}
+
+// Found once per component, from the glue of its first instance.
+const glueExportsOf = new WeakMap<Jco.Loaded, GlueExports>()
+const glueExports = (loaded: Jco.Loaded, instantiated: Jco.Instantiated): GlueExports => {
+  let found = glueExportsOf.get(loaded)
+  if (found === undefined) {
+    const exports = instantiated.exports
+    found = {
+      process: findExport(exports, "process") !== undefined,
+      handle: findExport(exports, handlerName) !== undefined,
+      init: findExport(exports, initName) !== undefined,
+      shutdown: findExport(exports, shutdownName) !== undefined
+    }
+    glueExportsOf.set(loaded, found)
+  }
+  return found
+}
+
 /** @internal */
 export const bind = (loaded: Jco.Loaded, instantiated: Jco.Instantiated): Bound => {
-  const exports = instantiated.exports
-  const glueProcess = findExport(exports, "process")
+  const has = glueExports(loaded, instantiated)
   // A guest that calls host imports must enter through jco's glue: its import trampolines expect the task
   // the glue's export wrapper opens, and without one they leak a task per host call (jco 1.35).
   const direct = loaded.imports.length === 0
   const directProcess = direct ? Abi.bindProcess(instantiated.cores) : undefined
-  const glueHandle = findExport(exports, handlerName)
   const directHandle = direct ? Abi.bindHandleMessage(instantiated.cores) : undefined
   const directLifecycle = direct ? Abi.bindLifecycle(instantiated.cores) : undefined
-  const glueInit = findExport(exports, initName)
-  const glueShutdown = findExport(exports, shutdownName)
+  // The glue's wrappers only where no direct call stands in: reading the glue's exports makes a deferred
+  // glue (see `Jco.instantiate`).
+  const glue = (wanted: boolean, name: string) => wanted ? findExport(instantiated.exports, name) : undefined
+  const glueProcess = glue(has.process && directProcess === undefined, "process")
+  const glueHandle = glue(has.handle && directHandle === undefined, handlerName)
+  const glueInit = glue(has.init && directLifecycle === undefined, initName)
+  const glueShutdown = glue(has.init && has.shutdown && directLifecycle === undefined, shutdownName)
   return {
     meter: fuelMeter(instantiated.cores, instantiated.fuel),
     memories: instantiated.cores.flatMap((core) =>
@@ -145,10 +178,8 @@ export const bind = (loaded: Jco.Loaded, instantiated: Jco.Instantiated): Bound 
         correlationId: message.correlationId,
         payload: message.payload
       }) as Uint8Array | undefined | Promise<Uint8Array | undefined>)),
-    init: glueInit === undefined ? undefined : directLifecycle?.init ?? ((config: Uint8Array) => void glueInit(config)),
-    shutdown: glueInit === undefined
-      ? undefined
-      : directLifecycle?.shutdown ?? (glueShutdown && (() => void glueShutdown())),
+    init: !has.init ? undefined : directLifecycle?.init ?? ((config: Uint8Array) => void glueInit!(config)),
+    shutdown: !has.init ? undefined : directLifecycle?.shutdown ?? (glueShutdown && (() => void glueShutdown())),
     directCalls: [
       ...(directProcess ? ["process"] : []),
       ...(directHandle ? [handlerName] : []),
@@ -244,12 +275,27 @@ export const make = (
     return (arg: A): Effect.Effect<B, CallError> => Effect.suspend(() => awaitOutcome(fn, invoke(arg)))
   }
 
-  const exports = instantiated.exports
-  const process = caller("process", bound.process)
+  // Any export through jco's glue, made now if it was deferred: a glue that cannot be made traps the call.
+  const call = (name: string, args: ReadonlyArray<unknown>): Effect.Effect<unknown, CallError> =>
+    Jco.attempt(
+      () => findExport(instantiated.exports, name),
+      (guest) => caller(name, guest && ((a: ReadonlyArray<unknown>) => guest(...a)))(args),
+      (failure) => Effect.fail(fail(name, failure))
+    )
+  // Made on first use: an actor's instance never calls `process`, and `shutdown` only on a graceful stop.
+  let processCall: ((input: Uint8Array) => Effect.Effect<Uint8Array, CallError>) | undefined
+  const process = (input: Uint8Array) => (processCall ??= caller("process", bound.process))(input)
   const invokeHandler = invoker(handlerName, bound.handle)
-  const lifecycle = bound.init === undefined ? undefined : {
-    init: caller(initName, bound.init),
-    shutdown: ((call) => () => call(undefined))(caller(shutdownName, bound.shutdown))
+  let shutdownCall: ((arg: undefined) => Effect.Effect<void, CallError>) | undefined
+  let lifecycle: Instance["lifecycle"]
+  if (bound.init !== undefined) {
+    const invokeInit = invoker(initName, bound.init)
+    const initNow = (config: Uint8Array) => awaitOutcome(initName, invokeInit(config))
+    lifecycle = {
+      init: (config) => Effect.suspend(() => initNow(config)),
+      shutdown: () => (shutdownCall ??= caller(shutdownName, bound.shutdown))(undefined),
+      initNow
+    }
   }
 
   return new InProcess(
@@ -259,7 +305,7 @@ export const make = (
     (message) => Effect.suspend(() => awaitOutcome(handlerName, invokeHandler(message))),
     lifecycle,
     bound.directCalls,
-    (name, args) => caller(name, findExport(exports, name) && ((a: ReadonlyArray<unknown>) => findExport(exports, name)!(...a)))(args),
+    call,
     () => poison !== undefined,
     () => {
       poison ??= "instance closed"

@@ -152,6 +152,37 @@ describe("Actor", () => {
       assert.include(error.message, "init refused")
     }))
 
+  it.effect("spawn - closing its scope interrupts the incarnation (postStop runs) and dead-letters the queue", () =>
+    withDeadLetters((store) =>
+      Effect.gen(function*() {
+        const events: Array<string> = []
+        const host = logRecorder()
+        const actor = yield* Effect.scoped(Effect.gen(function*() {
+          const actor = yield* Actor.spawn(yield* load("flaky"), {
+            id: "scoped",
+            imports: host.imports,
+            hooks: { postStop: (ref) => Effect.sync(() => void events.push(`postStop:${ref.status}`)) }
+          })
+          assert.strictEqual(actor.status, "Running")
+          // Sent in this fiber's steps: the actor handles what it gets to before the scope closes.
+          for (let i = 0; i < 5; i++) yield* actor.send(text(`m${i}`))
+          return actor
+        }))
+        assert.strictEqual(actor.status, "Stopped")
+        // Interrupted, not stopped gracefully: the hook sees the incarnation end while it was still serving.
+        assert.deepStrictEqual(events, ["postStop:Running"])
+        const letters = yield* store.letters
+        assert.isAbove(letters.length, 0)
+        assert.isTrue(letters.every((l) => l.reason === "Stopped" && l.error === "the actor's scope closed"))
+        // Nothing lost: each message was handled or dead-lettered, in order.
+        assert.deepStrictEqual(
+          [...host.logged, ...letters.map((l) => decode(l.message.payload))],
+          ["m0", "m1", "m2", "m3", "m4"]
+        )
+        assert.strictEqual((yield* Effect.flip(actor.request(text("late"))))._tag, "ActorStopped")
+      })
+    ))
+
   it.effect("stop - what is left after a forced stop goes to dead letters; waiting requesters get ActorStopped", () =>
     withDeadLetters((store) =>
       Effect.gen(function*() {

@@ -193,6 +193,17 @@ describe("Instance direct calls", () => {
       }
     }))
 
+  it.effect("handleMessage - a standalone guest's glue, made on the first call through it, wraps the same core instance", () =>
+    Effect.gen(function*() {
+      const instance = yield* Component.instantiate(yield* load("lifecycle"))
+      const counter = (reply: Uint8Array | undefined) => new DataView(reply!.buffer, reply!.byteOffset).getUint32(0, true)
+      assert.strictEqual(counter(yield* instance.handleMessage({ sender: "t", payload: text("a") })), 1)
+      // Through jco's glue: the count goes on from the direct call's, in the same linear memory.
+      const viaGlue = yield* instance.call("airssys:component/handler#handle-message", [{ sender: "t", payload: text("b") }])
+      assert.strictEqual(counter(viaGlue as Uint8Array), 2)
+      assert.strictEqual(counter(yield* instance.handleMessage({ sender: "t", payload: text("c") })), 3)
+    }))
+
   it.effect("handleMessage - guests that import host functions are called through jco's glue", () =>
     Effect.gen(function*() {
       for (const name of ["actor-js", "host-calls", "flaky"]) {

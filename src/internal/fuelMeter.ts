@@ -67,6 +67,19 @@ export const fuelGlobal = (instance: WebAssembly.Instance): WebAssembly.Global |
   return global instanceof WebAssembly.Global ? global : undefined
 }
 
+const slice = BigInt(sliceUnits)
+
+// An allowance as bigints, whole and sliced: the same for every instance of a component, so a new
+// instance's first refill reuses the last one's instead of converting again.
+let lastSplit: { readonly of: number; readonly units: bigint; readonly first: bigint; readonly rest: bigint } | undefined
+const splitOf = (units: number) => {
+  if (lastSplit?.of === units) return lastSplit
+  if (!Number.isSafeInteger(units) || units < 0) throw new RangeError(`fuel must be a non-negative safe integer, got ${units}`)
+  const big = BigInt(units)
+  const first = big > slice ? slice : big
+  return lastSplit = { of: units, units: big, first, rest: big - first }
+}
+
 /**
  * A meter over the instrumented core instances among `cores`; `undefined` when none is instrumented.
  * `host`, when given, is connected so that the guest's refill requests reach this meter.
@@ -79,7 +92,6 @@ export const fuelMeter = (cores: ReadonlyArray<WebAssembly.Instance>, host?: Fue
   if (globals.length === 0) return undefined
   let units = 0
   let unitsBig = 0n
-  const slice = BigInt(sliceUnits)
   // The first slice and the rest of `units`, when sliced: computed once, not per call.
   let slicedFirst = 0n
   let slicedRest = 0n
@@ -116,11 +128,11 @@ export const fuelMeter = (cores: ReadonlyArray<WebAssembly.Instance>, host?: Fue
   return {
     refill: (next, expired) => {
       if (next !== units) {
-        if (!Number.isSafeInteger(next) || next < 0) throw new RangeError(`fuel must be a non-negative safe integer, got ${next}`)
+        const split = splitOf(next)
         units = next
-        unitsBig = BigInt(next)
-        slicedFirst = unitsBig > slice ? slice : unitsBig
-        slicedRest = unitsBig - slicedFirst
+        unitsBig = split.units
+        slicedFirst = split.first
+        slicedRest = split.rest
       }
       deadline = host === undefined ? undefined : expired
       stop = undefined

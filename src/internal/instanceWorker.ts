@@ -70,7 +70,7 @@ interface Started {
 }
 
 const start = async (): Promise<Started> => {
-  const loaded = { instantiate: await Jco.importGlue(init.glue, init.key), modules: new Map(init.modules) }
+  const loaded = { instantiate: await Jco.importGlue(init.glue, init.key), modules: new Map(init.modules), imports: init.imports }
   const instantiated = Jco.instantiate(loaded as unknown as Jco.Loaded, hostImports())
   const direct = init.imports.length === 0
   const exports = instantiated.exports as Record<string, Record<string, (...args: Array<unknown>) => unknown> | undefined>
