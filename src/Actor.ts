@@ -21,6 +21,7 @@ import { type CallError, LinkError, Trap } from "./ComponentError.ts"
 import * as DeadLetters from "./DeadLetters.ts"
 import type { HostImports } from "./internal/hostBridge.ts"
 import type { Instance, Message } from "./Instance.ts"
+import type { SchedulerDispatcher } from "effect/Scheduler"
 import type * as Supervisor from "./Supervisor.ts"
 
 /**
@@ -482,9 +483,23 @@ export const make = <R = never>(
       })
     })
 
+    // A message wakes an idle actor on the scheduler, not inside the sender's call: the actor then takes
+    // everything sent to it meanwhile in one batch and one fiber resumption (each costs an async_hooks
+    // resource in Effect 4), instead of handling the first message inside `sendNow` and the rest after a
+    // `yieldNow`. The task wakes whichever wait is current when it runs (a spurious wake-up only makes the
+    // loop look again). Crashes and stops still wake the loop at once.
+    let dispatcher: SchedulerDispatcher | undefined
+    let wakeScheduled = false
+    const wakeTask = () => {
+      wakeScheduled = false
+      wake?.()
+    }
     const enqueue = (envelope: Envelope) => {
       mailbox.push(envelope)
-      wake?.()
+      if (wake !== undefined && !wakeScheduled) {
+        wakeScheduled = true
+        dispatcher!.scheduleTask(wakeTask, 0)
+      }
     }
 
     const accepting = () => status !== "Stopping" && status !== "Stopped"
@@ -556,6 +571,12 @@ export const make = <R = never>(
       })
 
     const loop = (current: Instance): Effect.Effect<void, ActorCrashed> =>
+      Effect.withFiber((fiber) => {
+        dispatcher = fiber.currentDispatcher
+        return serveMailbox(current)
+      })
+
+    const serveMailbox = (current: Instance): Effect.Effect<void, ActorCrashed> =>
       Effect.gen(function*() {
         while (true) {
           if (crash !== undefined) {
@@ -566,7 +587,7 @@ export const make = <R = never>(
           let envelope = busy ? undefined : mailbox.shift()
           if (envelope === undefined) {
             if (status === "Stopping") return
-            yield* publishDepth
+            depthMetric.updateUnsafe(mailbox.size, metricContext)
             yield* awaitWork
             continue
           }
@@ -596,7 +617,8 @@ export const make = <R = never>(
           }
           flush()
           releaseSenders()
-          if (crash === undefined) yield* Effect.yieldNow
+          // Let other fibers in before the next batch; with nothing queued, waiting for work does that.
+          if (crash === undefined && mailbox.size > 0) yield* Effect.yieldNow
         }
       })
 
