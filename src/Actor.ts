@@ -15,13 +15,13 @@
  * @since 0.1.0
  */
 import { Cause, Clock, Context, Duration, Effect, Exit, Fiber, Metric, Option, References, Scope, Tracer } from "effect"
+import type { SchedulerDispatcher } from "effect/Scheduler"
 import { ActorCrashed, ActorStopped, MailboxFull, RequestTimeout } from "./ActorError.ts"
 import * as Component from "./Component.ts"
 import { type CallError, LinkError, Trap } from "./ComponentError.ts"
 import * as DeadLetters from "./DeadLetters.ts"
 import type { HostImports } from "./internal/hostBridge.ts"
 import type { Instance, Message } from "./Instance.ts"
-import type { SchedulerDispatcher } from "effect/Scheduler"
 import type * as Supervisor from "./Supervisor.ts"
 
 /**
@@ -473,7 +473,7 @@ export const make = <R = never>(
       while (room-- > 0 && waitingSenders.length > 0 && mailbox.size < capacity) waitingSenders.shift()!()
     }
 
-    const awaitWork = Effect.callback<void>((resume) => {
+    const awaitWake = Effect.callback<void>((resume) => {
       wake = () => {
         wake = undefined
         resume(Effect.void)
@@ -494,6 +494,11 @@ export const make = <R = never>(
       wakeScheduled = false
       wake?.()
     }
+    // Waits for a message (or a crash or stop), on the waiting fiber's scheduler.
+    const awaitWork = Effect.withFiber((fiber) => {
+      dispatcher = fiber.currentDispatcher
+      return awaitWake
+    })
     const enqueue = (envelope: Envelope) => {
       mailbox.push(envelope)
       if (wake !== undefined && !wakeScheduled) {
@@ -571,12 +576,6 @@ export const make = <R = never>(
       })
 
     const loop = (current: Instance): Effect.Effect<void, ActorCrashed> =>
-      Effect.withFiber((fiber) => {
-        dispatcher = fiber.currentDispatcher
-        return serveMailbox(current)
-      })
-
-    const serveMailbox = (current: Instance): Effect.Effect<void, ActorCrashed> =>
       Effect.gen(function*() {
         while (true) {
           if (crash !== undefined) {
@@ -587,7 +586,7 @@ export const make = <R = never>(
           let envelope = busy ? undefined : mailbox.shift()
           if (envelope === undefined) {
             if (status === "Stopping") return
-            depthMetric.updateUnsafe(mailbox.size, metricContext)
+            yield* publishDepth
             yield* awaitWork
             continue
           }
