@@ -233,6 +233,10 @@ class Envelope implements Message {
   reply: ((exit: Exit.Exit<Uint8Array | undefined, RequestError>) => void) | undefined
   /** The requester gave up: the actor dead-letters it instead of handling it. */
   expired = false
+  /** For the direct guest call: nobody waits for the reply, so it is checked but not copied out. */
+  get replyUnread(): boolean {
+    return this.reply === undefined
+  }
   constructor(payload: Uint8Array, options: SendOptions | undefined, reply: Envelope["reply"]) {
     this.sender = options?.sender ?? "host"
     this.topic = options?.topic

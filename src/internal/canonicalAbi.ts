@@ -24,6 +24,11 @@ export interface MessageFields {
   readonly topic?: string | undefined
   readonly correlationId?: bigint | undefined
   readonly payload: Uint8Array
+  /**
+   * Nobody will read the reply (a fire-and-forget message): it is checked as always (a bad one still traps)
+   * but not copied out of guest memory, and the call answers `undefined`.
+   */
+  readonly replyUnread?: boolean | undefined
 }
 
 const utf8 = new TextDecoder()
@@ -40,6 +45,8 @@ interface GuestMemory {
   /** Checks a return-area pointer's alignment. */
   returnArea(ret: number): number
   bytes(ptr: number, len: number, what: string): Uint8Array
+  /** Traps when `ptr`/`len` lie outside memory. */
+  check(ptr: number, len: number, what: string): void
   string(ptr: number, len: number, what: string): string
 }
 
@@ -88,6 +95,7 @@ const guestMemory = (exports: WebAssembly.Exports): GuestMemory => {
       if ((ret & 3) !== 0) throw trap("return pointer is not aligned")
       return ret
     },
+    check: inBounds,
     bytes: (ptr, len, what) => {
       inBounds(ptr, len, what)
       return bytes.slice(ptr, ptr + len)
@@ -185,7 +193,11 @@ export const bindHandleMessage = (
       const some = dv.getUint8(ret + 4)
       if (some === 0) return undefined
       if (some !== 1) throw trap(`invalid option discriminant ${some}`)
-      return guest.bytes(dv.getUint32(ret + 8, true), dv.getUint32(ret + 12, true), "reply list")
+      const ptr = dv.getUint32(ret + 8, true)
+      const len = dv.getUint32(ret + 12, true)
+      if (message.replyUnread !== true) return guest.bytes(ptr, len, "reply list")
+      guest.check(ptr, len, "reply list")
+      return undefined
     } finally {
       postReturn?.(ret)
     }
