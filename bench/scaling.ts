@@ -16,6 +16,11 @@
  * 4.54 → 4.6 µs): the per-message cost there is the actors' own wake-ups (~10 messages each per round) and
  * cache misses, not the harness.
  *
+ * Each population row also gets a floor: the same calls into as many bare instances (`Instance.handleMessage`,
+ * each instance taking its share of a round in one go, as an actor drains its mailbox), no actor. Its growth
+ * from 10 to 10,000 is what the memory hierarchy charges for touching that many instances (each has its own
+ * linear memory, reserved apart from the others, so a cold instance costs TLB and cache misses).
+ *
  * One row more: 10,000 live actors of which only 10 get messages, which separates what the population
  * costs (heap, GC, instances) from what touching every actor in turn costs.
  *
@@ -23,6 +28,7 @@
  * before the next: 10,000 live instances is near V8's limit on wasm memories per process (~16-20k, NOTES).
  */
 import { Effect, Exit, Scope } from "effect"
+import type { Instance } from "../src/Instance.ts"
 import { Actor, Component } from "../src/index.ts"
 import { guestBytes } from "../test/fixtures.ts"
 import { collectGarbage, measureBatch, type Options, rssMiB, type Row } from "./harness.ts"
@@ -61,6 +67,7 @@ export const scaling = async (options: Options): Promise<ReadonlyArray<Row>> => 
       : active === n
       ? `Actor.sendNow per message, ${n.toLocaleString("en-US")} wasm actors`
       : `Actor.sendNow per message, ${active} of ${n.toLocaleString("en-US")} wasm actors`
+  const floorName = (n: number) => `floor: direct calls into ${n.toLocaleString("en-US")} instances in turn`
   for (const { active, n } of populations) {
     collectGarbage()
     const before = rssMiB()
@@ -104,6 +111,24 @@ export const scaling = async (options: Options): Promise<ReadonlyArray<Row>> => 
       })), active >= 1_000 ? 3 : 5, verify)
     await verify()
     await Effect.runPromise(Scope.close(scope, Exit.void))
+    // The floor: the same calls into as many bare instances, each taking its share in one go (as an actor
+    // drains its mailbox), no actor. What it gains from 10 to 10,000 is the memory's: each instance's
+    // linear memory and objects are cold again when its turn comes.
+    const floorNs = n === active && n >= 10 ? await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const instances: Array<Instance> = []
+      for (let i = 0; i < n; i++) instances.push(yield* Component.instantiate(component, { imports: {} }))
+      // As the actors' messages: fire and forget, so the reply is checked but not copied (see canonicalAbi).
+      const message = { sender: "bench", payload, replyUnread: true }
+      return yield* Effect.promise(() =>
+        measureBatch(options, perRound, (count) =>
+          Effect.runSync(Effect.gen(function*() {
+            for (let a = 0; a < n; a++) {
+              const share = Math.floor(count / n) + (a < count % n ? 1 : 0)
+              const instance = instances[a]!
+              for (let j = 0; j < share; j++) yield* instance.handleMessage(message)
+            }
+          })), n >= 1_000 ? 3 : 5))
+    }))) : undefined
     rows.push({
       suite,
       name: name(n, active),
@@ -111,8 +136,18 @@ export const scaling = async (options: Options): Promise<ReadonlyArray<Row>> => 
       baseline: n === 1 ? [direct] : n === 10 ? [name(1, 1)] : [name(10, 10), name(1, 1)],
       ...(n === 1 ? { targetNs: 1_000 } : {}),
       note: `${(1e9 / perSend / 1e6).toFixed(2)} M msg/s; RSS +${Math.max(0, rss - before).toFixed(1)} MiB for ${n} actors` +
-        ` (${((Math.max(0, rss - before) * 1024) / n).toFixed(0)} KiB each), process ${rss.toFixed(0)} MiB`
+        ` (${((Math.max(0, rss - before) * 1024) / n).toFixed(0)} KiB each), process ${rss.toFixed(0)} MiB` +
+        (floorNs === undefined ? "" : `; ${(perSend / floorNs).toFixed(2)}x the floor of the same size`)
     })
+    if (floorNs !== undefined) {
+      rows.push({
+        suite,
+        name: floorName(n),
+        nsPerOp: floorNs,
+        ...(n === 10 ? {} : { baseline: floorName(10) }),
+        note: `Instance.handleMessage, each of ${n} instances in turn, ${Math.floor(perRound / n)} calls each per round; no actor`
+      })
+    }
   }
   return rows
 }
