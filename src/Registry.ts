@@ -289,7 +289,7 @@ export const make: Effect.Effect<Registry["Service"], never, Scope.Scope> = Effe
         ref,
         grants: options?.grants ?? Capability.emptyGrants,
         registeredAt: clock.currentTimeMillisUnsafe(),
-        [Live.live]: true
+        ...Live.fields(ref)
       }
       byId.set(entry.id, entry)
       // An id equal to the name is the name's address: it follows the route.

@@ -256,9 +256,12 @@ export class Router extends Context.Service<Router, {
  * `SendOptions` — the options every message it sends carries. Keyed by registry entry, so a re-registered
  * id starts afresh.
  */
-class Sender implements Bucket.Bucket, Actor.SendOptions {
+class Sender implements Bucket.Bucket, Actor.SendOptions, Live.Cell {
   readonly entry: Registry.Entry | undefined
   readonly sender: string
+  /** While its entry is registered (the registry clears it): checked without reading the entry. */
+  live = false
+  nextCell: Live.Cell | undefined = undefined
   readonly grants: Capability.Grants
   /** The options of its messages that must not wait for room (a guest's synchronous `send`). */
   readonly failFastOptions: Actor.SendOptions
@@ -304,6 +307,7 @@ export const make = (
 
     const newSender = (entry: Registry.Entry): Sender => {
       const sender = new Sender(entry, entry.id, entry.grants, burst, clock.currentTimeMillisUnsafe())
+      Live.attach(entry, sender)
       senders.set(entry.id, sender)
       return sender
     }
@@ -314,7 +318,7 @@ export const make = (
       if (from === Registry.hostAddress) return host
       let sender = senders.get(from)
       // The entry it was made for still registered: it is `from`'s current entry (ids are unique).
-      if (sender === undefined || !Live.isLive(sender.entry)) {
+      if (sender === undefined || !sender.live) {
         const entry = registry.lookupUnsafe(from)
         if (entry === undefined) return new CapabilityDenied({ sender: from, kind, address })
         if (sender === undefined || sender.entry !== entry) sender = newSender(entry)
@@ -361,7 +365,7 @@ export const make = (
       payload: Uint8Array,
       options: Actor.SendOptions
     ): Effect.Effect<void, SendError> => {
-      const sent = entry.ref.sendNow(payload, options)
+      const sent = Live.send(entry, payload, options)
       if (target !== entry.name) return sent
       // Already done (an `Exit`): nothing to reroute, no extra step.
       if (Exit.isExit(sent) && Exit.isSuccess(sent)) return sent

@@ -255,6 +255,23 @@ describe("Router", () => {
         assert.deepStrictEqual(tags, ["PayloadTooLarge", "CapabilityDenied", "RateLimited", "PayloadTooLarge"])
       }), { maxPayloadBytes: 8, rateLimit: { perSecond: 1 } }))
 
+  it.effect("guard - a sender that leaves loses its grants at once; registered again, it starts afresh", () =>
+    withRouter((env) =>
+      Effect.gen(function*() {
+        yield* echo(env, "b", "b", "1")
+        const first = yield* Scope.make()
+        const a1 = yield* echo(env, "a", "a", "1", ["b"]).pipe(Scope.provide(first))
+        yield* env.router.sendNow("a", "b", text("one"))
+        assert.strictEqual((yield* Effect.flip(env.router.sendNow("a", "b", text("two"))))._tag, "RateLimited")
+        // Unregistered (no fiber step for the router to hear of it): no grants, whatever it held before.
+        assert.isTrue(yield* env.registry.unregister("a"))
+        assert.strictEqual((yield* Effect.flip(env.router.sendNow("a", "b", text("three"))))._tag, "CapabilityDenied")
+        // The same id again, with other grants: a new bucket, the new grants.
+        yield* env.registry.register("a", "2", a1.ref, { grants: yield* Capability.decodeGrants([]) })
+        assert.strictEqual((yield* Effect.flip(env.router.sendNow("a", "b", text("four"))))._tag, "CapabilityDenied")
+        yield* Scope.close(first, Exit.void)
+      }), { rateLimit: { perSecond: 1 } }))
+
   it.effect("publish - fan-out to every subscriber, in order; unsubscribe; leavers are dropped", () =>
     withRouter((env) =>
       Effect.gen(function*() {

@@ -24,6 +24,11 @@ export interface MessageFields {
   readonly topic?: string | undefined
   readonly correlationId?: bigint | undefined
   readonly payload: Uint8Array
+  /**
+   * Nobody will read the reply (a fire-and-forget message): it is checked as always (a bad one still traps)
+   * but not copied out of guest memory, and the call answers `undefined`.
+   */
+  readonly replyUnread?: boolean | undefined
 }
 
 const utf8 = new TextDecoder()
@@ -40,35 +45,64 @@ interface GuestMemory {
   /** Checks a return-area pointer's alignment. */
   returnArea(ret: number): number
   bytes(ptr: number, len: number, what: string): Uint8Array
+  /** Traps when `ptr`/`len` lie outside memory. */
+  check(ptr: number, len: number, what: string): void
   string(ptr: number, len: number, what: string): string
+}
+
+// Senders and topics repeat: keep their UTF-8 encodings instead of encoding on every message. One cache
+// for every instance (they are only read, copied into guest memory), so it stays warm with many actors.
+const encoded = new Map<string, Uint8Array>()
+const encode = (s: string): Uint8Array => {
+  let bytes = encoded.get(s)
+  if (bytes === undefined) {
+    bytes = utf8Encoder.encode(s)
+    if (encoded.size >= 1024) encoded.clear()
+    encoded.set(s, bytes)
+  }
+  return bytes
 }
 
 const guestMemory = (exports: WebAssembly.Exports): GuestMemory => {
   const memory = exports.memory as WebAssembly.Memory
   const realloc = exports.cabi_realloc as (old: number, oldSize: number, align: number, size: number) => number
+  // Views of the whole memory, kept across calls: `memory.grow` detaches the buffer, and a view of a
+  // detached buffer has length 0, which is when they are made again (as for an empty memory, cheaply).
+  let bytes = new Uint8Array(memory.buffer)
   let view = new DataView(memory.buffer)
+  const current = (): Uint8Array => {
+    if (bytes.byteLength === 0) {
+      bytes = new Uint8Array(memory.buffer)
+      view = new DataView(memory.buffer)
+    }
+    return bytes
+  }
   const inBounds = (ptr: number, len: number, what: string) => {
-    if (ptr + len > memory.buffer.byteLength) throw trap(`${what} is out of bounds`)
+    if (ptr + len > current().byteLength) throw trap(`${what} is out of bounds`)
   }
   return {
     exports,
-    lower: (bytes) => {
-      const ptr = realloc(0, 0, 1, bytes.byteLength)
-      new Uint8Array(memory.buffer, ptr, bytes.byteLength).set(bytes)
+    lower: (input) => {
+      const ptr = realloc(0, 0, 1, input.byteLength)
+      current().set(input, ptr)
       return ptr
     },
-    view: () => (view.buffer === memory.buffer ? view : (view = new DataView(memory.buffer))),
+    view: () => {
+      current()
+      return view
+    },
     returnArea: (ret) => {
       if ((ret & 3) !== 0) throw trap("return pointer is not aligned")
       return ret
     },
+    check: inBounds,
     bytes: (ptr, len, what) => {
       inBounds(ptr, len, what)
-      return new Uint8Array(memory.buffer, ptr, len).slice()
+      return bytes.slice(ptr, ptr + len)
     },
     string: (ptr, len, what) => {
       inBounds(ptr, len, what)
-      return utf8.decode(new Uint8Array(memory.buffer, ptr, len))
+      return utf8.decode(bytes.subarray(ptr, ptr + len))
     }
   }
 }
@@ -135,17 +169,6 @@ export const bindHandleMessage = (
   if (name === undefined || guest === undefined) return undefined
   const handle = guest.exports[name] as (...params: Array<number | bigint>) => number
   const postReturn = postReturnOf(guest, name)
-  // Senders and topics repeat: keep their UTF-8 encodings instead of encoding on every message.
-  const encoded = new Map<string, Uint8Array>()
-  const encode = (s: string): Uint8Array => {
-    let bytes = encoded.get(s)
-    if (bytes === undefined) {
-      bytes = utf8Encoder.encode(s)
-      if (encoded.size >= 1024) encoded.clear()
-      encoded.set(s, bytes)
-    }
-    return bytes
-  }
   return (message) => {
     const sender = encode(message.sender)
     const topic = message.topic === undefined ? undefined : encode(message.topic)
@@ -170,7 +193,11 @@ export const bindHandleMessage = (
       const some = dv.getUint8(ret + 4)
       if (some === 0) return undefined
       if (some !== 1) throw trap(`invalid option discriminant ${some}`)
-      return guest.bytes(dv.getUint32(ret + 8, true), dv.getUint32(ret + 12, true), "reply list")
+      const ptr = dv.getUint32(ret + 8, true)
+      const len = dv.getUint32(ret + 12, true)
+      if (message.replyUnread !== true) return guest.bytes(ptr, len, "reply list")
+      guest.check(ptr, len, "reply list")
+      return undefined
     } finally {
       postReturn?.(ret)
     }
