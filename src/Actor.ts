@@ -220,6 +220,44 @@ const seriesOf = (id: string): Series => {
 }
 
 /**
+ * How many ids of actors that are gone keep their metric series. An exporter may not have read an actor's
+ * last figures when it stops, so its series stay for a while; past this many, the oldest are removed, so a
+ * host that spawns actors under ever-new ids does not grow its metric registry without bound.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const retainedStoppedSeries = 4096
+
+// Live actors per id (a respawn under the same id shares the series), and the ids whose actors are all
+// gone, oldest first, with the context their series were registered in.
+const liveActorsById = new Map<string, number>()
+const retiredSeries = new Map<string, Context.Context<never>>()
+
+const seriesInUse = (id: string): void => {
+  liveActorsById.set(id, (liveActorsById.get(id) ?? 0) + 1)
+  retiredSeries.delete(id)
+}
+
+const seriesReleased = (id: string, context: Context.Context<never>): void => {
+  const live = (liveActorsById.get(id) ?? 1) - 1
+  if (live > 0) {
+    liveActorsById.set(id, live)
+    return
+  }
+  liveActorsById.delete(id)
+  retiredSeries.set(id, context)
+  if (retiredSeries.size <= retainedStoppedSeries) return
+  const [oldest, registeredIn] = retiredSeries.entries().next().value!
+  retiredSeries.delete(oldest)
+  const series = seriesOf(oldest)
+  seriesCache.delete(oldest)
+  for (const metric of [series.handled, series.traps, series.incarnations, series.mailboxDepth, series.callDuration]) {
+    Metric.removeUnsafe(metric as Metric.Metric<number, unknown>, registeredIn)
+  }
+}
+
+/**
  * A queued message: the message the guest gets, and what the actor keeps with it — one allocation per
  * message. Only the message's fields reach the guest; a copy goes where it leaves the actor (dead letters,
  * a worker).
@@ -346,6 +384,7 @@ const makeActor = <R>(
     const id = options.id
     const capacity = options.mailbox?.capacity ?? defaultCapacity
     const series = seriesOf(id)
+    seriesInUse(id)
     const handledMetric = series.handled
     const trapsMetric = series.traps
     const incarnationsMetric = series.incarnations
@@ -826,6 +865,7 @@ const makeActor = <R>(
       status = "Stopped"
       if (waitingSenders.length > 0) for (const waiting of waitingSenders.splice(0)) waiting()
       leftovers("the actor's scope closed")
+      seriesReleased(id, metricContext)
     })
     // Straight on the scope: the finalizers need nothing from the context they run in.
     const scope = Context.get(context as Context.Context<Scope.Scope>, Scope.Scope)

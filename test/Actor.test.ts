@@ -229,4 +229,39 @@ describe("Actor observability", () => {
       assert.strictEqual(traps.count, 1)
       assert.strictEqual(durations.count, 4)
     }))
+
+  it.effect("metrics - a stopped actor's series stay for exporters; past the retained count the oldest go", () =>
+    Effect.gen(function*() {
+      const component = yield* load("lifecycle")
+      const seriesOf = (prefix: string) =>
+        Effect.map(Metric.snapshot, (all) =>
+          new Set(
+            all.filter((series) => series.id === Actor.metrics.handled.id)
+              .map((series) => String(series.attributes?.["actor"]))
+              .filter((actor) => actor.startsWith(prefix))
+          ))
+      // One actor after another, each handling a message and stopping.
+      const total = Actor.retainedStoppedSeries + 3
+      for (let i = 0; i < total; i++) {
+        yield* Effect.scoped(Effect.gen(function*() {
+          const actor = yield* Actor.spawn(component, { id: `gone-${i}`, imports: {} })
+          yield* actor.request(text("hi"))
+        }))
+        if (i === 0) {
+          const kept = yield* seriesOf("gone-")
+          assert.isTrue(kept.has("gone-0"), "a stopped actor's series are still there to export")
+        }
+      }
+      const left = yield* seriesOf("gone-")
+      assert.strictEqual(left.size, Actor.retainedStoppedSeries)
+      for (const removed of ["gone-0", "gone-1", "gone-2"]) assert.isFalse(left.has(removed))
+      assert.isTrue(left.has("gone-3") && left.has(`gone-${total - 1}`))
+      // A live actor's series are never removed, however many others stop.
+      const live = yield* Actor.spawn(component, { id: "gone-live", imports: {} })
+      yield* live.request(text("hi"))
+      for (let i = 0; i < 5; i++) {
+        yield* Effect.scoped(Effect.asVoid(Actor.spawn(component, { id: `gone-more-${i}`, imports: {} })))
+      }
+      assert.isTrue((yield* seriesOf("gone-")).has("gone-live"))
+    }).pipe(Effect.provideService(Metric.MetricRegistry, new Map())), 60_000)
 })
