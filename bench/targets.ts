@@ -63,19 +63,6 @@ export const targets: ReadonlyArray<Target> = [
     }
   },
   {
-    issue: 4,
-    text: "… the same, wasm actors (round robin, handled in wasm)",
-    row: "scaling: Actor.sendNow per message, 10,000 wasm actors",
-    limitNs: (row, rows) => {
-      const base = ref(rows, row, "Actor.sendNow per message, 10 wasm actors")
-      return base === undefined ? undefined : base.nsPerOp * 1.2
-    },
-    show: (row, rows) => {
-      const base = ref(rows, row, "Actor.sendNow per message, 10 wasm actors")
-      return base === undefined ? formatNs(row.nsPerOp) : `${(row.nsPerOp / base.nsPerOp).toFixed(2)}x the 10-actor cost`
-    }
-  },
-  {
     issue: 5,
     text: "capability check + audit per host call ≤ 200 ns over the bare call",
     row: "linker: linked, memory Audit",
