@@ -246,7 +246,13 @@ const seriesReleased = (id: string, context: Context.Context<never>): void => {
     return
   }
   liveActorsById.delete(id)
-  retiredSeries.set(id, context)
+  // Only what names the series (its registry and ambient attributes): not the gone actor's whole context.
+  retiredSeries.set(
+    id,
+    Context.make(Metric.MetricRegistry, Context.get(context, Metric.MetricRegistry)).pipe(
+      Context.add(Metric.CurrentMetricAttributes, Context.get(context, Metric.CurrentMetricAttributes))
+    )
+  )
   if (retiredSeries.size <= retainedStoppedSeries) return
   const [oldest, registeredIn] = retiredSeries.entries().next().value!
   retiredSeries.delete(oldest)
