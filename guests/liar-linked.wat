@@ -9,6 +9,7 @@
 ;;   'k' storage.get("ns", key a, b) into an area at 48  'K' storage.get("ns", key = data)
 ;;   'R' storage.get("ns", "ns") into an area at a
 ;;   's' messaging.send(target = data, empty payload)   'p' messaging.publish(topic = data, empty payload)
+;;   'x' a times logging.log(info, data)              'X' a times storage.get("ns", key = data)
 ;;   anything else: ok(none)
 (module
   (import "airssys:component/logging@0.1.0" "log" (func $log (param i32 i32 i32)))
@@ -82,6 +83,22 @@
       (then (call $send (local.get $dp) (local.get $dl) (i32.const 0) (i32.const 0) (i32.const 48))))
     (if (i32.eq (local.get $op) (i32.const 0x70))
       (then (call $publish (local.get $dp) (local.get $dl) (i32.const 0) (i32.const 0) (i32.const 48))))
+    (if (i32.eq (local.get $op) (i32.const 0x78))
+      (then
+        (loop $again
+          (if (local.get $a)
+            (then
+              (call $log (i32.const 2) (local.get $dp) (local.get $dl))
+              (local.set $a (i32.sub (local.get $a) (i32.const 1)))
+              (br $again))))))
+    (if (i32.eq (local.get $op) (i32.const 0x58))
+      (then
+        (loop $again
+          (if (local.get $a)
+            (then
+              (call $get (i32.const 512) (i32.const 2) (local.get $dp) (local.get $dl) (i32.const 48))
+              (local.set $a (i32.sub (local.get $a) (i32.const 1)))
+              (br $again))))))
     (call $none (i32.const 16)))
   (func (export "cabi_post_airssys:component/handler@0.1.0#handle-message") (param i32)
     (global.set $heap (i32.const 1024))))

@@ -277,7 +277,8 @@ const linked = <R>(
       prepared.instantiated,
       Context.get(context, Clock.Clock),
       prepared.bound,
-      prepared.binding.abort
+      prepared.binding.abort,
+      prepared.binding.watch
     )
   }
   return new LinkError({

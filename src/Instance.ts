@@ -12,6 +12,7 @@ import type { Component } from "./Component.ts"
 import { type CallError, GuestError, InstancePoisoned, LimitExceeded, Trap } from "./ComponentError.ts"
 import { type FuelMeter, fuelMeter } from "./internal/fuelMeter.ts"
 import * as Abi from "./internal/canonicalAbi.ts"
+import type { Deadline } from "./internal/hostBridge.ts"
 import * as Jco from "./internal/jco.ts"
 import { unversioned } from "./internal/witWorld.ts"
 
@@ -198,7 +199,8 @@ export const make = (
   instantiated: Jco.Instantiated,
   clock?: Clock.Clock,
   bound: Bound = bind(component.loaded, instantiated),
-  abortSuspended?: () => void
+  abortSuspended?: () => void,
+  watchHostCalls?: (deadline: Deadline) => void
 ): Instance => {
   let poison: string | undefined
 
@@ -210,7 +212,12 @@ export const make = (
   const timeoutMillis = Duration.toMillis(component.limits.timeout)
   const timed = clock !== undefined && Number.isFinite(timeoutMillis)
   let deadline = 0
-  const expired = timed ? () => clock.currentTimeMillisUnsafe() > deadline : undefined
+  const expired = timed ? () => clock.currentTimeMillisUnsafe() >= deadline : undefined
+  // Host calls see the deadline too (checked on entry, and bounding a suspended call), when there are any.
+  const watched = expired !== undefined && watchHostCalls !== undefined && component.loaded.imports.length > 0
+  if (watched) watchHostCalls({ expired, remaining: () => deadline - clock.currentTimeMillisUnsafe() })
+  // Whether each call sets `deadline` (and so whether a failure past it is the timeout's doing).
+  const dated = expired !== undefined && (meter !== undefined || watched)
   const timedOut = (fn: string) => {
     poison = `timed out after ${timeoutMillis} ms`
     // A guest suspended on a host call (JSPI) would otherwise wake later and run on.
@@ -233,7 +240,8 @@ export const make = (
   const fail = (fn: string, failure: Jco.Failure): CallError => {
     if (failure._tag === "GuestErr") return new GuestError({ function: fn, payload: failure.payload })
     poison = failure.message
-    if (meter?.stopped() === "timeout") return timedOut(fn)
+    // Stopped between fuel slices, at a host call, or in a suspended host call, past the deadline.
+    if (meter?.stopped() === "timeout" || (dated && expired!())) return timedOut(fn)
     if (meter?.exhausted()) {
       poison = `fuel exhausted (${fuel} units)`
       return new LimitExceeded({ limit: "fuel", componentHash: component.hash, function: fn, allowed: fuel })
@@ -264,6 +272,13 @@ export const make = (
         if (poison !== undefined) return Exit.fail(poisoned(fn))
         if (expired !== undefined) deadline = clock!.currentTimeMillisUnsafe() + timeoutMillis
         meter.refill(fuel, expired)
+        return Jco.attemptMaybeAsync(() => guest(arg), Exit.succeed, onFailure)
+      }
+    }
+    if (watched) {
+      return (arg) => {
+        if (poison !== undefined) return Exit.fail(poisoned(fn))
+        deadline = clock!.currentTimeMillisUnsafe() + timeoutMillis
         return Jco.attemptMaybeAsync(() => guest(arg), Exit.succeed, onFailure)
       }
     }

@@ -17,25 +17,7 @@ import type { Instance } from "../src/Instance.ts"
 import * as Linker from "../src/Linker.ts"
 import * as Registry from "../src/Registry.ts"
 import * as Router from "../src/Router.ts"
-import { guestPath, text } from "./fixtures.ts"
-
-/** A program for the liar guests: op byte, u32 `a`, u32 `b`, data. */
-export const program = (op: string, a = 0, b = 0, data: Uint8Array = new Uint8Array()): Uint8Array => {
-  const bytes = new Uint8Array(9 + data.length)
-  const view = new DataView(bytes.buffer)
-  bytes[0] = op.charCodeAt(0)
-  view.setUint32(1, a >>> 0, true)
-  view.setUint32(5, b >>> 0, true)
-  bytes.set(data, 9)
-  return bytes
-}
-
-/** Not UTF-8: a lone continuation byte, an overlong encoding, a surrogate. */
-export const invalidUtf8: ReadonlyArray<Uint8Array> = [
-  new Uint8Array([0x61, 0x80, 0x62]),
-  new Uint8Array([0xc0, 0xaf]),
-  new Uint8Array([0xed, 0xa0, 0x80])
-]
+import { guestPath, invalidUtf8, program, text } from "./fixtures.ts"
 
 const host = Linker.layer([Logging.hostInterface, Messaging.hostInterface, Storage.hostInterface]).pipe(
   Layer.provideMerge(Layer.mergeAll(Logging.layerMemory, Messaging.layer, Storage.layerMemory())),
@@ -64,7 +46,7 @@ const liars = {
 const send = (instance: Instance, payload: Uint8Array) => instance.handleMessage({ sender: "test", payload })
 
 /** The call traps with a message matching `pattern`, and the instance is poisoned after. */
-export const expectTrap = (instance: Instance, payload: Uint8Array, pattern: RegExp) =>
+const expectTrap = (instance: Instance, payload: Uint8Array, pattern: RegExp) =>
   Effect.gen(function*() {
     const error = yield* Effect.flip(send(instance, payload))
     assert.strictEqual(error._tag, "Trap", error.message)

@@ -13,7 +13,7 @@
  *
  * @internal
  */
-import { Cause, Context, Effect, Exit, type Fiber } from "effect"
+import { Cause, Context, Duration, Effect, Exit, type Fiber } from "effect"
 import type { HostRefusal } from "../ComponentError.ts"
 import { suspendingImports } from "./jco.ts"
 import { unversioned } from "./witWorld.ts"
@@ -84,12 +84,31 @@ interface Handle {
 }
 
 /**
+ * The deadline of the guest call an instance is running, as its host calls see it (see `Binding.watch`).
+ */
+export interface Deadline {
+  /** Whether the call is past its deadline: checked on entry to every host function. */
+  readonly expired: () => boolean
+  /** Milliseconds left: the longest a suspending host call (JSPI) may keep the guest waiting. */
+  readonly remaining: () => number
+}
+
+/** What a guest gets from a host call made past its call's deadline: a trap (the instance is given up). */
+export const deadlineMessage = "the call's deadline passed during a host call"
+
+// One binding's watch: where its trampolines look for the deadline of the call in progress.
+interface Watch {
+  deadline: Deadline | undefined
+}
+
+/**
  * The host calls one instance's guest is suspended on. Once aborted (the instance timed out or was
  * closed) they are interrupted and the guest is never resumed: its parked stack is left to the GC.
  */
 class Suspended extends Context.Service<Suspended, {
   readonly fibers: Set<Fiber.Fiber<unknown, unknown>>
   aborted: boolean
+  readonly watch: Watch
 }>()("airssys-wasm/hostBridge/Suspended") {}
 
 const never: Promise<never> = new Promise(() => {})
@@ -103,7 +122,15 @@ const runMaybeAsyncWith = <R>(context: Context.Context<R>) => {
   const fork = Effect.runForkWith(context)
   const suspended = Context.getOrUndefined(context, Suspended)
   return <A, E>(effect: Effect.Effect<A, E, R>): Exit.Exit<A, E> | Promise<Exit.Exit<A, E>> => {
-    const fiber = fork(effect)
+    // A suspended guest is still inside its call: it waits no longer than the call's deadline, whatever
+    // it asked for (a `timeout-ms` of hours, a far clock deadline).
+    const deadline = suspended?.watch.deadline
+    const fiber = fork(
+      deadline === undefined ? effect : Effect.timeoutOrElse(effect, {
+        duration: Duration.millis(Math.max(0, deadline.remaining())),
+        orElse: () => Effect.die(new WebAssembly.RuntimeError(deadlineMessage))
+      })
+    )
     const exit = fiber.pollUnsafe()
     if (exit !== undefined) return exit
     if (suspended === undefined) return new Promise((resolve) => fiber.addObserver(resolve))
@@ -299,6 +326,12 @@ export interface Binding {
    * close, a guest that wakes would run on in an instance already given up.
    */
   abort(): void
+  /**
+   * Gives the host calls the deadline of each guest call: past it, a host function traps the guest
+   * instead of running (so a guest looping through host calls is stopped at its timeout, plus one
+   * host call), and a suspending one waits no longer than it.
+   */
+  watch(deadline: Deadline): void
 }
 
 type Target = Record<string, (...args: ReadonlyArray<unknown>) => unknown>
@@ -318,6 +351,7 @@ const isResourceName = (name: string): boolean => {
 
 export const makeBinding = (interfaces: ReadonlyArray<string>): Binding => {
   const wanted: Array<Unlinked> = []
+  const watch: Watch = { deadline: undefined }
   const targets = new Map<string, Target>()
   const shells = new Map<string, Map<string, Shell>>()
   const imports: Record<string, object> = {}
@@ -342,6 +376,8 @@ export const makeBinding = (interfaces: ReadonlyArray<string>): Binding => {
           trampoline = cache[key] = (...args: ReadonlyArray<unknown>) => {
             const fn = target[name]
             if (fn === undefined) throw new HostFailure(`${want.interface}#${want.function} is not linked`)
+            // One clock reading per host call (a guest that never calls out is stopped by its fuel).
+            if (watch.deadline?.expired() === true) throw new WebAssembly.RuntimeError(deadlineMessage)
             return fn(...args)
           }
         }
@@ -350,7 +386,7 @@ export const makeBinding = (interfaces: ReadonlyArray<string>): Binding => {
     })
   }
   // Only guests that can suspend pay for the registry of suspended calls (a context of their own).
-  const suspended = interfaces.some(canSuspend) ? Suspended.of({ fibers: new Set(), aborted: false }) : undefined
+  const suspended = interfaces.some(canSuspend) ? Suspended.of({ fibers: new Set(), aborted: false, watch }) : undefined
   return {
     imports,
     bind: <R>(provided: HostImports<R>, given: Context.Context<R>) => {
@@ -378,6 +414,9 @@ export const makeBinding = (interfaces: ReadonlyArray<string>): Binding => {
       suspended.aborted = true
       for (const fiber of suspended.fibers) fiber.interruptUnsafe()
       suspended.fibers.clear()
+    },
+    watch: (deadline) => {
+      watch.deadline = deadline
     }
   }
 }
