@@ -7,7 +7,7 @@
  * measured).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Fiber, Layer } from "effect"
+import { Clock, Duration, Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import * as Actor from "../src/Actor.ts"
 import * as Audit from "../src/Audit.ts"
@@ -56,7 +56,7 @@ describe("F4 - a guest looping through host calls is stopped at its timeout", ()
           const logged: Array<number> = []
           const calls = 200_000
           const error = yield* Effect.gen(function*() {
-            const component = yield* Component.fromFile(guestPath("liar-linked"), { limits: { fuel, timeout: "5 seconds" } })
+            const component = yield* Component.fromFile(guestPath("liar-linked"), { limits: { fuel, timeout: Duration.seconds(5) } })
             const instance = yield* Linker.instantiate(component, { id: "looper", grants })
             const started = clock.currentTimeMillisUnsafe()
             const error = yield* Effect.flip(instance.handleMessage({ sender: "t", payload: program(op, calls, 0, text("k")) }))
@@ -95,7 +95,7 @@ const settle = Effect.gen(function*() {
 })
 
 /** `messenger` linked as `id`, spawned and registered with the router. */
-const spawnMessenger = (id: string, timeout: string) =>
+const spawnMessenger = (id: string, timeout: Duration.Duration) =>
   Effect.gen(function*() {
     const component = yield* Component.fromFile(guestPath("messenger"), { limits: { timeout } })
     const registry = yield* Registry.Registry
@@ -115,7 +115,7 @@ const askSelf = (id: string) => new Uint8Array([0x72, ...field(id), ...field("hi
 describe("F2 - timeouts hold while the target guest is suspended in a host call", () => {
   it.effect("a guest's timeout-ms (1000) is capped by its call's deadline (300 ms): LimitExceeded at 300 ms", () =>
     Effect.gen(function*() {
-      const ref = yield* spawnMessenger("self-asker", "300 millis")
+      const ref = yield* spawnMessenger("self-asker", Duration.millis(300))
       const fiber = yield* Effect.forkChild(ref.request(askSelf("self-asker"), { timeout: "10 seconds" }), { startImmediately: true })
       yield* settle
       yield* TestClock.adjust("301 millis")
@@ -130,7 +130,7 @@ describe("F2 - timeouts hold while the target guest is suspended in a host call"
     it.effect(`${via} with a 300 ms timeout gives up at 300 ms on an idle actor suspended in its own 1 s request`, () =>
       Effect.gen(function*() {
         // The guest's call may run 20 s; its request waits 1 s; the caller waits 300 ms.
-        const ref = yield* spawnMessenger("busy", "20 seconds")
+        const ref = yield* spawnMessenger("busy", Duration.seconds(20))
         const router = yield* Router.Router
         const ask = via === "actor.request"
           ? ref.request(askSelf("busy"), { timeout: "300 millis" })
