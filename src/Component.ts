@@ -10,8 +10,9 @@
  */
 import { Clock, Context, Duration, Effect, Metric, Scope } from "effect"
 import * as fs from "node:fs/promises"
-import { ComponentLoadError, LinkError, Trap } from "./ComponentError.ts"
-import { type HostImports, makeBinding } from "./internal/hostBridge.ts"
+import * as Audit from "./Audit.ts"
+import { ComponentLoadError, type LimitExceeded, LinkError, Trap } from "./ComponentError.ts"
+import { type HostImports, linkedIdOf, makeBinding } from "./internal/hostBridge.ts"
 import * as Pool from "./internal/instancePool.ts"
 import { makeIsolated } from "./internal/isolatedInstance.ts"
 import { coreRewrite } from "./internal/coreRewrite.ts"
@@ -250,7 +251,7 @@ export const instantiateUnsafe = <R>(
   if (pooled !== undefined) {
     // Nothing of the guest runs here: the pool already instantiated it.
     pooled.binding.bind(hostImports, context)
-    return linked(component, pooled, context)
+    return linked(component, pooled, context, hostImports)
   }
   return Jco.attempt(
     (): Pool.Prepared => {
@@ -260,7 +261,7 @@ export const instantiateUnsafe = <R>(
       const instantiated = Jco.instantiate(component.loaded, binding.imports)
       return { binding, instantiated, bound: InstanceImpl.bind(component.loaded, instantiated) }
     },
-    (prepared): InstanceImpl.Instance | LinkError | Trap => linked(component, prepared, context),
+    (prepared): InstanceImpl.Instance | LinkError | Trap => linked(component, prepared, context, hostImports),
     (failure) => new Trap({ componentHash: component.hash, function: "instantiate", message: failureMessage(failure) })
   )
 }
@@ -268,7 +269,8 @@ export const instantiateUnsafe = <R>(
 const linked = <R>(
   component: Component,
   prepared: Pool.Prepared,
-  context: Context.Context<R>
+  context: Context.Context<R>,
+  hostImports: HostImports<R>
 ): InstanceImpl.Instance | LinkError => {
   const missing = prepared.binding.unlinked()
   if (missing === undefined) {
@@ -278,7 +280,8 @@ const linked = <R>(
       Context.get(context, Clock.Clock),
       prepared.bound,
       prepared.binding.abort,
-      prepared.binding.watch
+      prepared.binding.watch,
+      auditPoisoning(component, context, hostImports)
     )
   }
   return new LinkError({
@@ -286,6 +289,29 @@ const linked = <R>(
     function: missing.function,
     message: `component imports ${missing.interface}#${missing.function} but no implementation was found`
   })
+}
+
+/**
+ * With an `Audit` in the environment, an instance's first trap or limit kill (which poisons it) is a
+ * lifecycle event: `trapped` (the trap's message), or `limit-exceeded` with the limit and its value.
+ * The component is named by the id the Linker linked it as, else by its hash.
+ */
+const auditPoisoning = <R>(
+  component: Component,
+  context: Context.Context<R>,
+  hostImports: HostImports<R>
+): ((error: Trap | LimitExceeded) => void) | undefined => {
+  const audit = Context.getOrUndefined(context, Audit.Audit)
+  if (audit === undefined) return undefined
+  const id = linkedIdOf(hostImports) ?? `component:${component.hash.slice(0, 12)}`
+  const run = Effect.runForkWith(context)
+  return (error) => {
+    run(audit.record(
+      error._tag === "LimitExceeded"
+        ? { kind: "lifecycle", component: id, action: "limit-exceeded", limit: error.limit, value: error.allowed, detail: `${error.function}: ${error.message}` }
+        : { kind: "lifecycle", component: id, action: "trapped", detail: `${error.function}: ${error.message}` }
+    ))
+  }
 }
 
 /**

@@ -200,9 +200,19 @@ export const make = (
   clock?: Clock.Clock,
   bound: Bound = bind(component.loaded, instantiated),
   abortSuspended?: () => void,
-  watchHostCalls?: (deadline: Deadline) => void
+  watchHostCalls?: (deadline: Deadline) => void,
+  onPoisoned?: (error: Trap | LimitExceeded) => void
 ): Instance => {
   let poison: string | undefined
+  // The first trap or limit kill of this instance is reported (audited), once.
+  let reported = false
+  const report = <E extends Trap | LimitExceeded>(error: E): E => {
+    if (!reported && onPoisoned !== undefined) {
+      reported = true
+      onPoisoned(error)
+    }
+    return error
+  }
 
   // Fuel: every call starts with the component's allowance; after a trap, an empty tank names the cause.
   const meter = Number.isFinite(component.limits.fuel) ? bound.meter : undefined
@@ -228,7 +238,7 @@ export const make = (
     if (!(outcome instanceof Promise)) return outcome
     const settled = Effect.flatten(Effect.promise(() => outcome))
     return timed
-      ? Effect.timeoutOrElse(settled, { duration: component.limits.timeout, orElse: () => Effect.fail(timedOut(fn)) })
+      ? Effect.timeoutOrElse(settled, { duration: component.limits.timeout, orElse: () => Effect.fail(report(timedOut(fn))) })
       : settled
   }
   const memories = bound.memories
@@ -237,8 +247,9 @@ export const make = (
     Number.isFinite(component.limits.memoryBytes) &&
     memories.some((memory) => memory.buffer.byteLength + 65536 > component.limits.memoryBytes)
 
-  const fail = (fn: string, failure: Jco.Failure): CallError => {
-    if (failure._tag === "GuestErr") return new GuestError({ function: fn, payload: failure.payload })
+  const fail = (fn: string, failure: Jco.Failure): CallError =>
+    failure._tag === "GuestErr" ? new GuestError({ function: fn, payload: failure.payload }) : report(killed(fn, failure))
+  const killed = (fn: string, failure: Extract<Jco.Failure, { _tag: "Trap" }>): Trap | LimitExceeded => {
     poison = failure.message
     // Stopped between fuel slices, at a host call, or in a suspended host call, past the deadline.
     if (meter?.stopped() === "timeout" || (dated && expired!())) return timedOut(fn)

@@ -36,6 +36,18 @@ export type HostImports<R = never> = Readonly<
   Record<string, Readonly<Record<string, HostFunction<R> | ResourceType>>>
 >
 
+/**
+ * The component id a set of host imports was linked for (set by the Linker): what an instance made
+ * with them is audited as.
+ */
+export const linkedAs: unique symbol = Symbol.for("airssys-wasm/HostImports/linkedAs")
+
+/** The id `imports` were linked for, if the Linker made them. */
+export const linkedIdOf = (imports: object | undefined): string | undefined => {
+  const id = imports === undefined ? undefined : (imports as { readonly [linkedAs]?: unknown })[linkedAs]
+  return typeof id === "string" ? id : undefined
+}
+
 const HostResourceTypeId: unique symbol = Symbol.for("airssys-wasm/HostResource")
 const handleState = Symbol("airssys-wasm/HostResource/state")
 const handleRun = Symbol("airssys-wasm/HostResource/run")

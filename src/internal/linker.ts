@@ -10,7 +10,7 @@ import * as Capability from "../Capability.ts"
 import type { Component } from "../Component.ts"
 import { HostRefusal, LinkError } from "../ComponentError.ts"
 import type * as Linker from "../Linker.ts"
-import { type HostImports, type ResourceType, specialize, type Specialized } from "./hostBridge.ts"
+import { type HostImports, linkedAs, type ResourceType, specialize, type Specialized } from "./hostBridge.ts"
 
 type AuditService = Audit.Audit["Service"]
 
@@ -274,5 +274,7 @@ export const link = (
         ? denyStubs(audit, component, id, capability, required, iface, functions)
         : functions
     }
+    // Not enumerable: the imports object stays a map of interfaces.
+    Object.defineProperty(imports, linkedAs, { value: id })
     return imports
   })

@@ -45,6 +45,7 @@ import type {
   SupervisorStatus
 } from "../Supervisor.ts"
 import { defaultBackoff, defaultIntensity, SupervisorEscalation } from "../Supervisor.ts"
+import { Audit } from "../Audit.ts"
 
 /** @internal */
 export const restartsTotal = Metric.counter("airssys_supervisor_restarts_total", {
@@ -293,6 +294,17 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
       if (isRestart) {
         child.restartCount++
         child.restarts.updateUnsafe(1, loopContext)
+        // With an audit in the environment, every restart is a lifecycle event (an operator's timeline).
+        const audit = Context.getOrUndefined(loopContext, Audit)
+        if (audit !== undefined) {
+          Effect.runForkWith(loopContext)(audit.record({
+            kind: "lifecycle",
+            component: child.spec.id,
+            action: "restarted",
+            value: child.restartCount,
+            detail: `restart ${child.restartCount}`
+          }))
+        }
       }
       // The loop's context with the child's scope and handle; started at once, attached to no parent.
       const context = Context.add(Context.add(loopContext, Scope.Scope, childScope), CurrentChild, handle)
