@@ -25,7 +25,7 @@ import * as Linker from "../src/Linker.ts"
 import * as Registry from "../src/Registry.ts"
 import * as Router from "../src/Router.ts"
 import { guestDirectory } from "./fixtures.ts"
-import { mutate, prng, type Strategy } from "./fuzzMutate.ts"
+import { leb, mutate, prng, type Strategy } from "./fuzzMutate.ts"
 
 const fixtures = path.join(import.meta.dirname, "fixtures", "fuzz")
 const seed = Number(process.env.AIRSSYS_FUZZ_SEED ?? 0x15)
@@ -57,6 +57,21 @@ const typed = new Set([
 const limits = { fuel: 10_000_000, timeout: Duration.seconds(2), memoryBytes: 16 * 1024 * 1024 }
 const input = new TextEncoder().encode("fuzz")
 
+// A fresh copy of a good guest (a custom section makes its hash new: no cache hit) must still load and
+// answer after any input: an input that leaves the loader broken for everyone after it escaped too.
+const echo = new Uint8Array(fs.readFileSync(path.join(guestDirectory, "echo.wasm")))
+let canaries = 0
+let judged = 0
+const canary = Effect.gen(function*() {
+  const name = new TextEncoder().encode("airssys-canary")
+  const payload = new TextEncoder().encode(String(canaries++))
+  const custom = [0, ...leb(1 + name.length + payload.length), name.length, ...name, ...payload]
+  const bytes = new Uint8Array([...echo, ...custom])
+  const instance = yield* Component.instantiate(yield* Component.fromBytes(bytes))
+  const reply = yield* instance.process(input)
+  return new TextDecoder().decode(reply) === "fuzz"
+}).pipe(Effect.scoped, Effect.catchCause(() => Effect.succeed(false)))
+
 /** The whole path for one input: each stage's typed failure is an outcome; a defect is not. */
 const runOne = (bytes: Uint8Array) =>
   Effect.scoped(Effect.gen(function*() {
@@ -77,14 +92,18 @@ const failureTag = (cause: unknown): string => {
 }
 
 /** Runs `bytes` under a watchdog, noting unhandled errors meanwhile: the outcome, or why it escaped. */
-const judge = (bytes: Uint8Array) =>
+const judge = (bytes: Uint8Array, always = false) =>
   Effect.gen(function*() {
     const stray: Array<unknown> = []
     const note = (error: unknown) => void stray.push(error)
     process.on("unhandledRejection", note)
     process.on("uncaughtException", note)
     const outcome = yield* runOne(bytes).pipe(
-      Effect.catch((error) => Effect.succeed(typed.has(error._tag) ? error._tag : `ESCAPE untyped ${error._tag}`)),
+      Effect.catch((error) =>
+        Effect.succeed(
+          !typed.has(error._tag) ? `ESCAPE untyped ${error._tag}` : /wasm trap/.test(error.message) ? `${error._tag} (jco trapped)` : error._tag
+        )
+      ),
       Effect.catchDefect((defect) => Effect.succeed(`ESCAPE defect ${String(defect).slice(0, 300)}`)),
       Effect.timeoutOption("30 seconds"),
       Effect.map((outcome) => outcome._tag === "Some" ? outcome.value : "ESCAPE hang")
@@ -93,7 +112,12 @@ const judge = (bytes: Uint8Array) =>
     yield* Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
     process.off("unhandledRejection", note)
     process.off("uncaughtException", note)
-    return stray.length > 0 ? `ESCAPE unhandled ${String(stray[0]).slice(0, 300)}` : outcome
+    if (stray.length > 0) return `ESCAPE unhandled ${String(stray[0]).slice(0, 300)}`
+    // After an input that made jco trap, and every so often, a good component must still load.
+    if ((outcome.includes("jco trapped") || ++judged % 100 === 0 || always) && !(yield* canary)) {
+      return `ESCAPE a good component no longer loads after this input (${outcome})`
+    }
+    return outcome
   })
 
 const save = (bytes: Uint8Array, why: string): string => {
@@ -109,7 +133,7 @@ describe("fuzzer", () => {
     Effect.gen(function*() {
       const saved = fs.existsSync(fixtures) ? fs.readdirSync(fixtures).filter((name) => name.endsWith(".wasm")) : []
       for (const name of saved) {
-        const outcome = yield* judge(new Uint8Array(fs.readFileSync(path.join(fixtures, name))))
+        const outcome = yield* judge(new Uint8Array(fs.readFileSync(path.join(fixtures, name))), true)
         assert.notInclude(outcome, "ESCAPE", `${name}: ${outcome}`)
       }
     }).pipe(Effect.provide(host)))

@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads"
 import { GuestErr } from "./canonicalAbi.ts"
 import { type FuelHost, fuelImportModule, makeFuelHost } from "./fuelMeter.ts"
 
@@ -213,6 +214,100 @@ const unversionedName = (name: string): string => {
   return at > 0 ? name.slice(0, at) : name
 }
 
+/**
+ * Whether `cause` is jco's own wasm trapping (a panic inside its transpiler): its instance is poisoned
+ * then, and every later call into it fails with "cannot enter component instance".
+ */
+const isJcoTrap = (cause: unknown): boolean =>
+  cause instanceof WebAssembly.RuntimeError ||
+  (cause instanceof Error && /wasm trap|unreachable|cannot enter component instance/i.test(cause.message))
+
+interface TranspileRequest {
+  readonly id: number
+  readonly bytes: Uint8Array
+}
+type TranspileReply =
+  | { readonly id: number; readonly ok: true; readonly transpiled: Transpiled }
+  | { readonly id: number; readonly ok: false; readonly trapped: boolean; readonly message: string }
+
+/** A worker thread with a jco of its own, and the requests it has not answered. */
+interface Transpiler {
+  readonly worker: Worker
+  readonly pending: Map<number, (reply: TranspileReply) => void>
+}
+
+// jco's transpiler is wasm instantiated once per process: one malformed component that makes it trap
+// (the fuzzer found several) would leave every later load in the process failing. So after the first
+// such trap, transpiles run in a worker thread with a fresh jco, replaced whenever it traps in turn.
+let jcoPoisoned = false
+let transpiler: Transpiler | undefined
+let requests = 0
+
+const startTranspiler = (): Transpiler => {
+  const worker = new Worker(new URL(import.meta.url), { workerData: { airssysTranspiler: true } })
+  const self: Transpiler = { worker, pending: new Map() }
+  worker.unref()
+  worker.on("message", (reply: TranspileReply) => {
+    const settle = self.pending.get(reply.id)
+    self.pending.delete(reply.id)
+    if (self.pending.size === 0) worker.unref()
+    if (!reply.ok && reply.trapped) retire(self)
+    settle?.(reply)
+  })
+  worker.on("error", (cause) => {
+    retire(self)
+    for (const [id, settle] of self.pending) settle({ id, ok: false, trapped: true, message: String(cause) })
+    self.pending.clear()
+  })
+  return self
+}
+
+const retire = (self: Transpiler): void => {
+  if (transpiler === self) transpiler = undefined
+  void self.worker.terminate()
+}
+
+const transpileInWorker = (bytes: Uint8Array, retries = 1): Promise<Transpiled> =>
+  new Promise<TranspileReply>((resolve) => {
+    const current = transpiler ??= startTranspiler()
+    const id = requests++
+    current.pending.set(id, resolve)
+    current.worker.ref()
+    current.worker.postMessage({ id, bytes } satisfies TranspileRequest)
+  }).then((reply) => {
+    if (reply.ok) return reply.transpiled
+    // Queued behind an input that poisoned that worker: try again on a fresh one.
+    if (reply.trapped && retries > 0 && /cannot enter component instance/i.test(reply.message)) return transpileInWorker(bytes, retries - 1)
+    throw new Error(reply.message)
+  })
+
+/** `transpile`, in this thread until jco traps here once, then in a worker (see `jcoPoisoned`). */
+const transpileSafely = async (bytes: Uint8Array): Promise<Transpiled> => {
+  if (jcoPoisoned) return transpileInWorker(bytes)
+  try {
+    return await transpile(bytes)
+  } catch (cause) {
+    if (isJcoTrap(cause)) jcoPoisoned = true
+    throw cause
+  }
+}
+
+// The worker side: this module, loaded in a thread started by `startTranspiler`.
+if (!isMainThread && (workerData as { airssysTranspiler?: unknown } | null)?.airssysTranspiler === true) {
+  parentPort?.on("message", ({ id, bytes }: TranspileRequest) => {
+    transpile(bytes).then(
+      (transpiled) => parentPort?.postMessage({ id, ok: true, transpiled } satisfies TranspileReply),
+      (cause: unknown) =>
+        parentPort?.postMessage({
+          id,
+          ok: false,
+          trapped: isJcoTrap(cause),
+          message: cause instanceof Error ? cause.message : String(cause)
+        } satisfies TranspileReply)
+    )
+  })
+}
+
 /** Counts real transpiles, so tests can show that a cache hit does none. */
 export let transpileCount = 0
 
@@ -279,7 +374,7 @@ const load = async (
   const entry = cacheDirectory === undefined ? undefined : path.join(cacheDirectory, key)
   let transpiled = entry === undefined ? undefined : await readCached(entry)
   if (transpiled === undefined) {
-    transpiled = await transpile(bytes)
+    transpiled = await transpileSafely(bytes)
     transpileCount++
     if (entry !== undefined) await writeCached(entry, transpiled)
   }
