@@ -122,9 +122,13 @@ const entryOf = (component: Component.Component, call: Option.Option<string>): E
   return known ? Effect.succeed({ _tag: "Export", name }) : unknown(name)
 }
 
-// Only logging crosses back from a worker (see isolatedInstance): refuse other imports up front.
+// Only logging crosses back from a worker (see isolatedInstance).
+const notIsolatable = (component: Component.Component): ReadonlyArray<string> =>
+  component.loaded.imports.filter((iface) => iface !== Logging.interfaceName)
+
+// Refuse other imports up front.
 const checkIsolatable = (component: Component.Component): Effect.Effect<void, UsageError> => {
-  const other = component.loaded.imports.filter((iface) => iface !== Logging.interfaceName)
+  const other = notIsolatable(component)
   return other.length === 0 ? Effect.void : Effect.fail(
     new UsageError({
       reason: "InvalidFlag",
@@ -206,13 +210,28 @@ export const handler = (options: Config) =>
     }, process.cwd())
     const input = yield* Flags.input(options.input)
     const id = Option.getOrElse(options.id, () => path.basename(options.component).replace(/\.wasm$/, ""))
-    const component = yield* load(options.component, {
-      limits,
-      // With --call, any world: the named export is checked below.
-      ...(Option.isSome(options.call) ? { entryPoints: [] } : {}),
-      cacheDirectory: Option.getOrElse(options.cacheDir, defaultCacheDirectory)
-    })
+    const loadWith = (limits: Partial<ResourceLimits.Resolved>) =>
+      load(options.component, {
+        limits,
+        // With --call, any world: the named export is checked below.
+        ...(Option.isSome(options.call) ? { entryPoints: [] } : {}),
+        cacheDirectory: Option.getOrElse(options.cacheDir, defaultCacheDirectory)
+      })
+    let component = yield* loadWith(limits)
     if (options.isolate) yield* checkIsolatable(component)
+    else if (notIsolatable(component).length === 0) {
+      // A busy guest holds this thread, so a signal (Ctrl-C, SIGTERM) would wait for its call to end:
+      // whenever its imports allow, it runs in a worker, which a signal or its timeout ends at once.
+      component = yield* loadWith({ ...limits, isolation: "worker" })
+    } else if (component.limits.fuel === Infinity) {
+      // In this thread and without fuel, nothing could stop a guest that loops without calling out.
+      return yield* new UsageError({
+        reason: "InvalidFlag",
+        flag: "fuel",
+        message: `--fuel unlimited: the component imports ${notIsolatable(component).join(", ")}, so it runs in this ` +
+          "thread (a worker-isolated guest can only call logging), where nothing could stop it, not even a signal: give it fuel"
+      })
+    }
     const entry = yield* entryOf(component, options.call)
     const fn = entry._tag === "Export" ? entry.name : entry._tag === "Process" ? "process" : "handle-message"
 
