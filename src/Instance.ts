@@ -12,7 +12,7 @@ import type { Component } from "./Component.ts"
 import { type CallError, GuestError, InstancePoisoned, LimitExceeded, Trap } from "./ComponentError.ts"
 import { type FuelMeter, fuelMeter } from "./internal/fuelMeter.ts"
 import * as Abi from "./internal/canonicalAbi.ts"
-import type { Deadline } from "./internal/hostBridge.ts"
+import { type Deadline, deadlineMessage } from "./internal/hostBridge.ts"
 import * as Jco from "./internal/jco.ts"
 import { unversioned } from "./internal/witWorld.ts"
 
@@ -222,7 +222,7 @@ export const make = (
   const timeoutMillis = Duration.toMillis(component.limits.timeout)
   const timed = clock !== undefined && Number.isFinite(timeoutMillis)
   let deadline = 0
-  const expired = timed ? () => clock.currentTimeMillisUnsafe() >= deadline : undefined
+  const expired = timed ? () => clock.currentTimeMillisUnsafe() > deadline : undefined
   // Host calls see the deadline too (checked on entry, and bounding a suspended call), when there are any.
   const watched = expired !== undefined && watchHostCalls !== undefined && component.loaded.imports.length > 0
   if (watched) watchHostCalls({ expired, remaining: () => deadline - clock!.currentTimeMillisUnsafe() })
@@ -252,7 +252,10 @@ export const make = (
   const killed = (fn: string, failure: Extract<Jco.Failure, { _tag: "Trap" }>): Trap | LimitExceeded => {
     poison = failure.message
     // Stopped between fuel slices, at a host call, or in a suspended host call, past the deadline.
-    if (meter?.stopped() === "timeout" || (dated && expired!())) return timedOut(fn)
+    // (A suspended call cut at the deadline itself traps with the bridge's message.)
+    if (meter?.stopped() === "timeout" || (dated && (expired!() || failure.message.includes(deadlineMessage)))) {
+      return timedOut(fn)
+    }
     if (meter?.exhausted()) {
       poison = `fuel exhausted (${fuel} units)`
       return new LimitExceeded({ limit: "fuel", componentHash: component.hash, function: fn, allowed: fuel })
