@@ -7,7 +7,7 @@
  * a safety net and not a timing assertion: every call is bounded by fuel and a timeout). Each escape is
  * saved under test/fixtures/fuzz/ and replayed by every later run.
  *
- * `AIRSSYS_FUZZ_SEED` (default 0x15), `AIRSSYS_FUZZ_ITERATIONS` (default 1000: about a minute here),
+ * `AIRSSYS_FUZZ_SEED` (default 0x15), `AIRSSYS_FUZZ_ITERATIONS` (default 2000: about a minute here),
  * `AIRSSYS_FUZZ=long` (20 times as many).
  */
 import { assert, describe, it } from "@effect/vitest"
@@ -29,7 +29,7 @@ import { leb, mutate, prng, type Strategy } from "./fuzzMutate.ts"
 
 const fixtures = path.join(import.meta.dirname, "fixtures", "fuzz")
 const seed = Number(process.env.AIRSSYS_FUZZ_SEED ?? 0x15)
-const iterations = Number(process.env.AIRSSYS_FUZZ_ITERATIONS ?? 1000) * (process.env.AIRSSYS_FUZZ === "long" ? 20 : 1)
+const iterations = Number(process.env.AIRSSYS_FUZZ_ITERATIONS ?? 2000) * (process.env.AIRSSYS_FUZZ === "long" ? 20 : 1)
 
 // The WAT guests (small); the 12 MB JavaScript guests would make each mutant a second-long transpile.
 const seeds = fs.readdirSync(guestDirectory)
