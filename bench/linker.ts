@@ -169,10 +169,7 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
     const binding = makeBinding([storageIface])
     binding.bind({ [storageIface]: functions }, Context.empty())
     if (watched) {
-      binding.watch({
-        expired: () => deadlineClock.currentTimeMillisUnsafe() >= farDeadline,
-        remaining: () => farDeadline - deadlineClock.currentTimeMillisUnsafe()
-      })
+      binding.watch({ now: () => deadlineClock.currentTimeMillisUnsafe(), at: () => farDeadline })
     }
     return (binding.imports as Record<string, Record<string, (...args: ReadonlyArray<unknown>) => unknown>>)[storageIface]!["get"]!
   }

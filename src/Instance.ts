@@ -225,7 +225,7 @@ export const make = (
   const expired = timed ? () => clock.currentTimeMillisUnsafe() > deadline : undefined
   // Host calls see the deadline too (checked on entry, and bounding a suspended call), when there are any.
   const watched = expired !== undefined && watchHostCalls !== undefined && component.loaded.imports.length > 0
-  if (watched) watchHostCalls({ expired, remaining: () => deadline - clock!.currentTimeMillisUnsafe() })
+  if (watched) watchHostCalls({ now: () => clock!.currentTimeMillisUnsafe(), at: () => deadline })
   // Whether each call sets `deadline` (and so whether a failure past it is the timeout's doing).
   const dated = expired !== undefined && (meter !== undefined || watched)
   const timedOut = (fn: string) => {

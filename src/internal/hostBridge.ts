@@ -99,10 +99,10 @@ interface Handle {
  * The deadline of the guest call an instance is running, as its host calls see it (see `Binding.watch`).
  */
 export interface Deadline {
-  /** Whether the call is past its deadline: checked on entry to every host function. */
-  readonly expired: () => boolean
-  /** Milliseconds left: the longest a suspending host call (JSPI) may keep the guest waiting. */
-  readonly remaining: () => number
+  /** Reads the instance's `Clock` (milliseconds): once per host call, shared with its audit event. */
+  readonly now: () => number
+  /** When the call in progress must end, on that clock. */
+  readonly at: () => number
 }
 
 /** What a guest gets from a host call made past its call's deadline: a trap (the instance is given up). */
@@ -139,7 +139,7 @@ const runMaybeAsyncWith = <R>(context: Context.Context<R>) => {
     const deadline = suspended?.watch.deadline
     const fiber = fork(
       deadline === undefined ? effect : Effect.timeoutOrElse(effect, {
-        duration: Duration.millis(Math.max(0, deadline.remaining())),
+        duration: Duration.millis(Math.max(0, deadline.at() - deadline.now())),
         orElse: () => Effect.die(new WebAssembly.RuntimeError(deadlineMessage))
       })
     )
@@ -272,13 +272,15 @@ export const specialize: unique symbol = Symbol.for("airssys-wasm/HostFunction/s
  * capability check and audit) needs no fiber: `call` does it synchronously and returns the Effect to
  * run; a failure of that Effect goes to `recover`, with the call's arguments, which turns it into
  * what the guest gets (a `HostRefusal`, or the cause unchanged). The plain function stays the
- * reference behaviour, for a caller outside the bridge.
+ * reference behaviour, for a caller outside the bridge. `now` is the context's `Clock` read for this
+ * call when the bridge read it already (to check the call's deadline), `NaN` otherwise: an audit
+ * stamps its event with it rather than reading the clock again.
  *
  * @since 0.1.0
  */
 export interface Specialized {
   /** Takes the guest's arguments as one array (the bridge's own rest parameter: no copy). */
-  readonly call: (args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown>
+  readonly call: (args: ReadonlyArray<unknown>, now: number) => Effect.Effect<unknown, unknown>
   /** `undefined`: the failure stands as it is. */
   readonly recover: (
     cause: Cause.Cause<unknown>,
@@ -297,21 +299,21 @@ const bridgeFunction = <R>(name: string, fn: Callable<R>, context: Context.Conte
   // synchronously, as the guest's stack cannot wait for it.
   if (suspendingImports.includes(name)) {
     const runAsync = runMaybeAsyncWith(context)
-    return (...args: ReadonlyArray<unknown>): unknown => settleMaybeAsync(name, runAsync(fn(...args)))
+    return (args: ReadonlyArray<unknown>): unknown => settleMaybeAsync(name, runAsync(fn(...args)))
   }
   const run = Effect.runSyncExitWith(context)
   const specialized = (fn as Partial<Specializable>)[specialize]?.(context as Context.Context<never>)
   if (specialized !== undefined) {
     const { call, recover } = specialized
     const runAny = run as (effect: Effect.Effect<unknown, unknown>) => Exit.Exit<unknown, unknown>
-    return (...args: ReadonlyArray<unknown>): unknown => {
-      const exit = runAny(call(args))
+    return (args: ReadonlyArray<unknown>, now: number): unknown => {
+      const exit = runAny(call(args, now))
       if (exit._tag === "Success") return exit.value
       const recovered = recover(exit.cause, args)
       return settle(name, recovered === undefined ? exit as Exit.Exit<never, HostRefusal> : run(recovered))
     }
   }
-  return (...args: ReadonlyArray<unknown>): unknown => settle(name, run(fn(...args)))
+  return (args: ReadonlyArray<unknown>): unknown => settle(name, run(fn(...args)))
 }
 
 /** An import function the component asked for at instantiate that nobody provides. */
@@ -346,7 +348,8 @@ export interface Binding {
   watch(deadline: Deadline): void
 }
 
-type Target = Record<string, (...args: ReadonlyArray<unknown>) => unknown>
+// A bridged host function: the guest's arguments, and the clock reading of the deadline check (or NaN).
+type Target = Record<string, (args: ReadonlyArray<unknown>, now: number) => unknown>
 
 // A resource class may be bound before jco reads it (at instantiate) or after (a warm instance).
 const shellOf = (resources: Map<string, Shell>, iface: string, name: string): Shell => {
@@ -388,9 +391,13 @@ export const makeBinding = (interfaces: ReadonlyArray<string>): Binding => {
           trampoline = cache[key] = (...args: ReadonlyArray<unknown>) => {
             const fn = target[name]
             if (fn === undefined) throw new HostFailure(`${want.interface}#${want.function} is not linked`)
-            // One clock reading per host call (a guest that never calls out is stopped by its fuel).
-            if (watch.deadline?.expired() === true) throw new WebAssembly.RuntimeError(deadlineMessage)
-            return fn(...args)
+            // One clock reading per host call (a guest that never calls out is stopped by its fuel),
+            // which the call's audit event reuses.
+            const deadline = watch.deadline
+            if (deadline === undefined) return fn(args, NaN)
+            const now = deadline.now()
+            if (now > deadline.at()) throw new WebAssembly.RuntimeError(deadlineMessage)
+            return fn(args, now)
           }
         }
         return trampoline

@@ -161,9 +161,10 @@ const guard = (
   return specializable(guarded, (context) => {
     const clock = Context.get(context, Clock.Clock)
     return {
-      call: (args) => {
+      call: (args, now) => {
         const verdict = verdictOf(toRequest(...args))
-        if (!recordAt(verdict.entry, clock.currentTimeMillisUnsafe())) return guarded(...args)
+        // `now`: the bridge's reading for the call's deadline, when it took one.
+        if (!recordAt(verdict.entry, now === now ? now : clock.currentTimeMillisUnsafe())) return guarded(...args)
         return verdict.failed ?? run(...args)
       },
       // Only a call that failed gets here, its verdict cached (unless the cache has started over since).
