@@ -119,6 +119,16 @@ export interface Stats {
   readonly handled: number
   readonly incarnations: number
   readonly traps: number
+  /** The last trap's message (what crashed the last incarnation that trapped). */
+  readonly lastError?: string
+  /** Bytes of linear memory the running in-process instance uses now. */
+  readonly memoryBytes?: number
+  /** The component's memory cap in bytes, when it has one. */
+  readonly memoryCapBytes?: number
+  /** Fuel units the running instance's last call used, when the component is metered. */
+  readonly fuelUsed?: number
+  /** Fuel units each call may use, when the component is metered. */
+  readonly fuelPerCall?: number
 }
 
 /**
@@ -362,6 +372,20 @@ class Ref implements ActorRef {
   }
 }
 
+// Stats with what is known only sometimes: the last trap, and the running instance's memory and fuel.
+const withUsage = (stats: Stats, component: Component.Component, lastError: string | undefined, instance: Instance | undefined): Stats => {
+  const usage = instance?.usage?.()
+  const { fuel, memoryBytes } = component.limits
+  return {
+    ...stats,
+    ...(lastError === undefined ? {} : { lastError }),
+    ...(usage === undefined ? {} : { memoryBytes: usage.memoryBytes }),
+    ...(Number.isFinite(memoryBytes) ? { memoryCapBytes: memoryBytes } : {}),
+    ...(usage?.fuelUsed === undefined ? {} : { fuelUsed: usage.fuelUsed }),
+    ...(Number.isFinite(fuel) ? { fuelPerCall: fuel } : {})
+  }
+}
+
 const errorOf = <E>(exit: Exit.Exit<unknown, E>): E | undefined =>
   Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause).pipe((o) => (o._tag === "Some" ? o.value : undefined)) : undefined
 
@@ -409,6 +433,7 @@ const makeActor = <R>(
     let dispatcher: SchedulerDispatcher | undefined
     let handled = 0
     let traps = 0
+    let lastError: string | undefined
     let incarnations = 0
     const durationMetric = series.callDuration
     // Metrics are updated synchronously on the hot path: `Metric.update` as an Effect costs ~0.4 µs.
@@ -513,6 +538,7 @@ const makeActor = <R>(
       flush()
       reply?.(Exit.fail(error))
       traps++
+      lastError = error.message
       trapsMetric.updateUnsafe(1, metricContext)
       deadLetter(envelope, "Trapped", error.message)
       crash = new ActorCrashed({
@@ -864,7 +890,10 @@ const makeActor = <R>(
       stop,
       run,
       () => status,
-      Effect.sync(() => ({ id, status, mailboxDepth: mailbox.size, handled, incarnations, traps }))
+      Effect.sync((): Stats => {
+        const stats: Stats = { id, status, mailboxDepth: mailbox.size, handled, incarnations, traps }
+        return lastError === undefined && instance?.usage === undefined ? stats : withUsage(stats, component, lastError, instance)
+      })
     )
 
     const closed = Effect.sync(() => {
