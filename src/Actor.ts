@@ -156,6 +156,12 @@ export interface ActorRef {
    */
   stop(timeout?: Duration.Input): Effect.Effect<void>
   /**
+   * Ends the running incarnation as a crash (`ActorCrashed`, reason `Restarted`) once the message in hand
+   * (if any) is handled, so its supervisor starts a fresh instance; queued messages wait for it. Returns
+   * `false`, doing nothing, when no incarnation is running.
+   */
+  readonly restart: Effect.Effect<boolean>
+  /**
    * One incarnation: runs until the actor is stopped (success) or crashes (`ActorCrashed`). A supervisor
    * uses it as the child's `start`; each run uses a new instance and the same mailbox.
    */
@@ -346,6 +352,7 @@ class Ref implements ActorRef {
   readonly stop: ActorRef["stop"]
   readonly run: ActorRef["run"]
   readonly stats: ActorRef["stats"]
+  readonly restart: ActorRef["restart"]
   private readonly statusOf: () => Status
   constructor(
     id: string,
@@ -355,7 +362,8 @@ class Ref implements ActorRef {
     stop: ActorRef["stop"],
     run: ActorRef["run"],
     statusOf: () => Status,
-    stats: ActorRef["stats"]
+    stats: ActorRef["stats"],
+    restart: ActorRef["restart"]
   ) {
     this.id = id
     this.component = component
@@ -366,6 +374,7 @@ class Ref implements ActorRef {
     this.run = run
     this.statusOf = statusOf
     this.stats = stats
+    this.restart = restart
   }
   get status(): Status {
     return this.statusOf()
@@ -882,6 +891,15 @@ const makeActor = <R>(
       }
     }
 
+    // A crash asked for: the loop ends the incarnation as it would after a trap.
+    const restart = Effect.sync(() => {
+      if (status !== "Running" || crash !== undefined) return false
+      crash = new ActorCrashed({ actorId: id, reason: "Restarted", message: "restarted on request" })
+      status = "Crashed"
+      wake?.()
+      return true
+    })
+
     const ref: ActorRef = new Ref(
       id,
       component,
@@ -893,7 +911,8 @@ const makeActor = <R>(
       Effect.sync((): Stats => {
         const stats: Stats = { id, status, mailboxDepth: mailbox.size, handled, incarnations, traps }
         return lastError === undefined && instance?.usage === undefined ? stats : withUsage(stats, component, lastError, instance)
-      })
+      }),
+      restart
     )
 
     const closed = Effect.sync(() => {

@@ -52,13 +52,14 @@ export class ActorStopped extends Schema.TaggedError<ActorStopped>()("ActorStopp
 
 /**
  * An incarnation of the actor ended abnormally: its guest trapped or hit a resource limit (while handling
- * a message or in `lifecycle.init`), or it could not be instantiated. Its supervisor decides what happens next.
+ * a message or in `lifecycle.init`), it could not be instantiated, or it was asked to restart
+ * (`ActorRef.restart`, reason `Restarted`). Its supervisor decides what happens next.
  *
  * @since 0.1.0
  * @category errors
  */
 export class ActorCrashed extends Schema.TaggedError<ActorCrashed>()("ActorCrashed", {
   actorId: Schema.String,
-  reason: Schema.Literals(["Trap", "LimitExceeded", "InitFailed", "StartFailed"]),
+  reason: Schema.Literals(["Trap", "LimitExceeded", "InitFailed", "StartFailed", "Restarted"]),
   message: Schema.String
 }) {}
