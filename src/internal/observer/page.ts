@@ -1,0 +1,1 @@
+export const page = "<!doctype html><title>x</title>"
