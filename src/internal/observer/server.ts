@@ -75,9 +75,6 @@ export const serve = (engine: Engine, options: ServerOptions): Effect.Effect<Bou
   Effect.gen(function*() {
     const nodeServer = http.createServer()
     const server = yield* NodeHttpServer.make(() => nodeServer, { host: options.host, port: options.port })
-    // Runs before the server's own close (finalizers run in reverse): event streams never end by
-    // themselves, and Node's close waits for every open connection.
-    yield* Effect.addFinalizer(() => Effect.sync(() => nodeServer.closeAllConnections()))
     const address = nodeServer.address()
     const port = typeof address === "object" && address !== null ? address.port : options.port
     const expected = options.token === undefined ? undefined : digest(options.token)
@@ -211,6 +208,9 @@ export const serve = (engine: Engine, options: ServerOptions): Effect.Effect<Bou
     })
 
     yield* HttpServer.serveEffect()(app).pipe(Effect.provideService(HttpServer.HttpServer, server))
+    // Runs before the server's own close (finalizers run in reverse): event streams never end by
+    // themselves, and Node's close waits for every open connection.
+    yield* Effect.addFinalizer(() => Effect.sync(() => nodeServer.closeAllConnections()))
     const shownHost = options.host.includes(":") ? `[${options.host}]` : options.host
     return { host: options.host, port, url: `http://${shownHost}:${port}/` }
   })
