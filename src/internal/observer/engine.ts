@@ -128,6 +128,9 @@ interface Track {
   calls: number
   seconds: number
   at: number
+  /** What the last sample derived, shown by reads between samples. */
+  rate: number
+  latencyMicros: number | undefined
   readonly history: Array<Point>
 }
 
@@ -209,17 +212,23 @@ export const make = (sources: Sources, settings: Settings): Effect.Effect<Engine
     let auditSeen = -1
     let verification: Verification = { state: "unavailable", events: 0 }
 
-    const viewOf = (source: ActorSource, stats: Stats, latency: Latency, now: number): ActorView => {
+    // Rates and latencies are derived over a sample interval by the sampler (`fresh`); a read between
+    // samples shows what the last sample derived.
+    const viewOf = (source: ActorSource, stats: Stats, latency: Latency, now: number, fresh: boolean): ActorView => {
       let track = tracks.get(stats.id)
       if (track === undefined) {
-        track = { handled: stats.handled, calls: latency.count, seconds: latency.sum, at: now, history: [] }
+        track = { handled: stats.handled, calls: latency.count, seconds: latency.sum, at: now, rate: 0, latencyMicros: undefined, history: [] }
         tracks.set(stats.id, track)
       }
-      const elapsed = (now - track.at) / 1000
-      const rate = elapsed > 0 ? Math.max(0, stats.handled - track.handled) / elapsed : 0
-      const calls = latency.count - track.calls
-      const windowed = calls > 0 ? ((latency.sum - track.seconds) / calls) * 1e6 : undefined
-      const latencyMicros = windowed ?? (latency.count > 0 ? (latency.sum / latency.count) * 1e6 : undefined)
+      let rate = track.rate
+      let latencyMicros = track.latencyMicros
+      if (fresh) {
+        const elapsed = (now - track.at) / 1000
+        rate = elapsed > 0 ? Math.max(0, stats.handled - track.handled) / elapsed : 0
+        const calls = latency.count - track.calls
+        latencyMicros = calls > 0 ? ((latency.sum - track.seconds) / calls) * 1e6 : track.latencyMicros
+      }
+      latencyMicros ??= latency.count > 0 ? (latency.sum / latency.count) * 1e6 : undefined
       return {
         ...stats,
         ...(source.name === undefined ? {} : { name: source.name }),
@@ -231,7 +240,7 @@ export const make = (sources: Sources, settings: Settings): Effect.Effect<Engine
       }
     }
 
-    const readActors = Effect.gen(function*() {
+    const readActors = (fresh: boolean) => Effect.gen(function*() {
       const now = clock.currentTimeMillisUnsafe()
       const out: Array<{ view: ActorView; stats: Stats; latency: Latency }> = []
       const seen = new Set<string>()
@@ -240,12 +249,12 @@ export const make = (sources: Sources, settings: Settings): Effect.Effect<Engine
         seen.add(source.ref.id)
         const stats = yield* source.ref.stats
         const latency = yield* sources.latency(source.ref.id)
-        out.push({ view: viewOf(source, stats, latency, now), stats, latency })
+        out.push({ view: viewOf(source, stats, latency, now, fresh), stats, latency })
       }
       return { now, out }
     })
 
-    const currentActors = Effect.map(readActors, ({ out }) => {
+    const currentActors = Effect.map(readActors(false), ({ out }) => {
       for (const { view } of out) views.set(view.id, view)
       return out.map(({ view }) => views.get(view.id)!)
     })
@@ -313,10 +322,12 @@ export const make = (sources: Sources, settings: Settings): Effect.Effect<Engine
     })
 
     const sample: Effect.Effect<void> = Effect.gen(function*() {
-      const { now, out } = yield* readActors
+      const { now, out } = yield* readActors(true)
       for (const { view, stats, latency } of out) {
         views.set(view.id, view)
         const track = tracks.get(view.id)!
+        track.rate = view.handledPerSecond
+        track.latencyMicros = view.latencyMicros
         track.handled = stats.handled
         track.calls = latency.count
         track.seconds = latency.sum
