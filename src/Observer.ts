@@ -198,6 +198,8 @@ export const make = (options?: Options): Effect.Effect<Observer["Service"], Obse
     const memorySink = audit?.sinks.find((sink): sink is Audit.MemorySink => "events" in sink)
     const auditEvents = memoryLog?.events ?? memorySink?.events
     const auditFile = options?.auditFile
+    // Each actor's call-duration series (the actor's own, found by its attribute), made once per id.
+    const latencySeries = new Map<string, Metric.Metric<number, Metric.HistogramState>>()
 
     const sources: Engine.Sources = {
       supervisors: Effect.map(
@@ -232,7 +234,13 @@ export const make = (options?: Options): Effect.Effect<Observer["Service"], Obse
       record: audit === undefined ? undefined : audit.record,
       latency: (id) =>
         Effect.sync(() => {
-          const state = Metric.withAttributes(Actor.metrics.callDuration, { actor: id }).valueUnsafe(context)
+          let series = latencySeries.get(id)
+          if (series === undefined) {
+            if (latencySeries.size >= 4096) latencySeries.clear()
+            series = Metric.withAttributes(Actor.metrics.callDuration, { actor: id })
+            latencySeries.set(id, series)
+          }
+          const state = series.valueUnsafe(context)
           return { count: state.count, sum: state.sum }
         })
     }
