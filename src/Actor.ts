@@ -385,14 +385,13 @@ class Ref implements ActorRef {
 const withUsage = (stats: Stats, component: Component.Component, lastError: string | undefined, instance: Instance | undefined): Stats => {
   const usage = instance?.usage?.()
   const { fuel, memoryBytes } = component.limits
-  return {
-    ...stats,
-    ...(lastError === undefined ? {} : { lastError }),
-    ...(usage === undefined ? {} : { memoryBytes: usage.memoryBytes }),
-    ...(Number.isFinite(memoryBytes) ? { memoryCapBytes: memoryBytes } : {}),
-    ...(usage?.fuelUsed === undefined ? {} : { fuelUsed: usage.fuelUsed }),
-    ...(Number.isFinite(fuel) ? { fuelPerCall: fuel } : {})
-  }
+  const out: { -readonly [K in keyof Stats]: Stats[K] } = { ...stats }
+  if (lastError !== undefined) out.lastError = lastError
+  if (usage !== undefined) out.memoryBytes = usage.memoryBytes
+  if (Number.isFinite(memoryBytes)) out.memoryCapBytes = memoryBytes
+  if (usage?.fuelUsed !== undefined) out.fuelUsed = usage.fuelUsed
+  if (Number.isFinite(fuel)) out.fuelPerCall = fuel
+  return out
 }
 
 const errorOf = <E>(exit: Exit.Exit<unknown, E>): E | undefined =>

@@ -23,11 +23,12 @@
  * and drain a deployed version, and every attempt is audited as an `ObserverAction` (denied when actions
  * are off).
  *
- * **Costs.** Nothing runs on a guest call: a sampler reads the host once per `interval` (default 1 s),
- * and dead letters and audit events are read only while a browser is connected. Each connected client has
- * a bounded buffer (`clientBuffer` frames); a client that falls behind — a slow or vanished browser — is
- * dropped (its connection closed) instead of slowing the host or growing memory. bench/observer.ts
- * measures a request with the observer present and no client against none.
+ * **Costs.** Nothing runs on a guest call, and nothing at all while no browser is connected: then the
+ * sampler, which reads the host once per `interval` (default 1 s), only wakes up to find nobody there
+ * (the JSON API reads on demand), and a chart's history starts when the first browser connects. Each
+ * connected client has a bounded buffer (`clientBuffer` frames); a client that falls behind — a slow or
+ * vanished browser — is dropped (its connection closed) instead of slowing the host or growing memory.
+ * bench/observer.ts measures a request with the observer present and no client against none.
  *
  * **Metrics.** `/metrics` serves every Effect metric in the Prometheus text format (`metricNames` lists
  * ours); `layerOtlp` exports metrics and traces over OTLP/HTTP with Effect's own exporters.
@@ -162,7 +163,7 @@ export class Observer extends Context.Service<Observer, {
   readonly watchActor: (actor: Actor.ActorRef) => Effect.Effect<void, never, Scope.Scope>
   /** What `GET /api/overview` returns. */
   readonly overview: Effect.Effect<Overview>
-  /** Takes a sample now and sends it to the connected clients (the sampler does this every interval). */
+  /** Takes a sample now and sends it to the connected clients (the sampler does this every interval while a client is connected). */
   readonly sample: Effect.Effect<void>
   /** Browsers (event streams) connected now. */
   readonly clients: Effect.Effect<number>
@@ -198,8 +199,8 @@ export const make = (options?: Options): Effect.Effect<Observer["Service"], Obse
     const memorySink = audit?.sinks.find((sink): sink is Audit.MemorySink => "events" in sink)
     const auditEvents = memoryLog?.events ?? memorySink?.events
     const auditFile = options?.auditFile
-    // Each actor's call-duration series (the actor's own, found by its attribute), made once per id.
-    const latencySeries = new Map<string, Metric.Metric<number, Metric.HistogramState>>()
+    const registry_ = Context.get(context, Metric.MetricRegistry)
+    const callDurationId = Actor.metrics.callDuration.id
 
     const sources: Engine.Sources = {
       supervisors: Effect.map(
@@ -232,17 +233,18 @@ export const make = (options?: Options): Effect.Effect<Observer["Service"], Obse
         )
       ),
       record: audit === undefined ? undefined : audit.record,
-      latency: (id) =>
-        Effect.sync(() => {
-          let series = latencySeries.get(id)
-          if (series === undefined) {
-            if (latencySeries.size >= 4096) latencySeries.clear()
-            series = Metric.withAttributes(Actor.metrics.callDuration, { actor: id })
-            latencySeries.set(id, series)
-          }
-          const state = series.valueUnsafe(context)
-          return { count: state.count, sum: state.sum }
-        })
+      // Every actor's call-duration series in one pass over the registry (its `actor` attribute names it),
+      // instead of a key to compute and look up per actor.
+      latencies: Effect.sync(() => {
+        const out = new Map<string, Engine.Latency>()
+        for (const metadata of registry_.values()) {
+          const actor = metadata.attributes?.["actor"]
+          if (metadata.id !== callDurationId || typeof actor !== "string") continue
+          const state = metadata.hooks.get(context) as Metric.HistogramState
+          out.set(actor, { count: state.count, sum: state.sum })
+        }
+        return out
+      })
     }
     const engine = yield* Engine.make(sources, {
       actions: options?.actions === true,
@@ -258,7 +260,9 @@ export const make = (options?: Options): Effect.Effect<Observer["Service"], Obse
       page,
       metrics: PrometheusMetrics.format()
     }).pipe(Effect.mapError((error) => new ObserverError({ reason: "Bind", message: `cannot serve on ${host}:${options?.port ?? 0}: ${String(error.cause)}` })))
-    yield* Effect.forkScoped(Effect.repeat(engine.sample, Schedule.spaced(options?.interval ?? "1 second")))
+    // Samples only while someone watches: without a client the host pays nothing but this wake-up.
+    const sampleWhenWatched = Effect.flatMap(engine.clients, (clients) => clients > 0 ? engine.sample : Effect.void)
+    yield* Effect.forkScoped(Effect.repeat(sampleWhenWatched, Schedule.spaced(options?.interval ?? "1 second")))
 
     const track = <A>(set: Set<A>, item: A) =>
       Effect.acquireRelease(Effect.sync(() => void set.add(item)), () => Effect.sync(() => void set.delete(item)))

@@ -45,7 +45,8 @@ export interface Sources {
   readonly auditHead: Effect.Effect<ChainHead> | undefined
   readonly auditFile: Effect.Effect<Verification> | undefined
   readonly record: ((entry: Entry) => Effect.Effect<void>) | undefined
-  readonly latency: (id: string) => Effect.Effect<Latency>
+  /** Each actor's call-duration histogram so far, by actor id. */
+  readonly latencies: Effect.Effect<ReadonlyMap<string, Latency>>
 }
 
 export interface Settings {
@@ -198,6 +199,8 @@ export const verifyWindow = (events: ReadonlyArray<AuditEvent>): Verification =>
   }
 }
 
+const noCalls: Latency = { count: 0, sum: 0 }
+
 const frame = (event: string, data: unknown): string => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`
 
 export const make = (sources: Sources, settings: Settings): Effect.Effect<Engine> =>
@@ -229,26 +232,28 @@ export const make = (sources: Sources, settings: Settings): Effect.Effect<Engine
         latencyMicros = calls > 0 ? ((latency.sum - track.seconds) / calls) * 1e6 : track.latencyMicros
       }
       latencyMicros ??= latency.count > 0 ? (latency.sum / latency.count) * 1e6 : undefined
-      return {
+      const view: { -readonly [K in keyof ActorView]: ActorView[K] } = {
         ...stats,
-        ...(source.name === undefined ? {} : { name: source.name }),
-        ...(source.version === undefined ? {} : { version: source.version }),
         restarts: Math.max(0, stats.incarnations - 1),
         handledPerSecond: Math.round(rate * 10) / 10,
-        ...(latencyMicros === undefined ? {} : { latencyMicros: Math.round(latencyMicros * 10) / 10 }),
         calls: latency.count
       }
+      if (source.name !== undefined) view.name = source.name
+      if (source.version !== undefined) view.version = source.version
+      if (latencyMicros !== undefined) view.latencyMicros = Math.round(latencyMicros * 10) / 10
+      return view
     }
 
     const readActors = (fresh: boolean) => Effect.gen(function*() {
       const now = clock.currentTimeMillisUnsafe()
       const out: Array<{ view: ActorView; stats: Stats; latency: Latency }> = []
       const seen = new Set<string>()
+      const latencies = yield* sources.latencies
       for (const source of yield* sources.actors) {
         if (seen.has(source.ref.id)) continue
         seen.add(source.ref.id)
         const stats = yield* source.ref.stats
-        const latency = yield* sources.latency(source.ref.id)
+        const latency = latencies.get(source.ref.id) ?? noCalls
         out.push({ view: viewOf(source, stats, latency, now, fresh), stats, latency })
       }
       return { now, out }
