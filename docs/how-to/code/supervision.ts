@@ -54,7 +54,7 @@ const escalation = Effect.gen(function*() {
   })
   yield* Effect.sleep("500 millis")
   const [inner] = yield* outer.children
-  yield* Console.log(`inner: restarted ${inner?.restarts} time(s), last exit ${inner?.lastExit?.reason}`)
+  yield* Console.log(`inner: restarted ${inner?.ownRestarts} time(s), last exit ${inner?.lastExit?.reason}`)
   yield* Console.log(`  ${inner?.lastExit?.message?.split("\n")[0]}`)
   yield* Console.log(`worker: ${JSON.stringify(yield* worker.stats)}`)
 })
