@@ -58,7 +58,7 @@ export const StopReason = Schema.Literals(["Stopped", "ScopeClosed", "NotRestart
 export type StopReason = typeof StopReason.Type
 
 const stopReasonText: Record<StopReason, string> = {
-  Stopped: "it was stopped",
+  Stopped: "",
   ScopeClosed: "its scope closed",
   NotRestarted: "it ended and its supervisor does not restart it",
   Terminated: "its supervisor terminated it",
@@ -77,7 +77,10 @@ export class ActorStopped extends Schema.TaggedError<ActorStopped>()("ActorStopp
   reason: StopReason
 }) {
   override get message(): string {
-    return `actor ${this.actorId} is stopped: ${stopReasonText[this.reason]}`
+    // `ref.stop` needs no explanation: the message stays what it always was.
+    return this.reason === "Stopped"
+      ? `actor ${this.actorId} is stopped`
+      : `actor ${this.actorId} is stopped: ${stopReasonText[this.reason]}`
   }
 }
 
