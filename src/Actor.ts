@@ -21,7 +21,7 @@ import * as Component from "./Component.ts"
 import { type CallError, LinkError, Trap } from "./ComponentError.ts"
 import * as DeadLetters from "./DeadLetters.ts"
 import type { HostImports } from "./internal/hostBridge.ts"
-import * as SupervisorEngine from "./internal/supervisor.ts"
+import * as SupervisorEngine from "./internal/childHandle.ts"
 import type { Instance, Message } from "./Instance.ts"
 import type * as Supervisor from "./Supervisor.ts"
 
@@ -879,8 +879,8 @@ const makeActor = <R>(
         status = "Stopped"
         leftovers("its supervisor will not restart it")
       } else {
+        // Its supervisor stops the running incarnation next (gracefully: guest `shutdown`, then `postStop`).
         status = "Stopping"
-        wake?.()
       }
     }
 

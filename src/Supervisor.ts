@@ -89,15 +89,15 @@ export interface ChildSpec<E = unknown, R = never> {
   readonly restart?: RestartType | undefined
   /**
    * How long a graceful stop (interrupt, wait for finalizers and the child's `Scope`) may take before
-   * the supervisor stops waiting ("forced": the child's last exit reads `Killed`). Default 5 seconds;
-   * infinite for a child that is itself a supervisor.
+   * the supervisor kills the child: it closes the child's `Scope` at once and stops waiting (the child's
+   * last exit reads `Killed`). Default 5 seconds; infinite for a child that is itself a supervisor.
    */
   readonly shutdownTimeout?: Duration.Input | undefined
   /**
-   * When `true`, the next sibling starts only after this child has called `Supervisor.ready` (or exited).
-   * Otherwise a child counts as running once its fiber has started and reached its first asynchronous
-   * step. A child whose `start` is a supervisor (`run` / `start`) waits for that supervisor's own children
-   * without this flag.
+   * When `true`, the next sibling starts only after this child has called `Supervisor.ready` (or exited);
+   * ending abnormally before that is a failure to start. Otherwise a child counts as running once its
+   * fiber has started and reached its first asynchronous step. A child whose `start` is a supervisor
+   * (`run` / `start`) waits for that supervisor's own children without this flag.
    */
   readonly awaitReady?: boolean | undefined
   /** Extra plain data for snapshots (an actor reports its mailbox depth, messages handled, status). */
@@ -174,10 +174,10 @@ export declare namespace SupervisorOptions {
  * - `starting`: forked, not yet running (waiting for `Supervisor.ready` when `awaitReady`).
  * - `running`
  * - `restarting`: stopped, waiting for its backoff delay before starting again.
- * - `stopped`: not running and not going to be restarted: exited normally (`Transient`, `Temporary`),
- *   stopped with a group restart (`Temporary`), or stopped with the supervisor.
- * - `failed`: crashed and not going to be restarted (`Temporary`), or the child whose crash made the
- *   supervisor escalate.
+ * - `stopped`: not running and not going to be restarted: exited normally (`Transient`), stopped on
+ *   purpose (`terminateChild`, an actor's `ref.stop`), or stopped with the supervisor. A `Temporary`
+ *   child that ends is deleted from the list instead.
+ * - `failed`: the child whose crash made the supervisor escalate, or that failed to start.
  *
  * @since 0.1.0
  * @category models

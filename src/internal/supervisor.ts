@@ -51,60 +51,15 @@ import type {
   SupervisorStatus
 } from "../Supervisor.ts"
 import { defaultBackoff, defaultIntensity, SupervisorError, SupervisorEscalation } from "../Supervisor.ts"
+import { type ChildHandle, CurrentChild, type RetireReason } from "./childHandle.ts"
+
+export { type ChildHandle, CurrentChild, ready, readyUnsafe, type RetireReason } from "./childHandle.ts"
 
 /** @internal */
 export const restartsTotal = Metric.counter("airssys_supervisor_restarts_total", {
   description: "Child restarts performed by airssys-wasm supervisors",
   incremental: true
 })
-
-/**
- * Why a supervisor will not start a child again.
- *
- * @internal
- */
-export type RetireReason = "NotRestarted" | "Terminated" | "SupervisorStopped"
-
-/**
- * What a supervisor hands to one incarnation of a child: the child (or a supervisor running as the child)
- * signals readiness through it, registers its snapshot on it, and may register `retire`.
- *
- * @internal
- */
-export interface ChildHandle {
-  awaitReady: boolean
-  readonly ready: Deferred.Deferred<void>
-  /** The child called `ready` (as opposed to `ready` completed by its exit). */
-  readied: boolean
-  snapshot: Effect.Effect<SupervisorSnapshot> | undefined
-  /** Set by the child: called (synchronously) when the supervisor will not start it again. */
-  retire: ((why: RetireReason) => void) | undefined
-  /**
-   * Set by the supervisor: the child stops on purpose (an actor's `ref.stop`), so its coming exit is a
-   * `terminate_child`, not a reason to restart it.
-   */
-  readonly release: () => void
-  /** How this incarnation ended, recorded as it ends (start failures are read from it). */
-  exit: Exit.Exit<unknown, unknown> | undefined
-}
-
-/** @internal */
-export const CurrentChild = Context.Reference<ChildHandle | undefined>("airssys-wasm/Supervisor/CurrentChild", {
-  defaultValue: () => undefined
-})
-
-/** @internal */
-export const ready: Effect.Effect<void> = CurrentChild.use((handle) => {
-  if (handle === undefined) return Effect.void
-  handle.readied = true
-  return Deferred.done(handle.ready, Exit.void)
-})
-
-/** `ready`, synchronously, for a child that has its handle at hand (an actor reaching `Running`). */
-export const readyUnsafe = (handle: ChildHandle): void => {
-  handle.readied = true
-  Deferred.doneUnsafe(handle.ready, Exit.void)
-}
 
 const defaultShutdownTimeout = Duration.seconds(5)
 
@@ -261,6 +216,8 @@ export const make = <E, R>(options: EngineOptions<E, R>): Effect.Effect<Engine, 
     let status: SupervisorStatus = "starting"
     let stopReason: string | undefined
     let shuttingDown = false
+    /** Our parent told us it will not start us again: no child of ours restarts from now on. */
+    let retired = false
     /** The loop has ended: commands are refused from here on. */
     let ended = false
     let restartTokens = 0
@@ -342,8 +299,10 @@ export const make = <E, R>(options: EngineOptions<E, R>): Effect.Effect<Engine, 
     if (parent !== undefined) {
       parent.awaitReady = true
       parent.snapshot = snapshot
-      // Our parent will not start us again: neither will anyone start our children.
+      // Our parent will not start us again (it is about to stop us): neither will anyone start our
+      // children, and an exit of theirs meanwhile is no reason to restart them.
       parent.retire = () => {
+        retired = true
         for (const child of children) retire(child, "SupervisorStopped")
       }
     }
@@ -579,7 +538,7 @@ export const make = <E, R>(options: EngineOptions<E, R>): Effect.Effect<Engine, 
       child.lastExit = exit
       const abnormal = exit.reason === "Failure" || exit.reason === "Defect"
       const released = child.released === event.generation
-      const restart = !released &&
+      const restart = !released && !retired &&
         (child.restartType === "Permanent" || (child.restartType === "Transient" && abnormal))
       if (!restart) {
         child.state = abnormal ? "failed" : "stopped"
