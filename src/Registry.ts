@@ -187,8 +187,9 @@ export class Registry extends Context.Service<Registry, {
   readonly events: Stream.Stream<Event>
   /**
    * Host hooks that report `Restarted`, `Crashed` and `Stopped` for registered actors; give them to
-   * `Actor.make` / `Actor.spawn`. A graceful stop (`ref.stop`) also unregisters the actor. An incarnation
-   * interrupted from outside (its scope closing, a supervisor's group restart) reports nothing itself.
+   * `Actor.make` / `Actor.spawn`. A final stop — `ref.stop`, its supervisor's `terminateChild`, or its
+   * supervisor stopping for good — also unregisters the actor. An incarnation interrupted to be started
+   * again (a supervisor's group restart) or whose scope closes reports nothing itself.
    */
   readonly hooks: Actor.Hooks
 }>()("airssys-wasm/Registry") {
