@@ -767,9 +767,14 @@ const makeActor = <R>(
       return self
     }
 
-    const settle = (current: Instance, scope: Scope.Closeable | undefined, exit: Exit.Exit<void, ActorCrashed>) => {
-      // A killed incarnation was settled by the kill; only what it still holds is released.
-      if (killedRun !== thisRun()) settleStatus(exit)
+    const settle = (
+      current: Instance,
+      scope: Scope.Closeable | undefined,
+      exit: Exit.Exit<void, ActorCrashed>,
+      run: SupervisedRun | undefined
+    ) => {
+      // A killed incarnation was settled by the kill (a new one may run by now); only its instance is left.
+      if (run === undefined || run !== killedRun) settleStatus(exit)
       if (scope === undefined) {
         current.close()
         return Effect.void
@@ -792,16 +797,16 @@ const makeActor = <R>(
     const release = (current: Instance, scope: Scope.Closeable | undefined, exit: Exit.Exit<void, ActorCrashed>) =>
       Effect.suspend(() => {
         instance = undefined
+        const run = thisRun()
         const graceful = status === "Stopping" && !current.poisoned && current.lifecycle !== undefined
         const postStop = options.hooks?.postStop
-        if (!graceful && postStop === undefined) return settle(current, scope, exit)
+        if (!graceful && postStop === undefined) return settle(current, scope, exit, run)
         const hooks = Effect.gen(function*() {
           if (graceful) yield* Effect.ignore(current.lifecycle!.shutdown())
           if (postStop) yield* Effect.provideContext(postStop(ref), context)
         })
-        const run = thisRun()
         const guarded = run === undefined ? hooks : Effect.raceFirst(Effect.interruptible(hooks), awaitKill(run))
-        return Effect.andThen(guarded, settle(current, scope, exit))
+        return Effect.andThen(guarded, Effect.suspend(() => settle(current, scope, exit, run)))
       })
 
     // One incarnation: a fresh instance serving the shared mailbox. The instance is taken synchronously

@@ -3,7 +3,7 @@
  * actor on purpose, start failures, kills, calls to dead actors, Temporary children, the dynamic API.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Scope, Stream } from "effect"
+import { Effect, Exit, Fiber, Schedule, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { Actor, Component, Supervisor } from "../src/index.ts"
 import * as Registry from "../src/Registry.ts"
@@ -176,7 +176,8 @@ describe("Supervisor at OTP parity (real wasm actors)", () => {
       yield* Supervisor.start({
         id: "group",
         strategy: "OneForAll",
-        backoff: Supervisor.exponentialBackoff({ base: "10 millis" }),
+        // No delay: the next incarnation starts while the killed one's fiber is still to wind down.
+        backoff: Schedule.spaced("0 millis"),
         children: [Actor.child(slow, { shutdownTimeout: "500 millis" }), Actor.child(crasher)]
       })
       yield* Effect.flip(crasher.request(text("trap")))
