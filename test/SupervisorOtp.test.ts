@@ -331,18 +331,30 @@ describe("Supervisor at OTP parity (real wasm actors)", () => {
       assert.deepStrictEqual((yield* pool.children).map((child) => child.id), ["w1"])
     }))
 
-  it.effect("6. the dynamic API in the Registry's lifecycle events: terminate is Stopped + Unregistered", () =>
+  it.effect("6. the dynamic API in the Registry's lifecycle events: startChild is Started, terminate Stopped + Unregistered, restart Restarted", () =>
     Effect.gen(function*() {
       const registry = yield* Registry.Registry
-      const events = yield* Effect.forkChild(Stream.runCollect(Stream.take(registry.events, 4)), { startImmediately: true })
+      const events = yield* Effect.forkChild(Stream.runCollect(Stream.take(registry.events, 8)), { startImmediately: true })
       const worker = yield* Actor.make(yield* load("flaky"), { id: "svc@1", imports: logRecorder().imports, hooks: registry.hooks })
       yield* registry.register("svc", "1", worker)
       const supervisor = yield* Supervisor.start({ id: "root", children: [] })
       yield* supervisor.startChild(Actor.child(worker))
       assert.strictEqual(yield* echo(worker, "registered"), "registered")
       yield* supervisor.terminateChild("svc@1")
+      // Registered again, restarted with restartChild.
+      yield* registry.register("svc", "1", worker)
+      yield* supervisor.restartChild("svc@1")
       const seen = (yield* Fiber.join(events)).map((event) => `${event._tag} ${event.entry.id}`)
-      assert.deepStrictEqual(seen, ["Registered svc@1", "Routed svc@1", "Stopped svc@1", "Unregistered svc@1"])
+      assert.deepStrictEqual(seen, [
+        "Registered svc@1",
+        "Routed svc@1",
+        "Started svc@1",
+        "Stopped svc@1",
+        "Unregistered svc@1",
+        "Registered svc@1",
+        "Routed svc@1",
+        "Restarted svc@1"
+      ])
     }).pipe(Effect.provide(Registry.Registry.layer)))
 
   it.effect("also: a spawned ref handed to Actor.child is refused (AlreadyRunning), not started twice", () =>
