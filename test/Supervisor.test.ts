@@ -178,6 +178,72 @@ describe("Supervisor", () => {
         assert.deepStrictEqual(children.map((child) => child.lastExit?.reason), ["Shutdown", "Killed"])
       }))
 
+    it.effect("kill - after the shutdown timeout the child's scope is closed at once, whatever its fiber is stuck in", () =>
+      Effect.gen(function*() {
+        const log: Array<string> = []
+        const stuck: Supervisor.ChildSpec<never> = {
+          id: "stuck",
+          shutdownTimeout: "1 second",
+          start: Effect.gen(function*() {
+            yield* Effect.acquireRelease(Effect.sync(() => log.push("acquired")), () => Effect.sync(() => log.push("released")))
+            // Ignores its interruption for an hour.
+            return yield* Effect.never.pipe(Effect.onInterrupt(() => Effect.sleep("1 hour")))
+          })
+        }
+        const ref = yield* act(Supervisor.start({ id: "kill", children: [stuck] }))
+        const terminating = yield* Effect.forkChild(ref.terminateChild("stuck"), { startImmediately: true })
+        yield* TestClock.adjust("999 millis")
+        assert.deepStrictEqual(log, ["acquired"])
+        yield* TestClock.adjust("1 millis")
+        yield* Fiber.join(terminating)
+        assert.deepStrictEqual(log, ["acquired", "released"], "its scope closed with the kill")
+        const [child] = yield* ref.children
+        assert.deepStrictEqual([child!.state, child!.lastExit?.reason], ["stopped", "Killed"])
+      }))
+
+    it.effect("start - a child that fails before it runs fails start; earlier children stop in reverse, later ones never start", () =>
+      Effect.gen(function*() {
+        const h = makeHarness()
+        const failing: Supervisor.ChildSpec<string> = { id: "bad", start: Effect.fail("no config") }
+        const exit = yield* Effect.exit(act(Supervisor.start({
+          id: "boot",
+          children: [h.child("a", { slowStop: true }), h.child("b"), failing, h.child("c")]
+        }), "20 millis"))
+        assert.isTrue(Exit.isFailure(exit))
+        const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : undefined
+        assert.deepStrictEqual(
+          error?._tag === "Some" ? { reason: error.value.reason, child: error.value.child, cause: error.value.cause } : undefined,
+          { reason: "FailedToStartChild", child: "bad", cause: "no config" }
+        )
+        assert.deepStrictEqual(h.log, ["start:a", "start:b", "stop:b", "stopping:a", "stopped:a"])
+      }))
+
+    it.effect("start - an awaitReady child that fails before calling ready fails start; one that fails after it is a crash", () =>
+      Effect.gen(function*() {
+        const before: Supervisor.ChildSpec<string> = {
+          id: "before",
+          awaitReady: true,
+          start: Effect.andThen(Effect.sleep("10 millis"), Effect.fail("init failed"))
+        }
+        const failed = yield* Effect.flip(act(Supervisor.start({ id: "ready-1", children: [before] }), "20 millis"))
+        assert.strictEqual(failed.reason, "FailedToStartChild")
+        let starts = 0
+        const after: Supervisor.ChildSpec<string> = {
+          id: "after",
+          awaitReady: true,
+          start: Effect.gen(function*() {
+            starts++
+            yield* Supervisor.ready
+            yield* Effect.sleep("10 millis")
+            return yield* Effect.fail("later")
+          })
+        }
+        const ref = yield* act(Supervisor.start({ id: "ready-2", intensity: { maxRestarts: 10, period: "1 minute" }, children: [after] }))
+        yield* TestClock.adjust("200 millis")
+        assert.isAbove(starts, 1, "restarted, as a crash")
+        assert.strictEqual((yield* ref.snapshot).status, "running")
+      }))
+
     it.effect("start - children run with the caller's services; their requirements add up", () =>
       Effect.gen(function*() {
         const log: Array<string> = []
