@@ -231,6 +231,26 @@ describe("Supervisor at OTP parity (real wasm actors)", () => {
       }
     }))
 
+  it.effect("4. after a top-level supervisor escalates its actors read Stopped and calls fail at once", () =>
+    Effect.gen(function*() {
+      const crashy = yield* flaky("crashy")
+      const sibling = yield* flaky("sibling")
+      for (let i = 0; i < 3; i++) yield* crashy.send(text(`trap ${i}`))
+      const supervisor = yield* Supervisor.start({
+        id: "strict",
+        intensity: { maxRestarts: 1, period: "1 minute" },
+        backoff: Schedule.spaced("10 millis"),
+        children: [Actor.child(sibling), Actor.child(crashy)]
+      })
+      yield* settle(10)
+      assert.strictEqual((yield* supervisor.snapshot).status, "escalated")
+      for (const actor of [crashy, sibling]) {
+        assert.strictEqual(actor.status, "Stopped")
+        const error = yield* failsAtOnce(actor.request(text("x")))
+        assert.strictEqual(error._tag === "ActorStopped" && error.reason, "SupervisorStopped")
+      }
+    }))
+
   it.effect("4. calls to an actor that is restarting wait and are answered by the next incarnation", () =>
     Effect.gen(function*() {
       const actor = yield* flaky("phoenix")
