@@ -42,7 +42,7 @@ describe("Observer HTTP API", () => {
       assert.strictEqual(flaky.status, "running")
       assert.strictEqual(flaky.children[0].id, "flaky@1")
       assert.strictEqual(flaky.children[0].state, "running")
-      assert.strictEqual(flaky.children[0].restarts, 0)
+      assert.strictEqual(flaky.children[0].ownRestarts, 0)
       assert.strictEqual(flaky.children[0].details.status, "Running")
 
       const actors = yield* getJson("/api/actors")
@@ -98,7 +98,7 @@ describe("Observer HTTP API", () => {
       assert.strictEqual(flaky.json.history.at(-1).restarts, 1)
       const tree = yield* getJson("/api/tree")
       const child = tree.json.supervisors.find((s: any) => s.id === "flaky@1").children[0]
-      assert.strictEqual(child.restarts, 1)
+      assert.strictEqual(child.ownRestarts, 1)
       assert.strictEqual(child.lastExit.reason, "Failure")
       const letters = yield* getJson("/api/dead-letters")
       assert.strictEqual(letters.json.letters.length, 1)

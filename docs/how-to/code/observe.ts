@@ -57,7 +57,7 @@ const program = Effect.gen(function*() {
   const tree = yield* api(observer, "/api/tree")
   for (const supervisor of tree.supervisors) {
     for (const child of supervisor.children) {
-      yield* Console.log(`tree: ${supervisor.id} (${supervisor.strategy}) → ${child.id} ${child.state}, restarts ${child.restarts}`)
+      yield* Console.log(`tree: ${supervisor.id} (${supervisor.strategy}) → ${child.id} ${child.state}, restarts ${child.ownRestarts}`)
     }
   }
   const flaky = yield* api(observer, "/api/actors/flaky@1")

@@ -130,12 +130,13 @@ function renderTree() {
   if (sups.length === 0) { $("tree").innerHTML = '<div class="empty">no supervisors</div>'; return; }
   const child = (c) => {
     const d = c.details || {};
-    const meta = [c.restartType, "restarts " + c.restarts];
+    const restarts = c.ownRestarts + c.groupRestarts;
+    const meta = [c.restartType, "restarts " + c.ownRestarts + (c.groupRestarts ? " (+" + c.groupRestarts + " with its group)" : "")];
     if (d.incarnations !== undefined) meta.push("incarnation " + d.incarnations);
     if (d.mailboxDepth !== undefined) meta.push("mailbox " + d.mailboxDepth);
     const exit = c.lastExit ? ' <span class="meta" title="' + esc(c.lastExit.message || "") + '">last exit ' + esc(c.lastExit.reason) + "</span>" : "";
     const nested = c.supervisor ? "<ul>" + supervisor(c.supervisor) + "</ul>" : "";
-    return '<li data-child="' + esc(c.id) + '" data-state="' + esc(c.state) + '" data-restarts="' + c.restarts + '"><div class="node">' +
+    return '<li data-child="' + esc(c.id) + '" data-state="' + esc(c.state) + '" data-restarts="' + restarts + '"><div class="node">' +
       pill(c.state) + ' <span class="id">' + esc(c.id) + '</span> <span class="meta">' + esc(meta.join(" · ")) + "</span>" + exit + "</div>" + nested + "</li>";
   };
   const supervisor = (s) => '<li class="sup" data-supervisor="' + esc(s.id) + '"><div class="node">' + pill(s.status) +
