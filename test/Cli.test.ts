@@ -383,10 +383,16 @@ describe("run --observe", () => {
   it.live("serves the observer during and after the call (audit with the denial, /metrics) until interrupted", () =>
     Effect.gen(function*() {
       const { spawn } = yield* Effect.promise(() => import("node:child_process"))
-      const child = spawn(node, [main, "run", guestPath("host-calls"), "--input", "ping", "--observe"], {
-        cwd: work,
-        env: { ...process.env, AIRSSYS_WASM_CACHE_DIR: cacheDir, NO_COLOR: "1" }
-      })
+      // Killed when the test ends, however it ends: the process serves until interrupted.
+      const child = yield* Effect.acquireRelease(
+        Effect.sync(() =>
+          spawn(node, [main, "run", guestPath("host-calls"), "--input", "ping", "--observe"], {
+            cwd: work,
+            env: { ...process.env, AIRSSYS_WASM_CACHE_DIR: cacheDir, NO_COLOR: "1" }
+          })
+        ),
+        (child) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
+      )
       let stderr = ""
       child.stderr.on("data", (chunk) => (stderr += chunk))
       const url = yield* Effect.promise(() =>
@@ -416,7 +422,7 @@ describe("run --observe", () => {
       )
       assert.notStrictEqual(code, 0)
       assert.notStrictEqual(code, null)
-    }))
+    }).pipe(Effect.scoped))
   it.effect("--observe=PORT must be a port", () =>
     Effect.gen(function*() {
       const bad = yield* cli(["run", guestPath("echo"), "--observe=http"])
