@@ -122,7 +122,7 @@ let libraryOnly: { readonly mib: number; readonly cli: Result }
 let withCli: number
 
 beforeAll(async () => {
-  for (const guest of ["echo", "cap-storage", "flaky"]) {
+  for (const guest of ["echo", "cap-storage", "flaky", "sleeper"]) {
     if (!fs.existsSync(path.join(guests, `${guest}.wasm`))) throw new Error(`build/guests/${guest}.wasm is missing: run npm run build:guests`)
   }
   fs.mkdirSync(cache, { recursive: true })
@@ -156,7 +156,7 @@ beforeAll(async () => {
   await npm(["install", "--save-dev", `@types/node@${versions.typesNode}`], consumer)
   withCli = await footprint(path.join(consumer, "node_modules"))
 
-  for (const guest of ["echo", "cap-storage", "flaky"]) {
+  for (const guest of ["echo", "cap-storage", "flaky", "sleeper"]) {
     fs.copyFileSync(path.join(guests, `${guest}.wasm`), path.join(consumer, "guests", `${guest}.wasm`))
   }
   fs.copyFileSync(path.join(import.meta.dirname, "package", "consumer.mjs"), path.join(consumer, "consumer.mjs"))
@@ -248,7 +248,7 @@ describe("the npm package", { timeout: 300_000 }, () => {
 
   for (const [name, node, version] of [["Node 22.19", node22, `v${versions.node22}`], ["Node 24", node24, undefined]] as const) {
     describe(name, () => {
-      it("a consumer .mjs loads a guest, calls it, runs one as a supervised actor with logging; storage granted and refused", async () => {
+      it("a consumer .mjs loads a guest, calls it, runs one as a supervised actor with logging; storage granted and refused; JSPI", async () => {
         const result = await run(node, ["consumer.mjs", "guests"], { cwd: consumer })
         assert.strictEqual(result.code, 0, result.stderr)
         const seen = JSON.parse(result.stdout.trim().split("\n").at(-1)!)
@@ -262,7 +262,9 @@ describe("the npm package", { timeout: 300_000 }, () => {
           reply: "after the restart",
           deadLetters: ["trap now"],
           logged: ["flaky info after the restart"],
-          denied: ["Storage plugin-b"]
+          denied: ["Storage plugin-b"],
+          // JSPI: Node 24 instantiates a guest whose host calls suspend; on Node 22 it is a typed Trap.
+          jspi: version === undefined ? "instantiated" : "Trap: WebAssembly.Suspending is not a constructor"
         })
       })
 

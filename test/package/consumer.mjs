@@ -37,7 +37,14 @@ const program = Effect.gen(function*() {
   const deadLetters = (yield* DeadLetters.DeadLetters.use((store) => store.letters)).map((letter) => decode(letter.message.payload))
   const logged = (yield* Logging.lines).map((line) => `${line.component} ${line.level} ${line.message}`)
   const denied = (yield* Audit.events).filter((event) => event.decision === "denied").map((event) => `${event.capability} ${event.resource}`)
-  return { echoed, stored, refused, reply, deadLetters, logged, denied }
+
+  // A guest whose host calls suspend (wasi:io/poll on a clock) needs JSPI: Node 24 has it, Node 22 not.
+  const sleeper = yield* Component.fromFile(`${guests}/sleeper.wasm`)
+  const jspi = yield* Linker.instantiate(sleeper, { id: "sleeper", grants: Capability.emptyGrants, denyUnlinked: true }).pipe(
+    Effect.map(() => "instantiated"),
+    Effect.catch((error) => Effect.succeed(`${error._tag}: ${error.message}`))
+  )
+  return { echoed, stored, refused, reply, deadLetters, logged, denied, jspi }
 })
 
 const Host = Linker.layer([Logging.hostInterface, Storage.hostInterface]).pipe(
