@@ -122,7 +122,7 @@ let libraryOnly: { readonly mib: number; readonly cli: Result }
 let withCli: number
 
 beforeAll(async () => {
-  for (const guest of ["echo", "cap-storage", "flaky", "sleeper"]) {
+  for (const guest of ["echo", "echo-js", "cap-storage", "flaky", "sleeper"]) {
     if (!fs.existsSync(path.join(guests, `${guest}.wasm`))) throw new Error(`build/guests/${guest}.wasm is missing: run npm run build:guests`)
   }
   fs.mkdirSync(cache, { recursive: true })
@@ -156,7 +156,7 @@ beforeAll(async () => {
   await npm(["install", "--save-dev", `@types/node@${versions.typesNode}`], consumer)
   withCli = await footprint(path.join(consumer, "node_modules"))
 
-  for (const guest of ["echo", "cap-storage", "flaky", "sleeper"]) {
+  for (const guest of ["echo", "echo-js", "cap-storage", "flaky", "sleeper"]) {
     fs.copyFileSync(path.join(guests, `${guest}.wasm`), path.join(consumer, "guests", `${guest}.wasm`))
   }
   fs.copyFileSync(path.join(import.meta.dirname, "package", "consumer.mjs"), path.join(consumer, "consumer.mjs"))
@@ -286,6 +286,14 @@ describe("the npm package", { timeout: 300_000 }, () => {
       })
     })
   }
+
+  it("the worker modules load from dist/: --isolate runs the guest in instanceWorker.js, a 12 MB guest is metered in wasmFuelWorker.js", async () => {
+    const isolated = await run("npx", ["--no", "--", "airssys-wasm", "run", "guests/echo.wasm", "--isolate", "--input", "isolated"], { cwd: consumer })
+    assert.deepStrictEqual({ ...isolated, stderr: errorLines(isolated.stderr) }, { code: 0, stdout: "isolated", stderr: [] })
+    // Core modules of 1 MiB and more are instrumented for fuel in a worker thread.
+    const large = await run("npx", ["--no", "--", "airssys-wasm", "run", "guests/echo-js.wasm", "--input", "large"], { cwd: consumer })
+    assert.deepStrictEqual({ ...large, stderr: errorLines(large.stderr) }, { code: 0, stdout: "large", stderr: [] })
+  })
 
   it("Node 20: the CLI prints one line and exits 2, no stack trace", async () => {
     const result = await run("npx", ["--no", "--", "airssys-wasm", "run", "guests/echo.wasm"], { cwd: consumer, binDir: path.dirname(node20) })
