@@ -188,7 +188,7 @@ export const stderrLogging = (report: Report): Layer.Layer<Logging.Logging> =>
  * @category layers
  */
 export const stderrStdio = (report: Report): Layer.Layer<Stdio.Stdio> =>
-  Layer.succeed(Stdio.Stdio, Stdio.Stdio.of({ line: (component, stream, text) => report.line(`[${component} ${stream}] ${text}`) }))
+  Layer.succeed(Stdio.Stdio, Stdio.fromLines((component, stream, text) => report.line(`[${component} ${stream}] ${text}`)))
 
 // -----------------------------------------------------------------------------
 // capabilities of imports
@@ -206,7 +206,8 @@ export const flagOf: Readonly<Record<Capability.Kind, string>> = {
   NetworkOutbound: "--allow-net HOST[:PORT]",
   Messaging: "--allow-messaging PATTERN",
   Storage: "--allow-storage NAMESPACE",
-  Custom: "(a host-defined interface: not available from the CLI)"
+  Custom: "(a host-defined interface: not available from the CLI)",
+  Environment: "--env NAME=VALUE, --env NAME, or arguments after --"
 }
 
 // The interfaces alone (their layers are never built here), for inspect.
