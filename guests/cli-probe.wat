@@ -1,6 +1,6 @@
 ;; world: cli-probe
 ;; wit: guests/wit/cli-probe.wit
-;; A WASI 0.2 command and processor for the environment, exit, stdio and terminal tests.
+;; A WASI 0.2 processor for the environment, exit, stdio and terminal tests.
 ;; process(input), by the input's first byte:
 ;;   "e"       get-environment      -> ok("NAME=VALUE\n" for each variable)
 ;;   "a"       get-arguments        -> ok("ARG\n" for each argument)
@@ -10,9 +10,6 @@
 ;;   "s" TEXT  TEXT to stdout, one blocking-write-and-flush per byte -> ok("")
 ;;   "r" TEXT  TEXT to stderr in one write -> ok("")
 ;;   "t"       get-terminal-stdin/stdout/stderr -> ok(three bytes: 1 for some, 0 for none)
-;; wasi:cli/run#run: writes each argument and "\n" to stdout one byte at a time, then each variable
-;; as "NAME=VALUE\n", then stdin as it is; writes "err\ff\00\n" to stderr; then, when the arguments are
-;; [_, "exit", N], exit-with-code(N) (N decimal), else ok.
 (module
   (import "wasi:cli/environment@0.2.12" "get-environment" (func $get_environment (param i32)))
   (import "wasi:cli/environment@0.2.12" "get-arguments" (func $get_arguments (param i32)))
@@ -29,8 +26,6 @@
   (memory (export "memory") 1)
   (data (i32.const 1024) "stream error")
   (data (i32.const 1040) "unknown command")
-  (data (i32.const 1056) "exit")
-  (data (i32.const 1064) "err\ff\00\n")
   (data (i32.const 1072) "=\n")
   ;; Bump allocator; post-return resets it, so every process call starts clean.
   (global $heap (mut i32) (i32.const 4096))
@@ -185,43 +180,4 @@
     (call $err (i32.const 1040) (i32.const 15)))
   (func (export "cabi_post_process") (param i32)
     (global.set $heap (i32.const 4096)))
-  ;; Whether the argument at `entry` (ptr, len) equals `len` bytes at `text`.
-  (func $equals (param $entry i32) (param $text i32) (param $len i32) (result i32)
-    (local $i i32)
-    (if (i32.ne (i32.load offset=4 (local.get $entry)) (local.get $len)) (then (return (i32.const 0))))
-    (block $done
-      (loop $next
-        (br_if $done (i32.ge_u (local.get $i) (local.get $len)))
-        (if (i32.ne (i32.load8_u (i32.add (i32.load (local.get $entry)) (local.get $i))) (i32.load8_u (i32.add (local.get $text) (local.get $i))))
-          (then (return (i32.const 0))))
-        (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $next)))
-    (i32.const 1))
-  ;; The decimal number in the argument at `entry`.
-  (func $number (param $entry i32) (result i32)
-    (local $i i32) (local $n i32)
-    (block $done
-      (loop $next
-        (br_if $done (i32.ge_u (local.get $i) (i32.load offset=4 (local.get $entry))))
-        (local.set $n (i32.add (i32.mul (local.get $n) (i32.const 10))
-          (i32.sub (i32.load8_u (i32.add (i32.load (local.get $entry)) (local.get $i))) (i32.const 48))))
-        (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $next)))
-    (local.get $n))
-  (func (export "wasi:cli/run@0.2.12#run") (result i32)
-    (local $stdout i32)
-    (local $args i32)
-    (local.set $stdout (call $get_stdout))
-    (drop (call $arguments))
-    (if (call $write_bytes (local.get $stdout) (global.get $out) (global.get $out_len)) (then (return (i32.const 1))))
-    (drop (call $environment))
-    (if (call $write (local.get $stdout) (global.get $out) (global.get $out_len)) (then (return (i32.const 1))))
-    (if (call $read_stdin) (then (return (i32.const 1))))
-    (if (call $write (local.get $stdout) (global.get $out) (global.get $out_len)) (then (return (i32.const 1))))
-    (if (call $write (call $get_stderr) (i32.const 1064) (i32.const 6)) (then (return (i32.const 1))))
-    (call $get_arguments (i32.const 40))
-    (local.set $args (i32.load (i32.const 40)))
-    (if (i32.and (i32.eq (i32.load (i32.const 44)) (i32.const 3))
-          (call $equals (i32.add (local.get $args) (i32.const 8)) (i32.const 1056) (i32.const 4)))
-      (then (call $exit_with_code (call $number (i32.add (local.get $args) (i32.const 16)))) (unreachable)))
-    (i32.const 0)))
+)

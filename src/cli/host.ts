@@ -14,7 +14,9 @@ import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as Audit from "../Audit.ts"
 import type * as Capability from "../Capability.ts"
+import * as CliExit from "../capability/CliExit.ts"
 import * as Clocks from "../capability/Clocks.ts"
+import * as Environment from "../capability/Environment.ts"
 import * as Filesystem from "../capability/Filesystem.ts"
 import * as Http from "../capability/Http.ts"
 import * as Logging from "../capability/Logging.ts"
@@ -77,6 +79,15 @@ export const messaging = (report: Report): Linker.HostInterface => {
 }
 
 /**
+ * Where a guest's stdout and stderr go: the process's own streams, byte for byte (`inherit`), or
+ * tagged lines on stderr (`log`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StdioMode = "inherit" | "log"
+
+/**
  * How the CLI's host is built.
  *
  * @since 0.1.0
@@ -84,6 +95,8 @@ export const messaging = (report: Report): Linker.HostInterface => {
  */
 export interface HostOptions {
   readonly report: Report
+  /** Default `log`. */
+  readonly stdio?: StdioMode | undefined
   /** A SQLite file for `storage`; in memory when absent. */
   readonly storage?: string | undefined
   /** A JSONL audit log to append to, besides the memory log the CLI reads denials from. */
@@ -127,7 +140,9 @@ export const hosts = (options: HostOptions) => {
     host(messaging(options.report), Layer.empty),
     host(Http.hostInterface, Http.layer()),
     host(Filesystem.hostInterfaces, Filesystem.layer({ preopens: () => [{ path: fs.realpathSync(directory), as: "." }] })),
-    host(Stdio.hostInterfaces, stderrStdio(options.report)),
+    host(Stdio.hostInterfaces, options.stdio === "inherit" ? Stdio.layerProcess : stderrStdio(options.report)),
+    host(Environment.hostInterfaces, Environment.layer),
+    host(CliExit.hostInterface, Layer.empty),
     host(Clocks.hostInterfaces, Clocks.layer),
     host(Random.hostInterfaces, Random.layer)
   ] as const
@@ -140,6 +155,7 @@ type Services =
   | Http.Http
   | Filesystem.Filesystem
   | Stdio.Stdio
+  | Environment.Environment
   | Clocks.Clocks
   | Random.Random
   | Audit.Audit
@@ -216,6 +232,7 @@ const linkable = hosts({ report: { line: () => Effect.void } }).flatMap((row: Ro
 // WASI imports by interface prefix: what a host gates them with.
 const knownImports: ReadonlyArray<readonly [prefix: string, kinds: ReadonlyArray<Capability.Kind>]> = [
   ["wasi:filesystem/", ["FileRead", "FileWrite"]],
+  ["wasi:cli/environment", ["Environment"]],
   ["wasi:http/", ["NetworkOutbound"]],
   ["wasi:sockets/", ["NetworkOutbound"]],
   ["wasi:cli/", []],

@@ -1,6 +1,6 @@
 /**
- * `wasi:cli/environment`, `wasi:cli/exit`, `wasi:cli/stdin` and the terminal interfaces, from a real
- * guest (`guests/cli-probe.wat`, a WASI 0.2.12 command that is also a processor).
+ * `wasi:cli/environment`, `wasi:cli/exit`, `wasi:cli/stdin` and the terminal interfaces, from real
+ * guests: `guests/cli-probe.wat` (a WASI 0.2.12 processor) and `guests/cli-command.wat` (a command).
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
@@ -97,7 +97,7 @@ describe("CliExit", () => {
 
   it.effect("a command's wasi:cli/run ending with exit(0) succeeds; exit(N) is GuestExit(N)", () =>
     Effect.gen(function*() {
-      const component = yield* Component.fromFile(guestPath("cli-probe"))
+      const component = yield* Component.fromFile(guestPath("cli-command"), { entryPoints: ["wasi:cli/run"] })
       const plain = yield* Linker.instantiate(component, { id: "plain", grants: Capability.emptyGrants })
       assert.isUndefined(yield* plain.call("wasi:cli/run#run", []))
       const zero = yield* Linker.instantiate(component, {
@@ -127,6 +127,17 @@ describe("CliExit", () => {
         Layer.provideMerge(Layer.mergeAll(Stdio.layerMemory, Environment.layer, Audit.layerMemory({ capacity: 100 })))
       )
     )))
+})
+
+describe("versions", () => {
+  it.effect("WASI 0.2.0 - the same host links a guest importing environment and exit at 0.2.0", () =>
+    Effect.gen(function*() {
+      const component = yield* Component.fromFile(guestPath("cli-v020"))
+      const instance = yield* Linker.instantiate(component, { id: "old", grants })
+      assert.deepStrictEqual(Array.from(yield* instance.process(text("n"))), [2, 2])
+      const error = yield* Effect.flip(instance.process(text("X")))
+      assert.strictEqual(error._tag === "GuestExit" && error.code, 1)
+    }).pipe(Effect.provide(host())))
 })
 
 describe("stdin and terminals", () => {
@@ -177,7 +188,7 @@ describe("Stdio lines and bytes", () => {
     const out: Array<number> = []
     const err: Array<number> = []
     return Effect.gen(function*() {
-      const component = yield* Component.fromFile(guestPath("cli-probe"))
+      const component = yield* Component.fromFile(guestPath("cli-command"), { entryPoints: ["wasi:cli/run"] })
       const instance = yield* Linker.instantiate(component, {
         id: "bytes",
         grants: Capability.makeGrants([new Capability.Environment({ variables: { K: "v" }, arguments: ["probe", "a b"] })])
