@@ -3,7 +3,9 @@
 ;; A WASI 0.2 command (exports only wasi:cli/run, as `jco new --wasi-command` output does) for the CLI
 ;; and command tests. run: writes each argument and "\n" to stdout one byte per write, then each
 ;; variable as "NAME=VALUE\n", then stdin as it is; writes "err\ff\00\n" to stderr; then, when the
-;; arguments are [_, "exit", N], exit-with-code(N) (N decimal), else returns ok.
+;; arguments are [_, "exit", N], exit-with-code(N) (N decimal), else returns ok. With the arguments
+;; [_, "poll"] it only polls the pollables of stdin and stdout (wasi:io/poll, which may suspend: the
+;; component imports the monotonic clock) and writes the ready indices as digits and "\n".
 (module
   (import "wasi:cli/environment@0.2.12" "get-environment" (func $get_environment (param i32)))
   (import "wasi:cli/environment@0.2.12" "get-arguments" (func $get_arguments (param i32)))
@@ -13,10 +15,15 @@
   (import "wasi:cli/stderr@0.2.12" "get-stderr" (func $get_stderr (result i32)))
   (import "wasi:io/streams@0.2.12" "[method]output-stream.blocking-write-and-flush" (func $write_and_flush (param i32 i32 i32 i32)))
   (import "wasi:io/streams@0.2.12" "[method]input-stream.blocking-read" (func $blocking_read (param i32 i64 i32)))
+  (import "wasi:io/streams@0.2.12" "[method]input-stream.subscribe" (func $subscribe_input (param i32) (result i32)))
+  (import "wasi:io/streams@0.2.12" "[method]output-stream.subscribe" (func $subscribe_output (param i32) (result i32)))
+  (import "wasi:io/poll@0.2.12" "poll" (func $poll (param i32 i32 i32)))
+  (import "wasi:clocks/monotonic-clock@0.2.12" "now" (func $now (result i64)))
   (memory (export "memory") 1)
   (data (i32.const 1056) "exit")
   (data (i32.const 1064) "err\ff\00\n")
   (data (i32.const 1072) "=\n")
+  (data (i32.const 1080) "poll")
   ;; Bump allocator (run is called once).
   (global $heap (mut i32) (i32.const 4096))
   (func $realloc (export "cabi_realloc") (param $old i32) (param $old_size i32) (param $align i32) (param $size i32) (result i32)
@@ -145,10 +152,30 @@
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $next)))
     (local.get $n))
+  ;; Polls stdin's and stdout's pollables (the list at 96, the ready indices' list at 104).
+  (func $poll_stdio (param $stdout i32) (result i32)
+    (local $i i32)
+    (i32.store (i32.const 96) (call $subscribe_input (call $get_stdin)))
+    (i32.store (i32.const 100) (call $subscribe_output (local.get $stdout)))
+    (call $poll (i32.const 96) (i32.const 2) (i32.const 104))
+    (call $start_output (i32.add (i32.load (i32.const 108)) (i32.const 1)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (i32.load (i32.const 108))))
+        (i32.store8 (i32.const 112) (i32.add (i32.const 48) (i32.load (i32.add (i32.load (i32.const 104)) (i32.mul (local.get $i) (i32.const 4))))))
+        (call $append (i32.const 112) (i32.const 1))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next)))
+    (call $append (i32.const 1073) (i32.const 1))
+    (call $write (local.get $stdout) (global.get $out) (global.get $out_len)))
   (func (export "wasi:cli/run@0.2.12#run") (result i32)
     (local $stdout i32)
     (local $args i32)
     (local.set $stdout (call $get_stdout))
+    (call $get_arguments (i32.const 40))
+    (if (i32.and (i32.eq (i32.load (i32.const 44)) (i32.const 2))
+          (call $equals (i32.add (i32.load (i32.const 40)) (i32.const 8)) (i32.const 1080) (i32.const 4)))
+      (then (return (call $poll_stdio (local.get $stdout)))))
     (drop (call $arguments))
     (if (call $write_bytes (local.get $stdout) (global.get $out) (global.get $out_len)) (then (return (i32.const 1))))
     (drop (call $environment))

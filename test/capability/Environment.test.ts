@@ -7,17 +7,18 @@ import { Effect, Layer } from "effect"
 import * as Audit from "../../src/Audit.ts"
 import * as Capability from "../../src/Capability.ts"
 import * as CliExit from "../../src/capability/CliExit.ts"
+import * as Clocks from "../../src/capability/Clocks.ts"
 import * as Environment from "../../src/capability/Environment.ts"
 import * as Stdio from "../../src/capability/Stdio.ts"
 import * as Component from "../../src/Component.ts"
 import * as Linker from "../../src/Linker.ts"
 import { decode, guestPath, text } from "../fixtures.ts"
 
-const interfaces = [...Stdio.hostInterfaces, ...Environment.hostInterfaces, CliExit.hostInterface]
+const interfaces = [...Stdio.hostInterfaces, ...Environment.hostInterfaces, CliExit.hostInterface, ...Clocks.hostInterfaces]
 
 const hostWith = <S = never>(stdio: Layer.Layer<Stdio.Stdio | S>, environment = Environment.layer) =>
   Linker.layer(interfaces).pipe(
-    Layer.provideMerge(Layer.mergeAll(stdio, environment, Audit.layerMemory({ capacity: 100 })))
+    Layer.provideMerge(Layer.mergeAll(stdio, environment, Clocks.layer, Audit.layerMemory({ capacity: 100 })))
   )
 const host = () => hostWith(Stdio.layerMemory)
 
@@ -184,7 +185,7 @@ describe("Stdio lines and bytes", () => {
       ])
     }).pipe(Effect.provide(host())))
 
-  it.effect("layerStreams - stdout and stderr bytes arrive unchanged and in order", () => {
+  it.effect("layerStreams - stdout and stderr bytes arrive unchanged and in order; a command's poll on stdio answers at once", () => {
     const out: Array<number> = []
     const err: Array<number> = []
     return Effect.gen(function*() {
@@ -195,6 +196,13 @@ describe("Stdio lines and bytes", () => {
       })
       yield* instance.call("wasi:cli/run#run", [])
       assert.strictEqual(new TextDecoder().decode(new Uint8Array(out)), "probe\na b\nK=v\nfrom stdin\u0000")
+      out.length = 0
+      const polling = yield* Linker.instantiate(component, {
+        id: "poll",
+        grants: Capability.makeGrants([new Capability.Environment({ arguments: ["probe", "poll"] })])
+      })
+      yield* polling.call("wasi:cli/run#run", [])
+      assert.strictEqual(new TextDecoder().decode(new Uint8Array(out)), "01\n")
       assert.deepStrictEqual(err, [0x65, 0x72, 0x72, 0xff, 0x00, 0x0a])
     }).pipe(Effect.provide(hostWith(Stdio.layerStreams({
       stdout: { write: (bytes) => out.push(...bytes) },
