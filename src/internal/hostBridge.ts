@@ -236,8 +236,11 @@ const settle = (name: string, exit: Exit.Exit<unknown, HostRefusal>): unknown =>
   const refusal = Cause.findErrorOption(exit.cause)
   if (refusal._tag === "Some") throw { payload: refusal.value.payload }
   // `wasi:cli/exit`: unwinds the guest's stack as it is, for the calling Instance to see.
+  // (A host failure with a message of its own, e.g. a deny stub's, is thrown as it is, too.)
   const defect = Cause.findDefect(exit.cause)
-  if (defect._tag === "Success" && defect.success instanceof ExitSignal) throw defect.success
+  if (defect._tag === "Success" && (defect.success instanceof ExitSignal || defect.success instanceof HostFailure)) {
+    throw defect.success
+  }
   throw new HostFailure(`host function ${name} failed: ${Cause.pretty(exit.cause)}`)
 }
 

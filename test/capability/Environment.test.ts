@@ -130,6 +130,31 @@ describe("CliExit", () => {
     )))
 })
 
+describe("deny stubs", () => {
+  it.effect("every function shape - a denied WASI call with a typed err, with no result, or with a plain value traps with the denial's message; each call audited", () =>
+    Effect.gen(function*() {
+      const component = yield* Component.fromFile(guestPath("deny-shapes"))
+      const messages: Array<string> = []
+      for (const op of ["s", "x", "e"]) {
+        const instance = yield* Linker.instantiate(component, { id: "shapes", grants: Capability.emptyGrants, denyUnlinked: true })
+        const error = yield* Effect.flip(instance.process(text(op)))
+        assert.strictEqual(error._tag, "Trap")
+        messages.push(error.message)
+      }
+      assert.deepStrictEqual(messages, [
+        "capability denied: wasi:sockets/tcp-create-socket@0.2.12 is not available to shapes",
+        "capability denied: wasi:cli/exit@0.2.12 is not available to shapes",
+        "capability denied: wasi:cli/environment@0.2.12 is not available to shapes"
+      ])
+      const calls = (yield* Audit.events).filter((event) => event.decision === "denied" && event.detail !== "link: no host implementation")
+      assert.deepStrictEqual(calls.map((event) => event.detail), [
+        "wasi:sockets/tcp-create-socket@0.2.12#create-tcp-socket",
+        "wasi:cli/exit@0.2.12#exit",
+        "wasi:cli/environment@0.2.12#get-environment"
+      ])
+    }).pipe(Effect.provide(Linker.layer([]).pipe(Layer.provideMerge(Audit.layerMemory({ capacity: 100 }))))))
+})
+
 describe("versions", () => {
   it.effect("WASI 0.2.0 - the same host links a guest importing environment and exit at 0.2.0", () =>
     Effect.gen(function*() {
