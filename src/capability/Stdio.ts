@@ -198,10 +198,10 @@ export interface Streams {
   readonly stdout: { readonly write: (bytes: Uint8Array) => unknown }
   readonly stderr: { readonly write: (bytes: Uint8Array) => unknown }
   /**
-   * Guests' stdin: bytes (each component reads them from the start), or a synchronous reader of the
-   * next bytes (`undefined` at the end) shared by every component. Empty when absent.
+   * Guests' stdin: bytes (each component reads them from the start), or an `Input` shared by every
+   * component. Empty when absent.
    */
-  readonly stdin?: Uint8Array | ((length: number) => Uint8Array | undefined) | undefined
+  readonly stdin?: Uint8Array | Input | undefined
 }
 
 const bytesInput = (bytes: Uint8Array): Input => {
@@ -226,9 +226,7 @@ const bytesInput = (bytes: Uint8Array): Input => {
  */
 export const fromStreams = (streams: Streams): Stdio["Service"] => {
   const stdin = streams.stdin
-  const shared: Input | undefined = typeof stdin === "function"
-    ? { read: (length) => Effect.sync(() => stdin(length)) }
-    : undefined
+  const shared: Input | undefined = stdin === undefined || stdin instanceof Uint8Array ? undefined : stdin
   return Stdio.of({
     output: (_component, stream) => {
       const target = streams[stream]
@@ -391,10 +389,14 @@ export const layerStreams = (streams: Streams): Layer.Layer<Stdio> => Layer.sync
 
 // The process's stdin, read as the guest asks (a blocking read, as a WASI runtime's is): the end at
 // end of file or when it cannot be read (closed, not blocking and empty).
-const readProcessStdin = (length: number): Uint8Array | undefined => {
-  const buffer = new Uint8Array(Math.max(1, Math.min(length, 65536)))
-  const read = Effect.runSync(Effect.orElseSucceed(Effect.try(() => fs.readSync(0, buffer, 0, buffer.byteLength, null)), () => 0))
-  return read === 0 ? undefined : buffer.subarray(0, read)
+const processStdin: Input = {
+  read: (length) => {
+    const buffer = new Uint8Array(Math.max(1, Math.min(length, 65536)))
+    return Effect.try(() => fs.readSync(0, buffer, 0, buffer.byteLength, null)).pipe(
+      Effect.orElseSucceed(() => 0),
+      Effect.map((read) => read === 0 ? undefined : buffer.subarray(0, read))
+    )
+  }
 }
 
 /**
@@ -407,7 +409,7 @@ const readProcessStdin = (length: number): Uint8Array | undefined => {
  */
 export const layerProcess: Layer.Layer<Stdio> = Layer.sync(
   Stdio,
-  () => fromStreams({ stdout: process.stdout, stderr: process.stderr, stdin: readProcessStdin })
+  () => fromStreams({ stdout: process.stdout, stderr: process.stderr, stdin: processStdin })
 )
 
 /**
