@@ -66,12 +66,12 @@ describe("airssys-wasm run, a WASI command", { timeout: 180_000 }, () => {
     Effect.gen(function*() {
       const stdin = Buffer.from([0x68, 0x69, 0x00, 0xff, 0x0a, 0x80])
       const result = yield* cli(
-        ["run", command, "--env", "GREETING=hello world", "--env", "FROM_HOST", "--env", "UNSET_ON_HOST", "--", "alpha", "-x", "--not-a-flag"],
+        ["run", command, "--env", "GREETING=hello world", "--env", "FROM_HOST", "--env", "UNSET_ON_HOST", "--", "alpha", "-x", "--help"],
         { stdin, env: { FROM_HOST: "host value", NOT_PASSED: "secret" } }
       )
       assert.strictEqual(result.code, 0)
       const expected = Buffer.concat([
-        Buffer.from(`${command}\nalpha\n-x\n--not-a-flag\nGREETING=hello world\nFROM_HOST=host value\n`),
+        Buffer.from(`${command}\nalpha\n-x\n--help\nGREETING=hello world\nFROM_HOST=host value\n`),
         stdin
       ])
       assert.deepStrictEqual(result.stdout, expected)
