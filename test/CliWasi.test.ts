@@ -89,6 +89,13 @@ describe("airssys-wasm run, a WASI command", { timeout: 180_000 }, () => {
       assert.strictEqual(zero.code, 0)
     }))
 
+  it.effect("--input is a command's stdin, instead of the process's", () =>
+    Effect.gen(function*() {
+      const result = yield* cli(["run", command, "--input", "from the flag"], { stdin: Buffer.from("from the pipe") })
+      assert.strictEqual(result.code, 0)
+      assert.strictEqual(result.stdout.toString("utf8"), `${command}\nfrom the flag`)
+    }))
+
   it.effect("--stdio log: the guest's output becomes tagged lines on stderr; stdout stays empty", () =>
     Effect.gen(function*() {
       const result = yield* cli(["run", command, "--stdio", "log", "--", "one"])

@@ -97,6 +97,8 @@ export interface HostOptions {
   readonly report: Report
   /** Default `log`. */
   readonly stdio?: StdioMode | undefined
+  /** With `inherit`: what the guest reads as stdin instead of the process's. */
+  readonly stdin?: Uint8Array | undefined
   /** A SQLite file for `storage`; in memory when absent. */
   readonly storage?: string | undefined
   /** A JSONL audit log to append to, besides the memory log the CLI reads denials from. */
@@ -140,7 +142,14 @@ export const hosts = (options: HostOptions) => {
     host(messaging(options.report), Layer.empty),
     host(Http.hostInterface, Http.layer()),
     host(Filesystem.hostInterfaces, Filesystem.layer({ preopens: () => [{ path: fs.realpathSync(directory), as: "." }] })),
-    host(Stdio.hostInterfaces, options.stdio === "inherit" ? Stdio.layerProcess : stderrStdio(options.report)),
+    host(
+      Stdio.hostInterfaces,
+      options.stdio !== "inherit"
+        ? stderrStdio(options.report)
+        : options.stdin === undefined
+        ? Stdio.layerProcess
+        : Stdio.layerStreams({ stdout: process.stdout, stderr: process.stderr, stdin: options.stdin })
+    ),
     host(Environment.hostInterfaces, Environment.layer),
     host(CliExit.hostInterface, Layer.empty),
     host(Clocks.hostInterfaces, Clocks.layer),

@@ -67,7 +67,7 @@ export const config = {
     Flag.withDefault(false)
   ),
   call: optional("call", "NAME", "the export to call: process, handle-message, run, or interface#function (default: process, else handle-message, else wasi:cli/run)"),
-  input: optional("input", "@FILE|-|TEXT", "the input: a file's bytes (@FILE), stdin (-), or TEXT as UTF-8 (default: empty)"),
+  input: optional("input", "@FILE|-|TEXT", "the input: a file's bytes (@FILE), stdin (-), or TEXT as UTF-8 (default: empty); a command's stdin (default: the process's)"),
   id: optional("id", "ID", "the component's id in audit events and storage (default: the file name without .wasm)"),
   storage: optional("storage", "FILE", "keep storage in this SQLite file (default: in memory, gone after the run)"),
   audit: optional("audit", "FILE", "append the audit log (hash-chained JSONL) to FILE"),
@@ -282,7 +282,14 @@ export const handler = (options: Config) =>
     })
     return yield* program.pipe(
       Effect.scoped,
-      Effect.provide(Host.layer({ report, stdio, storage: Option.getOrUndefined(options.storage), audit: Option.getOrUndefined(options.audit) })),
+      Effect.provide(Host.layer({
+        report,
+        stdio,
+        // A command takes no input argument: `--input` is its stdin.
+        stdin: isRun(entry) && Option.isSome(options.input) ? input : undefined,
+        storage: Option.getOrUndefined(options.storage),
+        audit: Option.getOrUndefined(options.audit)
+      })),
       // Only building the host fails with these (a guest's storage failures reach it as `err`): a bad file.
       Effect.catchTags({
         StorageError: (error) =>
