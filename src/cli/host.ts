@@ -21,6 +21,7 @@ import * as Filesystem from "../capability/Filesystem.ts"
 import * as Http from "../capability/Http.ts"
 import * as Logging from "../capability/Logging.ts"
 import * as Random from "../capability/Random.ts"
+import * as Sockets from "../capability/Sockets.ts"
 import * as Stdio from "../capability/Stdio.ts"
 import * as Storage from "../capability/Storage.ts"
 import { HostRefusal } from "../ComponentError.ts"
@@ -141,6 +142,7 @@ export const hosts = (options: HostOptions) => {
     host(Storage.hostInterface, options.storage === undefined ? Storage.layerMemory() : Storage.layer({ filename: options.storage })),
     host(messaging(options.report), Layer.empty),
     host(Http.hostInterface, Http.layer()),
+    host(Sockets.hostInterfaces, Layer.empty),
     host(Filesystem.hostInterfaces, Filesystem.layer({ preopens: () => [{ path: fs.realpathSync(directory), as: "." }] })),
     host(
       Stdio.hostInterfaces,
