@@ -238,9 +238,10 @@ const runLoopInWorker = (core: Uint8Array, fuel: number) =>
     const worker = new Worker(
       `
       const { parentPort, workerData } = require("node:worker_threads")
-      // A host that refuses every refill: the first time the fuel runs out, the guest traps.
+      // A host that refuses every refill (it answers with the overdrawn value): the first time the fuel
+      // runs out, the guest traps.
       const { exports } = new WebAssembly.Instance(new WebAssembly.Module(workerData.core), {
-        "airssys:fuel": { refill: () => 0 }
+        "airssys:fuel": { refill: (current) => current }
       })
       exports.airssys_fuel.value = BigInt(workerData.fuel)
       let message = "returned"

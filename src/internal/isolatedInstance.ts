@@ -7,7 +7,7 @@
  *
  * @internal
  */
-import { Duration, Effect, type Scope } from "effect"
+import { Deferred, Duration, Effect, type Scope } from "effect"
 import { Worker } from "node:worker_threads"
 import type { Component } from "../Component.ts"
 import { type CallError, GuestError, InstancePoisoned, LimitExceeded, Trap } from "../ComponentError.ts"
@@ -27,7 +27,7 @@ interface Pending {
 export const makeIsolated = <R>(
   component: Component,
   imports: HostImports<R>
-): Effect.Effect<Instance, Trap, Scope.Scope | R> =>
+): Effect.Effect<Instance, Trap | LimitExceeded, Scope.Scope | R> =>
   Effect.gen(function*() {
     const context = yield* Effect.context<R>()
     // Only `logging.log` crosses back from the worker, as a message; it runs here like any host call.
@@ -41,7 +41,8 @@ export const makeIsolated = <R>(
       key: component.hash,
       modules: [...component.loaded.modules],
       imports: component.loaded.imports,
-      fuel: component.limits.fuel
+      fuel: component.limits.fuel,
+      instantiateFuel: component.limits.instantiateFuel
     }
     const worker = new Worker(new URL("./instanceWorker.ts", import.meta.url), { workerData: init })
     const pending = new Map<number, Pending>()
@@ -56,13 +57,31 @@ export const makeIsolated = <R>(
       pending.clear()
     }
 
-    const ready = yield* Effect.callback<ReadonlyArray<string>, Trap>((resume) => {
+    const timeoutMillis = Duration.toMillis(component.limits.timeout)
+    const instantiateLimit = (limit: "fuel" | "timeout") =>
+      new LimitExceeded({
+        limit,
+        componentHash: component.hash,
+        phase: "instantiate",
+        allowed: limit === "fuel" ? component.limits.instantiateFuel : timeoutMillis
+      })
+    // The worker says when its guest's start code begins (`instantiating`), and how it ended.
+    const instantiating = Deferred.makeUnsafe<void>()
+    const started = Deferred.makeUnsafe<ReadonlyArray<string>, Trap | LimitExceeded>()
+    const resume = (outcome: Effect.Effect<ReadonlyArray<string>, Trap | LimitExceeded>) => {
+      Deferred.doneUnsafe(instantiating, Effect.void)
+      Deferred.doneUnsafe(started, outcome)
+    }
+    {
       worker.on("message", (reply: Reply) => {
         switch (reply.type) {
+          case "instantiating":
+            Deferred.doneUnsafe(instantiating, Effect.void)
+            return
           case "ready":
             return resume(Effect.succeed(reply.directCalls))
           case "failed":
-            return resume(Effect.fail(trap("instantiate", reply.message)))
+            return resume(Effect.fail(reply.stopped === undefined ? trap("instantiate", reply.message) : instantiateLimit(reply.stopped)))
           case "log":
             try {
               logging?.log?.(reply.level, reply.message)
@@ -92,12 +111,30 @@ export const makeIsolated = <R>(
         resume(Effect.fail(trap("instantiate", error.message)))
         failAll(`worker failed: ${error.message}`)
       })
-      worker.on("exit", (code) => failAll(`worker exited (${code})`))
-    })
-    directCalls = ready
+      worker.on("exit", (code) => {
+        resume(Effect.fail(trap("instantiate", `worker exited (${code})`)))
+        failAll(`worker exited (${code})`)
+      })
+    }
     yield* Effect.addFinalizer(() => Effect.promise(() => worker.terminate()))
+    // The start code runs under the call timeout too, counted from when it begins (starting the worker
+    // and compiling is the host's time, not the guest's): a worker not ready in time is terminated (with
+    // or without fuel, it may be looping in a start function).
+    yield* Deferred.await(instantiating)
+    const starting = Deferred.await(started)
+    const ready = yield* (Duration.isFinite(component.limits.timeout)
+      ? Effect.timeoutOrElse(starting, {
+        duration: component.limits.timeout,
+        orElse: () =>
+          Effect.suspend(() => {
+            poison = `not ready after ${timeoutMillis} ms; worker terminated`
+            void worker.terminate()
+            return Effect.fail(instantiateLimit("timeout"))
+          })
+      })
+      : starting)
+    directCalls = ready
 
-    const timeoutMillis = Duration.toMillis(component.limits.timeout)
     const call = <A>(name: string, fn: Call["fn"], arg: unknown): Effect.Effect<A, CallError> =>
       Effect.suspend(() => {
         if (poison !== undefined) {

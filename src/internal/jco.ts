@@ -274,6 +274,7 @@ const standaloneCoreOf = (loaded: Loaded): WebAssembly.Module | undefined => {
 
 // Runs the glue: `adopt`, when given, is the core instance it gets instead of making one.
 const runGlue = (loaded: Loaded, imports: object, fuel: FuelHost, cores: Array<WebAssembly.Instance>, adopt?: WebAssembly.Instance) => {
+  let metered = 0
   const result = loaded.instantiate(
     (name) => {
       const module = loaded.modules.get(name)
@@ -287,9 +288,10 @@ const runGlue = (loaded: Loaded, imports: object, fuel: FuelHost, cores: Array<W
         adopt = undefined
         return adopted
       }
+      // Each metered core instance gets its own refill import, numbered as `fuelMeter` numbers its globals.
       const instance = new WebAssembly.Instance(
         module,
-        needsFuelHost(module) ? { ...imports, [fuelImportModule]: fuel.imports } : imports
+        needsFuelHost(module) ? { ...imports, [fuelImportModule]: fuel.importsFor(metered++) } : imports
       )
       cores.push(instance)
       return instance
@@ -322,9 +324,12 @@ class DeferredGlue implements Instantiated {
  * `instantiateCore` lets its generator run to the end without a promise (~60 µs instead of a round of
  * microtasks per core module). A standalone component (no imports, one core module) gets its core
  * instance at once and its glue when first needed.
+ *
+ * `fuel` is the host half of the metered core modules' fuel import: code that runs now (start functions,
+ * `_initialize` called by the glue) draws on its instantiate budget. Throws what the guest or jco throws;
+ * `fuel.instantiateStopped()` then says whether the budget stopped it.
  */
-export const instantiate = (loaded: Loaded, imports: object): Instantiated => {
-  const fuel = makeFuelHost()
+export const instantiate = (loaded: Loaded, imports: object, fuel: FuelHost = makeFuelHost()): Instantiated => {
   const standalone = standaloneCoreOf(loaded)
   if (standalone !== undefined) {
     const core = new WebAssembly.Instance(standalone, needsFuelHost(standalone) ? { [fuelImportModule]: fuel.imports } : {})

@@ -12,9 +12,11 @@
  *   from a mutable i64 global exported as `airssys_fuel` at entry and after each call, written back
  *   before each call, return and fall-through end. A charge is `if ((f -= 1) < 0) ...`: a subtract and
  *   a never-taken branch. When the fuel drops below zero the guest calls `airssys_fuel_exhausted`, which
- *   asks the host through the import `airssys:fuel.refill` for more: the host may refill the global
- *   (metering in slices, with a clock check between them: the in-process timeout) or refuse, and then
- *   the guest traps (`unreachable`) in that function. After a trap the host tells out-of-fuel from any
+ *   asks the host through the import `airssys:fuel.refill(current) -> next` for more: the host may
+ *   answer with a new value for the global (metering in slices, with a clock check between them: the
+ *   in-process timeout) or refuse, and then the guest traps (`unreachable`) in that function. The global
+ *   starts at 0, so code that runs at instantiation (start functions) asks the host at once, and gets
+ *   the instantiate budget. After a trap the host tells out-of-fuel from any
  *   other trap by the fuel being negative (see `fuelMeter`). Functions whose bodies the rewrite cannot
  *   walk (exception handling: an exception would skip the write-back; expression kinds binaryen.js has no
  *   accessors for) keep the old scheme: binaryen's `log-execution` hooks, inlined as a charge on the
@@ -312,9 +314,10 @@ export const fuelExport = "airssys_fuel"
 export const fuelExhaustedFunction = "airssys_fuel_exhausted"
 
 /**
- * The host function an instrumented module imports, called when the fuel global drops below zero:
- * it may refill the global and return 1 (the guest goes on), or return 0 (the guest traps). This is
- * what lets the host meter fuel in slices and check a deadline between them.
+ * The host function an instrumented module imports, `(current: i64) -> i64`, called when the fuel global
+ * drops below zero with its value: it returns the global's new value, and the guest traps when that is
+ * still negative. This is what lets the host meter fuel in slices and check a deadline between them, and
+ * give fuel to start functions, which run before the host can reach the instance's global.
  */
 export const fuelImport = { module: "airssys:fuel", name: "refill" } as const
 
@@ -335,7 +338,7 @@ const binaryenVersion: string = (createRequire(import.meta.url)("binaryen/packag
  * Identifies the instrumentation scheme and the binaryen that applied it: part of every cache key, so a
  * change of either invalidates cached output.
  */
-export const fuelVersion = `airssys-fuel/2 binaryen/${binaryenVersion}`
+export const fuelVersion = `airssys-fuel/3 binaryen/${binaryenVersion}`
 
 // binaryen.js is a 13 MB module whose import costs ~100 ms: only pay it when something is instrumented.
 let binaryenModule: Promise<Binaryen> | undefined
@@ -768,14 +771,18 @@ export const instrumentFuelWith = (binaryen: Binaryen, bytes: Uint8Array): Uint8
     const i64 = binaryen.i64
     module.addGlobal(fuelExport, i64, true, module.i64.const(0n))
     module.addGlobalExport(fuelExport, fuelExport)
-    module.addFunctionImport(refillFunction, fuelImport.module, fuelImport.name, binaryen.none, binaryen.i32)
-    // Out of fuel: ask the host for more; trap when it has none to give (or the call's time is up).
+    module.addFunctionImport(refillFunction, fuelImport.module, fuelImport.name, i64, i64)
+    // Out of fuel: ask the host for more (it answers with the global's new value, so it needs no access to
+    // the instance: start functions run before the host has one); trap when the answer is still negative.
     module.addFunction(
       fuelExhaustedFunction,
       binaryen.none,
       binaryen.none,
       [],
-      module.if(module.i32.eqz(module.call(refillFunction, [], binaryen.i32)), module.unreachable())
+      module.block(null, [
+        module.global.set(fuelExport, module.call(refillFunction, [module.global.get(fuelExport, i64)], i64)),
+        module.if(module.i64.lt_s(module.global.get(fuelExport, i64), module.i64.const(0n)), module.unreachable())
+      ])
     )
 
     const kinds = kindsOf(binaryen)
@@ -951,4 +958,4 @@ export const cachedInstrument = (
 // Fuel at run time
 // -----------------------------------------------------------------------------
 
-export { type FuelHost, type FuelMeter, fuelGlobal, fuelMeter, makeFuelHost, sliceUnits } from "./fuelMeter.ts"
+export { type FuelHost, type FuelMeter, fuelGlobal, fuelMeter, type InstantiateBudget, makeFuelHost, sliceUnits } from "./fuelMeter.ts"
