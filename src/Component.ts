@@ -10,7 +10,7 @@
  */
 import { Clock, Context, Duration, Effect, Metric, Scope } from "effect"
 import * as fs from "node:fs/promises"
-import { ComponentLoadError, LimitExceeded, LinkError, Trap } from "./ComponentError.ts"
+import { ComponentLoadError, LimitExceeded, LinkError, Trap, WasmMemoryExhausted } from "./ComponentError.ts"
 import { type HostImports, makeBinding } from "./internal/hostBridge.ts"
 import * as Pool from "./internal/instancePool.ts"
 import { makeIsolated } from "./internal/isolatedInstance.ts"
@@ -210,19 +210,21 @@ export interface InstantiateOptions<R> {
 /**
  * How instantiating can fail: an import nobody provides (`LinkError`), a start function that trapped
  * (`Trap`), start code past its `instantiateFuel` or the timeout (`LimitExceeded` with
- * `phase: "instantiate"`).
+ * `phase: "instantiate"`), no WebAssembly memory left in the process for a new instance
+ * (`WasmMemoryExhausted`).
  *
  * @since 0.1.0
  * @category models
  */
-export type InstantiateError = LinkError | Trap | LimitExceeded
+export type InstantiateError = LinkError | Trap | LimitExceeded | WasmMemoryExhausted
 
 /**
  * Instantiates a component: fresh linear memory, the shared compiled modules, and the given host
  * functions. Code that runs now (core start functions, `_initialize`, a language runtime's init) is
  * metered from the component's `instantiateFuel` and held to its `timeout`. Fails with `LinkError` when
  * the component imports an interface or function nobody provides, `LimitExceeded` (`phase:
- * "instantiate"`) when the start code runs out of fuel or time, `Trap` when it traps. The instance is
+ * "instantiate"`) when the start code runs out of fuel or time, `Trap` when it traps, and
+ * `WasmMemoryExhausted` when the process has no WebAssembly memory left for a new instance. The instance is
  * closed when the scope closes; calls after that fail with `InstancePoisoned`.
  *
  * @since 0.1.0
@@ -243,7 +245,7 @@ export const instantiate = <R = never>(
  * @internal Whether `instantiateUnsafe`'s answer is a failure.
  */
 export const isInstantiateError = (made: unknown): made is InstantiateError =>
-  made instanceof LinkError || made instanceof Trap || made instanceof LimitExceeded
+  made instanceof LinkError || made instanceof Trap || made instanceof LimitExceeded || made instanceof WasmMemoryExhausted
 
 /**
  * The fuel host of one instantiation: `instantiateFuel`, and the timeout read from `clock`
@@ -266,7 +268,14 @@ const instantiateFuelHost = (limits: ResourceLimits.Resolved, clock: Clock.Clock
 }
 
 /** What the start code's failure was: a limit when the instantiate budget stopped it. */
-const instantiateFailure = (component: Component, fuel: FuelHost, failure: Jco.Failure): LimitExceeded | Trap => {
+const instantiateFailure = (
+  component: Component,
+  fuel: FuelHost,
+  failure: Jco.Failure
+): LimitExceeded | Trap | WasmMemoryExhausted => {
+  if (failure._tag === "Exhausted") {
+    return new WasmMemoryExhausted({ componentHash: component.hash, function: "instantiate", cause: failure.message })
+  }
   const stopped = fuel.instantiateStopped()
   if (stopped === "fuel") {
     return new LimitExceeded({
@@ -375,7 +384,7 @@ export const prewarm = (component: Component, size: number): Effect.Effect<numbe
   )
 
 const failureMessage = (failure: Jco.Failure): string =>
-  failure._tag === "Trap" ? failure.message : `start function returned an error: ${String(failure.payload)}`
+  failure._tag === "GuestErr" ? `start function returned an error: ${String(failure.payload)}` : failure.message
 
 /**
  * The identity of a component's bytes: sha-256, hex.

@@ -5,6 +5,9 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Duration, Effect } from "effect"
+import { execFile } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
 import { Component, ResourceLimits } from "../src/index.ts"
 import { guestBytes, text } from "./fixtures.ts"
 
@@ -131,4 +134,29 @@ describe("instantiation under limits", () => {
       assert.strictEqual(error._tag === "LimitExceeded" && error.phase, "instantiate")
       assert.strictEqual(error._tag === "LimitExceeded" && error.allowed, 500)
     }), 30_000)
+
+  // In a child process: it uses up every WebAssembly memory V8 gives a process (~16k).
+  it.effect("with no wasm memory left, instantiate is WasmMemoryExhausted (not a Trap) with what to do, and recovers", () =>
+    Effect.gen(function*() {
+      const root = path.resolve(import.meta.dirname, "..")
+      const pinned = path.join(root, "node_modules", ".bin", "node")
+      const stdout = yield* Effect.callback<string, Error>((resume) => {
+        execFile(
+          fs.existsSync(pinned) ? pinned : process.execPath,
+          ["--expose-gc", path.join(root, "test", "programs", "instantiateExhausted.ts")],
+          { cwd: root },
+          (error, out, err) => resume(error === null ? Effect.succeed(out) : Effect.fail(new Error(`${error.message}\n${err}`)))
+        )
+      })
+      const report = JSON.parse(stdout.trim().split("\n").at(-1)!) as {
+        readonly memories: number
+        readonly exhausted: ReadonlyArray<string>
+        readonly message: string
+        readonly recovered: ReadonlyArray<string>
+      }
+      assert.isAbove(report.memories, 1000)
+      assert.deepStrictEqual(report.exhausted, ["WasmMemoryExhausted", "WasmMemoryExhausted"])
+      assert.include(report.message, "keep fewer instances alive or spread components over more processes")
+      assert.deepStrictEqual(report.recovered, ["instantiated", "instantiated"])
+    }), 60_000)
 })

@@ -38,6 +38,8 @@ export type Reply =
     readonly message: string
     /** Set when the instantiate budget stopped the start code. */
     readonly stopped?: Stop | undefined
+    /** Set when V8 had no wasm memory left for the instance. */
+    readonly exhausted?: boolean | undefined
   }
   | { readonly type: "log"; readonly level: string; readonly message: string }
   | { readonly type: "result"; readonly id: number; readonly ok: true; readonly value: unknown }
@@ -123,5 +125,10 @@ start().then(
     })
   },
   (error: unknown) =>
-    post({ type: "failed", message: error instanceof Error ? error.message : String(error), stopped: fuel.instantiateStopped() })
+    post({
+      type: "failed",
+      message: error instanceof Error ? error.message : String(error),
+      stopped: fuel.instantiateStopped(),
+      exhausted: Jco.isWasmMemoryExhausted(error)
+    })
 )

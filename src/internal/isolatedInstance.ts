@@ -10,7 +10,7 @@
 import { Deferred, Duration, Effect, type Scope } from "effect"
 import { Worker } from "node:worker_threads"
 import type { Component } from "../Component.ts"
-import { type CallError, GuestError, InstancePoisoned, LimitExceeded, Trap } from "../ComponentError.ts"
+import { type CallError, GuestError, InstancePoisoned, LimitExceeded, Trap, WasmMemoryExhausted } from "../ComponentError.ts"
 import type { Instance, Message } from "../Instance.ts"
 import { TypeId } from "../Instance.ts"
 import { type HostImports, makeBinding } from "./hostBridge.ts"
@@ -27,7 +27,7 @@ interface Pending {
 export const makeIsolated = <R>(
   component: Component,
   imports: HostImports<R>
-): Effect.Effect<Instance, Trap | LimitExceeded, Scope.Scope | R> =>
+): Effect.Effect<Instance, Trap | LimitExceeded | WasmMemoryExhausted, Scope.Scope | R> =>
   Effect.gen(function*() {
     const context = yield* Effect.context<R>()
     // Only `logging.log` crosses back from the worker, as a message; it runs here like any host call.
@@ -67,8 +67,8 @@ export const makeIsolated = <R>(
       })
     // The worker says when its guest's start code begins (`instantiating`), and how it ended.
     const instantiating = Deferred.makeUnsafe<void>()
-    const started = Deferred.makeUnsafe<ReadonlyArray<string>, Trap | LimitExceeded>()
-    const resume = (outcome: Effect.Effect<ReadonlyArray<string>, Trap | LimitExceeded>) => {
+    const started = Deferred.makeUnsafe<ReadonlyArray<string>, Trap | LimitExceeded | WasmMemoryExhausted>()
+    const resume = (outcome: Effect.Effect<ReadonlyArray<string>, Trap | LimitExceeded | WasmMemoryExhausted>) => {
       Deferred.doneUnsafe(instantiating, Effect.void)
       Deferred.doneUnsafe(started, outcome)
     }
@@ -81,7 +81,13 @@ export const makeIsolated = <R>(
           case "ready":
             return resume(Effect.succeed(reply.directCalls))
           case "failed":
-            return resume(Effect.fail(reply.stopped === undefined ? trap("instantiate", reply.message) : instantiateLimit(reply.stopped)))
+            return resume(Effect.fail(
+              reply.stopped !== undefined
+                ? instantiateLimit(reply.stopped)
+                : reply.exhausted === true
+                ? new WasmMemoryExhausted({ componentHash: component.hash, function: "instantiate", cause: reply.message })
+                : trap("instantiate", reply.message)
+            ))
           case "log":
             try {
               logging?.log?.(reply.level, reply.message)
@@ -98,6 +104,9 @@ export const makeIsolated = <R>(
             const fn = waiting.name
             if (reply.failure._tag === "GuestErr") return done(Effect.fail(new GuestError({ function: fn, payload: reply.failure.payload })))
             poison = reply.failure.message
+            if (reply.failure._tag === "Exhausted") {
+              return done(Effect.fail(new WasmMemoryExhausted({ componentHash: component.hash, function: fn, cause: reply.failure.message })))
+            }
             if (reply.fuelExhausted) {
               return done(Effect.fail(
                 new LimitExceeded({ limit: "fuel", componentHash: component.hash, function: fn, allowed: component.limits.fuel })

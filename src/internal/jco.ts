@@ -90,6 +90,19 @@ const outOfWasmMemory = /out of memory|could not allocate memory/i
 export const isWasmMemoryExhausted = (cause: unknown): boolean =>
   cause instanceof WasmMemoryExhausted || (cause instanceof Error && outOfWasmMemory.test(cause.message))
 
+/**
+ * Whether V8 would give this process one more wasm memory: asked after a trap, to tell a guest whose
+ * `memory.grow` failed for want of memory from a guest bug. Costs a reservation and its release.
+ */
+export const wasmMemoryLeft = (): boolean => {
+  try {
+    new WebAssembly.Memory({ initial: 1 })
+    return true
+  } catch {
+    return false
+  }
+}
+
 // jco's transpiler is itself wasm, instantiated on first use; when V8 refuses it a memory then, jco
 // rejects a promise nobody awaits, and an unhandled rejection ends Node. So until jco has transpiled
 // once, first check there is room: four memories (it needs two), dropped at once.
@@ -344,6 +357,8 @@ export const instantiate = (loaded: Loaded, imports: object, fuel: FuelHost = ma
 export type Failure =
   | { readonly _tag: "GuestErr"; readonly payload: unknown }
   | { readonly _tag: "Trap"; readonly message: string }
+  /** V8 refused a wasm memory (a new instance's): not the guest's doing. */
+  | { readonly _tag: "Exhausted"; readonly message: string }
 
 
 export const classify = (thrown: unknown): Failure => {
@@ -353,6 +368,9 @@ export const classify = (thrown: unknown): Failure => {
   }
   if (thrown instanceof WebAssembly.RuntimeError) return { _tag: "Trap", message: thrown.message }
   if (thrown instanceof RangeError && /call stack/i.test(thrown.message)) return { _tag: "Trap", message: "stack overflow" }
+  if (thrown instanceof WasmMemoryExhausted || (thrown instanceof RangeError && outOfWasmMemory.test(thrown.message))) {
+    return { _tag: "Exhausted", message: thrown.message }
+  }
   if (thrown instanceof Error) return { _tag: "Trap", message: thrown.message }
   return { _tag: "Trap", message: String(thrown) }
 }
