@@ -58,6 +58,8 @@ export interface FuelHost {
   onEmpty: (core: number, current: bigint) => bigint
   /** Why the instantiate budget stopped the guest, if it did (the guest then trapped at instantiation). */
   readonly instantiateStopped: () => Stop | undefined
+  /** Closes the instantiate budget: until a meter connects, every refill is refused. */
+  readonly endInstantiate: () => void
 }
 
 const slice = BigInt(sliceUnits)
@@ -88,7 +90,10 @@ export const makeFuelHost = (budget?: InstantiateBudget): FuelHost => {
       pool -= next
       return next
     },
-    instantiateStopped: () => stop
+    instantiateStopped: () => stop,
+    endInstantiate: () => {
+      host.onEmpty = (_, current) => current
+    }
   }
   ;(host as { imports: FuelImports }).imports = host.importsFor(0)
   return host

@@ -346,10 +346,13 @@ export const instantiate = (loaded: Loaded, imports: object, fuel: FuelHost = ma
   const standalone = standaloneCoreOf(loaded)
   if (standalone !== undefined) {
     const core = new WebAssembly.Instance(standalone, needsFuelHost(standalone) ? { [fuelImportModule]: fuel.imports } : {})
+    fuel.endInstantiate()
     return new DeferredGlue(loaded, core, fuel)
   }
   const cores: Array<WebAssembly.Instance> = []
   const exports = runGlue(loaded, imports, fuel, cores)
+  // The start code is done: what it did not use is not handed to the calls.
+  fuel.endInstantiate()
   return { exports, cores, fuel }
 }
 

@@ -41,6 +41,7 @@ import { createRequire } from "node:module"
 import * as path from "node:path"
 import { Worker } from "node:worker_threads"
 import { Data, Result } from "effect"
+import { fastFuelVersion, meterFuel } from "./fuelRewrite.ts"
 
 // -----------------------------------------------------------------------------
 // Errors
@@ -338,7 +339,7 @@ const binaryenVersion: string = (createRequire(import.meta.url)("binaryen/packag
  * Identifies the instrumentation scheme and the binaryen that applied it: part of every cache key, so a
  * change of either invalidates cached output.
  */
-export const fuelVersion = `airssys-fuel/3 binaryen/${binaryenVersion}`
+export const fuelVersion = `airssys-fuel/4 ${fastFuelVersion} binaryen/${binaryenVersion}`
 
 // binaryen.js is a 13 MB module whose import costs ~100 ms: only pay it when something is instrumented.
 let binaryenModule: Promise<Binaryen> | undefined
@@ -839,15 +840,44 @@ export const instrumentFuelWith = (binaryen: Binaryen, bytes: Uint8Array): Uint8
 }
 
 /**
- * Instruments a core module for fuel, in this thread. Rejects with `WasmRewriteError`.
+ * Instruments a core module for fuel with binaryen, in this thread. Rejects with `WasmRewriteError`.
  *
  * Meant for small modules and tests: binaryen keeps the memory it grew to (hundreds of MB after a 12 MB
  * module) for the life of the thread, and blocks it while it works. `cachedInstrument` uses a worker.
  * Repeated runs in one thread may differ in dead constants (binaryen's log-execution pass numbers its
  * hooks with a process-wide counter); a fresh worker always gives the same bytes for the same input.
  */
-export const instrumentFuel = (bytes: Uint8Array): Promise<Uint8Array> =>
+export const instrumentFuelBinaryen = (bytes: Uint8Array): Promise<Uint8Array> =>
   loadBinaryen().then((binaryen) => instrumentFuelWith(binaryen, bytes))
+
+/**
+ * The one-pass rewrite (`fuelRewrite.ts`), when it handles the module: milliseconds where binaryen takes
+ * seconds. `undefined` when it declines (GC, an instruction it does not know), or when its output does not
+ * validate (a bug of ours must not become a load failure: binaryen gets the module instead).
+ */
+export const instrumentFuelFast = (bytes: Uint8Array): Uint8Array | undefined => {
+  const invalid = checkInstrumentable(bytes)
+  if (invalid !== undefined) throw invalid
+  const metered = meterFuel(bytes)
+  if ("unsupported" in metered) return undefined
+  if (!WebAssembly.validate(metered.bytes as Uint8Array<ArrayBuffer>)) return undefined
+  lastInstrumentStats = metered.stats
+  return metered.bytes
+}
+
+/**
+ * Instruments a core module for fuel, in this thread: the one-pass rewrite, or binaryen when that
+ * declines. Rejects with `WasmRewriteError`.
+ */
+export const instrumentFuel = (bytes: Uint8Array): Promise<Uint8Array> => {
+  let fast: Uint8Array | undefined
+  try {
+    fast = instrumentFuelFast(bytes)
+  } catch (error) {
+    return Promise.reject(error)
+  }
+  return fast !== undefined ? Promise.resolve(fast) : instrumentFuelBinaryen(bytes)
+}
 
 /** What the worker posts back. */
 export type WorkerReply =
@@ -943,7 +973,10 @@ export const cachedInstrument = (
       const cached = file === undefined ? undefined : await readCached(file)
       if (cached !== undefined) return cached
       const inWorker = options?.inWorker ?? bytes.byteLength >= workerThreshold
-      const out = await (inWorker ? instrumentFuelInWorker(bytes) : instrumentFuel(bytes))
+      // The one-pass rewrite first, here (milliseconds); binaryen, in a worker for large modules, when
+      // it declines.
+      const fast = options?.inWorker === true ? undefined : instrumentFuelFast(bytes)
+      const out = fast ?? await (inWorker ? instrumentFuelInWorker(bytes) : instrumentFuelBinaryen(bytes))
       instrumentCount++
       if (file !== undefined) await writeCached(file, out)
       return out
