@@ -95,8 +95,9 @@ export interface LoadOptions {
    * Memory cap, fuel and timeout per call (isolation applies to actors). Defaults to
    * `ResourceLimits.defaults` — 64 MiB, 1e9 fuel units and 5 s per call — which protect the host from an
    * untrusted guest; give `ResourceLimits.unlimited` (or `fuel: Infinity`) for a trusted one. Metering
-   * rewrites the guest's core modules once per bytes (cached, also in `cacheDirectory`): ~2 ms for a
-   * small guest, ~10 s for a 12 MB componentize-js guest.
+   * rewrites the guest's core modules once per bytes, in one pass (cached, also in `cacheDirectory`):
+   * milliseconds for C and QuickJS guests, about a second for a 12 MB componentize-js guest. A load from
+   * `cacheDirectory` reads the rewritten modules and compiles them, nothing more.
    */
   readonly limits?: Partial<ResourceLimits.Resolved> | undefined
 }

@@ -13,15 +13,17 @@
  * | `timeout` | 5 seconds per call | fuel slices and a race on suspended calls (in-process), terminating the worker (`worker`) | the actors' default request timeout: a caller gives up then anyway |
  * | `isolation` | `"in-process"` | — | calls cost microseconds instead of a ~90 µs thread round trip; fuel already stops runaway loops |
  *
- * **Fuel.** One unit is one function entry or one loop iteration (functions the rewrite cannot analyse —
- * exception handling, expressions newer than its binaryen knows — also pay one unit per exit). The count
+ * **Fuel.** One unit is one function entry or one loop iteration (in the rare module the one-pass rewrite
+ * declines — GC instructions — binaryen meters it instead, and functions it cannot analyse also pay one
+ * unit per exit). The count
  * does not depend on the machine or on timing: a call that fits its fuel once fits it every time. Out of
  * fuel, the guest traps; the call fails with `LimitExceeded` (`fuel`) and the instance is poisoned. The
  * counter lives in a local of each guest function (a register), so metering costs up to ~10% on the
  * tightest loops (an add, or a load and an add, per iteration) and is within noise on byte-parsing and
- * call-heavy loops (`bench/fuel.ts`). Metering rewrites the guest's core modules once per component bytes
- * (cached by hash, in memory and in the `cacheDirectory`): milliseconds for a WAT guest, ~10 s or more
- * for a 12 MB componentize-js guest.
+ * call-heavy loops (`bench/fuel.ts`). Metering rewrites the guest's core modules once per component bytes,
+ * in one pass over their code (cached by hash, in memory and in the `cacheDirectory`): well under a
+ * millisecond for a WAT guest, milliseconds to tens of milliseconds for C and QuickJS guests, about a
+ * second for a 12 MB componentize-js guest (`bench load`).
  *
  * **Instantiation.** Code that runs while a component is instantiated — core `start` functions, the WASI
  * adapter's and a language runtime's `_initialize`, a JavaScript engine's initialisation — is metered too,
