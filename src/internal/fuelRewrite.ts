@@ -466,6 +466,30 @@ const rewriteBody = (
   const charge = local ? localCharge : globalCharge
   if (local) out.all(reload)
   out.all(charge)
+  // A void loop (most loops) keeps the call to `exhausted` out of its body: with a call inside the loop V8
+  // keeps the loop's values on the stack across it, in the hot path too (+25–35% on a tight loop instead
+  // of ~10%). The loop is wrapped, and its charge branches out to the refill:
+  //
+  //   block $exit (loop $retry (block $out (loop $L  (br_if $out charge)  body  end) (br $exit) end)
+  //     spill; exhausted(); reload; f += 1 (the retry charges the head again); (br $retry) end) end
+  //
+  // Branches from inside $L to labels outside it cross three more labels: their indices grow by 3 per
+  // wrapped loop crossed.
+  const loopCharge = [op.localGet, ...f, op.i64Const, 1, op.i64Sub, op.localTee, ...f, op.i64Const, 0, op.i64LtS, op.brIf, 1]
+  const loopOpen = [op.block, 0x40, op.loop, 0x40, op.block, 0x40]
+  const loopClose = [
+    op.br, 2, op.end, ...spill, op.call, ...x, ...reload,
+    op.localGet, ...f, op.i64Const, 1, 0x7c /* i64.add */, op.localSet, ...f, op.br, 0, op.end, op.end
+  ]
+  // Per open block, innermost last: 1 for a wrapped loop.
+  const wrapped: Array<number> = []
+  let anyWrapped = 0
+  const remap = (label: number): number => {
+    if (anyWrapped === 0) return label
+    let extra = 0
+    for (let i = 0; i < label && i < wrapped.length; i++) extra += wrapped[wrapped.length - 1 - i]!
+    return label + 3 * extra
+  }
 
   // The hot loop: written for V8's first tiers too (a cold load runs it once), with the position in a
   // local, LEBs skipped inline, and bytes copied in spans: only where something is inserted or changed is
@@ -523,12 +547,23 @@ const rewriteBody = (
       case op.try:
         pos = skipBlockTypeAt(bytes, pos)
         depth++
+        wrapped.push(0)
         continue
       case op.loop:
         pos = skipBlockTypeAt(bytes, pos)
         depth++
-        out.bytes(bytes, from, pos)
-        out.all(charge)
+        if (local && bytes[at + 1] === 0x40) {
+          out.bytes(bytes, from, at)
+          out.all(loopOpen)
+          out.bytes(bytes, at, pos)
+          out.all(loopCharge)
+          wrapped.push(1)
+          anyWrapped++
+        } else {
+          out.bytes(bytes, from, pos)
+          out.all(charge)
+          wrapped.push(0)
+        }
         from = pos
         continue
       case op.tryTable: {
@@ -541,6 +576,7 @@ const rewriteBody = (
         }
         pos = r.pos
         depth++
+        wrapped.push(0)
         continue
       }
       case op.end:
@@ -552,12 +588,19 @@ const rewriteBody = (
           return pos === end
         }
         depth--
+        if (wrapped.pop() === 1) {
+          anyWrapped--
+          out.bytes(bytes, from, pos)
+          out.all(loopClose)
+          from = pos
+        }
         continue
       case op.delegate:
         r.pos = pos
         r.u32()
         pos = r.pos
         depth--
+        wrapped.pop()
         continue
       case op.br:
       case op.brIf:
@@ -566,10 +609,17 @@ const rewriteBody = (
         r.pos = pos
         const label = r.u32()
         pos = r.pos
-        if (local && label === depth) {
+        const leaves = local && label === depth
+        const moved = remap(label)
+        if (leaves || moved !== label) {
           out.bytes(bytes, from, at)
-          out.all(spill)
-          from = at
+          if (leaves) out.all(spill)
+          if (moved === label) from = at
+          else {
+            out.byte(code)
+            out.u32(moved)
+            from = pos
+          }
         }
         continue
       }
@@ -577,12 +627,26 @@ const rewriteBody = (
         r.pos = pos
         const n = r.u32()
         let leaves = false
-        for (let i = 0; i <= n; i++) if (r.u32() === depth) leaves = true
+        let moves = false
+        const labels: Array<number> = []
+        for (let i = 0; i <= n; i++) {
+          const label = r.u32()
+          if (label === depth) leaves = true
+          const moved = remap(label)
+          if (moved !== label) moves = true
+          labels.push(moved)
+        }
         pos = r.pos
-        if (local && leaves) {
+        if ((local && leaves) || moves) {
           out.bytes(bytes, from, at)
-          out.all(spill)
-          from = at
+          if (local && leaves) out.all(spill)
+          if (!moves) from = at
+          else {
+            out.byte(op.brTable)
+            out.u32(n)
+            for (const label of labels) out.u32(label)
+            from = pos
+          }
         }
         continue
       }
