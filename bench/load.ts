@@ -15,7 +15,8 @@
  * Real toolchain guests (issue 12): `build/guests/c-processor.wasm` (clang + wasi-libc + the preview1
  * adapter) and `build/guests/qjs-processor.wasm` (componentize-qjs), each in fresh child processes (a
  * process's first load of them is what "cold" means, and V8 would otherwise reuse compiled code):
- * - `--real-cold FILE`: a running host (the echo guest loaded first), then timed: jco's transpile as-is, V8's
+ * - `--real-cold FILE compile|transpile|load`: a running host (the echo guest loaded first), then timed, one
+ *   per process: jco's transpile as-is, V8's
  *   `WebAssembly.compile` of the core modules it yields, and `Component.fromBytes` with the default limits
  *   (memory cap and fuel metering) and no cache;
  * - `--real-fill FILE DIR`, then `--real-disk FILE DIR`: the second process loads from the disk cache
@@ -147,11 +148,13 @@ const realGuests = [
 ] as const
 
 interface RealCold {
-  readonly compileNs: number
-  readonly transpileNs: number
-  readonly coldNs: number
+  readonly ns: number
   readonly coreModules: number
 }
+
+// Each measurement in a process of its own: jco's own code (wasm) speeds up as it runs, so a transpile
+// after another one of the same bytes would be cheaper than a first.
+const realModes = ["compile", "transpile", "load"] as const
 
 const runChild = <A>(args: ReadonlyArray<string>): A => {
   const child = spawnSync(process.execPath, [import.meta.filename, ...args], { encoding: "utf8" })
@@ -169,7 +172,9 @@ const realGuestRows = (options: Options, scratch: string): ReadonlyArray<Row> =>
       return []
     }
     const size = `${(fs.statSync(file).size / 1024).toFixed(0)} KiB`
-    const colds = Array.from({ length: runs }, () => runChild<RealCold>(["--real-cold", file]))
+    const measured = (mode: typeof realModes[number]) =>
+      Array.from({ length: runs }, () => runChild<RealCold>(["--real-cold", file, mode]))
+    const [compiles, transpiles, loads] = realModes.map(measured) as [Array<RealCold>, Array<RealCold>, Array<RealCold>]
     const disks = Array.from({ length: runs }, (_, i) => {
       const directory = path.join(scratch, `${name}-${i}`)
       runChild(["--real-fill", file, directory])
@@ -183,14 +188,14 @@ const realGuestRows = (options: Options, scratch: string): ReadonlyArray<Row> =>
       {
         suite,
         name: compile,
-        nsPerOp: median(colds.map((c) => c.compileNs)),
-        note: `V8 alone, ${colds[0]!.coreModules} core modules, a fresh process each (median of ${runs})`
+        nsPerOp: median(compiles.map((c) => c.ns)),
+        note: `V8 alone, ${compiles[0]!.coreModules} core modules, a fresh process each (median of ${runs})`
       },
-      { suite, name: transpiled, nsPerOp: median(colds.map((c) => c.transpileNs)), baseline: compile, note: "after loading another guest" },
+      { suite, name: transpiled, nsPerOp: median(transpiles.map((c) => c.ns)), baseline: compile, note: "after loading another guest" },
       {
         suite,
         name: cold,
-        nsPerOp: median(colds.map((c) => c.coldNs)),
+        nsPerOp: median(loads.map((c) => c.ns)),
         baseline: [compile, transpiled],
         targetNs: coldTargetNs,
         note: `${size}; transpile, memory cap, fuel metering (one-pass rewrite), compile; after loading another guest`
@@ -214,19 +219,21 @@ if (process.argv[2] === "--real-cold") {
   // A running host: jco's first transpile and WIT extraction pay jco's own start (wasm modules of its
   // own), which is not this guest's cost: load another guest first.
   await Effect.runPromise(Component.fromBytes(guestBytes("echo")))
+  const mode = process.argv[4]
   let started = process.hrtime.bigint()
-  const out = await transpile(bytes, { name: "guest", instantiation: "async", noTypescript: true })
-  const transpileNs = Number(process.hrtime.bigint() - started)
-  const cores = Object.entries(out.files).filter(([file]) => file.endsWith(".wasm")).map(([, core]) => core)
-  started = process.hrtime.bigint()
-  for (const core of cores) await WebAssembly.compile(core as Uint8Array<ArrayBuffer>)
-  const compileNs = Number(process.hrtime.bigint() - started)
-  // Other bytes than the transpile above (a custom section), so nothing of it is reused.
-  const fresh = withCustomSection(bytes, "bench-cold")
-  started = process.hrtime.bigint()
-  await Effect.runPromise(Component.fromBytes(fresh, { entryPoints: [] }))
-  const coldNs = Number(process.hrtime.bigint() - started)
-  console.log(JSON.stringify({ compileNs, transpileNs, coldNs, coreModules: cores.length }))
+  let coreModules = 0
+  if (mode === "load") {
+    await Effect.runPromise(Component.fromBytes(bytes, { entryPoints: [] }))
+  } else {
+    const out = await transpile(bytes, { name: "guest", instantiation: "async", noTypescript: true })
+    const cores = Object.entries(out.files).filter(([file]) => file.endsWith(".wasm")).map(([, core]) => core)
+    coreModules = cores.length
+    // The compile row times V8 alone: the transpile that gave it the core modules is not counted.
+    if (mode === "compile") started = process.hrtime.bigint()
+    for (const core of mode === "compile" ? cores : []) await WebAssembly.compile(core as Uint8Array<ArrayBuffer>)
+  }
+  const ns = Number(process.hrtime.bigint() - started)
+  console.log(JSON.stringify({ ns, coreModules }))
 }
 
 if (process.argv[2] === "--real-fill" || process.argv[2] === "--real-disk") {

@@ -12,6 +12,7 @@ import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import { GuestErr } from "./canonicalAbi.ts"
 import { type FuelHost, fuelImportModule, makeFuelHost } from "./fuelMeter.ts"
+import { parseWorld, unversioned } from "./witWorld.ts"
 
 type Jco = typeof import("@bytecodealliance/jco")
 
@@ -119,20 +120,30 @@ const checkWasmMemoryHeadroom = (): void => {
   }
 }
 
+const sameList = (a: ReadonlyArray<string>, b: ReadonlyArray<string>): boolean =>
+  a.length === b.length && a.every((x, i) => x === b[i])
+
 const transpile = async (bytes: Uint8Array): Promise<Transpiled> => {
   checkWasmMemoryHeadroom()
   const { transpile, componentWit } = await jco()
   const options = { name: glueName, instantiation: "async", noTypescript: true, quiet: true } as const
-  let out = await transpile(bytes, options)
-  const suspending = suspendingIn(out.imports)
-  if (suspending.length > 0) {
-    const exported = new Set(out.exports.map(([name]) => unversionedName(name)))
-    out = await transpile(bytes, {
+  const transpileFor = (suspending: ReadonlyArray<string>, exported: ReadonlySet<string>) =>
+    suspending.length === 0 ? transpile(bytes, options) : transpile(bytes, {
       ...options,
       asyncMode: "jspi",
       asyncImports: [...suspending],
       asyncExports: suspendingExports.filter((name) => exported.has(interfaceOf(name)))
     })
+  // The world's WIT says which imports may suspend, so the transpile is done once with the right mode
+  // (a second transpile was most of a cold load for guests that import clocks, e.g. QuickJS).
+  const wit = await componentWit(bytes)
+  const world = parseWorld(wit)
+  const expected = suspendingIn(world.imports.map((item) => unversioned(item.name)))
+  let out = await transpileFor(expected, new Set(world.exports.map((item) => unversioned(item.name))))
+  const suspending = suspendingIn(out.imports)
+  if (!sameList(suspending, expected)) {
+    // The WIT and jco disagreed: jco's own list decides.
+    out = await transpileFor(suspending, new Set(out.exports.map(([name]) => unversionedName(name))))
   }
   const glueBytes = out.files[`${glueName}.js`]
   if (glueBytes === undefined) throw new Error("jco produced no glue module")
@@ -143,7 +154,6 @@ const transpile = async (bytes: Uint8Array): Promise<Transpiled> => {
   const coreModules = Object.entries(out.files)
     .filter(([name]) => name.endsWith(".wasm"))
     .map(([name, bytes]) => ({ name, bytes }))
-  const wit = await componentWit(bytes)
   transpilerStarted = true
   return { glue, coreModules, wit, imports: out.imports }
 }
