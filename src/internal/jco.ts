@@ -89,15 +89,25 @@ export class WasmMemoryExhausted extends Error {}
 
 const outOfWasmMemory = /out of memory|could not allocate memory/i
 
+// Set once V8 has refused a wasm memory in this process: from then on a trap is worth a probe.
+let exhaustionSeen = false
+
 /** Whether `cause` is V8 refusing a wasm memory, here or inside jco. */
-export const isWasmMemoryExhausted = (cause: unknown): boolean =>
-  cause instanceof WasmMemoryExhausted || (cause instanceof Error && outOfWasmMemory.test(cause.message))
+export const isWasmMemoryExhausted = (cause: unknown): boolean => {
+  const exhausted = cause instanceof WasmMemoryExhausted || (cause instanceof Error && outOfWasmMemory.test(cause.message))
+  if (exhausted) exhaustionSeen = true
+  return exhausted
+}
 
 /**
  * Whether V8 would give this process one more wasm memory: asked after a trap, to tell a guest whose
- * `memory.grow` failed for want of memory from a guest bug. Costs a reservation and its release.
+ * `memory.grow` failed for want of memory from a guest bug. A probe reserves a memory's address space
+ * until the next GC, so it is only made once V8 has refused a memory in this process (an instantiate or
+ * a load): a 32-bit memory reserves its whole range when it is made, so growing it does not run out of
+ * address space before new instances do.
  */
 export const wasmMemoryLeft = (): boolean => {
+  if (!exhaustionSeen) return true
   try {
     new WebAssembly.Memory({ initial: 1 })
     return true
@@ -431,6 +441,7 @@ export const classify = (thrown: unknown): Failure => {
   if (thrown instanceof WebAssembly.RuntimeError) return { _tag: "Trap", message: thrown.message }
   if (thrown instanceof RangeError && /call stack/i.test(thrown.message)) return { _tag: "Trap", message: "stack overflow" }
   if (thrown instanceof WasmMemoryExhausted || (thrown instanceof RangeError && outOfWasmMemory.test(thrown.message))) {
+    exhaustionSeen = true
     return { _tag: "Exhausted", message: thrown.message }
   }
   if (thrown instanceof Error) return { _tag: "Trap", message: thrown.message }
