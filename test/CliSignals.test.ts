@@ -65,12 +65,4 @@ describe("airssys-wasm run - signals", { timeout: 120_000 }, () => {
       assert.strictEqual(ended.signal, null, ended.stderr)
       assert.strictEqual(ended.code, 130, ended.stderr)
     }))
-
-  it.live("--fuel unlimited for a guest that must run in process (it imports more than logging): refused", () =>
-    Effect.gen(function*() {
-      const ended = yield* runAndSignal(["run", guestPath("cap-storage"), "--fuel", "unlimited"], "SIGINT")
-      assert.strictEqual(ended.signal, null)
-      assert.notStrictEqual(ended.code, 0)
-      assert.include(ended.stderr, "--fuel unlimited: the component imports airssys:component/storage")
-    }))
 })

@@ -262,15 +262,9 @@ export const handler = (options: Config) =>
       // A busy guest holds this thread, so a signal (Ctrl-C, SIGTERM) would wait for its call to end:
       // whenever its imports allow, it runs in a worker, which a signal or its timeout ends at once.
       component = yield* loadWith({ ...limits, isolation: "worker" })
-    } else if (component.limits.fuel === Infinity) {
-      // In this thread and without fuel, nothing could stop a guest that loops without calling out.
-      return yield* new UsageError({
-        reason: "InvalidFlag",
-        flag: "fuel",
-        message: `--fuel unlimited: the component imports ${notIsolatable(component).join(", ")}, so it runs in this ` +
-          "thread (a worker-isolated guest can only call logging), where nothing could stop it, not even a signal: give it fuel"
-      })
     }
+    // Otherwise it runs in this thread: a signal is answered when its call ends (its timeout is checked
+    // between fuel slices and at every host call; without fuel, a loop that never calls out is not).
     const entry = yield* entryOf(component, options.call)
     const stdio = yield* stdioMode(options.stdio, entry)
     // What the guest sees of `wasi:cli/environment`: a command always gets its name as argv[0].
