@@ -159,9 +159,13 @@ const stdioMode = (flag: Option.Option<string>, entry: Entry): Effect.Effect<Hos
   )
 }
 
-// Only logging crosses back from a worker (see isolatedInstance): refuse other imports up front.
+// Only logging crosses back from a worker (see isolatedInstance).
+const notIsolatable = (component: Component.Component): ReadonlyArray<string> =>
+  component.loaded.imports.filter((iface) => iface !== Logging.interfaceName)
+
+// Refuse other imports up front.
 const checkIsolatable = (component: Component.Component): Effect.Effect<void, UsageError> => {
-  const other = component.loaded.imports.filter((iface) => iface !== Logging.interfaceName)
+  const other = notIsolatable(component)
   return other.length === 0 ? Effect.void : Effect.fail(
     new UsageError({
       reason: "InvalidFlag",
@@ -262,13 +266,22 @@ export const handler = (options: Config) =>
     const input = yield* Flags.input(options.input)
     const observePort = Option.isSome(options.observe) ? yield* Flags.port("observe", options.observe.value) : undefined
     const id = Option.getOrElse(options.id, () => path.basename(options.component).replace(/\.wasm$/, ""))
-    const component = yield* load(options.component, {
-      limits,
-      // With --call, any world: the named export is checked below.
-      entryPoints: Option.isSome(options.call) ? [] : [...Component.hostedEntryPoints, runInterface],
-      cacheDirectory: Option.getOrElse(options.cacheDir, defaultCacheDirectory)
-    })
+    const loadWith = (limits: Partial<ResourceLimits.Resolved>) =>
+      load(options.component, {
+        limits,
+        // With --call, any world: the named export is checked below.
+        entryPoints: Option.isSome(options.call) ? [] : [...Component.hostedEntryPoints, runInterface],
+        cacheDirectory: Option.getOrElse(options.cacheDir, defaultCacheDirectory)
+      })
+    let component = yield* loadWith(limits)
     if (options.isolate) yield* checkIsolatable(component)
+    else if (notIsolatable(component).length === 0) {
+      // A busy guest holds this thread, so a signal (Ctrl-C, SIGTERM) would wait for its call to end:
+      // whenever its imports allow, it runs in a worker, which a signal or its timeout ends at once.
+      component = yield* loadWith({ ...limits, isolation: "worker" })
+    }
+    // Otherwise it runs in this thread: a signal is answered when its call ends (its timeout is checked
+    // between fuel slices and at every host call; without fuel, a loop that never calls out is not).
     const entry = yield* entryOf(component, options.call)
     const stdio = yield* stdioMode(options.stdio, entry)
     // What the guest sees of `wasi:cli/environment`: a command always gets its name as argv[0].
