@@ -44,12 +44,15 @@ const bare = own.includes("--bare")
 const cache = path.join(os.tmpdir(), "airssys-wasm-wasi-testsuite")
 fs.mkdirSync(cache, { recursive: true })
 
-// jco run has no --dir: a module it imports first sets the spec's dirs as named preopens.
-const jcoPreopens = path.join(cache, "preopens.mjs")
+// jco run has no --dir and passes the whole environment: a module it imports first sets the spec's
+// dirs as named preopens and its env as the guest's whole environment.
+const jcoSetup = path.join(cache, "jco-setup.mjs")
+const shim = (file: string) => JSON.stringify(path.join(root, "node_modules/@bytecodealliance/preview2-shim/dist/nodejs", file))
 fs.writeFileSync(
-  jcoPreopens,
-  `import { _setPreopens } from ${JSON.stringify(path.join(root, "node_modules/@bytecodealliance/preview2-shim/dist/nodejs/filesystem.js"))}\n` +
-    `_setPreopens(JSON.parse(process.env.WASI_TESTSUITE_DIRS ?? "{}"))\n`
+  jcoSetup,
+  `import { _setPreopens } from ${shim("filesystem.js")}\nimport { _setEnv } from ${shim("cli.js")}\n` +
+    `_setPreopens(JSON.parse(process.env.WASI_TESTSUITE_DIRS ?? "{}"))\n` +
+    `_setEnv(JSON.parse(process.env.WASI_TESTSUITE_ENV ?? "{}"))\n`
 )
 
 interface Spec {
@@ -101,10 +104,10 @@ for (const wasm of all) {
   const [program, args, childEnv] = runner === "jco"
     ? [
       jco,
-      ["run", "--jco-import", jcoPreopens, command, ...(spec.args ?? [])],
+      ["run", "--jco-import", jcoSetup, command, ...(spec.args ?? [])],
       {
         ...process.env,
-        ...Object.fromEntries(env),
+        WASI_TESTSUITE_ENV: JSON.stringify(spec.env ?? {}),
         WASI_TESTSUITE_DIRS: JSON.stringify(Object.fromEntries(dirs.map((dir) => [dir, path.join(cwd, dir)])))
       }
     ]

@@ -90,9 +90,11 @@ export interface HostOptions {
   readonly audit?: string | undefined
   /**
    * The directory a guest sees as its preopened `.` (default: the working directory); what it may read
-   * or write in it is still only what `--allow-read` / `--allow-write` grant.
+   * or write in it is still only what `--allow-read` / `--allow-write` grant. Not used with `preopens`.
    */
   readonly directory?: string | undefined
+  /** Named preopens (`--dir`, `--dir-ro`): when given, the guest sees these and not `directory`. */
+  readonly preopens?: ReadonlyArray<Filesystem.Preopen> | undefined
 }
 
 /**
@@ -126,7 +128,10 @@ export const hosts = (options: HostOptions) => {
     host(Storage.hostInterface, options.storage === undefined ? Storage.layerMemory() : Storage.layer({ filename: options.storage })),
     host(messaging(options.report), Layer.empty),
     host(Http.hostInterface, Http.layer()),
-    host(Filesystem.hostInterfaces, Filesystem.layer({ preopens: () => [{ path: fs.realpathSync(directory), as: "." }] })),
+    host(
+      Filesystem.hostInterfaces,
+      Filesystem.layer({ preopens: options.preopens ?? (() => [{ path: fs.realpathSync(directory), as: "." }]) })
+    ),
     host(Stdio.hostInterfaces, stderrStdio(options.report)),
     host(Clocks.hostInterfaces, Clocks.layer),
     host(Random.hostInterfaces, Random.layer)

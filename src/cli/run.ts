@@ -39,6 +39,8 @@ const optional = (name: string, metavar: string, description: string) =>
  */
 export const config = {
   component: Argument.String("component").pipe(Argument.withDescription("the component (.wasm) to run")),
+  dir: repeated("dir", "HOST[::GUEST]", "preopen the directory HOST read-write, named GUEST in the guest (default: HOST as typed); repeatable"),
+  dirRo: repeated("dir-ro", "HOST[::GUEST]", "preopen the directory HOST read-only, named GUEST in the guest; repeatable"),
   allowRead: repeated("allow-read", "GLOB", "grant FileRead on paths matching GLOB (repeatable; relative to the working directory)"),
   allowWrite: repeated("allow-write", "GLOB", "grant FileWrite on paths matching GLOB (repeatable)"),
   allowNet: repeated("allow-net", "HOST[:PORT]", "grant NetworkOutbound to HOST (api.example.com, *.example.com, *), any port unless given"),
@@ -204,6 +206,7 @@ export const handler = (options: Config) =>
       messaging: options.allowMessaging,
       storage: options.allowStorage
     }, process.cwd())
+    const dirs = yield* Flags.dirs({ readWrite: options.dir, readOnly: options.dirRo }, process.cwd())
     const input = yield* Flags.input(options.input)
     const id = Option.getOrElse(options.id, () => path.basename(options.component).replace(/\.wasm$/, ""))
     const component = yield* load(options.component, {
@@ -219,7 +222,7 @@ export const handler = (options: Config) =>
     const program = Effect.gen(function*() {
       const instance = yield* Linker.instantiate(component, {
         id,
-        grants: Capability.makeGrants(capabilities),
+        grants: Capability.makeGrants([...capabilities, ...dirs.grants]),
         denyUnlinked: true
       })
       // A guest with lifecycle exports is driven as an actor would be: init before, shutdown after.
@@ -248,7 +251,12 @@ export const handler = (options: Config) =>
     })
     return yield* program.pipe(
       Effect.scoped,
-      Effect.provide(Host.layer({ report, storage: Option.getOrUndefined(options.storage), audit: Option.getOrUndefined(options.audit) })),
+      Effect.provide(Host.layer({
+        report,
+        storage: Option.getOrUndefined(options.storage),
+        audit: Option.getOrUndefined(options.audit),
+        ...(dirs.preopens.length > 0 ? { preopens: dirs.preopens } : {})
+      })),
       // Only building the host fails with these (a guest's storage failures reach it as `err`): a bad file.
       Effect.catchTags({
         StorageError: (error) =>
