@@ -10,6 +10,7 @@
 ;;   "print TEXT"       get-stdout + blocking-write-and-flush(TEXT)           -> ok("")
 ;;   "symlink TARGET LINK"  symlink-at(TARGET, LINK)                          -> ok("")
 ;;   "link OLD NEW"     link-at(no-follow, OLD, root, NEW)                    -> ok("")
+;;   "linkf OLD NEW"    link-at(symlink-follow, OLD, root, NEW)               -> ok("")
 ;;   "mv OLD NEW"       rename-at(OLD, root, NEW)                             -> ok("")
 ;;   "readlink PATH"    readlink-at(PATH)                                     -> ok(contents)
 ;;   "touch PATH"       set-times-at(no-follow, PATH, atime 1000000000 s, mtime 1234567890.5 s) -> ok("")
@@ -97,6 +98,7 @@
   (data (i32.const 1392) "touch ")
   (data (i32.const 1400) "futime ")
   (data (i32.const 1408) "flags ")
+  (data (i32.const 1416) "linkf ")
   ;; The first preopen's descriptor (an owned handle), once fetched.
   (global $root (mut i32) (i32.const -1))
   ;; Bump allocator; the heap is reset by post-return, so every call starts clean.
@@ -332,6 +334,11 @@
       (then
         (call $split (i32.add (local.get $ptr) (i32.const 5)) (i32.sub (local.get $len) (i32.const 5)))
         (call $link_at (local.get $root) (i32.const 0) (i32.load (i32.const 32)) (i32.load (i32.const 36)) (local.get $root) (i32.load (i32.const 40)) (i32.load (i32.const 44)) (i32.const 64))
+        (return (call $unit_result))))
+    (if (call $starts (local.get $ptr) (local.get $len) (i32.const 1416) (i32.const 6))
+      (then
+        (call $split (i32.add (local.get $ptr) (i32.const 6)) (i32.sub (local.get $len) (i32.const 6)))
+        (call $link_at (local.get $root) (i32.const 1) (i32.load (i32.const 32)) (i32.load (i32.const 36)) (local.get $root) (i32.load (i32.const 40)) (i32.load (i32.const 44)) (i32.const 64))
         (return (call $unit_result))))
     (if (call $starts (local.get $ptr) (local.get $len) (i32.const 1384) (i32.const 3))
       (then

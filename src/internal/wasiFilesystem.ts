@@ -425,6 +425,10 @@ export const descriptor: HostResource<DescriptorState> = resource<DescriptorStat
       const backend = state.session.backend
       if (trailingSlash(newPath)) return yield* refuse(exists(backend, into) ? "exist" : "no-entry")
       if (trailingSlash(oldPath)) yield* notDirectory(backend, from)
+      // Followed, a symlink that is still a symlink led nowhere: nothing to link.
+      if (follows(oldFlags) && Result.getOrUndefined(Result.try(() => backend.stat(from)))?.type === "symbolic-link") {
+        return yield* refuse("no-entry")
+      }
       yield* attempt(() => backend.link(from, into))
     }),
   openAt: (state: DescriptorState, pathFlags: unknown, path: string, openFlags: OpenFlags, flags: DescriptorFlags) =>

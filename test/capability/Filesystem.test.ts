@@ -151,6 +151,13 @@ describe("Filesystem", () => {
         assert.strictEqual(fs.statSync(at("hard")).ino, fs.statSync(at("target.txt")).ino)
         assert.strictEqual(yield* guestError(run(probe, "link out/target.txt out/hard")), "exist")
         assert.strictEqual(yield* guestError(run(probe, "link out out/dir-link")), "not-permitted")
+        // Following a symlink: the file it leads to is linked; a dangling one leads to nothing.
+        yield* run(probe, "linkf out/link out/hard2")
+        assert.strictEqual(fs.statSync(at("hard2")).ino, fs.statSync(at("target.txt")).ino)
+        assert.isFalse(fs.lstatSync(at("hard2")).isSymbolicLink())
+        assert.strictEqual(yield* guestError(run(probe, "linkf out/dangling out/hard3")), "no-entry")
+        yield* run(probe, "link out/dangling out/hard3")
+        assert.strictEqual(fs.readlinkSync(at("hard3")), "not-yet")
 
         // Times: set-times-at with explicit times, set-times on a descriptor leaving atime as it is.
         yield* run(probe, "touch out/target.txt")
