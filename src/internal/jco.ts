@@ -44,7 +44,7 @@ export const sha256 = (bytes: Uint8Array): string => createHash("sha256").update
 export const jcoVersion = "1.35.0"
 
 /** Changes when the way glue is patched changes: part of the disk cache key. */
-const gluePatchVersion = 5
+const gluePatchVersion = 6
 const cacheVersion = `jco-${jcoVersion}/patch-${gluePatchVersion}`
 
 const glueName = "component"
@@ -76,7 +76,13 @@ const suspendingIn = (imports: ReadonlyArray<string>): ReadonlyArray<string> =>
     const alongside = suspendsOnlyWith[iface]
     return imports.includes(iface) && (alongside === undefined || imports.includes(alongside))
   })
-const suspendingExports = ["airssys:component/handler#handle-message", "airssys:component/lifecycle#init", "process"]
+const suspendingExports = [
+  "airssys:component/handler#handle-message",
+  "airssys:component/lifecycle#init",
+  "process",
+  // A command polls stdin or stdout beside a clock (a Rust `poll_oneoff`): its `run` may wait.
+  "wasi:cli/run#run"
+]
 
 // `iface#fn` → `iface`; a world-level function (`process`) is its own name.
 const interfaceOf = (name: string): string => name.includes("#") ? name.slice(0, name.indexOf("#")) : name
