@@ -222,6 +222,8 @@ describe("Hostile guests: filesystem", () => {
       const root = yield* tempDir
       const { sandbox } = layout(root)
       fs.mkdirSync(path.join(sandbox, "out"))
+      // A door out, inside the write grant: `door/../x` reads as out/x but leads to ROOT/x.
+      fs.symlinkSync("../../outside", path.join(sandbox, "out", "door"))
       const auditFile = path.join(root, "audit.jsonl")
       const before = snapshot(root)
       yield* Effect.gen(function*() {
@@ -240,6 +242,8 @@ describe("Hostile guests: filesystem", () => {
           [`symlink ${root}/outside/secret.txt out/s`, "not-permitted", "Absolute"],
           ["symlink ../link/secret.txt out/s", "not-permitted", "SymlinkEscape"],
           ["symlink ../leak.txt out/s", "not-permitted", "SymlinkEscape"],
+          ["symlink door/../x out/s", "not-permitted", "Escape"],
+          ["symlink door/secret.txt out/s", "not-permitted", "SymlinkEscape"],
           // The target is inside but only readable; the link itself is not in the write grant.
           ["symlink ../data/a.txt out/s", "access", "NotGranted"],
           ["symlink out/x data/s", "access", "NotGranted"],

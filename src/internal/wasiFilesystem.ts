@@ -304,7 +304,26 @@ const timestampOf = (time: unknown): Effect.Effect<NewTimestamp, HostRefusal> =>
 const timestamps = (access: unknown, modification: unknown) =>
   Effect.all([timestampOf(access), timestampOf(modification)])
 
-/** The path `to` (real, inside `directory`) as a request relative to `directory`. */
+/**
+ * Where `target` leads from the directory `from` (real) as the OS resolves it: segment by segment,
+ * each symlink followed before a `..` after it is taken (so `door/../x`, with `door` a symlink out,
+ * leads out, where the lexical `x` would not). What does not exist yet is taken as written.
+ */
+const resolveAsOs = (backend: Backend, from: string, target: string): string => {
+  let current = from
+  for (const segment of target.split("/")) {
+    if (segment === "" || segment === ".") continue
+    if (segment === "..") {
+      current = nodePath.posix.dirname(current)
+      continue
+    }
+    const next = `${current === "/" ? "" : current}/${segment}`
+    current = Result.getOrElse(realPathOf(backend, next), () => next)
+  }
+  return current
+}
+
+/** The path `to` (real) as a request relative to `directory` (`..` first when it is outside). */
 const relativeTo = (directory: string, to: string): string => {
   const relative = nodePath.posix.relative(directory, to)
   return relative === "" ? "." : relative
@@ -460,14 +479,21 @@ export const descriptor: HostResource<DescriptorState> = resource<DescriptorStat
     }),
   // A symlink is made only when the link and what it points to (resolved from the link's directory,
   // followed through any symlinks on the way) are inside the directory and writable: both checked
-  // and audited. A dangling target is allowed (what it names is checked again when it is used).
+  // and audited. The target is checked as the lexical check reads it and, when that differs, as the
+  // OS will resolve it. A dangling target is allowed (what it names is checked again when used).
   symlinkAt: (state: DescriptorState, oldPath: string, newPath: string) =>
     Effect.gen(function*() {
       const dir = yield* dirOf(state)
-      const link = yield* guarded(state.session.authorize(dir, newPath, ["write"], false, "symlink-at"))
-      const target = oldPath.startsWith("/") ? oldPath : `${relativeTo(dir, nodePath.posix.dirname(link))}/${oldPath}`
-      yield* guarded(state.session.authorize(dir, target, ["write"], true, "symlink-at"))
       const backend = state.session.backend
+      const link = yield* guarded(state.session.authorize(dir, newPath, ["write"], false, "symlink-at"))
+      const parent = nodePath.posix.dirname(link)
+      const absolute = oldPath.startsWith("/")
+      const target = absolute ? oldPath : `${relativeTo(dir, parent)}/${oldPath}`
+      const lexical = yield* guarded(state.session.authorize(dir, target, ["write"], true, "symlink-at"))
+      const resolved = absolute ? lexical : resolveAsOs(backend, parent, oldPath)
+      if (resolved !== lexical) {
+        yield* guarded(state.session.authorize(dir, relativeTo(dir, resolved), ["write"], true, "symlink-at"))
+      }
       if (trailingSlash(newPath)) return yield* refuse(exists(backend, link) ? "exist" : "no-entry")
       yield* attempt(() => backend.symlink(oldPath, link))
     }),
