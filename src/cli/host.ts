@@ -106,9 +106,11 @@ export interface HostOptions {
   readonly audit?: string | undefined
   /**
    * The directory a guest sees as its preopened `.` (default: the working directory); what it may read
-   * or write in it is still only what `--allow-read` / `--allow-write` grant.
+   * or write in it is still only what `--allow-read` / `--allow-write` grant. Not used with `preopens`.
    */
   readonly directory?: string | undefined
+  /** Named preopens (`--dir`, `--dir-ro`): when given, the guest sees these and not `directory`. */
+  readonly preopens?: ReadonlyArray<Filesystem.Preopen> | undefined
 }
 
 /**
@@ -143,7 +145,10 @@ export const hosts = (options: HostOptions) => {
     host(messaging(options.report), Layer.empty),
     host(Http.hostInterface, Http.layer()),
     host(Sockets.hostInterfaces, Layer.empty),
-    host(Filesystem.hostInterfaces, Filesystem.layer({ preopens: () => [{ path: fs.realpathSync(directory), as: "." }] })),
+    host(
+      Filesystem.hostInterfaces,
+      Filesystem.layer({ preopens: options.preopens ?? (() => [{ path: fs.realpathSync(directory), as: "." }]) })
+    ),
     host(
       Stdio.hostInterfaces,
       options.stdio !== "inherit"
