@@ -32,9 +32,11 @@
  */
 import { Context, Duration, Effect, Layer, Schema } from "effect"
 import * as Audit from "../Audit.ts"
-import type * as Capability from "../Capability.ts"
+import * as Capability from "../Capability.ts"
 import { HostRefusal } from "../ComponentError.ts"
+import * as Egress from "../internal/httpEgress.ts"
 import * as Linker from "../Linker.ts"
+import * as Resolver from "./Resolver.ts"
 
 // -----------------------------------------------------------------------------
 // models
@@ -119,7 +121,14 @@ export interface Exchange {
  * @since 0.1.0
  * @category models
  */
-export type Transport = (hop: { readonly method: string; readonly url: URL; readonly headers: Headers; readonly body: Uint8Array | undefined }) => Effect.Effect<Exchange, HttpError>
+export type Transport = (hop: {
+  readonly method: string
+  readonly url: URL
+  readonly headers: Headers
+  readonly body: Uint8Array | undefined
+  /** The checked address to connect to (never looked up again); absent for a transport without addresses (`layerHandler`). */
+  readonly address?: Resolver.Address | undefined
+}) => Effect.Effect<Exchange, HttpError>
 
 /**
  * A test double's answer to one hop (see `layerHandler`).
@@ -231,9 +240,17 @@ const concat = (chunks: ReadonlyArray<Uint8Array>, size: number): Uint8Array => 
  * @since 0.1.0
  * @category constructors
  */
-export const make = (transport: Transport, options?: Options): Effect.Effect<Http["Service"], never, Audit.Audit> =>
+export const make = (
+  transport: Transport,
+  options?: Options & {
+    /** Resolve and check addresses before each hop (default); `false` for a transport that connects nowhere. */
+    readonly addressChecks?: boolean | undefined
+  }
+): Effect.Effect<Http["Service"], never, Audit.Audit> =>
   Effect.gen(function*() {
     const audit = yield* Audit.Audit
+    const resolver = yield* Resolver.Resolver
+    const addressChecks = options?.addressChecks ?? true
     const maxRedirects = options?.maxRedirects ?? defaults.maxRedirects
     const maxBodyBytes = options?.maxBodyBytes ?? defaults.maxBodyBytes
     const timeout = Duration.fromInputUnsafe(options?.timeout ?? defaults.timeout)
@@ -262,6 +279,29 @@ export const make = (transport: Transport, options?: Options): Effect.Effect<Htt
         Effect.mapError((denied) => new HttpError({ reason: "Denied", url: url.href, message: denied.message })),
         Effect.provideService(Audit.Audit, audit)
       )
+
+    // After the name check: resolve once, check every address, answer the one to connect to.
+    const checkAddress = (policy: Policy, url: URL, detail: string) =>
+      Egress.resolveChecked(
+        url.hostname,
+        resolver.lookup,
+        (address) => Capability.allowsAddress(policy.grants, address.address, portOf(url)),
+        (error): Egress.EgressRefusal => ({ _tag: "Resolve", code: error.code ?? "EAI_FAIL", message: error.message })
+      ).pipe(Effect.catch((refusal) =>
+        refusal._tag === "Resolve"
+          ? Effect.fail(new HttpError({ reason: "Unavailable", url: url.href, message: refusal.message }))
+          : Effect.flatMap(
+            audit.record({
+              kind: "capability",
+              component: policy.component,
+              capability: "NetworkOutbound",
+              resource: `${url.hostname}:${portOf(url)}`,
+              decision: "denied",
+              detail: `${detail}: ${refusal.why}`
+            }),
+            () => Effect.fail(new HttpError({ reason: "Denied", url: url.href, message: `address refused: ${refusal.why}` }))
+          )
+      ))
 
     const readBody = (policy: Policy, url: URL, exchange: Exchange) =>
       Effect.gen(function*() {
@@ -294,8 +334,10 @@ export const make = (transport: Transport, options?: Options): Effect.Effect<Htt
         let body: Uint8Array | undefined = request.body.byteLength === 0 ? undefined : request.body
         const origin = url.origin
         for (let hop = 0;; hop++) {
-          yield* authorize(policy, url, hop === 0 ? `${interfaceName}#fetch` : `${interfaceName}#fetch: redirect ${hop}`)
-          const exchange = yield* transport({ method, url, headers, body })
+          const detail = hop === 0 ? `${interfaceName}#fetch` : `${interfaceName}#fetch: redirect ${hop}`
+          yield* authorize(policy, url, detail)
+          const address = addressChecks ? yield* checkAddress(policy, url, detail) : undefined
+          const exchange = yield* transport({ method, url, headers, body, address })
           const location = exchange.headers.find(([name]) => name.toLowerCase() === "location")?.[1]
           if (!redirectStatuses.has(exchange.status) || location === undefined) {
             return { status: exchange.status, headers: exchange.headers, body: yield* readBody(policy, url, exchange) }
@@ -334,49 +376,58 @@ export const make = (transport: Transport, options?: Options): Effect.Effect<Htt
     })
   })
 
-// `fetch` rejects a network failure with a TypeError whose `cause` says what failed, and a request it
-// will not send (a GET with a body, a forbidden method) with a bare TypeError.
-const unavailable = (url: URL, cause: unknown) =>
-  cause instanceof TypeError && cause.cause === undefined
-    ? invalid(`request refused by the HTTP client: ${cause.message}`, url.href)
-    : new HttpError({
-      reason: "Unavailable",
-      url: url.href,
-      message: `request to ${url.origin} failed: ${
-        cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : String(cause)
-      }`
-    })
+const unavailable = (url: URL, failure: Egress.WireFailure) =>
+  new HttpError({ reason: "Unavailable", url: url.href, message: `request to ${url.origin} failed: ${failure.message}` })
 
 /**
- * One hop with Node's `fetch`, redirects left to the caller (`redirect: "manual"`), aborted when the
- * effect is interrupted (a timeout).
+ * One hop with Node's `http`/`https` client, connected to the checked address (`hop.address`; the
+ * URL's host is looked up with `Resolver` only when there is none), redirects left to the caller,
+ * aborted when the effect is interrupted (a timeout).
  *
  * @since 0.1.0
  * @category constructors
  */
 export const nodeTransport: Transport = (hop) =>
-  Effect.tryPromise({
-    try: (signal) =>
-      globalThis.fetch(hop.url, {
-        method: hop.method,
-        headers: hop.headers,
-        ...(hop.body === undefined ? {} : { body: hop.body as Uint8Array<ArrayBuffer> }),
-        redirect: "manual",
-        signal
-      }),
-    catch: (cause) => unavailable(hop.url, cause)
-  }).pipe(Effect.map((response): Exchange => {
-    const reader = response.body?.getReader()
-    return {
-      status: response.status,
-      headers: Array.from(response.headers),
-      read: reader === undefined ? Effect.succeed(undefined) : Effect.tryPromise({
-        try: () => reader.read(),
-        catch: (cause) => unavailable(hop.url, cause)
-      }).pipe(Effect.map((chunk) => chunk.done ? undefined : chunk.value)),
-      discard: reader === undefined ? Effect.void : Effect.promise(() => reader.cancel().catch(() => undefined))
+  Effect.gen(function*() {
+    if (hop.body !== undefined && (hop.method === "GET" || hop.method === "HEAD")) {
+      return yield* invalid(`a ${hop.method} request cannot have a body`, hop.url.href)
     }
-  }))
+    const address = hop.address ?? (yield* Effect.mapError(
+      Egress.resolveChecked(hop.url.hostname, (yield* Resolver.Resolver).lookup, () => true, (error) => ({
+        _tag: "Resolve" as const,
+        code: error.code ?? "EAI_FAIL",
+        message: error.message
+      })),
+      (refusal) => new HttpError({ reason: "Unavailable", url: hop.url.href, message: refusal._tag === "Resolve" ? refusal.message : refusal.why })
+    ))
+    const wire = yield* Effect.mapError(
+      Egress.start({
+        method: hop.method,
+        url: hop.url,
+        address,
+        headers: Array.from(hop.headers),
+        body: hop.body,
+        maxBodyBytes: Number.MAX_SAFE_INTEGER
+      }),
+      (failure) => invalid(`request refused by the HTTP client: ${failure.message}`, hop.url.href)
+    )
+    yield* Effect.onInterrupt(wire.waitHead, () => Effect.sync(() => wire.abort()))
+    const head = wire.head()
+    if (head === undefined || Egress.isFailure(head)) {
+      return yield* unavailable(hop.url, head ?? { code: "internal-error", message: "no response" })
+    }
+    const read: Effect.Effect<Uint8Array | undefined, HttpError> = Effect.flatMap(wire.waitBody, () => {
+      const chunk = wire.read(64 * 1024)
+      if (Egress.isFailure(chunk)) return Effect.fail(unavailable(hop.url, chunk))
+      return chunk !== undefined && chunk.byteLength === 0 ? read : Effect.succeed(chunk)
+    })
+    return {
+      status: head.status,
+      headers: head.headers,
+      read,
+      discard: Effect.sync(() => wire.abort())
+    } satisfies Exchange
+  })
 
 /**
  * A transport that answers from `handler` (whole bodies), for tests.
@@ -461,13 +512,13 @@ export const layer = (options?: Options): Layer.Layer<Http, never, Audit.Audit> 
 
 /**
  * Outbound HTTP answered by `handler` instead of the network, with every check, redirect and limit
- * of `layer`: a test double.
+ * of `layer` but the address checks (nothing is resolved or connected to): a test double.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerHandler = (handler: Handler, options?: Options): Layer.Layer<Http, never, Audit.Audit> =>
-  Layer.effect(Http, make(handlerTransport(handler), options))
+  Layer.effect(Http, make(handlerTransport(handler), { ...options, addressChecks: false }))
 
 /**
  * No outbound HTTP: every request is `Denied` (and audited as such).
