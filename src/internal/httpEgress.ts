@@ -19,6 +19,8 @@ import * as http from "node:http"
 import * as https from "node:https"
 import * as Ip from "./ipAddress.ts"
 
+export type { Address } from "./ipAddress.ts"
+
 // -----------------------------------------------------------------------------
 // addresses
 // -----------------------------------------------------------------------------
@@ -130,6 +132,8 @@ export interface Hop {
   readonly body: Uint8Array | "stream" | undefined
   /** Response body bytes past which the exchange fails with `HTTP-response-body-size`. */
   readonly maxBodyBytes: number
+  /** Called once, when nothing more comes from the network: the response ended, or the exchange failed. */
+  readonly onEnd?: ((failure: WireFailure | undefined) => void) | undefined
 }
 
 const httpAgent = new http.Agent({ keepAlive: true })
@@ -214,9 +218,16 @@ const open = (hop: Hop): Wire => {
   let response: http.IncomingMessage | undefined
   const headSignal = signal()
   const bodySignal = signal()
+  let over = false
+  const finish = (f: WireFailure | undefined) => {
+    if (over) return
+    over = true
+    hop.onEnd?.(f)
+  }
   const fail = (f: WireFailure) => {
     if (failure !== undefined || ended) return
     failure = f
+    finish(f)
     if (head === undefined) head = f
     chunks.length = 0
     buffered = 0
@@ -255,6 +266,7 @@ const open = (hop: Hop): Wire => {
     })
     res.on("end", () => {
       ended = true
+      finish(undefined)
       bodySignal.fire()
     })
     res.on("error", (error: NodeJS.ErrnoException) => fail(failureOf(error)))
