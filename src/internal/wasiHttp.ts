@@ -177,13 +177,16 @@ const failBody = (body: OutgoingBodyState, code: ErrorCode): void => {
 
 const bodySink = (body: OutgoingBodyState): WasiIo.OutputSink => ({
   capacity: 64 * 1024,
+  // A body past its cap fails the request (its future answers `HTTP-request-body-size`), not the
+  // write: guests treat a failed body write as fatal (StarlingMonkey traps), and the bytes go nowhere
+  // either way.
   write: (bytes) => {
-    if (body.finished || body.failed !== undefined) return Effect.fail({ message: "the request body is closed" })
+    if (body.finished) return Effect.fail({ message: "the request body is finished" })
+    if (body.failed !== undefined) return Effect.void
     body.size += bytes.byteLength
     if (body.size > body.cap) {
-      const code: ErrorCode = { tag: "HTTP-request-body-size", val: BigInt(body.size) }
-      failBody(body, code)
-      return Effect.fail({ message: `request body over ${body.cap} bytes`, detail: code })
+      failBody(body, { tag: "HTTP-request-body-size", val: BigInt(body.size) })
+      return Effect.void
     }
     if (body.wire !== undefined) body.wire.write(bytes.slice())
     else body.chunks.push(bytes.slice())
@@ -206,7 +209,11 @@ export const outgoingBody: HostResource<OutgoingBodyState> = resource<OutgoingBo
     finish: (handle: unknown, trailers: unknown) => {
       const body = outgoingBody.state(handle)
       if (body === undefined) return Effect.fail(new HostRefusal({ payload: { tag: "internal-error", val: "not an outgoing-body" } }))
-      if (body.failed !== undefined) return Effect.fail(new HostRefusal({ payload: body.failed }))
+      // Before the request was sent, `handle` answers the failure; after, its future does.
+      if (body.failed !== undefined) {
+        body.finished = true
+        return Effect.void
+      }
       if (trailers !== undefined && trailers !== null) {
         const code: ErrorCode = { tag: "internal-error", val: "request trailers are not supported" }
         failBody(body, code)
@@ -480,7 +487,9 @@ export const handle = (sender: Sender, requestHandle: unknown, options: unknown)
     if (!(url instanceof URL)) return refuseWith(url)
     const body = request.body
     if (body.failed !== undefined) return refuseWith(body.failed)
-    if (body.size > sender.maxBodyBytes) return refuseWith({ tag: "HTTP-request-body-size", val: toBigInt(body.size) })
+    if (body.size > sender.maxBodyBytes) {
+      return Effect.flatMap(sender.refuse(url, "BodyTooLarge (request)"), () => refuseWith({ tag: "HTTP-request-body-size", val: toBigInt(body.size) }))
+    }
     request.sent = true
     return Effect.flatMap(Effect.mapError(sender.authorize(url), (code) => new HostRefusal({ payload: code })), () => {
       const listeners: Array<() => void> = []
@@ -519,11 +528,15 @@ export const handle = (sender: Sender, requestHandle: unknown, options: unknown)
       // After the request is sent, a body over the cap or dropped unfinished fails the exchange.
       body.cap = sender.maxBodyBytes
       body.onFail = (code) => {
+        if (code.tag === "HTTP-request-body-size") audited("BodyTooLarge (request)")
+        setup?.interruptUnsafe()
         wire?.abort({ code: code.tag, message: "request body failed" })
         settle(code)
       }
       const send = Effect.gen(function*() {
         const address = yield* sender.resolve(url)
+        // Settled meanwhile (the body failed, the future was dropped): connect nowhere.
+        if (exchange.outcome !== undefined) return
         const started = yield* Effect.mapError(
           sender.start({
             method,
