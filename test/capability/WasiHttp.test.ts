@@ -283,3 +283,152 @@ describe("WasiHttp - addresses (SSRF)", () => {
         }))
     }).pipe(Effect.provide(host())))
 })
+
+/**
+ * The resources driven the way jco's glue drives them (methods on the handles the host made,
+ * `Symbol.dispose` for a drop), so drop orders a toolchain never produces can be tried.
+ */
+describe("WasiHttp - resources dropped in any order", () => {
+  type Handle = Record<string | symbol, (...args: ReadonlyArray<unknown>) => unknown>
+  type Fn = (...args: ReadonlyArray<unknown>) => Effect.Effect<object, { readonly payload: unknown }>
+  const types = WasiHttp.typesInterface.resources!
+  const construct = (type: string, ...args: ReadonlyArray<unknown>) => (types[type]!.construct as unknown as Fn)(...args)
+  const staticFn = (type: string, name: string, ...args: ReadonlyArray<unknown>) => (types[type]!.statics![name] as unknown as Fn)(...args)
+  const call = (handle: unknown, method: string, ...args: ReadonlyArray<unknown>) => (handle as Handle)[method]!(...args)
+  const drop = (handle: unknown) => (handle as Handle)[Symbol.dispose]?.()
+  const refusal = (f: () => unknown) => {
+    try {
+      f()
+    } catch (thrown) {
+      return (thrown as { payload?: unknown }).payload
+    }
+    return assert.fail("expected an err")
+  }
+
+  /** A server that tracks its open sockets. */
+  const tracked = Effect.gen(function*() {
+    const s = yield* server()
+    let open = 0
+    const closed: Array<() => void> = []
+    s.srv.on("connection", (socket) => {
+      open++
+      socket.on("close", () => {
+        open--
+        for (const f of closed.splice(0)) f()
+      })
+    })
+    const allClosed = Effect.promise(() => new Promise<void>((resolve) => open === 0 ? resolve() : closed.push(() => open === 0 ? resolve() : closed.push(resolve as () => void))))
+    return { ...s, open: () => open, allClosed }
+  })
+
+  const send = (port: number, path: string, method: { tag: string } = { tag: "get" }) =>
+    Effect.gen(function*() {
+      const functions = (yield* WasiHttp.outgoingHandlerInterface.make)({
+        componentId: "driver",
+        grants: Capability.makeGrants([local(port)]),
+        interface: "wasi:http/outgoing-handler@0.2.10"
+      })
+      const fields = yield* construct("Fields")
+      const request = yield* construct("OutgoingRequest", fields)
+      call(request, "setMethod", method)
+      call(request, "setScheme", { tag: "HTTP" })
+      call(request, "setAuthority", `127.0.0.1:${port}`)
+      call(request, "setPathWithQuery", path)
+      const body = method.tag === "post" ? call(request, "body") : undefined
+      const future = yield* (functions.handle!.run as (r: unknown, o: unknown) => Effect.Effect<object>)(request, undefined)
+      return { request, body, future, fields }
+    })
+
+  const ready = (future: unknown) => {
+    const pollable = call(future, "subscribe")
+    return Effect.promise(() => Promise.resolve(call(pollable, "block")))
+  }
+
+  it.effect("future dropped before the response; response dropped unread; body dropped before its stream", () =>
+    Effect.gen(function*() {
+      const s = yield* tracked
+      // 1. The future dropped while the server hangs: the connection is closed.
+      const hang = yield* send(s.port, "/hang")
+      yield* Effect.promise(() => s.hung)
+      assert.strictEqual(s.open(), 1)
+      drop(hang.future)
+      drop(hang.future) // twice: harmless
+      yield* s.allClosed
+      // 2. The response taken, dropped without reading its body.
+      const unread = yield* send(s.port, "/big")
+      yield* ready(unread.future)
+      const got = call(unread.future, "get") as { tag: string; val: { tag: string; val: unknown } }
+      assert.strictEqual(got.val.tag, "ok")
+      assert.deepStrictEqual(call(unread.future, "get"), { tag: "err", val: undefined }) // taken already
+      drop(got.val.val)
+      drop(unread.future)
+      yield* s.allClosed
+      // 3. Body dropped before its stream (the stream still reads to the end), then the stream.
+      const partial = yield* send(s.port, "/chunks")
+      yield* ready(partial.future)
+      const response = (call(partial.future, "get") as { val: { val: unknown } }).val.val
+      const body = call(response, "consume")
+      assert.strictEqual(refusal(() => call(response, "consume")), undefined) // once only
+      const stream = call(body, "stream")
+      drop(response)
+      drop(body)
+      const chunks: Array<string> = []
+      for (;;) {
+        yield* Effect.promise(() => Promise.resolve(call(call(stream, "subscribe"), "block")))
+        const read = (() => {
+          try {
+            return call(stream, "read", 1024n) as Uint8Array
+          } catch (thrown) {
+            return (thrown as { payload: { tag: string } }).payload
+          }
+        })()
+        if (!(read instanceof Uint8Array)) {
+          assert.deepStrictEqual(read, { tag: "closed" })
+          break
+        }
+        chunks.push(decode(read))
+      }
+      assert.strictEqual(chunks.join(""), "one,two,three")
+      drop(stream)
+      drop(partial.future)
+      // 4. A request body dropped unfinished after `handle`: the future answers an error-code.
+      const posted = yield* send(s.port, "/echo", { tag: "post" })
+      const out = call(posted.body, "write")
+      call(out, "write", text("partial"))
+      drop(posted.body)
+      drop(out)
+      yield* ready(posted.future)
+      const failed = call(posted.future, "get") as { tag: string; val: { tag: string; val: { tag: string } } }
+      assert.strictEqual(failed.val.tag, "err")
+      assert.strictEqual(failed.val.val.tag, "internal-error")
+      drop(posted.future)
+      drop(posted.request)
+      drop(posted.fields)
+      // The one connection left is the keep-alive socket of the exchange read to its end (3).
+      s.srv.closeIdleConnections()
+      yield* s.allClosed
+      // Nothing left running: the timeouts of every exchange pass without a trace.
+      yield* TestClock.adjust("60 seconds")
+      assert.strictEqual(s.open(), 0)
+    }).pipe(Effect.provide(Layer.mergeAll(WasiHttp.layer(), Audit.layerMemory({ capacity: 50 })))))
+
+  it.effect("unsupported parts answer WASI's errors: request options, trailers, header rules", () =>
+    Effect.gen(function*() {
+      const options = yield* construct("RequestOptions")
+      assert.strictEqual(call(options, "connectTimeout"), undefined)
+      assert.strictEqual(refusal(() => call(options, "setConnectTimeout", 1_000_000n)), undefined)
+      const fields = yield* construct("Fields")
+      assert.deepStrictEqual(refusal(() => call(fields, "append", "host", text("evil.test"))), { tag: "forbidden" })
+      assert.deepStrictEqual(refusal(() => call(fields, "append", "bad name", text("x"))), { tag: "invalid-syntax" })
+      assert.deepStrictEqual(refusal(() => call(fields, "append", "x-a", text("line\r\nbreak"))), { tag: "invalid-syntax" })
+      call(fields, "append", "X-A", text("1"))
+      assert.deepStrictEqual(call(fields, "get", "x-a"), [text("1")])
+      assert.deepStrictEqual((yield* Effect.flip(staticFn("Fields", "fromList", [["connection", text("close")]]))).payload, { tag: "forbidden" })
+      const request = yield* construct("OutgoingRequest", fields)
+      // The request owns its headers now: immutable.
+      assert.deepStrictEqual(refusal(() => call(call(request, "headers"), "append", "x-b", text("2"))), { tag: "immutable" })
+      const body = call(request, "body")
+      const trailers = yield* construct("Fields")
+      assert.deepStrictEqual((yield* Effect.flip(staticFn("OutgoingBody", "finish", body, trailers))).payload, { tag: "internal-error", val: "request trailers are not supported" })
+    }))
+})
