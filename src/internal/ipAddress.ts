@@ -106,8 +106,9 @@ const groups = (address: string): Array<number> | undefined => {
  * reaches the same host, so it is checked and connected to as that.
  */
 export const parse = (text: string): Address | undefined => {
-  const bare = text.startsWith("[") && text.endsWith("]") ? text.slice(1, -1) : text
-  if (net.isIPv4(bare)) return { address: bare, family: 4 }
+  const bracketed = text.startsWith("[") && text.endsWith("]")
+  const bare = bracketed ? text.slice(1, -1) : text
+  if (net.isIPv4(bare)) return bracketed ? undefined : { address: bare, family: 4 }
   const g = groups(bare)
   if (g === undefined) return undefined
   if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {

@@ -335,9 +335,8 @@ describe("Http - addresses (SSRF)", () => {
   })
 
   it.effect("DNS rebinding: public on the check, loopback on a second lookup; the connection goes to the checked address", () => {
-    // 192.0.2.x is documentation space, so the "public" answer is a global address outside every
-    // special range that this test never connects to: the transport below records where a hop was
-    // going and only ever dials loopback.
+    // 8.8.4.4 is a public address outside every special range, which this test never connects to:
+    // the transport below records where each hop was going and only ever dials loopback.
     const dns = resolver({ "rebind.test": [["8.8.4.4"], ["127.0.0.1"]] })
     const dialed: Array<string> = []
     const recording: Http.Transport = (hop) => {
