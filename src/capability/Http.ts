@@ -2,31 +2,34 @@
  * The `airssys:component/http` host interface: outbound HTTP, one call per request, every hop checked
  * against the component's `NetworkOutbound` grants.
  *
- * **Why not `wasi:http`.** A plugin host needs one thing from outbound HTTP: a request goes out only
- * to hosts the component was granted, redirects included, with a bounded answer in bounded time.
- * `wasi:http/outgoing-handler` spreads one request over a dozen resources (fields, outgoing-request,
- * outgoing-body, output streams, future-incoming-response, pollables); none of them carries anything
- * we check beyond the authority and scheme, and all of them would have to be implemented, kept
- * per-instance and kept safe against misuse (dropped streams, polls on dead futures). Ours is one
- * function, `fetch(request) -> result<response, string>`, that a WAT guest calls with nine integers
- * and that suspends the guest (JSPI) while the host awaits the network: the guest's stack is parked,
- * the event loop keeps running.
+ * **Beside `wasi:http`.** Guests from standard toolchains speak `wasi:http/outgoing-handler`
+ * (`WasiHttp`, the same checks and limits over a dozen resources). This interface is the small one: one
+ * function, `fetch(request) -> result<response, string>`, that a WAT guest calls with nine integers,
+ * that follows redirects on the host (each hop checked) and that suspends the guest (JSPI) while the
+ * host awaits the network: the guest's stack is parked, the event loop keeps running.
  *
  * **Checks.** Every hop is a `Capability.Request` of `NetworkOutbound(host, port)`: the request's
  * URL first, then each redirect's `Location`, checked before the connection is made and audited
- * (`granted` or `denied`, resource `host:port`). Redirects are never followed by the HTTP client
- * (`redirect: "manual"`): this module follows them itself, up to `maxRedirects`. Hosts are checked as
- * the URL parser normalizes them (lowercase, IDNA, `0x7f.1` → `127.0.0.1`); IPv6 literals are denied
- * (grants name DNS names and IPv4 addresses). Only `http:` and `https:` URLs, no credentials in URLs
- * and no `Host` header from the guest. A name is checked, not the address it resolves to: grant names
- * whose DNS you trust.
+ * (`granted` or `denied`, resource `host:port`). Redirects are never followed by the HTTP client:
+ * this module follows them itself, up to `maxRedirects`. Hosts are checked as the URL parser
+ * normalizes them (lowercase, IDNA, `2130706433`, `0177.0.0.1` and `0x7f.1` → `127.0.0.1`); only
+ * `http:` and `https:` URLs, no credentials in URLs and no `Host` header from the guest.
+ *
+ * **Addresses.** After the name, each hop's host is resolved once (`Resolver`) and every address
+ * checked: a name grant reaches only public unicast addresses; loopback, private, link-local (cloud
+ * metadata at 169.254.169.254), CGNAT, multicast, unspecified, IPv4-mapped/compatible IPv6, ULA and
+ * the other special-purpose ranges need a grant naming the address or a range containing it
+ * (`127.0.0.1`, `10.0.0.0/8`, `::1`). A refusal is audited with the address and its range. The
+ * connection goes to the checked address (Node's `http` client dialing the IP, the name in `Host`
+ * and the TLS server name), so DNS rebinding between the check and the connect cannot move it.
  *
  * **Limits.** The response body is read up to `maxBodyBytes` (1 MiB by default; more is
  * `BodyTooLarge`), the whole call (all hops) is timed out after `timeout` (30 s), timed by `Clock`
  * (so `TestClock` drives it) and the request aborted. Limits hit are audited as `denied` decisions too.
  *
- * Layers: `layer` fetches with Node's `fetch`; `layerHandler` answers from a function (a test double
- * that still runs every check, redirects included); `layerDeny` refuses every request.
+ * Layers: `layer` fetches with Node's `http`/`https` client; `layerHandler` answers from a function
+ * (a test double that still runs every name check, redirects included; nothing is resolved);
+ * `layerDeny` refuses every request.
  *
  * @since 0.1.0
  */
@@ -145,8 +148,9 @@ export type Handler = (hop: { readonly method: string; readonly url: string; rea
 /**
  * Why a request failed.
  *
- * - `Denied`: a hop (the request or a redirect) to a host and port the grants do not cover, or a
- *   host without outbound HTTP (`layerDeny`). Nothing was sent to it.
+ * - `Denied`: a hop (the request or a redirect) to a host and port the grants do not cover, to an
+ *   address only an address grant reaches, or a host without outbound HTTP (`layerDeny`). Nothing
+ *   was sent to it.
  * - `InvalidRequest`: not an absolute `http:`/`https:` URL, credentials in the URL, a bad method or
  *   header, a `Host` header.
  * - `TooManyRedirects`: more than `maxRedirects`.
@@ -502,7 +506,7 @@ export const hostInterface: Linker.HostInterface<Http> = Linker.hostInterface({
 // -----------------------------------------------------------------------------
 
 /**
- * Outbound HTTP with Node's `fetch`.
+ * Outbound HTTP with Node's `http`/`https` client, to checked addresses (resolved with `Resolver`).
  *
  * @since 0.1.0
  * @category layers

@@ -197,6 +197,35 @@ describe("WasiHttp", () => {
           assert.strictEqual(yield* fetch({ url: `http://127.0.0.1:${port}/hello` }), "200\n\nhello")
         }))
     }).pipe(Effect.provide(host({ timeout: "2 seconds" }))))
+
+  it.effect("a guest blocked on a response is bound by its call's timeout; the exchange still ends at its own", () =>
+    Effect.gen(function*() {
+      const { port, hung, srv } = yield* server()
+      let open = 0
+      let allClosed: () => void = () => {}
+      const closed = new Promise<void>((resolve) => (allClosed = resolve))
+      srv.on("connection", (socket) => {
+        open++
+        socket.on("close", () => {
+          if (--open === 0) allClosed()
+        })
+      })
+      yield* withGuest([local(port)], (fetch) =>
+        Effect.gen(function*() {
+          const call = yield* Effect.forkChild(Effect.flip(fetch({ url: `http://127.0.0.1:${port}/hang` })), { startImmediately: true })
+          yield* Effect.promise(() => hung)
+          // The instance's per-call timeout (5 s by default) ends the call; the guest stays parked.
+          yield* TestClock.adjust("5 seconds")
+          const error = (yield* Fiber.join(call)) as { readonly _tag: string; readonly reason?: string }
+          assert.strictEqual(error._tag, "LimitExceeded")
+          assert.strictEqual(open, 1)
+          // The exchange it left behind ends at the service's timeout: the connection is closed.
+          yield* TestClock.adjust("25 seconds")
+          assert.strictEqual((yield* events).at(-1), `127.0.0.1:${port} denied wasi:http/outgoing-handler#handle: Timeout`)
+          yield* Effect.promise(() => closed)
+          assert.strictEqual(open, 0)
+        }))
+    }).pipe(Effect.provide(host({ timeout: "30 seconds" }))))
 })
 
 describe("WasiHttp - addresses (SSRF)", () => {
