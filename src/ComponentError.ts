@@ -74,6 +74,30 @@ export class Trap extends Schema.TaggedError<Trap>()("Trap", {
 }) {}
 
 /**
+ * V8 has no WebAssembly memory left in this process to give the guest: it allows about 16,000 live wasm
+ * memories per process (each reserves its address space up front), and a new instance needs one. Not the
+ * guest's fault: instantiating failed (`function` is `instantiate`), or a call trapped after its
+ * `memory.grow` was refused below its cap. What to do: keep fewer instances alive (stop idle actors,
+ * close instances, shrink warm pools with `Component.prewarm(component, 0)`) or spread components over
+ * more processes (workers do not help: they share the process's address space). Instantiating works
+ * again once memories are freed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class WasmMemoryExhausted extends Schema.TaggedError<WasmMemoryExhausted>()("WasmMemoryExhausted", {
+  componentHash: Schema.String,
+  /** `instantiate`, or the export being called. */
+  function: Schema.String,
+  /** What V8 said. */
+  cause: Schema.String
+}) {
+  override get message(): string {
+    return `no WebAssembly memory left in this process (${this.function}: ${this.cause}): keep fewer instances alive or spread components over more processes`
+  }
+}
+
+/**
  * The guest returned `err(payload)`. The instance stays usable.
  *
  * @since 0.1.0
@@ -106,6 +130,26 @@ export class InstancePoisoned extends Schema.TaggedError<InstancePoisoned>()("In
 }
 
 /**
+ * The guest called `wasi:cli/exit` (`exit(result)`, `exit-with-code(code)`, or a toolchain's
+ * `exit()` / `proc_exit` through the preview1 adapter): the call ends here, with the code it asked
+ * for (`exit(ok)` is 0, `exit(err)` is 1). The guest's stack is gone, so the instance is poisoned, as
+ * after a trap; a command's `wasi:cli/run` ending with code 0 is a success (see `Instance.call`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class GuestExit extends Schema.TaggedError<GuestExit>()("GuestExit", {
+  componentHash: Schema.String,
+  function: Schema.String,
+  /** The exit status, 0..255. */
+  code: Schema.Int
+}) {
+  override get message(): string {
+    return `guest exited with code ${this.code} in ${this.function}`
+  }
+}
+
+/**
  * A host function refused a guest's request. Delivered to the guest as the import's `err` value when the
  * import returns a `result`; an import without one traps the guest instead.
  *
@@ -122,4 +166,4 @@ export class HostRefusal extends Schema.TaggedError<HostRefusal>()("HostRefusal"
  * @since 0.1.0
  * @category models
  */
-export type CallError = Trap | GuestError | InstancePoisoned | LimitExceeded
+export type CallError = Trap | GuestError | GuestExit | InstancePoisoned | LimitExceeded | WasmMemoryExhausted

@@ -9,7 +9,7 @@
  */
 import { Clock, Duration, Effect, Exit } from "effect"
 import type { Component } from "./Component.ts"
-import { type CallError, GuestError, InstancePoisoned, LimitExceeded, Trap } from "./ComponentError.ts"
+import { type CallError, GuestError, GuestExit, InstancePoisoned, LimitExceeded, Trap, WasmMemoryExhausted } from "./ComponentError.ts"
 import { type FuelMeter, fuelMeter } from "./internal/fuelMeter.ts"
 import * as Abi from "./internal/canonicalAbi.ts"
 import * as Jco from "./internal/jco.ts"
@@ -55,7 +55,8 @@ export interface Instance {
   handleMessage(message: Message): Effect.Effect<Uint8Array | undefined, CallError>
   /**
    * Any export by its WIT name: `process`, or `airssys:component/lifecycle#init` (interface, `#`,
-   * function; the version may be left out). Arguments and result are as jco lifts them.
+   * function; the version may be left out). Arguments and result are as jco lifts them. A command's
+   * `wasi:cli/run#run` that ends with `exit(0)` succeeds; any other exit is a `GuestExit` with its code.
    */
   call(name: string, args: ReadonlyArray<unknown>): Effect.Effect<unknown, CallError>
   /** Exports called by the canonical ABI directly rather than through jco's glue. */
@@ -76,6 +77,19 @@ export interface Instance {
   } | undefined
   /** @internal */
   close(): void
+  /**
+   * @internal What the guest uses now: its linear memories' bytes, and the fuel its last call used (when
+   * metered). Read by the observer, never on the call path.
+   */
+  readonly usage?: (() => Usage) | undefined
+}
+
+/**
+ * @internal
+ */
+export interface Usage {
+  readonly memoryBytes: number
+  readonly fuelUsed: number | undefined
 }
 
 const camelCase = (name: string): string => name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase())
@@ -104,6 +118,12 @@ const findExport = (exports: Readonly<Record<string, unknown>>, name: string): G
 }
 
 const handlerName = "airssys:component/handler#handle-message"
+
+// `wasi:cli/run#run`, at any version.
+const isRun = (name: string): boolean => {
+  const hash = name.indexOf("#")
+  return hash >= 0 && name.slice(hash + 1) === "run" && unversioned(name.slice(0, hash)) === "wasi:cli/run"
+}
 
 const initName = "airssys:component/lifecycle#init"
 const shutdownName = "airssys:component/lifecycle#shutdown"
@@ -198,7 +218,9 @@ export const make = (
   instantiated: Jco.Instantiated,
   clock?: Clock.Clock,
   bound: Bound = bind(component.loaded, instantiated),
-  abortSuspended?: () => void
+  abortSuspended?: () => void,
+  /** What host functions left for the end of each call (a partial line of output). */
+  endCall?: () => void
 ): Instance => {
   let poison: string | undefined
 
@@ -232,7 +254,13 @@ export const make = (
 
   const fail = (fn: string, failure: Jco.Failure): CallError => {
     if (failure._tag === "GuestErr") return new GuestError({ function: fn, payload: failure.payload })
+    if (failure._tag === "Exit") {
+      // The guest's stack was unwound mid-call: nothing of it may run again.
+      poison = `exited with code ${failure.code}`
+      return new GuestExit({ componentHash: component.hash, function: fn, code: failure.code })
+    }
     poison = failure.message
+    if (failure._tag === "Exhausted") return new WasmMemoryExhausted({ componentHash: component.hash, function: fn, cause: failure.message })
     if (meter?.stopped() === "timeout") return timedOut(fn)
     if (meter?.exhausted()) {
       poison = `fuel exhausted (${fuel} units)`
@@ -247,6 +275,11 @@ export const make = (
         allowed: component.limits.memoryBytes
       })
     }
+    // Below its cap, a guest whose `memory.grow` V8 refused for want of memory traps as if it were a bug.
+    if (!Jco.wasmMemoryLeft()) {
+      poison = `no WebAssembly memory left (${failure.message})`
+      return new WasmMemoryExhausted({ componentHash: component.hash, function: fn, cause: failure.message })
+    }
     return new Trap({ componentHash: component.hash, function: fn, message: failure.message })
   }
   const poisoned = (fn: string) => new InstancePoisoned({ componentHash: component.hash, function: fn, cause: poison! })
@@ -257,6 +290,21 @@ export const make = (
   // A guest whose world can suspend (JSPI, e.g. it calls `messaging.request`) answers with a promise.
   type Outcome<B> = Exit.Exit<B, CallError> | Promise<Exit.Exit<B, CallError>>
   const invoker = <A, B>(fn: string, guest: ((arg: A) => B | Promise<B>) | undefined): (arg: A) => Outcome<B> => {
+    const invoke = invokerOf(fn, guest)
+    if (endCall === undefined) return invoke
+    return (arg) => {
+      const outcome = invoke(arg)
+      if (!(outcome instanceof Promise)) {
+        endCall()
+        return outcome
+      }
+      return outcome.then((exit) => {
+        endCall()
+        return exit
+      })
+    }
+  }
+  const invokerOf = <A, B>(fn: string, guest: ((arg: A) => B | Promise<B>) | undefined): (arg: A) => Outcome<B> => {
     if (guest === undefined) return () => Exit.fail(missing(fn))
     const onFailure = (failure: Jco.Failure): Exit.Exit<B, CallError> => Exit.fail(fail(fn, failure))
     if (meter !== undefined) {
@@ -276,12 +324,17 @@ export const make = (
   }
 
   // Any export through jco's glue, made now if it was deferred: a glue that cannot be made traps the call.
-  const call = (name: string, args: ReadonlyArray<unknown>): Effect.Effect<unknown, CallError> =>
+  const callExport = (name: string, args: ReadonlyArray<unknown>): Effect.Effect<unknown, CallError> =>
     Jco.attempt(
       () => findExport(instantiated.exports, name),
       (guest) => caller(name, guest && ((a: ReadonlyArray<unknown>) => guest(...a)))(args),
       (failure) => Effect.fail(fail(name, failure))
     )
+  // A command ends with `exit(0)` as it ends by returning `ok`: both are success.
+  const call = (name: string, args: ReadonlyArray<unknown>): Effect.Effect<unknown, CallError> =>
+    isRun(name)
+      ? Effect.catchTag(callExport(name, args), "GuestExit", (exit) => exit.code === 0 ? Effect.void : Effect.fail(exit))
+      : callExport(name, args)
   // Made on first use: an actor's instance never calls `process`, and `shutdown` only on a graceful stop.
   let processCall: ((input: Uint8Array) => Effect.Effect<Uint8Array, CallError>) | undefined
   const process = (input: Uint8Array) => (processCall ??= caller("process", bound.process))(input)
@@ -310,6 +363,12 @@ export const make = (
     () => {
       poison ??= "instance closed"
       abortSuspended?.()
+      endCall?.()
+    },
+    () => {
+      let memoryBytes = 0
+      for (const memory of memories) memoryBytes += memory.buffer.byteLength
+      return { memoryBytes, fuelUsed: meter?.consumed() }
     }
   )
 }
@@ -327,6 +386,7 @@ class InProcess implements Instance {
   readonly call: Instance["call"]
   private readonly isPoisoned: () => boolean
   readonly close: () => void
+  readonly usage: () => Usage
   constructor(
     component: Component,
     process: Instance["process"],
@@ -336,7 +396,8 @@ class InProcess implements Instance {
     directCalls: ReadonlyArray<string>,
     call: Instance["call"],
     isPoisoned: () => boolean,
-    close: () => void
+    close: () => void,
+    usage: () => Usage
   ) {
     this.component = component
     this.process = process
@@ -347,6 +408,7 @@ class InProcess implements Instance {
     this.call = call
     this.isPoisoned = isPoisoned
     this.close = close
+    this.usage = usage
   }
   get poisoned(): boolean {
     return this.isPoisoned()

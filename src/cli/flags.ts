@@ -49,6 +49,20 @@ export const fuel = (flag: string, text: string): Effect.Effect<number, UsageErr
     : Effect.fail(invalid(flag, text, "a whole number of fuel units ≥ 0 (e.g. 1000000 or 1e6) or \"unlimited\""))
 }
 
+/**
+ * A TCP port: 0 (any free port) to 65535.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const port = (flag: string, text: string): Effect.Effect<number, UsageError> => {
+  const trimmed = text.trim()
+  const value = /^\d{1,5}$/.test(trimmed) ? Number(trimmed) : Number.NaN
+  return value >= 0 && value <= 65535
+    ? Effect.succeed(value)
+    : Effect.fail(invalid(flag, text, "a port number from 0 (any free port) to 65535"))
+}
+
 const durationUnits: Record<string, number> = {
   ms: 1,
   millis: 1,
@@ -127,6 +141,29 @@ export const grants = (allow: AllowFlags, cwd: string): Effect.Effect<ReadonlyAr
     ...allow.messaging.map((pattern) => decodeOne("allow-messaging", pattern, { type: "Messaging", pattern })),
     ...allow.storage.map((namespace) => decodeOne("allow-storage", namespace, { type: "Storage", namespace }))
   ])
+
+/**
+ * The variables `--env` gives the guest: `NAME=VALUE` as written, `NAME` with the host's value of
+ * NAME (left out when the host has none). Nothing else of the host's environment.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const environment = (
+  flags: ReadonlyArray<string>,
+  host: Readonly<Record<string, string | undefined>>
+): Effect.Effect<Record<string, string>, UsageError> =>
+  Effect.gen(function*() {
+    const variables: Record<string, string> = {}
+    for (const flag of flags) {
+      const equals = flag.indexOf("=")
+      const name = equals < 0 ? flag : flag.slice(0, equals)
+      if (name === "" || name.includes("\0")) yield* Effect.fail(invalid("env", flag, "NAME=VALUE or NAME, NAME not empty"))
+      const value = equals < 0 ? host[name] : flag.slice(equals + 1)
+      if (value !== undefined) variables[name] = value
+    }
+    return variables
+  })
 
 /**
  * The guest's input: `@FILE` (the file's bytes), `-` (all of stdin), or the text itself (UTF-8).
