@@ -23,6 +23,8 @@ interface LocalServer {
   /** Requests received, by path. */
   readonly hits: Map<string, number>
   readonly total: () => number
+  /** TCP connections accepted. */
+  readonly connections: () => number
   /** Resolves when `/hang` has been requested. */
   readonly hung: Promise<void>
   readonly server: http.Server
@@ -56,9 +58,11 @@ const server = Effect.acquireRelease(
           return res.writeHead(404).end("not found")
       }
     })
+    let connections = 0
+    srv.on("connection", () => void connections++)
     srv.listen(0, "127.0.0.1", () => {
       const port = (srv.address() as AddressInfo).port
-      resume(Effect.succeed({ port, hits, total: () => Array.from(hits.values()).reduce((a, b) => a + b, 0), hung, server: srv }))
+      resume(Effect.succeed({ port, hits, total: () => Array.from(hits.values()).reduce((a, b) => a + b, 0), connections: () => connections, hung, server: srv }))
     })
     return Effect.sync(() => srv.close())
   }),
@@ -289,7 +293,7 @@ describe("Http - addresses (SSRF)", () => {
   it.effect("a granted name resolving to loopback, a private range or cloud metadata is refused and audited; no connection", () => {
     const dns = resolver({ "loop.test": [["127.0.0.1"]], "private.test": [["192.168.1.10"]], "metadata.test": [["169.254.169.254"]], "cgnat.test": [["100.64.0.1"]], "mapped.test": [["::ffff:10.0.0.1"]] })
     return Effect.gen(function*() {
-      const { port, total } = yield* server
+      const { port, total, connections } = yield* server
       const grants = ["loop.test", "private.test", "metadata.test", "cgnat.test", "mapped.test"].map((host) => new Capability.NetworkOutbound({ host, port }))
       yield* withProbe(grants, (process) =>
         Effect.gen(function*() {
@@ -299,13 +303,14 @@ describe("Http - addresses (SSRF)", () => {
           refused(yield* guestError(process(`http://cgnat.test:${port}/hello`)), (yield* capabilityEvents).at(-1), "100.64.0.1", "carrier-grade NAT")
           refused(yield* guestError(process(`http://mapped.test:${port}/hello`)), (yield* capabilityEvents).at(-1), "10.0.0.1", "private")
           assert.strictEqual(total(), 0)
+          assert.strictEqual(connections(), 0)
         }))
     }).pipe(Effect.provide(dns.layer))
   })
 
   it.effect("IPv4 in decimal, octal and hex, IPv4-mapped IPv6 and ::1 are loopback: refused even under `*`", () =>
     Effect.gen(function*() {
-      const { port, total } = yield* server
+      const { port, total, connections } = yield* server
       yield* withProbe([new Capability.NetworkOutbound({ host: "*" })], (process) =>
         Effect.gen(function*() {
           for (const host of ["2130706433", "0177.0.0.1", "0x7f.1", "0x7f000001", "[::ffff:127.0.0.1]"]) {
@@ -313,6 +318,7 @@ describe("Http - addresses (SSRF)", () => {
           }
           refused(yield* guestError(process(`http://[::1]:${port}/hello`)), (yield* capabilityEvents).at(-1), "::1 is loopback", "::1/128")
           assert.strictEqual(total(), 0)
+          assert.strictEqual(connections(), 0)
         }))
     }))
 
@@ -346,7 +352,7 @@ describe("Http - addresses (SSRF)", () => {
         : Effect.fail(new Http.HttpError({ reason: "Unavailable", url: hop.url.href, message: "not dialed by the test" }))
     }
     return Effect.gen(function*() {
-      const { port, total } = yield* server
+      const { port, total, connections } = yield* server
       yield* withProbe([new Capability.NetworkOutbound({ host: "rebind.test", port })], (process) =>
         Effect.gen(function*() {
           assert.include(yield* guestError(process(`http://rebind.test:${port}/hello`)), "not dialed by the test")
@@ -358,6 +364,7 @@ describe("Http - addresses (SSRF)", () => {
           refused(yield* guestError(process(`http://rebind.test:${port}/hello`)), (yield* capabilityEvents).at(-1), "127.0.0.1 (resolved from rebind.test)", "loopback")
           assert.deepStrictEqual(dialed, ["8.8.4.4"])
           assert.strictEqual(total(), 0)
+          assert.strictEqual(connections(), 0)
         }), undefined, Layer.effect(Http.Http, Http.make(recording)))
     }).pipe(Effect.provide(dns.layer))
   })
