@@ -10,6 +10,7 @@ import { afterAll } from "vitest"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as Flags from "../src/cli/flags.ts"
 import { withProgress } from "../src/cli/progress.ts"
 import { guestPath } from "./fixtures.ts"
 
@@ -238,6 +239,18 @@ describe("airssys-wasm run", { timeout: 180_000 }, () => {
         assert.strictEqual(bad.code, 2, flags.join(" "))
         assert.isTrue(errorLines(bad.stderr).some((line) => line.startsWith(expected)), bad.stderr)
       }
+    }))
+
+  it.effect("--allow-net: names, IPv4, bracketed or bare IPv6 and CIDR ranges, with or without a port", () =>
+    Effect.gen(function*() {
+      const granted = yield* Flags.grants(
+        { read: [], write: [], messaging: [], storage: [], net: ["api.example.com:443", "127.0.0.1:8080", "[::1]:9000", "[::1]", "::1", "fc00::/7", "10.0.0.0/8:80"] },
+        "/"
+      )
+      assert.deepStrictEqual(
+        granted.map((c) => c._tag === "NetworkOutbound" ? `${c.host} ${c.port ?? "any"}` : c._tag),
+        ["api.example.com 443", "127.0.0.1 8080", "[::1] 9000", "[::1] any", "::1 any", "fc00::/7 any", "10.0.0.0/8 80"]
+      )
     }))
 
   it.effect("bad flags and files: one line each, exit 2, nothing run", () =>

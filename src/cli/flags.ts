@@ -114,9 +114,16 @@ export interface AllowFlags {
 const absoluteGlob = (glob: string, cwd: string): string =>
   glob === "" || glob.startsWith("/") ? glob : path.resolve(cwd, glob)
 
+// `HOST:PORT`, `[IPv6]:PORT`; a bare IPv6 address (`::1`, `fc00::/7`) has no port.
 const netEntry = (value: string): Readonly<Record<string, unknown>> => {
+  const bracketed = /^(\[[^\]]+\])(?::(\d+))?$/.exec(value)
+  if (bracketed !== null) {
+    return bracketed[2] === undefined
+      ? { type: "NetworkOutbound", host: bracketed[1] }
+      : { type: "NetworkOutbound", host: bracketed[1], port: Number(bracketed[2]) }
+  }
   const colon = value.lastIndexOf(":")
-  if (colon <= 0 || !/^\d+$/.test(value.slice(colon + 1))) return { type: "NetworkOutbound", host: value }
+  if (colon <= 0 || value.indexOf(":") !== colon || !/^\d+$/.test(value.slice(colon + 1))) return { type: "NetworkOutbound", host: value }
   return { type: "NetworkOutbound", host: value.slice(0, colon), port: Number(value.slice(colon + 1)) }
 }
 

@@ -22,6 +22,7 @@ import * as Http from "../capability/Http.ts"
 import * as Logging from "../capability/Logging.ts"
 import * as Random from "../capability/Random.ts"
 import * as Sockets from "../capability/Sockets.ts"
+import * as WasiHttp from "../capability/WasiHttp.ts"
 import * as Stdio from "../capability/Stdio.ts"
 import * as Storage from "../capability/Storage.ts"
 import { HostRefusal } from "../ComponentError.ts"
@@ -144,6 +145,7 @@ export const hosts = (options: HostOptions) => {
     host(Storage.hostInterface, options.storage === undefined ? Storage.layerMemory() : Storage.layer({ filename: options.storage })),
     host(messaging(options.report), Layer.empty),
     host(Http.hostInterface, Http.layer()),
+    host(WasiHttp.hostInterfaces, WasiHttp.layer()),
     host(Sockets.hostInterfaces, Layer.empty),
     host(
       Filesystem.hostInterfaces,
@@ -169,6 +171,7 @@ type Services =
   | Logging.Logging
   | Storage.Storage
   | Http.Http
+  | WasiHttp.WasiHttp
   | Filesystem.Filesystem
   | Stdio.Stdio
   | Environment.Environment

@@ -96,7 +96,7 @@ const auditTrail = Effect.gen(function*() {
 // #region wasi-host
 // The WASI interfaces and outbound HTTP, each a host interface with the Layer behind it. The directory
 // `root` is the one preopen, shown to guests as "/". HTTP is answered by a handler here (a test double
-// that runs every check `Http.layer` runs); in production, `Http.layer()` fetches with Node's fetch.
+// that runs every check `Http.layer` runs); in production, `Http.layer()` fetches with Node's http client.
 const WasiHost = (root: string) =>
   Linker.layer([
     ...Filesystem.hostInterfaces,
