@@ -124,12 +124,14 @@ const build = async (guest: Guest, tool: Toolchain): Promise<Uint8Array> => {
   }
   if (guest.language === "componentize-js") {
     const { componentize } = await import("@bytecodealliance/componentize-js")
-    const { component } = await componentize({
+    // As in build-guests.ts: the WIT as text (componentize-js's sandbox sees no host folders), and no
+    // WASI features, so the guest reaches the host only through its world.
+    const options = {
       sourcePath: guest.file,
       witWorld: witSource,
-      ...(guest.world === undefined ? {} : { worldName: guest.world }),
-      disableFeatures: ["stdio", "random", "clocks", "http", "fetch-event"]
-    })
+      disableFeatures: ["stdio", "random", "clocks", "http", "fetch-event"] as Array<"stdio" | "random" | "clocks" | "http" | "fetch-event">
+    }
+    const { component } = await componentize(guest.world === undefined ? options : { ...options, worldName: guest.world })
     return component
   }
   const jco = await import("@bytecodealliance/jco")

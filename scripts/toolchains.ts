@@ -5,10 +5,10 @@
  * the same languages for the same reason and name the same install command.
  */
 import { execFileSync } from "node:child_process"
-import { createRequire } from "node:module"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 
 /** The one command that installs every compiled-language toolchain (Debian / Ubuntu). */
 export const installCommand = "apt-get install -y clang lld wasi-libc libclang-rt-14-dev-wasm32 rustc libstd-rust-dev-wasm32"
@@ -71,9 +71,8 @@ const detectRust = (): Toolchain | Missing => {
 
 const packageVersion = (name: string): string | undefined => {
   try {
-    const require = createRequire(import.meta.url)
-    const main = require.resolve(name)
-    let dir = path.dirname(main)
+    // import.meta.resolve: ESM-only packages (componentize-js) have no `require` entry point.
+    let dir = path.dirname(fileURLToPath(import.meta.resolve(name)))
     while (!fs.existsSync(path.join(dir, "package.json"))) dir = path.dirname(dir)
     return JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")).version
   } catch {
