@@ -86,7 +86,7 @@ const host = () => {
   return Deployment.Deployment.layer.pipe(Layer.provideMerge(linking))
 }
 
-const load = (name: string, limits?: ResourceLimits.ResourceLimits) =>
+const load = (name: string, limits?: Partial<ResourceLimits.Resolved>) =>
   Component.fromFile(guestPath(name), limits === undefined ? undefined : { limits })
 
 /** A command exports `wasi:cli/run`, which the host drives only when asked to (`entryPoints`). */
