@@ -37,16 +37,16 @@ const withQuickJs = Effect.promise(() =>
   }).then(({ component }) => new Uint8Array(component))
 )
 
-// SpiderMonkey: the WIT as text (componentize-js reads no host folders); with every WASI feature
-// disabled, the plugin reaches the host only through its world.
-const withSpiderMonkey = Effect.promise(() =>
-  componentizeJs({
-    sourcePath: source,
-    witWorld: fs.readFileSync(wit, "utf8"),
-    worldName: "storage-processor",
-    disableFeatures: ["stdio", "random", "clocks", "http", "fetch-event"]
-  }).then(({ component }) => component)
-)
+// SpiderMonkey: the WIT as text (componentize-js reads no host folders; its types leave `witWorld`
+// out, it is accepted at run time); with every WASI feature disabled, the plugin reaches the host only
+// through its world.
+const spiderMonkeyOptions = {
+  sourcePath: source,
+  witWorld: fs.readFileSync(wit, "utf8"),
+  worldName: "storage-processor",
+  disableFeatures: ["stdio", "random", "clocks", "http", "fetch-event"] as Array<"stdio" | "random" | "clocks" | "http" | "fetch-event">
+}
+const withSpiderMonkey = Effect.promise(() => componentizeJs(spiderMonkeyOptions).then(({ component }) => component))
 // #endregion build
 
 // #region host
