@@ -178,10 +178,13 @@ export const guestSuite = (language: GuestLanguage): void => {
 
     it.effect("timeout - a loop past its deadline ends in LimitExceeded(timeout)", () =>
       Effect.gen(function*() {
-        // Plenty of fuel, 50 ms allowed, and a clock that moves 10 ms per read (one read per fuel slice).
-        const component = yield* load(language.processor, { fuel: 1e12, timeout: Duration.millis(50) })
-        const guest = yield* Linker.instantiate(component, { id: "guest", grants: grants("guest") })
-        const error = yield* failure(run(guest, "loop").pipe(Effect.provideService(Clock.Clock, steppingClock(10))))
+        // Plenty of fuel, 100 ms allowed, and a clock that moves 10 ms per read (one read per fuel slice),
+        // given at instantiation: an instance's calls are timed by the Clock it was made with.
+        const component = yield* load(language.processor, { fuel: 1e12, timeout: Duration.millis(100) })
+        const guest = yield* Linker.instantiate(component, { id: "guest", grants: grants("guest") }).pipe(
+          Effect.provideService(Clock.Clock, steppingClock(10))
+        )
+        const error = yield* failure(run(guest, "loop"))
         assert.deepStrictEqual([error._tag, error.limit], ["LimitExceeded", "timeout"])
       }).pipe(Effect.provide(host())), options)
 
