@@ -42,7 +42,7 @@ const restartAndCarryOn = Effect.gen(function*() {
     yield* Console.log(`   dead letter: ${JSON.stringify(decode(letter.message.payload))} — ${letter.reason}: ${letter.error}`)
   }
   const [child] = (yield* supervisor.snapshot).children
-  yield* Console.log(`   supervisor "orders": child ${child!.id} restarted ${child!.restarts} time(s); the actor is ` +
+  yield* Console.log(`   supervisor "orders": child ${child!.id} restarted ${child!.ownRestarts} time(s); the actor is ` +
     `${child!.details?.status}, handled ${child!.details?.handled} messages in ${child!.details?.incarnations} incarnations`)
 })
 

@@ -16,11 +16,12 @@
  */
 import { Cause, Clock, Context, Duration, Effect, Exit, Fiber, Metric, Option, References, Scope, Tracer } from "effect"
 import type { SchedulerDispatcher } from "effect/Scheduler"
-import { ActorCrashed, ActorStopped, MailboxFull, RequestTimeout } from "./ActorError.ts"
+import { ActorCrashed, ActorStopped, MailboxFull, RequestTimeout, type StopReason } from "./ActorError.ts"
 import * as Component from "./Component.ts"
 import { type CallError, LinkError, Trap } from "./ComponentError.ts"
 import * as DeadLetters from "./DeadLetters.ts"
 import type { HostImports } from "./internal/hostBridge.ts"
+import * as SupervisorEngine from "./internal/childHandle.ts"
 import type { Instance, Message } from "./Instance.ts"
 import type * as Supervisor from "./Supervisor.ts"
 
@@ -37,8 +38,12 @@ export const TypeId: unique symbol = Symbol.for("airssys-wasm/Actor")
 export type TypeId = typeof TypeId
 
 /**
- * `Idle` until its first incarnation starts; `Running` while it serves; `Crashed` between an abnormal exit
- * and the next incarnation; `Stopping` while it drains for a graceful stop; `Stopped` for good.
+ * `Idle` until its first incarnation starts, and between incarnations after its supervisor stopped one
+ * to restart it (with its group); `Running` while it serves; `Crashed` between an abnormal exit and the
+ * next incarnation; `Stopping` while it drains for a graceful stop; `Stopped` when nothing will run it
+ * again: stopped (`ref.stop`), its scope closed, or its supervisor will not restart it. Messages sent to
+ * an `Idle` or `Crashed` actor wait for the next incarnation; those sent to a `Stopping` or `Stopped`
+ * one fail at once with `ActorStopped`, whose `reason` says why.
  *
  * @since 0.1.0
  * @category models
@@ -400,6 +405,11 @@ const makeActor = <R>(
     // Senders waiting for room in a full mailbox, oldest first.
     const waitingSenders: Array<() => void> = []
     let status: Status = "Idle"
+    // Why it is (or is going to be) `Stopped`, for `ActorStopped`; `closedForGood` once its scope closed.
+    let stopReason: StopReason = "Stopped"
+    let closedForGood = false
+    // The supervisor running it (the handle of its latest supervised incarnation), told when it stops itself.
+    let owner: SupervisorEngine.ChildHandle | undefined
     let instance: Instance | undefined
     let busy = false
     let crash: ActorCrashed | undefined
@@ -437,7 +447,7 @@ const makeActor = <R>(
       deadLetters.offer({ target: id, message: messageOf(envelope), reason, error, at: clock.currentTimeMillisUnsafe() })
 
     // Errors capture a stack trace when made: make this one only when it is needed.
-    const stopped = () => new ActorStopped({ actorId: id })
+    const stopped = () => new ActorStopped({ actorId: id, reason: stopReason })
 
     // A clock reading costs about as much as a small guest call, so calls in a batch are timed together:
     // a run of calls since `runStarted` is closed by `flush` with one reading, and each call in it is
@@ -722,6 +732,11 @@ const makeActor = <R>(
     const serve = (current: Instance): Effect.Effect<void, ActorCrashed> => {
       let self: Effect.Effect<void, ActorCrashed> = Effect.suspend(() => {
         if (status === "Starting") status = "Running"
+        // Serving: the supervisor may start the next sibling (the actor is its `awaitReady` child).
+        if (readyHandle !== undefined) {
+          SupervisorEngine.readyUnsafe(readyHandle)
+          readyHandle = undefined
+        }
         instance = current
         return crash === undefined && (busy || mailbox.size === 0) && status !== "Stopping"
           ? Effect.flatMap(idle, () => loop(current))
@@ -752,9 +767,14 @@ const makeActor = <R>(
       return self
     }
 
-    const settle = (current: Instance, scope: Scope.Closeable | undefined, exit: Exit.Exit<void, ActorCrashed>) => {
-      if (status === "Stopping") status = "Stopped"
-      else if (status !== "Stopped") status = "Crashed"
+    const settle = (
+      current: Instance,
+      scope: Scope.Closeable | undefined,
+      exit: Exit.Exit<void, ActorCrashed>,
+      run: SupervisedRun | undefined
+    ) => {
+      // A killed incarnation was settled by the kill (a new one may run by now); only its instance is left.
+      if (run === undefined || run !== killedRun) settleStatus(exit)
       if (scope === undefined) {
         current.close()
         return Effect.void
@@ -762,26 +782,39 @@ const makeActor = <R>(
       return Scope.close(scope, exit)
     }
 
+    const settleStatus = (exit: Exit.Exit<unknown, unknown>) => {
+      if (status === "Stopping") {
+        status = "Stopped"
+        leftovers("the actor stopped before reaching it")
+      } else if (status !== "Stopped") {
+        // Stopped by its supervisor to be started again (a group restart): not a crash.
+        status = Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? "Idle" : "Crashed"
+      }
+    }
+
     // After the incarnation, however it ends: the guest's `shutdown` on a graceful stop, the host's
-    // `postStop`, then the instance closes.
+    // `postStop`, then the instance closes. Under a supervisor these hooks give way to a kill.
     const release = (current: Instance, scope: Scope.Closeable | undefined, exit: Exit.Exit<void, ActorCrashed>) =>
       Effect.suspend(() => {
         instance = undefined
+        const run = thisRun()
         const graceful = status === "Stopping" && !current.poisoned && current.lifecycle !== undefined
         const postStop = options.hooks?.postStop
-        if (!graceful && postStop === undefined) return settle(current, scope, exit)
-        return Effect.gen(function*() {
+        if (!graceful && postStop === undefined) return settle(current, scope, exit, run)
+        const hooks = Effect.gen(function*() {
           if (graceful) yield* Effect.ignore(current.lifecycle!.shutdown())
           if (postStop) yield* Effect.provideContext(postStop(ref), context)
-          yield* settle(current, scope, exit)
         })
+        const guarded = run === undefined ? hooks : Effect.raceFirst(Effect.interruptible(hooks), awaitKill(run))
+        return Effect.andThen(guarded, Effect.suspend(() => settle(current, scope, exit, run)))
       })
 
     // One incarnation: a fresh instance serving the shared mailbox. The instance is taken synchronously
     // (from the warm pool when there is one) and released on any exit, interruption included.
     const incarnation: Effect.Effect<void, ActorCrashed> = Effect.uninterruptibleMask((restore) =>
       Effect.suspend((): Effect.Effect<void, ActorCrashed> => {
-        if (status === "Stopped") return Effect.void
+        // Once its scope closed, nothing runs it again: say so rather than end at once as if it had run.
+        if (closedForGood) return Effect.fail(startFailed("the actor's scope is closed"))
         status = "Starting"
         crash = undefined
         incarnations++
@@ -799,20 +832,93 @@ const makeActor = <R>(
       })
     ).pipe((self) => tracing ? Effect.withSpan(self, "Actor.incarnation", { attributes: { actor: id } }) : self)
 
+    // A supervised incarnation: the handle it was started with, and what a kill must interrupt.
+    interface SupervisedRun {
+      readonly handle: SupervisorEngine.ChildHandle
+      readonly onKill: Array<() => void>
+    }
+    let currentRun: SupervisedRun | undefined
+    let killedRun: SupervisedRun | undefined
+    // The handle to tell once this incarnation serves (cleared once told).
+    let readyHandle: SupervisorEngine.ChildHandle | undefined
+    const thisRun = () => currentRun
+
+    // The end of an incarnation, for whoever waits for it (`stop`), and a new one may start.
+    const runEnded = (waiters: Array<() => void>) => {
+      if (endWaiters === waiters) {
+        endWaiters = undefined
+        running = undefined
+        currentRun = undefined
+      }
+      for (const waiter of waiters.splice(0)) waiter()
+    }
+
+    const awaitKill = (run: SupervisedRun) =>
+      Effect.callback<void>((resume) => {
+        run.onKill.push(() => resume(Effect.void))
+      })
+
+    // The supervisor gave up waiting for this incarnation to stop: close its instance now (a guest call
+    // it would still make fails), abandon its hooks, and count it as ended, whatever its fiber is stuck in.
+    const kill = (run: SupervisedRun, waiters: Array<() => void>) =>
+      Effect.sync(() => {
+        if (currentRun !== run) return
+        killedRun = run
+        const current = instance
+        instance = undefined
+        current?.close()
+        busy = false
+        settleStatus(Exit.interrupt())
+        for (const onKill of run.onKill.splice(0)) onKill()
+        runEnded(waiters)
+      })
+
+    // The supervisor will not start this actor again: it stops for good (gracefully, if an incarnation is
+    // still running, which its supervisor is about to stop), and calls to it fail at once.
+    const retire = (why: SupervisorEngine.RetireReason) => {
+      owner = undefined
+      if (status === "Stopped" || status === "Stopping") return
+      stopReason = why
+      for (const waiting of waitingSenders.splice(0)) waiting()
+      if (running === undefined) {
+        status = "Stopped"
+        leftovers("its supervisor will not restart it")
+      } else {
+        // Its supervisor stops the running incarnation next (gracefully: guest `shutdown`, then `postStop`).
+        status = "Stopping"
+      }
+    }
+
     // The incarnation runs in the fiber that runs `run` (a supervisor's child, `spawn`'s fiber): no fiber
     // of its own to fork, join and interrupt on every start.
-    const run: Effect.Effect<void, ActorCrashed> = Effect.withFiber((fiber) => {
+    const run: Effect.Effect<void, ActorCrashed, Scope.Scope> = Effect.withFiber((fiber) => {
+      // One incarnation at a time: a second `run` (e.g. a spawned actor handed to a supervisor) is refused.
+      if (running !== undefined) {
+        return Effect.fail(
+          new ActorCrashed({ actorId: id, reason: "AlreadyRunning", message: `actor ${id} is already running an incarnation` })
+        )
+      }
       running = fiber
       const waiters: Array<() => void> = []
       endWaiters = waiters
-      return Effect.onExit(incarnation, () =>
-        Effect.sync(() => {
-          if (endWaiters === waiters) {
-            endWaiters = undefined
-            running = undefined
-          }
-          for (const waiter of waiters) waiter()
-        }))
+      const handle = fiber.getRef(SupervisorEngine.CurrentChild)
+      const ended = Effect.sync(() => runEnded(waiters))
+      if (handle === undefined) {
+        owner = undefined
+        currentRun = undefined
+        return Effect.onExit(incarnation, () => ended)
+      }
+      owner = handle
+      handle.retire = retire
+      readyHandle = handle
+      const supervised: SupervisedRun = { handle, onKill: [] }
+      currentRun = supervised
+      // The supervisor closes the child's scope itself when it kills it; otherwise after the incarnation.
+      const scope = Context.getUnsafe(fiber.context as Context.Context<Scope.Scope>, Scope.Scope)
+      return Effect.andThen(
+        Scope.addFinalizer(scope, kill(supervised, waiters)),
+        Effect.onExit(incarnation, () => ended)
+      )
     })
 
     // Completes when the incarnation running now (if any) has ended and its instance is closed.
@@ -830,6 +936,10 @@ const makeActor = <R>(
     const stop = (timeout?: Duration.Input) =>
       Effect.suspend(() => {
         if (status === "Stopped") return Effect.void
+        // Under a supervisor, stopping on purpose is its `terminate_child`: it will not restart the actor.
+        owner?.release()
+        owner = undefined
+        if (status !== "Stopping") stopReason = "Stopped"
         const fiber = running
         status = instance === undefined ? "Stopped" : "Stopping"
         for (const waiting of waitingSenders.splice(0)) waiting()
@@ -868,6 +978,8 @@ const makeActor = <R>(
     )
 
     const closed = Effect.sync(() => {
+      closedForGood = true
+      if (status !== "Stopped") stopReason = "ScopeClosed"
       status = "Stopped"
       if (waitingSenders.length > 0) for (const waiting of waitingSenders.splice(0)) waiting()
       leftovers("the actor's scope closed")
@@ -891,7 +1003,8 @@ const makeActor = <R>(
     // Known before `forkDetach` returns (it starts at once), so no interruption can come between.
     const first = Effect.withFiber((fiber) => {
       spawnedFiber = fiber
-      return Effect.ignore(run)
+      // Its own incarnation, not a supervised child's, even when spawned from inside one.
+      return Effect.ignore(Effect.provideService(run, SupervisorEngine.CurrentChild, undefined))
     })
     return Effect.andThen(
       Scope.addFinalizerExit(scope, () => closeSpawned),
@@ -915,19 +1028,33 @@ export const spawn = <R = never>(
  * The actor as a supervisor's child: each (re)start is a new incarnation — a fresh instance of the cached
  * component — serving the same mailbox. Snapshots show its status, mailbox depth and counts.
  *
+ * - `id`: the child's id in its supervisor; default the actor's id.
+ * - `awaitReady`: default `true`: the supervisor starts the next sibling (and `Supervisor.start` returns)
+ *   once this actor serves, and an actor that cannot start (link error, failing `init` or `preStart`)
+ *   fails `Supervisor.start` with `FailedToStartChild`. `false`: it counts as running once its fiber runs.
+ *
+ * `ref.stop()` on a supervised actor is its supervisor's `terminateChild`: it is not restarted. When its
+ * supervisor will not start it again (a `Temporary` or `Transient` exit, `terminateChild`, the supervisor
+ * stopped), the actor is `Stopped` and calls to it fail at once with `ActorStopped`. An actor runs one
+ * incarnation at a time: a ref already running one (e.g. from `spawn`) fails to start as a child with
+ * `ActorCrashed` (`AlreadyRunning`), rather than serving its mailbox twice.
+ *
  * @since 0.1.0
  * @category constructors
  */
 export const child = (
   ref: ActorRef,
   options?: {
+    readonly id?: string | undefined
     readonly restart?: Supervisor.RestartType | undefined
     readonly shutdownTimeout?: Duration.Input | undefined
+    readonly awaitReady?: boolean | undefined
   }
 ): Supervisor.ChildSpec<ActorCrashed> => ({
-  id: ref.id,
+  id: options?.id ?? ref.id,
   start: ref.run,
   restart: options?.restart,
   shutdownTimeout: options?.shutdownTimeout,
+  awaitReady: options?.awaitReady ?? true,
   inspect: Effect.map(ref.stats, (stats) => ({ ...stats }))
 })

@@ -37,28 +37,64 @@ export class RequestTimeout extends Schema.TaggedError<RequestTimeout>()("Reques
 }
 
 /**
- * The actor is stopping or stopped and takes no more messages.
+ * Why an actor is stopped for good.
+ *
+ * - `Stopped`: `ref.stop` (under a supervisor: its `terminateChild`, not restarted).
+ * - `ScopeClosed`: the scope the actor was made in closed.
+ * - `NotRestarted`: it ended and its supervisor does not restart it (`Temporary`, or `Transient` after a
+ *   normal exit).
+ * - `Terminated`: its supervisor's `terminateChild`.
+ * - `SupervisorStopped`: its supervisor stopped (or escalated) and nothing will start it again.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const StopReason = Schema.Literals(["Stopped", "ScopeClosed", "NotRestarted", "Terminated", "SupervisorStopped"])
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type StopReason = typeof StopReason.Type
+
+const stopReasonText: Record<StopReason, string> = {
+  Stopped: "",
+  ScopeClosed: "its scope closed",
+  NotRestarted: "it ended and its supervisor does not restart it",
+  Terminated: "its supervisor terminated it",
+  SupervisorStopped: "its supervisor stopped"
+}
+
+/**
+ * The actor is stopping or stopped and takes no more messages (OTP's `noproc`): `reason` says why. A call
+ * to an actor that is only waiting for its supervisor to restart it does not fail: it waits.
  *
  * @since 0.1.0
  * @category errors
  */
 export class ActorStopped extends Schema.TaggedError<ActorStopped>()("ActorStopped", {
-  actorId: Schema.String
+  actorId: Schema.String,
+  reason: StopReason
 }) {
   override get message(): string {
-    return `actor ${this.actorId} is stopped`
+    // `ref.stop` needs no explanation: the message stays what it always was.
+    return this.reason === "Stopped"
+      ? `actor ${this.actorId} is stopped`
+      : `actor ${this.actorId} is stopped: ${stopReasonText[this.reason]}`
   }
 }
 
 /**
  * An incarnation of the actor ended abnormally: its guest trapped or hit a resource limit (while handling
- * a message or in `lifecycle.init`), or it could not be instantiated. Its supervisor decides what happens next.
+ * a message or in `lifecycle.init`), or it could not be instantiated (`StartFailed`; also when its scope
+ * has closed), or it already runs an incarnation (`AlreadyRunning`: one `ref.run` at a time). Its
+ * supervisor decides what happens next.
  *
  * @since 0.1.0
  * @category errors
  */
 export class ActorCrashed extends Schema.TaggedError<ActorCrashed>()("ActorCrashed", {
   actorId: Schema.String,
-  reason: Schema.Literals(["Trap", "LimitExceeded", "InitFailed", "StartFailed"]),
+  reason: Schema.Literals(["Trap", "LimitExceeded", "InitFailed", "StartFailed", "AlreadyRunning"]),
   message: Schema.String
 }) {}

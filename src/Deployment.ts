@@ -252,7 +252,14 @@ export const make: Effect.Effect<Deployment["Service"], never, Registry.Registry
           id,
           intensity: record.options?.intensity,
           children: [{ ...child, start: Effect.tapError(child.start, (error) => Effect.sync(() => (crashed = error.message))) }]
-        })
+        }).pipe(Effect.mapError((error) =>
+          new DeploymentError({
+            reason: "StartFailed",
+            name,
+            version: record.version,
+            message: `${id} did not start: ${crashed ?? error.message}`
+          })
+        ))
         if (!instantiated || ref.status === "Crashed") {
           return yield* new DeploymentError({
             reason: "StartFailed",

@@ -49,14 +49,15 @@ export interface Entry {
  * What happened to a registered actor.
  *
  * - `Registered`, `Unregistered`: it joined or left the registry.
- * - `Restarted`, `Crashed`, `Stopped`: its incarnations (reported by `hooks`). `Stopped` is the final,
+ * - `Started`, `Restarted`, `Crashed`, `Stopped`: its incarnations (reported by `hooks`): its first one
+ *   began (e.g. a supervisor's `startChild`), a later one began, one crashed. `Stopped` is the final,
  *   graceful stop; `Unregistered` follows it.
  * - `Routed`: its name now routes to it (`route`, `rollback`, or a fallback when the routed version left).
  *
  * @since 0.1.0
  * @category models
  */
-export type EventKind = "Registered" | "Restarted" | "Crashed" | "Stopped" | "Unregistered" | "Routed"
+export type EventKind = "Registered" | "Started" | "Restarted" | "Crashed" | "Stopped" | "Unregistered" | "Routed"
 
 /**
  * @since 0.1.0
@@ -186,9 +187,10 @@ export class Registry extends Context.Service<Registry, {
    */
   readonly events: Stream.Stream<Event>
   /**
-   * Host hooks that report `Restarted`, `Crashed` and `Stopped` for registered actors; give them to
-   * `Actor.make` / `Actor.spawn`. A graceful stop (`ref.stop`) also unregisters the actor. An incarnation
-   * interrupted from outside (its scope closing, a supervisor's group restart) reports nothing itself.
+   * Host hooks that report `Started`, `Restarted`, `Crashed` and `Stopped` for registered actors; give them to
+   * `Actor.make` / `Actor.spawn`. A final stop — `ref.stop`, its supervisor's `terminateChild`, or its
+   * supervisor stopping for good — also unregisters the actor. An incarnation interrupted to be started
+   * again (a supervisor's group restart) or whose scope closes reports nothing itself.
    */
   readonly hooks: Actor.Hooks
 }>()("airssys-wasm/Registry") {
@@ -349,7 +351,7 @@ export const make: Effect.Effect<Registry["Service"], never, Scope.Scope> = Effe
       Effect.flatMap(ref.stats, (stats) =>
         Effect.sync(() => {
           const entry = registeredAs(ref)
-          if (entry !== undefined && stats.incarnations > 1) emit("Restarted", entry)
+          if (entry !== undefined) emit(stats.incarnations > 1 ? "Restarted" : "Started", entry)
         })),
     postStop: (ref) =>
       Effect.sync(() => {

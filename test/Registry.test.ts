@@ -159,13 +159,13 @@ describe("Registry", () => {
       })
     ))
 
-  it.effect("hooks - restarts and crashes are reported; a graceful stop reports Stopped and unregisters", () =>
+  it.effect("hooks - starts, restarts and crashes are reported; a graceful stop reports Stopped and unregisters", () =>
     withRegistry((registry) =>
       Effect.gen(function*() {
         const component = yield* load("lifecycle")
         const ref = yield* Actor.make(component, { id: "life@1", hooks: registry.hooks })
         yield* registry.register("life", "1", ref)
-        const events = yield* nextEvents(registry, 4)
+        const events = yield* nextEvents(registry, 5)
         yield* Effect.forkScoped(ref.run, { startImmediately: true })
         assert.strictEqual((yield* Effect.flip(ref.request(text("trap"))))._tag, "Trap")
         yield* Effect.forkScoped(ref.run, { startImmediately: true })
@@ -173,6 +173,7 @@ describe("Registry", () => {
         yield* ref.stop()
         assert.isUndefined(registry.lookupUnsafe("life@1"))
         assert.deepStrictEqual(summary(yield* Fiber.join(events)), [
+          "Started life@1",
           "Crashed life@1",
           "Restarted life@1",
           "Stopped life@1",

@@ -39,7 +39,7 @@ describe("supervised actors (real trapping guests)", () => {
       assert.strictEqual(stats.mailboxDepth, 0)
       assert.strictEqual(stats.incarnations, 11)
       const [child] = yield* supervisor.children
-      assert.strictEqual(child!.restarts, 10)
+      assert.strictEqual(child!.ownRestarts, 10)
       // Still serving after all that.
       assert.strictEqual(decode((yield* actor.request(text("alive")))!), "alive")
     }).pipe(Effect.provideService(DeadLetters.DeadLetters, store))
@@ -111,7 +111,7 @@ describe("supervised actors (real trapping guests)", () => {
       assert.deepStrictEqual(roundTrip, snapshot)
       const workerChild = snapshot.children[0]!
       assert.strictEqual(workerChild.id, "worker")
-      assert.strictEqual(workerChild.restarts, 1)
+      assert.strictEqual(workerChild.ownRestarts, 1)
       assert.strictEqual(workerChild.details?.status, "Running")
       assert.strictEqual(workerChild.details?.mailboxDepth, 0)
       assert.strictEqual(workerChild.details?.traps, 1)

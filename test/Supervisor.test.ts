@@ -93,7 +93,7 @@ const delaysAfterCrashes = (starts: ReadonlyArray<number>, crashAfter: number) =
   starts.slice(1).map((start, i) => start - (starts[i]! + crashAfter))
 
 const states = (children: ReadonlyArray<Supervisor.ChildInfo>) =>
-  Object.fromEntries(children.map((child) => [child.id, `${child.state}/${child.restarts}`]))
+  Object.fromEntries(children.map((child) => [child.id, `${child.state}/${child.ownRestarts + child.groupRestarts}`]))
 
 const restartsMetric = (supervisor: string, child: string) =>
   Metric.value(Metric.withAttributes(Supervisor.restartsTotal, { supervisor, child })).pipe(
@@ -178,6 +178,72 @@ describe("Supervisor", () => {
         assert.deepStrictEqual(children.map((child) => child.lastExit?.reason), ["Shutdown", "Killed"])
       }))
 
+    it.effect("kill - after the shutdown timeout the child's scope is closed at once, whatever its fiber is stuck in", () =>
+      Effect.gen(function*() {
+        const log: Array<string> = []
+        const stuck: Supervisor.ChildSpec<never> = {
+          id: "stuck",
+          shutdownTimeout: "1 second",
+          start: Effect.gen(function*() {
+            yield* Effect.acquireRelease(Effect.sync(() => log.push("acquired")), () => Effect.sync(() => log.push("released")))
+            // Ignores its interruption for an hour.
+            return yield* Effect.never.pipe(Effect.onInterrupt(() => Effect.sleep("1 hour")))
+          })
+        }
+        const ref = yield* act(Supervisor.start({ id: "kill", children: [stuck] }))
+        const terminating = yield* Effect.forkChild(ref.terminateChild("stuck"), { startImmediately: true })
+        yield* TestClock.adjust("999 millis")
+        assert.deepStrictEqual(log, ["acquired"])
+        yield* TestClock.adjust("1 millis")
+        yield* Fiber.join(terminating)
+        assert.deepStrictEqual(log, ["acquired", "released"], "its scope closed with the kill")
+        const [child] = yield* ref.children
+        assert.deepStrictEqual([child!.state, child!.lastExit?.reason], ["stopped", "Killed"])
+      }))
+
+    it.effect("start - a child that fails before it runs fails start; earlier children stop in reverse, later ones never start", () =>
+      Effect.gen(function*() {
+        const h = makeHarness()
+        const failing: Supervisor.ChildSpec<string> = { id: "bad", start: Effect.fail("no config") }
+        const exit = yield* Effect.exit(act(Supervisor.start({
+          id: "boot",
+          children: [h.child("a", { slowStop: true }), h.child("b"), failing, h.child("c")]
+        }), "20 millis"))
+        assert.isTrue(Exit.isFailure(exit))
+        const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : undefined
+        assert.deepStrictEqual(
+          error?._tag === "Some" ? { reason: error.value.reason, child: error.value.child, cause: error.value.cause } : undefined,
+          { reason: "FailedToStartChild", child: "bad", cause: "no config" }
+        )
+        assert.deepStrictEqual(h.log, ["start:a", "start:b", "stop:b", "stopping:a", "stopped:a"])
+      }))
+
+    it.effect("start - an awaitReady child that fails before calling ready fails start; one that fails after it is a crash", () =>
+      Effect.gen(function*() {
+        const before: Supervisor.ChildSpec<string> = {
+          id: "before",
+          awaitReady: true,
+          start: Effect.andThen(Effect.sleep("10 millis"), Effect.fail("init failed"))
+        }
+        const failed = yield* Effect.flip(act(Supervisor.start({ id: "ready-1", children: [before] }), "20 millis"))
+        assert.strictEqual(failed.reason, "FailedToStartChild")
+        let starts = 0
+        const after: Supervisor.ChildSpec<string> = {
+          id: "after",
+          awaitReady: true,
+          start: Effect.gen(function*() {
+            starts++
+            yield* Supervisor.ready
+            yield* Effect.sleep("10 millis")
+            return yield* Effect.fail("later")
+          })
+        }
+        const ref = yield* act(Supervisor.start({ id: "ready-2", intensity: { maxRestarts: 10, period: "1 minute" }, children: [after] }))
+        yield* TestClock.adjust("200 millis")
+        assert.isAbove(starts, 1, "restarted, as a crash")
+        assert.strictEqual((yield* ref.snapshot).status, "running")
+      }))
+
     it.effect("start - children run with the caller's services; their requirements add up", () =>
       Effect.gen(function*() {
         const log: Array<string> = []
@@ -185,11 +251,11 @@ describe("Supervisor", () => {
           id: "services",
           children: [
             { id: "a", start: Effect.andThen(Effect.map(Greeting, (text) => log.push(text)), Effect.never) },
-            { id: "b", start: Effect.andThen(Effect.map(Count, (n) => log.push(`${n}`)), Effect.fail("b failed")) }
+            { id: "b", start: Effect.andThen(Effect.map(Count, (n) => log.push(`${n}`)), Effect.never) }
           ]
         })
         // The type lists both children's services, and nothing else but Scope.
-        const provided: Effect.Effect<Supervisor.SupervisorRef, never, Scope.Scope> = program.pipe(
+        const provided: Effect.Effect<Supervisor.SupervisorRef, Supervisor.SupervisorError, Scope.Scope> = program.pipe(
           Effect.provideService(Greeting, "hello"),
           Effect.provideService(Count, 42)
         )
@@ -321,7 +387,8 @@ describe("Supervisor", () => {
         yield* act(h.crash("temp"))
         yield* TestClock.adjust("1 minute")
         assert.deepStrictEqual(h.log, ["start:temp", "start:b"])
-        assert.deepStrictEqual(states(yield* ref.children), { temp: "failed/0", b: "running/0" })
+        // Deleted from the child list, as in OTP.
+        assert.deepStrictEqual(states(yield* ref.children), { b: "running/0" })
       }))
 
     it.effect("Temporary - a sibling stopped by a group restart is not restarted", () =>
@@ -337,7 +404,7 @@ describe("Supervisor", () => {
         yield* act(h.crash("a"))
         yield* TestClock.adjust("1 second")
         assert.deepStrictEqual(h.log.slice(3), ["stop:c", "stop:temp", "start:a", "start:c"])
-        assert.deepStrictEqual(states(yield* ref.children), { a: "running/1", temp: "stopped/0", c: "running/1" })
+        assert.deepStrictEqual(states(yield* ref.children), { a: "running/1", c: "running/1" })
         // And it stays out of later group restarts.
         yield* act(h.crash("c"))
         yield* TestClock.adjust("1 second")
@@ -390,7 +457,7 @@ describe("Supervisor", () => {
           30000
         ])
         const [a] = yield* ref.children
-        assert.strictEqual(a!.restarts, starts.length - 1)
+        assert.strictEqual(a!.ownRestarts, starts.length - 1)
         assert.strictEqual(yield* restartsMetric("backoff-default", "a"), starts.length - 1)
       }).pipe(Effect.provideService(Metric.MetricRegistry, new Map())))
 
@@ -489,11 +556,11 @@ describe("Supervisor", () => {
             supervisor: escalation!.supervisor,
             child: escalation!.child,
             reason: escalation!.reason,
-            restarts: escalation!.restarts,
+            exitsInPeriod: escalation!.exitsInPeriod,
             maxRestarts: escalation!.maxRestarts,
             periodMillis: escalation!.periodMillis
           },
-          { supervisor: "intensity", child: "b", reason: "Intensity", restarts: 4, maxRestarts: 3, periodMillis: 5000 }
+          { supervisor: "intensity", child: "b", reason: "Intensity", exitsInPeriod: 4, maxRestarts: 3, periodMillis: 5000 }
         )
         assert.include(escalation!.cause, "boom")
         const snapshot = yield* ref.snapshot
@@ -569,7 +636,8 @@ describe("Supervisor", () => {
               id: "inner",
               restartType: "Permanent",
               state: "running",
-              restarts: 1,
+              ownRestarts: 1,
+              groupRestarts: 0,
               lastExit: {
                 reason: "Failure",
                 message: snapshot.children[0]!.lastExit!.message!,
@@ -581,12 +649,12 @@ describe("Supervisor", () => {
                 status: "running",
                 intensity: { maxRestarts: 0, periodMillis: 5000 },
                 children: [
-                  { id: "p", restartType: "Permanent", state: "running", restarts: 0 },
-                  { id: "q", restartType: "Permanent", state: "running", restarts: 0 }
+                  { id: "p", restartType: "Permanent", state: "running", ownRestarts: 0, groupRestarts: 0 },
+                  { id: "q", restartType: "Permanent", state: "running", ownRestarts: 0, groupRestarts: 0 }
                 ]
               }
             },
-            { id: "x", restartType: "Permanent", state: "running", restarts: 0 }
+            { id: "x", restartType: "Permanent", state: "running", ownRestarts: 0, groupRestarts: 0 }
           ]
         })
         assert.include(snapshot.children[0]!.lastExit!.message!, "supervisor inner escalates")
@@ -632,7 +700,8 @@ describe("Supervisor", () => {
         )
         yield* act(h.crash("a")) // at 2 ms: a restarts, b with it, t is stopped for good
         const during = yield* ref.snapshot
-        assert.deepStrictEqual(states(during.children), { a: "restarting/0", b: "restarting/0", t: "stopped/0" })
+        // t is Temporary: stopped with the group, deleted from the list.
+        assert.deepStrictEqual(states(during.children), { a: "restarting/0", b: "restarting/0" })
         yield* TestClock.adjust("1 second")
         const snapshot = yield* ref.snapshot
         assert.deepStrictEqual(JSON.parse(JSON.stringify(snapshot)), snapshot)
@@ -646,11 +715,18 @@ describe("Supervisor", () => {
               id: "a",
               restartType: "Permanent",
               state: "running",
-              restarts: 1,
+              ownRestarts: 1,
+              groupRestarts: 0,
               lastExit: { reason: "Failure", message: "crash a", at: 2 }
             },
-            { id: "b", restartType: "Permanent", state: "running", restarts: 1, lastExit: { reason: "Shutdown", at: 2 } },
-            { id: "t", restartType: "Temporary", state: "stopped", restarts: 0, lastExit: { reason: "Shutdown", at: 2 } }
+            {
+              id: "b",
+              restartType: "Permanent",
+              state: "running",
+              ownRestarts: 0,
+              groupRestarts: 1,
+              lastExit: { reason: "Shutdown", at: 2 }
+            }
           ]
         })
       }))

@@ -93,7 +93,7 @@ const asActor = Effect.gen(function*() {
   const stats = yield* actor.stats
   yield* Console.log(`handled ${stats.handled}, traps ${stats.traps}, incarnations ${stats.incarnations}`)
   const [child] = (yield* supervisor.snapshot).children
-  yield* Console.log(`supervisor ${supervisor.id}: child ${child?.id} restarted ${child?.restarts} time(s)`)
+  yield* Console.log(`supervisor ${supervisor.id}: child ${child?.id} restarted ${child?.ownRestarts} time(s)`)
 })
 // #endregion actor
 

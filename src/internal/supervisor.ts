@@ -1,15 +1,21 @@
 /**
- * The supervisor engine behind `Supervisor.start` / `Supervisor.run`.
+ * The supervisor engine behind `Supervisor.start`, `Supervisor.run` and `Supervisor.startDynamic`.
  *
  * One control-loop fiber owns all mutable state and handles one event at a time: a child exited, a
- * backoff delay elapsed, or shutdown was requested. Children are detached fibers that report their exit
- * (tagged with a generation, so the exits of children the supervisor stopped itself are ignored). Backoff
- * delays are timer fibers in a scope of the loop's, so the loop stays responsive while children wait.
+ * backoff delay elapsed, a command from the reference (start / terminate / restart / delete a child), or
+ * shutdown was requested. Children are detached fibers that report their exit (tagged with a generation,
+ * so the exits of children the supervisor stopped itself are ignored). Backoff delays are timer fibers in
+ * a scope of the loop's, so the loop stays responsive while children wait.
  *
  * A child's exit that finds the loop waiting with nothing queued is handled at once, in the exiting
  * child's fiber (in the loop's context, with the loop kept out until it is done): a restart with no delay
  * then happens before anything else runs, with no hop through the queue and the scheduler. Everything
  * else still takes turns in the loop, in order.
+ *
+ * A child learns about its supervisor through `CurrentChild` (a handle per incarnation): it signals
+ * readiness there, a nested supervisor registers its snapshot, and a child that can be addressed after it
+ * ends (an actor) registers `retire`, which the supervisor calls once it will not start the child again,
+ * so that calls to it fail at once instead of waiting for a restart that never comes.
  *
  * @internal
  */
@@ -32,6 +38,7 @@ import {
   Scope
 } from "effect"
 import type {
+  ChildCounts,
   ChildExit,
   ChildInfo,
   ChildSnapshot,
@@ -40,39 +47,19 @@ import type {
   EscalationReason,
   RestartType,
   SupervisorOptions,
-  SupervisorRef,
   SupervisorSnapshot,
   SupervisorStatus
 } from "../Supervisor.ts"
-import { defaultBackoff, defaultIntensity, SupervisorEscalation } from "../Supervisor.ts"
+import { defaultBackoff, defaultIntensity, SupervisorError, SupervisorEscalation } from "../Supervisor.ts"
+import { type ChildHandle, CurrentChild, type RetireReason } from "./childHandle.ts"
+
+export { type ChildHandle, CurrentChild, ready, readyUnsafe, type RetireReason } from "./childHandle.ts"
 
 /** @internal */
 export const restartsTotal = Metric.counter("airssys_supervisor_restarts_total", {
   description: "Child restarts performed by airssys-wasm supervisors",
   incremental: true
 })
-
-/**
- * What a supervisor hands to one incarnation of a child: the child (or a supervisor running as the child)
- * signals readiness through it and registers its snapshot on it.
- *
- * @internal
- */
-export interface ChildHandle {
-  awaitReady: boolean
-  readonly ready: Deferred.Deferred<void>
-  snapshot: Effect.Effect<SupervisorSnapshot> | undefined
-}
-
-/** @internal */
-export const CurrentChild = Context.Reference<ChildHandle | undefined>("airssys-wasm/Supervisor/CurrentChild", {
-  defaultValue: () => undefined
-})
-
-/** @internal */
-export const ready: Effect.Effect<void> = CurrentChild.use((handle) =>
-  handle === undefined ? Effect.void : Deferred.done(handle.ready, Exit.void)
-)
 
 const defaultShutdownTimeout = Duration.seconds(5)
 
@@ -81,35 +68,47 @@ type Step<R> = (now: number, input: ChildExit) => Pull.Pull<[unknown, Duration.D
 /** What is left to do after the synchronous part of handling an event: `undefined` when nothing is. */
 type Next<R> = Effect.Effect<SupervisorEscalation | undefined, never, R> | undefined
 
+/** Why a child is started: its first start, a restart after its own exit, a restart with its group. */
+type StartCause = "first" | "own" | "group"
+
 interface Child<E, R> {
   readonly spec: ChildSpec<E, R>
-  readonly index: number
   readonly restartType: RestartType
   /** `undefined`: the default, which depends on whether the child turns out to be a supervisor. */
   readonly shutdownTimeout: Duration.Duration | undefined
   readonly restarts: Metric.Metric<number, unknown>
   state: ChildState
-  restartCount: number
+  ownRestarts: number
+  groupRestarts: number
   lastExit: ChildExit | undefined
   /** Bumped at every start and every stop; an exit event from an older generation is stale. */
   generation: number
   fiber: Fiber.Fiber<unknown, E> | undefined
   handle: ChildHandle | undefined
+  /** The handle of the latest incarnation, kept after it ends (to retire the child). */
+  lastHandle: ChildHandle | undefined
+  /** The current incarnation's scope; closed by the supervisor itself when it kills the child. */
+  scope: Scope.Closeable | undefined
   startedAt: number
-  /** The restart this child waits for, if any. */
+  /** The restart this child waits for, if any, and why it restarts. */
   pending: number | undefined
-  /** A temporary child that exited or was stopped: never started again. */
+  pendingCause: StartCause
+  /** The generation that is stopping on purpose (`ChildHandle.release`): its exit is not restarted. */
+  released: number
+  /** Deleted from the child list (a `Temporary` child that ended, a deleted child): never started again. */
   removed: boolean
   /** This child's backoff schedule, stepped once per restart it caused; `undefined` = start over. */
   backoff: Step<R> | undefined
 }
 
 type Event =
-  | { readonly _tag: "Exit"; readonly index: number; readonly generation: number; readonly exit: Exit.Exit<unknown, unknown> }
+  | { readonly _tag: "Exit"; readonly child: Child<any, any>; readonly generation: number; readonly exit: Exit.Exit<unknown, unknown> }
   | { readonly _tag: "RestartDue"; readonly token: number }
   | { readonly _tag: "Shutdown" }
   /** An exit handled in the child's fiber ended the supervisor (`inlineFailure`). */
   | { readonly _tag: "Wake" }
+  /** A call on the reference, run in the loop; `refuse` answers it when the loop has ended. */
+  | { readonly _tag: "Command"; readonly run: Effect.Effect<void, never, any>; readonly refuse: () => void }
 
 const errorMessage = (cause: Cause.Cause<unknown>): string | undefined => {
   // The common case, an Error-like failure, read directly: `prettyErrors` would format stack traces on
@@ -132,8 +131,32 @@ const describeExit = (exit: Exit.Exit<unknown, unknown>, at: number): ChildExit 
   return message === undefined ? { reason, at } : { reason, message, at }
 }
 
+const isAbnormal = (exit: Exit.Exit<unknown, unknown> | undefined): exit is Exit.Failure<unknown, unknown> =>
+  exit !== undefined && Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)
+
 /** @internal */
-export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<SupervisorRef, never, Scope.Scope | R> =>
+export interface EngineOptions<E, R> extends SupervisorOptions<E, R> {
+  /** `simple_one_for_one`: a child that ends or is terminated is deleted; no restart / delete by id. */
+  readonly dynamic?: boolean | undefined
+  readonly maxChildren?: number | undefined
+}
+
+/** @internal */
+export interface Engine {
+  readonly id: string
+  readonly children: Effect.Effect<ReadonlyArray<ChildInfo>>
+  readonly countChildren: Effect.Effect<ChildCounts>
+  readonly await: Effect.Effect<void, SupervisorEscalation>
+  readonly snapshot: Effect.Effect<SupervisorSnapshot>
+  readonly startChild: (spec: ChildSpec<unknown, unknown>) => Effect.Effect<ChildInfo, SupervisorError>
+  readonly terminateChild: (id: string) => Effect.Effect<void, SupervisorError>
+  readonly restartChild: (id: string) => Effect.Effect<ChildInfo, SupervisorError>
+  readonly deleteChild: (id: string) => Effect.Effect<void, SupervisorError>
+  readonly stop: (reason?: string) => Effect.Effect<void>
+}
+
+/** @internal */
+export const make = <E, R>(options: EngineOptions<E, R>): Effect.Effect<Engine, SupervisorError, Scope.Scope | R> =>
   Effect.gen(function*() {
     // Read synchronously, before anything asynchronous: a parent supervisor decides right after forking
     // us whether to wait for our readiness.
@@ -151,16 +174,17 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
     }
 
     const id = options.id
-    const strategy = options.strategy ?? "OneForOne"
+    const dynamic = options.dynamic === true
+    const maxChildren = options.maxChildren
+    const strategy = dynamic ? "OneForOne" : options.strategy ?? "OneForOne"
     const intensity = options.intensity ?? defaultIntensity
     const maxRestarts = Math.max(0, intensity.maxRestarts)
     const periodMillis = Duration.toMillis(Duration.fromInputUnsafe(intensity.period))
     const baseBackoff: Schedule.Schedule<unknown, ChildExit, never, R> = options.backoff ?? defaultBackoff
     const backoff = options.jitter === true ? Schedule.jittered(baseBackoff) : baseBackoff
 
-    const children: ReadonlyArray<Child<E, R>> = options.children.map((spec, index) => ({
+    const makeChild = (spec: ChildSpec<E, R>): Child<E, R> => ({
       spec,
-      index,
       restartType: spec.restart ?? "Permanent",
       shutdownTimeout: spec.shutdownTimeout === undefined ? undefined : Duration.fromInputUnsafe(spec.shutdownTimeout),
       // The series of `Metric.withAttributes(restartsTotal, ...)`, made with the attributes so that an
@@ -171,19 +195,31 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
         attributes: { supervisor: id, child: spec.id }
       }),
       state: "stopped",
-      restartCount: 0,
+      ownRestarts: 0,
+      groupRestarts: 0,
       lastExit: undefined,
       generation: 0,
       fiber: undefined,
       handle: undefined,
+      lastHandle: undefined,
+      scope: undefined,
       startedAt: 0,
       pending: undefined,
+      pendingCause: "own",
+      released: -1,
       removed: false,
       backoff: undefined
-    }))
+    })
+    /** In start order; a child deleted from it is `removed`. */
+    const children: Array<Child<E, R>> = options.children.map(makeChild)
 
     let status: SupervisorStatus = "starting"
+    let stopReason: string | undefined
     let shuttingDown = false
+    /** Our parent told us it will not start us again: no child of ours restarts from now on. */
+    let retired = false
+    /** The loop has ended: commands are refused from here on. */
+    let ended = false
     let restartTokens = 0
     /** Clock times of the restarts within the current intensity window, oldest first. */
     const window: Array<number> = []
@@ -203,7 +239,7 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
     const clock = yield* Clock.Clock
 
     const events = yield* Queue.unbounded<Event>()
-    const started = yield* Deferred.make<void>()
+    const started = yield* Deferred.make<void, SupervisorError>()
     const shutdownRequested = yield* Deferred.make<void>()
     const done = yield* Deferred.make<void, SupervisorEscalation>()
     // Backoff timers: interrupted when the loop ends, from whichever fiber forked them.
@@ -213,24 +249,62 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
       id: child.spec.id,
       restartType: child.restartType,
       state: child.state,
-      restarts: child.restartCount,
+      ownRestarts: child.ownRestarts,
+      groupRestarts: child.groupRestarts,
       ...(child.lastExit === undefined ? {} : { lastExit: child.lastExit })
     })
 
     const snapshot: Effect.Effect<SupervisorSnapshot> = Effect.suspend(() =>
-      Effect.forEach(children, (child): Effect.Effect<ChildSnapshot> => {
+      Effect.forEach(children.slice(), (child): Effect.Effect<ChildSnapshot> => {
         const nested = child.handle?.snapshot
         const inspect = child.spec.inspect
         const base: Effect.Effect<ChildSnapshot> = inspect === undefined
           ? Effect.succeed(info(child))
           : Effect.map(inspect, (details) => ({ ...info(child), details }))
         return nested === undefined ? base : Effect.zipWith(base, nested, (base, supervisor) => ({ ...base, supervisor }))
-      }).pipe(Effect.map((children) => ({ id, strategy, status, intensity: { maxRestarts, periodMillis }, children })))
+      }).pipe(Effect.map((children): SupervisorSnapshot => ({
+        id,
+        strategy,
+        status,
+        intensity: { maxRestarts, periodMillis },
+        ...(dynamic ? { dynamic: true } : {}),
+        ...(maxChildren === undefined ? {} : { maxChildren }),
+        ...(stopReason === undefined ? {} : { stopReason }),
+        children
+      })))
     )
+
+    const supervisorError = (reason: SupervisorError["reason"], child?: string, cause?: string) =>
+      new SupervisorError({
+        supervisor: id,
+        reason,
+        ...(child === undefined ? {} : { child }),
+        ...(cause === undefined ? {} : { cause })
+      })
+
+    /** Tells a child (through its latest incarnation's handle) that it will not be started again. */
+    const retire = (child: Child<E, R>, why: RetireReason): void => {
+      const handle = child.handle ?? child.lastHandle
+      child.lastHandle = undefined
+      handle?.retire?.(why)
+    }
+
+    const remove = (child: Child<E, R>): void => {
+      child.removed = true
+      child.pending = undefined
+      const index = children.indexOf(child)
+      if (index >= 0) children.splice(index, 1)
+    }
 
     if (parent !== undefined) {
       parent.awaitReady = true
       parent.snapshot = snapshot
+      // Our parent will not start us again (it is about to stop us): neither will anyone start our
+      // children, and an exit of theirs meanwhile is no reason to restart them.
+      parent.retire = () => {
+        retired = true
+        for (const child of children) retire(child, "SupervisorStopped")
+      }
     }
 
     const noEscalation: Effect.Effect<SupervisorEscalation | undefined> = Effect.succeed(undefined)
@@ -278,20 +352,27 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
     })
 
     /** Starts a child now, in a fiber of its own; what is left to do (wait for its readiness), if anything. */
-    const startChild = (child: Child<E, R>, isRestart: boolean): Effect.Effect<void> | undefined => {
+    const startChild = (child: Child<E, R>, cause: StartCause): Effect.Effect<void> | undefined => {
       const generation = ++child.generation
       const handle: ChildHandle = {
         awaitReady: child.spec.awaitReady === true,
         ready: Deferred.makeUnsafe<void>(),
-        snapshot: undefined
+        readied: false,
+        snapshot: undefined,
+        retire: undefined,
+        release: () => release(child, generation),
+        exit: undefined
       }
       const childScope = Scope.makeUnsafe()
       child.handle = handle
+      child.lastHandle = handle
+      child.scope = childScope
       child.pending = undefined
       child.state = "starting"
       child.startedAt = clock.currentTimeMillisUnsafe()
-      if (isRestart) {
-        child.restartCount++
+      if (cause !== "first") {
+        if (cause === "own") child.ownRestarts++
+        else child.groupRestarts++
         child.restarts.updateUnsafe(1, loopContext)
       }
       // The loop's context with the child's scope and handle; started at once, attached to no parent.
@@ -300,15 +381,17 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
         Effect.andThen(
           Scope.close(childScope, exit),
           Effect.suspend(() => {
+            handle.exit = exit
             Deferred.doneUnsafe(handle.ready, Exit.void)
-            return reportExit({ _tag: "Exit", index: child.index, generation, exit })
+            return reportExit({ _tag: "Exit", child, generation, exit })
           })
         )))
       child.fiber = fiber
       const running = () => {
         if (child.generation === generation && fiber.pollUnsafe() === undefined) child.state = "running"
       }
-      if (handle.awaitReady) {
+      // A child that was ready at once (an actor whose instance started synchronously) is not waited for.
+      if (handle.awaitReady && !Deferred.isDoneUnsafe(handle.ready)) {
         return Effect.andThen(
           Effect.raceFirst(Deferred.await(handle.ready), Deferred.await(shutdownRequested)),
           Effect.sync(running)
@@ -318,13 +401,65 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
       return undefined
     }
 
-    /** Stops a child the supervisor wants gone; its exit event becomes stale. */
-    const stopChild = Effect.fnUntraced(function*(child: Child<E, R>, next: ChildState) {
+    /**
+     * The child's start just made failed: it ended abnormally before it was running (or, with
+     * `awaitReady`, before it called `ready`). OTP's `{error, Reason}` from a child's start function.
+     */
+    const startFailure = (child: Child<E, R>, handle: ChildHandle): Exit.Failure<unknown, unknown> | undefined => {
+      const exit = handle.exit
+      if (!isAbnormal(exit) || handle.readied) return undefined
+      if (!handle.awaitReady && child.state === "running") return undefined
+      return exit
+    }
+
+    /** Starts a child and reports a start failure as `FailedToStartChild` (the child is then stopped). */
+    const startOrFail = (child: Child<E, R>, cause: StartCause) =>
+      Effect.gen(function*() {
+        const pending = startChild(child, cause)
+        const handle = child.handle!
+        if (pending !== undefined) yield* pending
+        const failure = startFailure(child, handle)
+        if (failure === undefined) return undefined
+        // Its exit event is stale from here on: the failure is reported to whoever started it instead.
+        child.generation++
+        child.fiber = undefined
+        child.handle = undefined
+        child.scope = undefined
+        child.lastExit = describeExit(failure, clock.currentTimeMillisUnsafe())
+        child.state = "failed"
+        const message = child.lastExit.message ?? Cause.pretty(failure.cause)
+        if (logs.warning) yield* Effect.logWarning(`child ${child.spec.id} failed to start: ${message}`)
+        return supervisorError("FailedToStartChild", child.spec.id, message)
+      })
+
+    /** The child stops on purpose (an actor's `ref.stop`): not restarted, like `terminate_child`. */
+    const release = (child: Child<E, R>, generation: number): void => {
+      if (child.generation === generation && child.fiber !== undefined) {
+        child.released = generation
+      } else if (child.pending !== undefined && child.lastHandle !== undefined) {
+        // Between incarnations, waiting for a restart: it does not come.
+        child.pending = undefined
+        child.state = "stopped"
+        child.lastHandle = undefined
+        if (child.restartType === "Temporary" || dynamic) remove(child)
+      }
+    }
+
+    /**
+     * Stops a child the supervisor wants gone; its exit event becomes stale. `final`: it will not be
+     * started again, and is told so before it stops (an actor then stops gracefully and takes no more
+     * messages). After the shutdown timeout the child is killed: its scope is closed at once (an actor's
+     * incarnation then closes its instance and abandons its hooks) and its fiber is left interrupted.
+     */
+    const stopChild = Effect.fnUntraced(function*(child: Child<E, R>, next: ChildState, final?: RetireReason) {
       const fiber = child.fiber
+      const childScope = child.scope
       const isSupervisor = child.handle?.snapshot !== undefined
+      if (final !== undefined) retire(child, final)
       child.generation++
       child.fiber = undefined
       child.handle = undefined
+      child.scope = undefined
       child.pending = undefined
       if (fiber !== undefined) {
         const exited = fiber.pollUnsafe()
@@ -338,7 +473,12 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
             : yield* Effect.timeoutOption(Fiber.interrupt(fiber), timeout)
           child.lastExit = { reason: Option.isSome(stopped) ? "Shutdown" : "Killed", at: clock.currentTimeMillisUnsafe() }
           if (Option.isNone(stopped)) {
-            yield* Effect.logWarning(`child ${child.spec.id} did not stop within its shutdown timeout`)
+            yield* Effect.logWarning(`child ${child.spec.id} did not stop within its shutdown timeout: killed`)
+            // The kill: its resources go now, whatever its fiber is stuck in (in a fiber of its own, so a
+            // finalizer that hangs cannot hang the supervisor too).
+            if (childScope !== undefined) {
+              yield* Effect.forkDetach(Scope.close(childScope, Exit.interrupt()), { startImmediately: true })
+            }
           }
         }
       }
@@ -346,17 +486,24 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
     })
 
     /** Stops every child in reverse start order and cancels pending restarts. */
-    const stopAll = Effect.fnUntraced(function*() {
+    const stopAll = Effect.fnUntraced(function*(final: RetireReason | undefined) {
       for (let i = children.length - 1; i >= 0; i--) {
-        const child = children[i]!
+        const child = children[i]
+        if (child === undefined) continue
         if (child.fiber !== undefined) {
-          yield* stopChild(child, "stopped")
-        } else if (child.state === "restarting" || child.state === "starting") {
-          child.pending = undefined
-          child.state = "stopped"
+          yield* stopChild(child, "stopped", final)
+        } else {
+          if (child.state === "restarting" || child.state === "starting") {
+            child.pending = undefined
+            child.state = "stopped"
+          }
+          if (final !== undefined) retire(child, final)
         }
       }
     })
+
+    /** A top-level supervisor's children are not started again once it stops; a nested one's parent decides. */
+    const finalStop: RetireReason | undefined = parent === undefined ? "SupervisorStopped" : undefined
 
     const escalate = Effect.fnUntraced(function*(
       child: Child<E, R>,
@@ -367,32 +514,38 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
         supervisor: id,
         child: child.spec.id,
         reason,
-        restarts: window.length,
+        exitsInPeriod: window.length,
         maxRestarts,
         periodMillis,
         cause: Cause.pretty(cause)
       })
       yield* Effect.logError(escalation.message)
       status = "stopping"
-      yield* stopAll()
+      yield* stopAll(finalStop)
       child.state = "failed"
       status = "escalated"
       return escalation
     })
 
     const onChildExit = (event: Extract<Event, { _tag: "Exit" }>): Next<R> => {
-      const child = children[event.index]!
-      if (event.generation !== child.generation) return undefined
+      const child = event.child as Child<E, R>
+      if (event.generation !== child.generation || child.removed) return undefined
       const now = clock.currentTimeMillisUnsafe()
       const exit = describeExit(event.exit, now)
       child.fiber = undefined
       child.handle = undefined
+      child.scope = undefined
       child.lastExit = exit
       const abnormal = exit.reason === "Failure" || exit.reason === "Defect"
-      const restart = child.restartType === "Permanent" || (child.restartType === "Transient" && abnormal)
+      const released = child.released === event.generation
+      const restart = !released && !retired &&
+        (child.restartType === "Permanent" || (child.restartType === "Transient" && abnormal))
       if (!restart) {
         child.state = abnormal ? "failed" : "stopped"
-        if (child.restartType === "Temporary") child.removed = true
+        // Stopped on purpose, it knows; otherwise tell it that nothing will start it again.
+        if (!released) retire(child, "NotRestarted")
+        child.lastHandle = undefined
+        if (child.restartType === "Temporary" || dynamic) remove(child)
         return logs.debug
           ? Effect.as(Effect.logDebug(`child ${child.spec.id} exited (${exit.reason}), not restarted`), undefined)
           : undefined
@@ -440,8 +593,8 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
       const group = strategy === "OneForOne"
         ? [child]
         : strategy === "OneForAll"
-        ? children
-        : children.slice(child.index)
+        ? children.slice()
+        : children.slice(children.indexOf(child))
       if (!logs.warning) return stopGroup(group, child, delay)
       // Built only when a logger takes warnings.
       return Effect.andThen(
@@ -461,7 +614,9 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
       return Effect.gen(function*() {
         for (let i = group.length - 1; i >= 0; i--) {
           const sibling = group[i]!
-          if (sibling !== child && sibling.fiber !== undefined) yield* stopChild(sibling, "restarting")
+          if (sibling === child || sibling.fiber === undefined) continue
+          // OTP: a temporary child stopped by a group restart is not restarted, it is gone.
+          yield* stopChild(sibling, "restarting", sibling.restartType === "Temporary" ? "NotRestarted" : undefined)
         }
         return yield* orDone(scheduleRestart(group, child, delay))
       })
@@ -472,13 +627,13 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
       for (const member of group) {
         if (member.removed) continue
         if (member.restartType === "Temporary" && member !== child) {
-          // OTP: a temporary child stopped by a group restart is not restarted, it is gone.
-          member.removed = true
-          member.pending = undefined
           member.state = "stopped"
+          retire(member, "NotRestarted")
+          remove(member)
           continue
         }
         member.pending = token
+        member.pendingCause = member === child ? "own" : "group"
         member.state = "restarting"
       }
       if (Duration.isZero(delay)) {
@@ -510,16 +665,97 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
         }
       }
       if (count === 0 || shuttingDown) return undefined
-      if (count === 1) return startChild(due!, true)
+      if (count === 1) return startChild(due!, due!.pendingCause)
       return Effect.gen(function*() {
-        for (const child of children) {
+        for (const child of children.slice()) {
           if (shuttingDown) return
           if (child.pending !== token) continue
-          const started = startChild(child, true)
+          const started = startChild(child, child.pendingCause)
           if (started !== undefined) yield* started
         }
       })
     }
+
+    // -------------------------------------------------------------------------------------------------
+    // Commands from the reference: run in the loop, one event at a time like everything else.
+
+    const command = <A>(run: Effect.Effect<A, SupervisorError, R>): Effect.Effect<A, SupervisorError> =>
+      Effect.suspend(() => {
+        if (ended || shuttingDown) return Effect.fail(supervisorError("SupervisorNotRunning"))
+        const answer = Deferred.makeUnsafe<A, SupervisorError>()
+        Queue.offerUnsafe(events, {
+          _tag: "Command",
+          run: Effect.flatMap(Effect.exit(run), (exit) => Deferred.done(answer, exit)),
+          refuse: () => Deferred.doneUnsafe(answer, Exit.fail(supervisorError("SupervisorNotRunning")))
+        })
+        return Deferred.await(answer)
+      })
+
+    const find = (childId: string) =>
+      Effect.suspend(() => {
+        const child = children.find((child) => child.spec.id === childId)
+        return child === undefined ? Effect.fail(supervisorError("NotFound", childId)) : Effect.succeed(child)
+      })
+
+    const refuseBusy = (child: Child<E, R>): SupervisorError | undefined =>
+      child.fiber !== undefined
+        ? supervisorError("Running", child.spec.id)
+        : child.pending !== undefined
+        ? supervisorError("Restarting", child.spec.id)
+        : undefined
+
+    const startChildCommand = (spec: ChildSpec<E, R>) =>
+      Effect.gen(function*() {
+        const existing = children.find((child) => child.spec.id === spec.id)
+        if (existing !== undefined) {
+          return yield* supervisorError(existing.fiber !== undefined ? "AlreadyStarted" : "AlreadyPresent", spec.id)
+        }
+        if (maxChildren !== undefined && children.length >= maxChildren) {
+          return yield* supervisorError("MaxChildren", spec.id, `at most ${maxChildren} children`)
+        }
+        const child = makeChild(spec)
+        children.push(child)
+        const failed = yield* startOrFail(child, "first")
+        // OTP keeps no spec of a child that failed to start.
+        if (failed !== undefined) {
+          remove(child)
+          return yield* failed
+        }
+        return info(child)
+      })
+
+    const terminateChildCommand = (childId: string) =>
+      Effect.gen(function*() {
+        const child = yield* find(childId)
+        if (child.fiber !== undefined) yield* stopChild(child, "stopped", "Terminated")
+        else {
+          child.pending = undefined
+          child.state = "stopped"
+          retire(child, "Terminated")
+        }
+        if (child.restartType === "Temporary" || dynamic) remove(child)
+      })
+
+    const restartChildCommand = (childId: string) =>
+      Effect.gen(function*() {
+        const child = yield* find(childId)
+        const busy = refuseBusy(child)
+        if (busy !== undefined) return yield* busy
+        child.backoff = undefined
+        const failed = yield* startOrFail(child, "first")
+        if (failed !== undefined) return yield* failed
+        return info(child)
+      })
+
+    const deleteChildCommand = (childId: string) =>
+      Effect.gen(function*() {
+        const child = yield* find(childId)
+        const busy = refuseBusy(child)
+        if (busy !== undefined) return yield* busy
+        remove(child)
+      })
+
+    // -------------------------------------------------------------------------------------------------
 
     const loop = Effect.gen(function*() {
       loopContext = yield* Effect.context<R>()
@@ -527,10 +763,19 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
       const minimum = Context.get(loopContext, References.MinimumLogLevel)
       logs.warning = loggers && !LogLevel.isGreaterThan(minimum, "Warn")
       logs.debug = loggers && !LogLevel.isGreaterThan(minimum, "Debug")
-      for (const child of children) {
+      for (const child of children.slice()) {
         if (shuttingDown) break
-        const started = startChild(child, false)
-        if (started !== undefined) yield* started
+        const failed = yield* startOrFail(child, "first")
+        if (failed !== undefined) {
+          // OTP: the supervisor does not start; the children started before stop in reverse order.
+          status = "stopping"
+          yield* stopAll(finalStop)
+          status = "stopped"
+          stopReason = failed.message
+          ended = true
+          Deferred.doneUnsafe(started, Exit.fail(failed))
+          return
+        }
       }
       if (!shuttingDown) {
         status = "running"
@@ -545,6 +790,11 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
         if (shuttingDown || event._tag === "Shutdown") break
         if (event._tag === "Wake") continue
         busy = true
+        if (event._tag === "Command") {
+          yield* event.run
+          busy = false
+          continue
+        }
         const next = event._tag === "RestartDue" ? onRestartDue(event.token) : onChildExit(event)
         const escalation = next === undefined ? undefined : yield* next
         if (escalation !== undefined) return yield* escalation
@@ -552,30 +802,55 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
       }
       busy = true
       status = "stopping"
-      yield* stopAll()
+      yield* stopAll(finalStop)
       status = "stopped"
     }).pipe(
-      Effect.onExit((exit) => Effect.andThen(Scope.close(timers, Exit.void), Deferred.done(done, exit))),
+      Effect.onExit((exit) =>
+        Effect.suspend(() => {
+          ended = true
+          // Commands that came too late learn that the supervisor is gone.
+          for (let taken = Queue.takeUnsafe(events); taken !== undefined && Exit.isSuccess(taken); taken = Queue.takeUnsafe(events)) {
+            if (taken.value._tag === "Command") taken.value.refuse()
+          }
+          return Effect.andThen(Scope.close(timers, Exit.void), Deferred.done(done, exit))
+        })
+      ),
       Effect.annotateLogs({ supervisor: id })
     )
 
     const loopFiber = yield* Effect.forkDetach(loop)
-    yield* Scope.addFinalizer(
-      scope,
+    const shutdown = (reason: string | undefined) =>
       Effect.suspend(() => {
+        if (!shuttingDown && !ended && reason !== undefined) stopReason = reason
         shuttingDown = true
         Deferred.doneUnsafe(shutdownRequested, Exit.void)
         Queue.offerUnsafe(events, { _tag: "Shutdown" })
-        return Fiber.await(loopFiber)
+        return Effect.asVoid(Fiber.await(loopFiber))
       })
-    )
+    yield* Scope.addFinalizer(scope, shutdown(undefined))
     yield* Deferred.await(started)
     if (parent !== undefined) Deferred.doneUnsafe(parent.ready, Exit.void)
+
+    const countChildren = Effect.sync((): ChildCounts => {
+      let active = 0
+      let supervisors = 0
+      for (const child of children) {
+        if (child.fiber !== undefined) active++
+        if (child.handle?.snapshot !== undefined || child.lastHandle?.snapshot !== undefined) supervisors++
+      }
+      return { specs: children.length, active, supervisors, workers: children.length - supervisors }
+    })
 
     return {
       id,
       children: Effect.sync(() => children.map(info)),
+      countChildren,
       await: Deferred.await(done),
-      snapshot
-    }
+      snapshot,
+      startChild: (spec) => command(startChildCommand(spec as ChildSpec<E, R>)),
+      terminateChild: (childId) => command(terminateChildCommand(childId)),
+      restartChild: (childId) => command(restartChildCommand(childId)),
+      deleteChild: (childId) => command(deleteChildCommand(childId)),
+      stop: shutdown
+    } satisfies Engine
   })

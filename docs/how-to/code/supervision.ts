@@ -11,6 +11,7 @@ import { Actor, Component, Supervisor } from "airssys-wasm"
 
 const guest = (name: string) => path.resolve(import.meta.dirname, "..", "..", "..", "build", "guests", `${name}.wasm`)
 const text = (s: string): Uint8Array => new TextEncoder().encode(s)
+const decode = (bytes: Uint8Array): string => new TextDecoder().decode(bytes)
 
 // guests/flaky.wat traps on a payload starting with "trap"; it logs and echoes anything else.
 const quiet = { "airssys:component/logging": { log: () => Effect.void } }
@@ -54,7 +55,7 @@ const escalation = Effect.gen(function*() {
   })
   yield* Effect.sleep("500 millis")
   const [inner] = yield* outer.children
-  yield* Console.log(`inner: restarted ${inner?.restarts} time(s), last exit ${inner?.lastExit?.reason}`)
+  yield* Console.log(`inner: restarted ${inner?.ownRestarts} time(s), last exit ${inner?.lastExit?.reason}`)
   yield* Console.log(`  ${inner?.lastExit?.message?.split("\n")[0]}`)
   yield* Console.log(`worker: ${JSON.stringify(yield* worker.stats)}`)
 })
@@ -75,6 +76,47 @@ const snapshot = Effect.gen(function*() {
 })
 // #endregion snapshot
 
+// #region lifecycle
+const lifecycle = Effect.gen(function*() {
+  // A child that cannot start: `start` fails, the children before it stop, the ones after never start.
+  const broken = yield* Effect.flatMap(Component.fromFile(guest("lifecycle")), (component) =>
+    Actor.make(component, { id: "broken", config: text("fail") })) // its init refuses "fail"
+  const failed = yield* Effect.flip(Supervisor.start({
+    id: "boot",
+    children: [Actor.child(yield* flaky("first")), Actor.child(broken), Actor.child(yield* flaky("never"))]
+  }))
+  yield* Console.log(`${failed.reason}: ${failed.message}`)
+
+  const [a, b] = yield* Effect.forEach(["a", "b"], flaky)
+  const root = yield* Supervisor.start({ id: "root", children: [Actor.child(a!)] })
+  yield* root.startChild(Actor.child(b!)) // OTP's start_child
+  yield* a!.stop() // on purpose: its supervisor's terminate_child, not a crash to restart
+  const stopped = yield* Effect.flip(a!.request(text("hello?"))) // fails at once
+  yield* Console.log(`a: ${a!.status}, request: ${stopped._tag === "ActorStopped" ? stopped.reason : stopped._tag}`)
+  yield* root.terminateChild("b")
+  yield* Console.log(`children: ${JSON.stringify(yield* root.countChildren)}`)
+  yield* root.restartChild("a")
+  yield* Console.log(`a again: ${decode((yield* a!.request(text("back")))!)}`)
+})
+// #endregion lifecycle
+
+// #region dynamic
+const dynamic = Effect.gen(function*() {
+  const pool = yield* Supervisor.startDynamic({
+    id: "sessions",
+    maxChildren: 2,
+    child: (actor: Actor.ActorRef) => Actor.child(actor, { restart: "Transient" })
+  })
+  for (const id of ["s1", "s2", "s3"]) {
+    const started = yield* Effect.result(pool.startChild(yield* flaky(id)))
+    yield* Console.log(`${id}: ${started._tag === "Success" ? started.success.state : started.failure.reason}`)
+  }
+  yield* pool.terminateChild("s1") // deleted: room for another
+  yield* pool.startChild(yield* flaky("s4"))
+  yield* Console.log(`sessions: ${(yield* pool.children).map((child) => child.id).join(", ")}`)
+})
+// #endregion dynamic
+
 const step = <E, R>(title: string, effect: Effect.Effect<void, E, R>) =>
   Effect.andThen(Console.log(`\n== ${title}`), Effect.scoped(effect))
 
@@ -82,4 +124,6 @@ NodeRuntime.runMain(Effect.gen(function*() {
   yield* step("RestForOne", restForOne)
   yield* step("escalation", escalation)
   yield* step("snapshot", snapshot)
+  yield* step("lifecycle", lifecycle)
+  yield* step("dynamic", dynamic)
 }))
