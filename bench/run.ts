@@ -20,6 +20,7 @@ import { lifecycle } from "./lifecycle.ts"
 import { linker } from "./linker.ts"
 import { load } from "./load.ts"
 import { messaging } from "./messaging.ts"
+import { observer } from "./observer.ts"
 import { peer } from "./peer.ts"
 import { scaling } from "./scaling.ts"
 import { docsMarkers, markdownTargets, verdicts } from "./targets.ts"
@@ -59,7 +60,8 @@ export const suites: Readonly<Record<string, (options: Options) => ReadonlyArray
   isolation,
   messaging,
   linker,
-  fuel
+  fuel,
+  observer
 }
 
 const args = process.argv.slice(2)

@@ -80,6 +80,25 @@ export const targets: ReadonlyArray<Target> = [
       const base = ref(rows, row, "sum 1..n (i64 add): raw")
       return base === undefined ? formatNs(row.nsPerOp) : `+${((row.nsPerOp / base.nsPerOp - 1) * 100).toFixed(1)}%`
     }
+  },
+  {
+    issue: 18,
+    text: "the observer adds no measurable cost to a call when nobody is watching (within 1.05x, or the same-run noise floor when wider)",
+    row: "observer: Actor.request (16 B, wasm), registered, observer present, no client",
+    limitNs: (row, rows) => {
+      const base = ref(rows, row, "Actor.request (16 B, wasm), registered, no observer")
+      const control = ref(rows, row, "Actor.request (16 B, wasm), registered, no observer, second host")
+      if (base === undefined) return undefined
+      const floor = control === undefined ? 1 : Math.max(control.nsPerOp / base.nsPerOp, base.nsPerOp / control.nsPerOp)
+      return base.nsPerOp * Math.max(1.05, floor)
+    },
+    show: (row, rows) => {
+      const base = ref(rows, row, "Actor.request (16 B, wasm), registered, no observer")
+      const control = ref(rows, row, "Actor.request (16 B, wasm), registered, no observer, second host")
+      if (base === undefined) return formatNs(row.nsPerOp)
+      const floor = control === undefined ? "" : ` (two hosts without it: ${(control.nsPerOp / base.nsPerOp).toFixed(2)}x)`
+      return `${(row.nsPerOp / base.nsPerOp).toFixed(2)}x without it${floor}`
+    }
   }
 ]
 

@@ -10,9 +10,13 @@
  * - A guest asking for something it was not granted: refused, and the refusal is in the audit log.
  * - A hot swap from v1 to v2 of a component under traffic, without losing a message.
  * - A clean stop: every actor drains and stops, the files close, and the audit log's chain verifies.
+ *
+ * All along, the live observer serves the host on 127.0.0.1 (its URL is printed first; `--port=N` or
+ * `AIRSSYS_OBSERVE_PORT` picks the port). `npm start -- --keep` (or `AIRSSYS_DEMO_KEEP=1`) keeps the host
+ * up after step 5, with a trickle of traffic, an occasional trap and denial, until Ctrl-C.
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Console, Effect, Fiber, Layer, Logger, References, Stream } from "effect"
+import { Console, Effect, Fiber, Layer, Logger, References, Schedule, Stream } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import {
@@ -24,6 +28,7 @@ import {
   Linker,
   Logging,
   Messaging,
+  Observer,
   Registry,
   Router,
   Storage
@@ -58,11 +63,17 @@ const logLines = Logger.make(({ fiber, message }) => {
   console.log(`      [${author}] ${line}`)
 })
 
-const HostLive = Deployment.Deployment.layer.pipe(
+const keep = process.argv.includes("--keep") || process.env["AIRSSYS_DEMO_KEEP"] === "1"
+const portArgument = process.argv.find((arg) => arg.startsWith("--port="))?.slice("--port=".length)
+const port = Number(portArgument ?? process.env["AIRSSYS_OBSERVE_PORT"] ?? 0)
+
+const HostLive = Observer.layer({ port }).pipe(
+  Layer.provideMerge(Deployment.Deployment.layer),
   Layer.provideMerge(Linker.layer([Messaging.hostInterface, Storage.hostInterface, Logging.hostInterface])),
   Layer.provideMerge(Layer.mergeAll(Messaging.layer, Storage.layer({ filename: statePath }), Logging.layer)),
   Layer.provideMerge(Router.Router.layer),
-  Layer.provideMerge(Layer.merge(Registry.Registry.layer, Audit.layerJsonl(auditPath)))
+  // The audit log on disk, and its latest events in memory for the observer's audit stream.
+  Layer.provideMerge(Layer.merge(Registry.Registry.layer, Audit.combine(Audit.layerMemory({ capacity: 1000 }), Audit.layerJsonl(auditPath))))
 )
 
 const step = (title: string) => Console.log(`\n== ${title}`)
@@ -79,6 +90,8 @@ const program = Effect.gen(function*() {
   const router = yield* Router.Router
   const registry = yield* Registry.Registry
   yield* Console.log(`airssys-wasm demo host — state ${path.relative(root, statePath)}, audit log ${path.relative(root, auditPath)}`)
+  const observer = yield* Observer.Observer
+  yield* Console.log(`observer: ${observer.url} (live while the demo runs${keep ? "" : "; npm start -- --keep to keep the host up"})`)
 
   // Restarts and stops, as the registry reports them.
   yield* Effect.forkScoped(
@@ -156,6 +169,22 @@ const program = Effect.gen(function*() {
   yield* greet("cy")
   yield* Console.log("   (rolled back to v1)")
 
+  if (keep) {
+    yield* step(`The host stays up: watch it at ${observer.url} — Ctrl-C for a clean stop`)
+    // A trickle of traffic through the pipeline and the greeter, a trap now and then, a denial now and then.
+    let tick = 0
+    yield* Effect.forkScoped(Effect.repeat(
+      Effect.gen(function*() {
+        tick++
+        yield* Effect.ignore(router.request("host", "greeter", encoder.encode(`visitor ${tick}`)))
+        if (tick % 3 === 0) yield* Effect.ignore(router.request("host", "ingestion", encoder.encode(tick % 2 === 0 ? "kiwi" : "Mango")))
+        if (tick % 150 === 0) yield* Effect.ignore(router.send("host", "flaky", encoder.encode("trap: now and then")))
+        if (tick % 200 === 0) yield* Effect.ignore(router.request("host", "messenger", command("s", "storage", "9:EVIL")))
+      }),
+      Schedule.spaced("100 millis")
+    ))
+    return yield* Effect.never
+  }
   yield* step("6. Clean stop")
 })
 

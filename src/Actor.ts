@@ -124,6 +124,16 @@ export interface Stats {
   readonly handled: number
   readonly incarnations: number
   readonly traps: number
+  /** The last trap's message (what crashed the last incarnation that trapped). */
+  readonly lastError?: string
+  /** Bytes of linear memory the running in-process instance uses now. */
+  readonly memoryBytes?: number
+  /** The component's memory cap in bytes, when it has one. */
+  readonly memoryCapBytes?: number
+  /** Fuel units the running instance's last call used, when the component is metered. */
+  readonly fuelUsed?: number
+  /** Fuel units each call may use, when the component is metered. */
+  readonly fuelPerCall?: number
 }
 
 /**
@@ -150,6 +160,12 @@ export interface ActorRef {
    * left goes to dead letters.
    */
   stop(timeout?: Duration.Input): Effect.Effect<void>
+  /**
+   * Ends the running incarnation as a crash (`ActorCrashed`, reason `Restarted`) once the message in hand
+   * (if any) is handled, so its supervisor starts a fresh instance; queued messages wait for it. Returns
+   * `false`, doing nothing, when no incarnation is running.
+   */
+  readonly restart: Effect.Effect<boolean>
   /**
    * One incarnation: runs until the actor is stopped (success) or crashes (`ActorCrashed`). A supervisor
    * uses it as the child's `start`; each run uses a new instance and the same mailbox.
@@ -341,6 +357,7 @@ class Ref implements ActorRef {
   readonly stop: ActorRef["stop"]
   readonly run: ActorRef["run"]
   readonly stats: ActorRef["stats"]
+  readonly restart: ActorRef["restart"]
   private readonly statusOf: () => Status
   constructor(
     id: string,
@@ -350,7 +367,8 @@ class Ref implements ActorRef {
     stop: ActorRef["stop"],
     run: ActorRef["run"],
     statusOf: () => Status,
-    stats: ActorRef["stats"]
+    stats: ActorRef["stats"],
+    restart: ActorRef["restart"]
   ) {
     this.id = id
     this.component = component
@@ -361,10 +379,24 @@ class Ref implements ActorRef {
     this.run = run
     this.statusOf = statusOf
     this.stats = stats
+    this.restart = restart
   }
   get status(): Status {
     return this.statusOf()
   }
+}
+
+// Stats with what is known only sometimes: the last trap, and the running instance's memory and fuel.
+const withUsage = (stats: Stats, component: Component.Component, lastError: string | undefined, instance: Instance | undefined): Stats => {
+  const usage = instance?.usage?.()
+  const { fuel, memoryBytes } = component.limits
+  const out: { -readonly [K in keyof Stats]: Stats[K] } = { ...stats }
+  if (lastError !== undefined) out.lastError = lastError
+  if (usage !== undefined) out.memoryBytes = usage.memoryBytes
+  if (Number.isFinite(memoryBytes)) out.memoryCapBytes = memoryBytes
+  if (usage?.fuelUsed !== undefined) out.fuelUsed = usage.fuelUsed
+  if (Number.isFinite(fuel)) out.fuelPerCall = fuel
+  return out
 }
 
 const errorOf = <E>(exit: Exit.Exit<unknown, E>): E | undefined =>
@@ -419,6 +451,7 @@ const makeActor = <R>(
     let dispatcher: SchedulerDispatcher | undefined
     let handled = 0
     let traps = 0
+    let lastError: string | undefined
     let incarnations = 0
     const durationMetric = series.callDuration
     // Metrics are updated synchronously on the hot path: `Metric.update` as an Effect costs ~0.4 µs.
@@ -523,6 +556,7 @@ const makeActor = <R>(
       flush()
       reply?.(Exit.fail(error))
       traps++
+      lastError = error.message
       trapsMetric.updateUnsafe(1, metricContext)
       deadLetter(envelope, "Trapped", error.message)
       crash = new ActorCrashed({
@@ -966,6 +1000,15 @@ const makeActor = <R>(
       }
     }
 
+    // A crash asked for: the loop ends the incarnation as it would after a trap.
+    const restart = Effect.sync(() => {
+      if (status !== "Running" || crash !== undefined) return false
+      crash = new ActorCrashed({ actorId: id, reason: "Restarted", message: "restarted on request" })
+      status = "Crashed"
+      wake?.()
+      return true
+    })
+
     const ref: ActorRef = new Ref(
       id,
       component,
@@ -974,7 +1017,11 @@ const makeActor = <R>(
       stop,
       run,
       () => status,
-      Effect.sync(() => ({ id, status, mailboxDepth: mailbox.size, handled, incarnations, traps }))
+      Effect.sync((): Stats => {
+        const stats: Stats = { id, status, mailboxDepth: mailbox.size, handled, incarnations, traps }
+        return lastError === undefined && instance?.usage === undefined ? stats : withUsage(stats, component, lastError, instance)
+      }),
+      restart
     )
 
     const closed = Effect.sync(() => {

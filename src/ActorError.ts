@@ -87,14 +87,14 @@ export class ActorStopped extends Schema.TaggedError<ActorStopped>()("ActorStopp
 /**
  * An incarnation of the actor ended abnormally: its guest trapped or hit a resource limit (while handling
  * a message or in `lifecycle.init`), or it could not be instantiated (`StartFailed`; also when its scope
- * has closed), or it already runs an incarnation (`AlreadyRunning`: one `ref.run` at a time). Its
- * supervisor decides what happens next.
+ * has closed), or it already runs an incarnation (`AlreadyRunning`: one `ref.run` at a time), or it was
+ * asked to restart (`ActorRef.restart`, reason `Restarted`). Its supervisor decides what happens next.
  *
  * @since 0.1.0
  * @category errors
  */
 export class ActorCrashed extends Schema.TaggedError<ActorCrashed>()("ActorCrashed", {
   actorId: Schema.String,
-  reason: Schema.Literals(["Trap", "LimitExceeded", "InitFailed", "StartFailed", "AlreadyRunning"]),
+  reason: Schema.Literals(["Trap", "LimitExceeded", "InitFailed", "StartFailed", "AlreadyRunning", "Restarted"]),
   message: Schema.String
 }) {}

@@ -151,6 +151,10 @@ export class Deployment extends Context.Service<Deployment, {
   readonly unload: (name: string, version?: string, options?: SwitchOptions) => Effect.Effect<void, DeploymentError>
   /** The versions of `name`, in deployment order. */
   readonly versions: (name: string) => Effect.Effect<ReadonlyArray<Version>>
+  /** Every deployed name, in the order of first deployment. */
+  readonly names: Effect.Effect<ReadonlyArray<string>>
+  /** The supervisors of the running versions (one per version, id `name@version`), for observers. */
+  readonly supervisors: Effect.Effect<ReadonlyArray<Supervisor.SupervisorRef>>
 }>()("airssys-wasm/Deployment") {
   /**
    * Deployments into the `Registry` in the environment, linked by the `Linker` when one is provided.
@@ -173,6 +177,7 @@ interface Running {
   readonly ref: Actor.ActorRef
   readonly entry: Registry.Entry
   readonly scope: Scope.Closeable
+  readonly supervisor: Supervisor.SupervisorRef
 }
 
 interface VersionRecord {
@@ -248,7 +253,7 @@ export const make: Effect.Effect<Deployment["Service"], never, Registry.Registry
         // returns, so a link error or a failing `init` shows by now.
         let crashed: string | undefined
         const child = Actor.child(ref, { restart: "Transient" })
-        yield* Supervisor.start({
+        const supervisor = yield* Supervisor.start({
           id,
           intensity: record.options?.intensity,
           children: [{ ...child, start: Effect.tapError(child.start, (error) => Effect.sync(() => (crashed = error.message))) }]
@@ -269,7 +274,7 @@ export const make: Effect.Effect<Deployment["Service"], never, Registry.Registry
           })
         }
         const entry = yield* registry.register(name, record.version, ref, { grants })
-        return { ref, entry, scope }
+        return { ref, entry, scope, supervisor }
       }).pipe(Scope.provide(scope), Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause))))
       return started
     })
@@ -398,5 +403,13 @@ export const make: Effect.Effect<Deployment["Service"], never, Registry.Registry
       return out
     })
 
-  return Deployment.of({ deploy, promote, rollback, unload, versions })
+  const supervisors = Effect.sync(() => {
+    const out: Array<Supervisor.SupervisorRef> = []
+    for (const named of names.values()) {
+      for (const record of named.versions.values()) if (record.running !== undefined) out.push(record.running.supervisor)
+    }
+    return out
+  })
+
+  return Deployment.of({ deploy, promote, rollback, unload, versions, names: Effect.sync(() => Array.from(names.keys())), supervisors })
 })

@@ -76,6 +76,19 @@ export interface Instance {
   } | undefined
   /** @internal */
   close(): void
+  /**
+   * @internal What the guest uses now: its linear memories' bytes, and the fuel its last call used (when
+   * metered). Read by the observer, never on the call path.
+   */
+  readonly usage?: (() => Usage) | undefined
+}
+
+/**
+ * @internal
+ */
+export interface Usage {
+  readonly memoryBytes: number
+  readonly fuelUsed: number | undefined
 }
 
 const camelCase = (name: string): string => name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase())
@@ -310,6 +323,11 @@ export const make = (
     () => {
       poison ??= "instance closed"
       abortSuspended?.()
+    },
+    () => {
+      let memoryBytes = 0
+      for (const memory of memories) memoryBytes += memory.buffer.byteLength
+      return { memoryBytes, fuelUsed: meter?.consumed() }
     }
   )
 }
@@ -327,6 +345,7 @@ class InProcess implements Instance {
   readonly call: Instance["call"]
   private readonly isPoisoned: () => boolean
   readonly close: () => void
+  readonly usage: () => Usage
   constructor(
     component: Component,
     process: Instance["process"],
@@ -336,7 +355,8 @@ class InProcess implements Instance {
     directCalls: ReadonlyArray<string>,
     call: Instance["call"],
     isPoisoned: () => boolean,
-    close: () => void
+    close: () => void,
+    usage: () => Usage
   ) {
     this.component = component
     this.process = process
@@ -347,6 +367,7 @@ class InProcess implements Instance {
     this.call = call
     this.isPoisoned = isPoisoned
     this.close = close
+    this.usage = usage
   }
   get poisoned(): boolean {
     return this.isPoisoned()

@@ -378,3 +378,55 @@ describe("progress line", () => {
       assert.deepStrictEqual(lines, ["loading…", "gave up after 2000 ms"])
     }))
 })
+
+describe("run --observe", () => {
+  it.live("serves the observer during and after the call (audit with the denial, /metrics) until interrupted", () =>
+    Effect.gen(function*() {
+      const { spawn } = yield* Effect.promise(() => import("node:child_process"))
+      // Killed when the test ends, however it ends: the process serves until interrupted.
+      const child = yield* Effect.acquireRelease(
+        Effect.sync(() =>
+          spawn(node, [main, "run", guestPath("host-calls"), "--input", "ping", "--observe"], {
+            cwd: work,
+            env: { ...process.env, AIRSSYS_WASM_CACHE_DIR: cacheDir, NO_COLOR: "1" }
+          })
+        ),
+        (child) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
+      )
+      let stderr = ""
+      child.stderr.on("data", (chunk) => (stderr += chunk))
+      const url = yield* Effect.promise(() =>
+        new Promise<string>((resolve, reject) => {
+          const look = () => {
+            const found = /observer at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stderr)
+            if (found !== null && stderr.includes("the call failed")) resolve(found[1]!)
+          }
+          child.stderr.on("data", look)
+          child.once("exit", () => reject(new Error(`exited early: ${stderr}`)))
+        })
+      )
+      const audit = yield* Effect.promise(() => fetch(new URL("/api/audit", url)).then((r) => r.json()))
+      const denied = (audit as { events: Array<{ decision?: string; capability?: string }> }).events.filter((e) => e.decision === "denied")
+      assert.isTrue(denied.some((e) => e.capability === "Messaging"))
+      assert.strictEqual((audit as { verification: { state: string } }).verification.state, "verified")
+      // The Prometheus endpoint answers (what it lists depends on what this process did: a cached
+      // component is not transpiled, so it may list nothing).
+      const metrics = yield* Effect.promise(() => fetch(new URL("/metrics", url)))
+      assert.strictEqual(metrics.status, 200)
+      assert.match(metrics.headers.get("content-type")!, /^text\/plain; version=0\.0\.4/)
+      const code = yield* Effect.promise(() =>
+        new Promise<number | null>((resolve) => {
+          child.once("exit", (exitCode, signal) => resolve(exitCode ?? (signal === null ? null : 128)))
+          child.kill("SIGINT")
+        })
+      )
+      assert.notStrictEqual(code, 0)
+      assert.notStrictEqual(code, null)
+    }).pipe(Effect.scoped))
+  it.effect("--observe=PORT must be a port", () =>
+    Effect.gen(function*() {
+      const bad = yield* cli(["run", guestPath("echo"), "--observe=http"])
+      assert.strictEqual(bad.code, 2)
+      assert.include(bad.stderr, "invalid --observe \"http\": expected a port number")
+    }))
+})

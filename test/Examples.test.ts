@@ -54,6 +54,7 @@ describe("the demo host (npm start)", { timeout: 180_000 }, () => {
       const dataDirectory = fs.mkdtempSync(path.join(os.tmpdir(), "airssys-demo-"))
       const first = yield* run(path.join(root, "demo", "host.ts"), { AIRSSYS_DEMO_DIR: dataDirectory })
       assert.strictEqual(first.code, 0, first.stderr)
+      assert.match(first.stdout, /^observer: http:\/\/127\.0\.0\.1:\d+\/ \(live while the demo runs/m)
       assert.include(first.stdout, "\"kiwi\"     → stored 2:KIWI")
       assert.include(first.stdout, "refused: GuestError: rejected 3:Banana!")
       assert.include(first.stdout, "(registry: flaky@1 restarted)")

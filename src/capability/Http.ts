@@ -202,8 +202,16 @@ const credentialHeaders = new Set(["authorization", "cookie", "proxy-authorizati
 const invalid = (message: string, url?: string) =>
   new HttpError({ reason: "InvalidRequest", ...(url === undefined ? {} : { url }), message })
 
+// `forEach`, not `Array.from(headers)`: the same pairs in the same order, and TypeScript 5.9's DOM lib
+// types `Headers` as iterable only with `DOM.Iterable`.
+const headerEntries = (headers: Headers): Array<[string, string]> => {
+  const entries: Array<[string, string]> = []
+  headers.forEach((value, name) => void entries.push([name, value]))
+  return entries
+}
+
 const parseUrl = (text: string, base?: URL): URL | HttpError => {
-  if (!URL.canParse(text, base)) return invalid(`not a URL: ${JSON.stringify(text.slice(0, 256))}`)
+  if (!URL.canParse(text, base?.href)) return invalid(`not a URL: ${JSON.stringify(text.slice(0, 256))}`)
   const url = new URL(text, base)
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     return invalid(`only http: and https: URLs are allowed, got ${url.protocol}`, url.href)
@@ -286,7 +294,7 @@ export const make = (transport: Transport, options?: Options): Effect.Effect<Htt
         if (parsed instanceof HttpError) return yield* parsed
         let url = parsed
         const headers = yield* Effect.try({
-          try: () => new Headers(request.headers.map(([name, value]) => [name, value])),
+          try: () => new Headers(request.headers.map(([name, value]): [string, string] => [name, value])),
           catch: (cause) => invalid(`invalid header: ${cause instanceof Error ? cause.message : String(cause)}`, url.href)
         })
         if (headers.has("host")) return yield* invalid("the Host header is set by the host", url.href)
@@ -369,7 +377,7 @@ export const nodeTransport: Transport = (hop) =>
     const reader = response.body?.getReader()
     return {
       status: response.status,
-      headers: Array.from(response.headers),
+      headers: headerEntries(response.headers),
       read: reader === undefined ? Effect.succeed(undefined) : Effect.tryPromise({
         try: () => reader.read(),
         catch: (cause) => unavailable(hop.url, cause)
@@ -385,7 +393,7 @@ export const nodeTransport: Transport = (hop) =>
  * @category constructors
  */
 export const handlerTransport = (handler: Handler): Transport => (hop) =>
-  handler({ method: hop.method, url: hop.url.href, headers: Array.from(hop.headers) }).pipe(
+  handler({ method: hop.method, url: hop.url.href, headers: headerEntries(hop.headers) }).pipe(
     Effect.map((response): Exchange => {
       let body: Uint8Array | undefined = response.body
       return {

@@ -49,6 +49,20 @@ export const fuel = (flag: string, text: string): Effect.Effect<number, UsageErr
     : Effect.fail(invalid(flag, text, "a whole number of fuel units ≥ 0 (e.g. 1000000 or 1e6) or \"unlimited\""))
 }
 
+/**
+ * A TCP port: 0 (any free port) to 65535.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const port = (flag: string, text: string): Effect.Effect<number, UsageError> => {
+  const trimmed = text.trim()
+  const value = /^\d{1,5}$/.test(trimmed) ? Number(trimmed) : Number.NaN
+  return value >= 0 && value <= 65535
+    ? Effect.succeed(value)
+    : Effect.fail(invalid(flag, text, "a port number from 0 (any free port) to 65535"))
+}
+
 const durationUnits: Record<string, number> = {
   ms: 1,
   millis: 1,

@@ -1,13 +1,48 @@
+#!/usr/bin/env node
 /**
- * The `airssys-wasm` executable: `node src/cli/main.ts run plugin.wasm --input hi`.
+ * The `airssys-wasm` executable: the package's `bin` is its build, `dist/cli/main.js`; from this
+ * repository `node src/cli/main.ts run plugin.wasm --input hi`.
  *
- * Turns on Node's on-disk compile cache before loading anything else (the CLI is a short-lived
- * process: caching V8's compiled code of effect, jco and the library halves its start-up after the
- * first run), then starts the CLI.
+ * Checks the Node version first, in code any Node parses, so that an older Node prints one line instead
+ * of a stack trace; turns on Node's on-disk compile cache before loading anything else (the CLI is a
+ * short-lived process: caching V8's compiled code of effect, jco and the library halves its start-up
+ * after the first run); then starts the CLI.
  *
  * @since 0.1.0
  */
+import * as fs from "node:fs"
 import * as Module from "node:module"
+import * as path from "node:path"
+
+// The oldest Node the package supports (`engines` in package.json), @effect/platform-node-shared's floor.
+const [major = 0, minor = 0] = process.versions.node.split(".").map(Number)
+if (major < 22 || (major === 22 && minor < 19)) {
+  process.stderr.write(`airssys-wasm: needs Node.js 22.19 or later; this is Node.js ${process.version}\n`)
+  process.exit(2)
+}
+
+// Node 22 warns on every start that node:sqlite (the storage capability's backend) is experimental:
+// noise on the CLI's stderr, where each line is meant to be about the guest.
+const emitWarning = process.emitWarning.bind(process)
+process.emitWarning = ((warning: string | Error, ...rest: Array<never>) => {
+  if (!/SQLite is an experimental feature/.test(String(warning))) emitWarning(warning, ...rest)
+}) as typeof process.emitWarning
 
 Module.enableCompileCache?.()
-void import("./start.ts")
+import("./start.ts").catch((cause: unknown) => {
+  // A peer dependency the install left out: `@effect/platform-node-shared` is optional (only the CLI
+  // needs it), `effect` is not. Name it and the command that adds it, not a stack trace.
+  const missing = cause instanceof Error && "code" in cause && cause.code === "ERR_MODULE_NOT_FOUND"
+    ? /Cannot find package '([^']+)'/.exec(cause.message)?.[1]
+    : undefined
+  if (missing === undefined) throw cause
+  // Effect's packages are released in lockstep: the one matching the installed effect installs cleanly.
+  const effect = Module.createRequire(import.meta.url).resolve.paths("effect")
+    ?.map((dir) => path.join(dir, "effect", "package.json"))
+    .find((file) => fs.existsSync(file))
+  const version = missing !== "effect" && effect !== undefined
+    ? `@${(JSON.parse(fs.readFileSync(effect, "utf8")) as { version: string }).version}`
+    : ""
+  process.stderr.write(`airssys-wasm: the CLI needs the package ${missing}, which is not installed: npm install ${missing}${version}\n`)
+  process.exit(2)
+})

@@ -15,6 +15,7 @@ import type * as Component from "../Component.ts"
 import { LimitExceeded } from "../ComponentError.ts"
 import type { Instance } from "../Instance.ts"
 import * as Linker from "../Linker.ts"
+import * as Observer from "../Observer.ts"
 import type * as ResourceLimits from "../ResourceLimits.ts"
 import { unversioned } from "../internal/witWorld.ts"
 import { UsageError } from "./errors.ts"
@@ -56,7 +57,15 @@ export const config = {
   id: optional("id", "ID", "the component's id in audit events and storage (default: the file name without .wasm)"),
   storage: optional("storage", "FILE", "keep storage in this SQLite file (default: in memory, gone after the run)"),
   audit: optional("audit", "FILE", "append the audit log (hash-chained JSONL) to FILE"),
-  cacheDir: optional("cache-dir", "DIR", "where transpiled components are cached (default: ~/.cache/airssys-wasm)")
+  cacheDir: optional("cache-dir", "DIR", "where transpiled components are cached (default: ~/.cache/airssys-wasm)"),
+  observe: Flag.String("observe").pipe(
+    Flag.withMetavar("PORT"),
+    Flag.withOptionalValue("0"),
+    Flag.withDescription(
+      "serve the live observer on 127.0.0.1:PORT (a free port when bare) and keep serving after the call until Ctrl-C"
+    ),
+    Flag.optional
+  )
 } as const
 
 /**
@@ -205,6 +214,7 @@ export const handler = (options: Config) =>
       storage: options.allowStorage
     }, process.cwd())
     const input = yield* Flags.input(options.input)
+    const observePort = Option.isSome(options.observe) ? yield* Flags.port("observe", options.observe.value) : undefined
     const id = Option.getOrElse(options.id, () => path.basename(options.component).replace(/\.wasm$/, ""))
     const component = yield* load(options.component, {
       limits,
@@ -246,14 +256,29 @@ export const handler = (options: Config) =>
       const bytes = toBytes(result)
       if (bytes !== undefined) yield* write(bytes)
     })
-    return yield* program.pipe(
+    // With --observe the observer serves from before the call until Ctrl-C, whatever the call's outcome
+    // (its denials and errors are on stderr already), so a person can look.
+    const observed: Effect.Effect<
+      void,
+      Effect.Error<typeof program> | Observer.ObserverError,
+      Effect.Services<typeof program>
+    > = observePort === undefined ? program : Effect.gen(function*() {
+      const observer = yield* Observer.Observer
+      yield* Console.error(`airssys-wasm: observer at ${observer.url} (Ctrl-C to stop)`)
+      const exit = yield* Effect.exit(program)
+      yield* observer.sample
+      if (exit._tag === "Failure") yield* Console.error(`airssys-wasm: the call failed; the observer still serves`)
+      return yield* Effect.never
+    }).pipe(Effect.provide(Observer.layer({ port: observePort })))
+    return yield* observed.pipe(
       Effect.scoped,
       Effect.provide(Host.layer({ report, storage: Option.getOrUndefined(options.storage), audit: Option.getOrUndefined(options.audit) })),
       // Only building the host fails with these (a guest's storage failures reach it as `err`): a bad file.
       Effect.catchTags({
         StorageError: (error) =>
           Effect.fail(new UsageError({ reason: "MissingFile", flag: "storage", message: `--storage ${Option.getOrElse(options.storage, () => "")}: ${error.message}` })),
-        AuditError: (error) => Effect.fail(new UsageError({ reason: "MissingFile", flag: "audit", message: `--audit: ${error.message}` }))
+        AuditError: (error) => Effect.fail(new UsageError({ reason: "MissingFile", flag: "audit", message: `--audit: ${error.message}` })),
+        ObserverError: (error) => Effect.fail(new UsageError({ reason: "InvalidFlag", flag: "observe", message: `--observe: ${error.message}` }))
       })
     )
   })
@@ -272,6 +297,7 @@ export const command = Command.make("run", config, handler).pipe(
   Command.withExamples([
     { command: "airssys-wasm run echo.wasm --input hello", description: "process(\"hello\"), print the result" },
     { command: "airssys-wasm run plugin.wasm --allow-storage plugin --storage state.db --input @request.bin", description: "with storage in a SQLite file" },
-    { command: "airssys-wasm run loop.wasm --fuel 1000000", description: "stop a runaway guest after 1e6 units of fuel" }
+    { command: "airssys-wasm run loop.wasm --fuel 1000000", description: "stop a runaway guest after 1e6 units of fuel" },
+    { command: "airssys-wasm run plugin.wasm --observe=4000", description: "watch it on http://127.0.0.1:4000/ (audit, dead letters, /metrics)" }
   ])
 )

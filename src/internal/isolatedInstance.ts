@@ -17,6 +17,9 @@ import { type HostImports, makeBinding } from "./hostBridge.ts"
 import type * as Abi from "./canonicalAbi.ts"
 import type { Call, Init, Reply } from "./instanceWorker.ts"
 
+// The worker's module sits beside this one: `.ts` in the repository, `.js` in the built package.
+const moduleExtension = import.meta.url.slice(import.meta.url.lastIndexOf("."))
+
 type Resume = (effect: Effect.Effect<unknown, CallError>) => void
 
 interface Pending {
@@ -43,7 +46,7 @@ export const makeIsolated = <R>(
       imports: component.loaded.imports,
       fuel: component.limits.fuel
     }
-    const worker = new Worker(new URL("./instanceWorker.ts", import.meta.url), { workerData: init })
+    const worker = new Worker(new URL(`./instanceWorker${moduleExtension}`, import.meta.url), { workerData: init })
     const pending = new Map<number, Pending>()
     let nextId = 0
     let poison: string | undefined

@@ -6,16 +6,27 @@
  * @internal
  */
 import { createHash } from "node:crypto"
+import { readFileSync } from "node:fs"
 import * as fs from "node:fs/promises"
+import { createRequire } from "node:module"
 import * as path from "node:path"
 import { GuestErr } from "./canonicalAbi.ts"
 import { type FuelHost, fuelImportModule, makeFuelHost } from "./fuelMeter.ts"
 
-type Jco = typeof import("@bytecodealliance/jco")
+// jco's transpiler and wasm-tools as a library (`@bytecodealliance/jco-transpile`), not the jco CLI
+// package: the CLI pulls in componentize-js, TypeScript and wizer that a host never runs.
+interface Jco {
+  readonly transpile: typeof import("@bytecodealliance/jco-transpile").transpileBytes
+  readonly componentWit: typeof import("@bytecodealliance/jco-transpile/wasm-tools").componentWit
+}
 
 // Importing jco costs ~100 ms: only pay it when something must actually be transpiled.
 let jcoModule: Promise<Jco> | undefined
-const jco = (): Promise<Jco> => (jcoModule ??= import("@bytecodealliance/jco"))
+const jco = (): Promise<Jco> =>
+  (jcoModule ??= Promise.all([
+    import("@bytecodealliance/jco-transpile"),
+    import("@bytecodealliance/jco-transpile/wasm-tools")
+  ]).then(([transpiler, tools]) => ({ transpile: transpiler.transpileBytes, componentWit: tools.componentWit })))
 
 /** What the transpile step yields, and what the disk cache stores. */
 export interface Transpiled {
@@ -40,12 +51,14 @@ export type GlueInstantiate = (
 
 export const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex")
 
-/** jco's version takes part in every cache key: a new jco means new glue. */
-export const jcoVersion = "1.35.0"
+/** The transpiler's version takes part in every cache key: a new transpiler means new glue. */
+export const jcoVersion: string = (JSON.parse(
+  readFileSync(path.join(path.dirname(createRequire(import.meta.url).resolve("@bytecodealliance/jco-transpile")), "..", "package.json"), "utf8")
+) as { version: string }).version
 
 /** Changes when the way glue is patched changes: part of the disk cache key. */
 const gluePatchVersion = 5
-const cacheVersion = `jco-${jcoVersion}/patch-${gluePatchVersion}`
+const cacheVersion = `jco-transpile-${jcoVersion}/patch-${gluePatchVersion}`
 
 const glueName = "component"
 
@@ -107,7 +120,9 @@ const checkWasmMemoryHeadroom = (): void => {
 const transpile = async (bytes: Uint8Array): Promise<Transpiled> => {
   checkWasmMemoryHeadroom()
   const { transpile, componentWit } = await jco()
-  const options = { name: glueName, instantiation: "async", noTypescript: true, quiet: true } as const
+  // `noComponentErrorWrapping: false`: the glue jco's CLI package generated (a guest's top-level `err`
+  // thrown as jco's ComponentError), which the failure handling below expects.
+  const options = { name: glueName, instantiation: "async", emitTypescriptDeclarations: false, noComponentErrorWrapping: false } as const
   let out = await transpile(bytes, options)
   const suspending = suspendingIn(out.imports)
   if (suspending.length > 0) {

@@ -40,6 +40,9 @@ import * as path from "node:path"
 import { Worker } from "node:worker_threads"
 import { Data, Result } from "effect"
 
+// The worker's module sits beside this one: `.ts` in the repository, `.js` in the built package.
+const moduleExtension = import.meta.url.slice(import.meta.url.lastIndexOf("."))
+
 // -----------------------------------------------------------------------------
 // Errors
 // -----------------------------------------------------------------------------
@@ -854,7 +857,7 @@ export type WorkerReply =
  */
 export const instrumentFuelInWorker = (bytes: Uint8Array): Promise<Uint8Array> =>
   new Promise((resolve, reject) => {
-    const worker = new Worker(new URL("./wasmFuelWorker.ts", import.meta.url), {
+    const worker = new Worker(new URL(`./wasmFuelWorker${moduleExtension}`, import.meta.url), {
       workerData: { bytes },
       stdout: true,
       stderr: true

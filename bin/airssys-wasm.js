@@ -1,3 +1,0 @@
-#!/usr/bin/env node
-// The `airssys-wasm` executable. Needs Node >= 22.19 (TypeScript type stripping); the sources are .ts.
-import "../src/cli/main.ts"
