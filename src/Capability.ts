@@ -1,8 +1,8 @@
 /**
  * What a component may do, as data, and the checks that sit on every host call.
  *
- * A `Capability` is one grant: `FileRead`, `FileWrite`, `NetworkOutbound`, `Messaging`, `Storage` or
- * `Custom`. A component's capabilities are compiled once into `Grants` (globs, host and name
+ * A `Capability` is one grant: `FileRead`, `FileWrite`, `NetworkOutbound`, `Messaging`, `Storage`,
+ * `Custom` or `Environment`. A component's capabilities are compiled once into `Grants` (globs, host and name
  * patterns); the `allows*` functions and `check` then answer one request each with plain string work,
  * in tens to a few hundred nanoseconds. Deny by default: empty `Grants` deny everything, and anything
  * a grant does not spell out is denied.
@@ -18,7 +18,8 @@
  *   { "type": "NetworkOutbound", "host": "*.example.com", "port": 443 },
  *   { "type": "Messaging", "pattern": "orders.*" },
  *   { "type": "Storage", "namespace": "plugin-a" },
- *   { "type": "Custom", "interface": "game:api/weapons", "scope": "weapons" }
+ *   { "type": "Custom", "interface": "game:api/weapons", "scope": "weapons" },
+ *   { "type": "Environment", "variables": { "LANG": "C.UTF-8" }, "arguments": ["plugin", "--verbose"] }
  * ]
  * ```
  *
@@ -135,13 +136,38 @@ export class Custom extends Schema.TaggedClass<Custom>()("Custom", {
   scope: NamePattern
 }) {}
 
+const Variables = Schema.Record(Schema.String, Schema.String).check(Schema.makeFilter((variables: Readonly<Record<string, string>>) => {
+  for (const name of Object.keys(variables)) {
+    if (name === "") return new SchemaIssue.InvalidValue({ message: "an empty variable name", reason: "EmptyPattern" })
+    if (name.includes("=") || name.includes("\0")) {
+      return new SchemaIssue.InvalidValue({ message: `variable name ${JSON.stringify(name)} contains = or NUL`, reason: "InvalidPattern" })
+    }
+  }
+  return undefined
+}, { expected: "variable names without = or NUL" }))
+
+/**
+ * What a guest sees of `wasi:cli/environment`: these `variables` (name → value) and `arguments`
+ * (the program's argv, its name first by convention). Nothing else: a guest never sees the host's
+ * own environment, only what a grant spells out (the CLI's `--env NAME` copies one host variable's
+ * value into the grant). Several `Environment` grants add up (a later value of a variable wins; their
+ * arguments are concatenated).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Environment extends Schema.TaggedClass<Environment>()("Environment", {
+  variables: Schema.optionalKey(Variables),
+  arguments: Schema.optionalKey(Schema.Array(Schema.String))
+}) {}
+
 /**
  * One grant.
  *
  * @since 0.1.0
  * @category models
  */
-export const Capability = Schema.Union([FileRead, FileWrite, NetworkOutbound, Messaging, Storage, Custom]).pipe(
+export const Capability = Schema.Union([FileRead, FileWrite, NetworkOutbound, Messaging, Storage, Custom, Environment]).pipe(
   Schema.toTaggedUnion("_tag")
 )
 
@@ -163,7 +189,8 @@ export const CapabilityJson = Schema.Union([
   NetworkOutbound.pipe(Schema.encodeKeys({ _tag: "type" })),
   Messaging.pipe(Schema.encodeKeys({ _tag: "type" })),
   Storage.pipe(Schema.encodeKeys({ _tag: "type" })),
-  Custom.pipe(Schema.encodeKeys({ _tag: "type" }))
+  Custom.pipe(Schema.encodeKeys({ _tag: "type" })),
+  Environment.pipe(Schema.encodeKeys({ _tag: "type" }))
 ])
 
 /**
@@ -388,6 +415,30 @@ export const makeGrants = (capabilities: Iterable<Capability>): Grants => {
       custom: Matching.compileInterfaces(of("Custom"))
     }
   }
+}
+
+/**
+ * The environment variables and arguments the grants give a guest (see `Environment`): empty
+ * without an `Environment` grant.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const environmentOf = (grants: Grants): {
+  readonly variables: ReadonlyArray<readonly [string, string]>
+  readonly arguments: ReadonlyArray<string>
+} => {
+  const variables = new Map<string, string>()
+  const args: Array<string> = []
+  for (const grant of grants.capabilities) {
+    if (grant._tag !== "Environment") continue
+    for (const [name, value] of Object.entries(grant.variables ?? {})) {
+      variables.delete(name)
+      variables.set(name, value)
+    }
+    if (grant.arguments !== undefined) args.push(...grant.arguments)
+  }
+  return { variables: Array.from(variables), arguments: args }
 }
 
 /**

@@ -277,7 +277,8 @@ const linked = <R>(
       prepared.instantiated,
       Context.get(context, Clock.Clock),
       prepared.bound,
-      prepared.binding.abort
+      prepared.binding.abort,
+      prepared.binding.endCall
     )
   }
   return new LinkError({
@@ -303,7 +304,11 @@ export const prewarm = (component: Component, size: number): Effect.Effect<numbe
   Effect.sync(() => Pool.prewarm(component.loaded, size))
 
 const failureMessage = (failure: Jco.Failure): string =>
-  failure._tag === "Trap" ? failure.message : `start function returned an error: ${String(failure.payload)}`
+  failure._tag === "Trap"
+    ? failure.message
+    : failure._tag === "Exit"
+    ? `the guest exited with code ${failure.code} while it was instantiated`
+    : `start function returned an error: ${String(failure.payload)}`
 
 /**
  * The identity of a component's bytes: sha-256, hex.

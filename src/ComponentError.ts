@@ -106,6 +106,26 @@ export class InstancePoisoned extends Schema.TaggedError<InstancePoisoned>()("In
 }
 
 /**
+ * The guest called `wasi:cli/exit` (`exit(result)`, `exit-with-code(code)`, or a toolchain's
+ * `exit()` / `proc_exit` through the preview1 adapter): the call ends here, with the code it asked
+ * for (`exit(ok)` is 0, `exit(err)` is 1). The guest's stack is gone, so the instance is poisoned, as
+ * after a trap; a command's `wasi:cli/run` ending with code 0 is a success (see `Instance.call`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class GuestExit extends Schema.TaggedError<GuestExit>()("GuestExit", {
+  componentHash: Schema.String,
+  function: Schema.String,
+  /** The exit status, 0..255. */
+  code: Schema.Int
+}) {
+  override get message(): string {
+    return `guest exited with code ${this.code} in ${this.function}`
+  }
+}
+
+/**
  * A host function refused a guest's request. Delivered to the guest as the import's `err` value when the
  * import returns a `result`; an import without one traps the guest instead.
  *
@@ -122,4 +142,4 @@ export class HostRefusal extends Schema.TaggedError<HostRefusal>()("HostRefusal"
  * @since 0.1.0
  * @category models
  */
-export type CallError = Trap | GuestError | InstancePoisoned | LimitExceeded
+export type CallError = Trap | GuestError | GuestExit | InstancePoisoned | LimitExceeded

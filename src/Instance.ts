@@ -9,7 +9,7 @@
  */
 import { Clock, Duration, Effect, Exit } from "effect"
 import type { Component } from "./Component.ts"
-import { type CallError, GuestError, InstancePoisoned, LimitExceeded, Trap } from "./ComponentError.ts"
+import { type CallError, GuestError, GuestExit, InstancePoisoned, LimitExceeded, Trap } from "./ComponentError.ts"
 import { type FuelMeter, fuelMeter } from "./internal/fuelMeter.ts"
 import * as Abi from "./internal/canonicalAbi.ts"
 import * as Jco from "./internal/jco.ts"
@@ -55,7 +55,8 @@ export interface Instance {
   handleMessage(message: Message): Effect.Effect<Uint8Array | undefined, CallError>
   /**
    * Any export by its WIT name: `process`, or `airssys:component/lifecycle#init` (interface, `#`,
-   * function; the version may be left out). Arguments and result are as jco lifts them.
+   * function; the version may be left out). Arguments and result are as jco lifts them. A command's
+   * `wasi:cli/run#run` that ends with `exit(0)` succeeds; any other exit is a `GuestExit` with its code.
    */
   call(name: string, args: ReadonlyArray<unknown>): Effect.Effect<unknown, CallError>
   /** Exports called by the canonical ABI directly rather than through jco's glue. */
@@ -117,6 +118,12 @@ const findExport = (exports: Readonly<Record<string, unknown>>, name: string): G
 }
 
 const handlerName = "airssys:component/handler#handle-message"
+
+// `wasi:cli/run#run`, at any version.
+const isRun = (name: string): boolean => {
+  const hash = name.indexOf("#")
+  return hash >= 0 && name.slice(hash + 1) === "run" && unversioned(name.slice(0, hash)) === "wasi:cli/run"
+}
 
 const initName = "airssys:component/lifecycle#init"
 const shutdownName = "airssys:component/lifecycle#shutdown"
@@ -211,7 +218,9 @@ export const make = (
   instantiated: Jco.Instantiated,
   clock?: Clock.Clock,
   bound: Bound = bind(component.loaded, instantiated),
-  abortSuspended?: () => void
+  abortSuspended?: () => void,
+  /** What host functions left for the end of each call (a partial line of output). */
+  endCall?: () => void
 ): Instance => {
   let poison: string | undefined
 
@@ -245,6 +254,11 @@ export const make = (
 
   const fail = (fn: string, failure: Jco.Failure): CallError => {
     if (failure._tag === "GuestErr") return new GuestError({ function: fn, payload: failure.payload })
+    if (failure._tag === "Exit") {
+      // The guest's stack was unwound mid-call: nothing of it may run again.
+      poison = `exited with code ${failure.code}`
+      return new GuestExit({ componentHash: component.hash, function: fn, code: failure.code })
+    }
     poison = failure.message
     if (meter?.stopped() === "timeout") return timedOut(fn)
     if (meter?.exhausted()) {
@@ -270,6 +284,21 @@ export const make = (
   // A guest whose world can suspend (JSPI, e.g. it calls `messaging.request`) answers with a promise.
   type Outcome<B> = Exit.Exit<B, CallError> | Promise<Exit.Exit<B, CallError>>
   const invoker = <A, B>(fn: string, guest: ((arg: A) => B | Promise<B>) | undefined): (arg: A) => Outcome<B> => {
+    const invoke = invokerOf(fn, guest)
+    if (endCall === undefined) return invoke
+    return (arg) => {
+      const outcome = invoke(arg)
+      if (!(outcome instanceof Promise)) {
+        endCall()
+        return outcome
+      }
+      return outcome.then((exit) => {
+        endCall()
+        return exit
+      })
+    }
+  }
+  const invokerOf = <A, B>(fn: string, guest: ((arg: A) => B | Promise<B>) | undefined): (arg: A) => Outcome<B> => {
     if (guest === undefined) return () => Exit.fail(missing(fn))
     const onFailure = (failure: Jco.Failure): Exit.Exit<B, CallError> => Exit.fail(fail(fn, failure))
     if (meter !== undefined) {
@@ -289,12 +318,17 @@ export const make = (
   }
 
   // Any export through jco's glue, made now if it was deferred: a glue that cannot be made traps the call.
-  const call = (name: string, args: ReadonlyArray<unknown>): Effect.Effect<unknown, CallError> =>
+  const callExport = (name: string, args: ReadonlyArray<unknown>): Effect.Effect<unknown, CallError> =>
     Jco.attempt(
       () => findExport(instantiated.exports, name),
       (guest) => caller(name, guest && ((a: ReadonlyArray<unknown>) => guest(...a)))(args),
       (failure) => Effect.fail(fail(name, failure))
     )
+  // A command ends with `exit(0)` as it ends by returning `ok`: both are success.
+  const call = (name: string, args: ReadonlyArray<unknown>): Effect.Effect<unknown, CallError> =>
+    isRun(name)
+      ? Effect.catchTag(callExport(name, args), "GuestExit", (exit) => exit.code === 0 ? Effect.void : Effect.fail(exit))
+      : callExport(name, args)
   // Made on first use: an actor's instance never calls `process`, and `shutdown` only on a graceful stop.
   let processCall: ((input: Uint8Array) => Effect.Effect<Uint8Array, CallError>) | undefined
   const process = (input: Uint8Array) => (processCall ??= caller("process", bound.process))(input)
@@ -323,6 +357,7 @@ export const make = (
     () => {
       poison ??= "instance closed"
       abortSuspended?.()
+      endCall?.()
     },
     () => {
       let memoryBytes = 0

@@ -126,7 +126,9 @@ export interface LinkOptions {
   readonly grants: Capability.Grants
   /**
    * Link what the grants or the host cannot satisfy to deny stubs (every call audited and answered
-   * with `err`; a function without a `result` traps the guest) instead of failing with `LinkError`.
+   * with `err`; a function without a `result`, and a WASI function, whose `err` is a typed code, trap the
+   * guest, the trap carrying the refusal's message)
+   * instead of failing with `LinkError`.
    */
   readonly denyUnlinked?: boolean | undefined
 }

@@ -26,6 +26,9 @@ export const root = Command.make("airssys-wasm").pipe(
   Command.withSubcommands([Run.command, Inspect.command, Audit.command])
 )
 
+const isGuestExit = (error: unknown): error is { readonly _tag: "GuestExit"; readonly code: number } =>
+  typeof error === "object" && error !== null && "_tag" in error && error._tag === "GuestExit"
+
 // Parse errors as one line each, with where to find the usage; help as usual.
 const presenter: CliOutput.Presenter = {
   present: (event) =>
@@ -52,7 +55,8 @@ export const run = (args: ReadonlyArray<string>) =>
   Command.runWith(root, { version, renderErrors: true })(args).pipe(
     Effect.provide(CliOutput.layerPresenter(presenter)),
     Effect.catch((error) =>
-      Effect.andThen(
+      // The guest ended itself with an exit code: the process ends with it, and says nothing of its own.
+      isGuestExit(error) ? Effect.fail(new Reported({ code: error.code })) : Effect.andThen(
         // CLI parse errors were presented already.
         typeof error === "object" && error !== null && "_tag" in error && error._tag === "ShowHelp"
           ? Effect.void

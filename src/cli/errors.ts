@@ -1,7 +1,8 @@
 /**
  * The CLI's own errors, and how every failure of a command becomes one line on stderr and an exit
  * code: 2 for a usage error (a bad flag, a missing or unloadable file), 1 when the guest failed (trap,
- * `err`, limit) or an audit log does not verify.
+ * `err`, limit) or an audit log does not verify, and the guest's own code when it called
+ * `wasi:cli/exit` (`proc_exit(33)` exits 33; exit 0 from a command's `run` is success).
  *
  * @since 0.1.0
  */
@@ -70,6 +71,7 @@ const tagOf = (error: unknown): string | undefined =>
 export const exitCodeOf = (error: unknown): number => {
   if (CliError.isCliError(error)) return ExitCode.usage
   const tag = tagOf(error)
+  if (tag === "GuestExit") return (error as { readonly code: number }).code
   return tag !== undefined && usageTags.has(tag) ? ExitCode.usage : ExitCode.failure
 }
 

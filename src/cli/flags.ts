@@ -143,6 +143,29 @@ export const grants = (allow: AllowFlags, cwd: string): Effect.Effect<ReadonlyAr
   ])
 
 /**
+ * The variables `--env` gives the guest: `NAME=VALUE` as written, `NAME` with the host's value of
+ * NAME (left out when the host has none). Nothing else of the host's environment.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const environment = (
+  flags: ReadonlyArray<string>,
+  host: Readonly<Record<string, string | undefined>>
+): Effect.Effect<Record<string, string>, UsageError> =>
+  Effect.gen(function*() {
+    const variables: Record<string, string> = {}
+    for (const flag of flags) {
+      const equals = flag.indexOf("=")
+      const name = equals < 0 ? flag : flag.slice(0, equals)
+      if (name === "" || name.includes("\0")) yield* Effect.fail(invalid("env", flag, "NAME=VALUE or NAME, NAME not empty"))
+      const value = equals < 0 ? host[name] : flag.slice(equals + 1)
+      if (value !== undefined) variables[name] = value
+    }
+    return variables
+  })
+
+/**
  * The guest's input: `@FILE` (the file's bytes), `-` (all of stdin), or the text itself (UTF-8).
  * No `--input` is empty input.
  *

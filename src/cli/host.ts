@@ -14,11 +14,14 @@ import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as Audit from "../Audit.ts"
 import type * as Capability from "../Capability.ts"
+import * as CliExit from "../capability/CliExit.ts"
 import * as Clocks from "../capability/Clocks.ts"
+import * as Environment from "../capability/Environment.ts"
 import * as Filesystem from "../capability/Filesystem.ts"
 import * as Http from "../capability/Http.ts"
 import * as Logging from "../capability/Logging.ts"
 import * as Random from "../capability/Random.ts"
+import * as Sockets from "../capability/Sockets.ts"
 import * as Stdio from "../capability/Stdio.ts"
 import * as Storage from "../capability/Storage.ts"
 import { HostRefusal } from "../ComponentError.ts"
@@ -77,6 +80,15 @@ export const messaging = (report: Report): Linker.HostInterface => {
 }
 
 /**
+ * Where a guest's stdout and stderr go: the process's own streams, byte for byte (`inherit`), or
+ * tagged lines on stderr (`log`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StdioMode = "inherit" | "log"
+
+/**
  * How the CLI's host is built.
  *
  * @since 0.1.0
@@ -84,6 +96,10 @@ export const messaging = (report: Report): Linker.HostInterface => {
  */
 export interface HostOptions {
   readonly report: Report
+  /** Default `log`. */
+  readonly stdio?: StdioMode | undefined
+  /** With `inherit`: what the guest reads as stdin instead of the process's. */
+  readonly stdin?: Uint8Array | undefined
   /** A SQLite file for `storage`; in memory when absent. */
   readonly storage?: string | undefined
   /** A JSONL audit log to append to, besides the memory log the CLI reads denials from. */
@@ -126,8 +142,18 @@ export const hosts = (options: HostOptions) => {
     host(Storage.hostInterface, options.storage === undefined ? Storage.layerMemory() : Storage.layer({ filename: options.storage })),
     host(messaging(options.report), Layer.empty),
     host(Http.hostInterface, Http.layer()),
+    host(Sockets.hostInterfaces, Layer.empty),
     host(Filesystem.hostInterfaces, Filesystem.layer({ preopens: () => [{ path: fs.realpathSync(directory), as: "." }] })),
-    host(Stdio.hostInterfaces, stderrStdio(options.report)),
+    host(
+      Stdio.hostInterfaces,
+      options.stdio !== "inherit"
+        ? stderrStdio(options.report)
+        : options.stdin === undefined
+        ? Stdio.layerProcess
+        : Stdio.layerStreams({ stdout: process.stdout, stderr: process.stderr, stdin: options.stdin })
+    ),
+    host(Environment.hostInterfaces, Environment.layer),
+    host(CliExit.hostInterface, Layer.empty),
     host(Clocks.hostInterfaces, Clocks.layer),
     host(Random.hostInterfaces, Random.layer)
   ] as const
@@ -140,6 +166,7 @@ type Services =
   | Http.Http
   | Filesystem.Filesystem
   | Stdio.Stdio
+  | Environment.Environment
   | Clocks.Clocks
   | Random.Random
   | Audit.Audit
@@ -188,7 +215,7 @@ export const stderrLogging = (report: Report): Layer.Layer<Logging.Logging> =>
  * @category layers
  */
 export const stderrStdio = (report: Report): Layer.Layer<Stdio.Stdio> =>
-  Layer.succeed(Stdio.Stdio, Stdio.Stdio.of({ line: (component, stream, text) => report.line(`[${component} ${stream}] ${text}`) }))
+  Layer.succeed(Stdio.Stdio, Stdio.fromLines((component, stream, text) => report.line(`[${component} ${stream}] ${text}`)))
 
 // -----------------------------------------------------------------------------
 // capabilities of imports
@@ -206,7 +233,8 @@ export const flagOf: Readonly<Record<Capability.Kind, string>> = {
   NetworkOutbound: "--allow-net HOST[:PORT]",
   Messaging: "--allow-messaging PATTERN",
   Storage: "--allow-storage NAMESPACE",
-  Custom: "(a host-defined interface: not available from the CLI)"
+  Custom: "(a host-defined interface: not available from the CLI)",
+  Environment: "--env NAME=VALUE, --env NAME, or arguments after --"
 }
 
 // The interfaces alone (their layers are never built here), for inspect.
@@ -215,6 +243,7 @@ const linkable = hosts({ report: { line: () => Effect.void } }).flatMap((row: Ro
 // WASI imports by interface prefix: what a host gates them with.
 const knownImports: ReadonlyArray<readonly [prefix: string, kinds: ReadonlyArray<Capability.Kind>]> = [
   ["wasi:filesystem/", ["FileRead", "FileWrite"]],
+  ["wasi:cli/environment", ["Environment"]],
   ["wasi:http/", ["NetworkOutbound"]],
   ["wasi:sockets/", ["NetworkOutbound"]],
   ["wasi:cli/", []],

@@ -1,7 +1,14 @@
 /**
- * `airssys-wasm run <component.wasm>`: load, link with the granted capabilities only, call one export,
- * print its result. The guest's `ok` bytes go to stdout, unchanged; everything else (guest log lines,
- * messages it sent, denied capabilities, errors) goes to stderr.
+ * `airssys-wasm run <component.wasm> [-- ARGS...]`: load, link with the granted capabilities only, call
+ * one export, print its result. The guest's `ok` bytes go to stdout, unchanged; everything else (guest
+ * log lines, messages it sent, denied capabilities, errors) goes to stderr.
+ *
+ * A WASI command (a component exporting `wasi:cli/run`, as `jco new --wasi-command` makes) runs the
+ * way `wasmtime run` runs it: `run` is called without `--call`, the guest's arguments are the
+ * component's path and what follows it (after `--`), its environment is what `--env` passes (never the
+ * host's whole environment), its stdout and stderr are the process's, byte for byte (`--stdio log` makes
+ * them tagged log lines on stderr instead, as they are by default for `process` and `handle-message`,
+ * whose stdout is the result), its stdin is the process's, and the process exits with its exit code.
  *
  * @since 0.1.0
  */
@@ -11,7 +18,7 @@ import * as path from "node:path"
 import * as Audit from "../Audit.ts"
 import * as Capability from "../Capability.ts"
 import * as Logging from "../capability/Logging.ts"
-import type * as Component from "../Component.ts"
+import * as Component from "../Component.ts"
 import { LimitExceeded } from "../ComponentError.ts"
 import type { Instance } from "../Instance.ts"
 import * as Linker from "../Linker.ts"
@@ -24,6 +31,8 @@ import * as Host from "./host.ts"
 import { defaultCacheDirectory, load } from "./load.ts"
 
 const handlerInterface = "airssys:component/handler"
+const runInterface = "wasi:cli/run"
+const runFunction = "wasi:cli/run#run"
 const lifecycleInterface = "airssys:component/lifecycle"
 
 const repeated = (name: string, metavar: string, description: string) =>
@@ -40,6 +49,12 @@ const optional = (name: string, metavar: string, description: string) =>
  */
 export const config = {
   component: Argument.String("component").pipe(Argument.withDescription("the component (.wasm) to run")),
+  args: Argument.String("args").pipe(
+    Argument.withDescription("the guest's arguments (after --): it sees the component's path, then these"),
+    Argument.variadic()
+  ),
+  env: repeated("env", "NAME[=VALUE]", "give the guest the variable NAME with VALUE, or with the host's value of NAME (repeatable; nothing else of the host's environment is passed)"),
+  stdio: optional("stdio", "inherit|log", "the guest's stdout and stderr: the process's, byte for byte (inherit: the default for a wasi:cli/run command), or tagged lines on stderr (log: the default otherwise)"),
   allowRead: repeated("allow-read", "GLOB", "grant FileRead on paths matching GLOB (repeatable; relative to the working directory)"),
   allowWrite: repeated("allow-write", "GLOB", "grant FileWrite on paths matching GLOB (repeatable)"),
   allowNet: repeated("allow-net", "HOST[:PORT]", "grant NetworkOutbound to HOST (api.example.com, *.example.com, *), any port unless given"),
@@ -52,8 +67,8 @@ export const config = {
     Flag.withDescription("run the guest in a worker thread, terminated when a call outlives --timeout (logging is the only import it can use)"),
     Flag.withDefault(false)
   ),
-  call: optional("call", "NAME", "the export to call: process, handle-message, or interface#function (default: process, else handle-message)"),
-  input: optional("input", "@FILE|-|TEXT", "the input: a file's bytes (@FILE), stdin (-), or TEXT as UTF-8 (default: empty)"),
+  call: optional("call", "NAME", "the export to call: process, handle-message, run, or interface#function (default: process, else handle-message, else wasi:cli/run)"),
+  input: optional("input", "@FILE|-|TEXT", "the input: a file's bytes (@FILE), stdin (-), or TEXT as UTF-8 (default: empty); a command's stdin (default: the process's)"),
   id: optional("id", "ID", "the component's id in audit events and storage (default: the file name without .wasm)"),
   storage: optional("storage", "FILE", "keep storage in this SQLite file (default: in memory, gone after the run)"),
   audit: optional("audit", "FILE", "append the audit log (hash-chained JSONL) to FILE"),
@@ -111,15 +126,16 @@ const entryOf = (component: Component.Component, call: Option.Option<string>): E
   if (Option.isNone(call)) {
     if (exportsProcess) return Effect.succeed({ _tag: "Process" })
     if (exportsInterface(component, handlerInterface)) return Effect.succeed({ _tag: "HandleMessage" })
+    if (exportsInterface(component, runInterface)) return Effect.succeed({ _tag: "Export", name: runFunction })
     return Effect.fail(
       new UsageError({
         reason: "UnknownExport",
         flag: "call",
-        message: `the component exports neither process nor handle-message (it exports ${exportList(component)}): name one with --call`
+        message: `the component exports neither process, handle-message nor wasi:cli/run (it exports ${exportList(component)}): name one with --call`
       })
     )
   }
-  const name = call.value
+  const name = call.value === "run" ? runFunction : call.value
   if (name === "process") return exportsProcess ? Effect.succeed({ _tag: "Process" }) : unknown(name)
   if (name === "handle-message" || unversioned(name.split("#")[0]!) === handlerInterface) {
     return exportsInterface(component, handlerInterface) ? Effect.succeed({ _tag: "HandleMessage" }) : unknown(name)
@@ -129,6 +145,17 @@ const entryOf = (component: Component.Component, call: Option.Option<string>): E
     ? component.world.exports.some((item) => item.kind === "function" && item.name === name)
     : exportsInterface(component, unversioned(name.slice(0, hash)))
   return known ? Effect.succeed({ _tag: "Export", name }) : unknown(name)
+}
+
+const isRun = (entry: Entry): boolean =>
+  entry._tag === "Export" && unversioned(entry.name.split("#")[0]!) === runInterface && entry.name.endsWith("#run")
+
+const stdioMode = (flag: Option.Option<string>, entry: Entry): Effect.Effect<Host.StdioMode, UsageError> => {
+  if (Option.isNone(flag)) return Effect.succeed(isRun(entry) ? "inherit" : "log")
+  const mode = flag.value
+  return mode === "inherit" || mode === "log" ? Effect.succeed(mode) : Effect.fail(
+    new UsageError({ reason: "InvalidFlag", flag: "stdio", message: `invalid --stdio ${JSON.stringify(mode)}: expected inherit or log` })
+  )
 }
 
 // Only logging crosses back from a worker (see isolatedInstance): refuse other imports up front.
@@ -150,7 +177,8 @@ const call = (instance: Instance, entry: Entry, input: Uint8Array) => {
     case "HandleMessage":
       return instance.handleMessage({ sender: Host.cliSender, payload: input })
     case "Export":
-      return instance.call(entry.name, [input])
+      // A command's `run` takes nothing: its input is its stdin.
+      return instance.call(entry.name, isRun(entry) ? [] : [input])
   }
 }
 
@@ -213,23 +241,29 @@ export const handler = (options: Config) =>
       messaging: options.allowMessaging,
       storage: options.allowStorage
     }, process.cwd())
+    const variables = yield* Flags.environment(options.env, process.env)
     const input = yield* Flags.input(options.input)
     const observePort = Option.isSome(options.observe) ? yield* Flags.port("observe", options.observe.value) : undefined
     const id = Option.getOrElse(options.id, () => path.basename(options.component).replace(/\.wasm$/, ""))
     const component = yield* load(options.component, {
       limits,
       // With --call, any world: the named export is checked below.
-      ...(Option.isSome(options.call) ? { entryPoints: [] } : {}),
+      entryPoints: Option.isSome(options.call) ? [] : [...Component.hostedEntryPoints, runInterface],
       cacheDirectory: Option.getOrElse(options.cacheDir, defaultCacheDirectory)
     })
     if (options.isolate) yield* checkIsolatable(component)
     const entry = yield* entryOf(component, options.call)
+    const stdio = yield* stdioMode(options.stdio, entry)
+    // What the guest sees of `wasi:cli/environment`: a command always gets its name as argv[0].
+    const environment = isRun(entry) || options.args.length > 0 || Object.keys(variables).length > 0
+      ? [new Capability.Environment({ variables, arguments: [options.component, ...options.args] })]
+      : []
     const fn = entry._tag === "Export" ? entry.name : entry._tag === "Process" ? "process" : "handle-message"
 
     const program = Effect.gen(function*() {
       const instance = yield* Linker.instantiate(component, {
         id,
-        grants: Capability.makeGrants(capabilities),
+        grants: Capability.makeGrants([...capabilities, ...environment]),
         denyUnlinked: true
       })
       // A guest with lifecycle exports is driven as an actor would be: init before, shutdown after.
@@ -272,7 +306,14 @@ export const handler = (options: Config) =>
     }).pipe(Effect.provide(Observer.layer({ port: observePort })))
     return yield* observed.pipe(
       Effect.scoped,
-      Effect.provide(Host.layer({ report, storage: Option.getOrUndefined(options.storage), audit: Option.getOrUndefined(options.audit) })),
+      Effect.provide(Host.layer({
+        report,
+        stdio,
+        // A command takes no input argument: `--input` is its stdin.
+        stdin: isRun(entry) && Option.isSome(options.input) ? input : undefined,
+        storage: Option.getOrUndefined(options.storage),
+        audit: Option.getOrUndefined(options.audit)
+      })),
       // Only building the host fails with these (a guest's storage failures reach it as `err`): a bad file.
       Effect.catchTags({
         StorageError: (error) =>
@@ -298,6 +339,7 @@ export const command = Command.make("run", config, handler).pipe(
     { command: "airssys-wasm run echo.wasm --input hello", description: "process(\"hello\"), print the result" },
     { command: "airssys-wasm run plugin.wasm --allow-storage plugin --storage state.db --input @request.bin", description: "with storage in a SQLite file" },
     { command: "airssys-wasm run loop.wasm --fuel 1000000", description: "stop a runaway guest after 1e6 units of fuel" },
+    { command: "airssys-wasm run tool.wasm --env LANG=C --env HOME -- --verbose input.txt", description: "a WASI command with arguments and two variables; exits with its exit code" },
     { command: "airssys-wasm run plugin.wasm --observe=4000", description: "watch it on http://127.0.0.1:4000/ (audit, dead letters, /metrics)" }
   ])
 )

@@ -15,6 +15,7 @@
  */
 import { Cause, Context, Effect, Exit, type Fiber } from "effect"
 import type { HostRefusal } from "../ComponentError.ts"
+import { ExitSignal } from "./exitSignal.ts"
 import { suspendingImports } from "./jco.ts"
 import { unversioned } from "./witWorld.ts"
 
@@ -91,6 +92,27 @@ class Suspended extends Context.Service<Suspended, {
   readonly fibers: Set<Fiber.Fiber<unknown, unknown>>
   aborted: boolean
 }>()("airssys-wasm/hostBridge/Suspended") {}
+
+/**
+ * Work a host function leaves for the end of the guest's call (a partial line of output waiting for
+ * its newline): run, in the instance's context, when the export call returns or fails, and when the
+ * instance is closed. Only in the context of instances whose imports need it (see `endsCalls`).
+ */
+class CallEnd extends Context.Service<CallEnd, Set<Effect.Effect<void>>>()("airssys-wasm/hostBridge/CallEnd") {}
+
+/**
+ * Runs `effect` at the end of the current guest call (once, however often it is asked for in the
+ * call); at once when the host function runs outside an instance's call.
+ */
+export const atCallEnd = (effect: Effect.Effect<void>): Effect.Effect<void> =>
+  Effect.flatMap(Effect.serviceOption(CallEnd), (pending) => {
+    if (pending._tag === "None") return effect
+    pending.value.add(effect)
+    return Effect.void
+  })
+
+// Interfaces whose host functions leave work for the end of a call.
+const endsCalls = (iface: string): boolean => iface === "wasi:cli/stdout" || iface === "wasi:cli/stderr"
 
 const never: Promise<never> = new Promise(() => {})
 
@@ -213,6 +235,12 @@ const settle = (name: string, exit: Exit.Exit<unknown, HostRefusal>): unknown =>
   if (Exit.isSuccess(exit)) return exit.value
   const refusal = Cause.findErrorOption(exit.cause)
   if (refusal._tag === "Some") throw { payload: refusal.value.payload }
+  // `wasi:cli/exit`: unwinds the guest's stack as it is, for the calling Instance to see.
+  // (A host failure with a message of its own, e.g. a deny stub's, is thrown as it is, too.)
+  const defect = Cause.findDefect(exit.cause)
+  if (defect._tag === "Success" && (defect.success instanceof ExitSignal || defect.success instanceof HostFailure)) {
+    throw defect.success
+  }
   throw new HostFailure(`host function ${name} failed: ${Cause.pretty(exit.cause)}`)
 }
 
@@ -295,6 +323,11 @@ export interface Binding {
   /** The first function jco asked for that nothing bound provides. */
   unlinked(): Unlinked | undefined
   /**
+   * Runs what host functions left for the end of the call (see `atCallEnd`); `undefined` when no
+   * imported interface ever does.
+   */
+  readonly endCall: (() => void) | undefined
+  /**
    * Interrupts the host calls the guest is suspended on (JSPI) and never resumes it: after a timeout or
    * close, a guest that wakes would run on in an instance already given up.
    */
@@ -351,10 +384,14 @@ export const makeBinding = (interfaces: ReadonlyArray<string>): Binding => {
   }
   // Only guests that can suspend pay for the registry of suspended calls (a context of their own).
   const suspended = interfaces.some(canSuspend) ? Suspended.of({ fibers: new Set(), aborted: false }) : undefined
+  const pending = interfaces.some(endsCalls) ? new Set<Effect.Effect<void>>() : undefined
+  let runEnd: ((effect: Effect.Effect<void>) => unknown) | undefined
   return {
     imports,
     bind: <R>(provided: HostImports<R>, given: Context.Context<R>) => {
-      const context = suspended === undefined ? given : Context.add(given, Suspended, suspended)
+      const withSuspended = suspended === undefined ? given : Context.add(given, Suspended, suspended)
+      const context = pending === undefined ? withSuspended : Context.add(withSuspended, CallEnd, pending)
+      if (pending !== undefined) runEnd = Effect.runSyncExitWith(context as Context.Context<never>)
       for (const [name, functions] of Object.entries(provided)) {
         const target = targets.get(unversioned(name))
         if (target === undefined) continue
@@ -373,6 +410,12 @@ export const makeBinding = (interfaces: ReadonlyArray<string>): Binding => {
       }
     },
     unlinked: () => wanted.find((want) => targets.get(want.interface)?.[camelCase(want.function)] === undefined),
+    endCall: pending === undefined ? undefined : () => {
+      if (pending.size === 0 || runEnd === undefined) return
+      const effects = Array.from(pending)
+      pending.clear()
+      for (const effect of effects) runEnd(effect)
+    },
     abort: () => {
       if (suspended === undefined || suspended.aborted) return
       suspended.aborted = true

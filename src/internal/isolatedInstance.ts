@@ -10,7 +10,7 @@
 import { Duration, Effect, type Scope } from "effect"
 import { Worker } from "node:worker_threads"
 import type { Component } from "../Component.ts"
-import { type CallError, GuestError, InstancePoisoned, LimitExceeded, Trap } from "../ComponentError.ts"
+import { type CallError, GuestError, GuestExit, InstancePoisoned, LimitExceeded, Trap } from "../ComponentError.ts"
 import type { Instance, Message } from "../Instance.ts"
 import { TypeId } from "../Instance.ts"
 import { type HostImports, makeBinding } from "./hostBridge.ts"
@@ -81,6 +81,10 @@ export const makeIsolated = <R>(
             if (reply.ok) return done(Effect.succeed(reply.value))
             const fn = waiting.name
             if (reply.failure._tag === "GuestErr") return done(Effect.fail(new GuestError({ function: fn, payload: reply.failure.payload })))
+            if (reply.failure._tag === "Exit") {
+              poison = `exited with code ${reply.failure.code}`
+              return done(Effect.fail(new GuestExit({ componentHash: component.hash, function: fn, code: reply.failure.code })))
+            }
             poison = reply.failure.message
             if (reply.fuelExhausted) {
               return done(Effect.fail(

@@ -11,6 +11,7 @@ import * as fs from "node:fs/promises"
 import { createRequire } from "node:module"
 import * as path from "node:path"
 import { GuestErr } from "./canonicalAbi.ts"
+import { ExitSignal } from "./exitSignal.ts"
 import { type FuelHost, fuelImportModule, makeFuelHost } from "./fuelMeter.ts"
 
 // jco's transpiler and wasm-tools as a library (`@bytecodealliance/jco-transpile`), not the jco CLI
@@ -57,7 +58,7 @@ export const jcoVersion: string = (JSON.parse(
 ) as { version: string }).version
 
 /** Changes when the way glue is patched changes: part of the disk cache key. */
-const gluePatchVersion = 5
+const gluePatchVersion = 6
 const cacheVersion = `jco-transpile-${jcoVersion}/patch-${gluePatchVersion}`
 
 const glueName = "component"
@@ -89,7 +90,7 @@ const suspendingIn = (imports: ReadonlyArray<string>): ReadonlyArray<string> =>
     const alongside = suspendsOnlyWith[iface]
     return imports.includes(iface) && (alongside === undefined || imports.includes(alongside))
   })
-const suspendingExports = ["airssys:component/handler#handle-message", "airssys:component/lifecycle#init", "process"]
+const suspendingExports = ["airssys:component/handler#handle-message", "airssys:component/lifecycle#init", "process", "wasi:cli/run#run"]
 
 // `iface#fn` → `iface`; a world-level function (`process`) is its own name.
 const interfaceOf = (name: string): string => name.includes("#") ? name.slice(0, name.indexOf("#")) : name
@@ -287,6 +288,23 @@ const standaloneCoreOf = (loaded: Loaded): WebAssembly.Module | undefined => {
   return module ?? undefined
 }
 
+const preview1 = "wasi_snapshot_preview1"
+const procExit = (code: unknown): never => {
+  throw new ExitSignal(typeof code === "number" ? code >>> 0 : 1)
+}
+
+/**
+ * A preview1 program's `proc_exit(code)` ends the call with its code. The preview1 adapter jco ships
+ * turns it into `wasi:cli/exit.exit(err)` for every code but 0 (so 33 would become 1); a core module
+ * that imports `proc_exit` from the adapter gets this instead, which the calling Instance sees as the
+ * same `GuestExit` the adapter's way would give, with the code the program asked for.
+ */
+const withExactProcExit = (imports: WebAssembly.Imports | undefined): WebAssembly.Imports | undefined => {
+  const wasi = imports?.[preview1]
+  if (imports === undefined || wasi === undefined || typeof wasi["proc_exit"] !== "function") return imports
+  return { ...imports, [preview1]: { ...wasi, proc_exit: procExit } }
+}
+
 // Runs the glue: `adopt`, when given, is the core instance it gets instead of making one.
 const runGlue = (loaded: Loaded, imports: object, fuel: FuelHost, cores: Array<WebAssembly.Instance>, adopt?: WebAssembly.Instance) => {
   const result = loaded.instantiate(
@@ -302,9 +320,10 @@ const runGlue = (loaded: Loaded, imports: object, fuel: FuelHost, cores: Array<W
         adopt = undefined
         return adopted
       }
+      const linked = withExactProcExit(imports)
       const instance = new WebAssembly.Instance(
         module,
-        needsFuelHost(module) ? { ...imports, [fuelImportModule]: fuel.imports } : imports
+        needsFuelHost(module) ? { ...linked, [fuelImportModule]: fuel.imports } : linked
       )
       cores.push(instance)
       return instance
@@ -353,6 +372,7 @@ export const instantiate = (loaded: Loaded, imports: object): Instantiated => {
 /** A failed call, as the seam sees it. */
 export type Failure =
   | { readonly _tag: "GuestErr"; readonly payload: unknown }
+  | { readonly _tag: "Exit"; readonly code: number }
   | { readonly _tag: "Trap"; readonly message: string }
 
 
@@ -361,10 +381,24 @@ export const classify = (thrown: unknown): Failure => {
   if (thrown instanceof Error && thrown.constructor.name === "ComponentError" && Object.hasOwn(thrown, "payload")) {
     return { _tag: "GuestErr", payload: (thrown as Error & { payload: unknown }).payload }
   }
+  if (thrown instanceof ExitSignal) return { _tag: "Exit", code: thrown.code }
   if (thrown instanceof WebAssembly.RuntimeError) return { _tag: "Trap", message: thrown.message }
   if (thrown instanceof RangeError && /call stack/i.test(thrown.message)) return { _tag: "Trap", message: "stack overflow" }
   if (thrown instanceof Error) return { _tag: "Trap", message: thrown.message }
+  // A host refusal (`{ payload }`) from an import without a `result` to carry it: jco lets it through.
+  if (typeof thrown === "object" && thrown !== null && "payload" in thrown) {
+    const payload = (thrown as { readonly payload: unknown }).payload
+    return { _tag: "Trap", message: typeof payload === "string" ? payload : `host refused the call: ${safeJson(payload)}` }
+  }
   return { _tag: "Trap", message: String(thrown) }
+}
+
+const safeJson = (value: unknown): string => {
+  try {
+    return JSON.stringify(value, (_key, v: unknown) => typeof v === "bigint" ? v.toString() : v) ?? String(value)
+  } catch {
+    return String(value)
+  }
 }
 
 /** Runs `f`, handing any throw to `onFailure` as a classified failure. */

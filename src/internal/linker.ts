@@ -10,7 +10,7 @@ import * as Capability from "../Capability.ts"
 import type { Component } from "../Component.ts"
 import { HostRefusal, LinkError } from "../ComponentError.ts"
 import type * as Linker from "../Linker.ts"
-import { type HostImports, type ResourceType, specialize, type Specialized } from "./hostBridge.ts"
+import { HostFailure, type HostImports, type ResourceType, specialize, type Specialized } from "./hostBridge.ts"
 
 type AuditService = Audit.Audit["Service"]
 
@@ -177,7 +177,11 @@ const specializable = (
   make: (context: Context.Context<never>) => Specialized
 ): GuestFunction => Object.assign(fn, { [specialize]: make })
 
-/** A function nobody may call: every call is audited as denied and answered with `err`. */
+/**
+ * A function nobody may call: every call is audited as denied and answered with `err(message)`. A WASI
+ * function's `err` is a typed code (an `error-code` enum, a variant), which a message cannot be, so a
+ * denied WASI call traps the guest with the message instead (as a call with no `result` does).
+ */
 const denyStub = (
   audit: AuditService,
   componentId: string,
@@ -189,11 +193,12 @@ const denyStub = (
   const payload = capability === unimplemented
     ? `capability denied: ${iface} is not available to ${componentId}`
     : deniedMessage(componentId, capability, iface)
+  const typedErrors = iface.startsWith("wasi:")
   let failed: Effect.Effect<never, HostRefusal> | undefined
   return () =>
     Effect.flatMap(
       audit.record({ kind: "capability", component: componentId, capability, resource: iface, decision: "denied", detail }),
-      () => failed ??= Effect.fail(new HostRefusal({ payload }))
+      () => failed ??= typedErrors ? Effect.die(new HostFailure(payload)) : Effect.fail(new HostRefusal({ payload }))
     )
 }
 

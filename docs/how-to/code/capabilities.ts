@@ -9,7 +9,7 @@ import { Console, Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Audit, Capability, Clocks, Component, Filesystem, Http, Linker, Logging, Random, Stdio, Storage } from "airssys-wasm"
+import { Audit, Capability, CliExit, Clocks, Component, Environment, Filesystem, Http, Linker, Logging, Random, Stdio, Storage } from "airssys-wasm"
 
 const guest = (name: string) => path.resolve(import.meta.dirname, "..", "..", "..", "build", "guests", `${name}.wasm`)
 const text = (s: string): Uint8Array => new TextEncoder().encode(s)
@@ -170,6 +170,32 @@ const wasi = (root: string) =>
   }).pipe(Effect.provide(WasiHost(root)))
 // #endregion wasi
 
+// #region environment
+// Toolchains' runtimes read their environment and arguments at start, and exit with a code.
+const CommandHost = Linker.layer([...Environment.hostInterfaces, CliExit.hostInterface, ...Stdio.hostInterfaces]).pipe(
+  Layer.provideMerge(Layer.mergeAll(Environment.layer, Stdio.layerMemory, Audit.layerMemory({ capacity: 100 })))
+)
+
+const environment = Effect.gen(function*() {
+  // guests/cli-probe.wat: "e" answers its environment, "a" its arguments, "c" N exits with code N.
+  const component = yield* Component.fromFile(guest("cli-probe"))
+  const grants = Capability.makeGrants([
+    new Capability.Environment({ variables: { LANG: "C.UTF-8" }, arguments: ["plugin", "--verbose"] })
+  ])
+  const granted = yield* Linker.instantiate(component, { id: "plugin-a", grants })
+  yield* Console.log(`plugin-a environment: ${JSON.stringify(decode(yield* granted.process(text("e"))))}`)
+  yield* Console.log(`plugin-a arguments: ${JSON.stringify(decode(yield* granted.process(text("a"))))}`)
+  const bare = yield* Linker.instantiate(component, { id: "plugin-b", grants: Capability.emptyGrants })
+  yield* Console.log(`plugin-b environment: ${JSON.stringify(decode(yield* bare.process(text("e"))))}`)
+
+  const exit = yield* Effect.flip(granted.process(new Uint8Array([0x63, 3])))
+  yield* Console.log(`${exit._tag}: ${exit.message}; poisoned: ${granted.poisoned}`)
+  for (const event of yield* Audit.events) {
+    if (event.capability === "Environment") yield* Console.log(`audit: ${event.component} Environment ${event.resource} ${event.decision}`)
+  }
+}).pipe(Effect.provide(CommandHost))
+// #endregion environment
+
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "airssys-howto-")))),
   (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
@@ -184,4 +210,5 @@ NodeRuntime.runMain(Effect.gen(function*() {
   yield* step("host code", onBehalf)
   yield* step("audit log", auditTrail)
   yield* step("filesystem, stdio, http", Effect.flatMap(tempDir, wasi))
+  yield* step("environment and exit", environment)
 }).pipe(Effect.scoped, Effect.provide(Host)))
