@@ -11,6 +11,17 @@
  *
  * A child process is this file run with `--child DIR`: it loads the echo component with that cache
  * directory and prints the time and the transpile count as JSON.
+ *
+ * Real toolchain guests (issue 12): `build/guests/c-processor.wasm` (clang + wasi-libc + the preview1
+ * adapter) and `build/guests/qjs-processor.wasm` (componentize-qjs), each in fresh child processes (a
+ * process's first load of them is what "cold" means, and V8 would otherwise reuse compiled code):
+ * - `--real-cold FILE compile|transpile|load`: a running host (the echo guest loaded first), then timed, one
+ *   per process: jco's transpile as-is, V8's
+ *   `WebAssembly.compile` of the core modules it yields, and `Component.fromBytes` with the default limits
+ *   (memory cap and fuel metering) and no cache;
+ * - `--real-fill FILE DIR`, then `--real-disk FILE DIR`: the second process loads from the disk cache
+ *   the first one filled (0 transpiles, checked).
+ * A guest that is not built is skipped, and the run says so.
  */
 import { transpile } from "@bytecodealliance/jco"
 import { Effect, Metric } from "effect"
@@ -94,6 +105,7 @@ export const load = async (options: Options): Promise<ReadonlyArray<Row>> => {
         for (let i = 0; i < n; i++) yield* Component.fromBytes(bytes)
       })))
 
+    const real = realGuestRows(options, scratch)
     const coldChild = "cold load, new process (import jco, transpile, compile)"
     const coldHere = "cold load, in process (transpile, compile)"
     return [
@@ -121,11 +133,117 @@ export const load = async (options: Options): Promise<ReadonlyArray<Row>> => {
         baseline: coldHere,
         note: "memory cache missed, disk hit: 0 transpiles (checked)"
       },
-      { suite, name: "warm load, in process (memory cache hit)", nsPerOp: memoryNs, baseline: coldHere, note: "sha-256 + map lookup" }
+      { suite, name: "warm load, in process (memory cache hit)", nsPerOp: memoryNs, baseline: coldHere, note: "sha-256 + map lookup" },
+      ...real
     ]
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true })
   }
+}
+
+/** The real toolchain guests of the load targets: file, label, targets (ns) for a cold and a disk-cache load. */
+const realGuests = [
+  { name: "c-processor", label: "C guest", coldTargetNs: 150e6, diskTargetNs: 20e6 },
+  { name: "qjs-processor", label: "QuickJS guest", coldTargetNs: 600e6, diskTargetNs: 20e6 }
+] as const
+
+interface RealCold {
+  readonly ns: number
+  readonly coreModules: number
+}
+
+// Each measurement in a process of its own: jco's own code (wasm) speeds up as it runs, so a transpile
+// after another one of the same bytes would be cheaper than a first.
+const realModes = ["compile", "transpile", "load"] as const
+
+const runChild = <A>(args: ReadonlyArray<string>): A => {
+  const child = spawnSync(process.execPath, [import.meta.filename, ...args], { encoding: "utf8" })
+  const line = child.stdout.split("\n").find((l) => l.startsWith("{"))
+  if (child.status !== 0 || line === undefined) throw new Error(`load child ${args.join(" ")} failed: ${child.stderr}`)
+  return JSON.parse(line) as A
+}
+
+const realGuestRows = (options: Options, scratch: string): ReadonlyArray<Row> => {
+  const runs = options.smoke ? 1 : 3
+  return realGuests.flatMap(({ name, label, coldTargetNs, diskTargetNs }) => {
+    const file = guestPath(name)
+    if (!fs.existsSync(file)) {
+      console.error(`bench load: skipped the ${label} rows: ${path.relative(process.cwd(), file)} is not built (the guest build needs clang + wasi-libc / componentize-qjs)`)
+      return []
+    }
+    const size = `${(fs.statSync(file).size / 1024).toFixed(0)} KiB`
+    const measured = (mode: typeof realModes[number]) =>
+      Array.from({ length: runs }, () => runChild<RealCold>(["--real-cold", file, mode]))
+    const [compiles, transpiles, loads] = realModes.map(measured) as [Array<RealCold>, Array<RealCold>, Array<RealCold>]
+    const disks = Array.from({ length: runs }, (_, i) => {
+      const directory = path.join(scratch, `${name}-${i}`)
+      runChild(["--real-fill", file, directory])
+      return runChild<ChildReport>(["--real-disk", file, directory])
+    })
+    if (disks.some((d) => d.transpiles !== 0)) throw new Error(`${name}: a disk cache hit transpiled`)
+    const compile = `WebAssembly.compile (${label} core modules)`
+    const transpiled = `jco transpile as-is (${label})`
+    const cold = `cold load, ${label} (default limits, no cache)`
+    return [
+      {
+        suite,
+        name: compile,
+        nsPerOp: median(compiles.map((c) => c.ns)),
+        note: `V8 alone, ${compiles[0]!.coreModules} core modules, a fresh process each (median of ${runs})`
+      },
+      { suite, name: transpiled, nsPerOp: median(transpiles.map((c) => c.ns)), baseline: compile, note: "after loading another guest" },
+      {
+        suite,
+        name: cold,
+        nsPerOp: median(loads.map((c) => c.ns)),
+        baseline: [compile, transpiled],
+        targetNs: coldTargetNs,
+        note: `${size}; transpile, memory cap, fuel metering (one-pass rewrite), compile; after loading another guest`
+      },
+      {
+        suite,
+        name: `disk cache load, ${label} (new process)`,
+        nsPerOp: median(disks.map((d) => d.ns)),
+        baseline: [compile, cold],
+        targetNs: diskTargetNs,
+        note: "default limits; 0 transpiles (checked)"
+      }
+    ]
+  })
+}
+
+const bytesOf = (file: string) => new Uint8Array(fs.readFileSync(file))
+
+if (process.argv[2] === "--real-cold") {
+  const bytes = bytesOf(process.argv[3]!)
+  // A running host: jco's first transpile and WIT extraction pay jco's own start (wasm modules of its
+  // own), which is not this guest's cost: load another guest first.
+  await Effect.runPromise(Component.fromBytes(guestBytes("echo")))
+  const mode = process.argv[4]
+  let started = process.hrtime.bigint()
+  let coreModules = 0
+  if (mode === "load") {
+    await Effect.runPromise(Component.fromBytes(bytes, { entryPoints: [] }))
+  } else {
+    const out = await transpile(bytes, { name: "guest", instantiation: "async", noTypescript: true })
+    const cores = Object.entries(out.files).filter(([file]) => file.endsWith(".wasm")).map(([, core]) => core)
+    coreModules = cores.length
+    // The compile row times V8 alone: the transpile that gave it the core modules is not counted.
+    if (mode === "compile") started = process.hrtime.bigint()
+    for (const core of mode === "compile" ? cores : []) await WebAssembly.compile(core as Uint8Array<ArrayBuffer>)
+  }
+  const ns = Number(process.hrtime.bigint() - started)
+  console.log(JSON.stringify({ ns, coreModules }))
+}
+
+if (process.argv[2] === "--real-fill" || process.argv[2] === "--real-disk") {
+  const bytes = bytesOf(process.argv[3]!)
+  const cacheDirectory = process.argv[4]!
+  const started = process.hrtime.bigint()
+  await Effect.runPromise(Component.fromBytes(bytes, { cacheDirectory, entryPoints: [] }))
+  const ns = Number(process.hrtime.bigint() - started)
+  const transpiles = (await Effect.runPromise(Metric.value(Component.transpiles))).count
+  console.log(JSON.stringify({ ns, transpiles }))
 }
 
 if (process.argv[2] === "--child") {

@@ -1,5 +1,5 @@
 /**
- * The performance targets of issues 2–7, each tied to the bench row that measures it, and how the row's
+ * The performance targets of issues 2–7 and 12, each tied to the bench row that measures it, and how the row's
  * figure is held against it. `node bench/run.ts --markdown` prints them as a table with met / not met.
  */
 import { findRow, formatNs, type Row } from "./harness.ts"
@@ -18,6 +18,11 @@ export interface Target {
   readonly row: string
   /** The limit in ns per op, from the row (its `targetNs`) unless given here. */
   readonly limitNs?: (row: Row, rows: ReadonlyArray<Row>) => number | undefined
+  /**
+   * A guest in `build/guests/` the row needs: without it (a machine without the toolchain that builds it)
+   * the row is skipped, and so is the target.
+   */
+  readonly guest?: string
   /** How the measured figure is shown (default: the row's time per op). */
   readonly show?: (row: Row, rows: ReadonlyArray<Row>) => string
 }
@@ -72,6 +77,10 @@ export const targets: ReadonlyArray<Target> = [
       return base === undefined ? formatNs(row.nsPerOp) : `+${formatNs(row.nsPerOp - base.nsPerOp)} over the bare call`
     }
   },
+  { issue: 12, text: "cold load of the C guest (no cache, fuel-metered, default limits) ≤ 150 ms", row: "load: cold load, C guest (default limits, no cache)", guest: "c-processor" },
+  { issue: 12, text: "cold load of the QuickJS guest (no cache, fuel-metered, default limits) ≤ 600 ms", row: "load: cold load, QuickJS guest (default limits, no cache)", guest: "qjs-processor" },
+  { issue: 12, text: "load of the C guest from the disk cache ≤ 20 ms", row: "load: disk cache load, C guest (new process)", guest: "c-processor" },
+  { issue: 12, text: "load of the QuickJS guest from the disk cache ≤ 20 ms", row: "load: disk cache load, QuickJS guest (new process)", guest: "qjs-processor" },
   {
     issue: 6,
     text: "fuel overhead on a hot loop ≤ 10% (tightest loop)",

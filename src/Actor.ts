@@ -858,7 +858,7 @@ const makeActor = <R>(
           return Effect.flatMap(Effect.tapError(acquireIsolated, () => Effect.sync(failedToStart)), ([current, scope]) =>
             Effect.onExit(restore(serve(current)), (exit) => release(current, scope, exit)))
         }
-        if (current instanceof LinkError || current instanceof Trap) {
+        if (Component.isInstantiateError(current)) {
           failedToStart()
           return Effect.fail(startFailed(current.message))
         }

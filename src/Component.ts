@@ -10,11 +10,12 @@
  */
 import { Clock, Context, Duration, Effect, Metric, Scope } from "effect"
 import * as fs from "node:fs/promises"
-import { ComponentLoadError, LinkError, Trap } from "./ComponentError.ts"
+import { ComponentLoadError, LimitExceeded, LinkError, Trap, WasmMemoryExhausted } from "./ComponentError.ts"
 import { type HostImports, makeBinding } from "./internal/hostBridge.ts"
 import * as Pool from "./internal/instancePool.ts"
 import { makeIsolated } from "./internal/isolatedInstance.ts"
 import { coreRewrite } from "./internal/coreRewrite.ts"
+import { type FuelHost, makeFuelHost } from "./internal/fuelMeter.ts"
 import * as Jco from "./internal/jco.ts"
 import { WasmRewriteError } from "./internal/wasmRewrite.ts"
 import * as ResourceLimits from "./ResourceLimits.ts"
@@ -94,8 +95,9 @@ export interface LoadOptions {
    * Memory cap, fuel and timeout per call (isolation applies to actors). Defaults to
    * `ResourceLimits.defaults` — 64 MiB, 1e9 fuel units and 5 s per call — which protect the host from an
    * untrusted guest; give `ResourceLimits.unlimited` (or `fuel: Infinity`) for a trusted one. Metering
-   * rewrites the guest's core modules once per bytes (cached, also in `cacheDirectory`): ~2 ms for a
-   * small guest, ~10 s for a 12 MB componentize-js guest.
+   * rewrites the guest's core modules once per bytes, in one pass (cached, also in `cacheDirectory`):
+   * milliseconds for C and QuickJS guests, about a second for a 12 MB componentize-js guest. A load from
+   * `cacheDirectory` reads the rewritten modules and compiles them, nothing more.
    */
   readonly limits?: Partial<ResourceLimits.Resolved> | undefined
 }
@@ -153,7 +155,7 @@ export const fromBytes = Effect.fnUntraced(function*(bytes: Uint8Array, options?
   const limits: ResourceLimits.Resolved = { ...ResourceLimits.defaults, ...options?.limits }
   const rewrite = coreRewrite({ memoryBytes: limits.memoryBytes, fuel: Number.isFinite(limits.fuel) }, options?.cacheDirectory)
   // The compiled artifact depends on the rewrite only; the component also carries the limits it runs under.
-  const variant = `${hash}/${rewrite?.key ?? "as-is"}/fuel=${limits.fuel}/timeout=${Duration.toMillis(limits.timeout)}/${limits.isolation}`
+  const variant = `${hash}/${rewrite?.key ?? "as-is"}/fuel=${limits.fuel}/ifuel=${limits.instantiateFuel}/timeout=${Duration.toMillis(limits.timeout)}/${limits.isolation}`
   let component = loadedComponents.get(variant)
   if (component === undefined) {
     const before = Jco.transpileCount
@@ -207,9 +209,24 @@ export interface InstantiateOptions<R> {
 }
 
 /**
+ * How instantiating can fail: an import nobody provides (`LinkError`), a start function that trapped
+ * (`Trap`), start code past its `instantiateFuel` or the timeout (`LimitExceeded` with
+ * `phase: "instantiate"`), no WebAssembly memory left in the process for a new instance
+ * (`WasmMemoryExhausted`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type InstantiateError = LinkError | Trap | LimitExceeded | WasmMemoryExhausted
+
+/**
  * Instantiates a component: fresh linear memory, the shared compiled modules, and the given host
- * functions. Fails with `LinkError` when the component imports an interface or function nobody provides.
- * The instance is closed when the scope closes; calls after that fail with `InstancePoisoned`.
+ * functions. Code that runs now (core start functions, `_initialize`, a language runtime's init) is
+ * metered from the component's `instantiateFuel` and held to its `timeout`. Fails with `LinkError` when
+ * the component imports an interface or function nobody provides, `LimitExceeded` (`phase:
+ * "instantiate"`) when the start code runs out of fuel or time, `Trap` when it traps, and
+ * `WasmMemoryExhausted` when the process has no WebAssembly memory left for a new instance. The instance is
+ * closed when the scope closes; calls after that fail with `InstancePoisoned`.
  *
  * @since 0.1.0
  * @category constructors
@@ -217,13 +234,69 @@ export interface InstantiateOptions<R> {
 export const instantiate = <R = never>(
   component: Component,
   options?: InstantiateOptions<R>
-): Effect.Effect<InstanceImpl.Instance, LinkError | Trap, Scope.Scope | R> =>
+): Effect.Effect<InstanceImpl.Instance, InstantiateError, Scope.Scope | R> =>
   Effect.contextWith((context: Context.Context<R>) => {
     const made = instantiateUnsafe(component, options?.imports ?? {}, context)
     if (made === undefined) return makeIsolated(component, options?.imports ?? {})
-    if (made instanceof LinkError || made instanceof Trap) return Effect.fail(made)
+    if (isInstantiateError(made)) return Effect.fail(made)
     return Effect.acquireRelease(Effect.succeed(made), (instance) => Effect.sync(() => instance.close()))
   })
+
+/**
+ * @internal Whether `instantiateUnsafe`'s answer is a failure.
+ */
+export const isInstantiateError = (made: unknown): made is InstantiateError =>
+  made instanceof LinkError || made instanceof Trap || made instanceof LimitExceeded || made instanceof WasmMemoryExhausted
+
+/**
+ * The fuel host of one instantiation: `instantiateFuel`, and the timeout read from `clock`
+ * (an unmetered component's core modules never ask it for fuel).
+ */
+const instantiateFuelHost = (limits: ResourceLimits.Resolved, clock: Clock.Clock): FuelHost => {
+  const timeoutMillis = Duration.toMillis(limits.timeout)
+  if (!Number.isFinite(timeoutMillis)) return makeFuelHost({ units: limits.instantiateFuel })
+  // The clock is read from the first refill on, which is where start code begins (the fuel globals start
+  // at 0): a component without start code never reads it.
+  let deadline: number | undefined
+  return makeFuelHost({
+    units: limits.instantiateFuel,
+    expired: () => {
+      const now = clock.currentTimeMillisUnsafe()
+      deadline ??= now + timeoutMillis
+      return now > deadline
+    }
+  })
+}
+
+/** What the start code's failure was: a limit when the instantiate budget stopped it. */
+const instantiateFailure = (
+  component: Component,
+  fuel: FuelHost,
+  failure: Jco.Failure
+): LimitExceeded | Trap | WasmMemoryExhausted => {
+  if (failure._tag === "Exhausted") {
+    return new WasmMemoryExhausted({ componentHash: component.hash, function: "instantiate", cause: failure.message })
+  }
+  const stopped = fuel.instantiateStopped()
+  if (stopped === "fuel") {
+    return new LimitExceeded({
+      limit: "fuel",
+      componentHash: component.hash,
+      phase: "instantiate",
+      allowed: component.limits.instantiateFuel
+    })
+  }
+  if (stopped === "timeout") {
+    return new LimitExceeded({
+      limit: "timeout",
+      componentHash: component.hash,
+      phase: "instantiate",
+      allowed: Duration.toMillis(component.limits.timeout)
+    })
+  }
+  return new Trap({ componentHash: component.hash, function: "instantiate", message: failureMessage(failure) })
+}
+
 
 /**
  * @internal `instantiate` now, in the caller's stack and without a scope (the caller closes the
@@ -234,7 +307,7 @@ export const instantiateUnsafe = <R>(
   component: Component,
   hostImports: HostImports<R>,
   context: Context.Context<R>
-): InstanceImpl.Instance | LinkError | Trap | undefined => {
+): InstanceImpl.Instance | InstantiateError | undefined => {
   if (component.loaded.imports.length > 0) {
     const provided = new Set(Object.keys(hostImports).map(unversioned))
     const missingInterface = component.loaded.imports.find((required) => !provided.has(required))
@@ -246,22 +319,23 @@ export const instantiateUnsafe = <R>(
     }
   }
   if (component.limits.isolation === "worker") return undefined
-  const pooled = Pool.take(component.loaded)
+  const pooled = Pool.take(component.loaded, Pool.limitsKey(component.limits))
   if (pooled !== undefined) {
     // Nothing of the guest runs here: the pool already instantiated it.
     pooled.binding.bind(hostImports, context)
     return linked(component, pooled, context)
   }
+  const fuel = instantiateFuelHost(component.limits, Context.get(context, Clock.Clock))
   return Jco.attempt(
     (): Pool.Prepared => {
       // Bound before instantiating, so a start function may already call its imports.
       const binding = makeBinding(component.loaded.imports)
       binding.bind(hostImports, context)
-      const instantiated = Jco.instantiate(component.loaded, binding.imports)
+      const instantiated = Jco.instantiate(component.loaded, binding.imports, fuel)
       return { binding, instantiated, bound: InstanceImpl.bind(component.loaded, instantiated) }
     },
-    (prepared): InstanceImpl.Instance | LinkError | Trap => linked(component, prepared, context),
-    (failure) => new Trap({ componentHash: component.hash, function: "instantiate", message: failureMessage(failure) })
+    (prepared): InstanceImpl.Instance | InstantiateError => linked(component, prepared, context),
+    (failure) => instantiateFailure(component, fuel, failure)
   )
 }
 
@@ -301,14 +375,22 @@ const linked = <R>(
  * @category combinators
  */
 export const prewarm = (component: Component, size: number): Effect.Effect<number> =>
-  Effect.sync(() => Pool.prewarm(component.loaded, size))
+  Effect.clockWith((clock) =>
+    Effect.sync(() =>
+      Pool.prewarm(component.loaded, size, {
+        key: Pool.limitsKey(component.limits),
+        // Each prepared instance's start code gets the component's instantiate budget and timeout.
+        fuelHost: () => instantiateFuelHost(component.limits, clock)
+      })
+    )
+  )
 
 const failureMessage = (failure: Jco.Failure): string =>
-  failure._tag === "Trap"
-    ? failure.message
+  failure._tag === "GuestErr"
+    ? `start function returned an error: ${String(failure.payload)}`
     : failure._tag === "Exit"
     ? `the guest exited with code ${failure.code} while it was instantiated`
-    : `start function returned an error: ${String(failure.payload)}`
+    : failure.message
 
 /**
  * The identity of a component's bytes: sha-256, hex.

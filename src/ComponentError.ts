@@ -74,6 +74,30 @@ export class Trap extends Schema.TaggedError<Trap>()("Trap", {
 }) {}
 
 /**
+ * V8 has no WebAssembly memory left in this process to give the guest: it allows about 16,000 live wasm
+ * memories per process (each reserves its address space up front), and a new instance needs one. Not the
+ * guest's fault: instantiating failed (`function` is `instantiate`), or a call trapped after its
+ * `memory.grow` was refused below its cap. What to do: keep fewer instances alive (stop idle actors,
+ * close instances, shrink warm pools with `Component.prewarm(component, 0)`) or spread components over
+ * more processes (workers do not help: they share the process's address space). Instantiating works
+ * again once memories are freed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class WasmMemoryExhausted extends Schema.TaggedError<WasmMemoryExhausted>()("WasmMemoryExhausted", {
+  componentHash: Schema.String,
+  /** `instantiate`, or the export being called. */
+  function: Schema.String,
+  /** What V8 said. */
+  cause: Schema.String
+}) {
+  override get message(): string {
+    return `no WebAssembly memory left in this process (${this.function}: ${this.cause}): keep fewer instances alive or spread components over more processes`
+  }
+}
+
+/**
  * The guest returned `err(payload)`. The instance stays usable.
  *
  * @since 0.1.0
@@ -142,4 +166,4 @@ export class HostRefusal extends Schema.TaggedError<HostRefusal>()("HostRefusal"
  * @since 0.1.0
  * @category models
  */
-export type CallError = Trap | GuestError | GuestExit | InstancePoisoned | LimitExceeded
+export type CallError = Trap | GuestError | GuestExit | InstancePoisoned | LimitExceeded | WasmMemoryExhausted

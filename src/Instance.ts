@@ -9,7 +9,7 @@
  */
 import { Clock, Duration, Effect, Exit } from "effect"
 import type { Component } from "./Component.ts"
-import { type CallError, GuestError, GuestExit, InstancePoisoned, LimitExceeded, Trap } from "./ComponentError.ts"
+import { type CallError, GuestError, GuestExit, InstancePoisoned, LimitExceeded, Trap, WasmMemoryExhausted } from "./ComponentError.ts"
 import { type FuelMeter, fuelMeter } from "./internal/fuelMeter.ts"
 import * as Abi from "./internal/canonicalAbi.ts"
 import * as Jco from "./internal/jco.ts"
@@ -260,6 +260,7 @@ export const make = (
       return new GuestExit({ componentHash: component.hash, function: fn, code: failure.code })
     }
     poison = failure.message
+    if (failure._tag === "Exhausted") return new WasmMemoryExhausted({ componentHash: component.hash, function: fn, cause: failure.message })
     if (meter?.stopped() === "timeout") return timedOut(fn)
     if (meter?.exhausted()) {
       poison = `fuel exhausted (${fuel} units)`
@@ -273,6 +274,11 @@ export const make = (
         function: fn,
         allowed: component.limits.memoryBytes
       })
+    }
+    // Below its cap, a guest whose `memory.grow` V8 refused for want of memory traps as if it were a bug.
+    if (!Jco.wasmMemoryLeft()) {
+      poison = `no WebAssembly memory left (${failure.message})`
+      return new WasmMemoryExhausted({ componentHash: component.hash, function: fn, cause: failure.message })
     }
     return new Trap({ componentHash: component.hash, function: fn, message: failure.message })
   }

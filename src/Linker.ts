@@ -316,7 +316,7 @@ export const imports = (
 export const instantiate = (
   component: Component.Component,
   options: LinkOptions
-): Effect.Effect<Instance.Instance, LinkError | Trap, Linker | Scope.Scope> =>
+): Effect.Effect<Instance.Instance, Component.InstantiateError, Linker | Scope.Scope> =>
   Effect.flatMap(imports(component, options), (linked) => Component.instantiate(component, { imports: linked }))
 
 /**

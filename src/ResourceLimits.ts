@@ -9,18 +9,30 @@
  * |---|---|---|---|
  * | `memoryBytes` | 64 MiB | the core module's memory maximum, rewritten before compiling: `memory.grow` past it fails | enough for a 12 MB componentize-js (SpiderMonkey) guest and its heap; a leaking guest is refused long before it hurts the host |
  * | `fuel` | 1,000,000,000 units per call | metering compiled into the core module: the guest traps when it runs out | about a second of a tight loop in optimized code on the measured machine (a few seconds before V8 tiers the code up), thousands of times what a message handler needs (a WAT echo uses 3 units per call, a componentize-js echo ~2,000) |
+ * | `instantiateFuel` | 1,000,000,000 units per instantiation | the same metering, for the code that runs while a component is instantiated | a call's worth: hundreds of times what a language runtime's initialisation needs (measured: a clang + wasi-libc guest with the preview1 adapter 1–10 M units, a componentize-qjs guest under 100,000), and a start function that loops forever is stopped within about a second |
  * | `timeout` | 5 seconds per call | fuel slices and a race on suspended calls (in-process), terminating the worker (`worker`) | the actors' default request timeout: a caller gives up then anyway |
  * | `isolation` | `"in-process"` | — | calls cost microseconds instead of a ~90 µs thread round trip; fuel already stops runaway loops |
  *
- * **Fuel.** One unit is one function entry or one loop iteration (functions the rewrite cannot analyse —
- * exception handling, expressions newer than its binaryen knows — also pay one unit per exit). The count
+ * **Fuel.** One unit is one function entry or one loop iteration (in the rare module the one-pass rewrite
+ * declines — GC instructions — binaryen meters it instead, and functions it cannot analyse also pay one
+ * unit per exit). The count
  * does not depend on the machine or on timing: a call that fits its fuel once fits it every time. Out of
  * fuel, the guest traps; the call fails with `LimitExceeded` (`fuel`) and the instance is poisoned. The
  * counter lives in a local of each guest function (a register), so metering costs up to ~10% on the
  * tightest loops (an add, or a load and an add, per iteration) and is within noise on byte-parsing and
- * call-heavy loops (`bench/fuel.ts`). Metering rewrites the guest's core modules once per component bytes
- * (cached by hash, in memory and in the `cacheDirectory`): milliseconds for a WAT guest, ~10 s or more
- * for a 12 MB componentize-js guest.
+ * call-heavy loops (`bench/fuel.ts`). Metering rewrites the guest's core modules once per component bytes,
+ * in one pass over their code (cached by hash, in memory and in the `cacheDirectory`): well under a
+ * millisecond for a WAT guest, milliseconds to tens of milliseconds for C and QuickJS guests, about a
+ * second for a 12 MB componentize-js guest (`bench load`).
+ *
+ * **Instantiation.** Code that runs while a component is instantiated — core `start` functions, the WASI
+ * adapter's and a language runtime's `_initialize`, a JavaScript engine's initialisation — is metered too,
+ * from its own budget, `instantiateFuel`, shared by the component's core modules, and under the same
+ * `timeout` (in slices, as for a call; a worker is terminated when it is not ready in time). Running out
+ * fails `Component.instantiate` with `LimitExceeded` (`fuel` or `timeout`, `phase: "instantiate"`), never a
+ * bare trap. With `fuel: Infinity` the component is not metered at all, and neither is its instantiation:
+ * in-process, a start function that never returns then blocks the host's thread for good (use
+ * `isolation: "worker"`, whose timeout holds).
  *
  * **Timeout.** In-process, a call with both fuel and a timeout gets its fuel in slices of
  * `1,000,000` units; between slices the guest calls back into the host, which reads the `Clock` and
@@ -130,6 +142,8 @@ export const ResourceLimits = Schema.Struct({
   memoryBytes: Schema.optional(Bytes),
   /** Fuel per call: function entries and loop iterations. */
   fuel: Schema.optional(Fuel),
+  /** Fuel for the code that runs while the component is instantiated (start functions, `_initialize`). */
+  instantiateFuel: Schema.optional(Fuel),
   /** Wall-clock time per call. In-process it needs fuel to stop a synchronous guest (see above). */
   timeout: Schema.optional(Timeout),
   isolation: Schema.optional(Isolation)
@@ -152,6 +166,11 @@ export interface Resolved {
   readonly memoryBytes: number
   /** Units per call, or `Infinity` for no metering. */
   readonly fuel: number
+  /**
+   * Units for instantiation (start functions, `_initialize`), shared by the component's core modules;
+   * `Infinity` for no limit. Only enforced when `fuel` is finite (otherwise nothing is metered).
+   */
+  readonly instantiateFuel: number
   /** `Duration.infinity` for no timeout. */
   readonly timeout: Duration.Duration
   readonly isolation: Isolation
@@ -159,7 +178,7 @@ export interface Resolved {
 
 /**
  * The defaults: safe for an untrusted component. 64 MiB of linear memory, 1e9 fuel units and 5 seconds
- * per call, in the host's thread (see the module documentation for why each).
+ * per call, 1e9 fuel units to instantiate, in the host's thread (see the module documentation for why each).
  *
  * @since 0.1.0
  * @category constructors
@@ -167,6 +186,7 @@ export interface Resolved {
 export const defaults: Resolved = {
   memoryBytes: 64 * 1024 * 1024,
   fuel: 1_000_000_000,
+  instantiateFuel: 1_000_000_000,
   timeout: Duration.seconds(5),
   isolation: "in-process"
 }
@@ -180,6 +200,7 @@ export const defaults: Resolved = {
 export const unlimited: Resolved = {
   memoryBytes: Number.POSITIVE_INFINITY,
   fuel: Number.POSITIVE_INFINITY,
+  instantiateFuel: Number.POSITIVE_INFINITY,
   timeout: Duration.infinity,
   isolation: "in-process"
 }
@@ -193,6 +214,7 @@ export const unlimited: Resolved = {
 export const resolve = (limits?: ResourceLimits | undefined): Resolved => ({
   memoryBytes: limits?.memoryBytes ?? defaults.memoryBytes,
   fuel: limits?.fuel ?? defaults.fuel,
+  instantiateFuel: limits?.instantiateFuel ?? defaults.instantiateFuel,
   timeout: limits?.timeout ?? defaults.timeout,
   isolation: limits?.isolation ?? defaults.isolation
 })
@@ -228,9 +250,11 @@ const units: Record<Limit, string> = { memory: "bytes", fuel: "units", timeout: 
  *
  * - `memory`: its initial memory is already above the cap (at load; `requested` is that size), or a
  *   call failed because the memory could not grow further.
- * - `fuel`: a call used up its fuel; the instance trapped and is poisoned, like any trap.
+ * - `fuel`: a call used up its fuel; the instance trapped and is poisoned, like any trap. With
+ *   `phase: "instantiate"`: the component's start code used up `instantiateFuel`; no instance was made.
  * - `timeout`: a call did not return in time: stopped between two slices of fuel or while suspended on
- *   the host (in-process), or its worker terminated (`worker`). The instance is poisoned.
+ *   the host (in-process), or its worker terminated (`worker`). The instance is poisoned. With
+ *   `phase: "instantiate"`: instantiating took longer than the timeout; no instance was made.
  *
  * @since 0.1.0
  * @category errors
@@ -240,6 +264,11 @@ export class LimitExceeded extends Schema.TaggedError<LimitExceeded>()("LimitExc
   componentHash: Schema.String,
   /** The export being called; absent when the limit was hit loading or instantiating. */
   function: Schema.optional(Schema.String),
+  /**
+   * When the limit was hit: `instantiate` for the code that runs while the component is instantiated
+   * (start functions, `_initialize`); absent for a call (see `function`) or a load.
+   */
+  phase: Schema.optional(Schema.Literal("instantiate")),
   /** The limit in force: bytes (`memory`), units (`fuel`), milliseconds (`timeout`). */
   allowed: Schema.Number,
   /** What the component needed or used, in the same unit, when known. */
@@ -247,7 +276,11 @@ export class LimitExceeded extends Schema.TaggedError<LimitExceeded>()("LimitExc
 }) {
   override get message(): string {
     const unit = units[this.limit]
-    const where = this.function === undefined ? "" : ` calling ${this.function}`
+    const where = this.function !== undefined
+      ? ` calling ${this.function}`
+      : this.phase === "instantiate"
+      ? " while instantiating (start functions, _initialize)"
+      : ""
     const needed = this.requested === undefined ? "" : `: needed ${this.requested} ${unit}`
     return `${this.limit} limit of ${this.allowed} ${unit} exceeded${where}${needed}`
   }

@@ -105,6 +105,8 @@ describe("bench", () => {
       }
       // Every target of the issues points at a row that exists, so docs/PERFORMANCE.md can be regenerated.
       for (const target of targets) {
+        // A row over a toolchain-built guest is measured where the guest is built.
+        if (target.guest !== undefined && !fs.existsSync(path.join(root, "build", "guests", `${target.guest}.wasm`))) continue
         assert.isDefined(rows.find((row) => `${row.suite}: ${row.name}` === target.row), `target row ${target.row} is missing`)
       }
       // The Extism peer is in the call-cost and instantiation comparisons.

@@ -290,7 +290,8 @@ describe("the npm package", { timeout: 300_000 }, () => {
   it("the worker modules load from dist/: --isolate runs the guest in instanceWorker.js, a 12 MB guest is metered in wasmFuelWorker.js", async () => {
     const isolated = await run("npx", ["--no", "--", "airssys-wasm", "run", "guests/echo.wasm", "--isolate", "--input", "isolated"], { cwd: consumer })
     assert.deepStrictEqual({ ...isolated, stderr: errorLines(isolated.stderr) }, { code: 0, stdout: "isolated", stderr: [] })
-    // Core modules of 1 MiB and more are instrumented for fuel in a worker thread.
+    // A 12 MB guest from dist/: metered in one pass (fuelRewrite.js); wasmFuelWorker.js runs binaryen only
+    // for core modules of 1 MiB and more that the one-pass rewrite declines (GC).
     const large = await run("npx", ["--no", "--", "airssys-wasm", "run", "guests/echo-js.wasm", "--input", "large"], { cwd: consumer })
     assert.deepStrictEqual({ ...large, stderr: errorLines(large.stderr) }, { code: 0, stdout: "large", stderr: [] })
   })

@@ -55,12 +55,14 @@ const run = async (name: string, core: Uint8Array): Promise<Running> => {
   const { glue } = await guest(name)
   const module = new WebAssembly.Module(core as Uint8Array<ArrayBuffer>)
   const cores: Array<WebAssembly.Instance> = []
-  const fuel = Rewrite.makeFuelHost()
+  // Start code (componentize-js's init) draws on an instantiate budget, as in `Component.instantiate`.
+  const fuel = Rewrite.makeFuelHost({ units: ResourceLimits.defaults.instantiateFuel })
   const exports = await glue(() => module, {}, (m, imports) => {
     const instance = new WebAssembly.Instance(m, { ...imports, [Rewrite.fuelImport.module]: fuel.imports })
     cores.push(instance)
     return instance
   }) as { process: (input: Uint8Array) => Uint8Array }
+  fuel.endInstantiate()
   return { process: (input) => exports.process(input), cores, fuel }
 }
 
@@ -238,9 +240,10 @@ const runLoopInWorker = (core: Uint8Array, fuel: number) =>
     const worker = new Worker(
       `
       const { parentPort, workerData } = require("node:worker_threads")
-      // A host that refuses every refill: the first time the fuel runs out, the guest traps.
+      // A host that refuses every refill (it answers with the overdrawn value): the first time the fuel
+      // runs out, the guest traps.
       const { exports } = new WebAssembly.Instance(new WebAssembly.Module(workerData.core), {
-        "airssys:fuel": { refill: () => 0 }
+        "airssys:fuel": { refill: (current) => current }
       })
       exports.airssys_fuel.value = BigInt(workerData.fuel)
       let message = "returned"
@@ -510,11 +513,123 @@ describe("instrumentFuel", () => {
         assert.strictEqual(Buffer.compare(again, a), 0)
         assert.strictEqual(Rewrite.instrumentCount, before + 2)
         assert.strictEqual(Buffer.compare(fs.readFileSync(path.join(directory, `fuel-${key}.wasm`)), a), 0)
-        assert.match(Rewrite.fuelVersion, /^airssys-fuel\/\d+ binaryen\/\d+/)
+        assert.match(Rewrite.fuelVersion, /^airssys-fuel\/\d+ airssys-fuel-fast\/\d+ binaryen\/\d+/)
       } finally {
         fs.rmSync(directory, { recursive: true, force: true })
       }
     }))
+
+  it.effect("one-pass rewrite - bulk memory, SIMD, tables, start, names: same results and the same fuel as binaryen", () =>
+    Effect.promise(async () => {
+      const raw = await wat(`(module
+        (type $t (func (param i32) (result i32)))
+        (import "env" "add" (func $host_add (param i32 i32) (result i32)))
+        (memory (export "memory") 1)
+        (table 4 funcref)
+        (global $started (mut i32) (i32.const 0))
+        (global $fref funcref (ref.func $double))
+        (elem (i32.const 0) $double $sum)
+        (elem declare func $sum)
+        (data $d "0123456789abcdef")
+        (func $double (param $x i32) (result i32) (i32.mul (local.get $x) (i32.const 2)))
+        ;; Bulk memory (0xfc) and SIMD (0xfd) in a loop: fill, copy, init, then add up with v128 lanes.
+        (func $sum (export "sum") (param $n i32) (result i32) (local $i i32) (local $v v128)
+          (memory.fill (i32.const 64) (i32.const 3) (i32.const 64))
+          (memory.copy (i32.const 128) (i32.const 64) (i32.const 64))
+          (memory.init $d (i32.const 256) (i32.const 0) (i32.const 16))
+          (loop $l
+            (local.set $v (i32x4.add (local.get $v) (v128.load (i32.add (i32.const 128) (i32.and (local.get $i) (i32.const 48))))))
+            (local.set $i (i32.add (local.get $i) (i32.const 16)))
+            (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
+          (i32.add
+            (i32.add (i32x4.extract_lane 0 (local.get $v)) (i32x4.extract_lane 3 (local.get $v)))
+            (i32.trunc_sat_f32_s (f32.const 1.5))))
+        (func (export "indirect") (param $n i32) (result i32)
+          (i32.add
+            (call_indirect (type $t) (local.get $n) (i32.const 0))
+            (call $host_add (call_ref $t (local.get $n) (ref.func $double)) (i32.load8_u (i32.const 256)))))
+        (func (export "started") (result i32) (global.get $started))
+        (func $init (global.set $started (i32.add (global.get $started) (call $double (i32.const 21)))))
+        (start $init))`)
+      const fast = Rewrite.instrumentFuelFast(raw)
+      assert.isDefined(fast)
+      assert.deepStrictEqual(Rewrite.lastInstrumentStats, { local: 5, global: 0 })
+      const slow = await Rewrite.instrumentFuelBinaryen(raw)
+      type Exports = { sum: (n: number) => number; indirect: (n: number) => number; started: () => number }
+      const env = { env: { add: (a: number, b: number) => a + b } }
+      const plain = new WebAssembly.Instance(new WebAssembly.Module(raw as Uint8Array<ArrayBuffer>), env).exports as unknown as Exports
+      const metered = [fast!, slow].map((bytes) => {
+        const fuel = Rewrite.makeFuelHost({ units: 1_000 })
+        const core = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), {
+          ...env,
+          [Rewrite.fuelImport.module]: fuel.imports
+        })
+        return { exports: core.exports as unknown as Exports, meter: Rewrite.fuelMeter([core], fuel)! }
+      })
+      const costs = metered.map(({ exports, meter }) => {
+        assert.strictEqual(exports.started(), plain.started())
+        return (["sum", "indirect"] as const).flatMap((name) =>
+          [16, 160, 1600].map((n) => {
+            meter.refill(1_000_000)
+            assert.strictEqual(exports[name](n), plain[name](n), `${name}(${n})`)
+            const cost = meter.consumed()
+            meter.refill(cost - 1)
+            assert.throws(() => exports[name](n), WebAssembly.RuntimeError)
+            assert.isTrue(meter.exhausted())
+            return cost
+          })
+        )
+      })
+      // One unit per function entry and loop iteration, whichever rewrite: the counts agree exactly.
+      assert.deepStrictEqual(costs[0], costs[1])
+      assert.strictEqual(costs[0]![2]! - costs[0]![1]!, 90)
+      // The trap of an empty tank names the exhausted function (the name section was rewritten too).
+      const { exports, meter } = metered[0]!
+      meter.refill(1)
+      let stack = ""
+      try {
+        exports.sum(16)
+      } catch (error) {
+        stack = String((error as Error).stack)
+      }
+      assert.match(stack, new RegExp(`RuntimeError: unreachable[\\s\\S]*at ${Rewrite.fuelExhaustedFunction} `))
+    }))
+
+  it.effect("one-pass rewrite - declines what it does not know (GC), and binaryen takes over", () =>
+    Effect.promise(async () => {
+      const gc = await wat(`(module
+        (type $pair (struct (field i32) (field i32)))
+        (func (export "first") (param i32) (result i32)
+          (struct.get $pair 0 (struct.new $pair (local.get 0) (i32.const 2)))))`)
+      assert.isUndefined(Rewrite.instrumentFuelFast(gc))
+      const instrumented = await Rewrite.instrumentFuel(gc)
+      const fuel = Rewrite.makeFuelHost()
+      const core = new WebAssembly.Instance(new WebAssembly.Module(instrumented as Uint8Array<ArrayBuffer>), {
+        [Rewrite.fuelImport.module]: fuel.imports
+      })
+      const meter = Rewrite.fuelMeter([core], fuel)!
+      meter.refill(10)
+      assert.strictEqual((core.exports as unknown as { first: (n: number) => number }).first(7), 7)
+      assert.strictEqual(meter.consumed(), 1)
+      // Malformed input is refused before either rewrite reads it.
+      assert.strictEqual(await rewriteFailure(Promise.resolve().then(() => Rewrite.instrumentFuelFast(guestBytes("echo")))), "NotCoreModule")
+    }))
+
+  it.effect("one-pass rewrite - the 12 MB componentize-js guest instruments in one pass, still echoes, runs out of fuel", () =>
+    Effect.promise(async () => {
+      const { core } = await guest("echo-js")
+      const instrumented = Rewrite.instrumentFuelFast(core)
+      assert.isDefined(instrumented)
+      assert.isAbove(Rewrite.lastInstrumentStats.local, 1000)
+      const echo = await run("echo-js", instrumented!)
+      const meter = Rewrite.fuelMeter(echo.cores, echo.fuel)!
+      meter.refill(ResourceLimits.defaults.fuel)
+      assert.deepStrictEqual(outcome(() => echo.process(text("hello, SpiderMonkey"))), { ok: "hello, SpiderMonkey" })
+      assert.isAbove(meter.consumed(), 100)
+      meter.refill(100)
+      assert.property(outcome(() => echo.process(text("starved"))), "trap")
+      assert.isTrue(meter.exhausted())
+    }), 120_000)
 
   // ~8 s of binaryen work plus a ~1 s transpile: run with AIRSSYS_SLOW_TESTS=1.
   it.effect.skipIf(process.env.AIRSSYS_SLOW_TESTS === undefined)(

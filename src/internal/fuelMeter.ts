@@ -21,24 +21,83 @@ export const fuelImportModule = "airssys:fuel"
  */
 export const sliceUnits = 1_000_000
 
-/**
- * The host side of `airssys:fuel.refill` for one instantiation. Created before the core modules are
- * instantiated (they capture the import), and connected to a meter afterwards.
- */
-export interface FuelHost {
-  /** The import object for core modules that import `airssys:fuel`. */
-  readonly imports: { readonly refill: () => number }
-  /** What `refill` does: set by `fuelMeter`; until then every refill is refused (the guest traps). */
-  onEmpty: () => number
-}
-
-export const makeFuelHost = (): FuelHost => {
-  const host: FuelHost = { imports: { refill: () => host.onEmpty() }, onEmpty: () => 0 }
-  return host
-}
-
 /** Why the guest was stopped, when the meter stopped it. */
 export type Stop = "fuel" | "timeout"
+
+/** The `airssys:fuel` import object of one instrumented core instance. */
+// A type, not an interface: it must fit `WebAssembly.ModuleImports`' index signature.
+export type FuelImports = {
+  /**
+   * Called by the guest when its fuel global drops below zero, with the global's value: returns the
+   * global's new value, `>= 0` to go on, or `current` (still negative) to make the guest trap.
+   */
+  readonly refill: (current: bigint) => bigint
+}
+
+/**
+ * Fuel for the code that runs while a component is instantiated (core `start` functions, `_initialize`,
+ * a language runtime's init): `units` shared by all its core instances, in slices with a clock check
+ * between them when `expired` is given.
+ */
+export interface InstantiateBudget {
+  readonly units: number
+  readonly expired?: (() => boolean) | undefined
+}
+
+/**
+ * The host side of `airssys:fuel.refill` for one instantiation. Created before the core modules are
+ * instantiated (they capture the import, and their start code may already need fuel), and connected to
+ * a meter afterwards. Until then refills come from the instantiate budget, when one was given.
+ */
+export interface FuelHost {
+  /** The import object of the first instrumented core instance (`importsFor(0)`). */
+  readonly imports: FuelImports
+  /** The import object of the `index`-th instrumented core instance, in instantiation order. */
+  readonly importsFor: (index: number) => FuelImports
+  /** What `refill` does: the instantiate budget's rule until `fuelMeter` connects its own. */
+  onEmpty: (core: number, current: bigint) => bigint
+  /** Why the instantiate budget stopped the guest, if it did (the guest then trapped at instantiation). */
+  readonly instantiateStopped: () => Stop | undefined
+  /** Closes the instantiate budget: until a meter connects, every refill is refused. */
+  readonly endInstantiate: () => void
+}
+
+const slice = BigInt(sliceUnits)
+// "No limit" as a fuel value: far more than any guest can burn, far from the i64 edge.
+const unlimitedUnits = 1n << 62n
+
+export const makeFuelHost = (budget?: InstantiateBudget): FuelHost => {
+  let stop: Stop | undefined
+  // Units of the budget not yet handed to a core instance (shared by all of them).
+  let pool = budget === undefined ? 0n : Number.isFinite(budget.units) ? BigInt(budget.units) : unlimitedUnits
+  const expired = budget?.expired
+  const byIndex: Array<FuelImports> = []
+  const host: FuelHost = {
+    imports: undefined as unknown as FuelImports,
+    importsFor: (index) => (byIndex[index] ??= { refill: (current) => host.onEmpty(index, current) }),
+    onEmpty: (_, current) => {
+      // `current` is below zero by what the last charge overdrew: that comes out of the pool too.
+      pool += current
+      if (pool < 0n) {
+        stop = "fuel"
+        return current
+      }
+      if (expired?.() === true) {
+        stop = "timeout"
+        return current
+      }
+      const next = expired === undefined || pool < slice ? pool : slice
+      pool -= next
+      return next
+    },
+    instantiateStopped: () => stop,
+    endInstantiate: () => {
+      host.onEmpty = (_, current) => current
+    }
+  }
+  ;(host as { imports: FuelImports }).imports = host.importsFor(0)
+  return host
+}
 
 /**
  * The fuel of one instantiated component: the `airssys_fuel` globals of its instrumented core instances
@@ -66,8 +125,6 @@ export const fuelGlobal = (instance: WebAssembly.Instance): WebAssembly.Global |
   const global = instance.exports[fuelExport]
   return global instanceof WebAssembly.Global ? global : undefined
 }
-
-const slice = BigInt(sliceUnits)
 
 // An allowance as bigints, whole and sliced: the same for every instance of a component, so a new
 // instance's first refill reuses the last one's instead of converting again.
@@ -101,28 +158,24 @@ export const fuelMeter = (cores: ReadonlyArray<WebAssembly.Instance>, host?: Fue
   let stop: Stop | undefined
   const left = (i: number): bigint => (globals[i]!.value as bigint) + reserves[i]!
   if (host !== undefined) {
-    host.onEmpty = () => {
-      for (let i = 0; i < globals.length; i++) {
-        const global = globals[i]!
-        const value = global.value as bigint
-        if (value >= 0n) continue
-        const available = value + reserves[i]!
-        if (available < 0n) {
-          // Out of fuel: the global keeps the whole deficit, as without slices.
-          global.value = available
-          reserves[i] = 0n
-          stop = "fuel"
-          return 0
-        }
-        if (deadline?.() === true) {
-          stop = "timeout"
-          return 0
-        }
-        const next = available < slice ? available : slice
-        global.value = next
-        reserves[i] = available - next
+    // Core `i` overdrew its global to `current`: hand it the next slice of its reserve, or refuse.
+    host.onEmpty = (i, current) => {
+      const reserve = reserves[i]
+      if (reserve === undefined) return current
+      const available = current + reserve
+      if (available < 0n) {
+        // Out of fuel: the global keeps the whole deficit, as without slices.
+        reserves[i] = 0n
+        stop = "fuel"
+        return available
       }
-      return 1
+      if (deadline?.() === true) {
+        stop = "timeout"
+        return current
+      }
+      const next = available < slice ? available : slice
+      reserves[i] = available - next
+      return next
     }
   }
   return {

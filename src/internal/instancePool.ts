@@ -2,7 +2,8 @@
  * Instances prepared ahead, per component: jco's `instantiate`, V8's instance creation and finding the
  * exports to call (`Instance.bind`) happen before a spawn or a restart asks, so taking one costs
  * microseconds. Prepared instances are not linked yet: their imports are trampolines bound when they are
- * taken (see `Binding`).
+ * taken (see `Binding`). Their start code runs when they are prepared, metered like any instantiation
+ * (`Options.fuelHost`); a start code that fails breaks the pool, and `instantiate` reports the failure.
  *
  * Refills run one instance per macrotask, and while the pool still has instances to hand out they wait
  * until the event loop has had idle time: during a burst of spawns or restarts, preparing the next
@@ -11,9 +12,12 @@
  *
  * @internal
  */
+import { Duration } from "effect"
 import { bind, type Bound } from "../Instance.ts"
+import type { Resolved } from "../ResourceLimits.ts"
 import { performance } from "node:perf_hooks"
 import { makeBinding, type Binding } from "./hostBridge.ts"
+import type { FuelHost } from "./fuelMeter.ts"
 import * as Jco from "./jco.ts"
 
 export interface Prepared {
@@ -22,8 +26,20 @@ export interface Prepared {
   readonly bound: Bound
 }
 
+/** How a component's instances are prepared. */
+export interface Options {
+  /** The limits the instances are instantiated under: `take` hands them only to a caller with the same. */
+  readonly key: string
+  /** A fuel host with the component's instantiate budget, for each instance's start code. */
+  readonly fuelHost: () => FuelHost
+}
+
+/** The key of the limits that instances are instantiated under (start code's fuel and timeout). */
+export const limitsKey = (limits: Resolved): string => `${limits.instantiateFuel}/${Duration.toMillis(limits.timeout)}`
+
 interface Pool {
   target: number
+  options: Options | undefined
   readonly ready: Array<Prepared>
   refilling: boolean
   /** Set when preparing failed (e.g. a start function that calls an import): pooling stops. */
@@ -35,23 +51,23 @@ const pools = new WeakMap<Jco.Loaded, Pool>()
 const poolOf = (loaded: Jco.Loaded): Pool => {
   let pool = pools.get(loaded)
   if (pool === undefined) {
-    pool = { target: 0, ready: [], refilling: false, broken: false }
+    pool = { target: 0, options: undefined, ready: [], refilling: false, broken: false }
     pools.set(loaded, pool)
   }
   return pool
 }
 
 /** Instantiates with unbound imports. Throws what jco throws. */
-export const prepare = (loaded: Jco.Loaded): Prepared => {
+export const prepare = (loaded: Jco.Loaded, fuel?: FuelHost): Prepared => {
   const binding = makeBinding(loaded.imports)
-  const instantiated = Jco.instantiate(loaded, binding.imports)
+  const instantiated = Jco.instantiate(loaded, binding.imports, fuel)
   return { binding, instantiated, bound: bind(loaded, instantiated) }
 }
 
 const fillOne = (loaded: Jco.Loaded, pool: Pool): boolean => {
   if (pool.broken || pool.ready.length >= pool.target) return false
   try {
-    pool.ready.push(prepare(loaded))
+    pool.ready.push(prepare(loaded, pool.options?.fuelHost()))
     return true
   } catch {
     pool.broken = true
@@ -80,8 +96,14 @@ const scheduleRefill = (loaded: Jco.Loaded, pool: Pool): void => {
 }
 
 /** Keeps `size` instances of the component prepared: fills up to it now, or lets the extra ones go. */
-export const prewarm = (loaded: Jco.Loaded, size: number): number => {
+export const prewarm = (loaded: Jco.Loaded, size: number, options: Options): number => {
   const pool = poolOf(loaded)
+  if (pool.options !== undefined && pool.options.key !== options.key) {
+    // Prepared under other limits: start over under these.
+    pool.ready.length = 0
+    pool.broken = false
+  }
+  pool.options = options
   pool.target = size
   if (pool.ready.length > size) pool.ready.length = Math.max(0, size)
   while (fillOne(loaded, pool)) {
@@ -91,9 +113,9 @@ export const prewarm = (loaded: Jco.Loaded, size: number): number => {
 }
 
 /** A prepared instance if one is ready (and a refill behind it), else undefined. */
-export const take = (loaded: Jco.Loaded): Prepared | undefined => {
+export const take = (loaded: Jco.Loaded, key: string): Prepared | undefined => {
   const pool = pools.get(loaded)
-  if (pool === undefined || pool.target === 0) return undefined
+  if (pool === undefined || pool.target === 0 || pool.options?.key !== key) return undefined
   const prepared = pool.ready.pop()
   scheduleRefill(loaded, pool)
   return prepared

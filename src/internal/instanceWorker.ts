@@ -12,7 +12,7 @@
 import { parentPort, workerData } from "node:worker_threads"
 import * as Abi from "./canonicalAbi.ts"
 import * as Jco from "./jco.ts"
-import { fuelMeter } from "./fuelMeter.ts"
+import { fuelMeter, makeFuelHost, type Stop } from "./fuelMeter.ts"
 
 export interface Init {
   readonly glue: string
@@ -20,6 +20,8 @@ export interface Init {
   readonly modules: ReadonlyArray<readonly [string, WebAssembly.Module]>
   readonly imports: ReadonlyArray<string>
   readonly fuel: number
+  /** Fuel for the start code (start functions, `_initialize`); its timeout is the host's to enforce. */
+  readonly instantiateFuel: number
 }
 
 export type Call =
@@ -29,8 +31,16 @@ export type Call =
   | { readonly id: number; readonly fn: "shutdown"; readonly arg: undefined }
 
 export type Reply =
+  | { readonly type: "instantiating" }
   | { readonly type: "ready"; readonly directCalls: ReadonlyArray<string> }
-  | { readonly type: "failed"; readonly message: string }
+  | {
+    readonly type: "failed"
+    readonly message: string
+    /** Set when the instantiate budget stopped the start code. */
+    readonly stopped?: Stop | undefined
+    /** Set when V8 had no wasm memory left for the instance. */
+    readonly exhausted?: boolean | undefined
+  }
   | { readonly type: "log"; readonly level: string; readonly message: string }
   | { readonly type: "result"; readonly id: number; readonly ok: true; readonly value: unknown }
   | {
@@ -69,9 +79,14 @@ interface Started {
   readonly meter: ReturnType<typeof fuelMeter>
 }
 
+const fuel = makeFuelHost({ units: init.instantiateFuel })
+
 const start = async (): Promise<Started> => {
   const loaded = { instantiate: await Jco.importGlue(init.glue, init.key), modules: new Map(init.modules), imports: init.imports }
-  const instantiated = Jco.instantiate(loaded as unknown as Jco.Loaded, hostImports())
+  // The host terminates this worker when instantiating outlasts the timeout (counted from here): no
+  // deadline in the worker.
+  post({ type: "instantiating" })
+  const instantiated = Jco.instantiate(loaded as unknown as Jco.Loaded, hostImports(), fuel)
   const direct = init.imports.length === 0
   const exports = instantiated.exports as Record<string, Record<string, (...args: Array<unknown>) => unknown> | undefined>
   const glue = (iface: string, fn: string) => {
@@ -88,7 +103,7 @@ const start = async (): Promise<Started> => {
       init: lifecycle?.init ?? glue("lifecycle", "init"),
       shutdown: lifecycle?.shutdown ?? glue("lifecycle", "shutdown")
     },
-    meter: Number.isFinite(init.fuel) ? fuelMeter(instantiated.cores) : undefined
+    meter: Number.isFinite(init.fuel) ? fuelMeter(instantiated.cores, fuel) : undefined
   }
 }
 
@@ -109,5 +124,11 @@ start().then(
       )
     })
   },
-  (error: unknown) => post({ type: "failed", message: error instanceof Error ? error.message : String(error) })
+  (error: unknown) =>
+    post({
+      type: "failed",
+      message: error instanceof Error ? error.message : String(error),
+      stopped: fuel.instantiateStopped(),
+      exhausted: Jco.isWasmMemoryExhausted(error)
+    })
 )

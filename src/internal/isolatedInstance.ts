@@ -7,10 +7,10 @@
  *
  * @internal
  */
-import { Duration, Effect, type Scope } from "effect"
+import { Deferred, Duration, Effect, type Scope } from "effect"
 import { Worker } from "node:worker_threads"
 import type { Component } from "../Component.ts"
-import { type CallError, GuestError, GuestExit, InstancePoisoned, LimitExceeded, Trap } from "../ComponentError.ts"
+import { type CallError, GuestError, GuestExit, InstancePoisoned, LimitExceeded, Trap, WasmMemoryExhausted } from "../ComponentError.ts"
 import type { Instance, Message } from "../Instance.ts"
 import { TypeId } from "../Instance.ts"
 import { type HostImports, makeBinding } from "./hostBridge.ts"
@@ -30,7 +30,7 @@ interface Pending {
 export const makeIsolated = <R>(
   component: Component,
   imports: HostImports<R>
-): Effect.Effect<Instance, Trap, Scope.Scope | R> =>
+): Effect.Effect<Instance, Trap | LimitExceeded | WasmMemoryExhausted, Scope.Scope | R> =>
   Effect.gen(function*() {
     const context = yield* Effect.context<R>()
     // Only `logging.log` crosses back from the worker, as a message; it runs here like any host call.
@@ -44,7 +44,8 @@ export const makeIsolated = <R>(
       key: component.hash,
       modules: [...component.loaded.modules],
       imports: component.loaded.imports,
-      fuel: component.limits.fuel
+      fuel: component.limits.fuel,
+      instantiateFuel: component.limits.instantiateFuel
     }
     const worker = new Worker(new URL(`./instanceWorker${moduleExtension}`, import.meta.url), { workerData: init })
     const pending = new Map<number, Pending>()
@@ -59,13 +60,37 @@ export const makeIsolated = <R>(
       pending.clear()
     }
 
-    const ready = yield* Effect.callback<ReadonlyArray<string>, Trap>((resume) => {
+    const timeoutMillis = Duration.toMillis(component.limits.timeout)
+    const instantiateLimit = (limit: "fuel" | "timeout") =>
+      new LimitExceeded({
+        limit,
+        componentHash: component.hash,
+        phase: "instantiate",
+        allowed: limit === "fuel" ? component.limits.instantiateFuel : timeoutMillis
+      })
+    // The worker says when its guest's start code begins (`instantiating`), and how it ended.
+    const instantiating = Deferred.makeUnsafe<void>()
+    const started = Deferred.makeUnsafe<ReadonlyArray<string>, Trap | LimitExceeded | WasmMemoryExhausted>()
+    const resume = (outcome: Effect.Effect<ReadonlyArray<string>, Trap | LimitExceeded | WasmMemoryExhausted>) => {
+      Deferred.doneUnsafe(instantiating, Effect.void)
+      Deferred.doneUnsafe(started, outcome)
+    }
+    {
       worker.on("message", (reply: Reply) => {
         switch (reply.type) {
+          case "instantiating":
+            Deferred.doneUnsafe(instantiating, Effect.void)
+            return
           case "ready":
             return resume(Effect.succeed(reply.directCalls))
           case "failed":
-            return resume(Effect.fail(trap("instantiate", reply.message)))
+            return resume(Effect.fail(
+              reply.stopped !== undefined
+                ? instantiateLimit(reply.stopped)
+                : reply.exhausted === true
+                ? new WasmMemoryExhausted({ componentHash: component.hash, function: "instantiate", cause: reply.message })
+                : trap("instantiate", reply.message)
+            ))
           case "log":
             try {
               logging?.log?.(reply.level, reply.message)
@@ -86,6 +111,9 @@ export const makeIsolated = <R>(
               return done(Effect.fail(new GuestExit({ componentHash: component.hash, function: fn, code: reply.failure.code })))
             }
             poison = reply.failure.message
+            if (reply.failure._tag === "Exhausted") {
+              return done(Effect.fail(new WasmMemoryExhausted({ componentHash: component.hash, function: fn, cause: reply.failure.message })))
+            }
             if (reply.fuelExhausted) {
               return done(Effect.fail(
                 new LimitExceeded({ limit: "fuel", componentHash: component.hash, function: fn, allowed: component.limits.fuel })
@@ -99,12 +127,30 @@ export const makeIsolated = <R>(
         resume(Effect.fail(trap("instantiate", error.message)))
         failAll(`worker failed: ${error.message}`)
       })
-      worker.on("exit", (code) => failAll(`worker exited (${code})`))
-    })
-    directCalls = ready
+      worker.on("exit", (code) => {
+        resume(Effect.fail(trap("instantiate", `worker exited (${code})`)))
+        failAll(`worker exited (${code})`)
+      })
+    }
     yield* Effect.addFinalizer(() => Effect.promise(() => worker.terminate()))
+    // The start code runs under the call timeout too, counted from when it begins (starting the worker
+    // and compiling is the host's time, not the guest's): a worker not ready in time is terminated (with
+    // or without fuel, it may be looping in a start function).
+    yield* Deferred.await(instantiating)
+    const starting = Deferred.await(started)
+    const ready = yield* (Duration.isFinite(component.limits.timeout)
+      ? Effect.timeoutOrElse(starting, {
+        duration: component.limits.timeout,
+        orElse: () =>
+          Effect.suspend(() => {
+            poison = `not ready after ${timeoutMillis} ms; worker terminated`
+            void worker.terminate()
+            return Effect.fail(instantiateLimit("timeout"))
+          })
+      })
+      : starting)
+    directCalls = ready
 
-    const timeoutMillis = Duration.toMillis(component.limits.timeout)
     const call = <A>(name: string, fn: Call["fn"], arg: unknown): Effect.Effect<A, CallError> =>
       Effect.suspend(() => {
         if (poison !== undefined) {

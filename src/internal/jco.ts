@@ -10,9 +10,11 @@ import { readFileSync } from "node:fs"
 import * as fs from "node:fs/promises"
 import { createRequire } from "node:module"
 import * as path from "node:path"
+import { pathToFileURL } from "node:url"
 import { GuestErr } from "./canonicalAbi.ts"
 import { ExitSignal } from "./exitSignal.ts"
 import { type FuelHost, fuelImportModule, makeFuelHost } from "./fuelMeter.ts"
+import { parseWorld, unversioned } from "./witWorld.ts"
 
 // jco's transpiler and wasm-tools as a library (`@bytecodealliance/jco-transpile`), not the jco CLI
 // package: the CLI pulls in componentize-js, TypeScript and wizer that a host never runs.
@@ -100,9 +102,32 @@ export class WasmMemoryExhausted extends Error {}
 
 const outOfWasmMemory = /out of memory|could not allocate memory/i
 
+// Set once V8 has refused a wasm memory in this process: from then on a trap is worth a probe.
+let exhaustionSeen = false
+
 /** Whether `cause` is V8 refusing a wasm memory, here or inside jco. */
-export const isWasmMemoryExhausted = (cause: unknown): boolean =>
-  cause instanceof WasmMemoryExhausted || (cause instanceof Error && outOfWasmMemory.test(cause.message))
+export const isWasmMemoryExhausted = (cause: unknown): boolean => {
+  const exhausted = cause instanceof WasmMemoryExhausted || (cause instanceof Error && outOfWasmMemory.test(cause.message))
+  if (exhausted) exhaustionSeen = true
+  return exhausted
+}
+
+/**
+ * Whether V8 would give this process one more wasm memory: asked after a trap, to tell a guest whose
+ * `memory.grow` failed for want of memory from a guest bug. A probe reserves a memory's address space
+ * until the next GC, so it is only made once V8 has refused a memory in this process (an instantiate or
+ * a load): a 32-bit memory reserves its whole range when it is made, so growing it does not run out of
+ * address space before new instances do.
+ */
+export const wasmMemoryLeft = (): boolean => {
+  if (!exhaustionSeen) return true
+  try {
+    new WebAssembly.Memory({ initial: 1 })
+    return true
+  } catch {
+    return false
+  }
+}
 
 // jco's transpiler is itself wasm, instantiated on first use; when V8 refuses it a memory then, jco
 // rejects a promise nobody awaits, and an unhandled rejection ends Node. So until jco has transpiled
@@ -118,22 +143,32 @@ const checkWasmMemoryHeadroom = (): void => {
   }
 }
 
+const sameList = (a: ReadonlyArray<string>, b: ReadonlyArray<string>): boolean =>
+  a.length === b.length && a.every((x, i) => x === b[i])
+
 const transpile = async (bytes: Uint8Array): Promise<Transpiled> => {
   checkWasmMemoryHeadroom()
   const { transpile, componentWit } = await jco()
   // `noComponentErrorWrapping: false`: the glue jco's CLI package generated (a guest's top-level `err`
   // thrown as jco's ComponentError), which the failure handling below expects.
   const options = { name: glueName, instantiation: "async", emitTypescriptDeclarations: false, noComponentErrorWrapping: false } as const
-  let out = await transpile(bytes, options)
-  const suspending = suspendingIn(out.imports)
-  if (suspending.length > 0) {
-    const exported = new Set(out.exports.map(([name]) => unversionedName(name)))
-    out = await transpile(bytes, {
+  const transpileFor = (suspending: ReadonlyArray<string>, exported: ReadonlySet<string>) =>
+    suspending.length === 0 ? transpile(bytes, options) : transpile(bytes, {
       ...options,
       asyncMode: "jspi",
       asyncImports: [...suspending],
       asyncExports: suspendingExports.filter((name) => exported.has(interfaceOf(name)))
     })
+  // The world's WIT says which imports may suspend, so the transpile is done once with the right mode
+  // (a second transpile was most of a cold load for guests that import clocks, e.g. QuickJS).
+  const wit = await componentWit(bytes)
+  const world = parseWorld(wit)
+  const expected = suspendingIn(world.imports.map((item) => unversioned(item.name)))
+  let out = await transpileFor(expected, new Set(world.exports.map((item) => unversioned(item.name))))
+  const suspending = suspendingIn(out.imports)
+  if (!sameList(suspending, expected)) {
+    // The WIT and jco disagreed: jco's own list decides.
+    out = await transpileFor(suspending, new Set(out.exports.map(([name]) => unversionedName(name))))
   }
   const glueBytes = out.files[`${glueName}.js`]
   if (glueBytes === undefined) throw new Error("jco produced no glue module")
@@ -144,7 +179,6 @@ const transpile = async (bytes: Uint8Array): Promise<Transpiled> => {
   const coreModules = Object.entries(out.files)
     .filter(([name]) => name.endsWith(".wasm"))
     .map(([name, bytes]) => ({ name, bytes }))
-  const wit = await componentWit(bytes)
   transpilerStarted = true
   return { glue, coreModules, wit, imports: out.imports }
 }
@@ -157,18 +191,18 @@ const unversionedName = (name: string): string => {
 /** Counts real transpiles, so tests can show that a cache hit does none. */
 export let transpileCount = 0
 
-// Disk cache: one folder per key with the glue, the core modules and the WIT.
+// Disk cache: one folder per key with the glue, the core modules and the WIT. Read synchronously: a dozen
+// small local files, where each asynchronous read is a round trip through libuv's thread pool (on a busy
+// machine, most of a disk-cache load's time).
 const readCached = async (dir: string): Promise<Transpiled | undefined> => {
   try {
     const manifest: { version: string; coreModules: Array<string>; imports: Array<string> } = JSON.parse(
-      await fs.readFile(path.join(dir, "manifest.json"), "utf8")
+      readFileSync(path.join(dir, "manifest.json"), "utf8")
     )
     if (manifest.version !== cacheVersion) return undefined
-    const coreModules = await Promise.all(
-      manifest.coreModules.map(async (name) => ({ name, bytes: new Uint8Array(await fs.readFile(path.join(dir, name))) }))
-    )
-    const glue = await fs.readFile(path.join(dir, "glue.js"), "utf8")
-    const wit = await fs.readFile(path.join(dir, "world.wit"), "utf8")
+    const coreModules = manifest.coreModules.map((name) => ({ name, bytes: new Uint8Array(readFileSync(path.join(dir, name))) }))
+    const glue = readFileSync(path.join(dir, "glue.js"), "utf8")
+    const wit = readFileSync(path.join(dir, "world.wit"), "utf8")
     return { glue, coreModules, wit, imports: manifest.imports }
   } catch {
     // A missing or damaged entry is a miss: transpile again and rewrite it.
@@ -190,6 +224,17 @@ const writeCached = async (dir: string, transpiled: Transpiled): Promise<void> =
   }))
   await fs.rm(dir, { recursive: true, force: true })
   await fs.rename(staging, dir).catch(() => fs.rm(staging, { recursive: true, force: true }))
+}
+
+/**
+ * The glue of a disk cache entry, imported from its file: Node reads and compiles it directly, where a
+ * `data:` URL of the same source is percent-decoded and base64-decoded first (for a ~400 KB glue, tens of
+ * milliseconds of a disk-cache load).
+ */
+const importGlueFile = async (file: string): Promise<GlueInstantiate> => {
+  const module: { instantiate?: unknown } = await import(pathToFileURL(file).href)
+  if (typeof module.instantiate !== "function") throw new Error("jco glue has no instantiate export")
+  return module.instantiate as GlueInstantiate
 }
 
 export const importGlue = async (glue: string, key: string): Promise<GlueInstantiate> => {
@@ -224,13 +269,49 @@ const load = async (
     transpileCount++
     if (entry !== undefined) await writeCached(entry, transpiled)
   }
-  const instantiate = await importGlue(transpiled.glue, key)
-  const modules = new Map<string, WebAssembly.Module>()
-  for (const { name, bytes } of transpiled.coreModules) {
-    const core = rewrite === undefined ? bytes : await rewrite.apply(bytes)
-    modules.set(name, await WebAssembly.compile(core as Uint8Array<ArrayBuffer>))
-  }
+  // From the cache entry's file when there is one (written above if it was not), else from memory.
+  const instantiate = entry === undefined
+    ? await importGlue(transpiled.glue, key)
+    : await importGlueFile(path.join(entry, "glue.js")).catch(() => importGlue(transpiled.glue, key))
+  // The rewritten core modules are kept beside the transpile, per rewrite: a disk hit then reads and
+  // compiles them, with no rewriting, hashing or validating of its own (compiling validates).
+  const rewritten = entry === undefined || rewrite === undefined
+    ? undefined
+    : path.join(entry, `rewritten-${sha256(new TextEncoder().encode(rewrite.key)).slice(0, 16)}`)
+  // Core modules compile concurrently (V8 compiles off the main thread; the rewrite runs in turn on it).
+  const compiled = await Promise.all(transpiled.coreModules.map(async ({ name, bytes }) => {
+    if (rewrite === undefined) return [name, await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>)] as const
+    const file = rewritten === undefined ? undefined : path.join(rewritten, name)
+    const cached = file === undefined ? undefined : await compileCached(file)
+    if (cached !== undefined) return [name, cached] as const
+    const core = await rewrite.apply(bytes)
+    const module = await WebAssembly.compile(core as Uint8Array<ArrayBuffer>)
+    if (file !== undefined) await writeFileAtomically(file, core)
+    return [name, module] as const
+  }))
+  const modules = new Map<string, WebAssembly.Module>(compiled)
   return { ...transpiled, instantiate, modules }
+}
+
+// A missing or damaged file is a miss: rewritten again and rewritten to disk.
+const compileCached = async (file: string): Promise<WebAssembly.Module | undefined> => {
+  try {
+    return await WebAssembly.compile(readFileSync(file))
+  } catch {
+    return undefined
+  }
+}
+
+const writeFileAtomically = async (file: string, bytes: Uint8Array): Promise<void> => {
+  const staging = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
+  try {
+    await fs.mkdir(path.dirname(file), { recursive: true })
+    await fs.writeFile(staging, bytes)
+    await fs.rename(staging, file)
+  } catch {
+    // Not cached this time (e.g. a read-only directory): the next load rewrites again.
+    await fs.rm(staging, { force: true })
+  }
 }
 
 const inFlight = new Map<string, Promise<Loaded>>()
@@ -307,6 +388,7 @@ const withExactProcExit = (imports: WebAssembly.Imports | undefined): WebAssembl
 
 // Runs the glue: `adopt`, when given, is the core instance it gets instead of making one.
 const runGlue = (loaded: Loaded, imports: object, fuel: FuelHost, cores: Array<WebAssembly.Instance>, adopt?: WebAssembly.Instance) => {
+  let metered = 0
   const result = loaded.instantiate(
     (name) => {
       const module = loaded.modules.get(name)
@@ -321,9 +403,10 @@ const runGlue = (loaded: Loaded, imports: object, fuel: FuelHost, cores: Array<W
         return adopted
       }
       const linked = withExactProcExit(imports)
+      // Each metered core instance gets its own refill import, numbered as `fuelMeter` numbers its globals.
       const instance = new WebAssembly.Instance(
         module,
-        needsFuelHost(module) ? { ...linked, [fuelImportModule]: fuel.imports } : linked
+        needsFuelHost(module) ? { ...linked, [fuelImportModule]: fuel.importsFor(metered++) } : linked
       )
       cores.push(instance)
       return instance
@@ -356,16 +439,22 @@ class DeferredGlue implements Instantiated {
  * `instantiateCore` lets its generator run to the end without a promise (~60 µs instead of a round of
  * microtasks per core module). A standalone component (no imports, one core module) gets its core
  * instance at once and its glue when first needed.
+ *
+ * `fuel` is the host half of the metered core modules' fuel import: code that runs now (start functions,
+ * `_initialize` called by the glue) draws on its instantiate budget. Throws what the guest or jco throws;
+ * `fuel.instantiateStopped()` then says whether the budget stopped it.
  */
-export const instantiate = (loaded: Loaded, imports: object): Instantiated => {
-  const fuel = makeFuelHost()
+export const instantiate = (loaded: Loaded, imports: object, fuel: FuelHost = makeFuelHost()): Instantiated => {
   const standalone = standaloneCoreOf(loaded)
   if (standalone !== undefined) {
     const core = new WebAssembly.Instance(standalone, needsFuelHost(standalone) ? { [fuelImportModule]: fuel.imports } : {})
+    fuel.endInstantiate()
     return new DeferredGlue(loaded, core, fuel)
   }
   const cores: Array<WebAssembly.Instance> = []
   const exports = runGlue(loaded, imports, fuel, cores)
+  // The start code is done: what it did not use is not handed to the calls.
+  fuel.endInstantiate()
   return { exports, cores, fuel }
 }
 
@@ -374,6 +463,8 @@ export type Failure =
   | { readonly _tag: "GuestErr"; readonly payload: unknown }
   | { readonly _tag: "Exit"; readonly code: number }
   | { readonly _tag: "Trap"; readonly message: string }
+  /** V8 refused a wasm memory (a new instance's): not the guest's doing. */
+  | { readonly _tag: "Exhausted"; readonly message: string }
 
 
 export const classify = (thrown: unknown): Failure => {
@@ -384,6 +475,10 @@ export const classify = (thrown: unknown): Failure => {
   if (thrown instanceof ExitSignal) return { _tag: "Exit", code: thrown.code }
   if (thrown instanceof WebAssembly.RuntimeError) return { _tag: "Trap", message: thrown.message }
   if (thrown instanceof RangeError && /call stack/i.test(thrown.message)) return { _tag: "Trap", message: "stack overflow" }
+  if (thrown instanceof WasmMemoryExhausted || (thrown instanceof RangeError && outOfWasmMemory.test(thrown.message))) {
+    exhaustionSeen = true
+    return { _tag: "Exhausted", message: thrown.message }
+  }
   if (thrown instanceof Error) return { _tag: "Trap", message: thrown.message }
   // A host refusal (`{ payload }`) from an import without a `result` to carry it: jco lets it through.
   if (typeof thrown === "object" && thrown !== null && "payload" in thrown) {

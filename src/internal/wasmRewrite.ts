@@ -12,9 +12,11 @@
  *   from a mutable i64 global exported as `airssys_fuel` at entry and after each call, written back
  *   before each call, return and fall-through end. A charge is `if ((f -= 1) < 0) ...`: a subtract and
  *   a never-taken branch. When the fuel drops below zero the guest calls `airssys_fuel_exhausted`, which
- *   asks the host through the import `airssys:fuel.refill` for more: the host may refill the global
- *   (metering in slices, with a clock check between them: the in-process timeout) or refuse, and then
- *   the guest traps (`unreachable`) in that function. After a trap the host tells out-of-fuel from any
+ *   asks the host through the import `airssys:fuel.refill(current) -> next` for more: the host may
+ *   answer with a new value for the global (metering in slices, with a clock check between them: the
+ *   in-process timeout) or refuse, and then the guest traps (`unreachable`) in that function. The global
+ *   starts at 0, so code that runs at instantiation (start functions) asks the host at once, and gets
+ *   the instantiate budget. After a trap the host tells out-of-fuel from any
  *   other trap by the fuel being negative (see `fuelMeter`). Functions whose bodies the rewrite cannot
  *   walk (exception handling: an exception would skip the write-back; expression kinds binaryen.js has no
  *   accessors for) keep the old scheme: binaryen's `log-execution` hooks, inlined as a charge on the
@@ -39,6 +41,7 @@ import { createRequire } from "node:module"
 import * as path from "node:path"
 import { Worker } from "node:worker_threads"
 import { Data, Result } from "effect"
+import { fastFuelVersion, meterFuel } from "./fuelRewrite.ts"
 
 // The worker's module sits beside this one: `.ts` in the repository, `.js` in the built package.
 const moduleExtension = import.meta.url.slice(import.meta.url.lastIndexOf("."))
@@ -315,9 +318,10 @@ export const fuelExport = "airssys_fuel"
 export const fuelExhaustedFunction = "airssys_fuel_exhausted"
 
 /**
- * The host function an instrumented module imports, called when the fuel global drops below zero:
- * it may refill the global and return 1 (the guest goes on), or return 0 (the guest traps). This is
- * what lets the host meter fuel in slices and check a deadline between them.
+ * The host function an instrumented module imports, `(current: i64) -> i64`, called when the fuel global
+ * drops below zero with its value: it returns the global's new value, and the guest traps when that is
+ * still negative. This is what lets the host meter fuel in slices and check a deadline between them, and
+ * give fuel to start functions, which run before the host can reach the instance's global.
  */
 export const fuelImport = { module: "airssys:fuel", name: "refill" } as const
 
@@ -338,7 +342,7 @@ const binaryenVersion: string = (createRequire(import.meta.url)("binaryen/packag
  * Identifies the instrumentation scheme and the binaryen that applied it: part of every cache key, so a
  * change of either invalidates cached output.
  */
-export const fuelVersion = `airssys-fuel/2 binaryen/${binaryenVersion}`
+export const fuelVersion = `airssys-fuel/4 ${fastFuelVersion} binaryen/${binaryenVersion}`
 
 // binaryen.js is a 13 MB module whose import costs ~100 ms: only pay it when something is instrumented.
 let binaryenModule: Promise<Binaryen> | undefined
@@ -771,14 +775,18 @@ export const instrumentFuelWith = (binaryen: Binaryen, bytes: Uint8Array): Uint8
     const i64 = binaryen.i64
     module.addGlobal(fuelExport, i64, true, module.i64.const(0n))
     module.addGlobalExport(fuelExport, fuelExport)
-    module.addFunctionImport(refillFunction, fuelImport.module, fuelImport.name, binaryen.none, binaryen.i32)
-    // Out of fuel: ask the host for more; trap when it has none to give (or the call's time is up).
+    module.addFunctionImport(refillFunction, fuelImport.module, fuelImport.name, i64, i64)
+    // Out of fuel: ask the host for more (it answers with the global's new value, so it needs no access to
+    // the instance: start functions run before the host has one); trap when the answer is still negative.
     module.addFunction(
       fuelExhaustedFunction,
       binaryen.none,
       binaryen.none,
       [],
-      module.if(module.i32.eqz(module.call(refillFunction, [], binaryen.i32)), module.unreachable())
+      module.block(null, [
+        module.global.set(fuelExport, module.call(refillFunction, [module.global.get(fuelExport, i64)], i64)),
+        module.if(module.i64.lt_s(module.global.get(fuelExport, i64), module.i64.const(0n)), module.unreachable())
+      ])
     )
 
     const kinds = kindsOf(binaryen)
@@ -835,15 +843,44 @@ export const instrumentFuelWith = (binaryen: Binaryen, bytes: Uint8Array): Uint8
 }
 
 /**
- * Instruments a core module for fuel, in this thread. Rejects with `WasmRewriteError`.
+ * Instruments a core module for fuel with binaryen, in this thread. Rejects with `WasmRewriteError`.
  *
  * Meant for small modules and tests: binaryen keeps the memory it grew to (hundreds of MB after a 12 MB
  * module) for the life of the thread, and blocks it while it works. `cachedInstrument` uses a worker.
  * Repeated runs in one thread may differ in dead constants (binaryen's log-execution pass numbers its
  * hooks with a process-wide counter); a fresh worker always gives the same bytes for the same input.
  */
-export const instrumentFuel = (bytes: Uint8Array): Promise<Uint8Array> =>
+export const instrumentFuelBinaryen = (bytes: Uint8Array): Promise<Uint8Array> =>
   loadBinaryen().then((binaryen) => instrumentFuelWith(binaryen, bytes))
+
+/**
+ * The one-pass rewrite (`fuelRewrite.ts`), when it handles the module: milliseconds where binaryen takes
+ * seconds. `undefined` when it declines (GC, an instruction it does not know), or when its output does not
+ * validate (a bug of ours must not become a load failure: binaryen gets the module instead).
+ */
+export const instrumentFuelFast = (bytes: Uint8Array): Uint8Array | undefined => {
+  const invalid = checkInstrumentable(bytes)
+  if (invalid !== undefined) throw invalid
+  const metered = meterFuel(bytes)
+  if ("unsupported" in metered) return undefined
+  if (!WebAssembly.validate(metered.bytes as Uint8Array<ArrayBuffer>)) return undefined
+  lastInstrumentStats = metered.stats
+  return metered.bytes
+}
+
+/**
+ * Instruments a core module for fuel, in this thread: the one-pass rewrite, or binaryen when that
+ * declines. Rejects with `WasmRewriteError`.
+ */
+export const instrumentFuel = (bytes: Uint8Array): Promise<Uint8Array> => {
+  let fast: Uint8Array | undefined
+  try {
+    fast = instrumentFuelFast(bytes)
+  } catch (error) {
+    return Promise.reject(error)
+  }
+  return fast !== undefined ? Promise.resolve(fast) : instrumentFuelBinaryen(bytes)
+}
 
 /** What the worker posts back. */
 export type WorkerReply =
@@ -939,7 +976,10 @@ export const cachedInstrument = (
       const cached = file === undefined ? undefined : await readCached(file)
       if (cached !== undefined) return cached
       const inWorker = options?.inWorker ?? bytes.byteLength >= workerThreshold
-      const out = await (inWorker ? instrumentFuelInWorker(bytes) : instrumentFuel(bytes))
+      // The one-pass rewrite first, here (milliseconds); binaryen, in a worker for large modules, when
+      // it declines.
+      const fast = options?.inWorker === true ? undefined : instrumentFuelFast(bytes)
+      const out = fast ?? await (inWorker ? instrumentFuelInWorker(bytes) : instrumentFuelBinaryen(bytes))
       instrumentCount++
       if (file !== undefined) await writeCached(file, out)
       return out
@@ -954,4 +994,4 @@ export const cachedInstrument = (
 // Fuel at run time
 // -----------------------------------------------------------------------------
 
-export { type FuelHost, type FuelMeter, fuelGlobal, fuelMeter, makeFuelHost, sliceUnits } from "./fuelMeter.ts"
+export { type FuelHost, type FuelMeter, fuelGlobal, fuelMeter, type InstantiateBudget, makeFuelHost, sliceUnits } from "./fuelMeter.ts"
