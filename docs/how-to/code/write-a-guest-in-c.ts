@@ -59,7 +59,7 @@ const Host = Linker.layer([
 // #region run
 const program = Effect.gen(function*() {
   const component = yield* Component.fromBytes(yield* componentize) // the default limits
-  yield* Console.log(`word-count.wasm: ${component.size} bytes, imports ${component.world.imports.length} interfaces`)
+  yield* Console.log(`word-count.wasm imports ${component.world.imports.length} interfaces`)
   const grants = Capability.makeGrants([new Capability.Storage({ namespace: "word-count" })])
   const plugin = yield* Linker.instantiate(component, { id: "word-count", grants })
   yield* Console.log(decode(yield* plugin.process(text("the quick brown fox"))))
@@ -75,4 +75,4 @@ const program = Effect.gen(function*() {
 
 const c = toolchain("c")
 if (isAvailable(c)) NodeRuntime.runMain(program.pipe(Effect.scoped, Effect.provide(Host)))
-else console.log(skipMessage(c))
+else console.log(`${skipMessage(c)}\n(nothing to show without it)`)

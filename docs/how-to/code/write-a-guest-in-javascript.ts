@@ -65,7 +65,7 @@ const Host = Linker.layer([
 // #region run
 const run = (engine: string, bytes: Uint8Array) => Effect.gen(function*() {
   const component = yield* Component.fromBytes(bytes) // the default limits
-  yield* Console.log(`${engine}: ${component.size} bytes, imports ${component.world.imports.length} interfaces`)
+  yield* Console.log(`${engine} imports ${component.world.imports.length} interfaces`)
   const grants = Capability.makeGrants([new Capability.Storage({ namespace: "word-count" })])
   const plugin = yield* Linker.instantiate(component, { id: "word-count", grants })
   yield* Console.log(decode(yield* plugin.process(text("the quick brown fox"))))

@@ -61,7 +61,7 @@ const Host = Linker.layer([
 // #region run
 const program = (rustc: string, reactor: string) => Effect.gen(function*() {
   const component = yield* Component.fromBytes(yield* componentize(rustc, reactor)) // the default limits
-  yield* Console.log(`word_count.wasm: ${component.size} bytes, imports ${component.world.imports.length} interfaces`)
+  yield* Console.log(`word_count.wasm imports ${component.world.imports.length} interfaces`)
   const grants = Capability.makeGrants([new Capability.Storage({ namespace: "word-count" })])
   const plugin = yield* Linker.instantiate(component, { id: "word-count", grants })
   yield* Console.log(decode(yield* plugin.process(text("the quick brown fox"))))
@@ -78,4 +78,4 @@ const program = (rustc: string, reactor: string) => Effect.gen(function*() {
 // Debian's /usr/bin/rustc has the wasm32-wasi std; a rustup rustc earlier on PATH may not.
 const rust = toolchain("rust")
 if (isAvailable(rust)) NodeRuntime.runMain(program(rust.compiler!, rust.reactorObject!).pipe(Effect.scoped, Effect.provide(Host)))
-else console.log(skipMessage(rust))
+else console.log(`${skipMessage(rust)}\n(nothing to show without it)`)
