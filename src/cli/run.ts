@@ -22,13 +22,14 @@ import * as Component from "../Component.ts"
 import { LimitExceeded } from "../ComponentError.ts"
 import type { Instance } from "../Instance.ts"
 import * as Linker from "../Linker.ts"
-import * as Observer from "../Observer.ts"
+import type * as Observer from "../Observer.ts"
 import type * as ResourceLimits from "../ResourceLimits.ts"
 import { unversioned } from "../internal/witWorld.ts"
 import { UsageError } from "./errors.ts"
 import * as Flags from "./flags.ts"
 import * as Host from "./host.ts"
 import { defaultCacheDirectory, load } from "./load.ts"
+import { installCommand, missingPackage } from "./peer.ts"
 
 const handlerInterface = "airssys:component/handler"
 const runInterface = "wasi:cli/run"
@@ -225,6 +226,22 @@ const grantHint = (event: Audit.AuditEvent): string => {
     : "no host implementation"
 }
 
+// Loaded only for --observe: the observer serves HTTP with @effect/platform-node, an optional peer that
+// the rest of the CLI does without.
+const loadObserver = Effect.tryPromise({
+  try: () => import("../observer/index.ts"),
+  catch: (cause) => {
+    const missing = missingPackage(cause)
+    return new UsageError({
+      reason: missing === undefined ? "InvalidFlag" : "MissingPackage",
+      flag: "observe",
+      message: missing === undefined
+        ? `--observe: cannot load the observer: ${String(cause)}`
+        : `--observe needs the package ${missing}, which is not installed: ${installCommand(missing)}`
+    })
+  }
+})
+
 /**
  * The handler of `run`.
  *
@@ -294,16 +311,19 @@ export const handler = (options: Config) =>
     // (its denials and errors are on stderr already), so a person can look.
     const observed: Effect.Effect<
       void,
-      Effect.Error<typeof program> | Observer.ObserverError,
+      Effect.Error<typeof program> | Observer.ObserverError | UsageError,
       Effect.Services<typeof program>
     > = observePort === undefined ? program : Effect.gen(function*() {
-      const observer = yield* Observer.Observer
-      yield* Console.error(`airssys-wasm: observer at ${observer.url} (Ctrl-C to stop)`)
-      const exit = yield* Effect.exit(program)
-      yield* observer.sample
-      if (exit._tag === "Failure") yield* Console.error(`airssys-wasm: the call failed; the observer still serves`)
-      return yield* Effect.never
-    }).pipe(Effect.provide(Observer.layer({ port: observePort })))
+      const { Observer } = yield* loadObserver
+      return yield* Effect.gen(function*() {
+        const observer = yield* Observer.Observer
+        yield* Console.error(`airssys-wasm: observer at ${observer.url} (Ctrl-C to stop)`)
+        const exit = yield* Effect.exit(program)
+        yield* observer.sample
+        if (exit._tag === "Failure") yield* Console.error(`airssys-wasm: the call failed; the observer still serves`)
+        return yield* Effect.never
+      }).pipe(Effect.provide(Observer.layer({ port: observePort })))
+    })
     return yield* observed.pipe(
       Effect.scoped,
       Effect.provide(Host.layer({
