@@ -35,7 +35,7 @@ import * as Registry from "../../src/Registry.ts"
 import * as ResourceLimits from "../../src/ResourceLimits.ts"
 import * as Router from "../../src/Router.ts"
 import * as Supervisor from "../../src/Supervisor.ts"
-import { decode, guestPath, text } from "../fixtures.ts"
+import { decode, guestPath, steppingClock, text } from "../fixtures.ts"
 
 export interface GuestLanguage {
   /** As the test names show it. */
@@ -109,21 +109,6 @@ const failure = <A>(effect: Effect.Effect<A, unknown>) =>
 const denied = Effect.map(Audit.events, (events) =>
   events.filter((event) => event.decision === "denied" && event.capability !== "Environment").map((event) => event.capability))
 
-/** A Clock that moves on by `stepMillis` each time it is read (as in Limits.test.ts): time passes per fuel slice. */
-const steppingClock = (stepMillis: number): Clock.Clock => {
-  let now = 0
-  const read = () => (now += stepMillis)
-  const nanos = () => BigInt(read()) * 1_000_000n
-  return {
-    currentTimeMillisUnsafe: read,
-    currentTimeMillis: Effect.sync(read),
-    currentTimeNanosUnsafe: nanos,
-    currentTimeNanos: Effect.sync(nanos),
-    monotonicTimeNanosUnsafe: nanos,
-    monotonicTimeNanos: Effect.sync(nanos),
-    sleep: () => Effect.void
-  }
-}
 
 export const guestSuite = (language: GuestLanguage): void => {
   const tool = toolchain(language.toolchain)
@@ -187,7 +172,7 @@ export const guestSuite = (language: GuestLanguage): void => {
         // given at instantiation: an instance's calls are timed by the Clock it was made with.
         const component = yield* load(language.processor, { fuel: 1e12, timeout: Duration.millis(100) })
         const guest = yield* Linker.instantiate(component, { id: "guest", grants: grants("guest") }).pipe(
-          Effect.provideService(Clock.Clock, steppingClock(10))
+          Effect.provideService(Clock.Clock, steppingClock(10).clock)
         )
         const error = yield* failure(run(guest, "loop"))
         assert.deepStrictEqual([error._tag, error.limit], ["LimitExceeded", "timeout"])
