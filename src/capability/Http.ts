@@ -267,8 +267,8 @@ export const make = (
     const maxBodyBytes = options?.maxBodyBytes ?? defaults.maxBodyBytes
     const timeout = Duration.fromInputUnsafe(options?.timeout ?? defaults.timeout)
 
-    // A limit is a decision about the component's request: audited like a denial.
-    const refuse = (policy: Policy, url: URL, reason: HttpFailure, message: string) =>
+    // A limit or a refused address is a decision about the component's request: audited like a denial.
+    const refuse = (policy: Policy, url: URL, reason: HttpFailure, message: string, detail = `${interfaceName}#fetch: ${reason}`) =>
       Effect.flatMap(
         audit.record({
           kind: "capability",
@@ -276,7 +276,7 @@ export const make = (
           capability: "NetworkOutbound",
           resource: `${url.hostname}:${portOf(url)}`,
           decision: "denied",
-          detail: `${interfaceName}#fetch: ${reason}`
+          detail
         }),
         () => Effect.fail(new HttpError({ reason, url: url.href, message }))
       )
@@ -302,17 +302,7 @@ export const make = (
       ).pipe(Effect.catch((refusal) =>
         refusal._tag === "Resolve"
           ? Effect.fail(new HttpError({ reason: "Unavailable", url: url.href, message: refusal.message }))
-          : Effect.flatMap(
-            audit.record({
-              kind: "capability",
-              component: policy.component,
-              capability: "NetworkOutbound",
-              resource: `${url.hostname}:${portOf(url)}`,
-              decision: "denied",
-              detail: `${detail}: ${refusal.why}`
-            }),
-            () => Effect.fail(new HttpError({ reason: "Denied", url: url.href, message: `address refused: ${refusal.why}` }))
-          )
+          : refuse(policy, url, "Denied", `address refused: ${refusal.why}`, `${detail}: ${refusal.why}`)
       ))
 
     const readBody = (policy: Policy, url: URL, exchange: Exchange) =>
