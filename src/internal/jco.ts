@@ -14,6 +14,7 @@ import { pathToFileURL } from "node:url"
 import { GuestErr } from "./canonicalAbi.ts"
 import { ExitSignal } from "./exitSignal.ts"
 import { type FuelHost, fuelImportModule, makeFuelHost } from "./fuelMeter.ts"
+import { isStub, stubCores, type Stubbed, stubIndex } from "./coreStubs.ts"
 import { parseWorld, unversioned } from "./witWorld.ts"
 
 // jco's transpiler and wasm-tools as a library (`@bytecodealliance/jco-transpile`), not the jco CLI
@@ -146,14 +147,19 @@ const checkWasmMemoryHeadroom = (): void => {
 const sameList = (a: ReadonlyArray<string>, b: ReadonlyArray<string>): boolean =>
   a.length === b.length && a.every((x, i) => x === b[i])
 
-const transpile = async (bytes: Uint8Array): Promise<Transpiled> => {
+/**
+ * Transpiles `bytes`. jco is given the component with stub core modules (`coreStubs.ts`): the same glue,
+ * without jco reading every function body. The core modules in the result are the originals.
+ */
+const transpileComponent = async (bytes: Uint8Array, stubbed: Stubbed | undefined = stubCores(bytes)): Promise<Transpiled> => {
   checkWasmMemoryHeadroom()
   const { transpile, componentWit } = await jco()
+  const input = stubbed?.component ?? bytes
   // `noComponentErrorWrapping: false`: the glue jco's CLI package generated (a guest's top-level `err`
   // thrown as jco's ComponentError), which the failure handling below expects.
   const options = { name: glueName, instantiation: "async", emitTypescriptDeclarations: false, noComponentErrorWrapping: false } as const
   const transpileFor = (suspending: ReadonlyArray<string>, exported: ReadonlySet<string>) =>
-    suspending.length === 0 ? transpile(bytes, options) : transpile(bytes, {
+    suspending.length === 0 ? transpile(input, options) : transpile(input, {
       ...options,
       asyncMode: "jspi",
       asyncImports: [...suspending],
@@ -161,7 +167,7 @@ const transpile = async (bytes: Uint8Array): Promise<Transpiled> => {
     })
   // The world's WIT says which imports may suspend, so the transpile is done once with the right mode
   // (a second transpile was most of a cold load for guests that import clocks, e.g. QuickJS).
-  const wit = await componentWit(bytes)
+  const wit = await componentWit(input)
   const world = parseWorld(wit)
   const expected = suspendingIn(world.imports.map((item) => unversioned(item.name)))
   let out = await transpileFor(expected, new Set(world.exports.map((item) => unversioned(item.name))))
@@ -176,11 +182,23 @@ const transpile = async (bytes: Uint8Array): Promise<Transpiled> => {
   const glue = generated.replace(debugLogPattern, "const _debugLog = () => {};")
   // Not fatal if a jco upgrade changes the shape: calls through the glue just stay slower.
   if (glue === generated) process.emitWarning("airssys-wasm: jco's _debugLog was not found; glue calls keep reading process.env")
-  const coreModules = Object.entries(out.files)
-    .filter(([name]) => name.endsWith(".wasm"))
-    .map(([name, bytes]) => ({ name, bytes }))
+  const coreModules: Array<{ name: string; bytes: Uint8Array }> = []
+  for (const [name, core] of Object.entries(out.files)) {
+    if (!name.endsWith(".wasm")) continue
+    const original = stubbed === undefined ? core : originalOf(stubbed, core)
+    // A stub jco changed on the way through (it lost its index): transpile the component as it is.
+    if (original === undefined) return transpileComponent(bytes, undefined)
+    coreModules.push({ name, bytes: original })
+  }
   transpilerStarted = true
   return { glue, coreModules, wit, imports: out.imports }
+}
+
+// The original of a stub jco handed back; a module jco made itself (e.g. for JSPI) is its own original.
+const originalOf = (stubbed: Stubbed, core: Uint8Array): Uint8Array | undefined => {
+  const index = stubIndex(core)
+  if (index === undefined) return isStub(core) ? undefined : core
+  return stubbed.cores[index]
 }
 
 const unversionedName = (name: string): string => {
@@ -265,7 +283,7 @@ const load = async (
   const entry = cacheDirectory === undefined ? undefined : path.join(cacheDirectory, key)
   let transpiled = entry === undefined ? undefined : await readCached(entry)
   if (transpiled === undefined) {
-    transpiled = await transpile(bytes)
+    transpiled = await transpileComponent(bytes)
     transpileCount++
     if (entry !== undefined) await writeCached(entry, transpiled)
   }
