@@ -319,8 +319,15 @@ const load = async (
 ): Promise<Loaded> => {
   const entry = cacheDirectory === undefined ? undefined : path.join(cacheDirectory, key)
   let transpiled = entry === undefined ? undefined : await readCached(entry)
+  let early: ReadonlyMap<Uint8Array, Promise<Prepared>> | undefined
   if (transpiled === undefined) {
-    transpiled = await transpileComponent(bytes)
+    const stubbed = stubCores(bytes)
+    // The original core modules are rewritten (here, in turn) and compiled (by V8, off this thread)
+    // before jco starts: the compiles run while jco transpiles.
+    early = stubbed === undefined ? undefined : new Map(stubbed.cores.map((core) => [core, prepare(core, rewrite)]))
+    // A failed transpile leaves them unawaited: their failure is the transpile's, not an unhandled one.
+    for (const pending of early?.values() ?? []) pending.catch(() => undefined)
+    transpiled = await transpileComponent(bytes, stubbed)
     transpileCount++
     if (entry !== undefined) await writeCached(entry, transpiled)
   }
@@ -335,17 +342,28 @@ const load = async (
     : path.join(entry, `rewritten-${sha256(new TextEncoder().encode(rewrite.key)).slice(0, 16)}`)
   // Core modules compile concurrently (V8 compiles off the main thread; the rewrite runs in turn on it).
   const compiled = await Promise.all(transpiled.coreModules.map(async ({ name, bytes }) => {
-    if (rewrite === undefined) return [name, await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>)] as const
+    const started = early?.get(bytes)
+    if (rewrite === undefined) return [name, started === undefined ? await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>) : (await started).module] as const
     const file = rewritten === undefined ? undefined : path.join(rewritten, name)
-    const cached = file === undefined ? undefined : await compileCached(file)
+    const cached = started !== undefined || file === undefined ? undefined : await compileCached(file)
     if (cached !== undefined) return [name, cached] as const
-    const core = await rewrite.apply(bytes)
-    const module = await WebAssembly.compile(core as Uint8Array<ArrayBuffer>)
+    const { core, module } = await (started ?? prepare(bytes, rewrite))
     if (file !== undefined) await writeFileAtomically(file, core)
     return [name, module] as const
   }))
   const modules = new Map<string, WebAssembly.Module>(compiled)
   return { ...transpiled, instantiate, modules }
+}
+
+interface Prepared {
+  /** The core module as rewritten. */
+  readonly core: Uint8Array
+  readonly module: WebAssembly.Module
+}
+
+const prepare = async (original: Uint8Array, rewrite: CoreRewrite | undefined): Promise<Prepared> => {
+  const core = rewrite === undefined ? original : await rewrite.apply(original)
+  return { core, module: await WebAssembly.compile(core as Uint8Array<ArrayBuffer>) }
 }
 
 // A missing or damaged file is a miss: rewritten again and rewritten to disk.
