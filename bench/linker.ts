@@ -161,17 +161,24 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
   const flush = () => Effect.runSync(audited.audit.flush)
   // The import function jco calls for `get`, bound as Component.instantiate binds it.
   const storageIface = "airssys:component/storage"
-  const bridged = (functions: HostImports[string]): (...args: ReadonlyArray<unknown>) => unknown => {
+  // `watched`: as in an instance with a timeout, every host call first checks the call's deadline (one
+  // read of the default Clock). The linked rows pay it; the unwrapped baselines do not.
+  const deadlineClock = Effect.runSync(Effect.clockWith(Effect.succeed))
+  const farDeadline = deadlineClock.currentTimeMillisUnsafe() + 3_600_000
+  const bridged = (functions: HostImports[string], watched = false): (...args: ReadonlyArray<unknown>) => unknown => {
     const binding = makeBinding([storageIface])
     binding.bind({ [storageIface]: functions }, Context.empty())
+    if (watched) {
+      binding.watch({ now: () => deadlineClock.currentTimeMillisUnsafe(), at: () => farDeadline })
+    }
     return (binding.imports as Record<string, Record<string, (...args: ReadonlyArray<unknown>) => unknown>>)[storageIface]!["get"]!
   }
   const linkedStorage = (imports: HostImports) => imports[storageIface]!
   const callConstant = bridged({ get: constantGet as never })
   const callBare = bridged({ get: memoryGet as never })
   const callUnguarded = bridged({ get: unguardedGet as never })
-  const callUnaudited = bridged(linkedStorage(unaudited.imports))
-  const callLinked = bridged(linkedStorage(audited.imports))
+  const callUnaudited = bridged(linkedStorage(unaudited.imports), true)
+  const callLinked = bridged(linkedStorage(audited.imports), true)
   // The floor under any audited call: the same get, plus one read of the Clock an audit event is
   // stamped with (what the Linker cannot leave out), through the bridge's specialised path.
   const clocked = Object.assign((...args: ReadonlyArray<unknown>) => unguardedGet(...args), {

@@ -5,7 +5,8 @@
  * sample of 1,000 actors costs while a browser is connected.
  */
 import { Context, Effect, Layer } from "effect"
-import { Actor, Component, Observer, Registry } from "../src/index.ts"
+import { Actor, Component, Registry } from "../src/index.ts"
+import { Observer } from "../src/observer/index.ts"
 import { guestBytes } from "../test/fixtures.ts"
 import { type Options, type Row } from "./harness.ts"
 

@@ -28,11 +28,11 @@ import {
   Linker,
   Logging,
   Messaging,
-  Observer,
   Registry,
   Router,
   Storage
 } from "../src/index.ts"
+import { Observer } from "../src/observer/index.ts"
 
 const root = path.resolve(import.meta.dirname, "..")
 // `AIRSSYS_DEMO_DIR` moves the state and the audit log elsewhere (the test of this demo uses a temp folder).

@@ -654,6 +654,9 @@ const makeActor = <R>(
       return sendWhenAdmitted(payload, options)
     }
 
+    const requestTimeout = (timeout: Duration.Input) =>
+      new RequestTimeout({ actorId: id, timeoutMillis: Duration.toMillis(Duration.fromInputUnsafe(timeout)) })
+
     const request = (payload: Uint8Array, options?: RequestOptions): Effect.Effect<Uint8Array | undefined, RequestError> =>
       Effect.suspend(() => {
         // Idle: nothing queued, nothing running. Handle it here, now; order and one-at-a-time still hold.
@@ -662,8 +665,13 @@ const makeActor = <R>(
           const envelope = new Envelope(payload, options, (exit) => (result = exit))
           const handled = handle(envelope, instance, clock.currentTimeNanosUnsafe())
           if (handled instanceof Promise) {
-            // The guest suspended: the loop waits for `busy` to clear; wake it when this settles.
-            return Effect.promise(() => handled.then(() => wake?.())).pipe(Effect.flatMap(() => result!))
+            // The guest suspended: the loop waits for `busy` to clear; wake it when this settles. The
+            // caller waits no longer than its timeout (the guest's call runs on, under its own deadline).
+            const settled = Effect.promise(() => handled.then(() => wake?.())).pipe(Effect.flatMap(() => result!))
+            return Effect.timeoutOrElse(settled, {
+              duration: options?.timeout ?? defaultTimeout,
+              orElse: () => Effect.fail(requestTimeout(options?.timeout ?? defaultTimeout))
+            })
           }
           if (!handled) wake?.()
           return result!
@@ -681,11 +689,7 @@ const makeActor = <R>(
               envelope.expired = true
             })
           })
-          return Effect.timeoutOrElse(awaitReply, {
-            duration: timeout,
-            orElse: () =>
-              Effect.fail(new RequestTimeout({ actorId: id, timeoutMillis: Duration.toMillis(Duration.fromInputUnsafe(timeout)) }))
-          })
+          return Effect.timeoutOrElse(awaitReply, { duration: timeout, orElse: () => Effect.fail(requestTimeout(timeout)) })
         })
       })
 

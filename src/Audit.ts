@@ -66,7 +66,8 @@ export const LifecycleAction = Schema.Literals([
   "failed",
   "escalated",
   "deployed",
-  "undeployed"
+  "undeployed",
+  "limit-exceeded"
 ])
 
 /**
@@ -110,6 +111,10 @@ export class AuditEvent extends Schema.Opaque<AuditEvent>()(Schema.Struct({
   resource: Schema.optionalKey(Schema.String),
   decision: Schema.optionalKey(Decision),
   action: Schema.optionalKey(LifecycleAction),
+  /** For `limit-exceeded`: which limit stopped the guest (`fuel`, `timeout`, `memory`). */
+  limit: Schema.optionalKey(Schema.String),
+  /** For `limit-exceeded`: the limit's value (fuel units, milliseconds, bytes); for `restarted`: the restart count. */
+  value: Schema.optionalKey(Schema.Finite),
   detail: Schema.optionalKey(Schema.String),
   /** The previous event's hash; 64 zeros for the first event. */
   prev: Hash,
@@ -136,6 +141,8 @@ export type Entry =
     readonly kind: "lifecycle"
     readonly component: string
     readonly action: LifecycleAction
+    readonly limit?: string | undefined
+    readonly value?: number | undefined
     readonly detail?: string | undefined
   }
 
@@ -336,6 +343,10 @@ const seal = (entry: Entry, sequence: number, time: number, prev: string): {
       hash: ""
     }
     : { sequence, time, component: entry.component, kind: "lifecycle", action: entry.action, prev, hash: "" }
+  if (entry.kind === "lifecycle") {
+    if (entry.limit !== undefined) event.limit = entry.limit
+    if (entry.value !== undefined) event.value = entry.value
+  }
   if (entry.detail !== undefined) event.detail = entry.detail
   const encoded = Chain.encodeWith(sequence, time, middleOf(entry), prev)
   event.hash = Chain.hashBody(encoded)
@@ -585,7 +596,7 @@ const storedHead = (
 const summary = (event: AuditEvent): string =>
   event.kind === "capability"
     ? `audit #${event.sequence} ${event.component} ${event.capability} ${event.resource} ${event.decision}`
-    : `audit #${event.sequence} ${event.component} ${event.action}`
+    : `audit #${event.sequence} ${event.component} ${event.action}${event.limit === undefined ? "" : ` ${event.limit} ${event.value}`}`
 
 /**
  * A sink that writes every event to the recording fiber's loggers: denials at `Warn`, everything

@@ -10,8 +10,9 @@
  */
 import { Clock, Context, Duration, Effect, Metric, Scope } from "effect"
 import * as fs from "node:fs/promises"
+import * as Audit from "./Audit.ts"
 import { ComponentLoadError, LimitExceeded, LinkError, Trap, WasmMemoryExhausted } from "./ComponentError.ts"
-import { type HostImports, makeBinding } from "./internal/hostBridge.ts"
+import { type HostImports, linkedIdOf, makeBinding } from "./internal/hostBridge.ts"
 import * as Pool from "./internal/instancePool.ts"
 import { makeIsolated } from "./internal/isolatedInstance.ts"
 import { coreRewrite } from "./internal/coreRewrite.ts"
@@ -323,7 +324,7 @@ export const instantiateUnsafe = <R>(
   if (pooled !== undefined) {
     // Nothing of the guest runs here: the pool already instantiated it.
     pooled.binding.bind(hostImports, context)
-    return linked(component, pooled, context)
+    return linked(component, pooled, context, hostImports)
   }
   const fuel = instantiateFuelHost(component.limits, Context.get(context, Clock.Clock))
   return Jco.attempt(
@@ -334,7 +335,7 @@ export const instantiateUnsafe = <R>(
       const instantiated = Jco.instantiate(component.loaded, binding.imports, fuel)
       return { binding, instantiated, bound: InstanceImpl.bind(component.loaded, instantiated) }
     },
-    (prepared): InstanceImpl.Instance | InstantiateError => linked(component, prepared, context),
+    (prepared): InstanceImpl.Instance | InstantiateError => linked(component, prepared, context, hostImports),
     (failure) => instantiateFailure(component, fuel, failure)
   )
 }
@@ -342,7 +343,8 @@ export const instantiateUnsafe = <R>(
 const linked = <R>(
   component: Component,
   prepared: Pool.Prepared,
-  context: Context.Context<R>
+  context: Context.Context<R>,
+  hostImports: HostImports<R>
 ): InstanceImpl.Instance | LinkError => {
   const missing = prepared.binding.unlinked()
   if (missing === undefined) {
@@ -352,7 +354,9 @@ const linked = <R>(
       Context.get(context, Clock.Clock),
       prepared.bound,
       prepared.binding.abort,
-      prepared.binding.endCall
+      prepared.binding.endCall,
+      prepared.binding.watch,
+      auditPoisoning(component, context, hostImports)
     )
   }
   return new LinkError({
@@ -360,6 +364,29 @@ const linked = <R>(
     function: missing.function,
     message: `component imports ${missing.interface}#${missing.function} but no implementation was found`
   })
+}
+
+/**
+ * With an `Audit` in the environment, an instance's first trap or limit kill (which poisons it) is a
+ * lifecycle event: `trapped` (the trap's message), or `limit-exceeded` with the limit and its value.
+ * The component is named by the id the Linker linked it as, else by its hash.
+ */
+const auditPoisoning = <R>(
+  component: Component,
+  context: Context.Context<R>,
+  hostImports: HostImports<R>
+): ((error: Trap | LimitExceeded) => void) | undefined => {
+  const audit = Context.getOrUndefined(context, Audit.Audit)
+  if (audit === undefined) return undefined
+  const id = linkedIdOf(hostImports) ?? `component:${component.hash.slice(0, 12)}`
+  const run = Effect.runForkWith(context)
+  return (error) => {
+    run(audit.record(
+      error._tag === "LimitExceeded"
+        ? { kind: "lifecycle", component: id, action: "limit-exceeded", limit: error.limit, value: error.allowed, detail: `${error.function}: ${error.message}` }
+        : { kind: "lifecycle", component: id, action: "trapped", detail: `${error.function}: ${error.message}` }
+    ))
+  }
 }
 
 /**

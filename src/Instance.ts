@@ -12,6 +12,7 @@ import type { Component } from "./Component.ts"
 import { type CallError, GuestError, GuestExit, InstancePoisoned, LimitExceeded, Trap, WasmMemoryExhausted } from "./ComponentError.ts"
 import { type FuelMeter, fuelMeter } from "./internal/fuelMeter.ts"
 import * as Abi from "./internal/canonicalAbi.ts"
+import { type Deadline, deadlineMessage } from "./internal/hostBridge.ts"
 import * as Jco from "./internal/jco.ts"
 import { unversioned } from "./internal/witWorld.ts"
 
@@ -220,9 +221,20 @@ export const make = (
   bound: Bound = bind(component.loaded, instantiated),
   abortSuspended?: () => void,
   /** What host functions left for the end of each call (a partial line of output). */
-  endCall?: () => void
+  endCall?: () => void,
+  watchHostCalls?: (deadline: Deadline) => void,
+  onPoisoned?: (error: Trap | LimitExceeded) => void
 ): Instance => {
   let poison: string | undefined
+  // The first trap or limit kill of this instance is reported (audited), once.
+  let reported = false
+  const report = <E extends Trap | LimitExceeded>(error: E): E => {
+    if (!reported && onPoisoned !== undefined) {
+      reported = true
+      onPoisoned(error)
+    }
+    return error
+  }
 
   // Fuel: every call starts with the component's allowance; after a trap, an empty tank names the cause.
   const meter = Number.isFinite(component.limits.fuel) ? bound.meter : undefined
@@ -233,6 +245,11 @@ export const make = (
   const timed = clock !== undefined && Number.isFinite(timeoutMillis)
   let deadline = 0
   const expired = timed ? () => clock.currentTimeMillisUnsafe() > deadline : undefined
+  // Host calls see the deadline too (checked on entry, and bounding a suspended call), when there are any.
+  const watched = expired !== undefined && watchHostCalls !== undefined && component.loaded.imports.length > 0
+  if (watched) watchHostCalls({ now: () => clock!.currentTimeMillisUnsafe(), at: () => deadline })
+  // Whether each call sets `deadline` (and so whether a failure past it is the timeout's doing).
+  const dated = expired !== undefined && (meter !== undefined || watched)
   const timedOut = (fn: string) => {
     poison = `timed out after ${timeoutMillis} ms`
     // A guest suspended on a host call (JSPI) would otherwise wake later and run on.
@@ -243,7 +260,7 @@ export const make = (
     if (!(outcome instanceof Promise)) return outcome
     const settled = Effect.flatten(Effect.promise(() => outcome))
     return timed
-      ? Effect.timeoutOrElse(settled, { duration: component.limits.timeout, orElse: () => Effect.fail(timedOut(fn)) })
+      ? Effect.timeoutOrElse(settled, { duration: component.limits.timeout, orElse: () => Effect.fail(report(timedOut(fn))) })
       : settled
   }
   const memories = bound.memories
@@ -261,7 +278,15 @@ export const make = (
     }
     poison = failure.message
     if (failure._tag === "Exhausted") return new WasmMemoryExhausted({ componentHash: component.hash, function: fn, cause: failure.message })
-    if (meter?.stopped() === "timeout") return timedOut(fn)
+    const error = killed(fn, failure)
+    return error._tag === "WasmMemoryExhausted" ? error : report(error)
+  }
+  const killed = (fn: string, failure: Extract<Jco.Failure, { _tag: "Trap" }>): Trap | LimitExceeded | WasmMemoryExhausted => {
+    // Stopped between fuel slices, at a host call, or in a suspended host call, past the deadline.
+    // (A suspended call cut at the deadline itself traps with the bridge's message.)
+    if (meter?.stopped() === "timeout" || (dated && (expired!() || failure.message.includes(deadlineMessage)))) {
+      return timedOut(fn)
+    }
     if (meter?.exhausted()) {
       poison = `fuel exhausted (${fuel} units)`
       return new LimitExceeded({ limit: "fuel", componentHash: component.hash, function: fn, allowed: fuel })
@@ -312,6 +337,13 @@ export const make = (
         if (poison !== undefined) return Exit.fail(poisoned(fn))
         if (expired !== undefined) deadline = clock!.currentTimeMillisUnsafe() + timeoutMillis
         meter.refill(fuel, expired)
+        return Jco.attemptMaybeAsync(() => guest(arg), Exit.succeed, onFailure)
+      }
+    }
+    if (watched) {
+      return (arg) => {
+        if (poison !== undefined) return Exit.fail(poisoned(fn))
+        deadline = clock!.currentTimeMillisUnsafe() + timeoutMillis
         return Jco.attemptMaybeAsync(() => guest(arg), Exit.succeed, onFailure)
       }
     }

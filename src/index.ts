@@ -2,6 +2,9 @@
  * airssys-wasm: load WebAssembly components at runtime and run each as a supervised,
  * capability-restricted actor.
  *
+ * The live observer is on its own entry point, `airssys-wasm/observer` (it needs the optional peer
+ * `@effect/platform-node`), so that this one never loads it.
+ *
  * @since 0.1.0
  */
 export * as Component from "./Component.ts"
@@ -29,4 +32,3 @@ export * as Clocks from "./capability/Clocks.ts"
 export * as Random from "./capability/Random.ts"
 export * as Messaging from "./capability/Messaging.ts"
 export * as Deployment from "./Deployment.ts"
-export * as Observer from "./Observer.ts"

@@ -1,7 +1,7 @@
 /**
  * The docs stay true to the code: every code block of the tutorial and how-to pages is in a program
  * (docs/check-snippets.ts), every how-to program runs (Node 24 from node_modules, exit 0, prints what its
- * page shows), and every module exported by src/index.ts has a reference page naming each of its exports.
+ * page shows), and every module exported by src/index.ts and src/observer/index.ts has a reference page naming each of its exports.
  *
  * The tutorial runs too. Its guest is a 12 MB componentize-js build (docs/tutorial/build.ts, 4 to 16 s
  * measured here), and its first load meters that guest for fuel (~13 s; later loads hit the cache in
@@ -14,7 +14,11 @@ import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as Library from "../src/index.ts"
+import * as Root from "../src/index.ts"
+import * as ObserverEntry from "../src/observer/index.ts"
+
+// Every entry point's modules: the root and `airssys-wasm/observer`.
+const Library = { ...Root, ...ObserverEntry }
 
 const root = path.resolve(import.meta.dirname, "..")
 const node = path.join(root, "node_modules", ".bin", "node")
@@ -110,7 +114,7 @@ describe("docs", { timeout: 180_000 }, () => {
       }
     }), 240_000)
 
-  it("every module exported by src/index.ts has a reference page that names each of its exports", () => {
+  it("every module exported by src/index.ts and src/observer/index.ts has a reference page that names each of its exports", () => {
     const modules = Object.entries(Library)
     assert.isAbove(modules.length, 20)
     for (const [name, module] of modules) {

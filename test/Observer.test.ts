@@ -3,7 +3,8 @@ import { Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import * as http from "node:http"
 import * as net from "node:net"
-import { Audit, DeadLetters, Observer } from "../src/index.ts"
+import { Audit, DeadLetters } from "../src/index.ts"
+import { Observer } from "../src/observer/index.ts"
 import { denyMessenger, deployDemo, withHost, trapFlaky } from "./observerHost.ts"
 
 interface Reply {

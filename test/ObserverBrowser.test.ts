@@ -10,7 +10,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import { type Browser, chromium, type Page } from "playwright-core"
-import { Observer } from "../src/index.ts"
+import { Observer } from "../src/observer/index.ts"
 import { denyMessenger, deployDemo, trapFlaky, withHost } from "./observerHost.ts"
 import { decode, distinctColours } from "./png.ts"
 

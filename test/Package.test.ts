@@ -4,7 +4,9 @@
  * program that loads guests, calls one, and runs one as a supervised actor with capabilities;
  * `npx airssys-wasm run` and `inspect`; a `.ts` program type-checked by TypeScript 5.9 and 7 under
  * module nodenext and bundler, strict, `skipLibCheck: false`, no DOM lib. And an older Node gets one
- * line from the CLI.
+ * line from the CLI. The observer is its own entry point, `airssys-wasm/observer`, on the optional peer
+ * `@effect/platform-node`: the root import and the CLI work without it, `run --observe` names the command
+ * that installs it, and once installed the observer serves from the tarball.
  *
  * Node 22.19, Node 20 and TypeScript 5.9 come from npm (the packages `node` and `typescript`), installed
  * once into `.cache/package-test/` (gitignored) and reused; the consumer project is made afresh each run
@@ -197,10 +199,15 @@ describe("the npm package", { timeout: 300_000 }, () => {
   it("the installed manifest: exports with types and import, bin on built JavaScript, engines, effect as a peer, no jco CLI", () => {
     const manifest = JSON.parse(fs.readFileSync(path.join(consumer, "node_modules", "airssys-wasm", "package.json"), "utf8"))
     assert.deepStrictEqual(manifest.exports["."], { types: "./dist/index.d.ts", import: "./dist/index.js" })
+    assert.deepStrictEqual(manifest.exports["./observer"], { types: "./dist/observer/index.d.ts", import: "./dist/observer/index.js" })
     assert.deepStrictEqual(manifest.bin, { "airssys-wasm": "./dist/cli/main.js" })
     assert.strictEqual(manifest.engines.node, ">=22.19")
     assert.strictEqual(manifest.peerDependencies.effect, "^4.1.0")
     assert.isTrue(manifest.peerDependenciesMeta["@effect/platform-node-shared"].optional)
+    // The observer's HTTP server: optional, so the install leaves it (and its undici and redis) out.
+    assert.strictEqual(manifest.peerDependencies["@effect/platform-node"], "^4.1.0")
+    assert.isTrue(manifest.peerDependenciesMeta["@effect/platform-node"].optional)
+    assert.isFalse(fs.existsSync(path.join(consumer, "node_modules", "@effect", "platform-node")))
     assert.deepStrictEqual(Object.keys(manifest.dependencies).sort(), ["@bytecodealliance/jco-transpile", "binaryen"])
     // One effect in the tree: the consumer's.
     const effects = fs.readdirSync(path.join(consumer, "node_modules"), { recursive: true, encoding: "utf8" })
@@ -215,7 +222,7 @@ describe("the npm package", { timeout: 300_000 }, () => {
     assert.deepStrictEqual(tsSpecifiers, [])
     // Every declaration file a consumer's tsc reads, from the entry point through relative imports.
     const reached = new Set<string>()
-    const queue = ["index.d.ts"]
+    const queue = ["index.d.ts", path.join("observer", "index.d.ts")]
     while (queue.length > 0) {
       const file = queue.pop()!
       if (reached.has(file)) continue
@@ -264,7 +271,10 @@ describe("the npm package", { timeout: 300_000 }, () => {
           logged: ["flaky info after the restart"],
           denied: ["Storage plugin-b"],
           // JSPI: Node 24 instantiates a guest whose host calls suspend; on Node 22 it is a typed Trap.
-          jspi: version === undefined ? "instantiated" : "Trap: WebAssembly.Suspending is not a constructor"
+          jspi: version === undefined ? "instantiated" : "Trap: WebAssembly.Suspending is not a constructor",
+          // The root entry point loaded without the observer's peer; the observer's entry point resolves.
+          platformNode: "not installed",
+          observerEntry: "dist/observer/index.js"
         })
       })
 
@@ -296,6 +306,17 @@ describe("the npm package", { timeout: 300_000 }, () => {
     assert.deepStrictEqual({ ...large, stderr: errorLines(large.stderr) }, { code: 0, stdout: "large", stderr: [] })
   })
 
+  it("without @effect/platform-node, run --observe prints one line naming the install command, exit 2", async () => {
+    const result = await run("npx", ["--no", "--", "airssys-wasm", "run", "guests/echo.wasm", "--input", "hi", "--observe"], { cwd: consumer })
+    assert.deepStrictEqual({ ...result, stderr: errorLines(result.stderr) }, {
+      code: 2,
+      stdout: "",
+      stderr: [
+        `airssys-wasm: --observe needs the package @effect/platform-node, which is not installed: npm install @effect/platform-node@${versions.effect}`
+      ]
+    })
+  })
+
   it("Node 20: the CLI prints one line and exits 2, no stack trace", async () => {
     const result = await run("npx", ["--no", "--", "airssys-wasm", "run", "guests/echo.wasm"], { cwd: consumer, binDir: path.dirname(node20) })
     assert.deepStrictEqual(result, {
@@ -319,4 +340,19 @@ describe("the npm package", { timeout: 300_000 }, () => {
       })
     })
   }
+
+  // Last: it installs the observer's peer into the consumer project.
+  it("with @effect/platform-node installed, the observer serves from airssys-wasm/observer", async () => {
+    await npm(["install", `@effect/platform-node@${versions.effect}`], consumer)
+    const script = [
+      `import { Effect } from "effect"`,
+      `import { Observer } from "airssys-wasm/observer"`,
+      `const overview = Effect.flatMap(Observer.Observer, (observer) =>`,
+      `  Effect.promise(() => fetch(new URL("api/overview", observer.url)).then(async (response) => [response.status, Object.keys(await response.json()).length > 0])))`,
+      `console.log(JSON.stringify(await Effect.runPromise(overview.pipe(Effect.provide(Observer.layer({ port: 0 }))))))`
+    ].join("\n")
+    fs.writeFileSync(path.join(consumer, "observe.mjs"), script)
+    const result = await run(node24, ["observe.mjs"], { cwd: consumer })
+    assert.deepStrictEqual(result, { code: 0, stdout: "[200,true]\n", stderr: "" })
+  })
 })

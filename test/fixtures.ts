@@ -40,3 +40,21 @@ export const logCapture = () => {
   )
   return { logged, layer: Logger.layer([capture]) }
 }
+
+/** A program for the liar guests: op byte, u32 `a`, u32 `b`, data. */
+export const program = (op: string, a = 0, b = 0, data: Uint8Array = new Uint8Array()): Uint8Array => {
+  const bytes = new Uint8Array(9 + data.length)
+  const view = new DataView(bytes.buffer)
+  bytes[0] = op.charCodeAt(0)
+  view.setUint32(1, a >>> 0, true)
+  view.setUint32(5, b >>> 0, true)
+  bytes.set(data, 9)
+  return bytes
+}
+
+/** Not UTF-8: a lone continuation byte, an overlong encoding, a surrogate. */
+export const invalidUtf8: ReadonlyArray<Uint8Array> = [
+  new Uint8Array([0x61, 0x80, 0x62]),
+  new Uint8Array([0xc0, 0xaf]),
+  new Uint8Array([0xed, 0xa0, 0x80])
+]

@@ -4,7 +4,8 @@
  * asking it to reach `storage` is an audited denial), and a `greeter` with two versions.
  */
 import { Effect, Layer } from "effect"
-import { Audit, Capability, Component, DeadLetters, Deployment, Linker, Logging, Messaging, Observer, Registry, Router } from "../src/index.ts"
+import { Audit, Capability, Component, DeadLetters, Deployment, Linker, Logging, Messaging, Registry, Router } from "../src/index.ts"
+import { Observer } from "../src/observer/index.ts"
 import { guestPath, text } from "./fixtures.ts"
 
 export const load = (name: string) => Component.fromFile(guestPath(name), { limits: { fuel: 10_000_000 } })

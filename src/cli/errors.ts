@@ -16,11 +16,13 @@ import { CliError } from "effect/cli"
  * - `MissingFile`: a file named on the command line does not exist or cannot be read.
  * - `InvalidInput`: `--input` names a file that cannot be read, or stdin failed.
  * - `UnknownExport`: `--call` names a function the component does not export.
+ * - `MissingPackage`: a flag needs an optional peer dependency that is not installed (`--observe`:
+ *   `@effect/platform-node`).
  *
  * @since 0.1.0
  * @category models
  */
-export const UsageFailure = Schema.Literals(["InvalidFlag", "MissingFile", "InvalidInput", "UnknownExport"])
+export const UsageFailure = Schema.Literals(["InvalidFlag", "MissingFile", "InvalidInput", "UnknownExport", "MissingPackage"])
 
 /**
  * @since 0.1.0

@@ -10,9 +10,8 @@
  *
  * @since 0.1.0
  */
-import * as fs from "node:fs"
 import * as Module from "node:module"
-import * as path from "node:path"
+import { installCommand, missingPackage } from "./peer.ts"
 
 // The oldest Node the package supports (`engines` in package.json), @effect/platform-node-shared's floor.
 const [major = 0, minor = 0] = process.versions.node.split(".").map(Number)
@@ -32,17 +31,8 @@ Module.enableCompileCache?.()
 import("./start.ts").catch((cause: unknown) => {
   // A peer dependency the install left out: `@effect/platform-node-shared` is optional (only the CLI
   // needs it), `effect` is not. Name it and the command that adds it, not a stack trace.
-  const missing = cause instanceof Error && "code" in cause && cause.code === "ERR_MODULE_NOT_FOUND"
-    ? /Cannot find package '([^']+)'/.exec(cause.message)?.[1]
-    : undefined
+  const missing = missingPackage(cause)
   if (missing === undefined) throw cause
-  // Effect's packages are released in lockstep: the one matching the installed effect installs cleanly.
-  const effect = Module.createRequire(import.meta.url).resolve.paths("effect")
-    ?.map((dir) => path.join(dir, "effect", "package.json"))
-    .find((file) => fs.existsSync(file))
-  const version = missing !== "effect" && effect !== undefined
-    ? `@${(JSON.parse(fs.readFileSync(effect, "utf8")) as { version: string }).version}`
-    : ""
-  process.stderr.write(`airssys-wasm: the CLI needs the package ${missing}, which is not installed: npm install ${missing}${version}\n`)
+  process.stderr.write(`airssys-wasm: the CLI needs the package ${missing}, which is not installed: ${installCommand(missing)}\n`)
   process.exit(2)
 })

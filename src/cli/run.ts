@@ -22,13 +22,14 @@ import * as Component from "../Component.ts"
 import { LimitExceeded } from "../ComponentError.ts"
 import type { Instance } from "../Instance.ts"
 import * as Linker from "../Linker.ts"
-import * as Observer from "../Observer.ts"
+import type * as Observer from "../Observer.ts"
 import type * as ResourceLimits from "../ResourceLimits.ts"
 import { unversioned } from "../internal/witWorld.ts"
 import { UsageError } from "./errors.ts"
 import * as Flags from "./flags.ts"
 import * as Host from "./host.ts"
 import { defaultCacheDirectory, load } from "./load.ts"
+import { installCommand, missingPackage } from "./peer.ts"
 
 const handlerInterface = "airssys:component/handler"
 const runInterface = "wasi:cli/run"
@@ -158,9 +159,13 @@ const stdioMode = (flag: Option.Option<string>, entry: Entry): Effect.Effect<Hos
   )
 }
 
-// Only logging crosses back from a worker (see isolatedInstance): refuse other imports up front.
+// Only logging crosses back from a worker (see isolatedInstance).
+const notIsolatable = (component: Component.Component): ReadonlyArray<string> =>
+  component.loaded.imports.filter((iface) => iface !== Logging.interfaceName)
+
+// Refuse other imports up front.
 const checkIsolatable = (component: Component.Component): Effect.Effect<void, UsageError> => {
-  const other = component.loaded.imports.filter((iface) => iface !== Logging.interfaceName)
+  const other = notIsolatable(component)
   return other.length === 0 ? Effect.void : Effect.fail(
     new UsageError({
       reason: "InvalidFlag",
@@ -225,6 +230,22 @@ const grantHint = (event: Audit.AuditEvent): string => {
     : "no host implementation"
 }
 
+// Loaded only for --observe: the observer serves HTTP with @effect/platform-node, an optional peer that
+// the rest of the CLI does without.
+const loadObserver = Effect.tryPromise({
+  try: () => import("../observer/index.ts"),
+  catch: (cause) => {
+    const missing = missingPackage(cause)
+    return new UsageError({
+      reason: missing === undefined ? "InvalidFlag" : "MissingPackage",
+      flag: "observe",
+      message: missing === undefined
+        ? `--observe: cannot load the observer: ${String(cause)}`
+        : `--observe needs the package ${missing}, which is not installed: ${installCommand(missing)}`
+    })
+  }
+})
+
 /**
  * The handler of `run`.
  *
@@ -245,13 +266,22 @@ export const handler = (options: Config) =>
     const input = yield* Flags.input(options.input)
     const observePort = Option.isSome(options.observe) ? yield* Flags.port("observe", options.observe.value) : undefined
     const id = Option.getOrElse(options.id, () => path.basename(options.component).replace(/\.wasm$/, ""))
-    const component = yield* load(options.component, {
-      limits,
-      // With --call, any world: the named export is checked below.
-      entryPoints: Option.isSome(options.call) ? [] : [...Component.hostedEntryPoints, runInterface],
-      cacheDirectory: Option.getOrElse(options.cacheDir, defaultCacheDirectory)
-    })
+    const loadWith = (limits: Partial<ResourceLimits.Resolved>) =>
+      load(options.component, {
+        limits,
+        // With --call, any world: the named export is checked below.
+        entryPoints: Option.isSome(options.call) ? [] : [...Component.hostedEntryPoints, runInterface],
+        cacheDirectory: Option.getOrElse(options.cacheDir, defaultCacheDirectory)
+      })
+    let component = yield* loadWith(limits)
     if (options.isolate) yield* checkIsolatable(component)
+    else if (notIsolatable(component).length === 0) {
+      // A busy guest holds this thread, so a signal (Ctrl-C, SIGTERM) would wait for its call to end:
+      // whenever its imports allow, it runs in a worker, which a signal or its timeout ends at once.
+      component = yield* loadWith({ ...limits, isolation: "worker" })
+    }
+    // Otherwise it runs in this thread: a signal is answered when its call ends (its timeout is checked
+    // between fuel slices and at every host call; without fuel, a loop that never calls out is not).
     const entry = yield* entryOf(component, options.call)
     const stdio = yield* stdioMode(options.stdio, entry)
     // What the guest sees of `wasi:cli/environment`: a command always gets its name as argv[0].
@@ -294,16 +324,19 @@ export const handler = (options: Config) =>
     // (its denials and errors are on stderr already), so a person can look.
     const observed: Effect.Effect<
       void,
-      Effect.Error<typeof program> | Observer.ObserverError,
+      Effect.Error<typeof program> | Observer.ObserverError | UsageError,
       Effect.Services<typeof program>
     > = observePort === undefined ? program : Effect.gen(function*() {
-      const observer = yield* Observer.Observer
-      yield* Console.error(`airssys-wasm: observer at ${observer.url} (Ctrl-C to stop)`)
-      const exit = yield* Effect.exit(program)
-      yield* observer.sample
-      if (exit._tag === "Failure") yield* Console.error(`airssys-wasm: the call failed; the observer still serves`)
-      return yield* Effect.never
-    }).pipe(Effect.provide(Observer.layer({ port: observePort })))
+      const { Observer } = yield* loadObserver
+      return yield* Effect.gen(function*() {
+        const observer = yield* Observer.Observer
+        yield* Console.error(`airssys-wasm: observer at ${observer.url} (Ctrl-C to stop)`)
+        const exit = yield* Effect.exit(program)
+        yield* observer.sample
+        if (exit._tag === "Failure") yield* Console.error(`airssys-wasm: the call failed; the observer still serves`)
+        return yield* Effect.never
+      }).pipe(Effect.provide(Observer.layer({ port: observePort })))
+    })
     return yield* observed.pipe(
       Effect.scoped,
       Effect.provide(Host.layer({

@@ -13,7 +13,7 @@ import * as NodePath from "@effect/platform-node-shared/NodePath"
 import * as NodeRuntime from "@effect/platform-node-shared/NodeRuntime"
 import * as NodeStdio from "@effect/platform-node-shared/NodeStdio"
 import * as NodeTerminal from "@effect/platform-node-shared/NodeTerminal"
-import { Effect, Layer } from "effect"
+import { Cause, Effect, Exit, Layer, Runtime } from "effect"
 import { run } from "./command.ts"
 
 const NodeServices = Layer.provideMerge(
@@ -21,4 +21,18 @@ const NodeServices = Layer.provideMerge(
   Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeStdio.layer, NodeTerminal.layer)
 )
 
-run(process.argv.slice(2)).pipe(Effect.provide(NodeServices), NodeRuntime.runMain)
+// runMain interrupts the command on SIGINT and SIGTERM; the exit code says which (128 + the signal).
+let signal: "SIGINT" | "SIGTERM" | undefined
+process.once("SIGINT", () => signal ??= "SIGINT")
+process.once("SIGTERM", () => signal ??= "SIGTERM")
+
+run(process.argv.slice(2)).pipe(
+  Effect.provide(NodeServices),
+  (program) =>
+    NodeRuntime.runMain(program, {
+      teardown: (exit, onExit) =>
+        signal !== undefined && Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
+          ? onExit(signal === "SIGTERM" ? 143 : 130)
+          : Runtime.defaultTeardown(exit, onExit)
+    })
+)

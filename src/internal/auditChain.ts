@@ -2,7 +2,7 @@
  * The audit hash chain: the canonical JSON of an event, its hash, and the check of a whole log.
  *
  * Canonical JSON is the event's fields in a fixed order (`sequence`, `time`, `component`, `kind`,
- * `capability`, `resource`, `decision`, `action`, `detail`, `prev`), absent optional fields left
+ * `capability`, `resource`, `decision`, `action`, `limit`, `value`, `detail`, `prev`), absent optional fields left
  * out, no whitespace, strings escaped as `JSON.stringify` does. `hash` is the sha-256 (hex) of the
  * UTF-8 of that text, which includes `prev`, the previous event's hash; the line stored in a log is
  * the same text with `"hash"` appended as the last field.
@@ -24,6 +24,8 @@ export interface Body {
   readonly resource?: string | undefined
   readonly decision?: string | undefined
   readonly action?: string | undefined
+  readonly limit?: string | undefined
+  readonly value?: number | undefined
   readonly detail?: string | undefined
   readonly prev: string
 }
@@ -48,6 +50,8 @@ export const encodeMiddle = (body: Middle): string => {
   if (body.resource !== undefined) out += `,"resource":${str(body.resource)}`
   if (body.decision !== undefined) out += `,"decision":${str(body.decision)}`
   if (body.action !== undefined) out += `,"action":${str(body.action)}`
+  if (body.limit !== undefined) out += `,"limit":${str(body.limit)}`
+  if (body.value !== undefined) out += `,"value":${JSON.stringify(body.value)}`
   if (body.detail !== undefined) out += `,"detail":${str(body.detail)}`
   return out
 }

@@ -9,6 +9,7 @@
  *
  * @internal
  */
+import { isUtf8 } from "node:buffer"
 
 /** Thrown when the guest returns `err`. jco's glue throws its own `ComponentError`. */
 export class GuestErr {
@@ -42,8 +43,8 @@ interface GuestMemory {
   lower(bytes: Uint8Array): number
   /** A view of memory now (`memory.grow` detaches the old buffer). */
   view(): DataView
-  /** Checks a return-area pointer's alignment. */
-  returnArea(ret: number): number
+  /** Checks a return area's alignment (4 for every result here) and extent; returns it as unsigned. */
+  returnArea(ret: number, size: number): number
   bytes(ptr: number, len: number, what: string): Uint8Array
   /** Traps when `ptr`/`len` lie outside memory. */
   check(ptr: number, len: number, what: string): void
@@ -78,7 +79,9 @@ const guestMemory = (exports: WebAssembly.Exports): GuestMemory => {
     return bytes
   }
   const inBounds = (ptr: number, len: number, what: string) => {
-    if (ptr + len > current().byteLength) throw trap(`${what} is out of bounds`)
+    if (ptr + len > current().byteLength) {
+      throw trap(`${what} at ${ptr} (${len} bytes) is outside linear memory (${bytes.byteLength} bytes)`)
+    }
   }
   return {
     exports,
@@ -91,9 +94,12 @@ const guestMemory = (exports: WebAssembly.Exports): GuestMemory => {
       current()
       return view
     },
-    returnArea: (ret) => {
-      if ((ret & 3) !== 0) throw trap("return pointer is not aligned")
-      return ret
+    returnArea: (ret, size) => {
+      // An i32 result: a pointer above 2^31 arrives negative.
+      const ptr = ret >>> 0
+      if ((ptr & 3) !== 0) throw trap(`return area ${ptr} is not aligned to 4`)
+      inBounds(ptr, size, "return area")
+      return ptr
     },
     check: inBounds,
     bytes: (ptr, len, what) => {
@@ -102,7 +108,11 @@ const guestMemory = (exports: WebAssembly.Exports): GuestMemory => {
     },
     string: (ptr, len, what) => {
       inBounds(ptr, len, what)
-      return utf8.decode(bytes.subarray(ptr, ptr + len))
+      const view = bytes.subarray(ptr, ptr + len)
+      // Lifting a string that is not UTF-8 traps (the component model), rather than changing what the
+      // guest said with U+FFFD.
+      if (!isUtf8(view)) throw trap(`${what} is not valid UTF-8`)
+      return utf8.decode(view)
     }
   }
 }
@@ -142,7 +152,7 @@ export const bindProcess = (cores: ReadonlyArray<WebAssembly.Instance>): ((input
   const process = guest.exports.process as (ptr: number, len: number) => number
   const postReturn = postReturnOf(guest, "process")
   return (input) => {
-    const ret = guest.returnArea(process(guest.lower(input), input.byteLength))
+    const ret = guest.returnArea(process(guest.lower(input), input.byteLength), 12)
     // Results are copied out before post-return lets the guest free them.
     try {
       const dv = guest.view()
@@ -182,7 +192,7 @@ export const bindHandleMessage = (
       message.correlationId ?? 0n,
       guest.lower(message.payload),
       message.payload.byteLength
-    ))
+    ), 16)
     try {
       const dv = guest.view()
       const tag = dv.getUint8(ret)
@@ -225,7 +235,7 @@ export const bindLifecycle = (
   const postReturn = postReturnOf(guest, initName)
   return {
     init: (config) => {
-      const ret = guest.returnArea(init(guest.lower(config), config.byteLength))
+      const ret = guest.returnArea(init(guest.lower(config), config.byteLength), 12)
       try {
         failIfErr(guest, ret, guest.view().getUint8(ret))
       } finally {

@@ -13,7 +13,7 @@
  *
  * @internal
  */
-import { Cause, Context, Effect, Exit, type Fiber } from "effect"
+import { Cause, Context, Duration, Effect, Exit, type Fiber } from "effect"
 import type { HostRefusal } from "../ComponentError.ts"
 import { ExitSignal } from "./exitSignal.ts"
 import { suspendingImports } from "./jco.ts"
@@ -36,6 +36,18 @@ export type HostFunction<R = never> = (...args: never) => Effect.Effect<unknown,
 export type HostImports<R = never> = Readonly<
   Record<string, Readonly<Record<string, HostFunction<R> | ResourceType>>>
 >
+
+/**
+ * The component id a set of host imports was linked for (set by the Linker): what an instance made
+ * with them is audited as.
+ */
+export const linkedAs: unique symbol = Symbol.for("airssys-wasm/HostImports/linkedAs")
+
+/** The id `imports` were linked for, if the Linker made them. */
+export const linkedIdOf = (imports: object | undefined): string | undefined => {
+  const id = imports === undefined ? undefined : (imports as { readonly [linkedAs]?: unknown })[linkedAs]
+  return typeof id === "string" ? id : undefined
+}
 
 const HostResourceTypeId: unique symbol = Symbol.for("airssys-wasm/HostResource")
 const handleState = Symbol("airssys-wasm/HostResource/state")
@@ -85,12 +97,31 @@ interface Handle {
 }
 
 /**
+ * The deadline of the guest call an instance is running, as its host calls see it (see `Binding.watch`).
+ */
+export interface Deadline {
+  /** Reads the instance's `Clock` (milliseconds): once per host call, shared with its audit event. */
+  readonly now: () => number
+  /** When the call in progress must end, on that clock. */
+  readonly at: () => number
+}
+
+/** What a guest gets from a host call made past its call's deadline: a trap (the instance is given up). */
+export const deadlineMessage = "the call's deadline passed during a host call"
+
+// One binding's watch: where its trampolines look for the deadline of the call in progress.
+interface Watch {
+  deadline: Deadline | undefined
+}
+
+/**
  * The host calls one instance's guest is suspended on. Once aborted (the instance timed out or was
  * closed) they are interrupted and the guest is never resumed: its parked stack is left to the GC.
  */
 class Suspended extends Context.Service<Suspended, {
   readonly fibers: Set<Fiber.Fiber<unknown, unknown>>
   aborted: boolean
+  readonly watch: Watch
 }>()("airssys-wasm/hostBridge/Suspended") {}
 
 /**
@@ -125,7 +156,15 @@ const runMaybeAsyncWith = <R>(context: Context.Context<R>) => {
   const fork = Effect.runForkWith(context)
   const suspended = Context.getOrUndefined(context, Suspended)
   return <A, E>(effect: Effect.Effect<A, E, R>): Exit.Exit<A, E> | Promise<Exit.Exit<A, E>> => {
-    const fiber = fork(effect)
+    // A suspended guest is still inside its call: it waits no longer than the call's deadline, whatever
+    // it asked for (a `timeout-ms` of hours, a far clock deadline).
+    const deadline = suspended?.watch.deadline
+    const fiber = fork(
+      deadline === undefined ? effect : Effect.timeoutOrElse(effect, {
+        duration: Duration.millis(Math.max(0, deadline.at() - deadline.now())),
+        orElse: () => Effect.die(new WebAssembly.RuntimeError(deadlineMessage))
+      })
+    )
     const exit = fiber.pollUnsafe()
     if (exit !== undefined) return exit
     if (suspended === undefined) return new Promise((resolve) => fiber.addObserver(resolve))
@@ -261,13 +300,15 @@ export const specialize: unique symbol = Symbol.for("airssys-wasm/HostFunction/s
  * capability check and audit) needs no fiber: `call` does it synchronously and returns the Effect to
  * run; a failure of that Effect goes to `recover`, with the call's arguments, which turns it into
  * what the guest gets (a `HostRefusal`, or the cause unchanged). The plain function stays the
- * reference behaviour, for a caller outside the bridge.
+ * reference behaviour, for a caller outside the bridge. `now` is the context's `Clock` read for this
+ * call when the bridge read it already (to check the call's deadline), `NaN` otherwise: an audit
+ * stamps its event with it rather than reading the clock again.
  *
  * @since 0.1.0
  */
 export interface Specialized {
   /** Takes the guest's arguments as one array (the bridge's own rest parameter: no copy). */
-  readonly call: (args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown>
+  readonly call: (args: ReadonlyArray<unknown>, now: number) => Effect.Effect<unknown, unknown>
   /** `undefined`: the failure stands as it is. */
   readonly recover: (
     cause: Cause.Cause<unknown>,
@@ -286,21 +327,21 @@ const bridgeFunction = <R>(name: string, fn: Callable<R>, context: Context.Conte
   // synchronously, as the guest's stack cannot wait for it.
   if (suspendingImports.includes(name)) {
     const runAsync = runMaybeAsyncWith(context)
-    return (...args: ReadonlyArray<unknown>): unknown => settleMaybeAsync(name, runAsync(fn(...args)))
+    return (args: ReadonlyArray<unknown>): unknown => settleMaybeAsync(name, runAsync(fn(...args)))
   }
   const run = Effect.runSyncExitWith(context)
   const specialized = (fn as Partial<Specializable>)[specialize]?.(context as Context.Context<never>)
   if (specialized !== undefined) {
     const { call, recover } = specialized
     const runAny = run as (effect: Effect.Effect<unknown, unknown>) => Exit.Exit<unknown, unknown>
-    return (...args: ReadonlyArray<unknown>): unknown => {
-      const exit = runAny(call(args))
+    return (args: ReadonlyArray<unknown>, now: number): unknown => {
+      const exit = runAny(call(args, now))
       if (exit._tag === "Success") return exit.value
       const recovered = recover(exit.cause, args)
       return settle(name, recovered === undefined ? exit as Exit.Exit<never, HostRefusal> : run(recovered))
     }
   }
-  return (...args: ReadonlyArray<unknown>): unknown => settle(name, run(fn(...args)))
+  return (args: ReadonlyArray<unknown>): unknown => settle(name, run(fn(...args)))
 }
 
 /** An import function the component asked for at instantiate that nobody provides. */
@@ -332,9 +373,16 @@ export interface Binding {
    * close, a guest that wakes would run on in an instance already given up.
    */
   abort(): void
+  /**
+   * Gives the host calls the deadline of each guest call: past it, a host function traps the guest
+   * instead of running (so a guest looping through host calls is stopped at its timeout, plus one
+   * host call), and a suspending one waits no longer than it.
+   */
+  watch(deadline: Deadline): void
 }
 
-type Target = Record<string, (...args: ReadonlyArray<unknown>) => unknown>
+// A bridged host function: the guest's arguments, and the clock reading of the deadline check (or NaN).
+type Target = Record<string, (args: ReadonlyArray<unknown>, now: number) => unknown>
 
 // A resource class may be bound before jco reads it (at instantiate) or after (a warm instance).
 const shellOf = (resources: Map<string, Shell>, iface: string, name: string): Shell => {
@@ -351,6 +399,7 @@ const isResourceName = (name: string): boolean => {
 
 export const makeBinding = (interfaces: ReadonlyArray<string>): Binding => {
   const wanted: Array<Unlinked> = []
+  const watch: Watch = { deadline: undefined }
   const targets = new Map<string, Target>()
   const shells = new Map<string, Map<string, Shell>>()
   const imports: Record<string, object> = {}
@@ -375,7 +424,13 @@ export const makeBinding = (interfaces: ReadonlyArray<string>): Binding => {
           trampoline = cache[key] = (...args: ReadonlyArray<unknown>) => {
             const fn = target[name]
             if (fn === undefined) throw new HostFailure(`${want.interface}#${want.function} is not linked`)
-            return fn(...args)
+            // One clock reading per host call (a guest that never calls out is stopped by its fuel),
+            // which the call's audit event reuses.
+            const deadline = watch.deadline
+            if (deadline === undefined) return fn(args, NaN)
+            const now = deadline.now()
+            if (now > deadline.at()) throw new WebAssembly.RuntimeError(deadlineMessage)
+            return fn(args, now)
           }
         }
         return trampoline
@@ -383,7 +438,7 @@ export const makeBinding = (interfaces: ReadonlyArray<string>): Binding => {
     })
   }
   // Only guests that can suspend pay for the registry of suspended calls (a context of their own).
-  const suspended = interfaces.some(canSuspend) ? Suspended.of({ fibers: new Set(), aborted: false }) : undefined
+  const suspended = interfaces.some(canSuspend) ? Suspended.of({ fibers: new Set(), aborted: false, watch }) : undefined
   const pending = interfaces.some(endsCalls) ? new Set<Effect.Effect<void>>() : undefined
   let runEnd: ((effect: Effect.Effect<void>) => unknown) | undefined
   return {
@@ -421,6 +476,9 @@ export const makeBinding = (interfaces: ReadonlyArray<string>): Binding => {
       suspended.aborted = true
       for (const fiber of suspended.fibers) fiber.interruptUnsafe()
       suspended.fibers.clear()
+    },
+    watch: (deadline) => {
+      watch.deadline = deadline
     }
   }
 }

@@ -12,6 +12,7 @@ import * as nodeModule from "node:module"
 import { createRequire } from "node:module"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads"
 import { GuestErr } from "./canonicalAbi.ts"
 import { ExitSignal } from "./exitSignal.ts"
 import { type FuelHost, fuelImportModule, makeFuelHost } from "./fuelMeter.ts"
@@ -145,6 +146,83 @@ const checkWasmMemoryHeadroom = (): void => {
   }
 }
 
+/**
+ * What the glue's lifting needs beyond jco's own (prepended to the glue module): the canonical ABI traps
+ * on a string or list outside linear memory, a misaligned return area, and a string that is not UTF-8,
+ * where jco's glue clips (`buffer.slice` of an out-of-range pointer is empty), wraps (i32 pointers above
+ * 2^31 arrive negative) or replaces bytes with U+FFFD. Each violation throws `WebAssembly.RuntimeError`,
+ * which `classify` reports as a `Trap`.
+ */
+const glueChecks = [
+  "const _airssysTrap = (message) => new WebAssembly.RuntimeError(message);",
+  "const _airssysUtf8 = new TextDecoder('utf-8', { fatal: true });",
+  "const _airssysDecode = (decoder, view) => { try { return decoder.decode(view); } catch { throw _airssysTrap(`string is not valid ${decoder.encoding}`); } };",
+  "const _airssysRange = (memory, ptr, bytes, what) => { const start = ptr >>> 0; const end = start + bytes; " +
+  "if (end > memory.buffer.byteLength) throw _airssysTrap(`${what} at ${start} (${bytes} bytes) is outside linear memory (${memory.buffer.byteLength} bytes)`); return start; };",
+  "const _airssysLiftString = (memory, ptr, len) => { const start = _airssysRange(memory, ptr, len >>> 0, 'string'); " +
+  "return _airssysDecode(_airssysUtf8, new Uint8Array(memory.buffer, start, len >>> 0)); };",
+  "const _airssysLiftList = (memory, ptr, len, size) => { const bytes = (len >>> 0) * size; const start = _airssysRange(memory, ptr, bytes, 'list'); " +
+  "return memory.buffer.slice(start, start + bytes); };",
+  "const _airssysSlice = (memory, start, end) => { if (!(start >= 0 && end >= start)) throw _airssysTrap(`list at ${start >>> 0} is outside linear memory`); " +
+  "_airssysRange(memory, start, end - start, 'list'); return memory.buffer.slice(start, end); };",
+  "const _airssysArea = (memory, ptr, align, size, what) => { if (memory === undefined) return; if (((ptr >>> 0) % align) !== 0) throw _airssysTrap(`${what} ${ptr >>> 0} is not aligned to ${align}`); " +
+  "_airssysRange(memory, ptr, size, what); };"
+].join("\n")
+
+const widths: Readonly<Record<string, number>> = {
+  Int8: 1, Uint8: 1, Int16: 2, Uint16: 2, Int32: 4, Uint32: 4, Float32: 4, BigInt64: 8, BigUint64: 8, Float64: 8
+}
+
+/**
+ * Before the first read of an export's return area (`dataView(m).getX(ret + k)`) or the first write of a
+ * host call's results into the guest's (`setX(argN + k)`), checks its alignment and extent: the
+ * widest access gives the alignment of the result type (its alignment is that of its widest field) and
+ * the furthest access its size.
+ */
+const checkAreas = (segment: string, pattern: RegExp, what: string, atEntry: boolean): string => {
+  let align = 1
+  let size = 0
+  let first: RegExpExecArray | undefined
+  // A trampoline ends where jco names it (`_trampoline3.fnName = ...`); what follows is not its code.
+  const end = atEntry ? segment.search(/\b_trampoline\d+\.fnName = /) : -1
+  for (const match of (end >= 0 ? segment.slice(0, end) : segment).matchAll(pattern)) {
+    const width = widths[match[2]!] ?? 1
+    align = Math.max(align, width)
+    size = Math.max(size, Number(match[4]) + width)
+    first ??= match
+  }
+  if (first === undefined) return segment
+  const [access, memory, , pointer] = first
+  const at = first.index
+  const check = `_airssysArea(${memory}, ${pointer}, ${align}, ${size}, "${what}")`
+  if (!atEntry) return `${segment.slice(0, at)}(${check}, ${access})${segment.slice(at + access.length)}`
+  // Writes may sit in several branches (`ok`, `err`): the pointer is an argument, checked on entry,
+  // before the host function runs at all (memory only grows meanwhile).
+  const entry = /^const _trampoline\d+ = (?:async )?function\s*\([^)]*\)\s*\{/.exec(segment)
+  if (entry === null || !new RegExp(`\\b${pointer}\\b`).test(entry[0])) return segment
+  return `${entry[0]} ${check};${segment.slice(entry[0].length)}`
+}
+
+const returnAreaRead = /dataView\((\w+)\)\.get(\w+)\((ret) \+ (\d+), true\)/g
+const resultAreaWrite = /dataView\((\w+)\)\.set(\w+)\((arg\d+) \+ (\d+), /g
+
+/** jco's glue as we run it: without its per-call debug logging, and with the canonical ABI's checks. */
+export const patchGlue = (generated: string): string => {
+  let glue = generated.replace(debugLogPattern, "const _debugLog = () => {};")
+  // Not fatal if a jco upgrade changes the shape: calls through the glue just stay slower.
+  if (glue === generated) process.emitWarning("airssys-wasm: jco's _debugLog was not found; glue calls keep reading process.env")
+  glue = glue
+    .replace(/TEXT_DECODER_UTF8\.decode\(new Uint8Array\((\w+)\.buffer, (\w+), (\w+)\)\)/g, "_airssysLiftString($1, $2, $3)")
+    .replace(/TEXT_DECODER_UTF8\.decode\(/g, "_airssysDecode(_airssysUtf8, ")
+    .replace(/utf16Decoder\.decode\(/g, "_airssysDecode(utf16Decoder, ")
+    .replace(/new TextDecoder\('utf-16'\)/g, "new TextDecoder('utf-16', { fatal: true })")
+    .replace(/(\w+)\.buffer\.slice\((\w+), \2 \+ (\w+) \* (\d+)\)/g, "_airssysLiftList($1, $2, $3, $4)")
+    .replace(/(?<![\w.])(memory\d+)\.buffer\.slice\(/g, "_airssysSlice($1, ")
+  // Per export wrapper (each declares its own `ret`) and per import trampoline.
+  glue = glue.split(/(?=\blet ret;)/).map((segment) => checkAreas(segment, returnAreaRead, "return area", false)).join("")
+  glue = glue.split(/(?=\bconst _trampoline\d+ = )/).map((segment) => checkAreas(segment, resultAreaWrite, "result area", true)).join("")
+  return `${glueChecks}\n${glue}`
+}
 const sameList = (a: ReadonlyArray<string>, b: ReadonlyArray<string>): boolean =>
   a.length === b.length && a.every((x, i) => x === b[i])
 
@@ -179,10 +257,7 @@ const transpileComponent = async (bytes: Uint8Array, stubbed: Stubbed | undefine
   }
   const glueBytes = out.files[`${glueName}.js`]
   if (glueBytes === undefined) throw new Error("jco produced no glue module")
-  const generated = new TextDecoder().decode(glueBytes)
-  const glue = generated.replace(debugLogPattern, "const _debugLog = () => {};")
-  // Not fatal if a jco upgrade changes the shape: calls through the glue just stay slower.
-  if (glue === generated) process.emitWarning("airssys-wasm: jco's _debugLog was not found; glue calls keep reading process.env")
+  const glue = patchGlue(new TextDecoder().decode(glueBytes))
   const coreModules: Array<{ name: string; bytes: Uint8Array }> = []
   for (const [name, core] of Object.entries(out.files)) {
     if (!name.endsWith(".wasm")) continue
@@ -205,6 +280,100 @@ const originalOf = (stubbed: Stubbed, core: Uint8Array): Uint8Array | undefined 
 const unversionedName = (name: string): string => {
   const at = name.lastIndexOf("@")
   return at > 0 ? name.slice(0, at) : name
+}
+
+/**
+ * Whether `cause` is jco's own wasm trapping (a panic inside its transpiler): its instance is poisoned
+ * then, and every later call into it fails with "cannot enter component instance".
+ */
+const isJcoTrap = (cause: unknown): boolean =>
+  cause instanceof WebAssembly.RuntimeError ||
+  (cause instanceof Error && /wasm trap|unreachable|cannot enter component instance/i.test(cause.message))
+
+interface TranspileRequest {
+  readonly id: number
+  readonly bytes: Uint8Array
+}
+type TranspileReply =
+  | { readonly id: number; readonly ok: true; readonly transpiled: Transpiled }
+  | { readonly id: number; readonly ok: false; readonly trapped: boolean; readonly message: string }
+
+/** A worker thread with a jco of its own, and the requests it has not answered. */
+interface Transpiler {
+  readonly worker: Worker
+  readonly pending: Map<number, (reply: TranspileReply) => void>
+}
+
+// jco's transpiler is wasm instantiated once per process: one malformed component that makes it trap
+// (the fuzzer found several) would leave every later load in the process failing. So after the first
+// such trap, transpiles run in a worker thread with a fresh jco, replaced whenever it traps in turn.
+let jcoPoisoned = false
+let transpiler: Transpiler | undefined
+let requests = 0
+
+const startTranspiler = (): Transpiler => {
+  const worker = new Worker(new URL(import.meta.url), { workerData: { airssysTranspiler: true } })
+  const self: Transpiler = { worker, pending: new Map() }
+  worker.unref()
+  worker.on("message", (reply: TranspileReply) => {
+    const settle = self.pending.get(reply.id)
+    self.pending.delete(reply.id)
+    if (self.pending.size === 0) worker.unref()
+    if (!reply.ok && reply.trapped) retire(self)
+    settle?.(reply)
+  })
+  worker.on("error", (cause) => {
+    retire(self)
+    for (const [id, settle] of self.pending) settle({ id, ok: false, trapped: true, message: String(cause) })
+    self.pending.clear()
+  })
+  return self
+}
+
+const retire = (self: Transpiler): void => {
+  if (transpiler === self) transpiler = undefined
+  void self.worker.terminate()
+}
+
+const transpileInWorker = (bytes: Uint8Array, retries = 1): Promise<Transpiled> =>
+  new Promise<TranspileReply>((resolve) => {
+    const current = transpiler ??= startTranspiler()
+    const id = requests++
+    current.pending.set(id, resolve)
+    current.worker.ref()
+    current.worker.postMessage({ id, bytes } satisfies TranspileRequest)
+  }).then((reply) => {
+    if (reply.ok) return reply.transpiled
+    // Queued behind an input that poisoned that worker: try again on a fresh one.
+    if (reply.trapped && retries > 0 && /cannot enter component instance/i.test(reply.message)) return transpileInWorker(bytes, retries - 1)
+    throw new Error(reply.message)
+  })
+
+/** `transpile`, in this thread until jco traps here once, then in a worker (see `jcoPoisoned`). */
+const transpileSafely = async (bytes: Uint8Array, stubbed?: Stubbed | undefined): Promise<Transpiled> => {
+  if (jcoPoisoned) return transpileInWorker(bytes)
+  try {
+    return await transpileComponent(bytes, stubbed)
+  } catch (cause) {
+    if (isJcoTrap(cause)) jcoPoisoned = true
+    throw cause
+  }
+}
+
+// The worker side: this module, loaded in a thread started by `startTranspiler`.
+if (!isMainThread && (workerData as { airssysTranspiler?: unknown } | null)?.airssysTranspiler === true) {
+  parentPort?.on("message", ({ id, bytes }: TranspileRequest) => {
+    transpileComponent(bytes).then(
+      (transpiled) => parentPort?.postMessage({ id, ok: true, transpiled } satisfies TranspileReply),
+      (cause: unknown) =>
+        parentPort?.postMessage({
+          id,
+          ok: false,
+          trapped: isJcoTrap(cause),
+          message: cause instanceof Error ? cause.message : String(cause)
+        } satisfies TranspileReply)
+    )
+  })
 }
 
 /** Counts real transpiles, so tests can show that a cache hit does none. */
@@ -327,7 +496,7 @@ const load = async (
     early = stubbed === undefined ? undefined : new Map(stubbed.cores.map((core) => [core, prepare(core, rewrite)]))
     // A failed transpile leaves them unawaited: their failure is the transpile's, not an unhandled one.
     for (const pending of early?.values() ?? []) pending.catch(() => undefined)
-    transpiled = await transpileComponent(bytes, stubbed)
+    transpiled = await transpileSafely(bytes, stubbed)
     transpileCount++
     if (entry !== undefined) await writeCached(entry, transpiled)
   }

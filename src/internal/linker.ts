@@ -10,7 +10,7 @@ import * as Capability from "../Capability.ts"
 import type { Component } from "../Component.ts"
 import { HostRefusal, LinkError } from "../ComponentError.ts"
 import type * as Linker from "../Linker.ts"
-import { HostFailure, type HostImports, type ResourceType, specialize, type Specialized } from "./hostBridge.ts"
+import { HostFailure, type HostImports, linkedAs, type ResourceType, specialize, type Specialized } from "./hostBridge.ts"
 
 type AuditService = Audit.Audit["Service"]
 
@@ -161,9 +161,10 @@ const guard = (
   return specializable(guarded, (context) => {
     const clock = Context.get(context, Clock.Clock)
     return {
-      call: (args) => {
+      call: (args, now) => {
         const verdict = verdictOf(toRequest(...args))
-        if (!recordAt(verdict.entry, clock.currentTimeMillisUnsafe())) return guarded(...args)
+        // `now`: the bridge's reading for the call's deadline, when it took one.
+        if (!recordAt(verdict.entry, now === now ? now : clock.currentTimeMillisUnsafe())) return guarded(...args)
         return verdict.failed ?? run(...args)
       },
       // Only a call that failed gets here, its verdict cached (unless the cache has started over since).
@@ -279,5 +280,7 @@ export const link = (
         ? denyStubs(audit, component, id, capability, required, iface, functions)
         : functions
     }
+    // Not enumerable: the imports object stays a map of interfaces.
+    Object.defineProperty(imports, linkedAs, { value: id })
     return imports
   })

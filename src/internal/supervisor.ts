@@ -51,6 +51,7 @@ import type {
   SupervisorStatus
 } from "../Supervisor.ts"
 import { defaultBackoff, defaultIntensity, SupervisorError, SupervisorEscalation } from "../Supervisor.ts"
+import { Audit } from "../Audit.ts"
 import { type ChildHandle, CurrentChild, type RetireReason } from "./childHandle.ts"
 
 export { type ChildHandle, CurrentChild, ready, readyUnsafe, type RetireReason } from "./childHandle.ts"
@@ -374,6 +375,18 @@ export const make = <E, R>(options: EngineOptions<E, R>): Effect.Effect<Engine, 
         if (cause === "own") child.ownRestarts++
         else child.groupRestarts++
         child.restarts.updateUnsafe(1, loopContext)
+        // With an audit in the environment, every restart is a lifecycle event (an operator's timeline).
+        const audit = Context.getOrUndefined(loopContext, Audit)
+        if (audit !== undefined) {
+          const restarts = child.ownRestarts + child.groupRestarts
+          Effect.runForkWith(loopContext)(audit.record({
+            kind: "lifecycle",
+            component: child.spec.id,
+            action: "restarted",
+            value: restarts,
+            detail: `restart ${restarts} (${cause === "own" ? "its own exit" : "a sibling's, by the strategy"})`
+          }))
+        }
       }
       // The loop's context with the child's scope and handle; started at once, attached to no parent.
       const context = Context.add(Context.add(loopContext, Scope.Scope, childScope), CurrentChild, handle)

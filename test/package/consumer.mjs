@@ -52,4 +52,16 @@ const Host = Linker.layer([Logging.hostInterface, Storage.hostInterface]).pipe(
 )
 
 const result = await Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(Host)))
-console.log(JSON.stringify({ node: process.version, ...result }))
+
+// The root entry point above loaded without the observer's optional peer; the observer's own entry
+// point resolves (loading it needs that peer).
+const platformNode = (() => {
+  try {
+    import.meta.resolve("@effect/platform-node")
+    return "installed"
+  } catch {
+    return "not installed"
+  }
+})()
+const observerEntry = import.meta.resolve("airssys-wasm/observer").split("/node_modules/airssys-wasm/")[1]
+console.log(JSON.stringify({ node: process.version, ...result, platformNode, observerEntry }))

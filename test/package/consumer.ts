@@ -15,6 +15,7 @@ import {
   Storage,
   Supervisor
 } from "airssys-wasm"
+import { Observer } from "airssys-wasm/observer"
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s)
 
@@ -48,3 +49,7 @@ export const main: Promise<unknown> = Effect.runPromise(program.pipe(Effect.prov
 // The declarations are real types, not `any`: a wrong use is an error (unused, this directive would be one).
 // @ts-expect-error a component's hash is a string
 export const wrong: number = Component.hashOf(new Uint8Array(8))
+
+// The observer's own entry point: its layer over the services it shows, and its service's URL.
+export const Observed = Observer.layer({ port: 0, token: "secret" }).pipe(Layer.provideMerge(Host))
+export const url: Effect.Effect<string, never, Observer.Observer> = Effect.map(Observer.Observer, (observer) => observer.url)

@@ -7,7 +7,8 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Layer } from "effect"
 import * as path from "node:path"
-import { Audit, Capability, Component, Deployment, Linker, Logging, Messaging, Observer, Registry, Router } from "airssys-wasm"
+import { Audit, Capability, Component, Deployment, Linker, Logging, Messaging, Registry, Router } from "airssys-wasm"
+import { Observer } from "airssys-wasm/observer"
 
 const guest = (name: string) => path.resolve(import.meta.dirname, "..", "..", "..", "build", "guests", `${name}.wasm`)
 const text = (s: string): Uint8Array => new TextEncoder().encode(s)
