@@ -118,7 +118,7 @@ export const load = async (options: Options): Promise<ReadonlyArray<Row>> => {
         baseline: ["jco transpile as-is (new bytes)", "peer: Extism createPlugin (bytes: compile + instantiate)"],
         note: "new bytes each time; default limits (cap + fuel, instrumentation cached by hash)"
       },
-      { suite, name: coldChild, nsPerOp: median(cold), note: `median of ${children} child processes, empty cache directory; default limits, so binaryen instruments too` },
+      { suite, name: coldChild, nsPerOp: median(cold), note: `median of ${children} child processes, empty cache directory; default limits, so the fuel rewrite runs too` },
       {
         suite,
         name: "warm load, new process (disk cache hit)",
@@ -149,6 +149,8 @@ const realGuests = [
 
 interface RealCold {
   readonly ns: number
+  /** CPU time of the process (all its threads) over the same span: on a busy machine, the wall time also waits for a core. */
+  readonly cpuNs: number
   readonly coreModules: number
 }
 
@@ -172,9 +174,9 @@ const realGuestRows = (options: Options, scratch: string): ReadonlyArray<Row> =>
       return []
     }
     const size = `${(fs.statSync(file).size / 1024).toFixed(0)} KiB`
-    const measured = (mode: typeof realModes[number]) =>
-      Array.from({ length: runs }, () => runChild<RealCold>(["--real-cold", file, mode]))
-    const [compiles, transpiles, loads] = realModes.map(measured) as [Array<RealCold>, Array<RealCold>, Array<RealCold>]
+    // Round by round, so that each row sees the same spells of a busy machine.
+    const rounds = Array.from({ length: runs }, () => realModes.map((mode) => runChild<RealCold>(["--real-cold", file, mode])))
+    const [compiles, transpiles, loads] = realModes.map((_, i) => rounds.map((round) => round[i]!)) as [Array<RealCold>, Array<RealCold>, Array<RealCold>]
     const disks = Array.from({ length: runs }, (_, i) => {
       const directory = path.join(scratch, `${name}-${i}`)
       runChild(["--real-fill", file, directory])
@@ -189,16 +191,16 @@ const realGuestRows = (options: Options, scratch: string): ReadonlyArray<Row> =>
         suite,
         name: compile,
         nsPerOp: median(compiles.map((c) => c.ns)),
-        note: `V8 alone, ${compiles[0]!.coreModules} core modules, a fresh process each (median of ${runs})`
+        note: `V8 alone, ${compiles[0]!.coreModules} core modules, a fresh process each (median of ${runs}); ${cpuOf(compiles)}`
       },
-      { suite, name: transpiled, nsPerOp: median(transpiles.map((c) => c.ns)), baseline: compile, note: "after loading another guest" },
+      { suite, name: transpiled, nsPerOp: median(transpiles.map((c) => c.ns)), baseline: compile, note: `after loading another guest; ${cpuOf(transpiles)}` },
       {
         suite,
         name: cold,
         nsPerOp: median(loads.map((c) => c.ns)),
         baseline: [compile, transpiled],
         targetNs: coldTargetNs,
-        note: `${size}; transpile, memory cap, fuel metering (one-pass rewrite), compile; after loading another guest`
+        note: `${size}; transpile (stub core modules), memory cap, fuel metering (one-pass rewrite), compile; after loading another guest; ${cpuOf(loads)}`
       },
       {
         suite,
@@ -212,6 +214,8 @@ const realGuestRows = (options: Options, scratch: string): ReadonlyArray<Row> =>
   })
 }
 
+const cpuOf = (runs: ReadonlyArray<RealCold>): string => `CPU ${(median(runs.map((r) => r.cpuNs)) / 1e6).toFixed(0)} ms`
+
 const bytesOf = (file: string) => new Uint8Array(fs.readFileSync(file))
 
 if (process.argv[2] === "--real-cold") {
@@ -221,6 +225,7 @@ if (process.argv[2] === "--real-cold") {
   await Effect.runPromise(Component.fromBytes(guestBytes("echo")))
   const mode = process.argv[4]
   let started = process.hrtime.bigint()
+  let cpu = process.cpuUsage()
   let coreModules = 0
   if (mode === "load") {
     await Effect.runPromise(Component.fromBytes(bytes, { entryPoints: [] }))
@@ -229,11 +234,15 @@ if (process.argv[2] === "--real-cold") {
     const cores = Object.entries(out.files).filter(([file]) => file.endsWith(".wasm")).map(([, core]) => core)
     coreModules = cores.length
     // The compile row times V8 alone: the transpile that gave it the core modules is not counted.
-    if (mode === "compile") started = process.hrtime.bigint()
+    if (mode === "compile") {
+      started = process.hrtime.bigint()
+      cpu = process.cpuUsage()
+    }
     for (const core of mode === "compile" ? cores : []) await WebAssembly.compile(core as Uint8Array<ArrayBuffer>)
   }
   const ns = Number(process.hrtime.bigint() - started)
-  console.log(JSON.stringify({ ns, coreModules }))
+  const used = process.cpuUsage(cpu)
+  console.log(JSON.stringify({ ns, cpuNs: (used.user + used.system) * 1000, coreModules }))
 }
 
 if (process.argv[2] === "--real-fill" || process.argv[2] === "--real-disk") {

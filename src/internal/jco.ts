@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto"
 import { readFileSync } from "node:fs"
 import * as fs from "node:fs/promises"
+import * as nodeModule from "node:module"
 import { createRequire } from "node:module"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
@@ -15,6 +16,7 @@ import { isMainThread, parentPort, Worker, workerData } from "node:worker_thread
 import { GuestErr } from "./canonicalAbi.ts"
 import { ExitSignal } from "./exitSignal.ts"
 import { type FuelHost, fuelImportModule, makeFuelHost } from "./fuelMeter.ts"
+import { isStub, stubCores, type Stubbed, stubIndex } from "./coreStubs.ts"
 import { parseWorld, unversioned } from "./witWorld.ts"
 
 // jco's transpiler and wasm-tools as a library (`@bytecodealliance/jco-transpile`), not the jco CLI
@@ -224,14 +226,19 @@ export const patchGlue = (generated: string): string => {
 const sameList = (a: ReadonlyArray<string>, b: ReadonlyArray<string>): boolean =>
   a.length === b.length && a.every((x, i) => x === b[i])
 
-const transpile = async (bytes: Uint8Array): Promise<Transpiled> => {
+/**
+ * Transpiles `bytes`. jco is given the component with stub core modules (`coreStubs.ts`): the same glue,
+ * without jco reading every function body. The core modules in the result are the originals.
+ */
+const transpileComponent = async (bytes: Uint8Array, stubbed: Stubbed | undefined = stubCores(bytes)): Promise<Transpiled> => {
   checkWasmMemoryHeadroom()
   const { transpile, componentWit } = await jco()
+  const input = stubbed?.component ?? bytes
   // `noComponentErrorWrapping: false`: the glue jco's CLI package generated (a guest's top-level `err`
   // thrown as jco's ComponentError), which the failure handling below expects.
   const options = { name: glueName, instantiation: "async", emitTypescriptDeclarations: false, noComponentErrorWrapping: false } as const
   const transpileFor = (suspending: ReadonlyArray<string>, exported: ReadonlySet<string>) =>
-    suspending.length === 0 ? transpile(bytes, options) : transpile(bytes, {
+    suspending.length === 0 ? transpile(input, options) : transpile(input, {
       ...options,
       asyncMode: "jspi",
       asyncImports: [...suspending],
@@ -239,7 +246,7 @@ const transpile = async (bytes: Uint8Array): Promise<Transpiled> => {
     })
   // The world's WIT says which imports may suspend, so the transpile is done once with the right mode
   // (a second transpile was most of a cold load for guests that import clocks, e.g. QuickJS).
-  const wit = await componentWit(bytes)
+  const wit = await componentWit(input)
   const world = parseWorld(wit)
   const expected = suspendingIn(world.imports.map((item) => unversioned(item.name)))
   let out = await transpileFor(expected, new Set(world.exports.map((item) => unversioned(item.name))))
@@ -251,11 +258,23 @@ const transpile = async (bytes: Uint8Array): Promise<Transpiled> => {
   const glueBytes = out.files[`${glueName}.js`]
   if (glueBytes === undefined) throw new Error("jco produced no glue module")
   const glue = patchGlue(new TextDecoder().decode(glueBytes))
-  const coreModules = Object.entries(out.files)
-    .filter(([name]) => name.endsWith(".wasm"))
-    .map(([name, bytes]) => ({ name, bytes }))
+  const coreModules: Array<{ name: string; bytes: Uint8Array }> = []
+  for (const [name, core] of Object.entries(out.files)) {
+    if (!name.endsWith(".wasm")) continue
+    const original = stubbed === undefined ? core : originalOf(stubbed, core)
+    // A stub jco changed on the way through (it lost its index): transpile the component as it is.
+    if (original === undefined) return transpileComponent(bytes, undefined)
+    coreModules.push({ name, bytes: original })
+  }
   transpilerStarted = true
   return { glue, coreModules, wit, imports: out.imports }
+}
+
+// The original of a stub jco handed back; a module jco made itself (e.g. for JSPI) is its own original.
+const originalOf = (stubbed: Stubbed, core: Uint8Array): Uint8Array | undefined => {
+  const index = stubIndex(core)
+  if (index === undefined) return isStub(core) ? undefined : core
+  return stubbed.cores[index]
 }
 
 const unversionedName = (name: string): string => {
@@ -331,10 +350,10 @@ const transpileInWorker = (bytes: Uint8Array, retries = 1): Promise<Transpiled> 
   })
 
 /** `transpile`, in this thread until jco traps here once, then in a worker (see `jcoPoisoned`). */
-const transpileSafely = async (bytes: Uint8Array): Promise<Transpiled> => {
+const transpileSafely = async (bytes: Uint8Array, stubbed?: Stubbed | undefined): Promise<Transpiled> => {
   if (jcoPoisoned) return transpileInWorker(bytes)
   try {
-    return await transpile(bytes)
+    return await transpileComponent(bytes, stubbed)
   } catch (cause) {
     if (isJcoTrap(cause)) jcoPoisoned = true
     throw cause
@@ -344,7 +363,7 @@ const transpileSafely = async (bytes: Uint8Array): Promise<Transpiled> => {
 // The worker side: this module, loaded in a thread started by `startTranspiler`.
 if (!isMainThread && (workerData as { airssysTranspiler?: unknown } | null)?.airssysTranspiler === true) {
   parentPort?.on("message", ({ id, bytes }: TranspileRequest) => {
-    transpile(bytes).then(
+    transpileComponent(bytes).then(
       (transpiled) => parentPort?.postMessage({ id, ok: true, transpiled } satisfies TranspileReply),
       (cause: unknown) =>
         parentPort?.postMessage({
@@ -406,10 +425,46 @@ const importGlueFile = async (file: string): Promise<GlueInstantiate> => {
   return module.instantiate as GlueInstantiate
 }
 
+// Glue modules are served to `import()` from memory by a module hook, under this scheme: a `data:` URL of
+// the same source costs Node a percent-decode and a base64-decode in JavaScript first (20–80 ms of a cold
+// load for a ~400 KB glue, where the hook's import costs ~10 ms). Node without `module.registerHooks`
+// (before 22.15) gets `data:` URLs.
+const glueScheme = "airssys-wasm-glue:"
+const glueSources = new Map<string, string>()
+let glueModules = 0
+let glueHook: boolean | undefined
+const hookGlue = (): boolean =>
+  glueHook ??= (() => {
+    const { registerHooks } = nodeModule as Partial<typeof nodeModule>
+    if (typeof registerHooks !== "function") return false
+    // Every other specifier and URL goes on to Node (and to any hooks the host registered) untouched.
+    registerHooks({
+      resolve: (specifier, context, next) =>
+        specifier.startsWith(glueScheme) ? { url: specifier, format: "module", shortCircuit: true } : next(specifier, context),
+      load: (url, context, next) => {
+        if (!url.startsWith(glueScheme)) return next(url, context)
+        const source = glueSources.get(url)
+        if (source === undefined) throw new Error(`no glue module ${url}`)
+        glueSources.delete(url)
+        return { format: "module", source, shortCircuit: true }
+      }
+    })
+    return true
+  })()
+
 export const importGlue = async (glue: string, key: string): Promise<GlueInstantiate> => {
-  // Loaded from memory: no temp files. V8 never frees a data: module, which is why callers cache by hash.
+  // Loaded from memory: no temp files. V8 never frees an imported module, which is why callers cache by hash.
   const source = `${glue}\n//# sourceURL=airssys-wasm:component/${key}.js`
-  const module: { instantiate?: unknown } = await import(`data:text/javascript;base64,${Buffer.from(source).toString("base64")}`)
+  let module: { instantiate?: unknown } | undefined
+  if (hookGlue()) {
+    const url = `${glueScheme}${key}/${glueModules++}`
+    glueSources.set(url, source)
+    module = await import(url).catch(() => undefined)
+    // Never asked for: something between this import and Node's loader (a test runner's module runner)
+    // resolved it on its own. From now on, `data:` URLs.
+    if (glueSources.delete(url)) glueHook = false
+  }
+  module ??= await import(`data:text/javascript;base64,${Buffer.from(source).toString("base64")}`) as { instantiate?: unknown }
   if (typeof module.instantiate !== "function") throw new Error("jco glue has no instantiate export")
   return module.instantiate as GlueInstantiate
 }
@@ -433,8 +488,15 @@ const load = async (
 ): Promise<Loaded> => {
   const entry = cacheDirectory === undefined ? undefined : path.join(cacheDirectory, key)
   let transpiled = entry === undefined ? undefined : await readCached(entry)
+  let early: ReadonlyMap<Uint8Array, Promise<Prepared>> | undefined
   if (transpiled === undefined) {
-    transpiled = await transpileSafely(bytes)
+    const stubbed = stubCores(bytes)
+    // The original core modules are rewritten (here, in turn) and compiled (by V8, off this thread)
+    // before jco starts: the compiles run while jco transpiles.
+    early = stubbed === undefined ? undefined : new Map(stubbed.cores.map((core) => [core, prepare(core, rewrite)]))
+    // A failed transpile leaves them unawaited: their failure is the transpile's, not an unhandled one.
+    for (const pending of early?.values() ?? []) pending.catch(() => undefined)
+    transpiled = await transpileSafely(bytes, stubbed)
     transpileCount++
     if (entry !== undefined) await writeCached(entry, transpiled)
   }
@@ -449,17 +511,28 @@ const load = async (
     : path.join(entry, `rewritten-${sha256(new TextEncoder().encode(rewrite.key)).slice(0, 16)}`)
   // Core modules compile concurrently (V8 compiles off the main thread; the rewrite runs in turn on it).
   const compiled = await Promise.all(transpiled.coreModules.map(async ({ name, bytes }) => {
-    if (rewrite === undefined) return [name, await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>)] as const
+    const started = early?.get(bytes)
+    if (rewrite === undefined) return [name, started === undefined ? await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>) : (await started).module] as const
     const file = rewritten === undefined ? undefined : path.join(rewritten, name)
-    const cached = file === undefined ? undefined : await compileCached(file)
+    const cached = started !== undefined || file === undefined ? undefined : await compileCached(file)
     if (cached !== undefined) return [name, cached] as const
-    const core = await rewrite.apply(bytes)
-    const module = await WebAssembly.compile(core as Uint8Array<ArrayBuffer>)
+    const { core, module } = await (started ?? prepare(bytes, rewrite))
     if (file !== undefined) await writeFileAtomically(file, core)
     return [name, module] as const
   }))
   const modules = new Map<string, WebAssembly.Module>(compiled)
   return { ...transpiled, instantiate, modules }
+}
+
+interface Prepared {
+  /** The core module as rewritten. */
+  readonly core: Uint8Array
+  readonly module: WebAssembly.Module
+}
+
+const prepare = async (original: Uint8Array, rewrite: CoreRewrite | undefined): Promise<Prepared> => {
+  const core = rewrite === undefined ? original : await rewrite.apply(original)
+  return { core, module: await WebAssembly.compile(core as Uint8Array<ArrayBuffer>) }
 }
 
 // A missing or damaged file is a miss: rewritten again and rewritten to disk.
