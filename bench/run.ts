@@ -14,6 +14,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { actor } from "./actor.ts"
 import { engine } from "./engine.ts"
+import { httpSuite } from "./http.ts"
 import { describeMachine, machine, markdownTable, type Options, type Row, textTable, writeJson } from "./harness.ts"
 import { isolation } from "./isolation.ts"
 import { lifecycle } from "./lifecycle.ts"
@@ -60,6 +61,7 @@ export const suites: Readonly<Record<string, (options: Options) => ReadonlyArray
   isolation,
   messaging,
   linker,
+  http: httpSuite,
   fuel,
   observer
 }

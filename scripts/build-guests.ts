@@ -13,11 +13,15 @@
  * Outputs go to `build/guests/NAME.wasm`. A build is skipped when the hash of its inputs (source, WIT,
  * toolchain versions) matches the stamp written beside the output, so a second run rebuilds nothing.
  *
+ * Guests in C, Rust and JavaScript-with-the-kit (`guests/c`, `guests/rust`, `guests/js`) are built by
+ * build-toolchain-guests.ts, with clang, rustc, componentize-qjs and componentize-js.
+ *
  * Usage: node scripts/build-guests.ts [name ...]
  */
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { buildToolchainGuests } from "./build-toolchain-guests.ts"
 
 const root = path.resolve(import.meta.dirname, "..")
 const sourceDir = path.join(root, "guests")
@@ -150,7 +154,10 @@ const main = async (): Promise<void> => {
     built++
     console.log(`built ${guest.name}.wasm (${bytes.byteLength} bytes) in ${Math.round(performance.now() - started)} ms`)
   }
-  console.log(`guests: ${built} built, ${cached} up to date`)
+  // C, Rust and the JavaScript kit guests (guests/c, guests/rust, guests/js): their own toolchains.
+  const others = await buildToolchainGuests(only)
+  const skipped = others.skipped > 0 ? `, ${others.skipped} skipped (toolchain missing)` : ""
+  console.log(`guests: ${built + others.built} built, ${cached + others.cached} up to date${skipped}`)
 }
 
 await main()

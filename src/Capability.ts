@@ -30,7 +30,10 @@
  *   `canonicalize`); a path that is not canonical is denied.
  * - Hosts: `api.example.com` (exactly that host), `*.example.com` (any name under `example.com`, at
  *   any depth, but not `example.com` itself) or `*` (any host); case-insensitive; no `port` means any
- *   port. DNS names and IPv4 addresses only.
+ *   port. These are name grants: the addresses a name resolves to must be public unicast. An address
+ *   or CIDR range (`127.0.0.1`, `::1`, `10.0.0.0/8`, `fc00::/7`) is an address grant: it is what
+ *   lets a request reach a loopback, private, link-local or other special-purpose address (see
+ *   `Http`'s address checks).
  * - Names (Messaging targets and topics, Storage namespaces, Custom scopes): `.`-separated; `*` is
  *   one segment or the end of one (`orders.*`, `component:*`), `**` as the last segment is one or
  *   more segments (`orders.**`); everything else is literal.
@@ -41,6 +44,7 @@
 import { Effect, Result, Schema, SchemaIssue } from "effect"
 import * as ConfigIssue from "./internal/capabilityConfig.ts"
 import * as Matching from "./internal/capabilityMatch.ts"
+import * as Ip from "./internal/ipAddress.ts"
 import * as Paths from "./internal/capabilityPath.ts"
 
 /**
@@ -488,14 +492,29 @@ export const allowsFileWrite = (grants: Grants, path: string): boolean =>
   Paths.isCanonical(path) && Matching.matchesPath(grants.compiled.fileWrite, path)
 
 /**
- * May the component connect to `host` on `port`? `host` is a DNS name or IPv4 address (case and one
- * trailing dot ignored); anything else, and a port outside 1..65535, is denied.
+ * May the component connect to `host` on `port`? `host` is a DNS name or IP address (case and one
+ * trailing dot ignored; IPv6 bracketed as in a URL); anything else, and a port outside 1..65535, is
+ * denied. This is the name check; the addresses a name resolves to are checked with
+ * `allowsAddress`.
  *
  * @since 0.1.0
  * @category guards
  */
 export const allowsNetwork = (grants: Grants, host: string, port: number): boolean =>
   Matching.matchesHost(grants.compiled.network, host, port)
+
+/**
+ * May the component connect to the resolved address `address` (canonical text, IPv4 or IPv6) on
+ * `port` through an address grant (an address or CIDR range naming it)? A public unicast address
+ * needs none (a name grant suffices); every special-purpose address does.
+ *
+ * @since 0.2.0
+ * @category guards
+ */
+export const allowsAddress = (grants: Grants, address: string, port: number): boolean => {
+  const parsed = Ip.parse(address)
+  return parsed !== undefined && Matching.matchesAddressGrant(grants.compiled.network, parsed, port)
+}
 
 /**
  * May the component send to, request from or publish on `target` (a component address or a topic)?

@@ -70,6 +70,7 @@ const expected: Readonly<Record<string, ReadonlyArray<string>>> = {
   isolation: [],
   messaging: [],
   linker: [],
+  http: ["node fetch", "Http.fetch (host code)", "wasi:http guest fetch (componentize-js)", "componentize-js process, no request"],
   fuel: []
 }
 

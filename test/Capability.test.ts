@@ -81,6 +81,11 @@ describe("Capability", () => {
         index: 0,
         field: "host"
       }],
+      ["a CIDR range past its family's bits", [{ type: "NetworkOutbound", host: "10.0.0.0/33" }], {
+        reason: "HostWithPath",
+        index: 0,
+        field: "host"
+      }],
       ["host with an inner wildcard", [{ type: "NetworkOutbound", host: "api.*.com" }], {
         reason: "InvalidPattern",
         index: 0,
@@ -340,6 +345,34 @@ describe("Capability", () => {
         assert.isFalse(Capability.allowsNetwork(grants, "anything.org", 80))
       }))
 
+    it.effect("address grants: an address or CIDR range (IPv4, IPv6) covers literals and resolved addresses; name grants cover none", () =>
+      Effect.gen(function*() {
+        const grants = yield* grantsOf([
+          { type: "NetworkOutbound", host: "*" },
+          { type: "NetworkOutbound", host: "10.0.0.0/8", port: 8080 },
+          { type: "NetworkOutbound", host: "::1" },
+          { type: "NetworkOutbound", host: "fd00::/8" },
+          { type: "NetworkOutbound", host: "[fe80::1]" }
+        ])
+        // The name check: `*` covers any host, IPv6 literals (bracketed, as in a URL) included.
+        assert.isTrue(Capability.allowsNetwork(grants, "[::1]", 443))
+        // The address check: only address grants cover special-purpose addresses.
+        assert.isTrue(Capability.allowsAddress(grants, "10.1.2.3", 8080))
+        assert.isFalse(Capability.allowsAddress(grants, "10.1.2.3", 80))
+        assert.isTrue(Capability.allowsAddress(grants, "::1", 443))
+        assert.isTrue(Capability.allowsAddress(grants, "0:0:0:0:0:0:0:1", 443))
+        assert.isTrue(Capability.allowsAddress(grants, "fd12:3456::1", 1))
+        assert.isTrue(Capability.allowsAddress(grants, "fe80::1", 1))
+        assert.isFalse(Capability.allowsAddress(grants, "fe80::2", 1))
+        assert.isFalse(Capability.allowsAddress(grants, "127.0.0.1", 443))
+        // IPv4-mapped IPv6 is its IPv4 address.
+        assert.isTrue(Capability.allowsAddress(grants, "::ffff:10.9.9.9", 8080))
+        assert.isFalse(Capability.allowsAddress(grants, "not an address", 443))
+        // A name grant never counts as an address grant, whatever the name looks like.
+        const named = yield* grantsOf([{ type: "NetworkOutbound", host: "localhost" }])
+        assert.isFalse(Capability.allowsAddress(named, "127.0.0.1", 80))
+      }))
+
     it.effect("allowsNetwork - requests that are not a host name and a valid port are denied", () =>
       Effect.gen(function*() {
         const grants = yield* grantsOf([{ type: "NetworkOutbound", host: "*" }])
@@ -354,7 +387,8 @@ describe("Capability", () => {
             ".example.com",
             "-a.example.com",
             "a.example.com\0",
-            "[::1]"
+            "[::1",
+            "[127.0.0.1]"
           ]
         ) {
           assert.isFalse(Capability.allowsNetwork(grants, host, 443), host)

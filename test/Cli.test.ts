@@ -10,6 +10,7 @@ import { afterAll } from "vitest"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as Flags from "../src/cli/flags.ts"
 import { withProgress } from "../src/cli/progress.ts"
 import { guestPath } from "./fixtures.ts"
 
@@ -192,6 +193,64 @@ describe("airssys-wasm run", { timeout: 180_000 }, () => {
       const printed = yield* cli([...base, "--input", "print hello"])
       assert.strictEqual(printed.code, 0)
       assert.include(errorLines(printed.stderr), "[fs-probe stdout] hello")
+    }))
+
+  it.effect("named preopens: --dir-ro reads only, --dir reads and writes, each audited; no --dir and no grant, no filesystem", () =>
+    Effect.gen(function*() {
+      fs.mkdirSync(path.join(work, "shared"), { recursive: true })
+      fs.mkdirSync(path.join(work, "scratch"), { recursive: true })
+      file("shared/note.txt", "shared text")
+      const audit = path.join(work, "dirs-audit.jsonl")
+      const probe = (flags: ReadonlyArray<string>, input: string) =>
+        cli(["run", guestPath("fs-probe"), ...flags, "--audit", audit, "--input", input])
+
+      const read = yield* probe(["--dir-ro", "shared::shared"], "read note.txt")
+      assert.strictEqual(read.code, 0, read.stderr)
+      assert.strictEqual(read.stdout, "shared text")
+      const refused = yield* probe(["--dir-ro", "shared::shared"], "write note.txt overwritten")
+      assert.strictEqual(refused.code, 1)
+      assert.include(errorLines(refused.stderr), `airssys-wasm: denied FileWrite "${fs.realpathSync(work)}/shared/note.txt" to fs-probe (grant it with --allow-write GLOB)`)
+      assert.strictEqual(fs.readFileSync(path.join(work, "shared", "note.txt"), "utf8"), "shared text")
+
+      const written = yield* probe(["--dir", `${path.join(work, "scratch")}::out`], "write new.txt made by the guest")
+      assert.strictEqual(written.code, 0, written.stderr)
+      assert.strictEqual(fs.readFileSync(path.join(work, "scratch", "new.txt"), "utf8"), "made by the guest")
+      // Outside the preopen is outside, whatever the flags.
+      const escape = yield* probe(["--dir", "scratch"], "read ../shared/note.txt")
+      assert.strictEqual(escape.code, 1)
+      assert.include(errorLines(escape.stderr), "airssys-wasm: guest returned an error from process: not-permitted")
+
+      const log = fs.readFileSync(audit, "utf8").trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>)
+      const decisions = log.filter((event) => event.kind === "capability" && String(event.capability).startsWith("File"))
+        .map((event) => `${event.decision} ${event.capability} ${path.relative(fs.realpathSync(work), String(event.resource))}`)
+      assert.includeMembers(decisions, ["granted FileRead shared/note.txt", "denied FileWrite shared/note.txt", "granted FileWrite scratch/new.txt"])
+
+      // Deny by default: no --dir and no file grant, no preopen at all.
+      const none = yield* cli(["run", guestPath("fs-probe"), "--input", "read shared/note.txt"])
+      assert.strictEqual(none.code, 1)
+      assert.include(errorLines(none.stderr), "airssys-wasm: guest returned an error from process: no preopened directory")
+
+      for (const [flags, expected] of [
+        [["--dir", "no-such-dir"], `airssys-wasm: --dir "no-such-dir": "no-such-dir" is not a directory`],
+        [["--dir-ro", "shared/note.txt::x"], `airssys-wasm: --dir-ro "shared/note.txt::x": "shared/note.txt" is not a directory`],
+        [["--dir", "shared::"], `airssys-wasm: invalid --dir "shared::": expected HOST[::GUEST]`]
+      ] as const) {
+        const bad = yield* probe(flags, "read note.txt")
+        assert.strictEqual(bad.code, 2, flags.join(" "))
+        assert.isTrue(errorLines(bad.stderr).some((line) => line.startsWith(expected)), bad.stderr)
+      }
+    }))
+
+  it.effect("--allow-net: names, IPv4, bracketed or bare IPv6 and CIDR ranges, with or without a port", () =>
+    Effect.gen(function*() {
+      const granted = yield* Flags.grants(
+        { read: [], write: [], messaging: [], storage: [], net: ["api.example.com:443", "127.0.0.1:8080", "[::1]:9000", "[::1]", "::1", "fc00::/7", "10.0.0.0/8:80"] },
+        "/"
+      )
+      assert.deepStrictEqual(
+        granted.map((c) => c._tag === "NetworkOutbound" ? `${c.host} ${c.port ?? "any"}` : c._tag),
+        ["api.example.com 443", "127.0.0.1 8080", "[::1] 9000", "[::1] any", "::1 any", "fc00::/7 any", "10.0.0.0/8 80"]
+      )
     }))
 
   it.effect("bad flags and files: one line each, exit 2, nothing run", () =>

@@ -82,6 +82,8 @@ describe("docs", { timeout: 180_000 }, () => {
         assert.strictEqual(result.code, 0, `${file} failed:\n${result.stderr}`)
         assert.isAbove(result.stdout.trim().split("\n").length, 1, `${file} printed too little:\n${result.stdout}`)
         if (!checked) return
+        // A how-to whose language toolchain this machine lacks says so and what to install (CI has them all).
+        if (/guests skipped: .* Install with: /.test(result.stdout) && process.env["CI"] !== "true") return
         const printed = new Set(result.stdout.split("\n"))
         const expected = outputLines(fs.readFileSync(page, "utf8"))
         assert.isAbove(expected.length, 0, `docs/how-to/${name}.md shows no output`)

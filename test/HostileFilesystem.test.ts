@@ -113,9 +113,10 @@ describe("Hostile guests: filesystem", () => {
         const start = (yield* Audit.events).length
 
         const attempts = escapes(root)
-        for (const [attempt] of attempts) {
+        for (const [attempt, reason] of attempts) {
           const code = yield* guestError(probe.process(text(`read ${attempt}`)))
-          assert.strictEqual(code, "not-permitted", `read ${JSON.stringify(attempt)}`)
+          // A NUL byte is no path at all: `invalid`, as WASI says; refused and audited all the same.
+          assert.strictEqual(code, reason === "NulByte" ? "invalid" : "not-permitted", `read ${JSON.stringify(attempt)}`)
         }
         for (const attempt of ["../outside", "link", "%2e%2e"]) {
           assert.strictEqual(yield* guestError(probe.process(text(`list ${attempt}`))), "not-permitted")
@@ -144,7 +145,7 @@ describe("Hostile guests: filesystem", () => {
           )
           assert.strictEqual(error._tag, "FilesystemError")
           assert.strictEqual(error.reason, reason, JSON.stringify(attempt))
-          assert.strictEqual(error.code, "not-permitted")
+          assert.strictEqual(error.code, reason === "NulByte" ? "invalid" : "not-permitted")
         }
 
         // Still serving.
@@ -213,6 +214,75 @@ describe("Hostile guests: filesystem", () => {
       const after = snapshot(root)
       delete after["audit.jsonl"]
       assert.deepStrictEqual(after, before)
+      yield* Audit.verifyFile(auditFile)
+    }))
+
+  it.effect("symlinks, hard links, readlink and times that would reach past the write grant: refused, audited, nothing made", () =>
+    Effect.gen(function*() {
+      const root = yield* tempDir
+      const { sandbox } = layout(root)
+      fs.mkdirSync(path.join(sandbox, "out"))
+      // A door out, inside the write grant: `door/../x` reads as out/x but leads to ROOT/x.
+      fs.symlinkSync("../../outside", path.join(sandbox, "out", "door"))
+      const auditFile = path.join(root, "audit.jsonl")
+      const before = snapshot(root)
+      yield* Effect.gen(function*() {
+        const component = yield* Component.fromFile(guestPath("fs-probe"))
+        // Read the sandbox, write only out/.
+        const grants = Capability.makeGrants([
+          new Capability.FileRead({ glob: `${sandbox}/**` }),
+          new Capability.FileWrite({ glob: `${sandbox}/out/**` })
+        ])
+        const linker = yield* Linker.instantiate(component, { id: "linker", grants })
+        const start = (yield* Audit.events).length
+        const attempts: ReadonlyArray<readonly [command: string, code: string, reason: string]> = [
+          // The target climbs out of the preopen, is absolute, or leads out through a symlink.
+          ["symlink ../../outside/secret.txt out/s", "not-permitted", "Escape"],
+          ["symlink /etc/passwd out/s", "not-permitted", "Absolute"],
+          [`symlink ${root}/outside/secret.txt out/s`, "not-permitted", "Absolute"],
+          ["symlink ../link/secret.txt out/s", "not-permitted", "SymlinkEscape"],
+          ["symlink ../leak.txt out/s", "not-permitted", "SymlinkEscape"],
+          ["symlink door/../x out/s", "not-permitted", "Escape"],
+          ["symlink door/secret.txt out/s", "not-permitted", "SymlinkEscape"],
+          // The target is inside but only readable; the link itself is not in the write grant.
+          ["symlink ../data/a.txt out/s", "access", "NotGranted"],
+          ["symlink out/x data/s", "access", "NotGranted"],
+          ["symlink x ../outside/s", "not-permitted", "Escape"],
+          // A hard link would make a read-only file writable under a second name, or reach outside.
+          ["link data/a.txt out/h", "access", "NotGranted"],
+          ["link leak.txt out/h", "access", "NotGranted"],
+          ["link ../outside/secret.txt out/h", "not-permitted", "Escape"],
+          ["link link/secret.txt out/h", "not-permitted", "SymlinkEscape"],
+          // Times are a write.
+          ["touch data/a.txt", "access", "NotGranted"],
+          ["touch ../outside/secret.txt", "not-permitted", "Escape"],
+          ["touch link/secret.txt", "not-permitted", "SymlinkEscape"]
+        ]
+        for (const [command, code] of attempts) {
+          assert.strictEqual(yield* guestError(linker.process(text(command))), code, command)
+        }
+        const events = (yield* Audit.events).slice(start)
+        // One denied FileWrite each (a symlink whose link is fine is audited granted, then its target denied).
+        const denied = events.filter((event) => event.decision === "denied")
+        assert.strictEqual(denied.length, attempts.length)
+        assert.isTrue(denied.every((event) => event.capability === "FileWrite" && event.component === "linker"))
+        assert.deepStrictEqual(
+          denied.map((event) => event.detail!.replace(/^.*#/, "")),
+          attempts.map(([command, , reason]) => {
+            const verb = command.split(" ")[0]!
+            return `${verb === "touch" ? "set-times-at" : `${verb}-at`}: ${reason}`
+          })
+        )
+        // A symlink already there that points outside: readlink does not tell the host's absolute path.
+        assert.strictEqual(yield* guestError(linker.process(text("readlink abs-leak.txt"))), "not-permitted")
+        assert.strictEqual(decode(yield* linker.process(text("readlink leak.txt"))), "../outside/secret.txt")
+        assert.isFalse(linker.poisoned)
+      }).pipe(Effect.provide(host(sandbox, auditFile)))
+      const after = snapshot(root)
+      delete after["audit.jsonl"]
+      assert.deepStrictEqual(after, before)
+      // Nothing touched outside either: the secret's times are as they were.
+      assert.notStrictEqual(fs.statSync(path.join(root, "outside", "secret.txt")).mtimeMs, 1234567890500)
       yield* Audit.verifyFile(auditFile)
     }))
 })

@@ -9,7 +9,7 @@ import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Component, ResourceLimits } from "../src/index.ts"
-import { guestBytes, text } from "./fixtures.ts"
+import { guestBytes, steppingClock, text } from "./fixtures.ts"
 
 /** The same component with other bytes (a trailing custom section): a component of its own, with its own pool. */
 const freshCopy = (bytes: Uint8Array, label: string): Uint8Array => {
@@ -19,21 +19,6 @@ const freshCopy = (bytes: Uint8Array, label: string): Uint8Array => {
 
 const readU32 = (bytes: Uint8Array) => new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true)
 
-/** A Clock that moves on by `stepMillis` each time it is read: start code that reads it per slice runs out of time. */
-const steppingClock = (stepMillis: number): Clock.Clock => {
-  let now = 0
-  const read = () => (now += stepMillis)
-  const nanos = () => BigInt(read()) * 1_000_000n
-  return {
-    currentTimeMillisUnsafe: read,
-    currentTimeMillis: Effect.sync(read),
-    currentTimeNanosUnsafe: nanos,
-    currentTimeNanos: Effect.sync(nanos),
-    monotonicTimeNanosUnsafe: nanos,
-    monotonicTimeNanos: Effect.sync(nanos),
-    sleep: () => Effect.void
-  }
-}
 
 // What `start-work`'s start function computes: 0 + 1 + ... + 19,999,999, modulo 2^32.
 const startWorkSum = 0x205be980
@@ -87,13 +72,13 @@ describe("instantiation under limits", () => {
       const component = yield* Component.fromBytes(guestBytes("start-work"), {
         limits: { instantiateFuel: 1e12, timeout: Duration.millis(50) }
       })
-      const error = yield* Effect.flip(Component.instantiate(component).pipe(Effect.provideService(Clock.Clock, steppingClock(10))))
+      const error = yield* Effect.flip(Component.instantiate(component).pipe(Effect.provideService(Clock.Clock, steppingClock(10).clock)))
       assert.strictEqual(error._tag === "LimitExceeded" && error.limit, "timeout")
       assert.strictEqual(error._tag === "LimitExceeded" && error.phase, "instantiate")
       assert.strictEqual(error._tag === "LimitExceeded" && error.allowed, 50)
       // With time enough the same start code completes.
       const slow = yield* Component.fromBytes(guestBytes("start-work"), { limits: { instantiateFuel: 1e12, timeout: Duration.seconds(1) } })
-      const instance = yield* Component.instantiate(slow).pipe(Effect.provideService(Clock.Clock, steppingClock(10)))
+      const instance = yield* Component.instantiate(slow).pipe(Effect.provideService(Clock.Clock, steppingClock(10).clock))
       assert.strictEqual(readU32(yield* instance.process(text("x"))), startWorkSum)
     }))
 

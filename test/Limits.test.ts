@@ -3,35 +3,11 @@ import { Clock, Duration, Effect, Fiber, Schedule } from "effect"
 import { TestClock } from "effect/testing"
 import { Actor, Component, ComponentError, DeadLetters, ResourceLimits, Supervisor } from "../src/index.ts"
 import { sliceUnits } from "../src/internal/fuelMeter.ts"
-import { decode, guestBytes, text } from "./fixtures.ts"
+import { decode, guestBytes, steppingClock, text } from "./fixtures.ts"
 
 const u32 = (n: number) => new Uint8Array(new Uint32Array([n]).buffer)
 const readU32 = (bytes: Uint8Array) => new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true)
 
-/**
- * A Clock whose time moves on by `stepMillis` each time it is read, whatever the machine does: a guest
- * that reads it once per slice of fuel runs out of time after a known number of slices.
- */
-const steppingClock = (stepMillis: number, sleeper?: Clock.Clock) => {
-  let now = 0
-  const state = { reads: 0 }
-  const read = () => {
-    state.reads++
-    return (now += stepMillis)
-  }
-  const nanos = () => BigInt(read()) * 1_000_000n
-  const clock: Clock.Clock = {
-    currentTimeMillisUnsafe: read,
-    currentTimeMillis: Effect.sync(read),
-    currentTimeNanosUnsafe: nanos,
-    currentTimeNanos: Effect.sync(nanos),
-    monotonicTimeNanosUnsafe: nanos,
-    monotonicTimeNanos: Effect.sync(nanos),
-    // Sleeping is left to the test's clock (TestClock), when given.
-    sleep: (duration) => sleeper === undefined ? Effect.void : sleeper.sleep(duration)
-  }
-  return { clock, state }
-}
 
 /** An instance whose calls are timed by `clock`. */
 const instantiateWith = (component: Component.Component, clock: Clock.Clock) =>

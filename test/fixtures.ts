@@ -1,7 +1,7 @@
 /**
  * Paths and bytes of the guest components built from `guests/` by `scripts/build-guests.ts`.
  */
-import { Effect, Logger, References } from "effect"
+import { type Clock, Effect, Logger, References } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 
@@ -58,3 +58,28 @@ export const invalidUtf8: ReadonlyArray<Uint8Array> = [
   new Uint8Array([0xc0, 0xaf]),
   new Uint8Array([0xed, 0xa0, 0x80])
 ]
+
+/**
+ * A Clock whose time moves on by `stepMillis` each time it is read, whatever the machine does: a guest
+ * that reads it once per slice of fuel runs out of time after a known number of slices.
+ */
+export const steppingClock = (stepMillis: number, sleeper?: Clock.Clock) => {
+  let now = 0
+  const state = { reads: 0 }
+  const read = () => {
+    state.reads++
+    return (now += stepMillis)
+  }
+  const nanos = () => BigInt(read()) * 1_000_000n
+  const clock: Clock.Clock = {
+    currentTimeMillisUnsafe: read,
+    currentTimeMillis: Effect.sync(read),
+    currentTimeNanosUnsafe: nanos,
+    currentTimeNanos: Effect.sync(nanos),
+    monotonicTimeNanosUnsafe: nanos,
+    monotonicTimeNanos: Effect.sync(nanos),
+    // Sleeping is left to the test's clock (TestClock), when given.
+    sleep: (duration) => sleeper === undefined ? Effect.void : sleeper.sleep(duration)
+  }
+  return { clock, state }
+}

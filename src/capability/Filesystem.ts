@@ -3,8 +3,11 @@
  * real directory tree, with the component's `FileRead` / `FileWrite` grants checked on every path.
  *
  * **Preopens.** The host names the directories a component may start from (`preopens`: a host
- * path and the name the guest sees). A component holding no file grant at all is shown none. Every
- * path a guest names is relative to a directory descriptor it holds.
+ * path and the name the guest sees, e.g. `{ path: "/srv/data", as: "data" }`). A component holding
+ * no file grant at all is shown none. Every path a guest names is relative to a directory descriptor
+ * it holds. A preopen is only where the guest starts: what it may do there is its grants. For a
+ * plain named preopen, read-only or read-write, `preopenGrants` spells out the grants that go with it
+ * (`FileRead` on the directory and everything under it, and `FileWrite` too for `"read-write"`).
  *
  * **The check, on every path** (`authorize`):
  * 1. absolute paths are refused (WASI paths are relative), and so are `..` that climbs above the
@@ -19,19 +22,32 @@
  * Each decision is an audit event (`FileRead` / `FileWrite`, the real path or the requested one,
  * `granted` / `denied`, the WASI function and why). A refused path is a `FilesystemError` on the
  * host side, and the guest gets the WASI error-code: `not-permitted` for a path that leaves its
- * directory, `access` for one the grants do not cover. Nothing is read or written. The backend then
- * gets the real path and never follows its last component again (`O_NOFOLLOW`), so a symlink swapped
- * in after the check fails with `loop`. Symlinks and hard links are never created for a guest.
+ * directory, `access` for one the grants do not cover, `invalid` for a NUL byte. Nothing is read or
+ * written. The backend then gets the real path and never follows its last component again
+ * (`O_NOFOLLOW`), so a symlink swapped in after the check fails with `loop`.
+ *
+ * **Links and times.** `symlink-at` is allowed when the link and what it points to (resolved from
+ * the link's directory, through any symlinks on the way; it may not exist yet) are both inside the
+ * directory and covered by a `FileWrite` grant; an absolute target or one that climbs out is refused
+ * and audited. `link-at` needs `FileWrite` on both names. `readlink-at` needs `FileRead` on the link
+ * and answers its contents (an absolute target: `not-permitted`). `set-times(-at)` needs `FileWrite`
+ * (node:fs sets times in microseconds). A trailing slash asks for a directory, as in POSIX
+ * (`unlink-file-at("file/")` is `not-directory`); `get-flags` reports the sync flags a file was
+ * opened with.
  *
  * ```ts
  * const HostLive = Linker.layer([...Filesystem.hostInterfaces, ...Stdio.hostInterfaces]).pipe(
  *   Layer.provide([Filesystem.layer({ preopens: [{ path: "/srv/plugin", as: "/" }] }), Stdio.layer, Audit.layerMemory({ capacity: 1000 })])
  * )
+ * // Either fine-grained grants under the preopen...
  * const grants = Capability.makeGrants([
  *   new Capability.FileRead({ glob: "/srv/plugin/**" }),
  *   new Capability.FileWrite({ glob: "/srv/plugin/out/**" })
  * ])
  * const instance = yield* Linker.instantiate(component, { id: "plugin-a", grants })
+ * // ...or the whole directory, read-only or read-write, as a named preopen grants it:
+ * const data = { path: "/srv/data", as: "data", access: "read-write" } as const
+ * const whole = Capability.makeGrants(yield* Filesystem.preopenGrants([data]))
  * ```
  *
  * Layers: `layer` serves the real filesystem through `node:fs` (synchronous calls: a guest's call
@@ -39,9 +55,8 @@
  * Link `Filesystem.hostInterfaces` together with `Stdio.ioInterfaces` (file streams are `wasi:io`
  * streams).
  *
- * Not supported: `set-times(-at)` (`unsupported`), `readlink-at`, `symlink-at`, `link-at`
- * (`not-permitted`). A file the guest never closes is closed once its handle is garbage collected.
- * Worker-isolated instances do not get filesystem access.
+ * A file the guest never closes is closed once its handle is garbage collected. Worker-isolated
+ * instances do not get filesystem access.
  *
  * @since 0.1.0
  */
@@ -66,7 +81,9 @@ import * as Linker from "../Linker.ts"
 export const interfaceNames = { types: "wasi:filesystem/types", preopens: "wasi:filesystem/preopens" } as const
 
 /**
- * A directory a guest may start from: `path` on the host, shown to the guest as `as` (e.g. `/data`).
+ * A directory a guest may start from: `path` on the host (absolute, canonical, best without symlinks:
+ * grants match real paths), shown to the guest as `as` (e.g. `data`, `/data` or `.`). `access` is
+ * what `preopenGrants` grants under it (default `"read"`); the layer itself grants nothing.
  *
  * @since 0.1.0
  * @category models
@@ -74,7 +91,14 @@ export const interfaceNames = { types: "wasi:filesystem/types", preopens: "wasi:
 export interface Preopen {
   readonly path: string
   readonly as: string
+  readonly access?: PreopenAccess | undefined
 }
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type PreopenAccess = "read" | "read-write"
 
 /**
  * @since 0.1.0
@@ -116,7 +140,6 @@ export type ErrorCode = typeof ErrorCode.Type
  *   sense of, or none at all.
  * - `SymlinkEscape`: a symlink on the way leads outside the directory.
  * - `NotGranted`: no `FileRead` / `FileWrite` grant covers the real path.
- * - `NotAllowed`: an operation never allowed to guests (`symlink-at`, `link-at`, `readlink-at`).
  * - `Io`: the filesystem failed while resolving the path (e.g. permission denied by the OS).
  *
  * @since 0.1.0
@@ -132,7 +155,6 @@ export const FilesystemFailure = Schema.Literals([
   "Empty",
   "SymlinkEscape",
   "NotGranted",
-  "NotAllowed",
   "Io"
 ])
 
@@ -203,7 +225,7 @@ const lexicalFailures = {
   InvalidRoot: ["Io", "io"],
   Empty: ["Empty", "invalid"],
   TooLong: ["TooLong", "name-too-long"],
-  NulByte: ["NulByte", "not-permitted"],
+  NulByte: ["NulByte", "invalid"],
   Backslash: ["Backslash", "not-permitted"],
   Encoded: ["Encoded", "not-permitted"],
   Escape: ["Escape", "not-permitted"],
@@ -366,32 +388,7 @@ const makeSession = (
   grants: Capability.Grants,
   iface: string
 ): Wasi.Session => {
-  const check = makeAuthorize(filesystem.backend, audit, component, grants, iface)
-  return {
-    backend: filesystem.backend,
-    authorize: check,
-    refuse: (directory, path, access, operation) =>
-      Effect.flatMap(
-        audit.record({
-          kind: "capability",
-          component,
-          capability: kindOf[access],
-          resource: requestedResource(directory, path),
-          decision: "denied",
-          detail: `${iface}#${operation}: NotAllowed`
-        }),
-        () =>
-          Effect.fail(
-            new FilesystemError({
-              reason: "NotAllowed",
-              code: "not-permitted",
-              component,
-              path: requestedResource(directory, path),
-              message: `${operation} is not allowed to guests`
-            })
-          )
-      )
-  }
+  return { backend: filesystem.backend, authorize: makeAuthorize(filesystem.backend, audit, component, grants, iface) }
 }
 
 /**
@@ -458,6 +455,41 @@ export const hostInterfaces: ReadonlyArray<Linker.HostInterface<Filesystem | Aud
   typesInterface,
   preopensInterface
 ]
+
+// -----------------------------------------------------------------------------
+// named preopens
+// -----------------------------------------------------------------------------
+
+const globMagic = /[*?[\]{}\\]/
+
+/**
+ * The grants that go with named preopens: `FileRead` on each directory and everything under it
+ * (`/srv/data/**`), and `FileWrite` as well for a `"read-write"` one. Add them to the component's
+ * other grants; every use is still checked and audited as any grant is. A path that is not absolute
+ * and canonical, or has a glob character in it, is a `PreopenError`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const preopenGrants = (
+  preopens: ReadonlyArray<Preopen>
+): Effect.Effect<ReadonlyArray<Capability.FileRead | Capability.FileWrite>, PreopenError> =>
+  Effect.forEach(preopens, (preopen) => {
+    if (!Capability.isCanonical(preopen.path) || globMagic.test(preopen.path)) {
+      return Effect.fail(
+        new PreopenError({
+          path: preopen.path,
+          message: `a preopen granted as a whole must be an absolute canonical path without glob characters, got ${JSON.stringify(preopen.path)}`
+        })
+      )
+    }
+    const glob = preopen.path === "/" ? "/**" : `${preopen.path}/**`
+    return Effect.succeed(
+      preopen.access === "read-write"
+        ? [new Capability.FileRead({ glob }), new Capability.FileWrite({ glob })]
+        : [new Capability.FileRead({ glob })]
+    )
+  }).pipe(Effect.map((grants) => grants.flat()))
 
 // -----------------------------------------------------------------------------
 // layers

@@ -2,39 +2,44 @@
  * The `airssys:component/http` host interface: outbound HTTP, one call per request, every hop checked
  * against the component's `NetworkOutbound` grants.
  *
- * **Why not `wasi:http`.** A plugin host needs one thing from outbound HTTP: a request goes out only
- * to hosts the component was granted, redirects included, with a bounded answer in bounded time.
- * `wasi:http/outgoing-handler` spreads one request over a dozen resources (fields, outgoing-request,
- * outgoing-body, output streams, future-incoming-response, pollables); none of them carries anything
- * we check beyond the authority and scheme, and all of them would have to be implemented, kept
- * per-instance and kept safe against misuse (dropped streams, polls on dead futures). Ours is one
- * function, `fetch(request) -> result<response, string>`, that a WAT guest calls with nine integers
- * and that suspends the guest (JSPI) while the host awaits the network: the guest's stack is parked,
- * the event loop keeps running.
+ * **Beside `wasi:http`.** Guests from standard toolchains speak `wasi:http/outgoing-handler`
+ * (`WasiHttp`, the same checks and limits over a dozen resources). This interface is the small one: one
+ * function, `fetch(request) -> result<response, string>`, that a WAT guest calls with nine integers,
+ * that follows redirects on the host (each hop checked) and that suspends the guest (JSPI) while the
+ * host awaits the network: the guest's stack is parked, the event loop keeps running.
  *
  * **Checks.** Every hop is a `Capability.Request` of `NetworkOutbound(host, port)`: the request's
  * URL first, then each redirect's `Location`, checked before the connection is made and audited
- * (`granted` or `denied`, resource `host:port`). Redirects are never followed by the HTTP client
- * (`redirect: "manual"`): this module follows them itself, up to `maxRedirects`. Hosts are checked as
- * the URL parser normalizes them (lowercase, IDNA, `0x7f.1` → `127.0.0.1`); IPv6 literals are denied
- * (grants name DNS names and IPv4 addresses). Only `http:` and `https:` URLs, no credentials in URLs
- * and no `Host` header from the guest. A name is checked, not the address it resolves to: grant names
- * whose DNS you trust.
+ * (`granted` or `denied`, resource `host:port`). Redirects are never followed by the HTTP client:
+ * this module follows them itself, up to `maxRedirects`. Hosts are checked as the URL parser
+ * normalizes them (lowercase, IDNA, `2130706433`, `0177.0.0.1` and `0x7f.1` → `127.0.0.1`); only
+ * `http:` and `https:` URLs, no credentials in URLs and no `Host` header from the guest.
+ *
+ * **Addresses.** After the name, each hop's host is resolved once (`Resolver`) and every address
+ * checked: a name grant reaches only public unicast addresses; loopback, private, link-local (cloud
+ * metadata at 169.254.169.254), CGNAT, multicast, unspecified, IPv4-mapped/compatible IPv6, ULA and
+ * the other special-purpose ranges need a grant naming the address or a range containing it
+ * (`127.0.0.1`, `10.0.0.0/8`, `::1`). A refusal is audited with the address and its range. The
+ * connection goes to the checked address (Node's `http` client dialing the IP, the name in `Host`
+ * and the TLS server name), so DNS rebinding between the check and the connect cannot move it.
  *
  * **Limits.** The response body is read up to `maxBodyBytes` (1 MiB by default; more is
  * `BodyTooLarge`), the whole call (all hops) is timed out after `timeout` (30 s), timed by `Clock`
  * (so `TestClock` drives it) and the request aborted. Limits hit are audited as `denied` decisions too.
  *
- * Layers: `layer` fetches with Node's `fetch`; `layerHandler` answers from a function (a test double
- * that still runs every check, redirects included); `layerDeny` refuses every request.
+ * Layers: `layer` fetches with Node's `http`/`https` client; `layerHandler` answers from a function
+ * (a test double that still runs every name check, redirects included; nothing is resolved);
+ * `layerDeny` refuses every request.
  *
  * @since 0.1.0
  */
 import { Context, Duration, Effect, Layer, Schema } from "effect"
 import * as Audit from "../Audit.ts"
-import type * as Capability from "../Capability.ts"
+import * as Capability from "../Capability.ts"
 import { HostRefusal } from "../ComponentError.ts"
+import * as Egress from "../internal/httpEgress.ts"
 import * as Linker from "../Linker.ts"
+import * as Resolver from "./Resolver.ts"
 
 // -----------------------------------------------------------------------------
 // models
@@ -119,7 +124,14 @@ export interface Exchange {
  * @since 0.1.0
  * @category models
  */
-export type Transport = (hop: { readonly method: string; readonly url: URL; readonly headers: Headers; readonly body: Uint8Array | undefined }) => Effect.Effect<Exchange, HttpError>
+export type Transport = (hop: {
+  readonly method: string
+  readonly url: URL
+  readonly headers: Headers
+  readonly body: Uint8Array | undefined
+  /** The checked address to connect to (never looked up again); absent for a transport without addresses (`layerHandler`). */
+  readonly address?: Resolver.Address | undefined
+}) => Effect.Effect<Exchange, HttpError>
 
 /**
  * A test double's answer to one hop (see `layerHandler`).
@@ -136,8 +148,9 @@ export type Handler = (hop: { readonly method: string; readonly url: string; rea
 /**
  * Why a request failed.
  *
- * - `Denied`: a hop (the request or a redirect) to a host and port the grants do not cover, or a
- *   host without outbound HTTP (`layerDeny`). Nothing was sent to it.
+ * - `Denied`: a hop (the request or a redirect) to a host and port the grants do not cover, to an
+ *   address only an address grant reaches, or a host without outbound HTTP (`layerDeny`). Nothing
+ *   was sent to it.
  * - `InvalidRequest`: not an absolute `http:`/`https:` URL, credentials in the URL, a bad method or
  *   header, a `Host` header.
  * - `TooManyRedirects`: more than `maxRedirects`.
@@ -239,9 +252,17 @@ const concat = (chunks: ReadonlyArray<Uint8Array>, size: number): Uint8Array => 
  * @since 0.1.0
  * @category constructors
  */
-export const make = (transport: Transport, options?: Options): Effect.Effect<Http["Service"], never, Audit.Audit> =>
+export const make = (
+  transport: Transport,
+  options?: Options & {
+    /** Resolve and check addresses before each hop (default); `false` for a transport that connects nowhere. */
+    readonly addressChecks?: boolean | undefined
+  }
+): Effect.Effect<Http["Service"], never, Audit.Audit> =>
   Effect.gen(function*() {
     const audit = yield* Audit.Audit
+    const resolver = yield* Resolver.Resolver
+    const addressChecks = options?.addressChecks ?? true
     const maxRedirects = options?.maxRedirects ?? defaults.maxRedirects
     const maxBodyBytes = options?.maxBodyBytes ?? defaults.maxBodyBytes
     const timeout = Duration.fromInputUnsafe(options?.timeout ?? defaults.timeout)
@@ -270,6 +291,29 @@ export const make = (transport: Transport, options?: Options): Effect.Effect<Htt
         Effect.mapError((denied) => new HttpError({ reason: "Denied", url: url.href, message: denied.message })),
         Effect.provideService(Audit.Audit, audit)
       )
+
+    // After the name check: resolve once, check every address, answer the one to connect to.
+    const checkAddress = (policy: Policy, url: URL, detail: string) =>
+      Egress.resolveChecked(
+        url.hostname,
+        resolver.lookup,
+        (address) => Capability.allowsAddress(policy.grants, address.address, portOf(url)),
+        (error): Egress.EgressRefusal => ({ _tag: "Resolve", code: error.code ?? "EAI_FAIL", message: error.message })
+      ).pipe(Effect.catch((refusal) =>
+        refusal._tag === "Resolve"
+          ? Effect.fail(new HttpError({ reason: "Unavailable", url: url.href, message: refusal.message }))
+          : Effect.flatMap(
+            audit.record({
+              kind: "capability",
+              component: policy.component,
+              capability: "NetworkOutbound",
+              resource: `${url.hostname}:${portOf(url)}`,
+              decision: "denied",
+              detail: `${detail}: ${refusal.why}`
+            }),
+            () => Effect.fail(new HttpError({ reason: "Denied", url: url.href, message: `address refused: ${refusal.why}` }))
+          )
+      ))
 
     const readBody = (policy: Policy, url: URL, exchange: Exchange) =>
       Effect.gen(function*() {
@@ -302,8 +346,10 @@ export const make = (transport: Transport, options?: Options): Effect.Effect<Htt
         let body: Uint8Array | undefined = request.body.byteLength === 0 ? undefined : request.body
         const origin = url.origin
         for (let hop = 0;; hop++) {
-          yield* authorize(policy, url, hop === 0 ? `${interfaceName}#fetch` : `${interfaceName}#fetch: redirect ${hop}`)
-          const exchange = yield* transport({ method, url, headers, body })
+          const detail = hop === 0 ? `${interfaceName}#fetch` : `${interfaceName}#fetch: redirect ${hop}`
+          yield* authorize(policy, url, detail)
+          const address = addressChecks ? yield* checkAddress(policy, url, detail) : undefined
+          const exchange = yield* transport({ method, url, headers, body, address })
           const location = exchange.headers.find(([name]) => name.toLowerCase() === "location")?.[1]
           if (!redirectStatuses.has(exchange.status) || location === undefined) {
             return { status: exchange.status, headers: exchange.headers, body: yield* readBody(policy, url, exchange) }
@@ -342,49 +388,58 @@ export const make = (transport: Transport, options?: Options): Effect.Effect<Htt
     })
   })
 
-// `fetch` rejects a network failure with a TypeError whose `cause` says what failed, and a request it
-// will not send (a GET with a body, a forbidden method) with a bare TypeError.
-const unavailable = (url: URL, cause: unknown) =>
-  cause instanceof TypeError && cause.cause === undefined
-    ? invalid(`request refused by the HTTP client: ${cause.message}`, url.href)
-    : new HttpError({
-      reason: "Unavailable",
-      url: url.href,
-      message: `request to ${url.origin} failed: ${
-        cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : String(cause)
-      }`
-    })
+const unavailable = (url: URL, failure: Egress.WireFailure) =>
+  new HttpError({ reason: "Unavailable", url: url.href, message: `request to ${url.origin} failed: ${failure.message}` })
 
 /**
- * One hop with Node's `fetch`, redirects left to the caller (`redirect: "manual"`), aborted when the
- * effect is interrupted (a timeout).
+ * One hop with Node's `http`/`https` client, connected to the checked address (`hop.address`; the
+ * URL's host is looked up with `Resolver` only when there is none), redirects left to the caller,
+ * aborted when the effect is interrupted (a timeout).
  *
  * @since 0.1.0
  * @category constructors
  */
 export const nodeTransport: Transport = (hop) =>
-  Effect.tryPromise({
-    try: (signal) =>
-      globalThis.fetch(hop.url, {
-        method: hop.method,
-        headers: hop.headers,
-        ...(hop.body === undefined ? {} : { body: hop.body as Uint8Array<ArrayBuffer> }),
-        redirect: "manual",
-        signal
-      }),
-    catch: (cause) => unavailable(hop.url, cause)
-  }).pipe(Effect.map((response): Exchange => {
-    const reader = response.body?.getReader()
-    return {
-      status: response.status,
-      headers: headerEntries(response.headers),
-      read: reader === undefined ? Effect.succeed(undefined) : Effect.tryPromise({
-        try: () => reader.read(),
-        catch: (cause) => unavailable(hop.url, cause)
-      }).pipe(Effect.map((chunk) => chunk.done ? undefined : chunk.value)),
-      discard: reader === undefined ? Effect.void : Effect.promise(() => reader.cancel().catch(() => undefined))
+  Effect.gen(function*() {
+    if (hop.body !== undefined && (hop.method === "GET" || hop.method === "HEAD")) {
+      return yield* invalid(`a ${hop.method} request cannot have a body`, hop.url.href)
     }
-  }))
+    const address = hop.address ?? (yield* Effect.mapError(
+      Egress.resolveChecked(hop.url.hostname, (yield* Resolver.Resolver).lookup, () => true, (error) => ({
+        _tag: "Resolve" as const,
+        code: error.code ?? "EAI_FAIL",
+        message: error.message
+      })),
+      (refusal) => new HttpError({ reason: "Unavailable", url: hop.url.href, message: refusal._tag === "Resolve" ? refusal.message : refusal.why })
+    ))
+    const wire = yield* Effect.mapError(
+      Egress.start({
+        method: hop.method,
+        url: hop.url,
+        address,
+        headers: headerEntries(hop.headers),
+        body: hop.body,
+        maxBodyBytes: Number.MAX_SAFE_INTEGER
+      }),
+      (failure) => invalid(`request refused by the HTTP client: ${failure.message}`, hop.url.href)
+    )
+    yield* Effect.onInterrupt(wire.waitHead, () => Effect.sync(() => wire.abort()))
+    const head = wire.head()
+    if (head === undefined || Egress.isFailure(head)) {
+      return yield* unavailable(hop.url, head ?? { code: "internal-error", message: "no response" })
+    }
+    const read: Effect.Effect<Uint8Array | undefined, HttpError> = Effect.flatMap(wire.waitBody, () => {
+      const chunk = wire.read(64 * 1024)
+      if (Egress.isFailure(chunk)) return Effect.fail(unavailable(hop.url, chunk))
+      return chunk !== undefined && chunk.byteLength === 0 ? read : Effect.succeed(chunk)
+    })
+    return {
+      status: head.status,
+      headers: head.headers,
+      read,
+      discard: Effect.sync(() => wire.abort())
+    } satisfies Exchange
+  })
 
 /**
  * A transport that answers from `handler` (whole bodies), for tests.
@@ -459,7 +514,7 @@ export const hostInterface: Linker.HostInterface<Http> = Linker.hostInterface({
 // -----------------------------------------------------------------------------
 
 /**
- * Outbound HTTP with Node's `fetch`.
+ * Outbound HTTP with Node's `http`/`https` client, to checked addresses (resolved with `Resolver`).
  *
  * @since 0.1.0
  * @category layers
@@ -469,13 +524,13 @@ export const layer = (options?: Options): Layer.Layer<Http, never, Audit.Audit> 
 
 /**
  * Outbound HTTP answered by `handler` instead of the network, with every check, redirect and limit
- * of `layer`: a test double.
+ * of `layer` but the address checks (nothing is resolved or connected to): a test double.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerHandler = (handler: Handler, options?: Options): Layer.Layer<Http, never, Audit.Audit> =>
-  Layer.effect(Http, make(handlerTransport(handler), options))
+  Layer.effect(Http, make(handlerTransport(handler), { ...options, addressChecks: false }))
 
 /**
  * No outbound HTTP: every request is `Denied` (and audited as such).

@@ -4,9 +4,11 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, FileSystem, Option, Schema, Stdio, Stream } from "effect"
+import { Duration, Effect, FileSystem, Option, Result, Schema, Stdio, Stream } from "effect"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Capability from "../Capability.ts"
+import * as Filesystem from "../capability/Filesystem.ts"
 import * as ResourceLimits from "../ResourceLimits.ts"
 import { UsageError } from "./errors.ts"
 
@@ -112,9 +114,16 @@ export interface AllowFlags {
 const absoluteGlob = (glob: string, cwd: string): string =>
   glob === "" || glob.startsWith("/") ? glob : path.resolve(cwd, glob)
 
+// `HOST:PORT`, `[IPv6]:PORT`; a bare IPv6 address (`::1`, `fc00::/7`) has no port.
 const netEntry = (value: string): Readonly<Record<string, unknown>> => {
+  const bracketed = /^(\[[^\]]+\])(?::(\d+))?$/.exec(value)
+  if (bracketed !== null) {
+    return bracketed[2] === undefined
+      ? { type: "NetworkOutbound", host: bracketed[1] }
+      : { type: "NetworkOutbound", host: bracketed[1], port: Number(bracketed[2]) }
+  }
   const colon = value.lastIndexOf(":")
-  if (colon <= 0 || !/^\d+$/.test(value.slice(colon + 1))) return { type: "NetworkOutbound", host: value }
+  if (colon <= 0 || value.indexOf(":") !== colon || !/^\d+$/.test(value.slice(colon + 1))) return { type: "NetworkOutbound", host: value }
   return { type: "NetworkOutbound", host: value.slice(0, colon), port: Number(value.slice(colon + 1)) }
 }
 
@@ -141,6 +150,48 @@ export const grants = (allow: AllowFlags, cwd: string): Effect.Effect<ReadonlyAr
     ...allow.messaging.map((pattern) => decodeOne("allow-messaging", pattern, { type: "Messaging", pattern })),
     ...allow.storage.map((namespace) => decodeOne("allow-storage", namespace, { type: "Storage", namespace }))
   ])
+
+/**
+ * Named preopens from `--dir HOST[::GUEST]` (read-write) and `--dir-ro HOST[::GUEST]` (read-only):
+ * HOST relative to the working directory, shown to the guest as GUEST (default: HOST as typed, as
+ * wasmtime does), each with the grants that go with it (`Filesystem.preopenGrants`). A HOST that is
+ * not an existing directory is a `UsageError` naming its flag.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const dirs = (
+  specs: { readonly readWrite: ReadonlyArray<string>; readonly readOnly: ReadonlyArray<string> },
+  cwd: string
+): Effect.Effect<{ readonly preopens: ReadonlyArray<Filesystem.Preopen>; readonly grants: ReadonlyArray<Capability.Capability> }, UsageError> =>
+  Effect.gen(function*() {
+    const preopens: Array<Filesystem.Preopen> = []
+    const all = [
+      ...specs.readWrite.map((spec) => ["dir", spec, "read-write"] as const),
+      ...specs.readOnly.map((spec) => ["dir-ro", spec, "read"] as const)
+    ]
+    for (const [flag, spec, access] of all) {
+      const split = spec.indexOf("::")
+      const host = split < 0 ? spec : spec.slice(0, split)
+      const guest = split < 0 ? spec : spec.slice(split + 2)
+      if (host === "" || guest === "" || guest.includes("\0")) {
+        return yield* Effect.fail(invalid(flag, spec, "HOST[::GUEST], a host directory and the name the guest sees it by"))
+      }
+      // Grants match real paths: the directory's, symlinks resolved.
+      const real = Result.try(() => fs.realpathSync.native(path.resolve(cwd, host)))
+      const directory = Result.isSuccess(real) && Result.isSuccess(Result.try(() => fs.readdirSync(real.success)))
+      if (Result.isFailure(real) || !directory) {
+        return yield* Effect.fail(
+          new UsageError({ reason: "MissingFile", flag, message: `--${flag} ${JSON.stringify(spec)}: ${JSON.stringify(host)} is not a directory` })
+        )
+      }
+      preopens.push({ path: real.success, as: guest, access })
+    }
+    const grants = yield* Filesystem.preopenGrants(preopens).pipe(
+      Effect.mapError((error) => new UsageError({ reason: "InvalidFlag", flag: "dir", message: `--dir: ${error.message}` }))
+    )
+    return { preopens, grants }
+  })
 
 /**
  * The variables `--env` gives the guest: `NAME=VALUE` as written, `NAME` with the host's value of

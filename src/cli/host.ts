@@ -22,6 +22,7 @@ import * as Http from "../capability/Http.ts"
 import * as Logging from "../capability/Logging.ts"
 import * as Random from "../capability/Random.ts"
 import * as Sockets from "../capability/Sockets.ts"
+import * as WasiHttp from "../capability/WasiHttp.ts"
 import * as Stdio from "../capability/Stdio.ts"
 import * as Storage from "../capability/Storage.ts"
 import { HostRefusal } from "../ComponentError.ts"
@@ -106,9 +107,11 @@ export interface HostOptions {
   readonly audit?: string | undefined
   /**
    * The directory a guest sees as its preopened `.` (default: the working directory); what it may read
-   * or write in it is still only what `--allow-read` / `--allow-write` grant.
+   * or write in it is still only what `--allow-read` / `--allow-write` grant. Not used with `preopens`.
    */
   readonly directory?: string | undefined
+  /** Named preopens (`--dir`, `--dir-ro`): when given, the guest sees these and not `directory`. */
+  readonly preopens?: ReadonlyArray<Filesystem.Preopen> | undefined
 }
 
 /**
@@ -142,8 +145,12 @@ export const hosts = (options: HostOptions) => {
     host(Storage.hostInterface, options.storage === undefined ? Storage.layerMemory() : Storage.layer({ filename: options.storage })),
     host(messaging(options.report), Layer.empty),
     host(Http.hostInterface, Http.layer()),
+    host(WasiHttp.hostInterfaces, WasiHttp.layer()),
     host(Sockets.hostInterfaces, Layer.empty),
-    host(Filesystem.hostInterfaces, Filesystem.layer({ preopens: () => [{ path: fs.realpathSync(directory), as: "." }] })),
+    host(
+      Filesystem.hostInterfaces,
+      Filesystem.layer({ preopens: options.preopens ?? (() => [{ path: fs.realpathSync(directory), as: "." }]) })
+    ),
     host(
       Stdio.hostInterfaces,
       options.stdio !== "inherit"
@@ -164,6 +171,7 @@ type Services =
   | Logging.Logging
   | Storage.Storage
   | Http.Http
+  | WasiHttp.WasiHttp
   | Filesystem.Filesystem
   | Stdio.Stdio
   | Environment.Environment

@@ -50,6 +50,8 @@ const optional = (name: string, metavar: string, description: string) =>
  */
 export const config = {
   component: Argument.String("component").pipe(Argument.withDescription("the component (.wasm) to run")),
+  dir: repeated("dir", "HOST[::GUEST]", "preopen the directory HOST read-write, named GUEST in the guest (default: HOST as typed); repeatable"),
+  dirRo: repeated("dir-ro", "HOST[::GUEST]", "preopen the directory HOST read-only, named GUEST in the guest; repeatable"),
   args: Argument.String("args").pipe(
     Argument.withDescription("the guest's arguments (after --): it sees the component's path, then these"),
     Argument.variadic()
@@ -262,6 +264,7 @@ export const handler = (options: Config) =>
       messaging: options.allowMessaging,
       storage: options.allowStorage
     }, process.cwd())
+    const dirs = yield* Flags.dirs({ readWrite: options.dir, readOnly: options.dirRo }, process.cwd())
     const variables = yield* Flags.environment(options.env, process.env)
     const input = yield* Flags.input(options.input)
     const observePort = Option.isSome(options.observe) ? yield* Flags.port("observe", options.observe.value) : undefined
@@ -294,7 +297,7 @@ export const handler = (options: Config) =>
     const program = Effect.gen(function*() {
       const instance = yield* Linker.instantiate(component, {
         id,
-        grants: Capability.makeGrants([...capabilities, ...environment]),
+        grants: Capability.makeGrants([...capabilities, ...environment, ...dirs.grants]),
         denyUnlinked: true
       })
       // A guest with lifecycle exports is driven as an actor would be: init before, shutdown after.
@@ -346,7 +349,8 @@ export const handler = (options: Config) =>
         // A command takes no input argument: `--input` is its stdin.
         stdin: isRun(entry) && Option.isSome(options.input) ? input : undefined,
         storage: Option.getOrUndefined(options.storage),
-        audit: Option.getOrUndefined(options.audit)
+        audit: Option.getOrUndefined(options.audit),
+        ...(dirs.preopens.length > 0 ? { preopens: dirs.preopens } : {})
       })),
       // Only building the host fails with these (a guest's storage failures reach it as `err`): a bad file.
       Effect.catchTags({

@@ -5,6 +5,7 @@
  * @internal
  */
 import { Glob } from "effect"
+import * as Ip from "./ipAddress.ts"
 
 // -----------------------------------------------------------------------------
 // validation (used by the capability schemas)
@@ -52,9 +53,13 @@ const hostLabel = "[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
 const hostPatternSyntax = new RegExp(`^(?:\\*|(?:\\*\\.)?${hostLabel}(?:\\.${hostLabel})*)$`, "i")
 const scheme = /^[a-z][a-z0-9+.-]*:\/\//i
 
-/** A NetworkOutbound host pattern: `api.example.com`, `*.example.com` or `*`. */
+/**
+ * A NetworkOutbound host pattern: `api.example.com`, `*.example.com` or `*` (name grants), or an
+ * address or CIDR range (`127.0.0.1`, `::1`, `[::1]`, `10.0.0.0/8`, `fc00::/7`: address grants).
+ */
 export const validateHostPattern = (host: string): Invalid | undefined => {
   if (host.length === 0) return { reason: "EmptyPattern", message: "host must not be empty" }
+  if (Ip.isAddressPattern(host)) return undefined
   if (scheme.test(host)) {
     return { reason: "HostWithScheme", message: `host must be a host name without a scheme, got ${JSON.stringify(host)}` }
   }
@@ -64,13 +69,13 @@ export const validateHostPattern = (host: string): Invalid | undefined => {
   if (host.includes(":")) {
     return {
       reason: "HostWithPort",
-      message: `host must not carry a port (use the port field; IPv6 literals are not supported), got ${JSON.stringify(host)}`
+      message: `host must not carry a port (use the port field), got ${JSON.stringify(host)}`
     }
   }
   if (host.length > 253 || !hostPatternSyntax.test(host)) {
     return {
       reason: "InvalidPattern",
-      message: `host must be a DNS name or IPv4 address, optionally prefixed by "*." (or "*" alone), got ${
+      message: `host must be a DNS name optionally prefixed by "*." (or "*" alone), an IP address or a CIDR range, got ${
         JSON.stringify(host)
       }`
     }
@@ -258,12 +263,14 @@ const addPorts = (ports: Ports | undefined, port: number | undefined): Ports => 
   return new Set(ports === undefined ? [port] : [...ports, port])
 }
 
-/** NetworkOutbound grants, compiled: exact hosts, `*.suffix` rules and the `*` rule. */
+/** NetworkOutbound grants, compiled: exact hosts, `*.suffix` rules and the `*` rule; address grants. */
 export interface HostMatcher {
   readonly exact: ReadonlyMap<string, Ports>
   /** `.example.com` for `*.example.com`. */
   readonly suffixes: ReadonlyArray<readonly [suffix: string, ports: Ports]>
   readonly any: Ports | undefined
+  /** Addresses and CIDR ranges. */
+  readonly addresses: Ip.AddressMatcher
 }
 
 export const compileHosts = (
@@ -272,13 +279,15 @@ export const compileHosts = (
   const exact = new Map<string, Ports>()
   const suffixes = new Map<string, Ports>()
   let any: Ports | undefined
+  const addresses: Array<{ readonly host: string; readonly port?: number | undefined }> = []
   for (const { host, port } of grants) {
+    if (Ip.isAddressPattern(host)) addresses.push({ host, port })
     const pattern = host.toLowerCase()
     if (pattern === "*") any = addPorts(any, port)
     else if (pattern.startsWith("*.")) suffixes.set(pattern.slice(1), addPorts(suffixes.get(pattern.slice(1)), port))
     else exact.set(pattern, addPorts(exact.get(pattern), port))
   }
-  return { exact, suffixes: [...suffixes], any }
+  return { exact, suffixes: [...suffixes], any, addresses: Ip.compileAddresses(addresses) }
 }
 
 // The requested host, lowercased and without one trailing dot, or `undefined` when it is not a DNS
@@ -314,13 +323,28 @@ const allowsPort = (ports: Ports | undefined, port: number): boolean =>
   ports !== undefined && (ports === true || ports.has(port))
 
 /**
+ * Whether an address grant (not a name grant) covers `address` on `port`: what lets a name resolve
+ * to a loopback, private or other special-purpose address.
+ */
+export const matchesAddressGrant = (matcher: HostMatcher, address: Ip.Address, port: number): boolean =>
+  Ip.matchesAddress(matcher.addresses, address, port)
+
+/**
  * `host` is a host name as the guest asked for it: compared case-insensitively, one trailing dot
  * ignored; anything that is not a DNS name or IPv4 address is denied.
  */
 export const matchesHost = (matcher: HostMatcher, host: string, port: number): boolean => {
   if (!(port >= 1 && port <= 65535 && Number.isInteger(port))) return false
   const name = normalizeHost(host)
-  if (name === undefined) return false
+  if (name === undefined) {
+    // An IPv6 literal (`[::1]`): an address grant, or `*`.
+    const address = Ip.parse(host)
+    return address !== undefined && (Ip.matchesAddress(matcher.addresses, address, port) || allowsPort(matcher.any, port))
+  }
+  if (matcher.addresses.rules.length > 0) {
+    const address = Ip.parse(name)
+    if (address !== undefined && Ip.matchesAddress(matcher.addresses, address, port)) return true
+  }
   if (allowsPort(matcher.exact.get(name), port)) return true
   const suffixes = matcher.suffixes
   for (let i = 0; i < suffixes.length; i++) {

@@ -70,6 +70,10 @@ export interface ResourceType {
   readonly prototype: object
   /** Whether `value` is a handle of this type. */
   readonly is: (value: unknown) => boolean
+  /** What `new Resource(...)` in the guest's glue runs (a WIT `constructor`), when the type has one. */
+  readonly construct?: ((...args: never) => Effect.Effect<object, HostRefusal>) | undefined
+  /** Static functions (`Fields.fromList`), by jco's name. */
+  readonly statics?: Readonly<Record<string, (...args: never) => Effect.Effect<unknown, HostRefusal>>> | undefined
 }
 
 /** A resource type with the state its handles carry. */
@@ -202,7 +206,15 @@ export const resource = <S>(
   name: string,
   methods: Readonly<Record<string, (state: S, ...args: never) => Effect.Effect<unknown, HostRefusal>>>,
   drop?: (state: S) => void,
-  suspending: ReadonlyArray<string> = []
+  suspending: ReadonlyArray<string> = [],
+  /**
+   * A WIT `constructor` (the state of the new handle) and static functions. Both run synchronously
+   * in the context of the instance that calls them, like host functions.
+   */
+  extras?: {
+    readonly construct?: ((...args: never) => Effect.Effect<S, HostRefusal>) | undefined
+    readonly statics?: Readonly<Record<string, (...args: never) => Effect.Effect<unknown, HostRefusal>>> | undefined
+  }
 ): HostResource<S> => {
   const prototype: Record<string | symbol, unknown> = {}
   for (const [method, fn] of Object.entries(methods)) {
@@ -227,19 +239,25 @@ export const resource = <S>(
   }
   const is = (value: unknown): boolean =>
     typeof value === "object" && value !== null && Object.getPrototypeOf(value) === prototype
+  const make = (state: S) =>
+    Effect.map(Effect.context<never>(), (context) => {
+      const handle = Object.create(prototype) as Record<symbol, unknown>
+      handle[handleState] = state
+      handle[handleRun] = runnerOf(context)
+      return handle
+    })
+  const construct = extras?.construct as ((...args: ReadonlyArray<unknown>) => Effect.Effect<S, HostRefusal>) | undefined
   return {
     [HostResourceTypeId]: HostResourceTypeId,
     name,
     prototype,
     is,
     state: (handle) => is(handle) ? (handle as Handle)[handleState] as S : undefined,
-    make: (state) =>
-      Effect.map(Effect.context<never>(), (context) => {
-        const handle = Object.create(prototype) as Record<symbol, unknown>
-        handle[handleState] = state
-        handle[handleRun] = runnerOf(context)
-        return handle
-      })
+    make,
+    construct: construct === undefined
+      ? undefined
+      : (...args: ReadonlyArray<unknown>) => Effect.flatMap(construct(...args), make),
+    statics: extras?.statics
   }
 }
 
@@ -248,11 +266,15 @@ export const resource = <S>(
 interface Shell {
   readonly constructor: object
   bound: ResourceType | undefined
+  /** The bound type's constructor, run in the bound context. */
+  construct: ((args: ReadonlyArray<unknown>) => unknown) | undefined
 }
 
 const makeShell = (iface: string, name: string): Shell => {
-  const shell: Shell = { constructor: {}, bound: undefined }
-  function Resource(): never {
+  const shell: Shell = { constructor: {}, bound: undefined, construct: undefined }
+  function Resource(...args: Array<unknown>): unknown {
+    // `new Resource(...)` answers the handle this returns (an object), not a `Resource`.
+    if (shell.construct !== undefined) return shell.construct(args)
     throw new HostFailure(`${iface}#${name} cannot be constructed`)
   }
   Object.defineProperty(Resource, Symbol.hasInstance, {
@@ -457,6 +479,7 @@ export const makeBinding = (interfaces: ReadonlyArray<string>): Binding => {
               const shell = shellOf(resources, unversioned(name), fnName)
               shell.bound = fn
               Object.setPrototypeOf((shell.constructor as { prototype: object }).prototype, fn.prototype)
+              bindStatics(shell, fn, `${unversioned(name)}#${fnName}`, context)
             }
             continue
           }
@@ -480,6 +503,21 @@ export const makeBinding = (interfaces: ReadonlyArray<string>): Binding => {
     watch: (deadline) => {
       watch.deadline = deadline
     }
+  }
+}
+
+// A resource's constructor and static functions, run in the context of the instance that binds them.
+const bindStatics = <R>(shell: Shell, type: ResourceType, label: string, context: Context.Context<R>): void => {
+  if (type.construct === undefined && type.statics === undefined) return
+  const run = runnerOf(context as Context.Context<never>).sync
+  const construct = type.construct as ((...args: ReadonlyArray<unknown>) => Effect.Effect<object, HostRefusal>) | undefined
+  shell.construct = construct === undefined ? undefined : (args) => settle(`${label} constructor`, run(construct(...args)))
+  for (const [name, fn] of Object.entries(type.statics ?? {})) {
+    const call = fn as (...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, HostRefusal>
+    Object.defineProperty(shell.constructor, name, {
+      configurable: true,
+      value: (...args: ReadonlyArray<unknown>) => settle(`${label}.${name}`, run(call(...args)))
+    })
   }
 }
 

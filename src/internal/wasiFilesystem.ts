@@ -10,7 +10,7 @@
  *
  * @internal
  */
-import { Effect, Result } from "effect"
+import { Clock, Effect, Result } from "effect"
 import * as nodePath from "node:path"
 import { HostRefusal } from "../ComponentError.ts"
 import { type HostResource, resource } from "./hostBridge.ts"
@@ -19,6 +19,7 @@ import {
   type DescriptorType,
   type ErrorCode,
   errorCodeOf,
+  type NewTimestamp,
   type Stat
 } from "./wasiFsBackend.ts"
 import * as WasiIo from "./wasiIo.ts"
@@ -78,8 +79,6 @@ export interface Session {
     follow: boolean,
     operation: string
   ) => Effect.Effect<string, Denial>
-  /** Records a request refused outright (symlink-at, link-at) as denied. */
-  readonly refuse: (directory: string, path: string, access: Access, operation: string) => Effect.Effect<never, Denial>
 }
 
 export interface DescriptorState {
@@ -92,9 +91,19 @@ export interface DescriptorState {
   /** What was granted when the descriptor was opened; a preopen was not checked as a whole. */
   readonly read: boolean
   readonly write: boolean
+  /** The sync flags it was opened with, reported back by `get-flags`. */
+  readonly sync: SyncFlags
   readonly preopen: boolean
   closed: boolean
 }
+
+interface SyncFlags {
+  readonly fileIntegritySync: boolean
+  readonly dataIntegritySync: boolean
+  readonly requestedWriteSync: boolean
+}
+
+const noSync: SyncFlags = { fileIntegritySync: false, dataIntegritySync: false, requestedWriteSync: false }
 
 interface EntriesState {
   readonly entries: ReadonlyArray<{ readonly name: string; readonly type: DescriptorType }>
@@ -152,6 +161,9 @@ interface OpenFlags {
 interface DescriptorFlags {
   readonly read?: boolean
   readonly write?: boolean
+  readonly fileIntegritySync?: boolean
+  readonly dataIntegritySync?: boolean
+  readonly requestedWriteSync?: boolean
   readonly mutateDirectory?: boolean
 }
 
@@ -160,6 +172,18 @@ interface PathFlags {
 }
 
 const follows = (flags: unknown): boolean => (flags as PathFlags | undefined)?.symlinkFollow === true
+
+// A trailing slash asks for a directory (POSIX): the check drops it, so each operation looks for it.
+const trailingSlash = (path: string): boolean => path.length > 1 && path.endsWith("/")
+
+/** `not-directory` when `real` exists and is not a directory (a missing one is the operation's business). */
+const notDirectory = (backend: Backend, real: string): Effect.Effect<void, HostRefusal> => {
+  const stat = Result.try(() => backend.stat(real))
+  if (Result.isFailure(stat) || stat.success.type === "directory") return Effect.void
+  return refuse("not-directory")
+}
+
+const exists = (backend: Backend, real: string): boolean => Result.isSuccess(Result.try(() => backend.stat(real)))
 
 const openAt = (
   state: DescriptorState,
@@ -178,6 +202,11 @@ const openAt = (
     if (write) accesses.push("write")
     const real = yield* guarded(state.session.authorize(dir, path, accesses, follows(pathFlags), "open-at"))
     const backend = state.session.backend
+    const sync: SyncFlags = {
+      fileIntegritySync: flags.fileIntegritySync === true,
+      dataIntegritySync: flags.dataIntegritySync === true,
+      requestedWriteSync: flags.requestedWriteSync === true
+    }
     // A directory opens read-only, whatever was asked (writes go through `*-at` calls on it).
     const openedDirectory = descriptor.make({
       session: state.session,
@@ -186,9 +215,11 @@ const openAt = (
       fd: undefined,
       read,
       write: false,
+      sync,
       preopen: false,
       closed: false
     })
+    if (trailingSlash(path)) yield* notDirectory(backend, real)
     if (openFlags.directory === true) {
       const stat = yield* attempt(() => backend.stat(real))
       if (stat.type !== "directory") return yield* refuse("not-directory")
@@ -199,13 +230,17 @@ const openAt = (
       if (write) return yield* refuse("is-directory")
       return yield* openedDirectory
     }
+    // `name/` that does not exist cannot be created as a file.
+    if (trailingSlash(path)) return yield* refuse(openFlags.create === true ? "is-directory" : "no-entry")
     const fd = yield* attempt(() =>
       backend.open(real, {
         read,
         write: flags.write === true,
         create: openFlags.create === true,
         exclusive: openFlags.exclusive === true,
-        truncate: openFlags.truncate === true
+        truncate: openFlags.truncate === true,
+        fileSync: sync.fileIntegritySync || sync.requestedWriteSync,
+        dataSync: sync.dataIntegritySync
       })
     )
     const opened: DescriptorState = {
@@ -215,6 +250,7 @@ const openAt = (
       fd,
       read,
       write: flags.write === true,
+      sync,
       preopen: false,
       closed: false
     }
@@ -237,13 +273,61 @@ const pathOp = (
   state: DescriptorState,
   path: string,
   operation: string,
-  run: (backend: Backend, real: string) => void
+  run: (backend: Backend, real: string) => Effect.Effect<void, HostRefusal>
 ): Effect.Effect<void, HostRefusal> =>
   Effect.flatMap(dirOf(state), (dir) =>
     Effect.flatMap(
       guarded(state.session.authorize(dir, path, ["write"], false, operation)),
-      (real) => attempt(() => run(state.session.backend, real))
+      (real) => run(state.session.backend, real)
     ))
+
+/** A `new-timestamp` as the backend takes it: `now` read from the `Clock`. */
+type GuestTimestamp =
+  | { readonly tag: "no-change" }
+  | { readonly tag: "now" }
+  | { readonly tag: "timestamp"; readonly val: { readonly seconds: bigint; readonly nanoseconds: number } }
+
+const timestampOf = (time: unknown): Effect.Effect<NewTimestamp, HostRefusal> => {
+  const tagged = time as GuestTimestamp | undefined
+  switch (tagged?.tag) {
+    case "no-change":
+      return Effect.succeed(undefined)
+    case "now":
+      return Effect.map(Clock.currentTimeNanos, (ns) => ({ seconds: ns / 1_000_000_000n, nanoseconds: Number(ns % 1_000_000_000n) }))
+    case "timestamp":
+      return Effect.succeed({ seconds: BigInt(tagged.val.seconds), nanoseconds: Number(tagged.val.nanoseconds) })
+    default:
+      return refuse("invalid")
+  }
+}
+
+const timestamps = (access: unknown, modification: unknown) =>
+  Effect.all([timestampOf(access), timestampOf(modification)])
+
+/**
+ * Where `target` leads from the directory `from` (real) as the OS resolves it: segment by segment,
+ * each symlink followed before a `..` after it is taken (so `door/../x`, with `door` a symlink out,
+ * leads out, where the lexical `x` would not). What does not exist yet is taken as written.
+ */
+const resolveAsOs = (backend: Backend, from: string, target: string): string => {
+  let current = from
+  for (const segment of target.split("/")) {
+    if (segment === "" || segment === ".") continue
+    if (segment === "..") {
+      current = nodePath.posix.dirname(current)
+      continue
+    }
+    const next = `${current === "/" ? "" : current}/${segment}`
+    current = Result.getOrElse(realPathOf(backend, next), () => next)
+  }
+  return current
+}
+
+/** The path `to` (real) as a request relative to `directory` (`..` first when it is outside). */
+const relativeTo = (directory: string, to: string): string => {
+  const relative = nodePath.posix.relative(directory, to)
+  return relative === "" ? "." : relative
+}
 
 const statOf = (stat: Stat) => ({
   type: stat.type,
@@ -296,18 +380,24 @@ export const descriptor: HostResource<DescriptorState> = resource<DescriptorStat
   sync: (state: DescriptorState) =>
     state.fd === undefined ? Effect.void : Effect.flatMap(fileFd(state, true), (fd) => attempt(() => state.session.backend.sync(fd))),
   getFlags: (state: DescriptorState) =>
-    Effect.succeed({
+    state.closed ? refuse("bad-descriptor") : Effect.succeed({
       read: state.read,
       write: state.write,
-      fileIntegritySync: false,
-      dataIntegritySync: false,
-      requestedWriteSync: false,
+      ...state.sync,
       mutateDirectory: state.type === "directory"
     }),
   getType: (state: DescriptorState) => state.closed ? refuse("bad-descriptor") : Effect.succeed(state.type),
   setSize: (state: DescriptorState, size: unknown) =>
     Effect.flatMap(fileFd(state, true), (fd) => attempt(() => state.session.backend.truncate(fd, toNumber(size)))),
-  setTimes: () => refuse("unsupported"),
+  // Changing a time is a write: checked against the descriptor's own real path, now.
+  setTimes: (state: DescriptorState, access: unknown, modification: unknown) =>
+    Effect.gen(function*() {
+      if (state.closed) return yield* refuse("bad-descriptor")
+      const [atime, mtime] = yield* timestamps(access, modification)
+      const real = yield* guarded(state.session.authorize(state.path, ".", ["write"], true, "set-times"))
+      const backend = state.session.backend
+      yield* attempt(() => state.fd === undefined ? backend.setTimes(real, atime, mtime) : backend.fsetTimes(state.fd, atime, mtime))
+    }),
   read: (state: DescriptorState, length: unknown, offset: unknown) =>
     Effect.flatMap(fileFd(state, false), (fd) =>
       attempt(() => {
@@ -326,7 +416,7 @@ export const descriptor: HostResource<DescriptorState> = resource<DescriptorStat
       return yield* directoryEntryStream.make({ entries, next: 0 })
     }),
   createDirectoryAt: (state: DescriptorState, path: string) =>
-    pathOp(state, path, "create-directory-at", (backend, real) => backend.mkdir(real)),
+    pathOp(state, path, "create-directory-at", (backend, real) => attempt(() => backend.mkdir(real))),
   stat: (state: DescriptorState) =>
     Effect.flatMap(checkRead(state, "stat"), () => Effect.map(stateStat(state), statOf)),
   statAt: (state: DescriptorState, pathFlags: unknown, path: string) =>
@@ -335,27 +425,86 @@ export const descriptor: HostResource<DescriptorState> = resource<DescriptorStat
         guarded(state.session.authorize(dir, path, ["read"], follows(pathFlags), "stat-at")),
         (real) => attempt(() => statOf(state.session.backend.stat(real)))
       )),
-  setTimesAt: () => refuse("unsupported"),
-  // New links and symlinks are how a sandbox is escaped: never made.
-  linkAt: (state: DescriptorState, _flags: unknown, oldPath: string) =>
-    guarded(state.session.refuse(state.path, oldPath, "write", "link-at")),
+  setTimesAt: (state: DescriptorState, pathFlags: unknown, path: string, access: unknown, modification: unknown) =>
+    Effect.gen(function*() {
+      const dir = yield* dirOf(state)
+      const [atime, mtime] = yield* timestamps(access, modification)
+      const real = yield* guarded(state.session.authorize(dir, path, ["write"], follows(pathFlags), "set-times-at"))
+      if (trailingSlash(path)) yield* notDirectory(state.session.backend, real)
+      yield* attempt(() => state.session.backend.setTimes(real, atime, mtime))
+    }),
+  // A hard link gives a second name to what it links: both names must be writable (a link from a
+  // read-only file into a writable directory would make the file writable).
+  linkAt: (state: DescriptorState, oldFlags: unknown, oldPath: string, target: unknown, newPath: string) =>
+    Effect.gen(function*() {
+      const to = descriptor.state(target)
+      if (to === undefined) return yield* refuse("bad-descriptor")
+      const from = yield* guarded(state.session.authorize(yield* dirOf(state), oldPath, ["write"], follows(oldFlags), "link-at"))
+      const into = yield* guarded(state.session.authorize(yield* dirOf(to), newPath, ["write"], false, "link-at"))
+      const backend = state.session.backend
+      if (trailingSlash(newPath)) return yield* refuse(exists(backend, into) ? "exist" : "no-entry")
+      if (trailingSlash(oldPath)) yield* notDirectory(backend, from)
+      // Followed, a symlink that is still a symlink led nowhere: nothing to link.
+      if (follows(oldFlags) && Result.getOrUndefined(Result.try(() => backend.stat(from)))?.type === "symbolic-link") {
+        return yield* refuse("no-entry")
+      }
+      yield* attempt(() => backend.link(from, into))
+    }),
   openAt: (state: DescriptorState, pathFlags: unknown, path: string, openFlags: OpenFlags, flags: DescriptorFlags) =>
     openAt(state, pathFlags, path, openFlags, flags),
-  readlinkAt: (state: DescriptorState, path: string) => guarded(state.session.refuse(state.path, path, "read", "readlink-at")),
+  readlinkAt: (state: DescriptorState, path: string) =>
+    Effect.gen(function*() {
+      const real = yield* guarded(state.session.authorize(yield* dirOf(state), path, ["read"], false, "readlink-at"))
+      const contents = yield* attempt(() => state.session.backend.readlink(real))
+      // An absolute target names the host's tree, which the guest does not see.
+      if (contents.startsWith("/")) return yield* refuse("not-permitted")
+      return contents
+    }),
   removeDirectoryAt: (state: DescriptorState, path: string) =>
-    pathOp(state, path, "remove-directory-at", (backend, real) => backend.rmdir(real)),
+    pathOp(state, path, "remove-directory-at", (backend, real) => attempt(() => backend.rmdir(real))),
   renameAt: (state: DescriptorState, oldPath: string, target: unknown, newPath: string) =>
     Effect.gen(function*() {
       const to = descriptor.state(target)
       if (to === undefined) return yield* refuse("bad-descriptor")
       const from = yield* guarded(state.session.authorize(yield* dirOf(state), oldPath, ["write"], false, "rename-at"))
       const into = yield* guarded(state.session.authorize(yield* dirOf(to), newPath, ["write"], false, "rename-at"))
-      yield* attempt(() => state.session.backend.rename(from, into))
+      const backend = state.session.backend
+      // `a/` and `b/` name directories: a file (or what is not there) gets not-directory / no-entry.
+      if (trailingSlash(oldPath) || trailingSlash(newPath)) {
+        const source = Result.try(() => backend.stat(from))
+        if (Result.isFailure(source)) return yield* refuse("no-entry")
+        if (source.success.type !== "directory") return yield* refuse("not-directory")
+      }
+      yield* attempt(() => backend.rename(from, into))
     }),
-  symlinkAt: (state: DescriptorState, _oldPath: string, newPath: string) =>
-    guarded(state.session.refuse(state.path, newPath, "write", "symlink-at")),
+  // A symlink is made only when the link and what it points to (resolved from the link's directory,
+  // followed through any symlinks on the way) are inside the directory and writable: both checked
+  // and audited. The target is checked as the lexical check reads it and, when that differs, as the
+  // OS will resolve it. A dangling target is allowed (what it names is checked again when used).
+  symlinkAt: (state: DescriptorState, oldPath: string, newPath: string) =>
+    Effect.gen(function*() {
+      const dir = yield* dirOf(state)
+      const backend = state.session.backend
+      const link = yield* guarded(state.session.authorize(dir, newPath, ["write"], false, "symlink-at"))
+      const parent = nodePath.posix.dirname(link)
+      const absolute = oldPath.startsWith("/")
+      const target = absolute ? oldPath : `${relativeTo(dir, parent)}/${oldPath}`
+      const lexical = yield* guarded(state.session.authorize(dir, target, ["write"], true, "symlink-at"))
+      const resolved = absolute ? lexical : resolveAsOs(backend, parent, oldPath)
+      if (resolved !== lexical) {
+        yield* guarded(state.session.authorize(dir, relativeTo(dir, resolved), ["write"], true, "symlink-at"))
+      }
+      if (trailingSlash(newPath)) return yield* refuse(exists(backend, link) ? "exist" : "no-entry")
+      yield* attempt(() => backend.symlink(oldPath, link))
+    }),
   unlinkFileAt: (state: DescriptorState, path: string) =>
-    pathOp(state, path, "unlink-file-at", (backend, real) => backend.unlink(real)),
+    pathOp(state, path, "unlink-file-at", (backend, real) => {
+      if (!trailingSlash(path)) return attempt(() => backend.unlink(real))
+      // `name/`: a directory is still not a file, and anything else is not a directory.
+      const stat = Result.try(() => backend.stat(real))
+      if (Result.isFailure(stat)) return refuse(errorCodeOf(stat.failure))
+      return refuse(stat.success.type === "directory" ? "is-directory" : "not-directory")
+    }),
   isSameObject: (state: DescriptorState, other: unknown) =>
     Effect.succeed(descriptor.state(other)?.path === state.path),
   metadataHash: (state: DescriptorState) => Effect.flatMap(checkRead(state, "metadata-hash"), () => Effect.map(stateStat(state), hashOf)),
@@ -393,6 +542,7 @@ export const preopenDescriptor = (session: Session, path: string): Effect.Effect
     fd: undefined,
     read: false,
     write: false,
+    sync: noSync,
     preopen: true,
     closed: false
   })

@@ -49,12 +49,19 @@ export interface Stat {
   readonly inode: bigint
 }
 
+/** A time to set; `undefined` leaves it as it is. */
+export type NewTimestamp = Datetime | undefined
+
 export interface OpenOptions {
   readonly read: boolean
   readonly write: boolean
   readonly create: boolean
   readonly exclusive: boolean
   readonly truncate: boolean
+  /** `O_SYNC`: every write reaches the disk with its metadata. */
+  readonly fileSync?: boolean | undefined
+  /** `O_DSYNC`: every write's data reaches the disk. */
+  readonly dataSync?: boolean | undefined
 }
 
 /**
@@ -78,6 +85,14 @@ export interface Backend {
   readonly rmdir: (path: string) => void
   readonly unlink: (path: string) => void
   readonly rename: (from: string, to: string) => void
+  /** Creates the symlink `path` with the contents `target` (as given: relative to the link's directory). */
+  readonly symlink: (target: string, path: string) => void
+  /** Creates the hard link `to` of `from` (a symlink `from` is linked, not followed). */
+  readonly link: (from: string, to: string) => void
+  readonly readlink: (path: string) => string
+  /** Sets the access and modification times of `path` (the last component not followed). */
+  readonly setTimes: (path: string, access: NewTimestamp, modification: NewTimestamp) => void
+  readonly fsetTimes: (fd: number, access: NewTimestamp, modification: NewTimestamp) => void
 }
 
 /** The errno a backend throws, as a WASI error-code. */
@@ -126,6 +141,10 @@ export const errorCodeOf = (thrown: unknown): ErrorCode => {
       return "text-file-busy"
     case "ENOMEM":
       return "insufficient-memory"
+    case "ENOTSUP":
+    case "EOPNOTSUPP":
+    case "ENOSYS":
+      return "unsupported"
     default:
       return "io"
   }
@@ -177,6 +196,22 @@ const fromStats = (stats: fs.BigIntStats): Stat => ({
 
 const direntType = (entry: fs.Dirent): DescriptorType => typeOf(entry)
 
+// node:fs takes times as seconds in a double: sub-microsecond digits of a datetime are rounded.
+const seconds = (time: Datetime): number => Number(time.seconds) + time.nanoseconds / 1e9
+
+const secondsOf = (ns: bigint): number => Number(ns / 1_000_000_000n) + Number(ns % 1_000_000_000n) / 1e9
+
+const timesOf = (
+  access: NewTimestamp,
+  modification: NewTimestamp,
+  current: () => fs.BigIntStats
+): readonly [number, number] => {
+  let stats: fs.BigIntStats | undefined
+  const pick = (time: NewTimestamp, kept: (stats: fs.BigIntStats) => bigint) =>
+    time !== undefined ? seconds(time) : secondsOf(kept(stats ??= current()))
+  return [pick(access, (s) => s.atimeNs), pick(modification, (s) => s.mtimeNs)]
+}
+
 /** The real filesystem, through `node:fs`'s synchronous calls. */
 export const nodeBackend: Backend = {
   realpath: (path) => fs.realpathSync.native(path),
@@ -192,6 +227,8 @@ export const nodeBackend: Backend = {
     if (options.create) flags |= constants.O_CREAT
     if (options.exclusive) flags |= constants.O_EXCL
     if (options.truncate) flags |= constants.O_TRUNC
+    if (options.fileSync === true) flags |= constants.O_SYNC
+    else if (options.dataSync === true) flags |= constants.O_DSYNC
     return fs.openSync(path, flags, 0o666)
   },
   fstat: (fd) => fromStats(fs.fstatSync(fd, { bigint: true })),
@@ -208,7 +245,18 @@ export const nodeBackend: Backend = {
   mkdir: (path) => fs.mkdirSync(path),
   rmdir: (path) => fs.rmdirSync(path),
   unlink: (path) => fs.unlinkSync(path),
-  rename: (from, to) => fs.renameSync(from, to)
+  rename: (from, to) => fs.renameSync(from, to),
+  symlink: (target, path) => fs.symlinkSync(target, path),
+  link: (from, to) => fs.linkSync(from, to),
+  readlink: (path) => fs.readlinkSync(path, "utf8"),
+  setTimes: (path, access, modification) => {
+    const [atime, mtime] = timesOf(access, modification, () => fs.lstatSync(path, { bigint: true }))
+    fs.lutimesSync(path, atime, mtime)
+  },
+  fsetTimes: (fd, access, modification) => {
+    const [atime, mtime] = timesOf(access, modification, () => fs.fstatSync(fd, { bigint: true }))
+    fs.futimesSync(fd, atime, mtime)
+  }
 }
 
 // -----------------------------------------------------------------------------
@@ -221,7 +269,10 @@ type MemoryNode =
 
 const errno = (code: string, path: string): Error => Object.assign(new Error(`${code}: ${path}`), { code })
 
-/** A tree in memory, seeded with `files` (absolute path → contents; parents are created). No symlinks. */
+/**
+ * A tree in memory, seeded with `files` (absolute path → contents; parents are created). No symlinks
+ * (`symlink` is `unsupported`) and no times (setting them only checks the path).
+ */
 export const memoryBackend = (files: Readonly<Record<string, string | Uint8Array>>): Backend => {
   let inodes = 1n
   const root: MemoryNode = { kind: "directory", entries: new Map(), inode: inodes++ }
@@ -349,7 +400,23 @@ export const memoryBackend = (files: Readonly<Record<string, string | Uint8Array
       const target = parentOf(to)
       source.dir.delete(source.name)
       target.dir.set(target.name, node)
-    }
+    },
+    symlink: (_target, path) => {
+      throw errno("ENOTSUP", path)
+    },
+    link: (from, to) => {
+      const node = lookup(from)
+      if (node.kind !== "file") throw errno("EPERM", from)
+      const target = parentOf(to)
+      if (target.dir.has(target.name)) throw errno("EEXIST", to)
+      target.dir.set(target.name, node)
+    },
+    readlink: (path) => {
+      lookup(path)
+      throw errno("EINVAL", path)
+    },
+    setTimes: (path) => void lookup(path),
+    fsetTimes: (fd) => void file(fd)
   }
 }
 
@@ -372,6 +439,11 @@ export const denyBackend: Backend = (() => {
     mkdir: deny,
     rmdir: deny,
     unlink: deny,
-    rename: deny
+    rename: deny,
+    symlink: deny,
+    link: deny,
+    readlink: deny,
+    setTimes: deny,
+    fsetTimes: deny
   }
 })()

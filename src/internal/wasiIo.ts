@@ -22,6 +22,8 @@ import { HostFailure, type HostResource, resource } from "./hostBridge.ts"
 export interface StreamFailure {
   readonly message: string
   readonly code?: string | undefined
+  /** What another interface reads off the `error` (`wasi:http`'s `http-error-code`). */
+  readonly detail?: unknown
 }
 
 /** Where an `output-stream` writes. */
@@ -38,12 +40,15 @@ export interface OutputSink {
 export interface InputSource {
   readonly read: (length: number) => Effect.Effect<Uint8Array | undefined, StreamFailure>
   readonly close?: (() => void) | undefined
+  /** When the source's bytes arrive over time (a response body): `subscribe`'s readiness. Default: always ready. */
+  readonly poll?: PollSource | undefined
 }
 
 /** The state of an `error` handle. */
 export interface ErrorState {
   readonly message: string
   readonly code: string | undefined
+  readonly detail?: unknown
 }
 
 /** `wasi:io/error.error`. */
@@ -80,7 +85,7 @@ const closed = Effect.fail(new HostRefusal({ payload: { tag: "closed" } }))
 /** A `stream-error` for the guest: `last-operation-failed(error)`. */
 const streamError = (failure: StreamFailure): Effect.Effect<never, HostRefusal> =>
   Effect.flatMap(
-    ioError.make({ message: failure.message, code: failure.code }),
+    ioError.make({ message: failure.message, code: failure.code, detail: failure.detail }),
     (handle) => Effect.fail(new HostRefusal({ payload: { tag: "last-operation-failed", val: handle } }))
   )
 
@@ -114,7 +119,7 @@ export const inputStream: HostResource<InputState> = resource<InputState>("input
   blockingRead: read,
   skip: (state: InputState, length: unknown) => Effect.map(read(state, length), (bytes) => BigInt(bytes.byteLength)),
   blockingSkip: (state: InputState, length: unknown) => Effect.map(read(state, length), (bytes) => BigInt(bytes.byteLength)),
-  subscribe: () => pollable.make(alwaysReady)
+  subscribe: (state: InputState) => pollable.make(state.source.poll ?? alwaysReady)
 }, (state) => state.source.close?.())
 
 /** A new `input-stream` handle over `source`. */
@@ -150,6 +155,9 @@ const splice = (sink: OutputSink, source: unknown, length: unknown): Effect.Effe
 
 /** A new `output-stream` handle over `sink`. */
 export const makeOutput = (sink: OutputSink): Effect.Effect<object> => outputStream.make(sink)
+
+/** What a stream `error` carries for another interface (`wasi:http/types.http-error-code`). */
+export const errorDetail = (handle: unknown): unknown => ioError.state(handle)?.detail
 
 /** The error-code a stream `error` carries, for `wasi:filesystem/types.filesystem-error-code`. */
 export const errorCode = (handle: unknown): string | undefined => ioError.state(handle)?.code

@@ -180,6 +180,24 @@ describe("Clocks - subscribe and wasi:io/poll", () => {
       assert.strictEqual(decodeSleeper(yield* instance.process(op("b"))).rest[0], 1)
     }).pipe(Effect.provide(sleeperHost(Clocks.layer))))
 
+  it.effect("a command's run polls stdin and stdout beside a clock: answered at once; a clock alone suspends run until TestClock passes it", () =>
+    Effect.gen(function*() {
+      // guests/poll-command.wat: poll([60 s clock, stdin]) must be [1], poll([stdout, clock]) [0], then a 2 s clock alone.
+      const component = yield* Component.fromFile(guestPath("poll-command"), { entryPoints: [] })
+      const instance = yield* Linker.instantiate(component, { id: "poller", grants: Capability.emptyGrants })
+      const call = yield* Effect.forkChild(instance.call("wasi:cli/run@0.2.12#run", []), { startImmediately: true })
+      yield* TestClock.adjust("1999 millis")
+      assert.isUndefined(call.pollUnsafe())
+      yield* TestClock.adjust("1 millis")
+      // `run` answered ok: both stdio polls were answered without waiting for their 60 s clock.
+      yield* Fiber.join(call)
+      assert.isFalse(instance.poisoned)
+    }).pipe(Effect.provide(
+      Linker.layer([...Clocks.hostInterfaces, ...Stdio.hostInterfaces]).pipe(
+        Layer.provideMerge(Layer.mergeAll(Clocks.layer, Stdio.layerMemory, Audit.layerMemory({ capacity: 10 })))
+      )
+    )))
+
   it.effect("poll over two clock pollables waits for the earlier and returns its index only", () =>
     Effect.gen(function*() {
       const instance = yield* instantiateSleeper

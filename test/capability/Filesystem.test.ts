@@ -121,6 +121,109 @@ describe("Filesystem", () => {
       }).pipe(Effect.provide(host(Filesystem.layer({ preopens: [{ path: root, as: "/" }] }))))
     }))
 
+  it.effect("inside a read-write preopen, WASI semantics: symlinks, hard links, readlink, set-times, trailing slashes, NUL, sync flags", () =>
+    Effect.gen(function*() {
+      const root = yield* tempDir
+      seed(root)
+      fs.mkdirSync(path.join(root, "out"))
+      const at = (name: string) => path.join(root, "out", name)
+      yield* Effect.gen(function*() {
+        const component = yield* Component.fromFile(guestPath("fs-probe"))
+        const grants = Capability.makeGrants(yield* Filesystem.preopenGrants([{ path: root, as: "/", access: "read-write" }]))
+        const probe = yield* Linker.instantiate(component, { id: "posix", grants })
+        yield* run(probe, "write out/target.txt hello")
+
+        // Symlinks: made as written (relative to the link), read through, read back; dangling is fine.
+        assert.strictEqual(yield* run(probe, "symlink target.txt out/link"), "")
+        assert.strictEqual(fs.readlinkSync(at("link")), "target.txt")
+        assert.strictEqual(yield* run(probe, "readlink out/link"), "target.txt")
+        assert.strictEqual(yield* run(probe, "read out/link"), "hello")
+        yield* run(probe, "symlink ../data/a.txt out/up")
+        assert.strictEqual(yield* run(probe, "read out/up"), "alpha")
+        yield* run(probe, "symlink not-yet out/dangling")
+        assert.strictEqual(fs.readlinkSync(at("dangling")), "not-yet")
+        assert.strictEqual(yield* guestError(run(probe, "symlink x out/link")), "exist")
+        assert.strictEqual(yield* guestError(run(probe, "symlink x out/new/")), "no-entry")
+        assert.strictEqual(yield* guestError(run(probe, "readlink out/target.txt")), "invalid")
+
+        // Hard links: the same file under two names; not of a directory, not over an existing name.
+        yield* run(probe, "link out/target.txt out/hard")
+        assert.strictEqual(fs.statSync(at("hard")).ino, fs.statSync(at("target.txt")).ino)
+        assert.strictEqual(yield* guestError(run(probe, "link out/target.txt out/hard")), "exist")
+        assert.strictEqual(yield* guestError(run(probe, "link out out/dir-link")), "not-permitted")
+        // Following a symlink: the file it leads to is linked; a dangling one leads to nothing.
+        yield* run(probe, "linkf out/link out/hard2")
+        assert.strictEqual(fs.statSync(at("hard2")).ino, fs.statSync(at("target.txt")).ino)
+        assert.isFalse(fs.lstatSync(at("hard2")).isSymbolicLink())
+        assert.strictEqual(yield* guestError(run(probe, "linkf out/dangling out/hard3")), "no-entry")
+        yield* run(probe, "link out/dangling out/hard3")
+        assert.strictEqual(fs.readlinkSync(at("hard3")), "not-yet")
+
+        // Times: set-times-at with explicit times, set-times on a descriptor leaving atime as it is.
+        yield* run(probe, "touch out/target.txt")
+        assert.strictEqual(fs.statSync(at("target.txt")).mtimeMs, 1234567890500)
+        assert.strictEqual(fs.statSync(at("target.txt")).atimeMs, 1000000000000)
+        yield* run(probe, "futime out/hard")
+        assert.strictEqual(fs.statSync(at("target.txt")).mtimeMs, 1234567890000)
+        assert.strictEqual(fs.statSync(at("target.txt")).atimeMs, 1000000000000)
+
+        // Trailing slashes ask for a directory.
+        assert.strictEqual(yield* guestError(run(probe, "rm out/target.txt/")), "not-directory")
+        assert.strictEqual(yield* guestError(run(probe, "read out/target.txt/")), "not-directory")
+        assert.strictEqual(yield* guestError(run(probe, "rmdir out/target.txt/")), "not-directory")
+        assert.strictEqual(yield* guestError(run(probe, "mv out/target.txt/ out/moved")), "not-directory")
+        yield* run(probe, "mkdir out/dir")
+        assert.strictEqual(yield* guestError(run(probe, "rm out/dir")), "is-directory")
+        assert.strictEqual(yield* guestError(run(probe, "rm out/dir/")), "is-directory")
+        assert.deepStrictEqual(sorted(yield* run(probe, "list out/dir/")), [])
+        yield* run(probe, "mv out/dir/ out/moved/")
+        assert.isTrue(fs.statSync(at("moved")).isDirectory())
+
+        // Renaming a directory over a non-empty one, removing a non-empty one: not-empty.
+        yield* run(probe, "mkdir out/full")
+        yield* run(probe, "write out/full/f x")
+        assert.strictEqual(yield* guestError(run(probe, "mv out/moved out/full")), "not-empty")
+        assert.strictEqual(yield* guestError(run(probe, "rmdir out/full")), "not-empty")
+
+        // A NUL byte is no path: invalid.
+        assert.strictEqual(yield* guestError(run(probe, "read out/target.txt\u0000")), "invalid")
+
+        // get-flags reports the sync flags the file was opened with: write | file- | data-integrity-sync.
+        assert.deepStrictEqual(Array.from(yield* probe.process(text("flags out/synced"))), [2 | 4 | 8])
+
+        const granted = (yield* Audit.events).filter((event) => event.decision === "granted")
+        assert.includeMembers(granted.map((event) => `${event.capability} ${event.resource} ${event.detail?.replace(/^.*#/, "")}`), [
+          `FileWrite ${at("link")} symlink-at`,
+          `FileWrite ${at("target.txt")} symlink-at`,
+          `FileWrite ${at("hard")} link-at`,
+          `FileRead ${at("link")} readlink-at`,
+          `FileWrite ${at("target.txt")} set-times-at`,
+          `FileWrite ${at("hard")} set-times`
+        ])
+        assert.isFalse(probe.poisoned)
+      }).pipe(Effect.provide(host(Filesystem.layer({ preopens: [{ path: root, as: "/" }] }))))
+    }))
+
+  it.effect("preopenGrants: FileRead under each directory, FileWrite too when read-write; a glob character is a PreopenError", () =>
+    Effect.gen(function*() {
+      const grants = yield* Filesystem.preopenGrants([
+        { path: "/srv/data", as: "data" },
+        { path: "/srv/out", as: "out", access: "read-write" },
+        { path: "/", as: "/", access: "read" }
+      ])
+      assert.deepStrictEqual(grants.map((grant) => `${grant._tag} ${grant.glob}`), [
+        "FileRead /srv/data/**",
+        "FileRead /srv/out/**",
+        "FileWrite /srv/out/**",
+        "FileRead /**"
+      ])
+      for (const bad of ["/srv/[data]", "relative", "/srv/../etc", "/srv/*"]) {
+        const error = yield* Effect.flip(Filesystem.preopenGrants([{ path: bad, as: "x" }]))
+        assert.strictEqual(error._tag, "PreopenError")
+        assert.strictEqual(error.path, bad)
+      }
+    }))
+
   it.effect("no file grant: no preopens, so the guest has nothing to open", () =>
     Effect.gen(function*() {
       const root = yield* tempDir
@@ -179,7 +282,7 @@ describe("Filesystem", () => {
       assert.strictEqual(error._tag, "PreopenError")
     }))
 
-  it.effect("descriptor - the rest of the resource surface, called as jco calls it (streams, stat, rename, flags, links refused)", () =>
+  it.effect("descriptor - the rest of the resource surface, called as jco calls it (streams, stat, rename, flags, links, times)", () =>
     Effect.gen(function*() {
       const bind = yield* Filesystem.preopensInterface.make
       const grants = Capability.makeGrants([
@@ -230,10 +333,16 @@ describe("Filesystem", () => {
       assert.deepStrictEqual(entries.readDirectoryEntry(), { type: "regular-file", name: "renamed.txt" })
       assert.isUndefined(entries.readDirectoryEntry())
       assert.strictEqual(yield* err(() => root.renameAt("docs/readme.md", root, "out/stolen.md")), "access")
+      // Links: an absolute symlink target, or a hard link to a file outside the write grant, are refused.
       assert.strictEqual(yield* err(() => root.symlinkAt("/etc/passwd", "out/link")), "not-permitted")
-      assert.strictEqual(yield* err(() => root.linkAt({}, "docs/readme.md", root, "out/hard")), "not-permitted")
-      assert.strictEqual(yield* err(() => root.readlinkAt("docs")), "not-permitted")
-      assert.strictEqual(yield* err(() => root.setTimesAt({}, "out/renamed.txt", { tag: "now" }, { tag: "now" })), "unsupported")
+      assert.strictEqual(yield* err(() => root.linkAt({}, "docs/readme.md", root, "out/hard")), "access")
+      root.linkAt({}, "out/renamed.txt", root, "out/hard")
+      assert.strictEqual(decode(root.openAt({}, "out/hard", {}, { read: true }).read(100n, 0n)[0]), "hello!")
+      // The memory backend has no symlinks; readlink of a non-link is `invalid`, as POSIX says.
+      assert.strictEqual(yield* err(() => root.symlinkAt("renamed.txt", "out/soft")), "unsupported")
+      assert.strictEqual(yield* err(() => root.readlinkAt("docs")), "invalid")
+      root.setTimesAt({}, "out/renamed.txt", { tag: "now" }, { tag: "no-change" })
+      assert.strictEqual(yield* err(() => root.setTimesAt({}, "docs/readme.md", { tag: "now" }, { tag: "now" })), "access")
       // A read-only descriptor cannot be written through; a dropped one is gone.
       const readOnly = root.openAt({}, "docs/readme.md", {}, { read: true })
       assert.strictEqual(yield* err(() => readOnly.write(text("x"), 0n)), "bad-descriptor")
@@ -243,9 +352,9 @@ describe("Filesystem", () => {
       const denied = (yield* Audit.events).filter((event) => event.decision === "denied")
       assert.deepStrictEqual(denied.map((event) => event.detail), [
         "wasi:filesystem/types@0.2.12#rename-at: NotGranted",
-        "wasi:filesystem/types@0.2.12#symlink-at: NotAllowed",
-        "wasi:filesystem/types@0.2.12#link-at: NotAllowed",
-        "wasi:filesystem/types@0.2.12#readlink-at: NotAllowed"
+        "wasi:filesystem/types@0.2.12#symlink-at: Absolute",
+        "wasi:filesystem/types@0.2.12#link-at: NotGranted",
+        "wasi:filesystem/types@0.2.12#set-times-at: NotGranted"
       ])
     }).pipe(Effect.provide(Layer.merge(
       Filesystem.layerMemory({ preopens: [{ path: "/srv", as: "/" }], files: { "/srv/docs/readme.md": "# hi", "/srv/out/": "" } }),

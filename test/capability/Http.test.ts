@@ -5,6 +5,7 @@ import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as Audit from "../../src/Audit.ts"
 import * as Http from "../../src/capability/Http.ts"
+import * as Resolver from "../../src/capability/Resolver.ts"
 import * as Capability from "../../src/Capability.ts"
 import * as Component from "../../src/Component.ts"
 import * as Linker from "../../src/Linker.ts"
@@ -13,7 +14,8 @@ import { decode, guestPath, text } from "../fixtures.ts"
 /**
  * A local server on 127.0.0.1 that counts the requests it receives, by path. Routes:
  * `/hello` → 200 "hello from PORT"; `/to-hello` → 302 to `/hello`; `/out` → 302 to `http://localhost:PORT/secret`
- * (the same server under a name the grants do not cover); `/loop` → 302 to `/loop`; `/big` → 64 KiB;
+ * (the same server under a name the grants do not cover); `/to-inner` → 302 to `http://inner.test:PORT/secret`;
+ * `/loop` → 302 to `/loop`; `/big` → 64 KiB;
  * `/hang` → never answers.
  */
 interface LocalServer {
@@ -21,6 +23,8 @@ interface LocalServer {
   /** Requests received, by path. */
   readonly hits: Map<string, number>
   readonly total: () => number
+  /** TCP connections accepted. */
+  readonly connections: () => number
   /** Resolves when `/hang` has been requested. */
   readonly hung: Promise<void>
   readonly server: http.Server
@@ -42,6 +46,8 @@ const server = Effect.acquireRelease(
           return res.writeHead(302, { location: "/hello" }).end()
         case "/out":
           return res.writeHead(302, { location: `http://localhost:${port}/secret` }).end()
+        case "/to-inner":
+          return res.writeHead(302, { location: `http://inner.test:${port}/secret` }).end()
         case "/loop":
           return res.writeHead(302, { location: "/loop" }).end()
         case "/big":
@@ -52,9 +58,11 @@ const server = Effect.acquireRelease(
           return res.writeHead(404).end("not found")
       }
     })
+    let connections = 0
+    srv.on("connection", () => void connections++)
     srv.listen(0, "127.0.0.1", () => {
       const port = (srv.address() as AddressInfo).port
-      resume(Effect.succeed({ port, hits, total: () => Array.from(hits.values()).reduce((a, b) => a + b, 0), hung, server: srv }))
+      resume(Effect.succeed({ port, hits, total: () => Array.from(hits.values()).reduce((a, b) => a + b, 0), connections: () => connections, hung, server: srv }))
     })
     return Effect.sync(() => srv.close())
   }),
@@ -76,14 +84,15 @@ const capabilityEvents = Effect.map(
 const withProbe = <A, E, R>(
   grants: ReadonlyArray<Capability.Capability>,
   body: (process: (url: string) => Effect.Effect<string, unknown>) => Effect.Effect<A, E, R>,
-  options?: Http.Options
+  options?: Http.Options,
+  http: Layer.Layer<Http.Http, never, Audit.Audit> = Http.layer(options)
 ) =>
   Effect.gen(function*() {
     const instance = yield* Linker.instantiate(yield* probe, { id: "probe", grants: Capability.makeGrants(grants) })
     return yield* body((url) => Effect.map(instance.process(text(url)), decode))
   }).pipe(
     Effect.provide(Linker.layer([Http.hostInterface]).pipe(
-      Layer.provideMerge(Http.layer(options).pipe(Layer.provideMerge(Audit.layerMemory({ capacity: 100 }))))
+      Layer.provideMerge(http.pipe(Layer.provideMerge(Audit.layerMemory({ capacity: 100 }))))
     ))
   )
 
@@ -255,5 +264,122 @@ describe("Http", () => {
         ["api.example.com:443 granted", "api.example.com:443 granted", "evil.test:443 denied", "example.org:443 denied", "https://api.example.com/ok denied"]
       )
     }).pipe(Effect.provide(Http.layerHandler(handler).pipe(Layer.provideMerge(Audit.layerMemory({ capacity: 10 })))))
+  })
+})
+
+describe("Http - addresses (SSRF)", () => {
+  /** A resolver the test controls: answers by name (one list per lookup, the last repeated), counts lookups. */
+  const resolver = (answers: Record<string, ReadonlyArray<ReadonlyArray<string>>>) => {
+    const lookups: Array<string> = []
+    return {
+      lookups,
+      layer: Resolver.layerHandler((name) => {
+        const n = lookups.filter((l) => l === name).length
+        lookups.push(name)
+        const list = answers[name] ?? []
+        return list[Math.min(n, list.length - 1)] ?? []
+      })
+    }
+  }
+
+  const refused = (payload: string, event: string | undefined, address: string, range: string) => {
+    assert.include(payload, "Denied: address refused")
+    assert.include(payload, address)
+    assert.include(event, "denied airssys:component/http#fetch")
+    assert.include(event, `: ${address}`)
+    assert.include(event, range)
+  }
+
+  it.effect("a granted name resolving to loopback, a private range or cloud metadata is refused and audited; no connection", () => {
+    const dns = resolver({ "loop.test": [["127.0.0.1"]], "private.test": [["192.168.1.10"]], "metadata.test": [["169.254.169.254"]], "cgnat.test": [["100.64.0.1"]], "mapped.test": [["::ffff:10.0.0.1"]] })
+    return Effect.gen(function*() {
+      const { port, total, connections } = yield* server
+      const grants = ["loop.test", "private.test", "metadata.test", "cgnat.test", "mapped.test"].map((host) => new Capability.NetworkOutbound({ host, port }))
+      yield* withProbe(grants, (process) =>
+        Effect.gen(function*() {
+          refused(yield* guestError(process(`http://loop.test:${port}/hello`)), (yield* capabilityEvents).at(-1), "127.0.0.1 (resolved from loop.test) is loopback", "127.0.0.0/8")
+          refused(yield* guestError(process(`http://private.test:${port}/hello`)), (yield* capabilityEvents).at(-1), "192.168.1.10", "private (192.168.0.0/16)")
+          refused(yield* guestError(process(`http://metadata.test:${port}/latest`)), (yield* capabilityEvents).at(-1), "169.254.169.254", "link-local")
+          refused(yield* guestError(process(`http://cgnat.test:${port}/hello`)), (yield* capabilityEvents).at(-1), "100.64.0.1", "carrier-grade NAT")
+          refused(yield* guestError(process(`http://mapped.test:${port}/hello`)), (yield* capabilityEvents).at(-1), "10.0.0.1", "private")
+          assert.strictEqual(total(), 0)
+          assert.strictEqual(connections(), 0)
+        }))
+    }).pipe(Effect.provide(dns.layer))
+  })
+
+  it.effect("IPv4 in decimal, octal and hex, IPv4-mapped IPv6 and ::1 are loopback: refused even under `*`", () =>
+    Effect.gen(function*() {
+      const { port, total, connections } = yield* server
+      yield* withProbe([new Capability.NetworkOutbound({ host: "*" })], (process) =>
+        Effect.gen(function*() {
+          for (const host of ["2130706433", "0177.0.0.1", "0x7f.1", "0x7f000001", "[::ffff:127.0.0.1]"]) {
+            refused(yield* guestError(process(`http://${host}:${port}/hello`)), (yield* capabilityEvents).at(-1), "127.0.0.1 is loopback", "127.0.0.0/8")
+          }
+          refused(yield* guestError(process(`http://[::1]:${port}/hello`)), (yield* capabilityEvents).at(-1), "::1 is loopback", "::1/128")
+          assert.strictEqual(total(), 0)
+          assert.strictEqual(connections(), 0)
+        }))
+    }))
+
+  it.effect("a redirect to a granted name that resolves to a private address is refused at the redirect", () => {
+    const dns = resolver({ "inner.test": [["10.0.0.5"]] })
+    return Effect.gen(function*() {
+      const { port, hits } = yield* server
+      yield* withProbe([local(port), new Capability.NetworkOutbound({ host: "inner.test" })], (process) =>
+        Effect.gen(function*() {
+          refused(yield* guestError(process(`http://127.0.0.1:${port}/to-inner`)), (yield* capabilityEvents).at(-1), "10.0.0.5 (resolved from inner.test) is private", "10.0.0.0/8")
+          assert.strictEqual(hits.get("/to-inner"), 1)
+          assert.strictEqual(hits.get("/secret"), undefined)
+          assert.deepStrictEqual((yield* capabilityEvents).slice(-3), [
+            `127.0.0.1:${port} granted airssys:component/http#fetch`,
+            `inner.test:${port} granted airssys:component/http#fetch: redirect 1`,
+            `inner.test:${port} denied airssys:component/http#fetch: redirect 1: 10.0.0.5 (resolved from inner.test) is private (10.0.0.0/8): only a NetworkOutbound grant naming the address or its range reaches it`
+          ])
+        }))
+    }).pipe(Effect.provide(dns.layer))
+  })
+
+  it.effect("DNS rebinding: public on the check, loopback on a second lookup; the connection goes to the checked address", () => {
+    // 8.8.4.4 is a public address outside every special range, which this test never connects to:
+    // the transport below records where each hop was going and only ever dials loopback.
+    const dns = resolver({ "rebind.test": [["8.8.4.4"], ["127.0.0.1"]] })
+    const dialed: Array<string> = []
+    const recording: Http.Transport = (hop) => {
+      dialed.push(hop.address?.address ?? "(none)")
+      return hop.address?.address === "127.0.0.1"
+        ? Http.nodeTransport(hop)
+        : Effect.fail(new Http.HttpError({ reason: "Unavailable", url: hop.url.href, message: "not dialed by the test" }))
+    }
+    return Effect.gen(function*() {
+      const { port, total, connections } = yield* server
+      yield* withProbe([new Capability.NetworkOutbound({ host: "rebind.test", port })], (process) =>
+        Effect.gen(function*() {
+          assert.include(yield* guestError(process(`http://rebind.test:${port}/hello`)), "not dialed by the test")
+          // One lookup, at the check; the hop was to the address checked, not to a second answer.
+          assert.deepStrictEqual(dns.lookups, ["rebind.test"])
+          assert.deepStrictEqual(dialed, ["8.8.4.4"])
+          assert.strictEqual(total(), 0)
+          // The next call looks up again, gets loopback, and is refused before any dial.
+          refused(yield* guestError(process(`http://rebind.test:${port}/hello`)), (yield* capabilityEvents).at(-1), "127.0.0.1 (resolved from rebind.test)", "loopback")
+          assert.deepStrictEqual(dialed, ["8.8.4.4"])
+          assert.strictEqual(total(), 0)
+          assert.strictEqual(connections(), 0)
+        }), undefined, Layer.effect(Http.Http, Http.make(recording)))
+    }).pipe(Effect.provide(dns.layer))
+  })
+
+  it.effect("an address grant lets a name reach its checked address, connecting to it without a lookup of its own", () => {
+    const dns = resolver({ "app.test": [["127.0.0.1"], ["10.0.0.1"]] })
+    return Effect.gen(function*() {
+      const { port, hits } = yield* server
+      yield* withProbe([new Capability.NetworkOutbound({ host: "app.test", port }), new Capability.NetworkOutbound({ host: "127.0.0.0/8", port })], (process) =>
+        Effect.gen(function*() {
+          // app.test is in no system resolver: the server is reached through the checked address.
+          assert.strictEqual(yield* process(`http://app.test:${port}/hello`), `200 hello from ${port}`)
+          assert.strictEqual(hits.get("/hello"), 1)
+          assert.deepStrictEqual(dns.lookups, ["app.test"])
+        }))
+    }).pipe(Effect.provide(dns.layer))
   })
 })

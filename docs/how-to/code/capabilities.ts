@@ -96,7 +96,7 @@ const auditTrail = Effect.gen(function*() {
 // #region wasi-host
 // The WASI interfaces and outbound HTTP, each a host interface with the Layer behind it. The directory
 // `root` is the one preopen, shown to guests as "/". HTTP is answered by a handler here (a test double
-// that runs every check `Http.layer` runs); in production, `Http.layer()` fetches with Node's fetch.
+// that runs every check `Http.layer` runs); in production, `Http.layer()` fetches with Node's http client.
 const WasiHost = (root: string) =>
   Linker.layer([
     ...Filesystem.hostInterfaces,
@@ -170,6 +170,23 @@ const wasi = (root: string) =>
   }).pipe(Effect.provide(WasiHost(root)))
 // #endregion wasi
 
+// #region named-preopen
+const namedPreopen = (root: string) => {
+  // The guest sees root/shared as "shared", read-write; the grants that go with it are ordinary
+  // FileRead / FileWrite grants on root/shared/**, checked and audited on every use.
+  const shared = { path: path.join(root, "shared"), as: "shared", access: "read-write" } as const
+  const host = Linker.layer([...Filesystem.hostInterfaces, ...Stdio.hostInterfaces]).pipe(
+    Layer.provideMerge(Layer.mergeAll(Filesystem.layer({ preopens: [shared] }), Stdio.layerMemory, Audit.layerMemory({ capacity: 100 })))
+  )
+  return Effect.gen(function*() {
+    fs.mkdirSync(shared.path)
+    const grants = Capability.makeGrants(yield* Filesystem.preopenGrants([shared]))
+    const plugin = yield* Linker.instantiate(yield* Component.fromFile(guest("fs-probe")), { id: "plugin-d", grants })
+    yield* plugin.process(text("write notes.txt kept"))
+    yield* Console.log(`shared/notes.txt = ${fs.readFileSync(path.join(shared.path, "notes.txt"), "utf8")}`)
+  }).pipe(Effect.provide(host))
+}
+// #endregion named-preopen
 // #region environment
 // Toolchains' runtimes read their environment and arguments at start, and exit with a code.
 const CommandHost = Linker.layer([...Environment.hostInterfaces, CliExit.hostInterface, ...Stdio.hostInterfaces]).pipe(
@@ -210,5 +227,6 @@ NodeRuntime.runMain(Effect.gen(function*() {
   yield* step("host code", onBehalf)
   yield* step("audit log", auditTrail)
   yield* step("filesystem, stdio, http", Effect.flatMap(tempDir, wasi))
+  yield* step("named preopen", Effect.flatMap(tempDir, namedPreopen))
   yield* step("environment and exit", environment)
 }).pipe(Effect.scoped, Effect.provide(Host)))
