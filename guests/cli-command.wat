@@ -5,7 +5,8 @@
 ;; variable as "NAME=VALUE\n", then stdin as it is; writes "err\ff\00\n" to stderr; then, when the
 ;; arguments are [_, "exit", N], exit-with-code(N) (N decimal), else returns ok. With the arguments
 ;; [_, "poll"] it only polls the pollables of stdin and stdout (wasi:io/poll, which may suspend: the
-;; component imports the monotonic clock) and writes the ready indices as digits and "\n".
+;; component imports the monotonic clock) and writes the ready indices as digits and "\n". With [_, "spin"]
+;; it writes "spinning\n" to stderr and loops forever without calling the host (only a signal ends it).
 (module
   (import "wasi:cli/environment@0.2.12" "get-environment" (func $get_environment (param i32)))
   (import "wasi:cli/environment@0.2.12" "get-arguments" (func $get_arguments (param i32)))
@@ -24,6 +25,8 @@
   (data (i32.const 1064) "err\ff\00\n")
   (data (i32.const 1072) "=\n")
   (data (i32.const 1080) "poll")
+  (data (i32.const 1088) "spin")
+  (data (i32.const 1096) "spinning\n")
   ;; Bump allocator (run is called once).
   (global $heap (mut i32) (i32.const 4096))
   (func $realloc (export "cabi_realloc") (param $old i32) (param $old_size i32) (param $align i32) (param $size i32) (result i32)
@@ -176,6 +179,11 @@
     (if (i32.and (i32.eq (i32.load (i32.const 44)) (i32.const 2))
           (call $equals (i32.add (i32.load (i32.const 40)) (i32.const 8)) (i32.const 1080) (i32.const 4)))
       (then (return (call $poll_stdio (local.get $stdout)))))
+    (if (i32.and (i32.eq (i32.load (i32.const 44)) (i32.const 2))
+          (call $equals (i32.add (i32.load (i32.const 40)) (i32.const 8)) (i32.const 1088) (i32.const 4)))
+      (then
+        (drop (call $write (call $get_stderr) (i32.const 1096) (i32.const 9)))
+        (loop $spin (br $spin))))
     (drop (call $arguments))
     (if (call $write_bytes (local.get $stdout) (global.get $out) (global.get $out_len)) (then (return (i32.const 1))))
     (drop (call $environment))

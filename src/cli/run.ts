@@ -283,8 +283,9 @@ export const handler = (options: Config) =>
       // whenever its imports allow, it runs in a worker, which a signal or its timeout ends at once.
       component = yield* loadWith({ ...limits, isolation: "worker" })
     }
-    // Otherwise it runs in this thread: a signal is answered when its call ends (its timeout is checked
-    // between fuel slices and at every host call; without fuel, a loop that never calls out is not).
+    // Otherwise it runs in this thread, where a signal is answered when its call ends (its timeout is
+    // checked between fuel slices and at every host call; without fuel, a loop that never calls out is
+    // not): from the executable, this is a child process that its parent kills if a signal does not end it.
     const entry = yield* entryOf(component, options.call)
     const stdio = yield* stdioMode(options.stdio, entry)
     // What the guest sees of `wasi:cli/environment`: a command always gets its name as argv[0].
