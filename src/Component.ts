@@ -238,7 +238,10 @@ export const instantiate = <R = never>(
 ): Effect.Effect<InstanceImpl.Instance, InstantiateError, Scope.Scope | R> =>
   Effect.contextWith((context: Context.Context<R>) => {
     const made = instantiateUnsafe(component, options?.imports ?? {}, context)
-    if (made === undefined) return makeIsolated(component, options?.imports ?? {})
+    if (made === undefined) {
+      const imports = options?.imports ?? {}
+      return makeIsolated(component, imports, auditPoisoning(component, context, imports))
+    }
     if (isInstantiateError(made)) return Effect.fail(made)
     return Effect.acquireRelease(Effect.succeed(made), (instance) => Effect.sync(() => instance.close()))
   })

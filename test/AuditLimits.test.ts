@@ -50,6 +50,17 @@ describe("audit - limit kills, poisoning traps and restarts", () => {
       assert.include(events[0]!.detail, "process")
     }).pipe(Effect.provide(host)))
 
+  it.effect("fuel, worker-isolated - the same limit-exceeded event from an instance in a worker", () =>
+    Effect.gen(function*() {
+      const component = yield* Component.fromFile(guestPath("loop"), { limits: { fuel: 100_000, isolation: "worker" } })
+      const instance = yield* Linker.instantiate(component, { id: "isolated-looper", grants })
+      const error = yield* Effect.flip(instance.process(text("x")))
+      assert.strictEqual(error._tag, "LimitExceeded")
+      yield* Effect.flip(instance.process(text("x")))
+      const events = yield* lifecycle
+      assert.deepStrictEqual(events.map((e) => [e.component, e.action, e.limit, e.value]), [["isolated-looper", "limit-exceeded", "fuel", 100_000]])
+    }).pipe(Effect.provide(host)), { timeout: 60_000 })
+
   it.effect("memory - a limit-exceeded event with the memory cap", () =>
     Effect.gen(function*() {
       const component = yield* Component.fromFile(guestPath("spinner"), { limits: { memoryBytes: 2 * 1024 * 1024 } })

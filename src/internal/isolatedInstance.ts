@@ -29,7 +29,9 @@ interface Pending {
 
 export const makeIsolated = <R>(
   component: Component,
-  imports: HostImports<R>
+  imports: HostImports<R>,
+  /** Told of the instance's first trap or limit kill (as `Instance.make`'s `onPoisoned`: the audit). */
+  onPoisoned?: (error: Trap | LimitExceeded) => void
 ): Effect.Effect<Instance, Trap | LimitExceeded | WasmMemoryExhausted, Scope.Scope | R> =>
   Effect.gen(function*() {
     const context = yield* Effect.context<R>()
@@ -54,6 +56,14 @@ export const makeIsolated = <R>(
     let directCalls: ReadonlyArray<string> = []
 
     const trap = (fn: string, message: string) => new Trap({ componentHash: component.hash, function: fn, message })
+    let reported = false
+    const report = <E extends Trap | LimitExceeded>(error: E): E => {
+      if (!reported && onPoisoned !== undefined) {
+        reported = true
+        onPoisoned(error)
+      }
+      return error
+    }
     const failAll = (message: string) => {
       poison ??= message
       for (const { name, resume } of pending.values()) resume(Effect.fail(trap(name, message)))
@@ -116,10 +126,10 @@ export const makeIsolated = <R>(
             }
             if (reply.fuelExhausted) {
               return done(Effect.fail(
-                new LimitExceeded({ limit: "fuel", componentHash: component.hash, function: fn, allowed: component.limits.fuel })
+                report(new LimitExceeded({ limit: "fuel", componentHash: component.hash, function: fn, allowed: component.limits.fuel }))
               ))
             }
-            return done(Effect.fail(trap(fn, reply.failure.message)))
+            return done(Effect.fail(report(trap(fn, reply.failure.message))))
           }
         }
       })
@@ -170,7 +180,7 @@ export const makeIsolated = <R>(
               poison = `timed out after ${timeoutMillis} ms; worker terminated`
               void worker.terminate()
               return Effect.fail(
-                new LimitExceeded({ limit: "timeout", componentHash: component.hash, function: name, allowed: timeoutMillis })
+                report(new LimitExceeded({ limit: "timeout", componentHash: component.hash, function: name, allowed: timeoutMillis }))
               )
             })
         })
