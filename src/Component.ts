@@ -72,13 +72,14 @@ export interface Component {
 }
 
 /**
- * The entry points the host knows how to drive. A component that exports none of them is of an
- * unexpected world.
+ * The entry points the host knows how to drive: the `processor` and `actor` worlds, and a WASI command's
+ * `wasi:cli/run` (what clang, Rust and `jco new --wasi-command` make; `Instance.call` runs it). A component
+ * that exports none of them is of an unexpected world.
  *
  * @since 0.1.0
  * @category models
  */
-export const hostedEntryPoints: ReadonlyArray<string> = ["process", "airssys:component/handler"]
+export const hostedEntryPoints: ReadonlyArray<string> = ["process", "airssys:component/handler", "wasi:cli/run"]
 
 /**
  * @since 0.1.0

@@ -273,7 +273,7 @@ export const handler = (options: Config) =>
       load(options.component, {
         limits,
         // With --call, any world: the named export is checked below.
-        entryPoints: Option.isSome(options.call) ? [] : [...Component.hostedEntryPoints, runInterface],
+        entryPoints: Option.isSome(options.call) ? [] : Component.hostedEntryPoints,
         cacheDirectory: Option.getOrElse(options.cacheDir, defaultCacheDirectory)
       })
     let component = yield* loadWith(limits)

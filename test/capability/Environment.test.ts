@@ -98,7 +98,7 @@ describe("CliExit", () => {
 
   it.effect("a command's wasi:cli/run ending with exit(0) succeeds; exit(N) is GuestExit(N)", () =>
     Effect.gen(function*() {
-      const component = yield* Component.fromFile(guestPath("cli-command"), { entryPoints: ["wasi:cli/run"] })
+      const component = yield* Component.fromFile(guestPath("cli-command"))
       const plain = yield* Linker.instantiate(component, { id: "plain", grants: Capability.emptyGrants })
       assert.isUndefined(yield* plain.call("wasi:cli/run#run", []))
       const zero = yield* Linker.instantiate(component, {
@@ -214,7 +214,7 @@ describe("Stdio lines and bytes", () => {
     const out: Array<number> = []
     const err: Array<number> = []
     return Effect.gen(function*() {
-      const component = yield* Component.fromFile(guestPath("cli-command"), { entryPoints: ["wasi:cli/run"] })
+      const component = yield* Component.fromFile(guestPath("cli-command"))
       const instance = yield* Linker.instantiate(component, {
         id: "bytes",
         grants: Capability.makeGrants([new Capability.Environment({ variables: { K: "v" }, arguments: ["probe", "a b"] })])

@@ -89,8 +89,8 @@ const host = () => {
 const load = (name: string, limits?: Partial<ResourceLimits.Resolved>) =>
   Component.fromFile(guestPath(name), limits === undefined ? undefined : { limits })
 
-/** A command exports `wasi:cli/run`, which the host drives only when asked to (`entryPoints`). */
-const loadCommand = (name: string) => Component.fromFile(guestPath(name), { entryPoints: ["wasi:cli/run"] })
+/** A command exports `wasi:cli/run`, one of the hosted entry points. */
+const loadCommand = (name: string) => Component.fromFile(guestPath(name))
 
 const grants = (id: string, ...more: ReadonlyArray<Capability.Capability>) =>
   Capability.makeGrants([new Capability.Storage({ namespace: id }), new Capability.FileRead({ glob: `${dataDir}/**` }), ...more])
