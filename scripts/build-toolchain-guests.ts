@@ -11,6 +11,8 @@
  *   guests/js/NAME.js   componentize-qjs (QuickJS)                   -> build/guests/qjs-NAME.wasm
  *                       componentize-js (SpiderMonkey)               -> build/guests/js-kit-NAME.wasm
  *
+ * JavaScript guests are built against `js-WORLD`: the world plus `wasi:filesystem` and `wasi:cli/exit`,
+ * which JavaScript imports directly (see jsWit); a JavaScript command against `js-command`.
  * C and Rust core modules become components with jco's componentEmbed (the world) and componentNew
  * with the WASI preview1 adapter jco ships (reactor for worlds, command for commands). Builds are
  * cached by the hash of every input (the language folder, the kit, the WIT, the toolchain's version,
@@ -155,12 +157,14 @@ const build = async (guest: Guest, tool: Toolchain): Promise<Uint8Array> => {
     // As in build-guests.ts: the WIT as text (componentize-js's sandbox sees no host folders), and no
     // WASI features, so the guest reaches the host only through its world.
     // The world's own WASI imports (files, exit) stay: disableFeatures only drops the engine's.
-    const { component } = await componentize({
+    // (`witWorld`, the WIT as text, is what the build runs on but not in the package's option type.)
+    const options = {
       sourcePath: guest.file,
       witWorld: jsWit(),
       worldName: jsWorld,
-      disableFeatures: ["stdio", "random", "clocks", "http", "fetch-event"]
-    })
+      disableFeatures: ["stdio", "random", "clocks", "http", "fetch-event"] as Array<"stdio" | "random" | "clocks" | "http" | "fetch-event">
+    }
+    const { component } = await componentize(options)
     return component
   }
   const jco = await import("@bytecodealliance/jco")
