@@ -8,4 +8,4 @@
  */
 import { run } from "./shared/guestTour.ts"
 
-run({ language: "JavaScript, QuickJS", toolchain: "qjs", actor: "qjs-actor", files: false })
+run({ language: "JavaScript, QuickJS", toolchain: "qjs", actor: "qjs-actor", files: true })

@@ -11,6 +11,8 @@
  *   guests/js/NAME.js   componentize-qjs (QuickJS)                   -> build/guests/qjs-NAME.wasm
  *                       componentize-js (SpiderMonkey)               -> build/guests/js-kit-NAME.wasm
  *
+ * JavaScript guests are built against `js-WORLD`: the world plus `wasi:filesystem` and `wasi:cli/exit`,
+ * which JavaScript imports directly (see jsWit); a JavaScript command against `js-command`.
  * C and Rust core modules become components with jco's componentEmbed (the world) and componentNew
  * with the WASI preview1 adapter jco ships (reactor for worlds, command for commands). Builds are
  * cached by the hash of every input (the language folder, the kit, the WIT, the toolchain's version,
@@ -82,6 +84,7 @@ const inputHash = (guest: Guest, tool: Toolchain): string => {
     for (const file of fs.readdirSync(dir).sort()) hash.update(file).update(fs.readFileSync(path.join(dir, file)))
   }
   hash.update(fs.readFileSync(witPath))
+  if (guest.language === "qjs" || guest.language === "componentize-js") hash.update(jsWit())
   hash.update(fs.readFileSync(adapterPath(guest.command ? "command" : "reactor")))
   return hash.digest("hex")
 }
@@ -106,32 +109,62 @@ const compile = (guest: Guest, tool: Toolchain, out: string): void => {
   execFileSync(compiler, args, { stdio: "inherit" })
 }
 
+const wasiWitDir = path.join(jcoLib, "wit", "builtin", "0.2.12")
+
+/** A WASI 0.2.12 package from jco's WIT, nested (`package wasi:x@0.2.12 { ... }`) to append to a file. */
+const nestedWasiPackage = (name: string): string => {
+  const text = fs.readFileSync(path.join(wasiWitDir, `wasi-${name}`, "package.wit"), "utf8")
+  return `${text.replace(/^package ([^;]+);/m, "package $1 {")}\n}\n`
+}
+
+/**
+ * The WIT the JavaScript guests are built against: wit/airssys.wit, plus for each world a `js-WORLD`
+ * that adds the WASI imports the guests call directly (files and exit; C and Rust reach them through
+ * the preview1 adapter), and `js-command`, a WASI command; with the WASI packages they need.
+ */
+const jsWit = (): string => {
+  const wasi = ["cli", "clocks", "filesystem", "io", "random", "sockets"]
+  const worlds = Array.from(fs.readFileSync(witPath, "utf8").matchAll(/^world ([a-z-]+)/gm), (m) => m[1]!).map((world) =>
+    `world js-${world} {\n  include ${world};\n  import wasi:filesystem/preopens@0.2.12;\n  import wasi:filesystem/types@0.2.12;\n  import wasi:cli/exit@0.2.12;\n}\n`)
+  const command = "world js-command {\n  import wasi:cli/environment@0.2.12;\n  import wasi:cli/exit@0.2.12;\n" +
+    "  import wasi:cli/stdout@0.2.12;\n  import wasi:cli/stderr@0.2.12;\n  export wasi:cli/run@0.2.12;\n}\n"
+  return [fs.readFileSync(witPath, "utf8"), ...worlds, command, ...wasi.map(nestedWasiPackage)].join("\n")
+}
+
 const build = async (guest: Guest, tool: Toolchain): Promise<Uint8Array> => {
   const witSource = fs.readFileSync(witPath, "utf8")
+  const jsWorld = `js-${guest.world ?? "command"}`
   if (guest.language === "qjs") {
     const { componentize } = await import("componentize-qjs")
+    // componentize-qjs reads WIT from a path: the generated one goes to a temp folder.
+    const temp = fs.mkdtempSync(path.join(os.tmpdir(), "airssys-qjs-"))
+    const jsWitPath = path.join(temp, "guest.wit")
+    fs.writeFileSync(jsWitPath, jsWit())
     const { component } = await componentize({
-      witPath,
+      witPath: jsWitPath,
       jsSource: fs.readFileSync(guest.file, "utf8"),
       jsPath: guest.file,
       // Relative imports (the kit in kits/js) resolve inside the repository.
       moduleRoot: root,
       // The non-async runtime: jco's glue runs the component model's synchronous ABI.
       sync: true,
-      ...(guest.world === undefined ? {} : { world: guest.world })
-    })
+      world: jsWorld
+    }).finally(() => fs.rmSync(temp, { recursive: true, force: true }))
     return component
   }
   if (guest.language === "componentize-js") {
     const { componentize } = await import("@bytecodealliance/componentize-js")
     // As in build-guests.ts: the WIT as text (componentize-js's sandbox sees no host folders), and no
     // WASI features, so the guest reaches the host only through its world.
+    // The world's own WASI imports (files, exit) stay: disableFeatures only drops the engine's.
+    // (`witWorld`, the WIT as text, is what the build runs on but not in the package's option type.)
     const options = {
       sourcePath: guest.file,
-      witWorld: witSource,
+      witWorld: jsWit(),
+      worldName: jsWorld,
       disableFeatures: ["stdio", "random", "clocks", "http", "fetch-event"] as Array<"stdio" | "random" | "clocks" | "http" | "fetch-event">
     }
-    const { component } = await componentize(guest.world === undefined ? options : { ...options, worldName: guest.world })
+    const { component } = await componentize(options)
     return component
   }
   const jco = await import("@bytecodealliance/jco")

@@ -24,7 +24,7 @@ export interface Tour {
   readonly toolchain: Language
   /** build/guests/NAME.wasm */
   readonly actor: string
-  /** Whether the guest reaches files (C and Rust, through the WASI preview1 adapter). */
+  /** Whether the guest reaches files (C and Rust through the WASI preview1 adapter, JavaScript importing wasi:filesystem). */
   readonly files: boolean
 }
 

@@ -9,7 +9,8 @@ guestSuite({
   toolchain: "componentize-js",
   processor: "js-kit-processor",
   actor: "js-kit-actor",
-  wasi: false,
+  command: "js-kit-command",
+  wasi: true,
   outOfMemory: "GuestError",
   timeout: 180_000
 })

@@ -9,6 +9,7 @@ guestSuite({
   toolchain: "qjs",
   processor: "qjs-processor",
   actor: "qjs-actor",
-  wasi: false,
+  command: "qjs-command",
+  wasi: true,
   outOfMemory: "GuestError"
 })

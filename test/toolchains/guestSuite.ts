@@ -2,7 +2,7 @@
  * One suite, run for every language whose guests are built by a real toolchain (scripts/build-toolchain-guests.ts):
  * C (clang + wasi-libc, preview1 reactor adapter), Rust (rustc's wasm32-wasi std), JavaScript on
  * QuickJS (componentize-qjs) and on SpiderMonkey (componentize-js). Each language's processor, actor
- * and (compiled languages) command guest is driven under the **default** limits, with the library's
+ * and command guest is driven under the **default** limits, with the library's
  * own host interfaces: calls, typed errors, fuel and timeout, the memory cap, audited denials, a
  * supervised restart. The guests understand the same text commands (guests/README.md).
  *
@@ -44,9 +44,9 @@ export interface GuestLanguage {
   /** Output names in build/guests, without `.wasm`. */
   readonly processor: string
   readonly actor: string
-  /** A WASI command (`wasi:cli/run`), for compiled languages. */
+  /** A WASI command (`wasi:cli/run`). */
   readonly command?: string | undefined
-  /** Whether its guests reach files (wasi:filesystem through the preview1 adapter) and call exit. */
+  /** Whether its guests reach files (wasi:filesystem: through the preview1 adapter, or imported by JS) and call exit. */
   readonly wasi: boolean
   /** How the language meets a refused `memory.grow`: its own error, or a trap the host reads as the cap. */
   readonly outOfMemory: "GuestError" | "LimitExceeded"
@@ -54,9 +54,10 @@ export interface GuestLanguage {
   readonly timeout?: number | undefined
 }
 
-// A preopened folder with one file in it, shown to guests as /data.
+// A preopened folder shown to guests as /data, with a file the guests may read and one they may not.
 const dataDir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "airssys-toolchain-")))
 fs.writeFileSync(path.join(dataDir, "hello.txt"), "hello from the host")
+fs.writeFileSync(path.join(dataDir, "secret.txt"), "not for guests")
 process.once("exit", () => fs.rmSync(dataDir, { recursive: true, force: true }))
 
 /** Everything a toolchain's guest imports, each host interface with its library layer; audit in memory. */
@@ -93,7 +94,7 @@ const load = (name: string, limits?: Partial<ResourceLimits.Resolved>) =>
 const loadCommand = (name: string) => Component.fromFile(guestPath(name))
 
 const grants = (id: string, ...more: ReadonlyArray<Capability.Capability>) =>
-  Capability.makeGrants([new Capability.Storage({ namespace: id }), new Capability.FileRead({ glob: `${dataDir}/**` }), ...more])
+  Capability.makeGrants([new Capability.Storage({ namespace: id }), new Capability.FileRead({ glob: `${dataDir}/hello.txt` }), ...more])
 
 const run = (instance: { process: (input: Uint8Array) => Effect.Effect<Uint8Array, unknown> }, command: string) =>
   Effect.map(instance.process(text(command)), decode)
@@ -191,7 +192,7 @@ export const guestSuite = (language: GuestLanguage): void => {
         }
       }).pipe(Effect.provide(host())), options)
 
-    it.effect("capabilities - another namespace" + (language.wasi ? " and a write without FileWrite are" : " is") + " denied and audited", () =>
+    it.effect("capabilities - another namespace" + (language.wasi ? ", a read outside FileRead and a write without FileWrite are" : " is") + " denied and audited", () =>
       Effect.gen(function*() {
         const guest = yield* Linker.instantiate(yield* load(language.processor), { id: "guest", grants: grants("guest") })
         const storage = yield* failure(run(guest, "get other secret"))
@@ -199,6 +200,9 @@ export const guestSuite = (language: GuestLanguage): void => {
         assert.include(String(storage.payload), "denied")
         const expected = ["Storage"]
         if (language.wasi) {
+          const read = yield* failure(run(guest, "read /data/secret.txt"))
+          assert.strictEqual(read._tag, "GuestError")
+          expected.push("FileRead")
           const write = yield* failure(run(guest, "write /data/hello.txt overwritten"))
           assert.strictEqual(write._tag, "GuestError")
           assert.strictEqual(fs.readFileSync(path.join(dataDir, "hello.txt"), "utf8"), "hello from the host")
