@@ -13,6 +13,7 @@
  *
  * @internal
  */
+import { type Cursor, encodeUnsigned, readUnsigned } from "./leb128.ts"
 
 /** Names the custom section that carries a stub's index among the component's core modules. */
 export const stubSection = "airssys:core-index"
@@ -28,33 +29,6 @@ const componentSectionId = { coreModule: 1, component: 4 } as const
 const codeSectionId = 10
 const customSectionId = 0
 
-interface Cursor {
-  pos: number
-}
-
-const readU32 = (bytes: Uint8Array, cursor: Cursor): number | undefined => {
-  let result = 0
-  let scale = 1
-  for (let i = 0; i < 5; i++) {
-    if (cursor.pos >= bytes.length) return undefined
-    const byte = bytes[cursor.pos++]!
-    result += (byte & 0x7f) * scale
-    if ((byte & 0x80) === 0) return result > 0xffff_ffff ? undefined : result
-    scale *= 128
-  }
-  return undefined
-}
-
-const u32 = (value: number): Array<number> => {
-  const out: Array<number> = []
-  let rest = value
-  do {
-    const low = rest % 128
-    rest = Math.floor(rest / 128)
-    out.push(rest > 0 ? low | 0x80 : low)
-  } while (rest > 0)
-  return out
-}
 
 interface Section {
   readonly id: number
@@ -70,7 +44,7 @@ const sections = (bytes: Uint8Array): Array<Section> | undefined => {
   while (cursor.pos < bytes.length) {
     const start = cursor.pos
     const id = bytes[cursor.pos++]!
-    const size = readU32(bytes, cursor)
+    const size = readUnsigned(bytes, cursor)
     if (size === undefined || cursor.pos + size > bytes.length) return undefined
     out.push({ id, start, contents: cursor.pos, end: cursor.pos + size })
     cursor.pos += size
@@ -80,7 +54,7 @@ const sections = (bytes: Uint8Array): Array<Section> | undefined => {
 
 const section = (id: number, contents: ReadonlyArray<Uint8Array | ReadonlyArray<number>>): Array<Uint8Array | ReadonlyArray<number>> => {
   const size = contents.reduce((n, part) => n + part.length, 0)
-  return [[id, ...u32(size)], ...contents]
+  return [[id, ...encodeUnsigned(size)], ...contents]
 }
 
 const concat = (parts: ReadonlyArray<Uint8Array | ReadonlyArray<number>>): Uint8Array => {
@@ -109,13 +83,13 @@ const stubModule = (module: Uint8Array, index: number): Uint8Array | undefined =
       out.push(module.subarray(s.start, s.end))
       continue
     }
-    const count = readU32(module, { pos: s.contents })
+    const count = readUnsigned(module, { pos: s.contents })
     if (count === undefined) return undefined
     const bodies = new Uint8Array(count * trapBody.length)
     for (let i = 0; i < count; i++) bodies.set(trapBody, i * trapBody.length)
-    out.push(...section(codeSectionId, [u32(count), bodies]))
+    out.push(...section(codeSectionId, [encodeUnsigned(count), bodies]))
   }
-  out.push(...section(customSectionId, [u32(nameBytes.length), nameBytes, u32(index)]))
+  out.push(...section(customSectionId, [encodeUnsigned(nameBytes.length), nameBytes, encodeUnsigned(index)]))
   return concat(out)
 }
 
@@ -161,12 +135,12 @@ export const stubIndex = (module: Uint8Array): number | undefined => {
   for (const s of parts) {
     if (s.id !== customSectionId) continue
     const cursor: Cursor = { pos: s.contents }
-    const length = readU32(module, cursor)
+    const length = readUnsigned(module, cursor)
     if (length !== nameBytes.length) continue
     const name = module.subarray(cursor.pos, cursor.pos + length)
     if (!name.every((b, i) => b === nameBytes[i])) continue
     cursor.pos += length
-    return readU32(module, cursor)
+    return readUnsigned(module, cursor)
   }
   return undefined
 }
@@ -179,7 +153,7 @@ export const isStub = (module: Uint8Array): boolean => {
   const code = sections(module)?.find((s) => s.id === codeSectionId)
   if (code === undefined) return false
   const cursor: Cursor = { pos: code.contents }
-  const count = readU32(module, cursor)
+  const count = readUnsigned(module, cursor)
   if (count === undefined || count === 0) return false
   return code.end - cursor.pos === count * trapBody.length &&
     module.subarray(cursor.pos, code.end).every((b, i) => b === trapBody[i % trapBody.length])

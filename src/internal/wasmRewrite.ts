@@ -42,6 +42,7 @@ import * as path from "node:path"
 import { Worker } from "node:worker_threads"
 import { Data, Result } from "effect"
 import { fastFuelVersion, meterFuel } from "./fuelRewrite.ts"
+import { type Cursor, encodeUnsigned, readUnsigned } from "./leb128.ts"
 
 // The worker's module sits beside this one: `.ts` in the repository, `.js` in the built package.
 const moduleExtension = import.meta.url.slice(import.meta.url.lastIndexOf("."))
@@ -104,39 +105,6 @@ interface Section {
   readonly end: number
 }
 
-/** A read position; `undefined` results mean the bytes ran out or an integer was out of range. */
-interface Cursor {
-  pos: number
-}
-
-/** Unsigned LEB128, up to 2^53 (exact in a double); `bits` bounds the encoding's length. */
-const readUnsigned = (bytes: Uint8Array, cursor: Cursor, bits: 32 | 64): number | undefined => {
-  const maxLength = Math.ceil(bits / 7)
-  let result = 0
-  let scale = 1
-  for (let i = 0; i < maxLength; i++) {
-    if (cursor.pos >= bytes.length) return undefined
-    const byte = bytes[cursor.pos++]!
-    result += (byte & 0x7f) * scale
-    if ((byte & 0x80) === 0) {
-      if (bits === 32 && result > 0xffff_ffff) return undefined
-      return result > Number.MAX_SAFE_INTEGER ? undefined : result
-    }
-    scale *= 128
-  }
-  return undefined
-}
-
-const encodeUnsigned = (value: number): Array<number> => {
-  const out: Array<number> = []
-  let rest = value
-  do {
-    const low = rest % 128
-    rest = Math.floor(rest / 128)
-    out.push(rest > 0 ? low | 0x80 : low)
-  } while (rest > 0)
-  return out
-}
 
 const checkCoreHeader = (bytes: Uint8Array): WasmRewriteError | undefined => {
   if (bytes.length < 8 || magic.some((b, i) => bytes[i] !== b)) {
