@@ -5,7 +5,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Component } from "../src/index.ts"
-import { decode, guestBytes, guestPath, text } from "./fixtures.ts"
+import { decode, guestBytes, guestPath, runProgram, text } from "./fixtures.ts"
 
 const loadFailure = (bytes: Uint8Array) =>
   Component.fromBytes(bytes).pipe(
@@ -90,22 +90,12 @@ describe("Component", () => {
   // In a child process: it uses up every WebAssembly memory V8 gives a process (~16k).
   it.effect("fromBytes - with no wasm memory left, the first load is Exhausted, nothing goes unhandled, and loads recover", () =>
     Effect.gen(function*() {
-      const root = path.resolve(import.meta.dirname, "..")
-      const pinned = path.join(root, "node_modules", ".bin", "node")
-      const stdout = yield* Effect.callback<string, Error>((resume) => {
-        execFile(
-          fs.existsSync(pinned) ? pinned : process.execPath,
-          ["--expose-gc", path.join(root, "test", "programs", "wasmMemoryExhausted.ts")],
-          { cwd: root },
-          (error, out, err) => resume(error === null ? Effect.succeed(out) : Effect.fail(new Error(`${error.message}\n${err}`)))
-        )
-      })
-      const report = JSON.parse(stdout.trim().split("\n").at(-1)!) as {
+      const report = yield* runProgram<{
         readonly memories: number
         readonly exhausted: string
         readonly recovered: string
         readonly unhandled: ReadonlyArray<string>
-      }
+      }>("wasmMemoryExhausted")
       assert.isAbove(report.memories, 1000)
       assert.strictEqual(report.exhausted, "Exhausted")
       assert.deepStrictEqual(report.unhandled, [])

@@ -5,11 +5,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Duration, Effect } from "effect"
-import { execFile } from "node:child_process"
-import * as fs from "node:fs"
-import * as path from "node:path"
 import { Component, ResourceLimits } from "../src/index.ts"
-import { guestBytes, steppingClock, text } from "./fixtures.ts"
+import { guestBytes, runProgram, steppingClock, text } from "./fixtures.ts"
 
 /** The same component with other bytes (a trailing custom section): a component of its own, with its own pool. */
 const freshCopy = (bytes: Uint8Array, label: string): Uint8Array => {
@@ -123,22 +120,12 @@ describe("instantiation under limits", () => {
   // In a child process: it uses up every WebAssembly memory V8 gives a process (~16k).
   it.effect("with no wasm memory left, instantiate is WasmMemoryExhausted (not a Trap) with what to do, and recovers", () =>
     Effect.gen(function*() {
-      const root = path.resolve(import.meta.dirname, "..")
-      const pinned = path.join(root, "node_modules", ".bin", "node")
-      const stdout = yield* Effect.callback<string, Error>((resume) => {
-        execFile(
-          fs.existsSync(pinned) ? pinned : process.execPath,
-          ["--expose-gc", path.join(root, "test", "programs", "instantiateExhausted.ts")],
-          { cwd: root },
-          (error, out, err) => resume(error === null ? Effect.succeed(out) : Effect.fail(new Error(`${error.message}\n${err}`)))
-        )
-      })
-      const report = JSON.parse(stdout.trim().split("\n").at(-1)!) as {
+      const report = yield* runProgram<{
         readonly memories: number
         readonly exhausted: ReadonlyArray<string>
         readonly message: string
         readonly recovered: ReadonlyArray<string>
-      }
+      }>("instantiateExhausted")
       assert.isAbove(report.memories, 1000)
       assert.deepStrictEqual(report.exhausted, ["WasmMemoryExhausted", "WasmMemoryExhausted"])
       assert.include(report.message, "keep fewer instances alive or spread components over more processes")

@@ -2,6 +2,7 @@
  * Paths and bytes of the guest components built from `guests/` by `scripts/build-guests.ts`.
  */
 import { type Clock, Effect, Logger, References } from "effect"
+import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 
@@ -83,3 +84,21 @@ export const steppingClock = (stepMillis: number, sleeper?: Clock.Clock) => {
   }
   return { clock, state }
 }
+
+/**
+ * Runs `test/programs/NAME.ts` in a child process on the pinned Node (with `--expose-gc`) and answers the
+ * JSON report on its last line of output: for tests that must not share this process's state (such as
+ * using up every WebAssembly memory V8 gives a process).
+ */
+export const runProgram = <A>(name: string): Effect.Effect<A, Error> =>
+  Effect.callback<A, Error>((resume) => {
+    const root = path.resolve(import.meta.dirname, "..")
+    const pinned = path.join(root, "node_modules", ".bin", "node")
+    execFile(
+      fs.existsSync(pinned) ? pinned : process.execPath,
+      ["--expose-gc", path.join(root, "test", "programs", `${name}.ts`)],
+      { cwd: root },
+      (error, out, err) =>
+        resume(error === null ? Effect.succeed(JSON.parse(out.trim().split("\n").at(-1)!) as A) : Effect.fail(new Error(`${error.message}\n${err}`)))
+    )
+  })
