@@ -5,7 +5,7 @@
  */
 import { Deferred, Effect, Exit, Logger, Queue, Schedule, Scope } from "effect"
 import { Actor, Component, DeadLetters, Supervisor } from "../src/index.ts"
-import { fuelImportModule, makeFuelHost } from "../src/internal/fuelMeter.ts"
+import { fuelImportModule, makeFuelHost } from "../src/internal/run/fuelMeter.ts"
 import { guestBytes } from "../test/fixtures.ts"
 import { measureBatch, type Options, type Row } from "./harness.ts"
 

@@ -6,7 +6,7 @@
  * Usage: node bench/fuel.ts [--smoke]
  */
 import { parse } from "@bytecodealliance/jco"
-import * as Rewrite from "../src/internal/wasmRewrite.ts"
+import * as Rewrite from "../src/internal/load/wasmRewrite.ts"
 import { printTable, type Row } from "./harness.ts"
 
 const smoke = process.argv.includes("--smoke")

@@ -3,7 +3,7 @@
  * function, in the same process. The host-call rows go through the host bridge exactly as a guest's
  * import call does: jco calls the import trampoline, which runs the bound function's Effect to an Exit
  * (`Effect.runSyncExitWith`) and settles it into the guest's value or `err`; for a linked function the
- * bridge takes its specialisation (check and audit without a fiber, see src/internal/linker.ts).
+ * bridge takes its specialisation (check and audit without a fiber, see src/internal/host/linker.ts).
  *
  * Rows, per host call:
  * - `bare: Effect.succeed`: a constant answer (Effect's no-fiber fast path: a floor, not a host function).
@@ -44,7 +44,7 @@ import * as Capability from "../src/Capability.ts"
 import * as Component from "../src/Component.ts"
 import * as Linker from "../src/Linker.ts"
 import { HostRefusal } from "../src/ComponentError.ts"
-import { type HostImports, makeBinding, specialize, type Specialized } from "../src/internal/hostBridge.ts"
+import { type HostImports, makeBinding, specialize, type Specialized } from "../src/internal/host/hostBridge.ts"
 import { guestBytes, text } from "../test/fixtures.ts"
 import { measureSync, type Options, printTable, type Row } from "./harness.ts"
 

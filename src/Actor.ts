@@ -20,8 +20,8 @@ import { ActorCrashed, ActorStopped, MailboxFull, RequestTimeout, type StopReaso
 import * as Component from "./Component.ts"
 import { type CallError, LinkError, Trap } from "./ComponentError.ts"
 import * as DeadLetters from "./DeadLetters.ts"
-import type { HostImports } from "./internal/hostBridge.ts"
-import * as SupervisorEngine from "./internal/childHandle.ts"
+import type { HostImports } from "./internal/host/hostBridge.ts"
+import * as SupervisorEngine from "./internal/run/childHandle.ts"
 import type { Instance, Message } from "./Instance.ts"
 import type * as Supervisor from "./Supervisor.ts"
 

@@ -44,8 +44,8 @@
 import { Cause, Clock, Context, Effect, Layer, LogLevel, References, Schema, type Scope } from "effect"
 import type * as Fiber from "effect/Fiber"
 import { Decision } from "./Capability.ts"
-import * as Chain from "./internal/auditChain.ts"
-import * as AuditFile from "./internal/auditFile.ts"
+import * as Chain from "./internal/audit/auditChain.ts"
+import * as AuditFile from "./internal/audit/auditFile.ts"
 
 // -----------------------------------------------------------------------------
 // models

@@ -42,10 +42,10 @@
  * @since 0.1.0
  */
 import { Effect, Result, Schema, SchemaIssue } from "effect"
-import * as ConfigIssue from "./internal/capabilityConfig.ts"
-import * as Matching from "./internal/capabilityMatch.ts"
-import * as Ip from "./internal/ipAddress.ts"
-import * as Paths from "./internal/capabilityPath.ts"
+import * as ConfigIssue from "./internal/host/capabilityConfig.ts"
+import * as Matching from "./internal/host/capabilityMatch.ts"
+import * as Ip from "./internal/host/ipAddress.ts"
+import * as Paths from "./internal/host/capabilityPath.ts"
 
 /**
  * @since 0.1.0

@@ -35,7 +35,7 @@ import { Context, Duration, Effect, Exit, Layer, Option, Schema, Scope, Semaphor
 import * as Actor from "./Actor.ts"
 import * as Capability from "./Capability.ts"
 import type * as Component from "./Component.ts"
-import type { HostImports } from "./internal/hostBridge.ts"
+import type { HostImports } from "./internal/host/hostBridge.ts"
 import * as Linker from "./Linker.ts"
 import * as Registry from "./Registry.ts"
 import * as Supervisor from "./Supervisor.ts"

@@ -10,11 +10,11 @@
 import { Clock, Duration, Effect, Exit } from "effect"
 import type { Component } from "./Component.ts"
 import { type CallError, GuestError, GuestExit, InstancePoisoned, LimitExceeded, Trap, WasmMemoryExhausted } from "./ComponentError.ts"
-import { type FuelMeter, fuelMeter } from "./internal/fuelMeter.ts"
-import * as Abi from "./internal/canonicalAbi.ts"
-import { type Deadline, deadlineMessage } from "./internal/hostBridge.ts"
+import { type FuelMeter, fuelMeter } from "./internal/run/fuelMeter.ts"
+import * as Abi from "./internal/run/canonicalAbi.ts"
+import { type Deadline, deadlineMessage } from "./internal/host/hostBridge.ts"
 import * as Jco from "./internal/jco.ts"
-import { unversioned } from "./internal/witWorld.ts"
+import { unversioned } from "./internal/load/witWorld.ts"
 
 /**
  * @since 0.1.0

@@ -41,8 +41,8 @@ import * as Audit from "./Audit.ts"
 import * as Capability from "./Capability.ts"
 import * as Component from "./Component.ts"
 import type { HostRefusal, LinkError, Trap } from "./ComponentError.ts"
-import type { HostImports, ResourceType } from "./internal/hostBridge.ts"
-import * as Impl from "./internal/linker.ts"
+import type { HostImports, ResourceType } from "./internal/host/hostBridge.ts"
+import * as Impl from "./internal/host/linker.ts"
 import type * as Instance from "./Instance.ts"
 
 // -----------------------------------------------------------------------------

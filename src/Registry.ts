@@ -21,7 +21,7 @@
 import { Clock, Context, Effect, Layer, Option, PubSub, Schema, type Scope, Stream } from "effect"
 import type * as Actor from "./Actor.ts"
 import * as Capability from "./Capability.ts"
-import * as Live from "./internal/registryLive.ts"
+import * as Live from "./internal/run/registryLive.ts"
 
 // -----------------------------------------------------------------------------
 // models

@@ -36,8 +36,8 @@ import * as Audit from "./Audit.ts"
 import * as Capability from "./Capability.ts"
 import * as DeadLetters from "./DeadLetters.ts"
 import type { Message } from "./Instance.ts"
-import * as Live from "./internal/registryLive.ts"
-import * as Bucket from "./internal/routerTokenBucket.ts"
+import * as Live from "./internal/run/registryLive.ts"
+import * as Bucket from "./internal/run/routerTokenBucket.ts"
 import * as Registry from "./Registry.ts"
 
 // -----------------------------------------------------------------------------

@@ -44,7 +44,7 @@
  */
 import { Duration, Effect, Metric, Schedule, Schema } from "effect"
 import type { Scope } from "effect"
-import * as internal from "./internal/supervisor.ts"
+import * as internal from "./internal/run/supervisor.ts"
 
 /**
  * When a child is restarted.

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Glob, Result } from "effect"
 import * as Capability from "../src/Capability.ts"
-import { matchesPathGlob, pathRuleKind } from "../src/internal/capabilityMatch.ts"
+import { matchesPathGlob, pathRuleKind } from "../src/internal/host/capabilityMatch.ts"
 
 const grantsOf = (config: ReadonlyArray<Record<string, unknown>>) => Capability.decodeGrants(config)
 

@@ -221,7 +221,7 @@ describe("Component.prewarm", () => {
     Effect.gen(function*() {
       const component = yield* Component.fromBytes(freshCopy(guestBytes("echo"), "refill"))
       yield* Component.prewarm(component, 2)
-      const { limitsKey, take: takeKeyed } = yield* Effect.promise(() => import("../src/internal/instancePool.ts"))
+      const { limitsKey, take: takeKeyed } = yield* Effect.promise(() => import("../src/internal/run/instancePool.ts"))
       const take = (loaded: typeof component.loaded) => takeKeyed(loaded, limitsKey(component.limits))
       assert.isDefined(take(component.loaded))
       assert.isDefined(take(component.loaded))

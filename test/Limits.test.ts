@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Fiber, Schedule } from "effect"
 import { TestClock } from "effect/testing"
 import { Actor, Component, ComponentError, DeadLetters, ResourceLimits, Supervisor } from "../src/index.ts"
-import { sliceUnits } from "../src/internal/fuelMeter.ts"
+import { sliceUnits } from "../src/internal/run/fuelMeter.ts"
 import { decode, guestBytes, steppingClock, text } from "./fixtures.ts"
 
 const u32 = (n: number) => new Uint8Array(new Uint32Array([n]).buffer)

@@ -190,7 +190,7 @@ describe("the npm package", { timeout: 300_000 }, () => {
     assert.deepStrictEqual(outside, [])
     const sources = files.filter((file) => file.endsWith(".ts") && !file.endsWith(".d.ts"))
     assert.deepStrictEqual(sources, [])
-    for (const needed of ["dist/index.js", "dist/index.d.ts", "dist/index.js.map", "dist/cli/main.js", "dist/internal/instanceWorker.js", "dist/internal/wasmFuelWorker.js", "wit/airssys.wit", "LICENSE", "README.md"]) {
+    for (const needed of ["dist/index.js", "dist/index.d.ts", "dist/index.js.map", "dist/cli/main.js", "dist/internal/run/instanceWorker.js", "dist/internal/load/wasmFuelWorker.js", "wit/airssys.wit", "LICENSE", "README.md"]) {
       assert.include(files, needed)
     }
     console.log(`tarball ${packed.filename}: ${(packed.size / 1024).toFixed(0)} KiB packed, ${(packed.unpackedSize / 1024).toFixed(0)} KiB unpacked, ${files.length} files`)

@@ -3,7 +3,7 @@ import { transpileBytes } from "@bytecodealliance/jco-transpile"
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import { Component, ResourceLimits } from "../src/index.ts"
-import { isStub, stubCores, stubIndex } from "../src/internal/coreStubs.ts"
+import { isStub, stubCores, stubIndex } from "../src/internal/load/coreStubs.ts"
 import { guestBytes, guestPath } from "./fixtures.ts"
 
 const options = { name: "component", instantiation: "async", emitTypescriptDeclarations: false } as const

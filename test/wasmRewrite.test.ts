@@ -5,7 +5,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Worker } from "node:worker_threads"
-import * as Rewrite from "../src/internal/wasmRewrite.ts"
+import * as Rewrite from "../src/internal/load/wasmRewrite.ts"
 import * as ResourceLimits from "../src/ResourceLimits.ts"
 import { decode, guestBytes, text } from "./fixtures.ts"
 

@@ -11,7 +11,7 @@
  * @since 0.1.0
  */
 import { Effect } from "effect"
-import { ExitSignal } from "../internal/exitSignal.ts"
+import { ExitSignal } from "../internal/run/exitSignal.ts"
 import * as Linker from "../Linker.ts"
 
 /**

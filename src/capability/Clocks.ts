@@ -21,7 +21,7 @@
  * @since 0.1.0
  */
 import { Context, Duration, Effect, Layer } from "effect"
-import * as WasiIo from "../internal/wasiIo.ts"
+import * as WasiIo from "../internal/host/wasiIo.ts"
 import * as Linker from "../Linker.ts"
 
 // -----------------------------------------------------------------------------

@@ -64,8 +64,8 @@ import { Context, Effect, Layer, Result, Schema } from "effect"
 import * as nodePath from "node:path"
 import * as Audit from "../Audit.ts"
 import * as Capability from "../Capability.ts"
-import * as Wasi from "../internal/wasiFilesystem.ts"
-import * as WasiIo from "../internal/wasiIo.ts"
+import * as Wasi from "../internal/host/wasiFilesystem.ts"
+import * as WasiIo from "../internal/host/wasiIo.ts"
 import * as Linker from "../Linker.ts"
 
 // -----------------------------------------------------------------------------

@@ -37,7 +37,7 @@ import { Context, Duration, Effect, Layer, Schema } from "effect"
 import * as Audit from "../Audit.ts"
 import * as Capability from "../Capability.ts"
 import { HostRefusal } from "../ComponentError.ts"
-import * as Egress from "../internal/httpEgress.ts"
+import * as Egress from "../internal/host/httpEgress.ts"
 import * as Linker from "../Linker.ts"
 import * as Resolver from "./Resolver.ts"
 

@@ -14,7 +14,7 @@
 import { Effect } from "effect"
 import * as Audit from "../Audit.ts"
 import { HostRefusal } from "../ComponentError.ts"
-import { resource } from "../internal/hostBridge.ts"
+import { resource } from "../internal/host/hostBridge.ts"
 import * as Linker from "../Linker.ts"
 
 /**

@@ -26,8 +26,8 @@
  */
 import { Context, Effect, Layer } from "effect"
 import * as fs from "node:fs"
-import { atCallEnd } from "../internal/hostBridge.ts"
-import * as WasiIo from "../internal/wasiIo.ts"
+import { atCallEnd } from "../internal/host/hostBridge.ts"
+import * as WasiIo from "../internal/host/wasiIo.ts"
 import * as Linker from "../Linker.ts"
 
 // -----------------------------------------------------------------------------

@@ -13,11 +13,11 @@ import { createRequire } from "node:module"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads"
-import { GuestErr } from "./canonicalAbi.ts"
-import { ExitSignal } from "./exitSignal.ts"
-import { type FuelHost, fuelImportModule, makeFuelHost } from "./fuelMeter.ts"
-import { isStub, stubCores, type Stubbed, stubIndex } from "./coreStubs.ts"
-import { parseWorld, unversioned } from "./witWorld.ts"
+import { GuestErr } from "./run/canonicalAbi.ts"
+import { ExitSignal } from "./run/exitSignal.ts"
+import { type FuelHost, fuelImportModule, makeFuelHost } from "./run/fuelMeter.ts"
+import { isStub, stubCores, type Stubbed, stubIndex } from "./load/coreStubs.ts"
+import { parseWorld, unversioned } from "./load/witWorld.ts"
 
 // jco's transpiler and wasm-tools as a library (`@bytecodealliance/jco-transpile`), not the jco CLI
 // package: the CLI pulls in componentize-js, TypeScript and wizer that a host never runs.

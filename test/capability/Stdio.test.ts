@@ -10,7 +10,7 @@ import * as Filesystem from "../../src/capability/Filesystem.ts"
 import * as Stdio from "../../src/capability/Stdio.ts"
 import * as Capability from "../../src/Capability.ts"
 import * as Component from "../../src/Component.ts"
-import * as WasiIo from "../../src/internal/wasiIo.ts"
+import * as WasiIo from "../../src/internal/host/wasiIo.ts"
 import * as Linker from "../../src/Linker.ts"
 import { logCapture, guestPath, text } from "../fixtures.ts"
 

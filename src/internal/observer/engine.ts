@@ -12,7 +12,7 @@ import type { AuditEvent, ChainHead, Entry } from "../../Audit.ts"
 import type { DeadLetter, Store } from "../../DeadLetters.ts"
 import type { Version } from "../../Deployment.ts"
 import type { SupervisorRef, SupervisorSnapshot } from "../../Supervisor.ts"
-import * as Chain from "../auditChain.ts"
+import * as Chain from "../audit/auditChain.ts"
 
 /** An actor the observer shows, and where it was found. */
 export interface ActorSource {

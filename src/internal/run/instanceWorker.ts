@@ -11,7 +11,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads"
 import * as Abi from "./canonicalAbi.ts"
-import * as Jco from "./jco.ts"
+import * as Jco from "../jco.ts"
 import { fuelMeter, makeFuelHost, type Stop } from "./fuelMeter.ts"
 
 export interface Init {

@@ -14,7 +14,7 @@
  *
  * @internal
  */
-import type * as Actor from "../Actor.ts"
+import type * as Actor from "../../Actor.ts"
 
 export const live: unique symbol = Symbol.for("airssys-wasm/Registry/live")
 export const cells: unique symbol = Symbol.for("airssys-wasm/Registry/cells")

@@ -5,11 +5,11 @@
  * @internal
  */
 import { Cause, Clock, Context, Effect } from "effect"
-import type * as Audit from "../Audit.ts"
-import * as Capability from "../Capability.ts"
-import type { Component } from "../Component.ts"
-import { HostRefusal, LinkError } from "../ComponentError.ts"
-import type * as Linker from "../Linker.ts"
+import type * as Audit from "../../Audit.ts"
+import * as Capability from "../../Capability.ts"
+import type { Component } from "../../Component.ts"
+import { HostRefusal, LinkError } from "../componentError.ts"
+import type * as Linker from "../../Linker.ts"
 import { HostFailure, type HostImports, linkedAs, type ResourceType, specialize, type Specialized } from "./hostBridge.ts"
 
 type AuditService = Audit.Audit["Service"]

@@ -20,7 +20,7 @@
  * @internal
  */
 import { Context, Duration, Effect, type Fiber, Scheduler } from "effect"
-import { HostRefusal } from "../ComponentError.ts"
+import { HostRefusal } from "../componentError.ts"
 import type * as Egress from "./httpEgress.ts"
 import { type HostResource, resource } from "./hostBridge.ts"
 import * as WasiIo from "./wasiIo.ts"

@@ -12,7 +12,7 @@
  */
 import { Clock, Effect, Result } from "effect"
 import * as nodePath from "node:path"
-import { HostRefusal } from "../ComponentError.ts"
+import { HostRefusal } from "../componentError.ts"
 import { type HostResource, resource } from "./hostBridge.ts"
 import {
   type Backend,

@@ -13,12 +13,12 @@
  * @internal
  */
 import { Duration } from "effect"
-import { bind, type Bound } from "../Instance.ts"
-import type { Resolved } from "../ResourceLimits.ts"
+import { bind, type Bound } from "../../Instance.ts"
+import type { Resolved } from "../../ResourceLimits.ts"
 import { performance } from "node:perf_hooks"
-import { makeBinding, type Binding } from "./hostBridge.ts"
+import { makeBinding, type Binding } from "../host/hostBridge.ts"
 import type { FuelHost } from "./fuelMeter.ts"
-import * as Jco from "./jco.ts"
+import * as Jco from "../jco.ts"
 
 export interface Prepared {
   readonly binding: Binding

@@ -49,9 +49,9 @@ import type {
   SupervisorOptions,
   SupervisorSnapshot,
   SupervisorStatus
-} from "../Supervisor.ts"
-import { defaultBackoff, defaultIntensity, SupervisorError, SupervisorEscalation } from "../Supervisor.ts"
-import { Audit } from "../Audit.ts"
+} from "../../Supervisor.ts"
+import { defaultBackoff, defaultIntensity, SupervisorError, SupervisorEscalation } from "../../Supervisor.ts"
+import { Audit } from "../../Audit.ts"
 import { type ChildHandle, CurrentChild, type RetireReason } from "./childHandle.ts"
 
 export { type ChildHandle, CurrentChild, ready, readyUnsafe, type RetireReason } from "./childHandle.ts"

@@ -14,8 +14,8 @@
  * @internal
  */
 import { Effect } from "effect"
-import { HostRefusal } from "../ComponentError.ts"
-import * as Linker from "../Linker.ts"
+import { HostRefusal } from "../componentError.ts"
+import * as Linker from "../../Linker.ts"
 import { HostFailure, type HostResource, resource } from "./hostBridge.ts"
 
 /** Why a stream operation failed: a message for `to-debug-string`, and a filesystem error-code if any. */

@@ -14,10 +14,10 @@
  * @internal
  */
 import { Cause, Context, Duration, Effect, Exit, type Fiber } from "effect"
-import type { HostRefusal } from "../ComponentError.ts"
-import { ExitSignal } from "./exitSignal.ts"
-import { suspendingImports } from "./jco.ts"
-import { unversioned } from "./witWorld.ts"
+import type { HostRefusal } from "../componentError.ts"
+import { ExitSignal } from "../run/exitSignal.ts"
+import { suspendingImports } from "../jco.ts"
+import { unversioned } from "../load/witWorld.ts"
 
 /**
  * A host function: guest arguments in (as jco lifts them), an Effect out. Fail with `HostRefusal` to

@@ -962,4 +962,4 @@ export const cachedInstrument = (
 // Fuel at run time
 // -----------------------------------------------------------------------------
 
-export { type FuelHost, type FuelMeter, fuelGlobal, fuelMeter, type InstantiateBudget, makeFuelHost, sliceUnits } from "./fuelMeter.ts"
+export { type FuelHost, type FuelMeter, fuelGlobal, fuelMeter, type InstantiateBudget, makeFuelHost, sliceUnits } from "../run/fuelMeter.ts"

@@ -5,7 +5,7 @@
  * @internal
  */
 import { Result } from "effect"
-import type { CoreRewrite } from "./jco.ts"
+import type { CoreRewrite } from "../jco.ts"
 import { cachedInstrument, capMemory, fuelVersion } from "./wasmRewrite.ts"
 
 export interface LoadLimits {

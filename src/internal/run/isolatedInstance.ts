@@ -9,11 +9,11 @@
  */
 import { Deferred, Duration, Effect, type Scope } from "effect"
 import { Worker } from "node:worker_threads"
-import type { Component } from "../Component.ts"
-import { type CallError, GuestError, GuestExit, InstancePoisoned, LimitExceeded, Trap, WasmMemoryExhausted } from "../ComponentError.ts"
-import type { Instance, Message } from "../Instance.ts"
-import { TypeId } from "../Instance.ts"
-import { type HostImports, makeBinding } from "./hostBridge.ts"
+import type { Component } from "../../Component.ts"
+import { type CallError, GuestError, GuestExit, InstancePoisoned, LimitExceeded, Trap, WasmMemoryExhausted } from "../componentError.ts"
+import type { Instance, Message } from "../../Instance.ts"
+import { TypeId } from "../../Instance.ts"
+import { type HostImports, makeBinding } from "../host/hostBridge.ts"
 import type * as Abi from "./canonicalAbi.ts"
 import type { Call, Init, Reply } from "./instanceWorker.ts"
 
