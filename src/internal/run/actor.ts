@@ -174,6 +174,9 @@ const makeCore = (config: Config, mailbox: Mailbox.Mailbox<Envelope>): Core => {
   let busy = false
   let crash: ActorCrashed | undefined
   let handled = 0
+  // Handled and not yet added to the counter: it is updated once per batch (and before a reply), not
+  // per message; the count is exact either way.
+  let unrecorded = 0
   let traps = 0
   let lastError: string | undefined
   let incarnations = 0
@@ -184,6 +187,12 @@ const makeCore = (config: Config, mailbox: Mailbox.Mailbox<Envelope>): Core => {
   // Errors capture a stack trace when made: make this one only when it is needed.
   const stopped = () => new ActorStopped({ actorId: id, reason: stopReason })
   const startFailed = (message: string) => new ActorCrashed({ actorId: id, reason: "StartFailed", message })
+
+  const recordHandled = () => {
+    if (unrecorded === 0) return
+    metrics.handled(unrecorded)
+    unrecorded = 0
+  }
 
   const traceCall = (wallStart: bigint, elapsed: bigint, exit: Exit.Exit<unknown, unknown>) => {
     const span = tracer.span({
@@ -229,17 +238,20 @@ const makeCore = (config: Config, mailbox: Mailbox.Mailbox<Envelope>): Core => {
     busy = false
     const error = errorOf(exit)
     const trapped = error !== undefined && error._tag !== "GuestError"
-    const elapsed = metrics.callEnded(started, !trapped)
+    const elapsed = metrics.callEnded(started)
     if (tracing) traceCall(wallStart, elapsed, exit)
     const reply = envelope.reply
-    if (error === undefined) {
-      handled++
-      reply?.(exit)
-      return true
-    }
-    reply?.(Exit.fail(error))
     if (!trapped) {
       handled++
+      unrecorded++
+    }
+    // Its requester may run at once: let it see the counter up to date.
+    if (reply !== undefined) {
+      recordHandled()
+      reply(error === undefined ? exit : Exit.fail(error))
+    }
+    if (error === undefined) return true
+    if (!trapped) {
       if (reply === undefined) deadLetter(envelope, "Rejected", error.message)
       return true
     }
@@ -339,6 +351,7 @@ const makeCore = (config: Config, mailbox: Mailbox.Mailbox<Envelope>): Core => {
     Effect.gen(function*() {
       while (true) {
         if (crash !== undefined) {
+          recordHandled()
           yield* publishDepth
           return yield* crash
         }
@@ -367,6 +380,7 @@ const makeCore = (config: Config, mailbox: Mailbox.Mailbox<Envelope>): Core => {
           if (++batch === batchSize || crash !== undefined) break
           envelope = mailbox.take()
         }
+        recordHandled()
         mailbox.releaseSenders()
         // Let other fibers in before the next batch; with nothing queued, waiting for work does that.
         if (crash === undefined && mailbox.size() > 0) yield* Effect.yieldNow

@@ -62,11 +62,9 @@ const retiredSeries = new Map<string, Context.Context<never>>()
 export interface ActorMetrics {
   /** Starts timing a guest call: pass what it returns to `callEnded`. */
   readonly callStarted: () => bigint
-  /**
-   * A guest call ended: records its duration (returned, in nanoseconds), and one message handled when
-   * `handled` (a trap is not).
-   */
-  readonly callEnded: (started: bigint, handled: boolean) => bigint
+  /** A guest call ended: records its duration (returned, in nanoseconds). */
+  readonly callEnded: (started: bigint) => bigint
+  readonly handled: (count: number) => void
   readonly trapped: () => void
   readonly incarnation: () => void
   readonly depth: (size: number) => void
@@ -81,12 +79,12 @@ export const make = (id: string, context: Context.Context<never>): ActorMetrics 
   const clock = Context.get(context, Clock.Clock)
   return {
     callStarted: () => clock.monotonicTimeNanosUnsafe(),
-    callEnded: (started, handled) => {
+    callEnded: (started) => {
       const elapsed = clock.monotonicTimeNanosUnsafe() - started
       series.callDuration.updateUnsafe(Number(elapsed) / 1e9, context)
-      if (handled) series.handled.updateUnsafe(1, context)
       return elapsed
     },
+    handled: (count) => series.handled.updateUnsafe(count, context),
     trapped: () => series.traps.updateUnsafe(1, context),
     incarnation: () => series.incarnations.updateUnsafe(1, context),
     depth: (size) => series.mailboxDepth.updateUnsafe(size, context),
