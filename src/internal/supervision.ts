@@ -51,7 +51,7 @@ export interface ChildSpec<E = unknown, R = never> {
   /**
    * How long a graceful stop (interrupt, wait for finalizers and the child's `Scope`) may take before
    * the supervisor kills the child: it closes the child's `Scope` at once and stops waiting (the child's
-   * last exit reads `Killed`). Default 5 seconds; infinite for a child that is itself a supervisor.
+   * last exit reads `ShutdownTimedOut`). Default 5 seconds; infinite for a child that is itself a supervisor.
    */
   readonly shutdownTimeout?: Duration.Input | undefined
   /**
@@ -127,12 +127,14 @@ export type ChildState = "starting" | "running" | "restarting" | "stopped" | "fa
  * - `Failure` / `Defect`: its effect failed / died (a crash).
  * - `Interrupted`: it was interrupted by something other than its supervisor.
  * - `Shutdown`: its supervisor stopped it, and it finished within its shutdown timeout.
- * - `Killed`: its supervisor stopped it and gave up waiting after the shutdown timeout.
+ * - `ShutdownTimedOut`: its supervisor stopped it and gave up waiting after the shutdown timeout: its
+ *   `Scope` was closed at once and its fiber left interrupted (code of it in an uninterruptible region
+ *   may still have run to its end: Effect cannot preempt it).
  *
  * @since 0.1.0
  * @category models
  */
-export type ExitReason = "Normal" | "Failure" | "Defect" | "Interrupted" | "Shutdown" | "Killed"
+export type ExitReason = "Normal" | "Failure" | "Defect" | "Interrupted" | "Shutdown" | "ShutdownTimedOut"
 
 /**
  * A child's last exit, as plain data. `at` is `Clock` time in milliseconds.

@@ -486,9 +486,9 @@ export const make = <E, R>(options: EngineOptions<E, R>): Effect.Effect<Engine, 
           const stopped = timeout === undefined
             ? yield* Effect.asSome(Fiber.interrupt(fiber))
             : yield* Effect.timeoutOption(Fiber.interrupt(fiber), timeout)
-          child.lastExit = { reason: Option.isSome(stopped) ? "Shutdown" : "Killed", at: clock.currentTimeMillisUnsafe() }
+          child.lastExit = { reason: Option.isSome(stopped) ? "Shutdown" : "ShutdownTimedOut", at: clock.currentTimeMillisUnsafe() }
           if (Option.isNone(stopped)) {
-            yield* Effect.logWarning(`child ${child.spec.id} did not stop within its shutdown timeout: killed`)
+            yield* Effect.logWarning(`child ${child.spec.id} did not stop within its shutdown timeout: its scope is closed, no longer waited for`)
             // The kill: its resources go now, whatever its fiber is stuck in (in a fiber of its own, so a
             // finalizer that hangs cannot hang the supervisor too).
             if (childScope !== undefined) {
