@@ -257,7 +257,8 @@ const makeActor = <R>(
           const made = Component.instantiateUnsafe(component, hostImports, context)
           return Component.isInstantiateError(made) ? made.message : made
         },
-        instantiateIsolated: Effect.provideContext(Component.instantiate(component, { imports: options.imports }), context),
+        instantiateIsolated: (scope) =>
+          Component.instantiate(component, { imports: options.imports }).pipe(Scope.provide(scope), Effect.provideContext(context)),
         preStart: preStart && (() => Effect.provideContext(preStart(ref!), context)),
         postStop: postStop && (() => Effect.provideContext(postStop(ref!), context))
       }),
@@ -282,7 +283,13 @@ const makeActor = <R>(
 export const spawn = <R = never>(
   component: Component.Component,
   options: Options<R>
-): Effect.Effect<ActorRef, never, Scope.Scope | R> => makeActor(component, options, true)
+): Effect.Effect<ActorRef, never, Scope.Scope | R> =>
+  spawnTraced(component, options) as Effect.Effect<ActorRef, never, Scope.Scope | R>
+
+const spawnTraced = Effect.fn("Actor.spawn")(function*(component: Component.Component, options: Options<unknown>) {
+  yield* Effect.annotateCurrentSpan("actor", options.id)
+  return yield* makeActor(component, options, true)
+})
 
 /**
  * The actor as a supervisor's child: each (re)start is a new incarnation — a fresh instance of the cached

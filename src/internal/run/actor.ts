@@ -72,8 +72,8 @@ export interface Config {
    * `undefined` when the component runs worker-isolated (then `instantiateIsolated`).
    */
   readonly instantiate: () => Instance | string | undefined
-  /** A worker-isolated instance, living in the scope it is given. */
-  readonly instantiateIsolated: Effect.Effect<Instance, { readonly message: string }, Scope.Scope>
+  /** A worker-isolated instance, living in `scope` (the incarnation's). */
+  readonly instantiateIsolated: (scope: Scope.Scope) => Effect.Effect<Instance, { readonly message: string }>
   readonly preStart: (() => Effect.Effect<void, unknown>) | undefined
   readonly postStop: (() => Effect.Effect<void>) | undefined
 }
@@ -448,8 +448,7 @@ const makeCore = (config: Config, mailbox: Mailbox.Mailbox<Envelope>): Core => {
   // A worker-isolated instance lives in a scope of its own (its worker), closed when the incarnation ends.
   const acquireIsolated = Effect.suspend(() => {
     const scope = Scope.makeUnsafe()
-    return config.instantiateIsolated.pipe(
-      Scope.provide(scope),
+    return config.instantiateIsolated(scope).pipe(
       Effect.map((current) => [current, scope] as const),
       Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause))),
       Effect.mapError((error) => startFailed(error.message))
