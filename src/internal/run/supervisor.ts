@@ -10,7 +10,9 @@
  * A child's exit that finds the loop waiting with nothing queued is handled at once, in the exiting
  * child's fiber (in the loop's context, with the loop kept out until it is done): a restart with no delay
  * then happens before anything else runs, with no hop through the queue and the scheduler. Everything
- * else still takes turns in the loop, in order.
+ * else still takes turns in the loop, in order. This is behaviour, not only speed: whoever just saw a
+ * child trap already finds the supervisor's decision made (SupervisorOtp.test "4. calls fail at once for
+ * a Temporary actor that trapped; 5. it is deleted from the child list" fails without it).
  *
  * A child learns about its supervisor through `CurrentChild` (a handle per incarnation): it signals
  * readiness there, a nested supervisor registers its snapshot, and a child that can be addressed after it
