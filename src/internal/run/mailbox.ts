@@ -4,8 +4,8 @@
  *
  * Why `Queue` and not a hand-made FIFO: issue 16 keeps a hand-made mailbox only where it beats `Queue` by
  * 2x on the busy path *and* the idle path. bench/mailbox.ts measures both beside their `Queue` baselines
- * ("mailbox, busy: …" and "mailbox, idle: …"): the hand-made one was 0.3–0.4x on the busy row but only
- * 0.65–0.85x on the idle row, so the mailbox is a `Queue`.
+ * ("mailbox, busy: …" and "mailbox, idle: …"): over four runs the hand-made one was 0.3–0.7x its
+ * baseline on the busy row but 0.6–1.0x on the idle row, never 2x, so the mailbox is a `Queue`.
  *
  * The consumer takes items one by one (`take`, synchronous), so that whatever it has not taken when its
  * incarnation ends stays queued, in order, for the next one. With nothing queued it parks (`awaitWork`);
