@@ -8,6 +8,7 @@ import * as Storage from "../src/capability/Storage.ts"
 import * as Capability from "../src/Capability.ts"
 import * as Component from "../src/Component.ts"
 import * as Linker from "../src/Linker.ts"
+import * as Router from "../src/Router.ts"
 import { decode, logCapture, guestPath, text } from "./fixtures.ts"
 
 /** Inputs for `guests/cap-storage.wat`: an op byte, then length-prefixed fields. */
@@ -257,7 +258,16 @@ describe("Linker", () => {
       const denied = yield* Effect.flip(Linker.authorize("billing", granted, { _tag: "Messaging", target: "payments.eu" }))
       assert.strictEqual(denied._tag, "CapabilityDenied")
       assert.deepStrictEqual([denied.component, denied.capability, denied.resource], ["billing", "Messaging", "payments.eu"])
-      assert.deepStrictEqual(yield* capabilityEvents, ["Messaging orders.eu granted", "Messaging payments.eu denied"])
+      assert.strictEqual(denied.message, "capability denied: billing holds no Messaging grant for payments.eu")
+      // One error wherever the check is made: the Router's denials are the same class.
+      assert.isTrue(denied instanceof Capability.CapabilityDenied && denied instanceof Router.CapabilityDenied)
+      const forTool = yield* Effect.flip(Linker.authorize("billing", granted, { _tag: "Messaging", target: "payments.eu" }, "tool call"))
+      assert.strictEqual(forTool.detail, "tool call")
+      assert.deepStrictEqual(yield* capabilityEvents, [
+        "Messaging orders.eu granted",
+        "Messaging payments.eu denied",
+        "Messaging payments.eu denied tool call"
+      ])
     }).pipe(Effect.provide(Audit.layerMemory({ capacity: 10 }))))
 })
 
