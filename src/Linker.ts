@@ -157,6 +157,26 @@ export class Linker extends Context.Service<Linker, {
   readonly imports: (component: Component.Component, options: LinkOptions) => Effect.Effect<HostImports, LinkError>
 }>()("airssys-wasm/Linker") {}
 
+// Built once per layer: a span of its own, like linking (see `Impl.link`).
+const build = Effect.fn("Linker.make")(function*(interfaces: ReadonlyArray<HostInterface<unknown>>) {
+  const audit = yield* Audit.Audit
+  const hosts = new Map<string, Impl.BoundInterface>()
+  for (const host of interfaces) {
+    const bind = yield* host.make
+    hosts.set(host.name, {
+      name: host.name,
+      capability: host.capability,
+      linkable: host.linkable,
+      resources: host.resources ?? {},
+      bind
+    })
+  }
+  return Linker.of({
+    interfaces: Array.from(hosts.keys()),
+    imports: (component, options) => Impl.link(hosts, audit, component, options)
+  })
+})
+
 /**
  * A `Linker` over the given host interfaces: reads their services (and `Audit`) once.
  *
@@ -166,24 +186,7 @@ export class Linker extends Context.Service<Linker, {
 export const make = <const Interfaces extends ReadonlyArray<HostInterface<unknown>>>(
   interfaces: Interfaces
 ): Effect.Effect<Linker["Service"], never, Audit.Audit | Services<Interfaces[number]>> =>
-  Effect.gen(function*() {
-    const audit = yield* Audit.Audit
-    const hosts = new Map<string, Impl.BoundInterface>()
-    for (const host of interfaces) {
-      const bind = yield* host.make
-      hosts.set(host.name, {
-        name: host.name,
-        capability: host.capability,
-        linkable: host.linkable,
-        resources: host.resources ?? {},
-        bind
-      })
-    }
-    return Linker.of({
-      interfaces: Array.from(hosts.keys()),
-      imports: (component, options) => Impl.link(hosts, audit, component, options)
-    })
-  }) as Effect.Effect<Linker["Service"], never, Audit.Audit | Services<Interfaces[number]>>
+  build(interfaces) as Effect.Effect<Linker["Service"], never, Audit.Audit | Services<Interfaces[number]>>
 
 /**
  * The host imports for one component, from the `Linker` in the environment.

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Tracer } from "effect"
 import { TestClock } from "effect/testing"
 import { HostRefusal } from "../src/ComponentError.ts"
 import * as Audit from "../src/Audit.ts"
@@ -249,6 +249,25 @@ describe("Linker", () => {
         Effect.provide(captureLogs)
       )
       assert.deepStrictEqual(logged, [{ message: ["over the bridge"], level: "Info", annotations: { component: "plugin-log" } }])
+    }))
+
+  it.effect("spans - building the Linker and each link are spans of their own (cold paths), guest calls are not", () =>
+    Effect.gen(function*() {
+      const spans: Array<string> = []
+      const recording = Tracer.make({
+        span: (options) => {
+          spans.push(options.name)
+          return Tracer.nativeTracer.span(options)
+        }
+      })
+      const component = yield* loadStorageGuest
+      yield* Effect.gen(function*() {
+        const instance = yield* Linker.instantiate(component, { id: "traced", grants: grants(new Capability.Storage({ namespace: "traced" })) })
+        yield* instance.process(storageOp.set("traced", "k", "v"))
+        yield* instance.process(storageOp.get("traced", "k"))
+        yield* Linker.imports(component, { id: "traced-2", grants: Capability.emptyGrants, denyUnlinked: true })
+      }).pipe(Effect.provide(HostMemory), Effect.provideService(Tracer.Tracer, recording))
+      assert.deepStrictEqual(spans.filter((name) => name.startsWith("Linker.")), ["Linker.make", "Linker.link", "Linker.link"])
     }))
 
   it.effect("authorize - host code checks a component's grant; a denial is a typed CapabilityDenied, audited", () =>
