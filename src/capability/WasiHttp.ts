@@ -156,7 +156,7 @@ export const outgoingHandlerInterface: Linker.HostInterface<WasiHttp | Audit.Aud
           decision: "denied",
           detail: `${detail}: ${why}`
         })
-      const sender: Impl.Sender = {
+      const outbound: Impl.Outbound = {
         authorize: (url) =>
           service.enabled
             ? Linker.authorize(target.componentId, target.grants, {
@@ -186,7 +186,7 @@ export const outgoingHandlerInterface: Linker.HostInterface<WasiHttp | Audit.Aud
       }
       return {
         handle: {
-          run: (request: unknown, options: unknown): Effect.Effect<object, HostRefusal> => Impl.handle(sender, request, options)
+          run: (request: unknown, options: unknown): Effect.Effect<object, HostRefusal> => Impl.handle(outbound, request, options)
         }
       }
     }

@@ -341,7 +341,7 @@ const statOf = (stat: Stat) => ({
 const stateStat = (state: DescriptorState): Effect.Effect<Stat, HostRefusal> =>
   state.fd === undefined ? attempt(() => state.session.backend.stat(state.path)) : attempt(() => state.session.backend.fstat(state.fd!))
 
-const hashOf = (stat: Stat) => ({ lower: stat.inode, upper: stat.device })
+const metadataHashOf = (stat: Stat) => ({ lower: stat.inode, upper: stat.device })
 
 /** `wasi:filesystem/types.directory-entry-stream`. */
 export const directoryEntryStream: HostResource<EntriesState> = resource<EntriesState>("directory-entry-stream", {
@@ -500,12 +500,12 @@ export const descriptor: HostResource<DescriptorState> = resource<DescriptorStat
     }),
   isSameObject: (state: DescriptorState, other: unknown) =>
     Effect.succeed(descriptor.state(other)?.path === state.path),
-  metadataHash: (state: DescriptorState) => Effect.flatMap(checkRead(state, "metadata-hash"), () => Effect.map(stateStat(state), hashOf)),
+  metadataHash: (state: DescriptorState) => Effect.flatMap(checkRead(state, "metadata-hash"), () => Effect.map(stateStat(state), metadataHashOf)),
   metadataHashAt: (state: DescriptorState, pathFlags: unknown, path: string) =>
     Effect.flatMap(dirOf(state), (dir) =>
       Effect.flatMap(
         guarded(state.session.authorize(dir, path, ["read"], follows(pathFlags), "metadata-hash-at")),
-        (real) => attempt(() => hashOf(state.session.backend.stat(real)))
+        (real) => attempt(() => metadataHashOf(state.session.backend.stat(real)))
       ))
 }, (state) => {
   unreleased.unregister(state)
