@@ -233,7 +233,7 @@ const parseUrl = (text: string, base?: URL): URL | HttpError => {
   return url
 }
 
-const portOf = (url: URL): number => url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port)
+const portOf = Egress.portOf
 
 const concat = (chunks: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
   const out = new Uint8Array(size)
@@ -297,8 +297,7 @@ export const make = (
       Egress.resolveChecked(
         url.hostname,
         resolver.lookup,
-        (address) => Capability.allowsAddress(policy.grants, address.address, portOf(url)),
-        (error): Egress.EgressRefusal => ({ _tag: "Resolve", code: error.code ?? "EAI_FAIL", message: error.message })
+        (address) => Capability.allowsAddress(policy.grants, address.address, portOf(url))
       ).pipe(Effect.catch((refusal) =>
         refusal._tag === "Resolve"
           ? Effect.fail(new HttpError({ reason: "Unavailable", url: url.href, message: refusal.message }))
@@ -395,11 +394,7 @@ export const nodeTransport: Transport = (hop) =>
       return yield* invalid(`a ${hop.method} request cannot have a body`, hop.url.href)
     }
     const address = hop.address ?? (yield* Effect.mapError(
-      Egress.resolveChecked(hop.url.hostname, (yield* Resolver.Resolver).lookup, () => true, (error) => ({
-        _tag: "Resolve" as const,
-        code: error.code ?? "EAI_FAIL",
-        message: error.message
-      })),
+      Egress.resolveChecked(hop.url.hostname, (yield* Resolver.Resolver).lookup, () => true),
       (refusal) => new HttpError({ reason: "Unavailable", url: hop.url.href, message: refusal._tag === "Resolve" ? refusal.message : refusal.why })
     ))
     const wire = yield* Effect.mapError(

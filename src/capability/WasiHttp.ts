@@ -105,7 +105,7 @@ export class WasiHttp extends Context.Service<WasiHttp, {
 
 const detail = `${interfaceNames.outgoingHandler}#handle`
 
-const portOf = (url: URL): number => url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port)
+const portOf = Egress.portOf
 
 /**
  * How the Linker links `wasi:http/types`: its resources and `http-error-code`. Ungated (a
@@ -172,8 +172,7 @@ export const outgoingHandlerInterface: Linker.HostInterface<WasiHttp | Audit.Aud
           Egress.resolveChecked(
             url.hostname,
             resolver.lookup,
-            (address) => Capability.allowsAddress(target.grants, address.address, portOf(url)),
-            (error): Egress.EgressRefusal => ({ _tag: "Resolve", code: error.code ?? "EAI_FAIL", message: error.message })
+            (address) => Capability.allowsAddress(target.grants, address.address, portOf(url))
           ).pipe(Effect.catch((refusal) =>
             refusal._tag === "Resolve"
               ? Effect.fail<ErrorCode>({ tag: "DNS-error", val: { rcode: refusal.code, infoCode: undefined } })

@@ -56,29 +56,20 @@ export const allowsStorage = (grants: CompiledGrants, namespace: string): boolea
 export const allowsCustom = (grants: CompiledGrants, iface: string, scope: string): boolean =>
   Matching.matchesInterface(grants.compiled.custom, iface, scope)
 
+// Each request kind answered by its `allows*` check.
+const checks: { readonly [K in Request["_tag"]]: (grants: CompiledGrants, request: Extract<Request, { _tag: K }>) => boolean } = {
+  FileRead: (grants, request) => allowsFileRead(grants, request.path),
+  FileWrite: (grants, request) => allowsFileWrite(grants, request.path),
+  NetworkOutbound: (grants, request) => allowsNetwork(grants, request.host, request.port),
+  Messaging: (grants, request) => allowsMessaging(grants, request.target),
+  Storage: (grants, request) => allowsStorage(grants, request.namespace),
+  Custom: (grants, request) => allowsCustom(grants, request.interface, request.scope)
+}
+
 export const check = (grants: CompiledGrants, request: Request): "granted" | "denied" => {
-  let allowed: boolean
-  switch (request._tag) {
-    case "FileRead":
-      allowed = allowsFileRead(grants, request.path)
-      break
-    case "FileWrite":
-      allowed = allowsFileWrite(grants, request.path)
-      break
-    case "NetworkOutbound":
-      allowed = allowsNetwork(grants, request.host, request.port)
-      break
-    case "Messaging":
-      allowed = allowsMessaging(grants, request.target)
-      break
-    case "Storage":
-      allowed = allowsStorage(grants, request.namespace)
-      break
-    case "Custom":
-      allowed = allowsCustom(grants, request.interface, request.scope)
-      break
-  }
-  return allowed ? "granted" : "denied"
+  // A kind with no check here (a request built without the types) is denied, like everything else.
+  const allows = checks[request._tag] as ((grants: CompiledGrants, request: Request) => boolean) | undefined
+  return allows !== undefined && allows(grants, request) ? "granted" : "denied"
 }
 
 export const resourceOf = (request: Request): string => {

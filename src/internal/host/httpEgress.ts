@@ -30,6 +30,9 @@ export type EgressRefusal =
   | { readonly _tag: "Address"; readonly address: string; readonly why: string }
   | { readonly _tag: "Resolve"; readonly code: string; readonly message: string }
 
+/** The port a URL connects to: its own, or its scheme's default. */
+export const portOf = (url: URL): number => url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port)
+
 /** `url.hostname` without IPv6 brackets. */
 export const bareHost = (hostname: string): string =>
   hostname.startsWith("[") && hostname.endsWith("]") ? hostname.slice(1, -1) : hostname
@@ -40,17 +43,22 @@ export const bareHost = (hostname: string): string =>
  * public unicast refuses the whole request (a name with one private address among public ones is a
  * rebinding attempt waiting for its turn). The first address is the one connected to.
  */
-export const resolveChecked = <E>(
+export const resolveChecked = (
   hostname: string,
-  lookup: (host: string) => Effect.Effect<ReadonlyArray<{ readonly address: string }>, E>,
-  allowsAddress: (address: Ip.Address) => boolean,
-  onLookupError: (error: E) => EgressRefusal
+  lookup: (host: string) => Effect.Effect<
+    ReadonlyArray<{ readonly address: string }>,
+    { readonly code?: string | undefined; readonly message: string }
+  >,
+  allowsAddress: (address: Ip.Address) => boolean
 ): Effect.Effect<Ip.Address, EgressRefusal> => {
   const literal = Ip.parse(hostname)
   const resolved: Effect.Effect<ReadonlyArray<Ip.Address>, EgressRefusal> = literal !== undefined
     ? Effect.succeed([literal])
     : Effect.flatMap(
-      Effect.mapError(lookup(bareHost(hostname)), onLookupError),
+      Effect.mapError(
+        lookup(bareHost(hostname)),
+        (error): EgressRefusal => ({ _tag: "Resolve", code: error.code ?? "EAI_FAIL", message: error.message })
+      ),
       (answers) => {
         const parsed: Array<Ip.Address> = []
         for (const answer of answers) {
