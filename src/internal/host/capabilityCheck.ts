@@ -68,8 +68,10 @@ const checks: { readonly [K in Request["_tag"]]: (grants: CompiledGrants, reques
 
 export const check = (grants: CompiledGrants, request: Request): "granted" | "denied" => {
   // A kind with no check here (a request built without the types) is denied, like everything else.
-  const allows = checks[request._tag] as ((grants: CompiledGrants, request: Request) => boolean) | undefined
-  return allows !== undefined && allows(grants, request) ? "granted" : "denied"
+  // (`hasOwn`: a tag such as `toString` must not find `Object.prototype`'s.)
+  if (!Object.hasOwn(checks, request._tag)) return "denied"
+  const allows = checks[request._tag] as (grants: CompiledGrants, request: Request) => boolean
+  return allows(grants, request) === true ? "granted" : "denied"
 }
 
 export const resourceOf = (request: Request): string => {
