@@ -41,7 +41,7 @@ import * as Audit from "./Audit.ts"
 import * as Capability from "./Capability.ts"
 import * as Component from "./Component.ts"
 import type { HostRefusal, LinkError, Trap } from "./ComponentError.ts"
-import type { HostImports } from "./internal/host/hostBridge.ts"
+import type { HostImports, ImportFunction, ResourceType } from "./internal/host/hostBridge.ts"
 import { deniedMessage } from "./internal/host/capabilityCheck.ts"
 import {
   type HostFunction,
@@ -62,6 +62,9 @@ import type * as Instance from "./Instance.ts"
 export type { HostFunction, HostFunctions, HostInterface, Services, Target }
 export { hostInterface, Refused }
 export type { LinkOptions }
+// What `imports` makes (and `Component.instantiate` / `Actor.make` take), and the resource types a
+// `HostInterface` implements: public in signatures, so public here (documented in `internal/host/hostBridge`).
+export type { HostImports, ImportFunction, ResourceType }
 
 // -----------------------------------------------------------------------------
 // errors

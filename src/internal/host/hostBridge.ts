@@ -25,6 +25,7 @@ import { camelCase, kebabCase, unversioned } from "../witName.ts"
  * of a `Linker.HostFunction`: its check, audit and implementation in one Effect.)
  *
  * @since 0.1.0
+ * @category models
  */
 export type ImportFunction<R = never> = (...args: never) => Effect.Effect<unknown, HostRefusal, R>
 
@@ -33,6 +34,7 @@ export type ImportFunction<R = never> = (...args: never) => Effect.Effect<unknow
  * resource type the host implements (e.g. `wasi:filesystem/types`' `Descriptor`) under its class name.
  *
  * @since 0.1.0
+ * @category models
  */
 export type HostImports<R = never> = Readonly<
   Record<string, Readonly<Record<string, ImportFunction<R> | ResourceType>>>
@@ -63,6 +65,9 @@ const handleRun = Symbol("airssys-wasm/HostResource/run")
  *
  * One type may be shared by many instances and interfaces (an `output-stream` made by
  * `wasi:cli/stdout` and by `wasi:filesystem/types`): the type is data, the handle holds the state.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface ResourceType {
   readonly [HostResourceTypeId]: typeof HostResourceTypeId
