@@ -321,7 +321,7 @@ const settleMaybeAsync = (
  *
  * @since 0.1.0
  */
-export const specialize: unique symbol = Symbol.for("airssys-wasm/HostFunction/specialize")
+export const specialize: unique symbol = Symbol.for("airssys-wasm/ImportFunction/specialize")
 
 /**
  * A host function specialised for the context it runs in, so that its own bookkeeping (the Linker's
