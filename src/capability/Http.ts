@@ -294,11 +294,7 @@ export const make = (
 
     // After the name check: resolve once, check every address, answer the one to connect to.
     const checkAddress = (policy: Policy, url: URL, detail: string) =>
-      Egress.resolveChecked(
-        url.hostname,
-        resolver.lookup,
-        (address) => Capability.allowsAddress(policy.grants, address.address, portOf(url))
-      ).pipe(Effect.catch((refusal) =>
+      Egress.resolveGranted(url, policy.grants, resolver.lookup).pipe(Effect.catch((refusal) =>
         refusal._tag === "Resolve"
           ? Effect.fail(new HttpError({ reason: "Unavailable", url: url.href, message: refusal.message }))
           : refuse(policy, url, "Denied", `address refused: ${refusal.why}`, `${detail}: ${refusal.why}`)

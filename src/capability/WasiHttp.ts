@@ -43,7 +43,6 @@
  */
 import { Context, Duration, Effect, Layer } from "effect"
 import * as Audit from "../Audit.ts"
-import * as Capability from "../Capability.ts"
 import { HostRefusal } from "../ComponentError.ts"
 import * as Egress from "../internal/host/httpEgress.ts"
 import * as Impl from "../internal/host/wasiHttp.ts"
@@ -169,11 +168,7 @@ export const outgoingHandlerInterface: Linker.HostInterface<WasiHttp | Audit.Aud
             )
             : Effect.flatMap(denied(url, "no outbound HTTP on this host"), () => Effect.fail<ErrorCode>({ tag: "HTTP-request-denied" })),
         resolve: (url) =>
-          Egress.resolveChecked(
-            url.hostname,
-            resolver.lookup,
-            (address) => Capability.allowsAddress(target.grants, address.address, portOf(url))
-          ).pipe(Effect.catch((refusal) =>
+          Egress.resolveGranted(url, target.grants, resolver.lookup).pipe(Effect.catch((refusal) =>
             refusal._tag === "Resolve"
               ? Effect.fail<ErrorCode>({ tag: "DNS-error", val: { rcode: refusal.code, infoCode: undefined } })
               : Effect.flatMap(denied(url, refusal.why), () => Effect.fail<ErrorCode>({ tag: "destination-IP-prohibited" }))

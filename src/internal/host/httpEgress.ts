@@ -17,6 +17,7 @@
 import { Effect } from "effect"
 import * as http from "node:http"
 import * as https from "node:https"
+import { allowsAddress, type CompiledGrants } from "./capabilityCheck.ts"
 import * as Ip from "./ipAddress.ts"
 
 export type { Address } from "./ipAddress.ts"
@@ -37,6 +38,12 @@ export const portOf = (url: URL): number => url.port === "" ? (url.protocol === 
 export const bareHost = (hostname: string): string =>
   hostname.startsWith("[") && hostname.endsWith("]") ? hostname.slice(1, -1) : hostname
 
+/** A DNS lookup (`Resolver`'s): its answers, or an error with the resolver's code. */
+type Lookup = (host: string) => Effect.Effect<
+  ReadonlyArray<{ readonly address: string }>,
+  { readonly code?: string | undefined; readonly message: string }
+>
+
 /**
  * The address to connect to for `hostname`: the literal when it is one, otherwise what `lookup`
  * answers. Every address is checked: one the grants' address rules do not cover and that is not
@@ -45,11 +52,8 @@ export const bareHost = (hostname: string): string =>
  */
 export const resolveChecked = (
   hostname: string,
-  lookup: (host: string) => Effect.Effect<
-    ReadonlyArray<{ readonly address: string }>,
-    { readonly code?: string | undefined; readonly message: string }
-  >,
-  allowsAddress: (address: Ip.Address) => boolean
+  lookup: Lookup,
+  allows: (address: Ip.Address) => boolean
 ): Effect.Effect<Ip.Address, EgressRefusal> => {
   const literal = Ip.parse(hostname)
   const resolved: Effect.Effect<ReadonlyArray<Ip.Address>, EgressRefusal> = literal !== undefined
@@ -75,7 +79,7 @@ export const resolveChecked = (
     )
   return Effect.flatMap(resolved, (addresses) => {
     for (const address of addresses) {
-      if (allowsAddress(address)) continue
+      if (allows(address)) continue
       const range = Ip.special(address)
       if (range !== undefined) {
         const via = literal !== undefined || address.address === bareHost(hostname) ? "" : ` (resolved from ${hostname})`
@@ -89,6 +93,10 @@ export const resolveChecked = (
     return Effect.succeed(addresses[0]!)
   })
 }
+
+/** `resolveChecked` for a component's request to `url`: every address against its grants, on the URL's port. */
+export const resolveGranted = (url: URL, grants: CompiledGrants, lookup: Lookup): Effect.Effect<Ip.Address, EgressRefusal> =>
+  resolveChecked(url.hostname, lookup, (address) => allowsAddress(grants, address.address, portOf(url)))
 
 // -----------------------------------------------------------------------------
 // the wire
