@@ -53,7 +53,6 @@ import {
   type Target
 } from "./internal/host/hostInterface.ts"
 import * as Impl from "./internal/host/linker.ts"
-import type { LinkOptions } from "./internal/host/linker.ts"
 import { kebabCase, unversioned } from "./internal/witName.ts"
 import type * as Instance from "./Instance.ts"
 
@@ -61,7 +60,7 @@ import type * as Instance from "./Instance.ts"
 // that host interfaces under `internal/host/` need not import this module.
 export type { HostFunction, HostFunctions, HostInterface, Services, Target }
 export { hostInterface, Refused }
-export type { LinkOptions }
+export type LinkOptions = Impl.LinkOptions
 // What `imports` makes (and `Component.instantiate` / `Actor.make` take), and the resource types a
 // `HostInterface` implements: public in signatures, so public here (documented in `internal/host/hostBridge`).
 export type { HostImports, ImportFunction, ResourceType }
