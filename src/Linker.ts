@@ -60,6 +60,12 @@ import type * as Instance from "./Instance.ts"
 // that host interfaces under `internal/host/` need not import this module.
 export type { HostFunction, HostFunctions, HostInterface, Services, Target }
 export { hostInterface, Refused }
+/**
+ * How to link one component: its `id`, its `grants`, and `denyUnlinked` (fields documented where defined).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type LinkOptions = Impl.LinkOptions
 // What `imports` makes (and `Component.instantiate` / `Actor.make` take), and the resource types a
 // `HostInterface` implements: public in signatures, so public here (documented in `internal/host/hostBridge`).
