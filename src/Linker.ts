@@ -60,6 +60,7 @@ import type * as Instance from "./Instance.ts"
 // that host interfaces under `internal/host/` need not import this module.
 export type { HostFunction, HostFunctions, HostInterface, Services, Target }
 export { hostInterface, Refused }
+
 /**
  * How to link one component: its `id`, its `grants`, and `denyUnlinked` (fields documented where defined).
  *
@@ -67,6 +68,7 @@ export { hostInterface, Refused }
  * @category models
  */
 export type LinkOptions = Impl.LinkOptions
+
 // What `imports` makes (and `Component.instantiate` / `Actor.make` take), and the resource types a
 // `HostInterface` implements: public in signatures, so public here (documented in `internal/host/hostBridge`).
 export type { HostImports, ImportFunction, ResourceType }
