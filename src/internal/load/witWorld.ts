@@ -32,3 +32,6 @@ export const parseWorld = (wit: string): WorldItems => {
   }
   return { imports, exports }
 }
+
+// Defined in `internal/witName.ts` with the other name helpers; re-exported for the loader's modules.
+export { unversioned } from "../witName.ts"
