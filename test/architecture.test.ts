@@ -99,13 +99,10 @@ const cycles = (edges: ReadonlyArray<Import>): Array<Array<string>> => {
 const knownUpward: ReadonlyArray<string> = [
   "internal/host/linker.ts -> Capability.ts",
   "internal/host/wasiIo.ts -> Linker.ts",
-  "internal/run/instancePool.ts -> Instance.ts",
-  "internal/run/isolatedInstance.ts -> Instance.ts",
   "internal/run/supervisor.ts -> Supervisor.ts",
   "internal/run/supervisor.ts -> Audit.ts"
 ]
 const knownCycles: ReadonlyArray<ReadonlyArray<string>> = [
-  ["Component.ts", "Instance.ts", "internal/run/instancePool.ts", "internal/run/isolatedInstance.ts"],
   ["Linker.ts", "internal/host/linker.ts"],
   ["Supervisor.ts", "internal/run/childHandle.ts", "internal/run/supervisor.ts"]
 ]
