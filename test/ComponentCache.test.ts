@@ -5,7 +5,7 @@ import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Component, ComponentCache, ResourceLimits } from "../src/index.ts"
-import { decode, guestBytes, text } from "./fixtures.ts"
+import { decode, guestBytes, spanRecorder, text } from "./fixtures.ts"
 
 const transpiled = Effect.map(Metric.value(Component.transpiles), (state) => state.count)
 
@@ -112,18 +112,7 @@ describe("ComponentCache", () => {
 
   it.effect("a cold load is traced as a Component.load span (hash and size); a cache hit makes none", () =>
     Effect.gen(function*() {
-      const spans: Array<{ name: string; attributes: Record<string, unknown>; ended: boolean }> = []
-      const recordingTracer = Tracer.make({
-        span: (options) => {
-          const record = { name: options.name, attributes: {} as Record<string, unknown>, ended: false }
-          spans.push(record)
-          const span = Tracer.nativeTracer.span(options)
-          return Object.assign(Object.create(span), {
-            attribute: (key: string, value: unknown) => void (record.attributes[key] = value),
-            end: () => void (record.ended = true)
-          })
-        }
-      })
+      const { spans, tracer: recordingTracer } = spanRecorder()
       const bytes = guestBytes("echo")
       const component = yield* Effect.gen(function*() {
         const component = yield* Component.fromBytes(bytes)

@@ -430,6 +430,7 @@ const importGlueFile = async (file: string): Promise<GlueInstantiate> => {
 // load for a ~400 KB glue, where the hook's import costs ~10 ms). Node without `module.registerHooks`
 // (before 22.15) gets `data:` URLs.
 const glueScheme = "airssys-wasm-glue:"
+// Not a cache: a source is here only from `importGlue`'s `import()` until the hook loads it.
 const glueSources = new Map<string, string>()
 let glueModules = 0
 let glueHook: boolean | undefined
