@@ -11,7 +11,7 @@
 import { Context, Duration, Effect, Metric, Scope } from "effect"
 import * as fs from "node:fs/promises"
 import * as Audit from "./Audit.ts"
-import { ComponentLoadError } from "./ComponentError.ts"
+import { ComponentLoadError, type LimitExceeded, type LinkError, type Trap, type WasmMemoryExhausted } from "./ComponentError.ts"
 import * as ComponentCache from "./ComponentCache.ts"
 import type { HostImports } from "./internal/host/hostBridge.ts"
 import * as Jco from "./internal/jco.ts"
@@ -226,7 +226,7 @@ export interface InstantiateOptions<R> {
  * @since 0.1.0
  * @category models
  */
-export type InstantiateError = Instantiate.InstantiateError
+export type InstantiateError = LinkError | Trap | LimitExceeded | WasmMemoryExhausted
 
 /**
  * Instantiates a component: fresh linear memory, the shared compiled modules, and the given host

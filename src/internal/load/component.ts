@@ -1,8 +1,9 @@
 /**
- * What a loaded component is, for the modules on both sides of loading: `Component.ts` makes it, the
- * run-time modules (instances, pools, worker isolation) and the linker read it.
+ * What a loaded component is, for the modules on both sides of loading: `Component.ts` makes it (and
+ * re-exports these types), the run-time modules (instances, pools, worker isolation) and the linker read it.
  *
- * @internal
+ * Its header has no internal tag, on purpose: the published declarations keep its public types and
+ * leave out its exports tagged internal (`scripts/build.ts`).
  */
 import type { Resolved } from "../../ResourceLimits.ts"
 import type { Loaded } from "../jco.ts"

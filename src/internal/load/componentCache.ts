@@ -5,7 +5,8 @@
  * service (`ComponentCache.ts`) hands one to `Component.fromBytes`, which passes its stores down to the
  * jco seam and the fuel rewrite.
  *
- * @internal
+ * Its header has no internal tag, on purpose: the published declarations keep its public types and
+ * leave out its exports tagged internal (`scripts/build.ts`).
  */
 import { Effect } from "effect"
 import type { Loaded } from "../jco.ts"
@@ -48,6 +49,7 @@ export interface ComponentCache {
   readonly clear: Effect.Effect<void>
 }
 
+/** @internal */
 export class Stores implements ComponentCache {
   readonly [TypeId]: TypeId = TypeId
   readonly capacity: number
@@ -74,5 +76,5 @@ export class Stores implements ComponentCache {
   }
 }
 
-/** The stores behind a `ComponentCache` (every one is made by `new Stores`). */
+/** @internal The stores behind a `ComponentCache` (every one is made by `new Stores`). */
 export const storesOf = (cache: ComponentCache): Stores => cache as Stores

@@ -1,9 +1,11 @@
 /**
- * The machinery behind `Instance`: finding a component's exports in its core instances (`bind`) and
- * calling them with typed errors, fuel, a deadline and poisoning (`make`). `Instance.ts` re-exports the
- * public half; the run-time modules (pools, worker isolation, actors) use the internal one.
+ * An instance: the public types `Instance.ts` re-exports (here, so that the run-time modules need not
+ * import a public module), and the machinery behind them: finding a component's exports in its core
+ * instances (`bind`) and calling them with typed errors, fuel, a deadline and poisoning (`make`). The
+ * run-time modules (pools, worker isolation, actors) use `InstanceInternal`, which extends `Instance`.
  *
- * @internal
+ * Its header has no internal tag, on purpose: the published declarations keep its public types and
+ * leave out its exports tagged internal (`scripts/build.ts`).
  */
 import { type Clock, Duration, Effect, Exit } from "effect"
 import { type CallError, GuestError, GuestExit, InstancePoisoned, LimitExceeded, Trap, WasmMemoryExhausted } from "../componentError.ts"
@@ -71,7 +73,7 @@ export interface Lifecycle {
   shutdown(): Effect.Effect<void, CallError>
 }
 
-/** What the host itself uses of an instance, beside what users see. */
+/** @internal What the host itself uses of an instance, beside what users see. */
 export interface InstanceInternal extends Instance {
   /** `handleMessage`, run now: for callers that are already inside a fiber's synchronous step. */
   invokeHandler(message: Message): Exit.Exit<Uint8Array | undefined, CallError> | Promise<Exit.Exit<Uint8Array | undefined, CallError>>
@@ -85,6 +87,7 @@ export interface InstanceInternal extends Instance {
   readonly usage?: (() => Usage) | undefined
 }
 
+/** @internal */
 export interface LifecycleInternal extends Lifecycle {
   /**
    * `init`, run now: its `Exit` when the guest answers synchronously (an effect that waits for it
@@ -93,6 +96,7 @@ export interface LifecycleInternal extends Lifecycle {
   readonly initNow?: ((config: Uint8Array) => Effect.Effect<void, CallError>) | undefined
 }
 
+/** @internal */
 export interface Usage {
   readonly memoryBytes: number
   readonly fuelUsed: number | undefined
@@ -135,7 +139,7 @@ const initName = "airssys:component/lifecycle#init"
 const shutdownName = "airssys:component/lifecycle#shutdown"
 
 /**
- * What an instance needs from its core instances, found once: the exports it calls (directly by
+ * @internal What an instance needs from its core instances, found once: the exports it calls (directly by
  * the canonical ABI where it can, else through jco's glue), its memories and its fuel globals. It depends
  * only on the compiled artifact, not on the component's limits or host functions, so a warm pool binds
  * it ahead, off the spawn path.
@@ -175,6 +179,7 @@ const glueExports = (loaded: Jco.Loaded, instantiated: Jco.Instantiated): GlueEx
   return found
 }
 
+/** @internal */
 export const bind = (loaded: Jco.Loaded, instantiated: Jco.Instantiated): Bound => {
   const has = glueExports(loaded, instantiated)
   // A guest that calls host imports must enter through jco's glue: its import trampolines expect the task
@@ -214,7 +219,7 @@ export const bind = (loaded: Jco.Loaded, instantiated: Jco.Instantiated): Bound 
 }
 
 /**
- * `clock` times calls against the component's timeout: a metered guest asks for more fuel every
+ * @internal `clock` times calls against the component's timeout: a metered guest asks for more fuel every
  * `sliceUnits` units, and is stopped once the clock says its time is up. `bound` may come from a warm
  * pool; otherwise it is found now.
  */
