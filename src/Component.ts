@@ -2,8 +2,9 @@
  * A WebAssembly component, loaded from bytes into an immutable, compiled artifact.
  *
  * `fromBytes` validates the binary, hashes it (sha-256), transpiles it with jco, loads the generated glue
- * from memory and compiles its core modules once. The result is cached by hash: loading the same bytes
- * again costs a map lookup, and a cache directory lets another process skip the transpile too.
+ * from memory and compiles its core modules once. The result is cached by hash in the `ComponentCache`
+ * (bounded; one per process unless another is provided): loading the same bytes again costs a map
+ * lookup, and a cache directory lets another process skip the transpile too.
  * `instantiate` then makes as many `Instance`s as needed, each with fresh linear memory.
  *
  * @since 0.1.0
@@ -22,9 +23,9 @@ import { limitRewrite } from "./internal/load/limitRewrite.ts"
 import { parseWorld, unversioned, type WorldItem } from "./internal/load/witWorld.ts"
 import * as Pool from "./internal/run/instancePool.ts"
 import * as Instantiate from "./internal/run/instantiate.ts"
+import { sha256 } from "./internal/sha256.ts"
 import type { Instance } from "./Instance.ts"
 import * as ResourceLimits from "./ResourceLimits.ts"
-import { sha256 } from "./internal/sha256.ts"
 
 /**
  * @since 0.1.0
