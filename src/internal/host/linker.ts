@@ -7,7 +7,7 @@
 import { Cause, Clock, Context, Effect } from "effect"
 import type * as Audit from "../../Audit.ts"
 import type * as Capability from "../../Capability.ts"
-import type { Component } from "../../Component.ts"
+import type { Component } from "../load/component.ts"
 import { HostRefusal, LinkError } from "../componentError.ts"
 import { camelCase, kebabCase, unversioned } from "../witName.ts"
 import * as Check from "./capabilityCheck.ts"
