@@ -19,11 +19,13 @@
  */
 import { Context, Duration, Effect, Metric, Scope } from "effect"
 import type { ActorCrashed, ActorStopped, MailboxFull } from "./ActorError.ts"
-import * as Component from "./Component.ts"
+import * as Audit from "./Audit.ts"
+import type * as Component from "./Component.ts"
 import * as DeadLetters from "./DeadLetters.ts"
 import type { HostImports } from "./internal/host/hostBridge.ts"
 import * as internal from "./internal/run/actor.ts"
 import * as internalMetrics from "./internal/run/actorMetrics.ts"
+import * as Instantiate from "./internal/run/instantiate.ts"
 import type * as Supervisor from "./Supervisor.ts"
 
 /**
@@ -240,6 +242,7 @@ const makeActor = <R>(
 ): Effect.Effect<ActorRef, never, Scope.Scope | R> =>
   Effect.contextWith((context: Context.Context<R | Scope.Scope>) => {
     const hostImports = options.imports ?? {}
+    const audit = Context.getOrUndefined(context, Audit.Audit)
     const hooks = options.hooks
     // The ref is made from the engine, and the hooks are handed the ref: they read it when they run.
     let ref: ActorRef | undefined
@@ -254,11 +257,11 @@ const makeActor = <R>(
         context: context as Context.Context<never>,
         deadLetters: Context.get(context, DeadLetters.DeadLetters),
         instantiate: () => {
-          const made = Component.instantiateUnsafe(component, hostImports, context)
-          return Component.isInstantiateError(made) ? made.message : made
+          const made = Instantiate.instantiateUnsafe(component, hostImports, context, audit)
+          return Instantiate.isInstantiateError(made) ? made.message : made
         },
         instantiateIsolated: (scope) =>
-          Component.instantiate(component, { imports: options.imports }).pipe(Scope.provide(scope), Effect.provideContext(context)),
+          Instantiate.instantiate(component, hostImports, audit).pipe(Scope.provide(scope), Effect.provideContext(context)),
         preStart: preStart && (() => Effect.provideContext(preStart(ref!), context)),
         postStop: postStop && (() => Effect.provideContext(postStop(ref!), context))
       }),

@@ -16,10 +16,12 @@
 import { Cause, Clock, Context, Duration, Effect, Exit, Fiber, Option, References, Scope, Tracer } from "effect"
 import type * as Component from "../../Component.ts"
 import type * as DeadLetters from "../../DeadLetters.ts"
-import type { Instance, Message } from "../../Instance.ts"
+import type { Message } from "../../Instance.ts"
 import { ActorCrashed, ActorStopped, MailboxFull, RequestTimeout, type StopReason } from "../actorError.ts"
 import type { CallError } from "../componentError.ts"
 import * as ActorMetrics from "./actorMetrics.ts"
+// The host's side of an instance: `invokeHandler`, `initNow`, `close`, `usage` beside the public calls.
+import type { InstanceInternal as Instance } from "./instance.ts"
 import { type ChildHandle, CurrentChild, readyUnsafe, type RetireReason } from "./childHandle.ts"
 import * as Mailbox from "./mailbox.ts"
 
