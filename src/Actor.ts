@@ -25,7 +25,6 @@ import * as DeadLetters from "./DeadLetters.ts"
 import type { HostImports } from "./internal/host/hostBridge.ts"
 import * as internal from "./internal/run/actor.ts"
 import * as internalMetrics from "./internal/run/actorMetrics.ts"
-import * as Instantiate from "./internal/run/instantiate.ts"
 import type * as Supervisor from "./Supervisor.ts"
 
 /**
@@ -241,8 +240,6 @@ const makeActor = <R>(
   spawned: boolean
 ): Effect.Effect<ActorRef, never, Scope.Scope | R> =>
   Effect.contextWith((context: Context.Context<R | Scope.Scope>) => {
-    const hostImports = options.imports ?? {}
-    const audit = Context.getOrUndefined(context, Audit.Audit)
     const hooks = options.hooks
     // The ref is made from the engine, and the hooks are handed the ref: they read it when they run.
     let ref: ActorRef | undefined
@@ -252,16 +249,13 @@ const makeActor = <R>(
       internal.make({
         id: options.id,
         component,
+        // What the host functions need is in `context`.
+        hostImports: (options.imports ?? {}) as HostImports<never>,
+        audit: Context.getOrUndefined(context, Audit.Audit),
         capacity: options.mailbox?.capacity ?? defaultCapacity,
         config: options.config ?? emptyConfig,
         context: context as Context.Context<never>,
         deadLetters: Context.get(context, DeadLetters.DeadLetters),
-        instantiate: () => {
-          const made = Instantiate.instantiateUnsafe(component, hostImports, context, audit)
-          return Instantiate.isInstantiateError(made) ? made.message : made
-        },
-        instantiateIsolated: (scope) =>
-          Instantiate.instantiate(component, hostImports, audit).pipe(Scope.provide(scope), Effect.provideContext(context)),
         preStart: preStart && (() => Effect.provideContext(preStart(ref!), context)),
         postStop: postStop && (() => Effect.provideContext(postStop(ref!), context))
       }),

@@ -14,14 +14,17 @@
  * @internal
  */
 import { Cause, Clock, Context, Duration, Effect, Exit, Fiber, Option, References, Scope, Tracer } from "effect"
-import type * as Component from "../../Component.ts"
+import type { Audit } from "../../Audit.ts"
 import type * as DeadLetters from "../../DeadLetters.ts"
 import type { Message } from "../../Instance.ts"
 import { ActorCrashed, ActorStopped, MailboxFull, RequestTimeout, type StopReason } from "../actorError.ts"
 import type { CallError } from "../componentError.ts"
+import type { HostImports } from "../host/hostBridge.ts"
+import type { Component } from "../load/component.ts"
 import * as ActorMetrics from "./actorMetrics.ts"
 // The host's side of an instance: `invokeHandler`, `initNow`, `close`, `usage` beside the public calls.
 import type { InstanceInternal as Instance } from "./instance.ts"
+import * as Instantiate from "./instantiate.ts"
 import { type ChildHandle, CurrentChild, readyUnsafe, type RetireReason } from "./childHandle.ts"
 import * as Mailbox from "./mailbox.ts"
 
@@ -62,20 +65,17 @@ export type RequestError = CallError | RequestTimeout | ActorStopped | MailboxFu
 /** What `Actor.ts` hands the engine. */
 export interface Config {
   readonly id: string
-  readonly component: Component.Component
+  readonly component: Component
+  /** Host functions the component is linked with; the context holds what they need. */
+  readonly hostImports: HostImports<never>
+  /** Told of every instantiation (a poisoned instance is audited), when the host audits. */
+  readonly audit: Audit["Service"] | undefined
   readonly capacity: number
   /** For the guest's `lifecycle.init`. */
   readonly config: Uint8Array
   /** The actor's context: clock, tracer, metrics and the services its hooks need. */
   readonly context: Context.Context<never>
   readonly deadLetters: DeadLetters.Store
-  /**
-   * A new instance now (from the warm pool when there is one), an instantiate error's message, or
-   * `undefined` when the component runs worker-isolated (then `instantiateIsolated`).
-   */
-  readonly instantiate: () => Instance | string | undefined
-  /** A worker-isolated instance, living in `scope` (the incarnation's). */
-  readonly instantiateIsolated: (scope: Scope.Scope) => Effect.Effect<Instance, { readonly message: string }>
   readonly preStart: (() => Effect.Effect<void, unknown>) | undefined
   readonly postStop: (() => Effect.Effect<void>) | undefined
 }
@@ -136,7 +136,7 @@ const errorOf = <E>(exit: Exit.Exit<unknown, E>): E | undefined =>
   Exit.isFailure(exit) ? Option.getOrUndefined(Cause.findErrorOption(exit.cause)) : undefined
 
 // Stats with what is known only sometimes: the last trap, and the running instance's memory and fuel.
-const withUsage = (stats: Stats, component: Component.Component, lastError: string | undefined, instance: Instance | undefined): Stats => {
+const withUsage = (stats: Stats, component: Component, lastError: string | undefined, instance: Instance | undefined): Stats => {
   const usage = instance?.usage?.()
   const { fuel, memoryBytes } = component.limits
   const out: { -readonly [K in keyof Stats]: Stats[K] } = { ...stats }
@@ -450,7 +450,9 @@ const makeCore = (config: Config, mailbox: Mailbox.Mailbox<Envelope>): Core => {
   // A worker-isolated instance lives in a scope of its own (its worker), closed when the incarnation ends.
   const acquireIsolated = Effect.suspend(() => {
     const scope = Scope.makeUnsafe()
-    return config.instantiateIsolated(scope).pipe(
+    return Instantiate.instantiate(component, config.hostImports, config.audit).pipe(
+      Scope.provide(scope),
+      Effect.provideContext(context),
       Effect.map((current) => [current, scope] as const),
       Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause))),
       Effect.mapError((error) => startFailed(error.message))
@@ -514,14 +516,15 @@ const makeCore = (config: Config, mailbox: Mailbox.Mailbox<Envelope>): Core => {
       crash = undefined
       incarnations++
       metrics.incarnation()
-      const current = config.instantiate()
+      // From the warm pool when there is one; `undefined` when the component runs worker-isolated.
+      const current = Instantiate.instantiateUnsafe(component, config.hostImports, context, config.audit)
       if (current === undefined) {
         return Effect.flatMap(Effect.tapError(acquireIsolated, () => Effect.sync(failedToStart)), ([current, scope]) =>
           Effect.onExit(restore(serve(current)), (exit) => release(current, scope, exit)))
       }
-      if (typeof current === "string") {
+      if (Instantiate.isInstantiateError(current)) {
         failedToStart()
-        return Effect.fail(startFailed(current))
+        return Effect.fail(startFailed(current.message))
       }
       return Effect.onExit(restore(serve(current)), (exit) => release(current, undefined, exit))
     })
