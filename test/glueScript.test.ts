@@ -1,0 +1,53 @@
+import { assert, describe, it } from "@effect/vitest"
+import { transpileBytes } from "@bytecodealliance/jco-transpile"
+import { Effect } from "effect"
+import * as vm from "node:vm"
+import { codeCacheFile, codeCacheFor, glueScript } from "../src/internal/load/glueScript.ts"
+import { guestBytes } from "./fixtures.ts"
+
+const url = "file:///cache/entry/glue.js"
+
+describe("glueScript", () => {
+  it.effect("glueScript - jco's glue runs as a script and gives its instantiate; import.meta.url is the file's", () =>
+    Effect.gen(function*() {
+      const out = yield* Effect.promise(() =>
+        transpileBytes(guestBytes("echo"), { name: "component", instantiation: "async", emitTypescriptDeclarations: false })
+      )
+      const glue = new TextDecoder().decode(out.files["component.js"])
+      assert.match(glue, /^export function instantiate/m)
+      const source = glueScript(glue, url)
+      assert.isDefined(source)
+      const instantiate = (new vm.Script(source!).runInThisContext() as () => unknown)()
+      assert.strictEqual(typeof instantiate, "function")
+      assert.notInclude(source!, "import.meta")
+      if (glue.includes("import.meta.url")) assert.include(source!, JSON.stringify(url))
+    }))
+
+  it("glueScript - a glue of another shape is left to the module loader", () => {
+    const instantiate = "export function instantiate() {}\n"
+    assert.isDefined(glueScript(instantiate, url))
+    assert.isUndefined(glueScript(`import { x } from "y";\n${instantiate}`, url))
+    assert.isUndefined(glueScript(`import "y";\n${instantiate}`, url))
+    assert.isUndefined(glueScript(`${instantiate}export default instantiate;\n`, url))
+    assert.isUndefined(glueScript(`${instantiate}export { instantiate as run };\n`, url))
+    assert.isUndefined(glueScript(`${instantiate}const here = import.meta.resolve("./x");\n`, url))
+  })
+
+  it("codeCacheFor - gives back V8's data only for an intact file of the same source", () => {
+    const source = "(function () { return 1 })"
+    const data = new vm.Script(source).createCachedData()
+    const file = codeCacheFile(source, data)
+    assert.deepStrictEqual(codeCacheFor(source, file), new Uint8Array(data))
+    // Another source of the same length (V8 itself would only compare the lengths).
+    assert.isUndefined(codeCacheFor("(function () { return 2 })", file))
+    const flipped = file.slice()
+    flipped[flipped.length - 1]! ^= 1
+    assert.isUndefined(codeCacheFor(source, flipped))
+    assert.isUndefined(codeCacheFor(source, file.subarray(0, file.length - 1)))
+    assert.isUndefined(codeCacheFor(source, file.subarray(0, 12)))
+    assert.isUndefined(codeCacheFor(source, new Uint8Array(0)))
+    const otherMagic = file.slice()
+    otherMagic[0] = 0
+    assert.isUndefined(codeCacheFor(source, otherMagic))
+  })
+})
