@@ -33,21 +33,22 @@ describe("glueScript", () => {
     assert.isUndefined(glueScript(`${instantiate}const here = import.meta.resolve("./x");\n`, url))
   })
 
-  it("codeCacheFor - gives back V8's data only for an intact file of the same source", () => {
-    const source = "(function () { return 1 })"
-    const data = new vm.Script(source).createCachedData()
-    const file = codeCacheFile(source, data)
-    assert.deepStrictEqual(codeCacheFor(source, file), new Uint8Array(data))
-    // Another source of the same length (V8 itself would only compare the lengths).
-    assert.isUndefined(codeCacheFor("(function () { return 2 })", file))
+  it("codeCacheFor - gives back V8's data only for an intact file of the same glue and URL", () => {
+    const glue = "export function instantiate() { return 1 }\n"
+    const data = new vm.Script(glueScript(glue, url)!).createCachedData()
+    const file = codeCacheFile(glue, url, data)
+    assert.deepStrictEqual(codeCacheFor(glue, url, file), new Uint8Array(data))
+    // Another glue of the same length (V8 itself would only compare the lengths), or another place.
+    assert.isUndefined(codeCacheFor(glue.replace("1", "2"), url, file))
+    assert.isUndefined(codeCacheFor(glue, url.replace("entry", "other"), file))
     const flipped = file.slice()
     flipped[flipped.length - 1]! ^= 1
-    assert.isUndefined(codeCacheFor(source, flipped))
-    assert.isUndefined(codeCacheFor(source, file.subarray(0, file.length - 1)))
-    assert.isUndefined(codeCacheFor(source, file.subarray(0, 12)))
-    assert.isUndefined(codeCacheFor(source, new Uint8Array(0)))
+    assert.isUndefined(codeCacheFor(glue, url, flipped))
+    assert.isUndefined(codeCacheFor(glue, url, file.subarray(0, file.length - 1)))
+    assert.isUndefined(codeCacheFor(glue, url, file.subarray(0, 12)))
+    assert.isUndefined(codeCacheFor(glue, url, new Uint8Array(0)))
     const otherMagic = file.slice()
     otherMagic[0] = 0
-    assert.isUndefined(codeCacheFor(source, otherMagic))
+    assert.isUndefined(codeCacheFor(glue, url, otherMagic))
   })
 })

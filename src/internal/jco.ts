@@ -433,12 +433,13 @@ export let glueCodeCacheHits = 0
  */
 const loadGlueFile = async (entry: string, glue: string): Promise<GlueInstantiate> => {
   const file = path.join(entry, "glue.js")
-  const source = glueScript(glue, pathToFileURL(file).href)
+  const url = pathToFileURL(file).href
+  const source = glueScript(glue, url)
   if (source === undefined) return importGlueFile(file)
   const cacheFile = path.join(entry, "glue.v8cache")
   let cachedData: Uint8Array | undefined
   try {
-    cachedData = codeCacheFor(source, readFileSync(cacheFile))
+    cachedData = codeCacheFor(glue, url, readFileSync(cacheFile))
   } catch {
     // No cache yet: compiled from the source and written below.
   }
@@ -456,7 +457,7 @@ const loadGlueFile = async (entry: string, glue: string): Promise<GlueInstantiat
   }
   if (typeof instantiate !== "function") return importGlueFile(file)
   if (cachedData !== undefined && script.cachedDataRejected !== true) glueCodeCacheHits++
-  else await writeFileAtomically(cacheFile, codeCacheFile(source, script.createCachedData()))
+  else await writeFileAtomically(cacheFile, codeCacheFile(glue, url, script.createCachedData()))
   return instantiate as GlueInstantiate
 }
 

@@ -9,8 +9,9 @@
  * by the bench row `load: disk cache load, QuickJS guest (new process)` (issue 12's ≤ 20 ms).
  *
  * V8 checks a code cache against its version and flags and the source's length only, and release builds
- * do not checksum its payload: each cache file carries CRC-32s of the script source and of the cache,
- * and one that does not match is not handed to V8.
+ * do not checksum its payload: each cache file carries CRC-32s of what the script is made from (the glue,
+ * its URL, this file's way of wrapping it) and of the cache, and one that does not match is not handed
+ * to V8.
  *
  * @internal
  */
@@ -31,27 +32,32 @@ export const glueScript = (glue: string, url: string): string | undefined => {
   return `(function () {"use strict";${body}\nreturn instantiate;\n})`
 }
 
-// "AWGC", then the CRC-32 of the script source and of V8's data.
-const magic = 0x41574743
+// "AWG1" (the way `glueScript` wraps the glue: a new one needs a new number), then the CRC-32 of the
+// script's making and of V8's data.
+const magic = 0x41574731
 const headerBytes = 12
 
-/** V8's code cache for `source`, with the header `codeCacheFor` checks. */
-export const codeCacheFile = (source: string, data: Uint8Array): Uint8Array => {
+// Of the glue (a flat string, as read) and its URL rather than of the script built from them: the
+// same binding, without encoding a fresh ~800 KB string.
+const scriptCrc = (glue: string, url: string): number => crc32(url, crc32(glue))
+
+/** V8's code cache for `glueScript(glue, url)`, with the header `codeCacheFor` checks. */
+export const codeCacheFile = (glue: string, url: string, data: Uint8Array): Uint8Array => {
   const file = new Uint8Array(headerBytes + data.byteLength)
   const header = new DataView(file.buffer)
   header.setUint32(0, magic)
-  header.setUint32(4, crc32(source))
+  header.setUint32(4, scriptCrc(glue, url))
   header.setUint32(8, crc32(data))
   file.set(data, headerBytes)
   return file
 }
 
-/** V8's data in a file written by `codeCacheFile` for this same source; `undefined` if it is not one. */
-export const codeCacheFor = (source: string, file: Uint8Array): Uint8Array | undefined => {
+/** V8's data in a file written by `codeCacheFile` for this same glue and URL; `undefined` if it is not one. */
+export const codeCacheFor = (glue: string, url: string, file: Uint8Array): Uint8Array | undefined => {
   if (file.byteLength <= headerBytes) return undefined
   const header = new DataView(file.buffer, file.byteOffset, headerBytes)
   const data = file.subarray(headerBytes)
-  return header.getUint32(0) === magic && header.getUint32(4) === crc32(source) && header.getUint32(8) === crc32(data)
+  return header.getUint32(0) === magic && header.getUint32(4) === scriptCrc(glue, url) && header.getUint32(8) === crc32(data)
     ? data
     : undefined
 }
