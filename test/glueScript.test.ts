@@ -16,26 +16,30 @@ describe("glueScript", () => {
       const glue = new TextDecoder().decode(out.files["component.js"])
       assert.match(glue, /^export function instantiate/m)
       const source = glueScript(glue, url)
-      assert.isDefined(source)
-      const instantiate = (new vm.Script(source!).runInThisContext() as () => unknown)()
+      const instantiate = (new vm.Script(source).runInThisContext() as () => unknown)()
       assert.strictEqual(typeof instantiate, "function")
-      assert.notInclude(source!, "import.meta")
-      if (glue.includes("import.meta.url")) assert.include(source!, JSON.stringify(url))
+      assert.notInclude(source, "import.meta")
+      if (glue.includes("import.meta.url")) assert.include(source, JSON.stringify(url))
     }))
 
-  it("glueScript - a glue of another shape is left to the module loader", () => {
-    const instantiate = "export function instantiate() {}\n"
-    assert.isDefined(glueScript(instantiate, url))
-    assert.isUndefined(glueScript(`import { x } from "y";\n${instantiate}`, url))
-    assert.isUndefined(glueScript(`import "y";\n${instantiate}`, url))
-    assert.isUndefined(glueScript(`${instantiate}export default instantiate;\n`, url))
-    assert.isUndefined(glueScript(`${instantiate}export { instantiate as run };\n`, url))
-    assert.isUndefined(glueScript(`${instantiate}const here = import.meta.resolve("./x");\n`, url))
+  it("glueScript - a glue of another shape does not compile as a script (it is then imported as a module)", () => {
+    const instantiate = "export function instantiate() {}\nexport const _util = {}\n"
+    const compile = (glue: string) => new vm.Script(glueScript(glue, url))
+    assert.strictEqual(typeof (compile(instantiate).runInThisContext() as () => unknown)(), "function")
+    for (
+      const other of [
+        `import { x } from "y";\n${instantiate}`,
+        `import "y";\n${instantiate}`,
+        `${instantiate}export default instantiate;\n`,
+        `${instantiate}export { instantiate as run };\n`,
+        `${instantiate}const here = import.meta.resolve("./x");\n`
+      ]
+    ) assert.throws(() => compile(other), SyntaxError)
   })
 
   it("codeCacheFor - gives back V8's data only for an intact file of the same glue and URL", () => {
     const glue = "export function instantiate() { return 1 }\n"
-    const data = new vm.Script(glueScript(glue, url)!).createCachedData()
+    const data = new vm.Script(glueScript(glue, url)).createCachedData()
     const file = codeCacheFile(glue, url, data)
     assert.deepStrictEqual(codeCacheFor(glue, url, file), new Uint8Array(data))
     // Another glue of the same length (V8 itself would only compare the lengths), or another place.

@@ -429,13 +429,12 @@ export let glueCodeCacheHits = 0
 /**
  * The glue of a disk cache entry (`glue` is the text of its `glue.js`), compiled as a script with V8's
  * code cache from `glue.v8cache` beside it (`glueScript.ts`), which is written when missing, damaged or
- * refused by V8 (another Node). A glue that is not run as a script is imported from its file.
+ * refused by V8 (another Node). A glue that does not compile or run as a script is imported from its file.
  */
 const loadGlueFile = async (entry: string, glue: string): Promise<GlueInstantiate> => {
   const file = path.join(entry, "glue.js")
   const url = pathToFileURL(file).href
   const source = glueScript(glue, url)
-  if (source === undefined) return importGlueFile(file)
   const cacheFile = path.join(entry, "glue.v8cache")
   let cachedData: Uint8Array | undefined
   try {

@@ -19,15 +19,14 @@ import { crc32 } from "node:zlib"
 
 /**
  * The glue module as the source of a function expression returning its `instantiate`: its exported
- * declarations become local ones, `import.meta.url` the module's URL it would have had. `undefined` for a
- * glue of another shape (a static import, another form of export, another use of `import.meta`): it is
- * then imported as a module.
+ * declarations become local ones, `import.meta.url` the module's URL it would have had. A glue of another
+ * shape (a static import, another form of export, another use of `import.meta`) leaves module syntax in
+ * the script, which then does not compile, and the glue is imported as a module.
  */
-export const glueScript = (glue: string, url: string): string | undefined => {
+export const glueScript = (glue: string, url: string): string => {
   const body = glue
     .replace(/^export (?=(?:async\s+)?function\b|const\b|let\b|class\b)/gm, "")
     .replaceAll("import.meta.url", JSON.stringify(url))
-  if (/^export\b|^import\s*[\w{*"']|\bimport\.meta\b/m.test(body)) return undefined
   // A module is strict; its lines keep their numbers.
   return `(function () {"use strict";${body}\nreturn instantiate;\n})`
 }
