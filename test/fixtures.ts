@@ -1,7 +1,7 @@
 /**
  * Paths and bytes of the guest components built from `guests/` by `scripts/build-guests.ts`.
  */
-import { type Clock, Effect, Logger, References } from "effect"
+import { type Clock, Effect, Logger, References, Tracer } from "effect"
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -102,3 +102,20 @@ export const runProgram = <A>(name: string): Effect.Effect<A, Error> =>
         resume(error === null ? Effect.succeed(JSON.parse(out.trim().split("\n").at(-1)!) as A) : Effect.fail(new Error(`${error.message}\n${err}`)))
     )
   })
+
+/** A tracer that records each span's name, attributes and whether it ended (beside the native tracer's). */
+export const spanRecorder = () => {
+  const spans: Array<{ name: string; attributes: Record<string, unknown>; ended: boolean }> = []
+  const tracer = Tracer.make({
+    span: (options) => {
+      const record = { name: options.name, attributes: {} as Record<string, unknown>, ended: false }
+      spans.push(record)
+      const span = Tracer.nativeTracer.span(options)
+      return Object.assign(Object.create(span), {
+        attribute: (key: string, value: unknown) => void (record.attributes[key] = value),
+        end: () => void (record.ended = true)
+      })
+    }
+  })
+  return { spans, tracer }
+}
