@@ -43,7 +43,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Context, Effect, Layer, LogLevel, References, Schema, type Scope } from "effect"
+import { Cause, Config, Context, Effect, Layer, LogLevel, References, Schema, type Scope } from "effect"
 import type * as Fiber from "effect/Fiber"
 import { Decision } from "./Capability.ts"
 import * as Chain from "./internal/audit/auditChain.ts"
@@ -604,6 +604,64 @@ export const layerJsonl = (path: string, options?: JsonlOptions): Layer.Layer<Au
  * @category layers
  */
 export const layerLogger: Layer.Layer<Audit> = Layer.effect(Audit, Effect.orDie(make([loggerSink])))
+
+/**
+ * The audit a deployer chooses, as `config` reads it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Settings =
+  | { readonly sink: "memory"; readonly capacity: number }
+  | { readonly sink: "jsonl"; readonly path: string; readonly fsync: boolean }
+  | { readonly sink: "logger" }
+
+const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
+
+/**
+ * The audit read from configuration:
+ *
+ * - `AUDIT_SINK`: `memory` (the default), `jsonl` or `logger`;
+ * - for `memory`: `AUDIT_CAPACITY`, the events kept, a positive integer (default 10000);
+ * - for `jsonl`: `AUDIT_PATH` (required), the log file; `AUDIT_FSYNC`, `true` to sync every event (default
+ *   `false`).
+ *
+ * With `ConfigProvider.fromUnknown` the names are paths: `{ AUDIT: { SINK: "jsonl", PATH: "audit.jsonl" } }`.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const config: Config.Config<Settings> = Config.Literals(["memory", "jsonl", "logger"], "SINK").pipe(
+  Config.withDefault("memory"),
+  Config.flatMap((sink): Config.Config<Settings> =>
+    sink === "jsonl"
+      ? Config.all({
+        sink: Config.succeed(sink),
+        path: Config.NonEmptyString("PATH"),
+        fsync: Config.Boolean("FSYNC").pipe(Config.withDefault(false))
+      })
+      : sink === "logger"
+      ? Config.succeed({ sink })
+      : Config.all({ sink: Config.succeed(sink), capacity: Config.schema(PositiveInt, "CAPACITY").pipe(Config.withDefault(10_000)) })
+  ),
+  Config.nested("AUDIT")
+)
+
+/**
+ * `Audit` as configuration chooses it (`layerMemory`, `layerJsonl` or `layerLogger`): `config` (the
+ * `AUDIT_*` names) unless another `Config` is given. An invalid value, or `jsonl` without a path, fails
+ * the layer with a `ConfigError`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (options: Config.Config<Settings> = config): Layer.Layer<Audit, AuditError | Config.ConfigError> =>
+  Layer.unwrap(Effect.map(options, (settings): Layer.Layer<Audit, AuditError> =>
+    settings.sink === "jsonl"
+      ? layerJsonl(settings.path, { fsync: settings.fsync })
+      : settings.sink === "logger"
+      ? layerLogger
+      : layerMemory({ capacity: settings.capacity })))
 
 /**
  * One `Audit` over the sinks of several audit layers, behind one chain; the layers' other services

@@ -154,7 +154,7 @@ export const fromBytes = Effect.fnUntraced(function*(bytes: Uint8Array, options?
   const invalid = checkHeader(bytes)
   if (invalid !== undefined) return yield* invalid
   const hash = Jco.sha256(bytes)
-  const limits: ResourceLimits.Resolved = { ...ResourceLimits.defaults, ...options?.limits }
+  const limits: ResourceLimits.Resolved = { ...(yield* ResourceLimits.Defaults), ...options?.limits }
   const rewrite = coreRewrite({ memoryBytes: limits.memoryBytes, fuel: Number.isFinite(limits.fuel) }, options?.cacheDirectory)
   // The compiled artifact depends on the rewrite only; the component also carries the limits it runs under.
   const variant = `${hash}/${rewrite?.key ?? "as-is"}/fuel=${limits.fuel}/ifuel=${limits.instantiateFuel}/timeout=${Duration.toMillis(limits.timeout)}/${limits.isolation}`

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Clock, Effect, Exit, Layer, Logger, References, Scope } from "effect"
+import * as ConfigProvider from "effect/ConfigProvider"
 import { TestClock } from "effect/testing"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
@@ -126,6 +127,48 @@ describe("Audit", () => {
         const audit = yield* Audit.make([failing])
         const exit = yield* Effect.exit(audit.record(fileRead("/data/a.txt")))
         assert.isTrue(Exit.hasDies(exit))
+      }))
+  })
+
+  describe("layerConfig", () => {
+    it.effect("layerConfig - the sink read from AUDIT_* names: jsonl with its path, memory with its capacity, the logger", () =>
+      Effect.gen(function*() {
+        const file = path.join(yield* tempDir, "audit.jsonl")
+        const configured = (provider: ConfigProvider.ConfigProvider) =>
+          Audit.layerConfig().pipe(Layer.provide(ConfigProvider.layer(provider)))
+        yield* Effect.gen(function*() {
+          for (let i = 0; i < 3; i++) yield* Audit.record(fileRead(`/data/${i}`))
+        }).pipe(Effect.provide(configured(ConfigProvider.fromEnv({ env: { AUDIT_SINK: "jsonl", AUDIT_PATH: file } }))))
+        assert.strictEqual((yield* Audit.verifyFile(file)).events, 3)
+        const memory = yield* Effect.gen(function*() {
+          for (let i = 0; i < 3; i++) yield* Audit.record(fileRead(`/data/${i}`))
+          const sink = (yield* Audit.Audit).sinks[0] as Audit.MemorySink
+          return (yield* sink.events).map((event) => event.resource)
+        }).pipe(Effect.provide(configured(ConfigProvider.fromUnknown({ AUDIT: { SINK: "memory", CAPACITY: 2 } }))))
+        assert.deepStrictEqual(memory, ["/data/1", "/data/2"])
+        const sinks = yield* Audit.Audit.use((audit) => Effect.succeed(audit.sinks)).pipe(
+          Effect.provide(configured(ConfigProvider.fromEnv({ env: { AUDIT_SINK: "logger" } })))
+        )
+        assert.deepStrictEqual(sinks, [Audit.loggerSink])
+        assert.deepStrictEqual(yield* Audit.config.parse(ConfigProvider.fromUnknown({})), { sink: "memory", capacity: 10_000 })
+      }))
+
+    it.effect("layerConfig - an unknown sink, jsonl without a path, a bad capacity or fsync flag is a ConfigError", () =>
+      Effect.gen(function*() {
+        for (
+          const env of [
+            { AUDIT_SINK: "disk" },
+            { AUDIT_SINK: "jsonl" },
+            { AUDIT_SINK: "jsonl", AUDIT_PATH: "audit.jsonl", AUDIT_FSYNC: "maybe" },
+            { AUDIT_CAPACITY: "0" },
+            { AUDIT_CAPACITY: "many" }
+          ]
+        ) {
+          const error = yield* Effect.flip(
+            Effect.provide(Audit.Audit.use(() => Effect.void), Audit.layerConfig().pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env })))))
+          )
+          assert.strictEqual(error._tag, "ConfigError", JSON.stringify(env))
+        }
       }))
   })
 

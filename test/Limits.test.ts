@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Duration, Effect, Fiber, Schedule } from "effect"
+import { Clock, Duration, Effect, Fiber, Layer, Schedule } from "effect"
+import * as ConfigProvider from "effect/ConfigProvider"
 import { TestClock } from "effect/testing"
 import { Actor, Component, ComponentError, DeadLetters, ResourceLimits, Supervisor } from "../src/index.ts"
 import { sliceUnits } from "../src/internal/run/fuelMeter.ts"
@@ -22,6 +23,36 @@ describe("resource limits, with real guests", () => {
       assert.strictEqual(error._tag, "LimitExceeded")
       assert.strictEqual(error._tag === "LimitExceeded" && error.limit, "fuel")
       assert.strictEqual((yield* Effect.flip(instance.process(text("again"))))._tag, "InstancePoisoned")
+    }))
+
+  it.effect("ResourceLimits.layerConfig - default limits read from LIMITS_* names: a loop stops at the configured fuel; an explicit limit still wins", () =>
+    Effect.gen(function*() {
+      const configured = ResourceLimits.layerConfig().pipe(
+        Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnv({
+          env: { LIMITS_FUEL: "100000", LIMITS_MEMORY_BYTES: "8 MiB", LIMITS_TIMEOUT: "2 seconds", LIMITS_ISOLATION: "in-process" }
+        })))
+      )
+      yield* Effect.gen(function*() {
+        const component = yield* Component.fromBytes(guestBytes("loop"))
+        assert.deepStrictEqual(
+          [component.limits.fuel, component.limits.memoryBytes, Duration.toMillis(component.limits.timeout), component.limits.instantiateFuel],
+          [100_000, 8 * 1024 * 1024, 2000, ResourceLimits.defaults.instantiateFuel]
+        )
+        const error = yield* Effect.flip((yield* Component.instantiate(component)).process(text("anything")))
+        assert.strictEqual(error._tag === "LimitExceeded" && error.limit, "fuel")
+        // What the load options give overrides the configured default.
+        assert.strictEqual((yield* Component.fromBytes(guestBytes("loop"), { limits: { fuel: 5_000 } })).limits.fuel, 5_000)
+      }).pipe(Effect.provide(configured))
+      // Nothing configured: the built-in defaults; fromUnknown takes the names as paths.
+      assert.deepStrictEqual(yield* ResourceLimits.config.parse(ConfigProvider.fromUnknown({})), ResourceLimits.defaults)
+      assert.strictEqual(
+        (yield* ResourceLimits.config.parse(ConfigProvider.fromUnknown({ LIMITS: { FUEL: "unlimited" } }))).fuel,
+        Number.POSITIVE_INFINITY
+      )
+      for (const env of [{ LIMITS_FUEL: "-3" }, { LIMITS_FUEL: "1.5" }, { LIMITS_MEMORY_BYTES: "lots" }, { LIMITS_TIMEOUT: "soon" }, { LIMITS_ISOLATION: "thread" }]) {
+        const failed = yield* Effect.flip(ResourceLimits.config.parse(ConfigProvider.fromEnv({ env })))
+        assert.strictEqual(failed._tag, "ConfigError", JSON.stringify(env))
+      }
     }))
 
   it.effect("fuel - the allowance is per call: many small calls never run dry", () =>
