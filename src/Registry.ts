@@ -271,8 +271,8 @@ export const make: Effect.Effect<Registry["Service"], never, Scope.Scope> = Effe
     return true
   }
 
-  const register = (name: string, version: string, ref: Actor.ActorRef, options?: RegisterOptions) =>
-    Effect.gen(function*() {
+  const register = Effect.fn("Registry.register")(
+    function*(name: string, version: string, ref: Actor.ActorRef, options?: RegisterOptions) {
       if (!validName(name, version)) return yield* new RegistrationError({ reason: "InvalidName", address: `${name}@${version}` })
       const versioned = `${name}@${version}`
       const id = ref.id
@@ -307,7 +307,8 @@ export const make: Effect.Effect<Registry["Service"], never, Scope.Scope> = Effe
       if (named.current === undefined) setRoute(named, entry)
       yield* Effect.addFinalizer(() => Effect.sync(() => remove(entry)))
       return entry
-    })
+    }
+  )
 
   const route = (name: string, version: string) =>
     Effect.suspend(() => {

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { Duration, Effect, Exit, Fiber, Layer, Scope, Tracer } from "effect"
 import * as ConfigProvider from "effect/ConfigProvider"
 import { TestClock } from "effect/testing"
 import { Actor, Audit, Capability, Component, DeadLetters } from "../src/index.ts"
@@ -161,6 +161,19 @@ describe("Router", () => {
           yield* env.router.request("host", "a", text("sixteen bytes!!!"))
           assert.deepStrictEqual(a.logged, ["sixteen bytes!!!"])
         }), { maxPayloadBytes: 16 })
+    }))
+
+  it.effect("spans - the cold paths are spans: building the router and its audit, registering an actor", () =>
+    Effect.gen(function*() {
+      const names: Array<string> = []
+      const recording = Tracer.make({
+        span: (options) => {
+          names.push(options.name)
+          return Tracer.nativeTracer.span(options)
+        }
+      })
+      yield* withRouter((env) => echo(env, "a", "a", "1")).pipe(Effect.provideService(Tracer.Tracer, recording))
+      for (const name of ["Audit.make", "Router.make", "Registry.register"]) assert.include(names, name)
     }))
 
   it.effect("layerConfig - the guards read from ROUTER_* names (paths from fromUnknown, variables from fromEnv)", () =>
