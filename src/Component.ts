@@ -94,7 +94,8 @@ export interface LoadOptions {
    */
   readonly entryPoints?: ReadonlyArray<string> | undefined
   /**
-   * Memory cap, fuel and timeout per call (isolation applies to actors). Defaults to
+   * Memory cap, fuel and timeout per call (isolation applies to actors). Missing fields take
+   * `ResourceLimits.Defaults`: unless a layer (`ResourceLimits.layerConfig`) provides others,
    * `ResourceLimits.defaults` — 64 MiB, 1e9 fuel units and 5 s per call — which protect the host from an
    * untrusted guest; give `ResourceLimits.unlimited` (or `fuel: Infinity`) for a trusted one. Metering
    * rewrites the guest's core modules once per bytes, in one pass (cached, also in `cacheDirectory`):
