@@ -8,6 +8,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as Audit from "../src/Audit.ts"
 import * as AuditRecorder from "../src/internal/audit/auditRecorder.ts"
+import { failuresUnderEnv } from "./fixtures.ts"
 
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "airssys-audit-"))),
@@ -155,20 +156,14 @@ describe("Audit", () => {
 
     it.effect("layerConfig - an unknown sink, jsonl without a path, a bad capacity or fsync flag is a ConfigError", () =>
       Effect.gen(function*() {
-        for (
-          const env of [
-            { AUDIT_SINK: "disk" },
-            { AUDIT_SINK: "jsonl" },
-            { AUDIT_SINK: "jsonl", AUDIT_PATH: "audit.jsonl", AUDIT_FSYNC: "maybe" },
-            { AUDIT_CAPACITY: "0" },
-            { AUDIT_CAPACITY: "many" }
-          ]
-        ) {
-          const error = yield* Effect.flip(
-            Effect.provide(Audit.Audit.use(() => Effect.void), Audit.layerConfig().pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env })))))
-          )
-          assert.strictEqual(error._tag, "ConfigError", JSON.stringify(env))
-        }
+        const envs = [
+          { AUDIT_SINK: "disk" },
+          { AUDIT_SINK: "jsonl" },
+          { AUDIT_SINK: "jsonl", AUDIT_PATH: "audit.jsonl", AUDIT_FSYNC: "maybe" },
+          { AUDIT_CAPACITY: "0" },
+          { AUDIT_CAPACITY: "many" }
+        ]
+        assert.deepStrictEqual(yield* failuresUnderEnv(envs, Layer.build(Audit.layerConfig())), envs.map(() => "ConfigError"))
       }))
   })
 

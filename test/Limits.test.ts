@@ -4,7 +4,7 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import { TestClock } from "effect/testing"
 import { Actor, Component, ComponentError, DeadLetters, ResourceLimits, Supervisor } from "../src/index.ts"
 import { sliceUnits } from "../src/internal/run/fuelMeter.ts"
-import { decode, guestBytes, steppingClock, text } from "./fixtures.ts"
+import { decode, failuresUnderEnv, guestBytes, steppingClock, text } from "./fixtures.ts"
 
 const u32 = (n: number) => new Uint8Array(new Uint32Array([n]).buffer)
 const readU32 = (bytes: Uint8Array) => new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true)
@@ -49,10 +49,8 @@ describe("resource limits, with real guests", () => {
         (yield* ResourceLimits.config.parse(ConfigProvider.fromUnknown({ LIMITS: { FUEL: "unlimited" } }))).fuel,
         Number.POSITIVE_INFINITY
       )
-      for (const env of [{ LIMITS_FUEL: "-3" }, { LIMITS_FUEL: "1.5" }, { LIMITS_MEMORY_BYTES: "lots" }, { LIMITS_TIMEOUT: "soon" }, { LIMITS_ISOLATION: "thread" }]) {
-        const failed = yield* Effect.flip(ResourceLimits.config.parse(ConfigProvider.fromEnv({ env })))
-        assert.strictEqual(failed._tag, "ConfigError", JSON.stringify(env))
-      }
+      const envs = [{ LIMITS_FUEL: "-3" }, { LIMITS_FUEL: "1.5" }, { LIMITS_MEMORY_BYTES: "lots" }, { LIMITS_TIMEOUT: "soon" }, { LIMITS_ISOLATION: "thread" }]
+      assert.deepStrictEqual(yield* failuresUnderEnv(envs, Layer.build(ResourceLimits.layerConfig())), envs.map(() => "ConfigError"))
     }))
 
   it.effect("fuel - the allowance is per call: many small calls never run dry", () =>

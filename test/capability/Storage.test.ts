@@ -5,7 +5,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Storage from "../../src/capability/Storage.ts"
-import { decode, text } from "../fixtures.ts"
+import { decode, failuresUnderEnv, text } from "../fixtures.ts"
 
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "airssys-storage-"))),
@@ -141,10 +141,8 @@ describe("Storage.layer", () => {
       }).pipe(Effect.provide(configured(ConfigProvider.fromUnknown({ STORAGE: { FILENAME: filename, QUOTA: "1 KiB" } }))))
       const defaults = yield* Storage.config.parse(ConfigProvider.fromUnknown({ STORAGE: { FILENAME: ":memory:" } }))
       assert.deepStrictEqual(defaults, { filename: ":memory:", quota: Storage.defaultQuota })
-      for (const env of [{}, { STORAGE_FILENAME: filename, STORAGE_QUOTA: "-1" }, { STORAGE_FILENAME: filename, STORAGE_QUOTA: "plenty" }]) {
-        const error = yield* Effect.flip(Effect.provide(Storage.Storage.use(() => Effect.void), configured(ConfigProvider.fromEnv({ env }))))
-        assert.strictEqual(error._tag, "ConfigError", JSON.stringify(env))
-      }
+      const envs = [{}, { STORAGE_FILENAME: filename, STORAGE_QUOTA: "-1" }, { STORAGE_FILENAME: filename, STORAGE_QUOTA: "plenty" }]
+      assert.deepStrictEqual(yield* failuresUnderEnv(envs, Layer.build(Storage.layerConfig())), envs.map(() => "ConfigError"))
     }))
 
   it.effect("layerDeny - every operation is Denied", () =>
