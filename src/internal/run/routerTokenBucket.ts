@@ -11,9 +11,6 @@ export interface TokenBucket {
   last: number
 }
 
-/** A bucket holding `tokens`, last refilled at `now`. */
-export const make = (tokens: number, now: number): TokenBucket => ({ tokens, last: now })
-
 /** Takes one token if there is one. */
 export const take = (bucket: TokenBucket, now: number, perMillisecond: number, burst: number): boolean => {
   const elapsed = now - bucket.last
