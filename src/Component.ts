@@ -21,7 +21,8 @@ import * as Jco from "./internal/jco.ts"
 import { WasmRewriteError } from "./internal/load/wasmRewrite.ts"
 import * as ResourceLimits from "./ResourceLimits.ts"
 import * as InstanceImpl from "./Instance.ts"
-import { parseWorld, unversioned, type WorldItem } from "./internal/load/witWorld.ts"
+import { parseWorld, type WorldItem } from "./internal/load/witWorld.ts"
+import { unversioned } from "./internal/witName.ts"
 
 /**
  * @since 0.1.0

@@ -14,7 +14,7 @@ import { type FuelMeter, fuelMeter } from "./internal/run/fuelMeter.ts"
 import * as Abi from "./internal/run/canonicalAbi.ts"
 import { type Deadline, deadlineMessage } from "./internal/host/hostBridge.ts"
 import * as Jco from "./internal/jco.ts"
-import { unversioned } from "./internal/load/witWorld.ts"
+import { camelCase, unversioned } from "./internal/witName.ts"
 
 /**
  * @since 0.1.0
@@ -92,8 +92,6 @@ export interface Usage {
   readonly memoryBytes: number
   readonly fuelUsed: number | undefined
 }
-
-const camelCase = (name: string): string => name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase())
 
 const lastSegment = (iface: string): string => {
   const slash = iface.lastIndexOf("/")

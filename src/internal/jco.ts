@@ -17,7 +17,8 @@ import { GuestErr } from "./run/canonicalAbi.ts"
 import { ExitSignal } from "./run/exitSignal.ts"
 import { type FuelHost, fuelImportModule, makeFuelHost } from "./run/fuelMeter.ts"
 import { isStub, stubCores, type Stubbed, stubIndex } from "./load/coreStubs.ts"
-import { parseWorld, unversioned } from "./load/witWorld.ts"
+import { parseWorld } from "./load/witWorld.ts"
+import { unversioned } from "./witName.ts"
 
 // jco's transpiler and wasm-tools as a library (`@bytecodealliance/jco-transpile`), not the jco CLI
 // package: the CLI pulls in componentize-js, TypeScript and wizer that a host never runs.
@@ -253,7 +254,7 @@ const transpileComponent = async (bytes: Uint8Array, stubbed: Stubbed | undefine
   const suspending = suspendingIn(out.imports)
   if (!sameList(suspending, expected)) {
     // The WIT and jco disagreed: jco's own list decides.
-    out = await transpileFor(suspending, new Set(out.exports.map(([name]) => unversionedName(name))))
+    out = await transpileFor(suspending, new Set(out.exports.map(([name]) => unversioned(name))))
   }
   const glueBytes = out.files[`${glueName}.js`]
   if (glueBytes === undefined) throw new Error("jco produced no glue module")
@@ -275,11 +276,6 @@ const originalOf = (stubbed: Stubbed, core: Uint8Array): Uint8Array | undefined 
   const index = stubIndex(core)
   if (index === undefined) return isStub(core) ? undefined : core
   return stubbed.cores[index]
-}
-
-const unversionedName = (name: string): string => {
-  const at = name.lastIndexOf("@")
-  return at > 0 ? name.slice(0, at) : name
 }
 
 /**
