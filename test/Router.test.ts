@@ -5,7 +5,7 @@ import { TestClock } from "effect/testing"
 import { Actor, Audit, Capability, Component, DeadLetters } from "../src/index.ts"
 import * as Registry from "../src/Registry.ts"
 import * as Router from "../src/Router.ts"
-import { decode, failuresUnderEnv, guestPath, text } from "./fixtures.ts"
+import { decode, failuresUnderEnv, guestPath, spanRecorder, text } from "./fixtures.ts"
 
 const load = (name: string) => Component.fromFile(guestPath(name))
 
@@ -165,14 +165,9 @@ describe("Router", () => {
 
   it.effect("spans - the cold paths are spans: building the router and its audit, registering an actor", () =>
     Effect.gen(function*() {
-      const names: Array<string> = []
-      const recording = Tracer.make({
-        span: (options) => {
-          names.push(options.name)
-          return Tracer.nativeTracer.span(options)
-        }
-      })
-      yield* withRouter((env) => echo(env, "a", "a", "1")).pipe(Effect.provideService(Tracer.Tracer, recording))
+      const { spans, tracer } = spanRecorder()
+      yield* withRouter((env) => echo(env, "a", "a", "1")).pipe(Effect.provideService(Tracer.Tracer, tracer))
+      const names = spans.map((span) => span.name)
       for (const name of ["Audit.make", "Router.make", "Registry.register"]) assert.include(names, name)
     }))
 

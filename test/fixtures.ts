@@ -1,7 +1,7 @@
 /**
  * Paths and bytes of the guest components built from `guests/` by `scripts/build-guests.ts`.
  */
-import { type Clock, ConfigProvider, Effect, Logger, References } from "effect"
+import { type Clock, ConfigProvider, Effect, Logger, References, Tracer } from "effect"
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -116,3 +116,20 @@ export const failuresUnderEnv = <A, E extends { readonly _tag: string }, R>(
       Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env })),
       Effect.match({ onFailure: (error) => error._tag, onSuccess: () => `succeeded under ${JSON.stringify(env)}` })
     ))
+
+/** A tracer that records each span's name, attributes and whether it ended (beside the native tracer's). */
+export const spanRecorder = () => {
+  const spans: Array<{ name: string; attributes: Record<string, unknown>; ended: boolean }> = []
+  const tracer = Tracer.make({
+    span: (options) => {
+      const record = { name: options.name, attributes: {} as Record<string, unknown>, ended: false }
+      spans.push(record)
+      const span = Tracer.nativeTracer.span(options)
+      return Object.assign(Object.create(span), {
+        attribute: (key: string, value: unknown) => void (record.attributes[key] = value),
+        end: () => void (record.ended = true)
+      })
+    }
+  })
+  return { spans, tracer }
+}

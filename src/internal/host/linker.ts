@@ -7,9 +7,9 @@
 import { Cause, Clock, Context, Effect } from "effect"
 import type * as Audit from "../../Audit.ts"
 import type * as Capability from "../../Capability.ts"
-import type { Component } from "../../Component.ts"
 import { fastPathOf } from "../audit/auditRecorder.ts"
 import { HostRefusal, LinkError } from "../componentError.ts"
+import type { Component } from "../load/component.ts"
 import { camelCase, kebabCase, unversioned } from "../witName.ts"
 import * as Check from "./capabilityCheck.ts"
 import {

@@ -34,4 +34,3 @@ export const parseWorld = (wit: string): WorldItems => {
 }
 
 // Defined in `internal/witName.ts` with the other name helpers; re-exported for the loader's modules.
-export { unversioned } from "../witName.ts"
