@@ -1,7 +1,7 @@
 /**
  * Paths and bytes of the guest components built from `guests/` by `scripts/build-guests.ts`.
  */
-import { type Clock, Effect, Logger, References, Tracer } from "effect"
+import { type Clock, ConfigProvider, Effect, Logger, References, Tracer } from "effect"
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -102,6 +102,20 @@ export const runProgram = <A>(name: string): Effect.Effect<A, Error> =>
         resume(error === null ? Effect.succeed(JSON.parse(out.trim().split("\n").at(-1)!) as A) : Effect.fail(new Error(`${error.message}\n${err}`)))
     )
   })
+
+/**
+ * The tags `effect` fails with when run under a `ConfigProvider.fromEnv` of each environment, in order:
+ * what a `layerConfig` test compares with `"ConfigError"` for every bad value.
+ */
+export const failuresUnderEnv = <A, E extends { readonly _tag: string }, R>(
+  envs: ReadonlyArray<Record<string, string>>,
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<Array<string>, never, R> =>
+  Effect.forEach(envs, (env) =>
+    effect.pipe(
+      Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env })),
+      Effect.match({ onFailure: (error) => error._tag, onSuccess: () => `succeeded under ${JSON.stringify(env)}` })
+    ))
 
 /** A tracer that records each span's name, attributes and whether it ended (beside the native tracer's). */
 export const spanRecorder = () => {
