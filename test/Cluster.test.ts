@@ -1,0 +1,185 @@
+/**
+ * Component actors as effect/cluster entities over three REAL runner processes on loopback
+ * (`test/programs/clusterRunner.ts`), sharing one SQLite file with this process, which is a client-only
+ * member of the cluster: actor ids spread over the runners, each actor keeps its own guest state, typed
+ * errors cross the wire as typed errors, and after a runner is SIGKILLed its actors serve again on the
+ * others with no persisted message lost.
+ *
+ * Real time throughout (no TestClock): every wait is bounded and generous, and nothing asserts on how long
+ * anything took.
+ */
+import { assert, describe, layer } from "@effect/vitest"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { Clock, Context, Duration, Effect, Exit, Layer, Schedule } from "effect"
+import { SqlClient } from "effect/sql"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Cluster } from "../src/cluster/index.ts"
+import { GuestError, LimitExceeded, Trap } from "../src/ComponentError.ts"
+import { guestBytes, startProgram, text } from "./fixtures.ts"
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "airssys-cluster-"))
+const database = path.join(work, "cluster.db")
+
+const freePort = Effect.callback<number>((resume) => {
+  const server = net.createServer()
+  server.listen(0, "127.0.0.1", () => {
+    const port = (server.address() as net.AddressInfo).port
+    server.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+const startRunner = Effect.gen(function*() {
+  const port = yield* freePort
+  const program = yield* startProgram("clusterRunner", [database, String(port)], (line) => line.includes(`"ready":${port}`))
+  return { port, address: `127.0.0.1:${port}`, program }
+})
+
+/** Three runners, started one after another. */
+class Runners extends Context.Service<Runners, {
+  readonly runners: ReadonlyArray<Effect.Success<typeof startRunner>>
+}>()("test/Cluster/Runners") {}
+
+const RunnersLive = Layer.effect(
+  Runners,
+  Effect.gen(function*() {
+    yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(work, { recursive: true, force: true })))
+    return { runners: [yield* startRunner, yield* startRunner, yield* startRunner] }
+  })
+)
+
+const limits = { fuel: 100_000_000, timeout: Duration.seconds(1), memoryBytes: 16 * 1024 * 1024 }
+
+const u32 = (bytes: Uint8Array | undefined) => bytes === undefined ? -1 : new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true)
+
+/** Cannot be delivered yet: no runner holds the shard (yet), or no answer in time. */
+const transient = (error: Cluster.CallFailure) =>
+  error._tag === "RequestTimeout" || (error._tag === "ClusterError" && error.reason === "Unavailable")
+
+/** Retries `effect` every 200 ms while it fails transiently, for up to `withinMillis`. */
+const eventually = <A, R>(effect: Effect.Effect<A, Cluster.CallFailure, R>, withinMillis = 30_000) =>
+  Effect.retry(effect, { while: transient, schedule: Schedule.spaced("200 millis"), times: Math.ceil(withinMillis / 200) })
+
+const ClusterLive = Layer.provideMerge(
+  Cluster.layerClient(),
+  SqliteClient.layer({ filename: database })
+).pipe(Layer.provideMerge(RunnersLive))
+
+layer(ClusterLive, { timeout: 120_000, excludeTestServices: true })("Cluster - three runner processes on SQLite", (it) => {
+  it.effect("deploy - limits are mandatory: a spec that leaves a call unbounded is refused with LimitsRequired", () =>
+    Effect.gen(function*() {
+      const cluster = yield* Cluster.Cluster
+      const bytes = guestBytes("lifecycle")
+      for (
+        const bad of [
+          {},
+          { fuel: 1e8 },
+          { fuel: Number.POSITIVE_INFINITY, timeout: Duration.seconds(1) },
+          { fuel: 1e8, timeout: Duration.seconds(30) }
+        ]
+      ) {
+        const exit = yield* Effect.exit(cluster.deploy({ name: "unbounded", version: "1", bytes, limits: bad }))
+        assert.isTrue(Exit.isFailure(exit), JSON.stringify(bad))
+        const error = Exit.isFailure(exit) ? exit.cause.reasons[0] : undefined
+        assert.strictEqual(error?._tag === "Fail" ? error.error.reason : undefined, "LimitsRequired", JSON.stringify(bad))
+      }
+      // A worker-isolated guest cannot block its runner: a timeout is enough.
+      yield* cluster.deploy({ name: "isolated", version: "1", bytes, limits: { timeout: Duration.seconds(10), isolation: "worker", memoryBytes: 1 << 24 } })
+    }))
+
+  it.effect("request - ids spread over all three runners; each actor keeps its own guest state", () =>
+    Effect.gen(function*() {
+      const { runners } = yield* Runners
+      const cluster = yield* Cluster.Cluster
+      yield* cluster.deploy({ name: "counter", version: "1", bytes: guestBytes("lifecycle"), limits })
+      const ids = Array.from({ length: 30 }, (_, i) => `counter/${i}`)
+      // The first call may wait for the runners to take their shards.
+      const first = yield* Effect.forEach(ids, (id) => eventually(cluster.request(id, text("tick"))), { concurrency: 10 })
+      assert.deepStrictEqual(first.map(u32), ids.map(() => 1))
+      // Per actor: counter/0 gets two more messages, counter/1 one more, the others none.
+      yield* cluster.request("counter/0", text("tick"))
+      assert.strictEqual(u32(yield* cluster.request("counter/0", text("tick"))), 3)
+      assert.strictEqual(u32(yield* cluster.request("counter/1", text("tick"))), 2)
+      assert.strictEqual(u32(yield* cluster.request("counter/2", text("tick"))), 2)
+
+      const placements = yield* Effect.forEach(ids, (id) => cluster.where(id), { concurrency: 10 })
+      const hosts = new Set(placements.map((placement) => placement.runner))
+      assert.deepStrictEqual(
+        [...hosts].sort(),
+        runners.map((runner) => runner.address).sort(),
+        `30 ids on ${JSON.stringify(placements.map((p) => p.runner))}`
+      )
+      assert.isTrue(placements.every((placement) => placement.component === "counter@1"))
+      assert.strictEqual(placements.find((placement) => placement.id === "counter/0")?.handled, 3)
+    }))
+
+  it.effect("errors - a trap, a guest's err and an exceeded limit reach the caller as typed errors; the actor serves on", () =>
+    Effect.gen(function*() {
+      const cluster = yield* Cluster.Cluster
+      yield* cluster.deploy({ name: "counter", version: "1", bytes: guestBytes("lifecycle"), limits })
+      yield* cluster.deploy({ name: "spinner", version: "1", bytes: guestBytes("spinner"), limits: { ...limits, fuel: 1_000_000 } })
+      yield* cluster.deploy({ name: "messenger", version: "1", bytes: guestBytes("messenger"), limits })
+
+      yield* eventually(cluster.request("counter/errors", text("tick")))
+      const trap = yield* Effect.flip(cluster.request("counter/errors", text("trap")))
+      assert.instanceOf(trap, Trap)
+      assert.strictEqual(trap._tag, "Trap")
+      // Its supervisor restarted the instance (a fresh counter) on the same runner.
+      assert.strictEqual(u32(yield* eventually(cluster.request("counter/errors", text("tick")), 10_000)), 1)
+
+      const fuel = yield* Effect.flip(eventually(cluster.request("spinner/1", text("loop"))))
+      assert.instanceOf(fuel, LimitExceeded)
+      assert.strictEqual((fuel as LimitExceeded).limit, "fuel")
+
+      // messenger's `send` has no Messaging grant: the host's deny stub answers err, and the guest returns it.
+      const send = Uint8Array.from([0x73, 1, 0x78, 1, 0x79]) // 's' "x" "y"
+      const denied = yield* Effect.flip(eventually(cluster.request("messenger/1", send)))
+      assert.instanceOf(denied, GuestError)
+
+      const unknown = yield* Effect.flip(cluster.request("nothing-deployed/1", text("hi")))
+      assert.strictEqual(unknown._tag, "ClusterError")
+      assert.strictEqual((unknown as Cluster.ClusterError).reason, "UnknownComponent")
+    }))
+
+  it.effect("failover - SIGKILL of a runner: its actors serve again on the others, no persisted message lost", () =>
+    Effect.gen(function*() {
+      const { runners } = yield* Runners
+      const cluster = yield* Cluster.Cluster
+      const sql = yield* SqlClient.SqlClient
+      yield* cluster.deploy({ name: "counter", version: "1", bytes: guestBytes("lifecycle"), limits })
+      const ids = Array.from({ length: 30 }, (_, i) => `counter/failover-${i}`)
+      const placed = yield* Effect.forEach(ids, (id) => eventually(cluster.where(id)), { concurrency: 10 })
+      const victim = runners[0]!
+      const moving = placed.filter((placement) => placement.runner === victim.address).map((placement) => placement.id)
+      const staying = placed.filter((placement) => placement.runner !== victim.address).map((placement) => placement.id)
+      assert.isAbove(moving.length, 0)
+
+      const killedAt = yield* Clock.currentTimeMillis
+      victim.program.process.kill("SIGKILL")
+      yield* victim.program.exited
+
+      // Stored while no runner holds their shards: each moving actor gets three persisted sends.
+      for (const id of moving) {
+        for (let i = 0; i < 3; i++) yield* cluster.send(id, text("tick"), { persisted: { key: `${id}/send/${i}` } })
+      }
+      // Actors on the survivors were never interrupted: they answer at once, with their state.
+      for (const id of staying.slice(0, 5)) assert.strictEqual(u32(yield* cluster.request(id, text("tick"))), 1)
+
+      // A persisted request after the sends: once the actor is back it has handled all three first (a
+      // fresh instance: guest memory does not move).
+      const replies = yield* Effect.forEach(
+        moving,
+        (id) => eventually(cluster.request(id, text("tick"), { persisted: { key: `${id}/request` }, timeout: "20 seconds" }), 60_000),
+        { concurrency: "unbounded" }
+      )
+      const backAt = yield* Clock.currentTimeMillis
+      assert.deepStrictEqual(replies.map(u32), moving.map(() => 4))
+      const now = yield* Effect.forEach(moving, (id) => cluster.where(id))
+      assert.isTrue(now.every((placement) => placement.runner !== victim.address))
+      const [{ unprocessed }] = (yield* sql<{ unprocessed: number }>`SELECT count(*) AS unprocessed FROM cluster_messages WHERE processed = 0`) as unknown as [{ unprocessed: number }]
+      assert.strictEqual(Number(unprocessed), 0)
+      console.log(`cluster failover: ${moving.length} actors back ${backAt - killedAt} ms after SIGKILL`)
+    }))
+})

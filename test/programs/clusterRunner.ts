@@ -1,0 +1,33 @@
+/**
+ * A cluster runner for Cluster.test, run as a child process: `clusterRunner.ts DATABASE PORT`. Hosts the
+ * component entities on 127.0.0.1:PORT over the SQLite file DATABASE (shared with the other runners and
+ * the test), links guests with logging (to nowhere) and deny stubs for everything else, prints
+ * `{"ready":PORT}` once it serves, and runs until it is killed (SIGTERM: a graceful shutdown that hands
+ * its shards off).
+ */
+import { NodeRuntime } from "@effect/platform-node"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { Effect, Layer, References } from "effect"
+import { Cluster } from "../../src/cluster/index.ts"
+import { Audit, Linker, Logging } from "../../src/index.ts"
+
+const [database, port] = process.argv.slice(2)
+
+const linker = Linker.layer([Logging.hostInterface]).pipe(
+  Layer.provide([Logging.layerDeny, Audit.layerMemory({ capacity: 1000 })])
+)
+
+const runner = Cluster.layerRunner({ host: "127.0.0.1", port: Number(port) }).pipe(
+  Layer.provide(linker),
+  Layer.provide(SqliteClient.layer({ filename: database! }))
+)
+
+Effect.gen(function*() {
+  yield* Cluster.Cluster
+  console.log(JSON.stringify({ ready: Number(port) }))
+  return yield* Effect.never
+}).pipe(
+  Effect.provide(runner),
+  Effect.provideService(References.MinimumLogLevel, "Error"),
+  NodeRuntime.runMain
+)
