@@ -29,7 +29,7 @@ export type Fetched =
   | { readonly _tag: "Corrupt"; readonly actual: string }
 
 export interface ComponentStore {
-  /** Stores the bytes under their sha-256 (once: a second put of the same bytes writes nothing). */
+  /** Stores the bytes under their sha-256: one row per hash (a second put rewrites it, repairing a corrupt one). */
   readonly putComponent: (bytes: Uint8Array) => Effect.Effect<string, SqlError.SqlError>
   readonly getComponent: (hash: string) => Effect.Effect<Fetched, SqlError.SqlError>
   /** Stores a version's spec (replacing the same name and version) and routes its name to it. */
@@ -56,7 +56,7 @@ export const make = (sql: SqlClient.SqlClient): Effect.Effect<ComponentStore, Sq
     const putComponent = (bytes: Uint8Array) =>
       Effect.suspend(() => {
         const hash = sha256(bytes)
-        return sql`INSERT INTO airssys_components (hash, bytes) VALUES (${hash}, ${bytes}) ON CONFLICT (hash) DO NOTHING`
+        return sql`INSERT INTO airssys_components (hash, bytes) VALUES (${hash}, ${bytes}) ON CONFLICT (hash) DO UPDATE SET bytes = excluded.bytes`
           .pipe(Effect.as(hash))
       })
 
