@@ -27,7 +27,8 @@
  *
  * **Errors cross the wire typed.** Everything a call can fail with is in the RPC's error schema
  * (`CallFailure`): the guest's `GuestError`, `Trap`, `LimitExceeded`, the actor's `RequestTimeout`,
- * `ActorStopped`, `MailboxFull`, and `ClusterError` for the cluster's own refusals. A defect in a handler
+ * `ActorStopped`, `MailboxFull`, and `ClusterError` for the cluster's own refusals. (A sender's
+ * `CapabilityDenied` never crosses the wire: its router checks its grants before the message leaves.) A defect in a handler
  * becomes a `ClusterError` (`Defect`): effect/cluster would hand a defect to the caller as an interrupt
  * and restart the entity with backoff.
  *
@@ -52,7 +53,7 @@
  */
 import { NodeClusterSocket } from "@effect/platform-node"
 import * as NodeCrypto from "@effect/platform-node/NodeCrypto"
-import { Cause, Context, Duration, Effect, Exit, Layer, Option, Schema, Scope } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Exit, Layer, Option, Schema, Scope } from "effect"
 import {
   ClusterSchema,
   Entity,
@@ -73,8 +74,12 @@ import { ActorStopped, MailboxFull, RequestTimeout } from "./ActorError.ts"
 import * as Capability from "./Capability.ts"
 import * as Component from "./Component.ts"
 import { GuestError, GuestExit, InstancePoisoned, LimitExceeded, Trap, WasmMemoryExhausted } from "./ComponentError.ts"
+import { ClusterError } from "./internal/cluster/clusterError.ts"
 import * as Store from "./internal/cluster/componentStore.ts"
+import { RemoteDelivery } from "./internal/cluster/remoteDelivery.ts"
+import * as DeadLetters from "./DeadLetters.ts"
 import * as Linker from "./Linker.ts"
+import * as Registry from "./Registry.ts"
 import * as ResourceLimits from "./ResourceLimits.ts"
 import * as Supervisor from "./Supervisor.ts"
 
@@ -183,20 +188,7 @@ export class Placement extends Schema.Class<Placement>("airssys-wasm/Cluster/Pla
  * @since 0.1.0
  * @category errors
  */
-export class ClusterError extends Schema.TaggedError<ClusterError>()("ClusterError", {
-  reason: Schema.Literals([
-    "UnknownComponent",
-    "LimitsRequired",
-    "ComponentMissing",
-    "ComponentCorrupt",
-    "StartFailed",
-    "InvalidSpec",
-    "Storage",
-    "Unavailable",
-    "Defect"
-  ]),
-  message: Schema.String
-}) {}
+export { ClusterError } from "./internal/cluster/clusterError.ts"
 
 /**
  * Everything a call to a cluster actor can fail with, as it crosses the wire.
@@ -214,7 +206,6 @@ export const CallFailure = Schema.Union([
   RequestTimeout,
   ActorStopped,
   MailboxFull,
-  Linker.CapabilityDenied,
   ClusterError
 ])
 
@@ -363,7 +354,6 @@ const callFailures: ReadonlyArray<abstract new(...args: never) => CallFailure> =
   RequestTimeout,
   ActorStopped,
   MailboxFull,
-  Linker.CapabilityDenied,
   ClusterError
 ]
 
@@ -449,6 +439,39 @@ const makeCluster = Effect.gen(function*() {
   return Cluster.of({ deploy, request, send, where })
 })
 
+// What the `Router` hands to the cluster: addresses no actor of this process holds.
+const remoteLayer: Layer.Layer<RemoteDelivery, never, Cluster> = Layer.effect(
+  RemoteDelivery,
+  Effect.gen(function*() {
+    const cluster = yield* Cluster
+    const deadLetters = yield* DeadLetters.DeadLetters
+    const clock = yield* Clock.Clock
+    const scope = yield* Effect.scope
+    return RemoteDelivery.of({
+      send: (from, target, payload) =>
+        Effect.asVoid(Effect.forkIn(
+          Effect.catch(cluster.send(target, payload, { sender: from }), (error) =>
+            Effect.sync(() =>
+              deadLetters.offer({
+                target,
+                message: { sender: from, payload },
+                reason: error._tag === "ClusterError" && error.reason === "UnknownComponent"
+                  ? "UnknownTarget"
+                  : error._tag === "MailboxFull"
+                  ? "MailboxFull"
+                  : "Rejected",
+                error: error.message,
+                at: clock.currentTimeMillisUnsafe()
+              })
+            )),
+          scope
+        )),
+      request: (from, target, payload, options) =>
+        cluster.request(target, payload, { sender: from, timeout: options.timeout, correlationId: options.correlationId })
+    })
+  })
+)
+
 /** One activation of a component actor on this runner, in a scope of its own under the entity's. */
 interface Activated {
   readonly ref: Actor.ActorRef
@@ -461,6 +484,7 @@ const entityHandlers = Effect.gen(function*() {
   const runner = yield* Entity.CurrentRunnerAddress
   const store = yield* ComponentStore
   const linker = Option.getOrUndefined(yield* Effect.serviceOption(Linker.Linker))
+  const registry = Option.getOrUndefined(yield* Effect.serviceOption(Registry.Registry))
   const entityScope = yield* Scope.Scope
   const id = address.entityId
   const runnerName = `${runner.host}:${runner.port}`
@@ -485,10 +509,13 @@ const entityHandlers = Effect.gen(function*() {
       const imports = linker === undefined
         ? undefined
         : yield* Effect.mapError(linker.imports(component, { id, grants, denyUnlinked: true }), startFailed)
-      const ref = yield* Actor.make(component, { id, imports, config: spec.config })
+      const ref = yield* Actor.make(component, { id, imports, config: spec.config, hooks: registry?.hooks })
       // Under a supervisor of its own, as `Deployment` runs a version: a trap restarts the instance on
       // the same mailbox; when the supervisor gives up, the next call activates afresh.
       yield* Effect.mapError(Supervisor.start({ id, children: [Actor.child(ref, { restart: "Transient" })] }), startFailed)
+      // In the runner's registry (when it has one) while it lives here: the runner's router checks its
+      // `Messaging` grants when it sends, and reaches it without the cluster when it is the target.
+      if (registry !== undefined) yield* Effect.mapError(registry.register(id, spec.version, ref, { grants }), startFailed)
       return { ref, scope, component: `${spec.name}@${spec.version}` }
     }).pipe(Scope.provide(scope), Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause))))
   })
@@ -566,16 +593,23 @@ export const shardingDefaults: Partial<ShardingConfig.ShardingConfig["Service"]>
  * @since 0.1.0
  * @category layers
  */
-export interface LayerOptions {
+export interface LayerOptions<ROut = never, E = never, RIn = never> {
   /** Overrides `shardingDefaults` (`shardsPerGroup` must be the same on every runner). */
   readonly sharding?: Partial<ShardingConfig.ShardingConfig["Service"]> | undefined
+  /**
+   * The process's own services, built on top of the cluster: a `Router` made here reaches the actors of
+   * the whole cluster (addresses no local actor holds go to the cluster), and on a runner the `Linker`,
+   * `Registry` and `Router` made here are the ones its actors are linked with, registered in and send
+   * through. They may use `Cluster`.
+   */
+  readonly services?: Layer.Layer<ROut, E, RIn> | undefined
 }
 
 /**
  * @since 0.1.0
  * @category layers
  */
-export interface RunnerOptions extends LayerOptions {
+export interface RunnerOptions<ROut = never, E = never, RIn = never> extends LayerOptions<ROut, E, RIn> {
   /** The address other runners and clients reach this one at. */
   readonly host: string
   readonly port: number
@@ -609,7 +643,7 @@ const clientTransport = (config: ShardingConfig.ShardingConfig["Service"]) =>
     Layer.provide(serialization)
   )
 
-const configOf = (options: LayerOptions | undefined, address: Partial<ShardingConfig.ShardingConfig["Service"]>) => ({
+const configOf = (options: { readonly sharding?: LayerOptions["sharding"] } | undefined, address: Partial<ShardingConfig.ShardingConfig["Service"]>) => ({
   ...ShardingConfig.defaults,
   ...shardingDefaults,
   ...options?.sharding,
@@ -625,9 +659,13 @@ const configOf = (options: LayerOptions | undefined, address: Partial<ShardingCo
  * @since 0.1.0
  * @category layers
  */
-export const layerRunner = (
-  options: RunnerOptions
-): Layer.Layer<Cluster | Sharding.Sharding, ClusterError | SocketServer.SocketServerError, SqlClient.SqlClient> => {
+export const layerRunner = <ROut = never, E = never, RIn = never>(
+  options: RunnerOptions<ROut, E, RIn>
+): Layer.Layer<
+  Cluster | Sharding.Sharding | ROut,
+  ClusterError | SocketServer.SocketServerError | E,
+  SqlClient.SqlClient | Exclude<RIn, Cluster | Sharding.Sharding>
+> => {
   const config = configOf(options, {
     runnerAddress: Option.some(RunnerAddress.make(options.host, options.port)),
     runnerListenAddress: options.listenHost === undefined
@@ -635,10 +673,20 @@ export const layerRunner = (
       : Option.some(RunnerAddress.make(options.listenHost, options.port))
   })
   const entities = ComponentEntity.toLayer(entityHandlers, { disableFatalDefects: true })
-  return Layer.merge(Layer.effect(Cluster, makeCluster), entities).pipe(
+  const services = (options.services ?? Layer.empty) as Layer.Layer<ROut, E, RIn>
+  // The cast only says what TypeScript cannot see through a generic `Exclude`: everything but the SQL
+  // client and the caller's own requirements is provided here.
+  return entities.pipe(
+    Layer.provideMerge(services),
+    Layer.provide(remoteLayer),
+    Layer.provideMerge(Layer.effect(Cluster, makeCluster)),
     Layer.provide(storeLayer),
     Layer.provideMerge(runnerTransport(config))
-  )
+  ) as Layer.Layer<
+    Cluster | Sharding.Sharding | ROut,
+    ClusterError | SocketServer.SocketServerError | E,
+    SqlClient.SqlClient | Exclude<RIn, Cluster | Sharding.Sharding>
+  >
 }
 
 /**
@@ -648,8 +696,13 @@ export const layerRunner = (
  * @since 0.1.0
  * @category layers
  */
-export const layerClient = (options?: LayerOptions): Layer.Layer<Cluster | Sharding.Sharding, ClusterError, SqlClient.SqlClient> =>
-  Layer.effect(Cluster, makeCluster).pipe(
+export const layerClient = <ROut = never, E = never, RIn = never>(
+  options?: LayerOptions<ROut, E, RIn>
+): Layer.Layer<Cluster | Sharding.Sharding | ROut, ClusterError | E, SqlClient.SqlClient | Exclude<RIn, Cluster | Sharding.Sharding>> =>
+  // As in `layerRunner`, the cast is only for the generic `Exclude`.
+  ((options?.services ?? Layer.empty) as Layer.Layer<ROut, E, RIn>).pipe(
+    Layer.provide(remoteLayer),
+    Layer.provideMerge(Layer.effect(Cluster, makeCluster)),
     Layer.provide(storeLayer),
     Layer.provideMerge(clientTransport(configOf(options, { runnerAddress: Option.none() })))
-  )
+  ) as Layer.Layer<Cluster | Sharding.Sharding | ROut, ClusterError | E, SqlClient.SqlClient | Exclude<RIn, Cluster | Sharding.Sharding>>

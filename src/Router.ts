@@ -23,6 +23,11 @@
  * unless `failFast` is asked for (a guest's host call cannot wait): then a full subscriber's copy goes to
  * dead letters (`Rejected`), and a full target of `send` is `MailboxFull`.
  *
+ * In a cluster (see `Cluster`), an address no actor of this process holds goes to the cluster instead:
+ * a `send` is handed over at once (what cannot be delivered goes to dead letters on the way), a
+ * `request` waits for the remote actor's reply, and may also fail with `ClusterError`. Local actors stay
+ * local: they are always tried first.
+ *
  * A message addressed by name follows the route even in a switch: when the actor it was handed to refuses
  * it because it is stopping (it was waiting for room in a version that a blue-green switch retired), it
  * goes to the name's current route. Messages addressed by id or `name@version` mean that actor only.
@@ -36,6 +41,8 @@ import * as Audit from "./Audit.ts"
 import * as Capability from "./Capability.ts"
 import * as DeadLetters from "./DeadLetters.ts"
 import type { Message } from "./Instance.ts"
+import type { ClusterError } from "./internal/cluster/clusterError.ts"
+import { RemoteDelivery } from "./internal/cluster/remoteDelivery.ts"
 import * as Live from "./internal/run/registryLive.ts"
 import * as Bucket from "./internal/run/routerTokenBucket.ts"
 import * as Registry from "./Registry.ts"
@@ -183,7 +190,7 @@ export type SendError = GuardError | MailboxFull | ActorStopped
  * @since 0.1.0
  * @category errors
  */
-export type RequestError = GuardError | UnknownTarget | Actor.RequestError
+export type RequestError = GuardError | UnknownTarget | Actor.RequestError | ClusterError
 
 // -----------------------------------------------------------------------------
 // services
@@ -292,6 +299,7 @@ export const make = (
     const deadLetters = yield* DeadLetters.DeadLetters
     const clock = yield* Clock.Clock
     const audit = Option.getOrUndefined(yield* Effect.serviceOption(Audit.Audit))
+    const remote = Option.getOrUndefined(yield* Effect.serviceOption(RemoteDelivery))
     const maxPayload = options?.maxPayloadBytes ?? defaultMaxPayloadBytes
     const perSecond = options?.rateLimit?.perSecond ?? defaultRatePerSecond
     const burst = options?.rateLimit?.burst ?? perSecond
@@ -399,6 +407,7 @@ export const make = (
       if (!(sender instanceof Sender)) return refuse(sender)
       const entry = registry.resolveUnsafe(target)
       if (entry === undefined) {
+        if (remote !== undefined) return remote.send(from, target, payload)
         unknownTarget(from, target, payload)
         return Effect.void
       }
@@ -415,15 +424,13 @@ export const make = (
         const sender = admit(from, target, "target", payload.byteLength)
         if (!(sender instanceof Sender)) return refuse(sender)
         const entry = registry.resolveUnsafe(target)
+        const timeout = options?.timeout ?? requestTimeout
         if (entry === undefined) {
+          if (remote !== undefined) return remote.request(from, target, payload, { timeout, correlationId: ++correlation })
           unknownTarget(from, target, payload)
           return Effect.fail(new UnknownTarget({ sender: from, target }))
         }
-        const requestOptions: Actor.RequestOptions = {
-          sender: from,
-          timeout: options?.timeout ?? requestTimeout,
-          correlationId: ++correlation
-        }
+        const requestOptions: Actor.RequestOptions = { sender: from, timeout, correlationId: ++correlation }
         return askAt(from, target, entry, payload, requestOptions)
       })
 

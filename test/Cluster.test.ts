@@ -18,6 +18,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { Cluster } from "../src/cluster/index.ts"
 import { GuestError, LimitExceeded, Trap } from "../src/ComponentError.ts"
+import { Actor, Capability, Component, Registry, Router } from "../src/index.ts"
 import { decode, guestBytes, startProgram, text } from "./fixtures.ts"
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "airssys-cluster-"))
@@ -86,7 +87,19 @@ const transient = (error: Cluster.CallFailure) =>
 const eventually = <A, R>(effect: Effect.Effect<A, Cluster.CallFailure, R>, withinMillis = 30_000) =>
   Effect.retry(effect, { while: transient, schedule: Schedule.spaced("200 millis"), times: Math.ceil(withinMillis / 200) })
 
-const ClusterLive = Cluster.layerClient().pipe(
+/** Repeats `effect` every 100 ms until its value satisfies `done` (up to 30 s; then it dies). */
+const until = <A, E, R>(effect: Effect.Effect<A, E, R>, done: (a: A) => boolean) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 300; i++) {
+      const value = yield* effect
+      if (done(value)) return value
+      yield* Effect.sleep("100 millis")
+    }
+    return yield* Effect.die(new Error("condition not reached within 30 s"))
+  })
+
+/** This process's own registry and router, on top of the cluster client: they reach the whole cluster. */
+const ClusterLive = Cluster.layerClient({ services: Router.Router.layer.pipe(Layer.provideMerge(Registry.Registry.layer)) }).pipe(
   Layer.provideMerge(RunnersLive),
   Layer.provideMerge(SqliteClient.layer({ filename: database }))
 )
@@ -165,6 +178,55 @@ layer(ClusterLive, { timeout: 120_000, excludeTestServices: true })("Cluster - t
       const unknown = yield* Effect.flip(cluster.request("nothing-deployed/1", text("hi")))
       assert.strictEqual(unknown._tag, "ClusterError")
       assert.strictEqual((unknown as Cluster.ClusterError).reason, "UnknownComponent")
+    }))
+
+  it.effect("messaging - a Router reaches actors on any runner; an id held by a local actor stays local", () =>
+    Effect.gen(function*() {
+      const cluster = yield* Cluster.Cluster
+      const router = yield* Router.Router
+      const registry = yield* Registry.Registry
+      yield* cluster.deploy({ name: "counter", version: "1", bytes: guestBytes("lifecycle"), limits })
+      yield* eventually(cluster.request("counter/routed", text("tick")))
+      // Not registered here: the router hands it to the cluster.
+      assert.strictEqual(u32(yield* router.request("host", "counter/routed", text("tick"))), 2)
+      // A send is handed to the cluster at once and delivered on its own.
+      yield* router.send("host", "counter/routed", text("tick"))
+      yield* until(cluster.where("counter/routed"), (placement) => placement.handled === 3)
+      assert.strictEqual(u32(yield* cluster.request("counter/routed", text("tick"))), 4)
+
+      // A local actor under an id the cluster also serves: the router delivers to it, in process.
+      const local = yield* Actor.spawn(yield* Component.fromBytes(guestBytes("lifecycle")), { id: "counter/local", config: text("local") })
+      yield* registry.register("counter/local", "1", local)
+      assert.strictEqual(u32(yield* router.request("host", "counter/local", text("tick"))), 6) // len("local") + 1
+      assert.strictEqual(u32(yield* eventually(cluster.request("counter/local", text("tick")))), 1)
+      assert.strictEqual((yield* local.stats).handled, 1)
+    }).pipe(Effect.scoped))
+
+  it.effect("messaging - a guest's messaging.request reaches an actor on another runner, checked against its grants", () =>
+    Effect.gen(function*() {
+      const cluster = yield* Cluster.Cluster
+      yield* cluster.deploy({ name: "counter", version: "1", bytes: guestBytes("lifecycle"), limits })
+      yield* cluster.deploy({
+        name: "messenger",
+        version: "1",
+        bytes: guestBytes("messenger"),
+        limits,
+        capabilities: [new Capability.Messaging({ pattern: "counter/*" })]
+      })
+      const asker = yield* eventually(cluster.where("messenger/asker"))
+      // A counter on another runner than the messenger.
+      const placements = yield* Effect.forEach(
+        Array.from({ length: 12 }, (_, i) => `counter/asked-${i}`),
+        (id) => eventually(cluster.where(id))
+      )
+      const remote = placements.find((placement) => placement.runner !== asker.runner)!
+      const ask = (target: string) => Uint8Array.from([0x72, target.length, ...text(target), 4, ...text("tick")])
+      assert.strictEqual(u32(yield* cluster.request("messenger/asker", ask(remote.id))), 1)
+      assert.strictEqual(u32(yield* cluster.request("messenger/asker", ask(remote.id))), 2)
+      // Outside its grants: the router of the messenger's runner refuses, and the guest returns the refusal.
+      const denied = yield* Effect.flip(cluster.request("messenger/asker", ask("greeter/1")))
+      assert.instanceOf(denied, GuestError)
+      assert.include(String((denied as GuestError).payload), "CapabilityDenied")
     }))
 
   it.effect("bytes - verified on fetch: bytes that no longer hash to the spec's hash are refused (ComponentCorrupt), never run; a deploy repairs them", () =>

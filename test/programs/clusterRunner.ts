@@ -1,7 +1,8 @@
 /**
  * A cluster runner for Cluster.test, run as a child process: `clusterRunner.ts DATABASE PORT`. Hosts the
  * component entities on 127.0.0.1:PORT over the SQLite file DATABASE (shared with the other runners and
- * the test), links guests with logging (to nowhere) and deny stubs for everything else, prints
+ * the test), with a registry and a router of its own that reach the whole cluster, links guests with
+ * logging (to nowhere), messaging (through that router) and deny stubs for everything else, prints
  * `{"ready":PORT}` once it serves, and runs until it is killed (SIGTERM: a graceful shutdown that hands
  * its shards off).
  */
@@ -9,16 +10,18 @@ import { NodeRuntime } from "@effect/platform-node"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer, References } from "effect"
 import { Cluster } from "../../src/cluster/index.ts"
-import { Audit, Linker, Logging } from "../../src/index.ts"
+import { Audit, Linker, Logging, Messaging, Registry, Router } from "../../src/index.ts"
 
 const [database, port] = process.argv.slice(2)
 
-const linker = Linker.layer([Logging.hostInterface]).pipe(
-  Layer.provide([Logging.layerDeny, Audit.layerMemory({ capacity: 1000 })])
+const services = Linker.layer([Logging.hostInterface, Messaging.hostInterface]).pipe(
+  Layer.provide([Logging.layerDeny, Messaging.layer]),
+  Layer.provideMerge(Router.Router.layer),
+  Layer.provideMerge(Registry.Registry.layer),
+  Layer.provideMerge(Audit.layerMemory({ capacity: 1000 }))
 )
 
-const runner = Cluster.layerRunner({ host: "127.0.0.1", port: Number(port) }).pipe(
-  Layer.provide(linker),
+const runner = Cluster.layerRunner({ host: "127.0.0.1", port: Number(port), services }).pipe(
   Layer.provide(SqliteClient.layer({ filename: database! }))
 )
 
