@@ -44,10 +44,14 @@
  * the key: resending a key returns the stored outcome); the guest sees the key as the message's
  * correlation id (the first 8 bytes of its sha-256), so it can tell a redelivery.
  *
- * **Failover.** `shardingDefaults` ship a 5 s shard-lock expiry: when a runner is killed, its shards move
- * to the survivors once its locks expire (about 5–7 s on loopback). A shorter expiry moves faster but
- * a runner whose database or event loop stalls longer than it loses its shards (they are then served
- * elsewhere while it stops them). Guest memory does not move: an actor activated elsewhere starts fresh.
+ * **Failover.** `shardingDefaults` ship a 6 s shard-lock expiry (effect/cluster's is 35 s): when a
+ * runner is killed, its shards move to the survivors once its locks expire (4–7 s measured on loopback).
+ * The price is false positives: a runner refreshes its locks every third of the expiry (2 s) and gives
+ * up all its shards when one refresh takes longer than that (a stalled database, an event loop blocked
+ * by a guest, a starved machine); they are then served elsewhere and its actors lose their memory. A
+ * shorter expiry moves faster and drops shards more often; raise it (`sharding.shardLockExpiration`)
+ * where the database or the machines are slow. Guest memory never moves: an actor activated elsewhere
+ * starts fresh.
  *
  * @since 0.1.0
  */
@@ -88,8 +92,9 @@ import * as Supervisor from "./Supervisor.ts"
 // -----------------------------------------------------------------------------
 
 /**
- * The longest call timeout an in-process cluster guest may have: well under the 5 s shard-lock expiry of
- * `shardingDefaults`, so a runner blocked by a guest still refreshes its locks in time.
+ * The longest call timeout an in-process cluster guest may have: no longer than the 2 s a lock refresh
+ * may take with `shardingDefaults` (a third of the 6 s expiry), so a runner blocked by a guest still
+ * refreshes its locks in time.
  *
  * @since 0.1.0
  * @category models
@@ -574,16 +579,15 @@ const entityHandlers = Effect.gen(function*() {
 
 /**
  * The timings runners and clients get unless told otherwise: a killed runner's shards move after its
- * 5 s locks expire (35 s is effect/cluster's default), assignments and runners are re-read every second,
- * and stored messages are polled every second (10 s by default). See the module documentation for the
- * trade-off.
+ * 6 s locks expire (35 s is effect/cluster's default; locks are refreshed every 2 s, a third of it),
+ * assignments and runners are re-read every second, and stored messages are polled every second (10 s by
+ * default). See the module documentation for the trade-off.
  *
  * @since 0.1.0
  * @category layers
  */
 export const shardingDefaults: Partial<ShardingConfig.ShardingConfig["Service"]> = {
-  shardLockExpiration: Duration.seconds(5),
-  shardLockRefreshInterval: Duration.seconds(1),
+  shardLockExpiration: Duration.seconds(6),
   refreshAssignmentsInterval: Duration.seconds(1),
   entityMessagePollInterval: Duration.seconds(1),
   runnerHealthCheckInterval: Duration.seconds(5)

@@ -1,12 +1,13 @@
 /**
- * A cluster runner for Cluster.test, run as a child process: `clusterRunner.ts DATABASE PORT`. Hosts the
- * component entities on 127.0.0.1:PORT over the SQLite file DATABASE (shared with the other runners and
- * the test), with a registry and a router of its own that reach the whole cluster, links guests with
+ * A cluster runner for the cluster suites, run as a child process: `clusterRunner.ts DATABASE PORT`.
+ * Hosts the component entities on 127.0.0.1:PORT over DATABASE (shared with the other runners and the
+ * test): `sqlite:FILE` or `pg:HOST:PORT` (user and database `postgres`), with a registry and a router of its own that reach the whole cluster, links guests with
  * logging (to nowhere), messaging (through that router) and deny stubs for everything else, prints
  * `{"ready":PORT}` once it serves, and runs until it is killed (SIGTERM: a graceful shutdown that hands
  * its shards off).
  */
 import { NodeRuntime } from "@effect/platform-node"
+import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer, References } from "effect"
 import { Cluster } from "../../src/cluster/index.ts"
@@ -21,9 +22,12 @@ const services = Linker.layer([Logging.hostInterface, Messaging.hostInterface]).
   Layer.provideMerge(Audit.layerMemory({ capacity: 1000 }))
 )
 
-const runner = Cluster.layerRunner({ host: "127.0.0.1", port: Number(port), services }).pipe(
-  Layer.provide(SqliteClient.layer({ filename: database! }))
-)
+const [kind, ...rest] = database!.split(":")
+const sql = kind === "pg"
+  ? PgClient.layer({ host: rest[0]!, port: Number(rest[1]), username: "postgres", database: "postgres" })
+  : SqliteClient.layer({ filename: rest.join(":") })
+
+const runner = Cluster.layerRunner({ host: "127.0.0.1", port: Number(port), services }).pipe(Layer.provide(sql))
 
 Effect.gen(function*() {
   yield* Cluster.Cluster
@@ -31,6 +35,6 @@ Effect.gen(function*() {
   return yield* Effect.never
 }).pipe(
   Effect.provide(runner),
-  Effect.provideService(References.MinimumLogLevel, "Error"),
+  Effect.provideService(References.MinimumLogLevel, "Warn"),
   NodeRuntime.runMain
 )
