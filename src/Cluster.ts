@@ -140,6 +140,8 @@ export interface DeployInput {
  */
 export interface DeliveryOptions {
   readonly sender?: string | undefined
+  /** The topic it was published on, which the guest sees (see `Router.publish`). */
+  readonly topic?: string | undefined
   /**
    * Store the message in SQL before delivery: it survives its runner's death and is delivered at least
    * once. `key` deduplicates: a second message with the same key to the same actor is not handled again.
@@ -227,6 +229,7 @@ export type CallFailure = typeof CallFailure.Type
 const delivery = {
   payload: Schema.Uint8Array,
   sender: Schema.optional(Schema.String),
+  topic: Schema.optional(Schema.String),
   correlationId: Schema.optional(Schema.BigInt)
 }
 
@@ -345,6 +348,8 @@ export class Cluster extends Context.Service<Cluster, {
    * once it is stored.
    */
   readonly send: (id: string, payload: Uint8Array, options?: DeliveryOptions) => Effect.Effect<void, CallFailure>
+  /** The actors subscribed to `topic` anywhere in the cluster, in subscription order. */
+  readonly subscribers: (topic: string) => Effect.Effect<ReadonlyArray<string>, ClusterError>
   /** Where the actor runs (activating it if needed). */
   readonly where: (id: string, options?: { readonly timeout?: Duration.Input | undefined }) => Effect.Effect<Placement, CallFailure>
 }>()("airssys-wasm/Cluster") {}
@@ -428,7 +433,7 @@ const makeCluster = Effect.gen(function*() {
 
   const send = (id: string, payload: Uint8Array, options?: DeliveryOptions) => {
     const client = clientFor(id)
-    const fields = { payload, sender: options?.sender }
+    const fields = { payload, sender: options?.sender, topic: options?.topic }
     return bounded(
       id,
       undefined,
@@ -441,38 +446,71 @@ const makeCluster = Effect.gen(function*() {
   const where = (id: string, options?: { readonly timeout?: Duration.Input | undefined }) =>
     bounded(id, options?.timeout, clientFor(id).Where())
 
-  return Cluster.of({ deploy, request, send, where })
+  const subscribers = (topic: string) => Effect.mapError(store.subscribers(topic), storage)
+
+  return Cluster.of({ deploy, request, send, where, subscribers })
 })
 
-// What the `Router` hands to the cluster: addresses no actor of this process holds.
-const remoteLayer: Layer.Layer<RemoteDelivery, never, Cluster> = Layer.effect(
+// What the `Router` hands to the cluster: addresses no actor of this process holds, and topics.
+//
+// Publish/subscribe across processes is a table of subscriptions in the cluster's database and a fan-out
+// by the publisher: one read per publish, then one volatile send per subscriber, straight to its entity.
+// A topic entity was the alternative: every publish on a topic would take a hop through the one runner
+// holding it, and its subscriber list would have to live in SQL anyway to survive its moves.
+const remoteLayer: Layer.Layer<RemoteDelivery, never, Cluster | ComponentStore> = Layer.effect(
   RemoteDelivery,
   Effect.gen(function*() {
     const cluster = yield* Cluster
+    const store = yield* ComponentStore
     const deadLetters = yield* DeadLetters.DeadLetters
     const clock = yield* Clock.Clock
     const scope = yield* Effect.scope
+    const storage = (error: { readonly message: string }) => refuse("Storage", error.message)
+    const handOver = (from: string, target: string, payload: Uint8Array, topic?: string) =>
+      Effect.asVoid(Effect.forkIn(
+        Effect.catch(cluster.send(target, payload, { sender: from, topic }), (error) =>
+          Effect.sync(() =>
+            deadLetters.offer({
+              target,
+              message: topic === undefined ? { sender: from, payload } : { sender: from, topic, payload },
+              reason: error._tag === "ClusterError" && error.reason === "UnknownComponent"
+                ? "UnknownTarget"
+                : error._tag === "MailboxFull"
+                ? "MailboxFull"
+                : "Rejected",
+              error: error.message,
+              at: clock.currentTimeMillisUnsafe()
+            })
+          )),
+        scope
+      ))
     return RemoteDelivery.of({
-      send: (from, target, payload) =>
+      send: (from, target, payload) => handOver(from, target, payload),
+      request: (from, target, payload, options) =>
+        cluster.request(target, payload, { sender: from, timeout: options.timeout, correlationId: options.correlationId }),
+      subscribe: (actorId, topic) =>
         Effect.asVoid(Effect.forkIn(
-          Effect.catch(cluster.send(target, payload, { sender: from }), (error) =>
-            Effect.sync(() =>
-              deadLetters.offer({
-                target,
-                message: { sender: from, payload },
-                reason: error._tag === "ClusterError" && error.reason === "UnknownComponent"
-                  ? "UnknownTarget"
-                  : error._tag === "MailboxFull"
-                  ? "MailboxFull"
-                  : "Rejected",
-                error: error.message,
-                at: clock.currentTimeMillisUnsafe()
-              })
-            )),
+          Effect.catch(store.subscribe(topic, actorId), (error) =>
+            Effect.logWarning(`the subscription of ${actorId} to ${topic} was not stored: ${error.message}`)),
           scope
         )),
-      request: (from, target, payload, options) =>
-        cluster.request(target, payload, { sender: from, timeout: options.timeout, correlationId: options.correlationId })
+      unsubscribe: (actorId, topic) => Effect.mapError(store.unsubscribe(topic, actorId), storage),
+      publish: (from, topic, payload, delivered, wait) => {
+        const fanOut = store.subscribers(topic).pipe(
+          Effect.mapError(storage),
+          Effect.flatMap((subscribers) => {
+            const elsewhere = subscribers.filter((id) => !delivered.has(id))
+            return Effect.as(Effect.forEach(elsewhere, (id) => handOver(from, id, payload, topic), { discard: true }), elsewhere.length)
+          })
+        )
+        return wait ? fanOut : Effect.as(
+          Effect.forkIn(
+            Effect.catch(fanOut, (error) => Effect.logWarning(`publish on ${topic} reached no other process: ${error.message}`)),
+            scope
+          ),
+          0
+        )
+      }
     })
   })
 )
@@ -543,12 +581,22 @@ const entityHandlers = Effect.gen(function*() {
     Effect.catchDefect(effect, (defect) => Effect.fail(refuse("Defect", `${id}: ${Cause.pretty(Cause.die(defect))}`)))
 
   const requestActor = (
-    fields: { readonly payload: Uint8Array; readonly sender?: string | undefined; readonly correlationId?: bigint | undefined },
+    fields: {
+      readonly payload: Uint8Array
+      readonly sender?: string | undefined
+      readonly topic?: string | undefined
+      readonly correlationId?: bigint | undefined
+    },
     timeout: Duration.Input
   ) =>
     guarded(Effect.flatMap(actor, ({ ref }) =>
       Effect.map(
-        ref.request(new Uint8Array(fields.payload), { sender: fields.sender, correlationId: fields.correlationId, timeout }),
+        ref.request(new Uint8Array(fields.payload), {
+          sender: fields.sender,
+          topic: fields.topic,
+          correlationId: fields.correlationId,
+          timeout
+        }),
         (reply) => reply ?? null
       )))
 
@@ -563,7 +611,7 @@ const entityHandlers = Effect.gen(function*() {
       Effect.asVoid(requestActor({ ...payload, correlationId: payload.correlationId ?? correlationOfKey(payload.key) }, persistedHandlingTimeout)),
     Send: ({ payload }) =>
       guarded(Effect.flatMap(actor, ({ ref }) =>
-        ref.send(new Uint8Array(payload.payload), { sender: payload.sender, correlationId: payload.correlationId })
+        ref.send(new Uint8Array(payload.payload), { sender: payload.sender, topic: payload.topic, correlationId: payload.correlationId })
       )),
     Where: () =>
       guarded(Effect.flatMap(actor, ({ component, ref }) =>
@@ -684,7 +732,7 @@ export const layerRunner = <ROut = never, E = never, RIn = never>(
     Layer.provideMerge(services),
     Layer.provide(remoteLayer),
     Layer.provideMerge(Layer.effect(Cluster, makeCluster)),
-    Layer.provide(storeLayer),
+    Layer.provideMerge(storeLayer),
     Layer.provideMerge(runnerTransport(config))
   ) as Layer.Layer<
     Cluster | Sharding.Sharding | ROut,
@@ -707,6 +755,6 @@ export const layerClient = <ROut = never, E = never, RIn = never>(
   ((options?.services ?? Layer.empty) as Layer.Layer<ROut, E, RIn>).pipe(
     Layer.provide(remoteLayer),
     Layer.provideMerge(Layer.effect(Cluster, makeCluster)),
-    Layer.provide(storeLayer),
+    Layer.provideMerge(storeLayer),
     Layer.provideMerge(clientTransport(configOf(options, { runnerAddress: Option.none() })))
   ) as Layer.Layer<Cluster | Sharding.Sharding | ROut, ClusterError | E, SqlClient.SqlClient | Exclude<RIn, Cluster | Sharding.Sharding>>

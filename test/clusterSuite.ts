@@ -244,6 +244,43 @@ export const clusterSuite = <E>(name: string, runnerDatabase: string, sql: Layer
         assert.include(String((denied as GuestError).payload), "CapabilityDenied")
       }))
 
+    it.effect("pub/sub - subscribers on every runner get what a host or a guest publishes, once each", () =>
+      Effect.gen(function*() {
+        const cluster = yield* Cluster.Cluster
+        const router = yield* Router.Router
+        yield* cluster.deploy({
+          name: "messenger",
+          version: "2",
+          bytes: guestBytes("messenger"),
+          limits,
+          capabilities: [new Capability.Messaging({ pattern: "news" })]
+        })
+        // Subscribers until there is one on each runner (the ids' shards decide where they live).
+        const subscribers: Array<Cluster.Placement> = []
+        for (let i = 0; i < 30 && new Set(subscribers.map((p) => p.runner)).size < 3; i++) {
+          const id = `messenger/sub-${i}`
+          yield* eventually(cluster.request(id, Uint8Array.from([0x75, 4, ...text("news")]))) // 'u' "news"
+          subscribers.push(yield* cluster.where(id))
+        }
+        assert.strictEqual(new Set(subscribers.map((p) => p.runner)).size, 3)
+        // A guest's subscribe returns at once; the subscription is stored on its own.
+        yield* until(cluster.subscribers("news"), (ids) => ids.length === subscribers.length)
+        const handled = (id: string) => Effect.map(cluster.where(id), (placement) => placement.handled)
+        const before = yield* Effect.forEach(subscribers, (p) => handled(p.id))
+
+        // From the host, through this process's router: nobody here subscribes, all copies go out.
+        assert.strictEqual(yield* router.publish("host", "news", text("extra")), subscribers.length)
+        for (const [i, p] of subscribers.entries()) yield* until(handled(p.id), (n) => n === before[i]! + 1)
+
+        // From a guest on a runner: that runner's router serves its local subscribers, the rest go out.
+        yield* eventually(cluster.request("messenger/publisher", Uint8Array.from([0x70, 4, ...text("news"), 4, ...text("more")])))
+        for (const [i, p] of subscribers.entries()) yield* until(handled(p.id), (n) => n === before[i]! + 2)
+        // Once each: nothing more arrives.
+        yield* Effect.sleep("1 second")
+        const after = yield* Effect.forEach(subscribers, (p) => handled(p.id))
+        assert.deepStrictEqual(after, before.map((n) => n + 2))
+      }))
+
     it.effect("bytes - verified on fetch: bytes that no longer hash to the spec's hash are refused (ComponentCorrupt), never run; a deploy repairs them", () =>
       Effect.gen(function*() {
         const cluster = yield* Cluster.Cluster

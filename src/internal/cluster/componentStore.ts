@@ -36,6 +36,11 @@ export interface ComponentStore {
   readonly putSpec: (spec: SpecRow) => Effect.Effect<void, SqlError.SqlError>
   /** The spec the name routes to, if any. */
   readonly routed: (name: string) => Effect.Effect<SpecRow | undefined, SqlError.SqlError>
+  readonly subscribe: (topic: string, actorId: string) => Effect.Effect<void, SqlError.SqlError>
+  /** False when it was not subscribed. */
+  readonly unsubscribe: (topic: string, actorId: string) => Effect.Effect<boolean, SqlError.SqlError>
+  /** Subscriber ids, in subscription order. */
+  readonly subscribers: (topic: string) => Effect.Effect<ReadonlyArray<string>, SqlError.SqlError>
 }
 
 // Postgres answers a `bytea` as a Buffer, SQLite a Uint8Array: callers get a copy they own either way.
@@ -50,6 +55,10 @@ export const make = (sql: SqlClient.SqlClient): Effect.Effect<ComponentStore, Sq
       `CREATE TABLE IF NOT EXISTS airssys_specs (name TEXT NOT NULL, version TEXT NOT NULL, hash TEXT NOT NULL, limits TEXT NOT NULL, grants TEXT NOT NULL, config ${blob} NOT NULL, PRIMARY KEY (name, version))`
     )
     yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS airssys_routes (name TEXT PRIMARY KEY, version TEXT NOT NULL)`)
+    const serial = sql.onDialectOrElse({ pg: () => "BIGSERIAL", orElse: () => "INTEGER" })
+    yield* sql.unsafe(
+      `CREATE TABLE IF NOT EXISTS airssys_subscriptions (seq ${serial} PRIMARY KEY, topic TEXT NOT NULL, actor TEXT NOT NULL, UNIQUE (topic, actor))`
+    )
 
     const verified = new Map<string, Uint8Array>()
 
@@ -95,5 +104,20 @@ export const make = (sql: SqlClient.SqlClient): Effect.Effect<ComponentStore, Sq
         }
       )
 
-    return { putComponent, getComponent, putSpec, routed }
+    const subscribe = (topic: string, actorId: string) =>
+      Effect.asVoid(sql`INSERT INTO airssys_subscriptions (topic, actor) VALUES (${topic}, ${actorId}) ON CONFLICT (topic, actor) DO NOTHING`)
+
+    const unsubscribe = (topic: string, actorId: string) =>
+      Effect.map(
+        sql<{ actor: string }>`DELETE FROM airssys_subscriptions WHERE topic = ${topic} AND actor = ${actorId} RETURNING actor`,
+        (rows) => rows.length > 0
+      )
+
+    const subscribers = (topic: string) =>
+      Effect.map(
+        sql<{ actor: string }>`SELECT actor FROM airssys_subscriptions WHERE topic = ${topic} ORDER BY seq`,
+        (rows) => rows.map((row) => row.actor)
+      )
+
+    return { putComponent, getComponent, putSpec, routed, subscribe, unsubscribe, subscribers }
   })

@@ -25,4 +25,24 @@ export class RemoteDelivery extends Context.Service<RemoteDelivery, {
     payload: Uint8Array,
     options: { readonly timeout: Duration.Input; readonly correlationId: bigint }
   ) => Effect.Effect<Uint8Array | undefined, RemoteError>
+  /**
+   * Records a subscription cluster-wide (it outlives the actor's moves, until `unsubscribe`). Returns at
+   * once (a guest's `subscribe` is a synchronous host call): publishers elsewhere see it once it is
+   * stored; a failure to store it is logged.
+   */
+  readonly subscribe: (actorId: string, topic: string) => Effect.Effect<void>
+  readonly unsubscribe: (actorId: string, topic: string) => Effect.Effect<boolean, ClusterError>
+  /**
+   * Hands a copy to every subscriber of `topic` in the cluster but those in `delivered` (the publisher's
+   * own process served them). With `wait`, succeeds with how many copies it handed over once it has
+   * read the subscribers; without (a guest's synchronous `publish`), returns 0 at once and fans out on
+   * its own. Like `send`, it never waits for delivery.
+   */
+  readonly publish: (
+    from: string,
+    topic: string,
+    payload: Uint8Array,
+    delivered: ReadonlySet<string>,
+    wait: boolean
+  ) => Effect.Effect<number, ClusterError>
 }>()("airssys-wasm/RemoteDelivery") {}
