@@ -57,7 +57,7 @@
  */
 import { NodeClusterSocket } from "@effect/platform-node"
 import * as NodeCrypto from "@effect/platform-node/NodeCrypto"
-import { Cause, Clock, Context, Duration, Effect, Exit, Layer, Option, Schema, Scope } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Exit, Layer, Option, Schedule, Schema, Scope } from "effect"
 import {
   ClusterSchema,
   Entity,
@@ -132,6 +132,11 @@ export interface DeployInput {
   readonly limits: ResourceLimits.ResourceLimits
   readonly capabilities?: ReadonlyArray<Capability.Capability> | undefined
   readonly config?: Uint8Array | undefined
+  /**
+   * Route the name to this version now (default `true`). `false` deploys it on standby (unless the name
+   * has no route yet): switch later with `route`.
+   */
+  readonly route?: boolean | undefined
 }
 
 /**
@@ -341,6 +346,12 @@ export class Cluster extends Context.Service<Cluster, {
    * from then on run it. Refuses limits that leave a call unbounded (`LimitsRequired`).
    */
   readonly deploy: (input: DeployInput) => Effect.Effect<Spec, ClusterError>
+  /**
+   * Blue-green: routes `name` to a deployed `version`. Each runner sees the switch within
+   * `routePollInterval`; an actor of the old version then drains what its mailbox holds, stops, and its
+   * next message is handled by the new version (a fresh instance: guest memory does not carry over).
+   */
+  readonly route: (name: string, version: string) => Effect.Effect<void, ClusterError>
   /** Sends and waits for the guest's reply (`undefined` for `none`), wherever the actor runs. */
   readonly request: (id: string, payload: Uint8Array, options?: RequestOptions) => Effect.Effect<Uint8Array | undefined, CallFailure>
   /**
@@ -404,7 +415,7 @@ const makeCluster = Effect.gen(function*() {
           limits,
           grants: JSON.stringify(Capability.encode(capabilities)),
           config
-        }),
+        }, input.route ?? true),
         storage
       )
       return new Spec({ name: input.name, version: input.version, hash, limits: input.limits, capabilities, config })
@@ -448,7 +459,13 @@ const makeCluster = Effect.gen(function*() {
 
   const subscribers = (topic: string) => Effect.mapError(store.subscribers(topic), storage)
 
-  return Cluster.of({ deploy, request, send, where, subscribers })
+  const route = (name: string, version: string) =>
+    Effect.flatMap(Effect.mapError(store.route(name, version), storage), (found) =>
+      found
+        ? Effect.void
+        : Effect.fail(refuse("UnknownComponent", `${JSON.stringify(name)} has no deployed version ${JSON.stringify(version)}`)))
+
+  return Cluster.of({ deploy, route, request, send, where, subscribers })
 })
 
 // What the `Router` hands to the cluster: addresses no actor of this process holds, and topics.
@@ -515,11 +532,43 @@ const remoteLayer: Layer.Layer<RemoteDelivery, never, Cluster | ComponentStore> 
   })
 )
 
+/**
+ * How often a runner re-reads the routes: how long after `route` (or a `deploy`) its actors of the old
+ * version take to switch.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const routePollInterval: Duration.Duration = Duration.seconds(1)
+
+/** A runner's view of the routes, re-read every `routePollInterval`: one query for all names. */
+class RouteWatch extends Context.Service<RouteWatch, {
+  readonly versionOf: (name: string) => string | undefined
+  /** Re-reads the routes now (when an actor's version differs from the view, which may be stale). */
+  readonly refresh: Effect.Effect<void>
+}>()("airssys-wasm/Cluster/RouteWatch") {}
+
+const routeWatchLayer: Layer.Layer<RouteWatch, never, ComponentStore> = Layer.effect(
+  RouteWatch,
+  Effect.gen(function*() {
+    const store = yield* ComponentStore
+    let routes: ReadonlyMap<string, string> = new Map()
+    const read = Effect.catch(
+      Effect.map(store.routes, (latest) => void (routes = latest)),
+      (error) => Effect.logWarning(`cannot read the routes: ${error.message}`)
+    )
+    yield* read
+    yield* Effect.forkScoped(Effect.repeat(Effect.delay(read, routePollInterval), Schedule.forever))
+    return RouteWatch.of({ versionOf: (name) => routes.get(name), refresh: read })
+  })
+)
+
 /** One activation of a component actor on this runner, in a scope of its own under the entity's. */
 interface Activated {
   readonly ref: Actor.ActorRef
   readonly scope: Scope.Closeable
   readonly component: string
+  readonly version: string
 }
 
 const entityHandlers = Effect.gen(function*() {
@@ -528,14 +577,15 @@ const entityHandlers = Effect.gen(function*() {
   const store = yield* ComponentStore
   const linker = Option.getOrUndefined(yield* Effect.serviceOption(Linker.Linker))
   const registry = Option.getOrUndefined(yield* Effect.serviceOption(Registry.Registry))
+  const routes = yield* RouteWatch
   const entityScope = yield* Scope.Scope
   const id = address.entityId
+  const name = componentOf(id)
   const runnerName = `${runner.host}:${runner.port}`
   const storage = (error: { readonly message: string }) => refuse("Storage", error.message)
   const startFailed = (error: { readonly message: string }) => refuse("StartFailed", `${id} did not start: ${error.message}`)
 
   const activate: Effect.Effect<Activated, ClusterError> = Effect.gen(function*() {
-    const name = componentOf(id)
     const row = yield* Effect.mapError(store.routed(name), storage)
     if (row === undefined) return yield* refuse("UnknownComponent", `no component is deployed as ${JSON.stringify(name)} (for ${id})`)
     const spec = yield* decodeSpec(row)
@@ -559,21 +609,35 @@ const entityHandlers = Effect.gen(function*() {
       // In the runner's registry (when it has one) while it lives here: the runner's router checks its
       // `Messaging` grants when it sends, and reaches it without the cluster when it is the target.
       if (registry !== undefined) yield* Effect.mapError(registry.register(id, spec.version, ref, { grants }), startFailed)
-      return { ref, scope, component: `${spec.name}@${spec.version}` }
+      return { ref, scope, component: `${spec.name}@${spec.version}`, version: spec.version }
     }).pipe(Scope.provide(scope), Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause))))
   })
 
-  // Activated on first use and again after its supervisor gave up; a failed activation is not kept, so
-  // a later deploy (or a database back up) is picked up by the next call.
+  // Activated on first use, again after its supervisor gave up, and after its name was routed to
+  // another version (blue-green: the old actor drains its mailbox and stops first). A failed activation
+  // is not kept, so a later deploy (or a database back up) is picked up by the next call.
   let current: Activated | undefined
+  /** The current activation, while it runs and runs the routed version. */
+  const serving = (): Activated | undefined => {
+    if (current === undefined || current.ref.status === "Stopped") return undefined
+    const routed = routes.versionOf(name)
+    return routed === undefined || routed === current.version ? current : undefined
+  }
   const actor = Effect.suspend((): Effect.Effect<Activated, ClusterError> => {
-    if (current !== undefined && current.ref.status !== "Stopped") return Effect.succeed(current)
-    const stale = current
-    current = undefined
-    return Effect.andThen(
-      stale === undefined ? Effect.void : Scope.close(stale.scope, Exit.void),
-      Effect.tap(activate, (activated) => Effect.sync(() => (current = activated)))
-    )
+    const ready = serving()
+    if (ready !== undefined) return Effect.succeed(ready)
+    // The runner's view of the routes may be older than this activation: look again before switching.
+    const confirmed = current === undefined || current.ref.status === "Stopped" ? Effect.void : routes.refresh
+    return Effect.andThen(confirmed, () => {
+      const still = serving()
+      if (still !== undefined) return Effect.succeed(still)
+      const stale = current
+      current = undefined
+      return Effect.andThen(
+        stale === undefined ? Effect.void : Effect.andThen(stale.ref.stop(), Scope.close(stale.scope, Exit.void)),
+        Effect.tap(activate, (activated) => Effect.sync(() => (current = activated)))
+      )
+    })
   })
 
   // A defect must not reach effect/cluster: its client would see an interrupt and the entity restart.
@@ -730,7 +794,7 @@ export const layerRunner = <ROut = never, E = never, RIn = never>(
   // client and the caller's own requirements is provided here.
   return entities.pipe(
     Layer.provideMerge(services),
-    Layer.provide(remoteLayer),
+    Layer.provide([remoteLayer, routeWatchLayer]),
     Layer.provideMerge(Layer.effect(Cluster, makeCluster)),
     Layer.provideMerge(storeLayer),
     Layer.provideMerge(runnerTransport(config))

@@ -281,20 +281,45 @@ export const clusterSuite = <E>(name: string, runnerDatabase: string, sql: Layer
         assert.deepStrictEqual(after, before.map((n) => n + 2))
       }))
 
+    it.effect("blue-green - a version deployed on standby serves nobody; once routed, every runner's actors switch to it", () =>
+      Effect.gen(function*() {
+        const cluster = yield* Cluster.Cluster
+        yield* cluster.deploy({ name: "welcome", version: "1", bytes: guestBytes("greeter-v1"), limits })
+        const ids = Array.from({ length: 12 }, (_, i) => `welcome/${i}`)
+        const greet = (id: string) => Effect.map(cluster.request(id, text("you")), (reply) => decode(reply!))
+        assert.deepStrictEqual(yield* Effect.forEach(ids, (id) => eventually(greet(id))), ids.map(() => "hello, you"))
+        const runners = new Set((yield* Effect.forEach(ids, (id) => cluster.where(id))).map((p) => p.runner))
+        assert.isAbove(runners.size, 1)
+
+        yield* cluster.deploy({ name: "welcome", version: "2", bytes: guestBytes("greeter-v2"), limits, route: false })
+        // Longer than a runner takes to see a route: standby changes nothing.
+        yield* Effect.sleep(Duration.sum(Cluster.routePollInterval, Duration.seconds(1)))
+        assert.deepStrictEqual(yield* Effect.forEach(ids, greet), ids.map(() => "hello, you"))
+
+        yield* cluster.route("welcome", "2")
+        for (const id of ids) yield* until(greet(id), (reply) => reply === "welcome back, you")
+        const placements = yield* Effect.forEach(ids, (id) => cluster.where(id))
+        assert.isTrue(placements.every((p) => p.component === "welcome@2"))
+
+        const unknown = yield* Effect.flip(cluster.route("welcome", "3"))
+        assert.strictEqual(unknown.reason, "UnknownComponent")
+      }))
+
     it.effect("bytes - verified on fetch: bytes that no longer hash to the spec's hash are refused (ComponentCorrupt), never run; a deploy repairs them", () =>
       Effect.gen(function*() {
         const cluster = yield* Cluster.Cluster
         const sql = yield* SqlClient.SqlClient
-        const spec = yield* cluster.deploy({ name: "greeter", version: "1", bytes: guestBytes("greeter-v1"), limits })
-        const tampered = guestBytes("greeter-v1")
+        // Bytes no other test deploys: no runner has them verified (and kept) yet.
+        const spec = yield* cluster.deploy({ name: "flaky", version: "1", bytes: guestBytes("flaky"), limits })
+        const tampered = guestBytes("flaky")
         tampered[tampered.length - 1] = tampered.at(-1)! ^ 0xff
         yield* Effect.orDie(sql`UPDATE airssys_components SET bytes = ${tampered} WHERE hash = ${spec.hash}`)
-        const refused = yield* Effect.flip(eventually(cluster.request("greeter/1", text("you"))))
+        const refused = yield* Effect.flip(eventually(cluster.request("flaky/1", text("you"))))
         assert.strictEqual(refused._tag, "ClusterError")
         assert.strictEqual((refused as Cluster.ClusterError).reason, "ComponentCorrupt")
         // Deploying the bytes again repairs the row; a failed activation was not kept, so the same actor starts.
-        yield* cluster.deploy({ name: "greeter", version: "1", bytes: guestBytes("greeter-v1"), limits })
-        assert.strictEqual(decode((yield* cluster.request("greeter/1", text("you")))!), "hello, you")
+        yield* cluster.deploy({ name: "flaky", version: "1", bytes: guestBytes("flaky"), limits })
+        assert.strictEqual(decode((yield* cluster.request("flaky/1", text("you")))!), "you")
       }))
 
     it.effect("failover - SIGKILL of a runner: its actors serve again on the others, no persisted message lost", () =>

@@ -32,8 +32,15 @@ export interface ComponentStore {
   /** Stores the bytes under their sha-256: one row per hash (a second put rewrites it, repairing a corrupt one). */
   readonly putComponent: (bytes: Uint8Array) => Effect.Effect<string, SqlError.SqlError>
   readonly getComponent: (hash: string) => Effect.Effect<Fetched, SqlError.SqlError>
-  /** Stores a version's spec (replacing the same name and version) and routes its name to it. */
-  readonly putSpec: (spec: SpecRow) => Effect.Effect<void, SqlError.SqlError>
+  /**
+   * Stores a version's spec (replacing the same name and version) and, with `route`, routes its name to
+   * it; without, the name is routed to it only when it has no route yet.
+   */
+  readonly putSpec: (spec: SpecRow, route: boolean) => Effect.Effect<void, SqlError.SqlError>
+  /** Routes `name` to a stored version; false when there is no such spec. */
+  readonly route: (name: string, version: string) => Effect.Effect<boolean, SqlError.SqlError>
+  /** Every name's routed version. */
+  readonly routes: Effect.Effect<ReadonlyMap<string, string>, SqlError.SqlError>
   /** The spec the name routes to, if any. */
   readonly routed: (name: string) => Effect.Effect<SpecRow | undefined, SqlError.SqlError>
   readonly subscribe: (topic: string, actorId: string) => Effect.Effect<void, SqlError.SqlError>
@@ -83,14 +90,29 @@ export const make = (sql: SqlClient.SqlClient): Effect.Effect<ComponentStore, Sq
         })
       })
 
-    const putSpec = (spec: SpecRow) =>
+    const putSpec = (spec: SpecRow, route: boolean) =>
       sql.withTransaction(Effect.andThen(
         sql`INSERT INTO airssys_specs (name, version, hash, limits, grants, config)
             VALUES (${spec.name}, ${spec.version}, ${spec.hash}, ${spec.limits}, ${spec.grants}, ${spec.config})
             ON CONFLICT (name, version) DO UPDATE SET hash = ${spec.hash}, limits = ${spec.limits}, grants = ${spec.grants}, config = ${spec.config}`,
-        sql`INSERT INTO airssys_routes (name, version) VALUES (${spec.name}, ${spec.version})
-            ON CONFLICT (name) DO UPDATE SET version = ${spec.version}`
+        route
+          ? sql`INSERT INTO airssys_routes (name, version) VALUES (${spec.name}, ${spec.version})
+                ON CONFLICT (name) DO UPDATE SET version = ${spec.version}`
+          : sql`INSERT INTO airssys_routes (name, version) VALUES (${spec.name}, ${spec.version}) ON CONFLICT (name) DO NOTHING`
       ))
+
+    const route = (name: string, version: string) =>
+      sql.withTransaction(Effect.gen(function*() {
+        const found = yield* sql<{ name: string }>`SELECT name FROM airssys_specs WHERE name = ${name} AND version = ${version}`
+        if (found.length === 0) return false
+        yield* sql`INSERT INTO airssys_routes (name, version) VALUES (${name}, ${version}) ON CONFLICT (name) DO UPDATE SET version = ${version}`
+        return true
+      }))
+
+    const routes = Effect.map(
+      sql<{ name: string; version: string }>`SELECT name, version FROM airssys_routes`,
+      (rows): ReadonlyMap<string, string> => new Map(rows.map((row) => [row.name, row.version]))
+    )
 
     const routed = (name: string) =>
       Effect.map(
@@ -119,5 +141,5 @@ export const make = (sql: SqlClient.SqlClient): Effect.Effect<ComponentStore, Sq
         (rows) => rows.map((row) => row.actor)
       )
 
-    return { putComponent, getComponent, putSpec, routed, subscribe, unsubscribe, subscribers }
+    return { putComponent, getComponent, putSpec, route, routes, routed, subscribe, unsubscribe, subscribers }
   })
