@@ -10,7 +10,7 @@
  * anything took.
  */
 import { assert, layer } from "@effect/vitest"
-import { Clock, Context, Duration, Effect, Exit, Layer, Schedule } from "effect"
+import { Clock, Context, Duration, Effect, Exit, Fiber, Layer, Schedule } from "effect"
 import { SqlClient } from "effect/sql"
 import * as net from "node:net"
 import { Cluster } from "../src/cluster/index.ts"
@@ -362,6 +362,38 @@ export const clusterSuite = <E>(name: string, runnerDatabase: string, sql: Layer
         const [{ unprocessed }] = (yield* sql<{ unprocessed: number }>`SELECT count(*) AS unprocessed FROM cluster_messages WHERE NOT processed`) as unknown as [{ unprocessed: number }]
         assert.strictEqual(Number(unprocessed), 0)
         console.log(`cluster failover: ${moving.length} actors back ${backAt - killedAt} ms after SIGKILL`)
+      }))
+
+    it.effect("hand-off - SIGTERM: the runner stops by itself, hands its shards over, and every persisted request in flight is answered", () =>
+      Effect.gen(function*() {
+        const { runners } = yield* Runners
+        const cluster = yield* Cluster.Cluster
+        const sql = yield* SqlClient.SqlClient
+        yield* cluster.deploy({ name: "counter", version: "1", bytes: guestBytes("lifecycle"), limits })
+        // Runs after the failover test: runners[0] is gone, the others hold every shard.
+        const leaving = runners[1]!
+        const ids = Array.from({ length: 30 }, (_, i) => `counter/handoff-${i}`)
+        const placed = yield* Effect.forEach(ids, (id) => eventually(cluster.where(id)), { concurrency: 10 })
+        const moving = placed.filter((placement) => placement.runner === leaving.address).map((placement) => placement.id)
+        assert.isAbove(moving.length, 0)
+
+        // Persisted requests in flight while the runner shuts down: each is answered, wherever it ran.
+        const inFlight = yield* Effect.forkChild(Effect.forEach(
+          moving.flatMap((id) => [0, 1, 2].map((i) => ({ id, key: `${id}/handoff/${i}` }))),
+          ({ id, key }) => eventually(cluster.request(id, text("tick"), { persisted: { key }, timeout: "20 seconds" }), 60_000),
+          { concurrency: "unbounded" }
+        ))
+        leaving.program.process.kill("SIGTERM")
+        yield* leaving.program.exited
+        assert.strictEqual(leaving.program.process.signalCode, null, `killed rather than stopped:\n${leaving.program.output()}`)
+        const replies = yield* Fiber.join(inFlight)
+        assert.strictEqual(replies.length, moving.length * 3)
+        assert.isTrue(replies.every((reply) => u32(reply) >= 1))
+
+        const now = yield* Effect.forEach(moving, (id) => eventually(cluster.where(id)))
+        assert.isTrue(now.every((placement) => placement.runner === runners[2]!.address))
+        const [{ unprocessed }] = (yield* sql<{ unprocessed: number }>`SELECT count(*) AS unprocessed FROM cluster_messages WHERE NOT processed`) as unknown as [{ unprocessed: number }]
+        assert.strictEqual(Number(unprocessed), 0)
       }))
   })
 }
