@@ -365,18 +365,7 @@ export class Cluster extends Context.Service<Cluster, {
   readonly where: (id: string, options?: { readonly timeout?: Duration.Input | undefined }) => Effect.Effect<Placement, CallFailure>
 }>()("airssys-wasm/Cluster") {}
 
-const callFailures: ReadonlyArray<abstract new(...args: never) => CallFailure> = [
-  GuestError,
-  Trap,
-  LimitExceeded,
-  InstancePoisoned,
-  GuestExit,
-  WasmMemoryExhausted,
-  RequestTimeout,
-  ActorStopped,
-  MailboxFull,
-  ClusterError
-]
+const callFailures: ReadonlyArray<abstract new(...args: never) => CallFailure> = CallFailure.members
 
 // The cluster's own failures (its `MailboxFull`, `EntityNotAssignedToRunner`, a persistence error, a
 // transport error) share tags with ours or none of them: `instanceof` tells ours apart.

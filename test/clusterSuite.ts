@@ -88,6 +88,24 @@ const runnersLive = (database: string) =>
 
 const limits = { fuel: 100_000_000, timeout: Duration.seconds(1), memoryBytes: 16 * 1024 * 1024 }
 
+/** Persisted messages stored and not yet processed, in the whole cluster. */
+const unprocessed = SqlClient.SqlClient.use((sql) =>
+  sql<{ count: number }>`SELECT count(*) AS count FROM cluster_messages WHERE NOT processed`.pipe(
+    Effect.map((rows) => Number(rows[0]!.count)),
+    Effect.orDie
+  ))
+
+/** The messenger guest as version `version`, allowed to message what `pattern` matches. */
+const deployMessenger = (version: string, pattern: string) =>
+  Cluster.Cluster.use((cluster) =>
+    cluster.deploy({
+      name: "messenger",
+      version,
+      bytes: guestBytes("messenger"),
+      limits,
+      capabilities: [new Capability.Messaging({ pattern })]
+    }))
+
 const u32 = (bytes: Uint8Array | undefined) => bytes === undefined ? -1 : new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true)
 
 /** Cannot be delivered yet: no runner holds the shard (yet), or no answer in time. */
@@ -221,13 +239,7 @@ export const clusterSuite = <E>(name: string, runnerDatabase: string, sql: Layer
       Effect.gen(function*() {
         const cluster = yield* Cluster.Cluster
         yield* cluster.deploy({ name: "counter", version: "1", bytes: guestBytes("lifecycle"), limits })
-        yield* cluster.deploy({
-          name: "messenger",
-          version: "1",
-          bytes: guestBytes("messenger"),
-          limits,
-          capabilities: [new Capability.Messaging({ pattern: "counter/*" })]
-        })
+        yield* deployMessenger("1", "counter/*")
         const asker = yield* eventually(cluster.where("messenger/asker"))
         // A counter on another runner than the messenger.
         const placements = yield* Effect.forEach(
@@ -248,13 +260,7 @@ export const clusterSuite = <E>(name: string, runnerDatabase: string, sql: Layer
       Effect.gen(function*() {
         const cluster = yield* Cluster.Cluster
         const router = yield* Router.Router
-        yield* cluster.deploy({
-          name: "messenger",
-          version: "2",
-          bytes: guestBytes("messenger"),
-          limits,
-          capabilities: [new Capability.Messaging({ pattern: "news" })]
-        })
+        yield* deployMessenger("2", "news")
         // Subscribers until there is one on each runner (the ids' shards decide where they live).
         const subscribers: Array<Cluster.Placement> = []
         for (let i = 0; i < 30 && new Set(subscribers.map((p) => p.runner)).size < 3; i++) {
@@ -326,7 +332,6 @@ export const clusterSuite = <E>(name: string, runnerDatabase: string, sql: Layer
       Effect.gen(function*() {
         const { runners } = yield* Runners
         const cluster = yield* Cluster.Cluster
-        const sql = yield* SqlClient.SqlClient
         yield* cluster.deploy({ name: "counter", version: "1", bytes: guestBytes("lifecycle"), limits })
         const ids = Array.from({ length: 30 }, (_, i) => `counter/failover-${i}`)
         const before = yield* Effect.forEach(ids, (id) => eventually(cluster.request(id, text("tick"))), { concurrency: 10 })
@@ -359,8 +364,7 @@ export const clusterSuite = <E>(name: string, runnerDatabase: string, sql: Layer
         assert.deepStrictEqual(replies.map(u32), moving.map(() => 4))
         const now = yield* Effect.forEach(moving, (id) => cluster.where(id))
         assert.isTrue(now.every((placement) => placement.runner !== victim.address))
-        const [{ unprocessed }] = (yield* sql<{ unprocessed: number }>`SELECT count(*) AS unprocessed FROM cluster_messages WHERE NOT processed`) as unknown as [{ unprocessed: number }]
-        assert.strictEqual(Number(unprocessed), 0)
+        assert.strictEqual(yield* unprocessed, 0)
         console.log(`cluster failover: ${moving.length} actors back ${backAt - killedAt} ms after SIGKILL`)
       }))
 
@@ -368,7 +372,6 @@ export const clusterSuite = <E>(name: string, runnerDatabase: string, sql: Layer
       Effect.gen(function*() {
         const { runners } = yield* Runners
         const cluster = yield* Cluster.Cluster
-        const sql = yield* SqlClient.SqlClient
         yield* cluster.deploy({ name: "counter", version: "1", bytes: guestBytes("lifecycle"), limits })
         // Runs after the failover test: runners[0] is gone, the others hold every shard.
         const leaving = runners[1]!
@@ -392,8 +395,7 @@ export const clusterSuite = <E>(name: string, runnerDatabase: string, sql: Layer
 
         const now = yield* Effect.forEach(moving, (id) => eventually(cluster.where(id)))
         assert.isTrue(now.every((placement) => placement.runner === runners[2]!.address))
-        const [{ unprocessed }] = (yield* sql<{ unprocessed: number }>`SELECT count(*) AS unprocessed FROM cluster_messages WHERE NOT processed`) as unknown as [{ unprocessed: number }]
-        assert.strictEqual(Number(unprocessed), 0)
+        assert.strictEqual(yield* unprocessed, 0)
       }))
   })
 }
