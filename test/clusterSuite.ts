@@ -12,67 +12,23 @@
 import { assert, layer } from "@effect/vitest"
 import { Clock, Context, Duration, Effect, Exit, Fiber, Layer, Schedule } from "effect"
 import { SqlClient } from "effect/sql"
-import * as net from "node:net"
 import { Cluster } from "../src/cluster/index.ts"
 import { GuestError, LimitExceeded, Trap } from "../src/ComponentError.ts"
 import { Actor, Capability, Component, Registry, Router } from "../src/index.ts"
-import { decode, guestBytes, startProgram, text } from "./fixtures.ts"
-
-/** A free TCP port on loopback. */
-export const freePort = Effect.callback<number>((resume) => {
-  const server = net.createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const port = (server.address() as net.AddressInfo).port
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
-
-const startRunner = (database: string) =>
-  Effect.gen(function*() {
-    const port = yield* freePort
-    const program = yield* startProgram("clusterRunner", [database, String(port)], (line) => line.includes(`"ready":${port}`))
-    return { port, address: `127.0.0.1:${port}`, program }
-  })
+import { startRunner, settled } from "./clusterRunners.ts"
+import { decode, guestBytes, text } from "./fixtures.ts"
 
 /** Three runners, started one after another. */
 class Runners extends Context.Service<Runners, {
   readonly runners: ReadonlyArray<Effect.Success<ReturnType<typeof startRunner>>>
 }>()("test/Cluster/Runners") {}
 
-/**
- * How the shard locks are split, once all 300 are held by all three runners and the split did not change
- * over 2 s (two assignment refreshes): a test that starts before then can see its actors move while a
- * late runner takes its shards. SQLite keeps lock rows; PostgreSQL advisory locks, one session per runner.
- */
-const settled = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  const query = sql.onDialectOrElse({
-    pg: () =>
-      sql<{ holder: string; shards: number }>`SELECT pid::text AS holder, count(*)::int AS shards FROM pg_locks WHERE locktype = 'advisory' AND granted GROUP BY pid ORDER BY pid`,
-    orElse: () =>
-      sql<{ holder: string; shards: number }>`SELECT address AS holder, count(*) AS shards FROM cluster_locks GROUP BY address ORDER BY address`
-  })
-  const split = query.pipe(
-    Effect.map((rows) => JSON.stringify(rows.map((row) => [row.holder, Number(row.shards)]))),
-    Effect.orDie
-  )
-  let last = ""
-  for (let i = 0; i < 60; i++) {
-    const now = yield* split
-    const rows = JSON.parse(now) as Array<[string, number]>
-    if (now === last && rows.length === 3 && rows.reduce((sum, [, shards]) => sum + shards, 0) === 300) return rows
-    last = now
-    yield* Effect.sleep("1 second")
-  }
-  return yield* Effect.die(new Error(`the runners did not settle: ${last}`))
-})
-
 const runnersLive = (database: string) =>
   Layer.effect(
     Runners,
     Effect.gen(function*() {
       const runners = [yield* startRunner(database), yield* startRunner(database), yield* startRunner(database)]
-      yield* settled
+      yield* settled(3)
       // What the runners logged as errors (a lost shard lock, say), for a failure that needs explaining.
       yield* Effect.addFinalizer(() =>
         Effect.sync(() => {
