@@ -6,7 +6,8 @@
  * Usage: node bench/fuel.ts [--smoke]
  */
 import { parse } from "@bytecodealliance/jco"
-import * as Rewrite from "../src/internal/load/wasmRewrite.ts"
+import * as Fuel from "../src/internal/load/fuelInstrument.ts"
+import * as FuelMeter from "../src/internal/run/fuelMeter.ts"
 import { printTable, type Row } from "./harness.ts"
 
 const smoke = process.argv.includes("--smoke")
@@ -64,17 +65,17 @@ interface Exports {
 
 const raw = await parse(source)
 const started = performance.now()
-const instrumented = await Rewrite.instrumentFuel(raw)
+const instrumented = await Fuel.instrumentFuel(raw)
 const instrumentMs = performance.now() - started
 
 const instantiate = (bytes: Uint8Array) => {
-  const host = Rewrite.makeFuelHost()
+  const host = FuelMeter.makeFuelHost()
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), {
-    [Rewrite.fuelImport.module]: host.imports
+    [Fuel.fuelImport.module]: host.imports
   })
   const exports = instance.exports as unknown as Exports
   new Uint8Array(exports.memory.buffer).forEach((_, i, bytes) => (bytes[i] = (i * 2654435761) >>> 24))
-  return { exports, meter: Rewrite.fuelMeter([instance], host) }
+  return { exports, meter: FuelMeter.fuelMeter([instance], host) }
 }
 
 const plain = instantiate(raw)
@@ -151,13 +152,13 @@ for (const loop of loops) {
     name: `${loop.name}: metered, timed`,
     nsPerOp: median(slicedTimes),
     baseline: `${loop.name}: raw`,
-    note: `${Rewrite.sliceUnits}-unit slices, clock read between; median of per-round ratios ${slicedRatio.toFixed(3)}`
+    note: `${FuelMeter.sliceUnits}-unit slices, clock read between; median of per-round ratios ${slicedRatio.toFixed(3)}`
   })
   summary.push(`${loop.name}: ${percent(ratio)} (with a deadline: ${percent(slicedRatio)})`)
 }
 
 printTable(rows)
-console.log(`\n"per op" is per 1,000 iterations; target ≤ 10% overhead. Instrumenting this module took ${instrumentMs.toFixed(0)} ms (binaryen ${Rewrite.fuelVersion}).`)
+console.log(`\n"per op" is per 1,000 iterations; target ≤ 10% overhead. Instrumenting this module took ${instrumentMs.toFixed(0)} ms (binaryen ${Fuel.fuelVersion}).`)
 console.log(summary.join("\n"))
 
 /** The rows above, for the `fuel` suite of bench/run.ts (which imports this file in a child process). */

@@ -31,15 +31,18 @@ const filesUnder = (dir: string): Array<string> =>
 fs.rmSync(dist, { recursive: true, force: true })
 compile()
 
-// The public modules' declarations without their `@internal` members (a component's jco artifact, an
+// The declarations of the modules that hold public types (the public modules, and the internal ones
+// they re-export types from) without their `@internal` members (a component's jco artifact, an
 // instance's core bindings: the only places `WebAssembly.*` types reach the public API, so a consumer
-// needs no DOM lib). Only theirs: in `src/internal/` the `@internal` file header is the leading comment
-// of the first import, which `stripInternal` would drop, breaking the declarations that use it.
+// needs no DOM lib). Only theirs, told by a file header without `@internal`: in the other modules of
+// `src/internal/` the `@internal` file header is the leading comment of the first import, which
+// `stripInternal` would drop, breaking the declarations that use it.
+const headerIsInternal = (source: string) => /^\/\*\*(?:(?!\*\/)[^])*@internal/.test(fs.readFileSync(source, "utf8"))
 const stripped = fs.mkdtempSync(path.join(os.tmpdir(), "airssys-wasm-types-"))
 compile("--stripInternal", "--emitDeclarationOnly", "--outDir", stripped)
 for (const file of filesUnder(stripped).filter((file) => file.endsWith(".d.ts"))) {
   const relative = path.relative(stripped, file)
-  if (relative.split(path.sep)[0] !== "internal") fs.copyFileSync(file, path.join(dist, relative))
+  if (!headerIsInternal(path.join(root, "src", relative.replace(/\.d\.ts$/, ".ts")))) fs.copyFileSync(file, path.join(dist, relative))
 }
 fs.rmSync(stripped, { recursive: true, force: true })
 

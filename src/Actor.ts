@@ -17,12 +17,16 @@
 import { Cause, Clock, Context, Duration, Effect, Exit, Fiber, Metric, Option, References, Scope, Tracer } from "effect"
 import type { SchedulerDispatcher } from "effect/Scheduler"
 import { ActorCrashed, ActorStopped, MailboxFull, RequestTimeout, type StopReason } from "./ActorError.ts"
-import * as Component from "./Component.ts"
+import * as Audit from "./Audit.ts"
+import type * as Component from "./Component.ts"
 import { type CallError, LinkError, Trap } from "./ComponentError.ts"
 import * as DeadLetters from "./DeadLetters.ts"
 import type { HostImports } from "./internal/host/hostBridge.ts"
 import * as SupervisorEngine from "./internal/run/childHandle.ts"
-import type { Instance, Message } from "./Instance.ts"
+import type { Message } from "./Instance.ts"
+// The host's side of an instance: `invokeHandler`, `initNow`, `close`, `usage` beside the public calls.
+import type { InstanceInternal as Instance } from "./internal/run/instance.ts"
+import * as Instantiate from "./internal/run/instantiate.ts"
 import type * as Supervisor from "./Supervisor.ts"
 
 /**
@@ -424,6 +428,7 @@ const makeActor = <R>(
   Effect.contextWith((context: Context.Context<R>) => {
     const deadLetters = Context.get(context, DeadLetters.DeadLetters)
     const clock = Context.get(context, Clock.Clock)
+    const audit = Context.getOrUndefined(context, Audit.Audit)
     const id = options.id
     const capacity = options.mailbox?.capacity ?? defaultCapacity
     const series = seriesOf(id)
@@ -753,7 +758,7 @@ const makeActor = <R>(
     // A worker-isolated instance lives in a scope of its own (its worker), closed when the incarnation ends.
     const acquireIsolated = Effect.suspend(() => {
       const scope = Scope.makeUnsafe()
-      return Component.instantiate(component, { imports: options.imports }).pipe(
+      return Instantiate.instantiate(component, options.imports ?? {}, audit).pipe(
         Scope.provide(scope),
         Effect.provideContext(context),
         Effect.map((current) => [current, scope] as const),
@@ -857,12 +862,12 @@ const makeActor = <R>(
         crash = undefined
         incarnations++
         incarnationsMetric.updateUnsafe(1, metricContext)
-        const current = Component.instantiateUnsafe(component, hostImports, context)
+        const current = Instantiate.instantiateUnsafe(component, hostImports, context, audit)
         if (current === undefined) {
           return Effect.flatMap(Effect.tapError(acquireIsolated, () => Effect.sync(failedToStart)), ([current, scope]) =>
             Effect.onExit(restore(serve(current)), (exit) => release(current, scope, exit)))
         }
-        if (Component.isInstantiateError(current)) {
+        if (Instantiate.isInstantiateError(current)) {
           failedToStart()
           return Effect.fail(startFailed(current.message))
         }

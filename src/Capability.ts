@@ -42,9 +42,9 @@
  * @since 0.1.0
  */
 import { Effect, Result, Schema, SchemaIssue } from "effect"
+import * as Check from "./internal/host/capabilityCheck.ts"
 import * as ConfigIssue from "./internal/host/capabilityConfig.ts"
 import * as Matching from "./internal/host/capabilityMatch.ts"
-import * as Ip from "./internal/host/ipAddress.ts"
 import * as Paths from "./internal/host/capabilityPath.ts"
 
 /**
@@ -239,13 +239,7 @@ export type Decision = typeof Decision.Type
  * @since 0.1.0
  * @category models
  */
-export type Request =
-  | { readonly _tag: "FileRead"; readonly path: string }
-  | { readonly _tag: "FileWrite"; readonly path: string }
-  | { readonly _tag: "NetworkOutbound"; readonly host: string; readonly port: number }
-  | { readonly _tag: "Messaging"; readonly target: string }
-  | { readonly _tag: "Storage"; readonly namespace: string }
-  | { readonly _tag: "Custom"; readonly interface: string; readonly scope: string }
+export type Request = Check.Request
 
 /**
  * A component's capabilities, compiled for matching. Make it once per component (or per grant
@@ -258,16 +252,7 @@ export interface Grants {
   readonly [GrantsTypeId]: GrantsTypeId
   readonly capabilities: ReadonlyArray<Capability>
   /** @internal */
-  readonly compiled: Compiled
-}
-
-interface Compiled {
-  readonly fileRead: Matching.PathMatcher
-  readonly fileWrite: Matching.PathMatcher
-  readonly network: Matching.HostMatcher
-  readonly messaging: Matching.NameMatcher
-  readonly storage: Matching.NameMatcher
-  readonly custom: Matching.InterfaceMatcher
+  readonly compiled: Check.Compiled
 }
 
 // -----------------------------------------------------------------------------
@@ -369,6 +354,45 @@ export class PathError extends Schema.TaggedError<PathError>()("PathError", {
   path: Schema.String,
   message: Schema.String
 }) {}
+
+/**
+ * A request the component's grants do not cover: one error wherever a check is made for it. Its fields
+ * are those of the `denied` audit event that recorded the decision; `message` is what the component is
+ * told.
+ *
+ * - `Linker.authorize` (host code acting for a component): `capability` is the request's kind,
+ *   `resource` its resource (see `resourceOf`), `detail` the one given to `authorize`.
+ * - `Router` (and `Messaging`, its host interface): `capability` is `Messaging`, `resource` the address
+ *   or topic, and `detail` says which: `target` or `topic` (see `messagingDenied`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class CapabilityDenied extends Schema.TaggedError<CapabilityDenied>()("CapabilityDenied", {
+  /** The component whose grants were checked: for a message, its sender. */
+  component: Schema.String,
+  capability: Schema.String,
+  resource: Schema.String,
+  /** What the request was for, as audited. */
+  detail: Schema.optionalKey(Schema.String),
+  message: Schema.String
+}) {}
+
+/**
+ * The `CapabilityDenied` for a message whose sender's `Messaging` grants do not cover its target, or
+ * for a topic the component may not publish on or subscribe to.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const messagingDenied = (sender: string, kind: "target" | "topic", address: string): CapabilityDenied =>
+  new CapabilityDenied({
+    component: sender,
+    capability: "Messaging",
+    resource: address,
+    detail: kind,
+    message: `${sender} has no Messaging capability for ${kind} ${JSON.stringify(address)}`
+  })
 
 // -----------------------------------------------------------------------------
 // constructors
@@ -479,8 +503,7 @@ export const isGrants = (u: unknown): u is Grants => typeof u === "object" && u 
  * @since 0.1.0
  * @category guards
  */
-export const allowsFileRead = (grants: Grants, path: string): boolean =>
-  Paths.isCanonical(path) && Matching.matchesPath(grants.compiled.fileRead, path)
+export const allowsFileRead: (grants: Grants, path: string) => boolean = Check.allowsFileRead
 
 /**
  * May the component create, write or delete the file at `path`? `path` must be canonical.
@@ -488,8 +511,7 @@ export const allowsFileRead = (grants: Grants, path: string): boolean =>
  * @since 0.1.0
  * @category guards
  */
-export const allowsFileWrite = (grants: Grants, path: string): boolean =>
-  Paths.isCanonical(path) && Matching.matchesPath(grants.compiled.fileWrite, path)
+export const allowsFileWrite: (grants: Grants, path: string) => boolean = Check.allowsFileWrite
 
 /**
  * May the component connect to `host` on `port`? `host` is a DNS name or IP address (case and one
@@ -500,8 +522,7 @@ export const allowsFileWrite = (grants: Grants, path: string): boolean =>
  * @since 0.1.0
  * @category guards
  */
-export const allowsNetwork = (grants: Grants, host: string, port: number): boolean =>
-  Matching.matchesHost(grants.compiled.network, host, port)
+export const allowsNetwork: (grants: Grants, host: string, port: number) => boolean = Check.allowsNetwork
 
 /**
  * May the component connect to the resolved address `address` (canonical text, IPv4 or IPv6) on
@@ -511,10 +532,7 @@ export const allowsNetwork = (grants: Grants, host: string, port: number): boole
  * @since 0.2.0
  * @category guards
  */
-export const allowsAddress = (grants: Grants, address: string, port: number): boolean => {
-  const parsed = Ip.parse(address)
-  return parsed !== undefined && Matching.matchesAddressGrant(grants.compiled.network, parsed, port)
-}
+export const allowsAddress: (grants: Grants, address: string, port: number) => boolean = Check.allowsAddress
 
 /**
  * May the component send to, request from or publish on `target` (a component address or a topic)?
@@ -522,8 +540,7 @@ export const allowsAddress = (grants: Grants, address: string, port: number): bo
  * @since 0.1.0
  * @category guards
  */
-export const allowsMessaging = (grants: Grants, target: string): boolean =>
-  Matching.matchesName(grants.compiled.messaging, target)
+export const allowsMessaging: (grants: Grants, target: string) => boolean = Check.allowsMessaging
 
 /**
  * May the component use the storage namespace `namespace`?
@@ -531,8 +548,7 @@ export const allowsMessaging = (grants: Grants, target: string): boolean =>
  * @since 0.1.0
  * @category guards
  */
-export const allowsStorage = (grants: Grants, namespace: string): boolean =>
-  Matching.matchesName(grants.compiled.storage, namespace)
+export const allowsStorage: (grants: Grants, namespace: string) => boolean = Check.allowsStorage
 
 /**
  * May the component call the host interface `iface` (e.g. `game:api/weapons@1.0.0`) in `scope`?
@@ -540,8 +556,7 @@ export const allowsStorage = (grants: Grants, namespace: string): boolean =>
  * @since 0.1.0
  * @category guards
  */
-export const allowsCustom = (grants: Grants, iface: string, scope: string): boolean =>
-  Matching.matchesInterface(grants.compiled.custom, iface, scope)
+export const allowsCustom: (grants: Grants, iface: string, scope: string) => boolean = Check.allowsCustom
 
 /**
  * Answers one request. The same answers as the `allows*` functions, as the value an audit event
@@ -550,30 +565,7 @@ export const allowsCustom = (grants: Grants, iface: string, scope: string): bool
  * @since 0.1.0
  * @category guards
  */
-export const check = (grants: Grants, request: Request): Decision => {
-  let allowed: boolean
-  switch (request._tag) {
-    case "FileRead":
-      allowed = allowsFileRead(grants, request.path)
-      break
-    case "FileWrite":
-      allowed = allowsFileWrite(grants, request.path)
-      break
-    case "NetworkOutbound":
-      allowed = allowsNetwork(grants, request.host, request.port)
-      break
-    case "Messaging":
-      allowed = allowsMessaging(grants, request.target)
-      break
-    case "Storage":
-      allowed = allowsStorage(grants, request.namespace)
-      break
-    case "Custom":
-      allowed = allowsCustom(grants, request.interface, request.scope)
-      break
-  }
-  return allowed ? "granted" : "denied"
-}
+export const check: (grants: Grants, request: Request) => Decision = Check.check
 
 /**
  * The resource a request is about, as an audit event records it: the path, `host:port`, the target,
@@ -582,21 +574,7 @@ export const check = (grants: Grants, request: Request): Decision => {
  * @since 0.1.0
  * @category combinators
  */
-export const resourceOf = (request: Request): string => {
-  switch (request._tag) {
-    case "FileRead":
-    case "FileWrite":
-      return request.path
-    case "NetworkOutbound":
-      return `${request.host}:${request.port}`
-    case "Messaging":
-      return request.target
-    case "Storage":
-      return request.namespace
-    case "Custom":
-      return `${request.interface}#${request.scope}`
-  }
-}
+export const resourceOf: (request: Request) => string = Check.resourceOf
 
 // -----------------------------------------------------------------------------
 // paths

@@ -36,166 +36,65 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Schema, type Scope } from "effect"
+import { Context, Effect, Layer, type Scope } from "effect"
 import * as Audit from "./Audit.ts"
 import * as Capability from "./Capability.ts"
 import * as Component from "./Component.ts"
 import type { HostRefusal, LinkError, Trap } from "./ComponentError.ts"
-import type { HostImports, ResourceType } from "./internal/host/hostBridge.ts"
+import type { HostImports, ImportFunction, ResourceType } from "./internal/host/hostBridge.ts"
+import { deniedMessage } from "./internal/host/capabilityCheck.ts"
+import {
+  type HostFunction,
+  type HostFunctions,
+  type HostInterface,
+  hostInterface,
+  Refused,
+  type Services,
+  type Target
+} from "./internal/host/hostInterface.ts"
 import * as Impl from "./internal/host/linker.ts"
+import { kebabCase, unversioned } from "./internal/witName.ts"
 import type * as Instance from "./Instance.ts"
 
-// -----------------------------------------------------------------------------
-// models
-// -----------------------------------------------------------------------------
+// The models, `Refused` and `hostInterface` live beside the Linker's machinery (documented there), so
+// that host interfaces under `internal/host/` need not import this module.
+export type { HostFunction, HostFunctions, HostInterface, Services, Target }
+export { hostInterface, Refused }
 
 /**
- * The component a host interface is being linked for.
+ * How to link one component: its `id`, its `grants`, and `denyUnlinked` (fields documented where defined).
  *
  * @since 0.1.0
  * @category models
  */
-export interface Target {
-  /** The component's id, as audit events and host services see it. */
-  readonly componentId: string
-  readonly grants: Capability.Grants
-  /** The interface as the component imports it, with its version when it has one. */
-  readonly interface: string
-}
+export type LinkOptions = Impl.LinkOptions
 
-/**
- * One function of a host interface, as the Linker wraps it. `request` names what a call asks for
- * (checked against the grants and audited before `run`); without one the function is ungated (no
- * check, no audit). Arguments are the guest's, as jco lifts them.
- *
- * @since 0.1.0
- * @category models
- */
-export interface HostFunction {
-  readonly request?: ((...args: never) => Capability.Request) | undefined
-  readonly run: (...args: never) => Effect.Effect<unknown, HostRefusal | Refused>
-}
-
-/**
- * A host interface's functions by name (camelCase, as jco names them: `listKeys` for `list-keys`).
- *
- * @since 0.1.0
- * @category models
- */
-export type HostFunctions = Readonly<Record<string, HostFunction>>
-
-/**
- * How a WIT interface the host implements is linked: which capability gates it, and its functions
- * for one component. `make` runs once, when the `Linker` is built: it reads the services the
- * interface needs (its `R`) and returns the per-component binder.
- *
- * @since 0.1.0
- * @category models
- */
-export interface HostInterface<R = never> {
-  /** The WIT interface, without version: `airssys:component/storage`. */
-  readonly name: string
-  /** The capability the interface's calls are checked against; none for an ungated interface. */
-  readonly capability: Capability.Kind | undefined
-  /** Whether the grants allow linking the interface at all. `iface` is the imported name, versioned. */
-  readonly linkable: (grants: Capability.Grants, iface: string) => boolean
-  /**
-   * The resource types the interface implements, by class name as jco names them (`Descriptor` for
-   * `descriptor`). Their methods are not wrapped: they check and audit what they do themselves (see
-   * `Filesystem`).
-   */
-  readonly resources?: Readonly<Record<string, ResourceType>> | undefined
-  readonly make: Effect.Effect<(target: Target) => HostFunctions, never, R>
-}
-
-/**
- * The services a list of host interfaces needs.
- *
- * @since 0.1.0
- * @category models
- */
-export type Services<I> = I extends HostInterface<infer R> ? R : never
-
-/**
- * @since 0.1.0
- * @category models
- */
-export interface LinkOptions {
-  /** The component's id: audit events and services (storage quotas, log annotations) use it. */
-  readonly id: string
-  readonly grants: Capability.Grants
-  /**
-   * Link what the grants or the host cannot satisfy to deny stubs (every call audited and answered
-   * with `err`; a function without a `result`, and a WASI function, whose `err` is a typed code, trap the
-   * guest, the trap carrying the refusal's message)
-   * instead of failing with `LinkError`.
-   */
-  readonly denyUnlinked?: boolean | undefined
-}
+// What `imports` makes (and `Component.instantiate` / `Actor.make` take), and the resource types a
+// `HostInterface` implements: public in signatures, so public here (documented in `internal/host/hostBridge`).
+export type { HostImports, ImportFunction, ResourceType }
 
 // -----------------------------------------------------------------------------
 // errors
 // -----------------------------------------------------------------------------
 
 /**
- * A host function's own refusal after the capability check passed (a quota, a policy). The Linker
- * audits it as `denied` and answers the guest with `err(message)`.
+ * A request the component's grants do not cover, from `authorize`: `Capability.CapabilityDenied` (the
+ * same class as `Router.CapabilityDenied`). A guest gets its `message` as the `err` of the call.
  *
  * @since 0.1.0
  * @category errors
  */
-export class Refused extends Schema.TaggedError<Refused>()("Refused", {
-  /** Short and stable, for audit details: `QuotaExceeded`, `Denied`, ... */
-  reason: Schema.String,
-  message: Schema.String,
-  /** What was refused, when more precise than the request's resource (e.g. `namespace/key`). */
-  resource: Schema.optionalKey(Schema.String)
-}) {}
+export const CapabilityDenied = Capability.CapabilityDenied
 
 /**
- * A request the component's grants do not cover. Host code checking a grant itself gets it from
- * `authorize`; a guest gets its `message` as the `err` of the call.
- *
  * @since 0.1.0
  * @category errors
  */
-export class CapabilityDenied extends Schema.TaggedError<CapabilityDenied>()("CapabilityDenied", {
-  component: Schema.String,
-  capability: Schema.String,
-  resource: Schema.String,
-  message: Schema.String
-}) {}
+export type CapabilityDenied = Capability.CapabilityDenied
 
 // -----------------------------------------------------------------------------
 // constructors
 // -----------------------------------------------------------------------------
-
-/**
- * A host interface. Without `linkable`, a gated interface links when the grants hold any grant of
- * its capability.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const hostInterface = <R = never>(options: {
-  readonly name: string
-  readonly capability?: Capability.Kind | undefined
-  readonly linkable?: ((grants: Capability.Grants, iface: string) => boolean) | undefined
-  readonly resources?: Readonly<Record<string, ResourceType>> | undefined
-  readonly make: Effect.Effect<(target: Target) => HostFunctions, never, R>
-}): HostInterface<R> => {
-  const capability = options.capability
-  return {
-    name: Impl.unversioned(options.name),
-    capability,
-    linkable: options.linkable ??
-      (capability === undefined
-        ? () => true
-        : (grants) => grants.capabilities.some((grant) => grant._tag === capability)),
-    resources: options.resources,
-    make: options.make
-  }
-}
 
 /**
  * A user-defined host interface gated by `Custom({ interface, scope })` grants: it links for a
@@ -227,7 +126,7 @@ export const custom = <R = never>(options: {
     R
   >
 }): HostInterface<R> => {
-  const name = Impl.unversioned(options.interface)
+  const name = unversioned(options.interface)
   return hostInterface({
     name,
     capability: "Custom",
@@ -236,7 +135,7 @@ export const custom = <R = never>(options: {
     make: Effect.map(options.make, (bind) => (target: Target): HostFunctions => {
       const functions: Record<string, HostFunction> = {}
       for (const [fn, run] of Object.entries(bind(target.componentId))) {
-        const witName = Impl.kebabCase(fn)
+        const witName = kebabCase(fn)
         functions[fn] = {
           request: (...args: ReadonlyArray<unknown>): Capability.Request => ({
             _tag: "Custom",
@@ -268,6 +167,26 @@ export class Linker extends Context.Service<Linker, {
   readonly imports: (component: Component.Component, options: LinkOptions) => Effect.Effect<HostImports, LinkError>
 }>()("airssys-wasm/Linker") {}
 
+// Built once per layer: a span of its own, like linking (see `Impl.link`).
+const build = Effect.fn("Linker.make")(function*(interfaces: ReadonlyArray<HostInterface<unknown>>) {
+  const audit = yield* Audit.Audit
+  const hosts = new Map<string, Impl.BoundInterface>()
+  for (const host of interfaces) {
+    const bind = yield* host.make
+    hosts.set(host.name, {
+      name: host.name,
+      capability: host.capability,
+      linkable: host.linkable,
+      resources: host.resources ?? {},
+      bind
+    })
+  }
+  return Linker.of({
+    interfaces: Array.from(hosts.keys()),
+    imports: (component, options) => Impl.link(hosts, audit, component, options)
+  })
+})
+
 /**
  * A `Linker` over the given host interfaces: reads their services (and `Audit`) once.
  *
@@ -277,24 +196,7 @@ export class Linker extends Context.Service<Linker, {
 export const make = <const Interfaces extends ReadonlyArray<HostInterface<unknown>>>(
   interfaces: Interfaces
 ): Effect.Effect<Linker["Service"], never, Audit.Audit | Services<Interfaces[number]>> =>
-  Effect.gen(function*() {
-    const audit = yield* Audit.Audit
-    const hosts = new Map<string, Impl.BoundInterface>()
-    for (const host of interfaces) {
-      const bind = yield* host.make
-      hosts.set(host.name, {
-        name: host.name,
-        capability: host.capability,
-        linkable: host.linkable,
-        resources: host.resources ?? {},
-        bind
-      })
-    }
-    return Linker.of({
-      interfaces: Array.from(hosts.keys()),
-      imports: (component, options) => Impl.link(hosts, audit, component, options)
-    })
-  }) as Effect.Effect<Linker["Service"], never, Audit.Audit | Services<Interfaces[number]>>
+  build(interfaces) as Effect.Effect<Linker["Service"], never, Audit.Audit | Services<Interfaces[number]>>
 
 /**
  * The host imports for one component, from the `Linker` in the environment.
@@ -343,12 +245,15 @@ export const authorize = (
     )
     if (decision === "granted") return recorded
     return Effect.flatMap(recorded, () =>
-      Effect.fail(new CapabilityDenied({
-        component: componentId,
-        capability: request._tag,
-        resource,
-        message: Impl.deniedMessage(componentId, request._tag, resource)
-      })))
+      Effect.fail(
+        new CapabilityDenied({
+          component: componentId,
+          capability: request._tag,
+          resource,
+          ...(detail === undefined ? {} : { detail }),
+          message: deniedMessage(componentId, request._tag, resource)
+        })
+      ))
   })
 
 // -----------------------------------------------------------------------------

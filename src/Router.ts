@@ -142,20 +142,19 @@ export class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited"
 }
 
 /**
- * The sender's `Messaging` grants do not cover the target or topic.
+ * The sender's `Messaging` grants do not cover the target or topic: `Capability.CapabilityDenied`, with
+ * `component` the sender, `resource` the address and `detail` `target` or `topic`.
  *
  * @since 0.1.0
  * @category errors
  */
-export class CapabilityDenied extends Schema.TaggedError<CapabilityDenied>()("CapabilityDenied", {
-  sender: Schema.String,
-  kind: Schema.Literals(["target", "topic"]),
-  address: Schema.String
-}) {
-  override get message(): string {
-    return `${this.sender} has no Messaging capability for ${this.kind} ${JSON.stringify(this.address)}`
-  }
-}
+export const CapabilityDenied = Capability.CapabilityDenied
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type CapabilityDenied = Capability.CapabilityDenied
 
 /**
  * Nothing is registered at the address (the message went to dead letters), or the actor to subscribe is
@@ -335,13 +334,13 @@ export const make = (
       // The entry it was made for still registered: it is `from`'s current entry (ids are unique).
       if (sender === undefined || !sender.live) {
         const entry = registry.lookupUnsafe(from)
-        if (entry === undefined) return new CapabilityDenied({ sender: from, kind, address })
+        if (entry === undefined) return Capability.messagingDenied(from, kind, address)
         if (sender === undefined || sender.entry !== entry) sender = newSender(entry)
       }
       if (!Bucket.take(sender, clock.currentTimeMillisUnsafe(), perMillisecond, burst)) {
         return new RateLimited({ sender: from, perSecond, retryAfterMillis: Bucket.retryAfterMillis(sender, perMillisecond) })
       }
-      if (!Capability.allowsMessaging(sender.grants, address)) return new CapabilityDenied({ sender: from, kind, address })
+      if (!Capability.allowsMessaging(sender.grants, address)) return Capability.messagingDenied(from, kind, address)
       return sender
     }
 
@@ -350,11 +349,11 @@ export const make = (
         ? Effect.andThen(
           audit.record({
             kind: "capability",
-            component: error.sender,
+            component: error.component,
             capability: "Messaging",
-            resource: error.address,
+            resource: error.resource,
             decision: "denied",
-            detail: error.kind
+            detail: error.detail
           }),
           Effect.fail(error)
         )
@@ -535,7 +534,7 @@ export const make = (
         const entry = registry.lookupUnsafe(actorId)
         if (entry === undefined) return Effect.fail(new UnknownTarget({ sender: actorId, target: actorId }))
         if (!Capability.allowsMessaging(entry.grants, topic)) {
-          return refuse(new CapabilityDenied({ sender: actorId, kind: "topic", address: topic }))
+          return refuse(Capability.messagingDenied(actorId, "topic", topic))
         }
         let set = topics.get(topic)
         if (set === undefined) topics.set(topic, set = new Set())

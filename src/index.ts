@@ -8,6 +8,7 @@
  * @since 0.1.0
  */
 export * as Component from "./Component.ts"
+export * as ComponentCache from "./ComponentCache.ts"
 export * as ComponentError from "./ComponentError.ts"
 export * as Instance from "./Instance.ts"
 export * as Actor from "./Actor.ts"

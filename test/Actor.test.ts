@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Metric, Tracer } from "effect"
 import { TestClock } from "effect/testing"
 import { Actor, Component, DeadLetters } from "../src/index.ts"
-import { decode, guestPath, logRecorder, text } from "./fixtures.ts"
+import { decode, guestPath, logRecorder, spanRecorder, text } from "./fixtures.ts"
 
 const load = (name: string) => Component.fromFile(guestPath(name))
 
@@ -199,18 +199,7 @@ describe("Actor", () => {
 describe("Actor observability", () => {
   it.effect("metrics carry the actor id; an installed tracer sees a span per guest call", () =>
     Effect.gen(function*() {
-      const spans: Array<{ name: string; attributes: Record<string, unknown>; ended: boolean }> = []
-      const recordingTracer = Tracer.make({
-        span: (options) => {
-          const record = { name: options.name, attributes: {} as Record<string, unknown>, ended: false }
-          spans.push(record)
-          const span = Tracer.nativeTracer.span(options)
-          return Object.assign(Object.create(span), {
-            attribute: (key: string, value: unknown) => void (record.attributes[key] = value),
-            end: () => void (record.ended = true)
-          })
-        }
-      })
+      const { spans, tracer: recordingTracer } = spanRecorder()
       const host = logRecorder()
       const actor = yield* Actor.spawn(yield* load("flaky"), { id: "observed", imports: host.imports }).pipe(
         Effect.provideService(Tracer.Tracer, recordingTracer)

@@ -476,6 +476,10 @@ describe("Capability", () => {
           assert.strictEqual(Capability.check(grants, request), decision, JSON.stringify(request))
           assert.strictEqual(Capability.resourceOf(request), resource)
         }
+        // A request built without the types, of a kind with no check (or a name off Object.prototype), is denied.
+        for (const _tag of ["Environment", "toString", "constructor", "__proto__"]) {
+          assert.strictEqual(Capability.check(grants, { _tag } as unknown as Capability.Request), "denied", _tag)
+        }
       }))
   })
 

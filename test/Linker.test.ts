@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Tracer } from "effect"
 import { TestClock } from "effect/testing"
 import { HostRefusal } from "../src/ComponentError.ts"
 import * as Audit from "../src/Audit.ts"
@@ -8,6 +8,7 @@ import * as Storage from "../src/capability/Storage.ts"
 import * as Capability from "../src/Capability.ts"
 import * as Component from "../src/Component.ts"
 import * as Linker from "../src/Linker.ts"
+import * as Router from "../src/Router.ts"
 import { decode, logCapture, guestPath, text } from "./fixtures.ts"
 
 /** Inputs for `guests/cap-storage.wat`: an op byte, then length-prefixed fields. */
@@ -250,6 +251,25 @@ describe("Linker", () => {
       assert.deepStrictEqual(logged, [{ message: ["over the bridge"], level: "Info", annotations: { component: "plugin-log" } }])
     }))
 
+  it.effect("spans - building the Linker and each link are spans of their own (cold paths), guest calls are not", () =>
+    Effect.gen(function*() {
+      const spans: Array<string> = []
+      const recording = Tracer.make({
+        span: (options) => {
+          spans.push(options.name)
+          return Tracer.nativeTracer.span(options)
+        }
+      })
+      const component = yield* loadStorageGuest
+      yield* Effect.gen(function*() {
+        const instance = yield* Linker.instantiate(component, { id: "traced", grants: grants(new Capability.Storage({ namespace: "traced" })) })
+        yield* instance.process(storageOp.set("traced", "k", "v"))
+        yield* instance.process(storageOp.get("traced", "k"))
+        yield* Linker.imports(component, { id: "traced-2", grants: Capability.emptyGrants, denyUnlinked: true })
+      }).pipe(Effect.provide(HostMemory), Effect.provideService(Tracer.Tracer, recording))
+      assert.deepStrictEqual(spans.filter((name) => name.startsWith("Linker.")), ["Linker.make", "Linker.link", "Linker.link"])
+    }))
+
   it.effect("authorize - host code checks a component's grant; a denial is a typed CapabilityDenied, audited", () =>
     Effect.gen(function*() {
       const granted = grants(new Capability.Messaging({ pattern: "orders.*" }))
@@ -257,7 +277,16 @@ describe("Linker", () => {
       const denied = yield* Effect.flip(Linker.authorize("billing", granted, { _tag: "Messaging", target: "payments.eu" }))
       assert.strictEqual(denied._tag, "CapabilityDenied")
       assert.deepStrictEqual([denied.component, denied.capability, denied.resource], ["billing", "Messaging", "payments.eu"])
-      assert.deepStrictEqual(yield* capabilityEvents, ["Messaging orders.eu granted", "Messaging payments.eu denied"])
+      assert.strictEqual(denied.message, "capability denied: billing holds no Messaging grant for payments.eu")
+      // One error wherever the check is made: the Router's denials are the same class.
+      assert.isTrue(denied instanceof Capability.CapabilityDenied && denied instanceof Router.CapabilityDenied)
+      const forTool = yield* Effect.flip(Linker.authorize("billing", granted, { _tag: "Messaging", target: "payments.eu" }, "tool call"))
+      assert.strictEqual(forTool.detail, "tool call")
+      assert.deepStrictEqual(yield* capabilityEvents, [
+        "Messaging orders.eu granted",
+        "Messaging payments.eu denied",
+        "Messaging payments.eu denied tool call"
+      ])
     }).pipe(Effect.provide(Audit.layerMemory({ capacity: 10 }))))
 })
 

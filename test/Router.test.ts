@@ -201,7 +201,7 @@ describe("Router", () => {
               yield* Effect.flip(env.router.send("stranger", "a", text("x")))
             ]
             assert.deepStrictEqual(
-              denied.map((e) => e._tag === "CapabilityDenied" ? `${e.sender} ${e.kind} ${e.address}` : e._tag),
+              denied.map((e) => e._tag === "CapabilityDenied" ? `${e.component} ${e.detail} ${e.resource}` : e._tag),
               ["a target c", "a target b@1", "b topic news.weather", "c topic news.sports", "stranger target a"]
             )
             // Granted paths work, and the host needs no grant.

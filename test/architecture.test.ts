@@ -97,16 +97,10 @@ const cycles = (edges: ReadonlyArray<Import>): Array<Array<string>> => {
  * must only shrink: a new break fails, and so does a fixed one still listed here.
  */
 const knownUpward: ReadonlyArray<string> = [
-  "internal/host/linker.ts -> Capability.ts",
-  "internal/host/wasiIo.ts -> Linker.ts",
-  "internal/run/instancePool.ts -> Instance.ts",
-  "internal/run/isolatedInstance.ts -> Instance.ts",
   "internal/run/supervisor.ts -> Supervisor.ts",
   "internal/run/supervisor.ts -> Audit.ts"
 ]
 const knownCycles: ReadonlyArray<ReadonlyArray<string>> = [
-  ["Component.ts", "Instance.ts", "internal/run/instancePool.ts", "internal/run/isolatedInstance.ts"],
-  ["Linker.ts", "internal/host/linker.ts"],
   ["Supervisor.ts", "internal/run/childHandle.ts", "internal/run/supervisor.ts"]
 ]
 

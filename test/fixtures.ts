@@ -1,7 +1,7 @@
 /**
  * Paths and bytes of the guest components built from `guests/` by `scripts/build-guests.ts`.
  */
-import { type Clock, Effect, Logger, References, type Scope } from "effect"
+import { type Clock, Effect, Logger, References, type Scope, Tracer } from "effect"
 import { type ChildProcess, execFile, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -162,3 +162,20 @@ export const startProgram = (
         ? Effect.void
         : Effect.andThen(Effect.sync(() => running.process.kill("SIGKILL")), running.exited)
   )
+
+/** A tracer that records each span's name, attributes and whether it ended (beside the native tracer's). */
+export const spanRecorder = () => {
+  const spans: Array<{ name: string; attributes: Record<string, unknown>; ended: boolean }> = []
+  const tracer = Tracer.make({
+    span: (options) => {
+      const record = { name: options.name, attributes: {} as Record<string, unknown>, ended: false }
+      spans.push(record)
+      const span = Tracer.nativeTracer.span(options)
+      return Object.assign(Object.create(span), {
+        attribute: (key: string, value: unknown) => void (record.attributes[key] = value),
+        end: () => void (record.ended = true)
+      })
+    }
+  })
+  return { spans, tracer }
+}

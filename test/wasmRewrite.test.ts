@@ -5,7 +5,13 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Worker } from "node:worker_threads"
-import * as Rewrite from "../src/internal/load/wasmRewrite.ts"
+import { BoundedCache } from "../src/internal/load/boundedCache.ts"
+import * as Cache from "../src/internal/load/instrumentCache.ts"
+import * as Fuel from "../src/internal/load/fuelInstrument.ts"
+import * as FuelMeter from "../src/internal/run/fuelMeter.ts"
+import * as FuelWorker from "../src/internal/load/wasmFuelWorker.ts"
+import * as MemoryCap from "../src/internal/load/memoryCap.ts"
+import * as Sections from "../src/internal/load/coreSections.ts"
 import * as ResourceLimits from "../src/ResourceLimits.ts"
 import { decode, guestBytes, text } from "./fixtures.ts"
 
@@ -47,7 +53,7 @@ interface Running {
   readonly process: (input: Uint8Array) => Uint8Array
   readonly cores: ReadonlyArray<WebAssembly.Instance>
   /** The host half of the instrumented module's `airssys:fuel` import: pass it to `fuelMeter`. */
-  readonly fuel: Rewrite.FuelHost
+  readonly fuel: FuelMeter.FuelHost
 }
 
 /** Instantiates a guest through its glue, with `core` (rewritten or not) in place of its core module. */
@@ -56,9 +62,9 @@ const run = async (name: string, core: Uint8Array): Promise<Running> => {
   const module = new WebAssembly.Module(core as Uint8Array<ArrayBuffer>)
   const cores: Array<WebAssembly.Instance> = []
   // Start code (componentize-js's init) draws on an instantiate budget, as in `Component.instantiate`.
-  const fuel = Rewrite.makeFuelHost({ units: ResourceLimits.defaults.instantiateFuel })
+  const fuel = FuelMeter.makeFuelHost({ units: ResourceLimits.defaults.instantiateFuel })
   const exports = await glue(() => module, {}, (m, imports) => {
-    const instance = new WebAssembly.Instance(m, { ...imports, [Rewrite.fuelImport.module]: fuel.imports })
+    const instance = new WebAssembly.Instance(m, { ...imports, [Fuel.fuelImport.module]: fuel.imports })
     cores.push(instance)
     return instance
   }) as { process: (input: Uint8Array) => Uint8Array }
@@ -88,14 +94,14 @@ const u32 = (n: number): Uint8Array => {
 }
 
 const pagesOf = (running: Running): number =>
-  (running.cores[0]!.exports.memory as WebAssembly.Memory).buffer.byteLength / Rewrite.pageSize
+  (running.cores[0]!.exports.memory as WebAssembly.Memory).buffer.byteLength / MemoryCap.pageSize
 
-const capped = (core: Uint8Array, maxBytes: number): Uint8Array => Result.getOrThrow(Rewrite.capMemory(core, maxBytes))
+const capped = (core: Uint8Array, maxBytes: number): Uint8Array => Result.getOrThrow(MemoryCap.capMemory(core, maxBytes))
 
 const capFailure = (bytes: Uint8Array, maxBytes: number) => {
-  const result = Rewrite.capMemory(bytes, maxBytes)
+  const result = MemoryCap.capMemory(bytes, maxBytes)
   assert.isTrue(Result.isFailure(result), "capMemory should fail")
-  return (result as Result.Failure<Uint8Array, Rewrite.WasmRewriteError>).failure
+  return (result as Result.Failure<Uint8Array, Sections.WasmRewriteError>).failure
 }
 
 const wat = (source: string): Promise<Uint8Array> => parse(source)
@@ -132,9 +138,9 @@ describe("capMemory", () => {
   it.effect("echo-js (componentize-js, 12 MB) - a 16 MiB cap lets 1 MiB through and stops 4 MiB", () =>
     Effect.promise(async () => {
       const { core } = await guest("echo-js")
-      const [memory] = Result.getOrThrow(Rewrite.definedMemories(core))
-      assert.isAbove(memory!.initialPages * Rewrite.pageSize, 8 * MiB) // SpiderMonkey starts at ~9 MiB
-      assert.isTrue(Result.isSuccess(Rewrite.capMemory(core, ResourceLimits.defaults.memoryBytes)))
+      const [memory] = Result.getOrThrow(MemoryCap.definedMemories(core))
+      assert.isAbove(memory!.initialPages * MemoryCap.pageSize, 8 * MiB) // SpiderMonkey starts at ~9 MiB
+      assert.isTrue(Result.isSuccess(MemoryCap.capMemory(core, ResourceLimits.defaults.memoryBytes)))
       const limited = await run("echo-js", capped(core, 16 * MiB))
       assert.deepStrictEqual(outcome(() => limited.process(text("small"))), { ok: "small" })
       const oneMiB = new Uint8Array(MiB).fill(0x61)
@@ -149,13 +155,13 @@ describe("capMemory", () => {
   it.effect("initial size above the cap - InitialExceedsCap, with the sizes", () =>
     Effect.promise(async () => {
       const bytes = await wat(`(module (memory 3))`)
-      const error = capFailure(bytes, 2 * Rewrite.pageSize + 100)
+      const error = capFailure(bytes, 2 * MemoryCap.pageSize + 100)
       assert.strictEqual(error._tag, "WasmRewriteError")
       assert.strictEqual(error.reason, "InitialExceedsCap")
       assert.deepStrictEqual([error.memory, error.initialPages, error.capPages], [0, 3, 2])
       assert.match(error.message, /starts at 3 pages .* above the cap of 2 pages/)
       // Exactly the initial size is allowed: the memory just cannot grow.
-      const exact = capped(await wat(`(module (memory (export "m") 3))`), 3 * Rewrite.pageSize)
+      const exact = capped(await wat(`(module (memory (export "m") 3))`), 3 * MemoryCap.pageSize)
       const memory = new WebAssembly.Instance(new WebAssembly.Module(exact as Uint8Array<ArrayBuffer>)).exports.m
       assert.throws(() => (memory as WebAssembly.Memory).grow(1))
     }))
@@ -167,7 +173,7 @@ describe("capMemory", () => {
         (memory (export "memory") 2)
         (func (export "size") (result i32) (memory.size))
         (data (i32.const 0) "hello"))`)
-      const out = capped(bytes, 16 * Rewrite.pageSize)
+      const out = capped(bytes, 16 * MemoryCap.pageSize)
       assert.isTrue(WebAssembly.validate(out as Uint8Array<ArrayBuffer>))
       // A memory without a maximum gains one: the entry grows by one byte (flag 0 → 1, then max = 16).
       assert.strictEqual(out.byteLength, bytes.byteLength + 1)
@@ -203,7 +209,7 @@ describe("capMemory", () => {
         (memory (export "shared") 1 100 shared))`)
       const out = capped(bytes, 4 * MiB)
       assert.deepStrictEqual(
-        Result.getOrThrow(Rewrite.definedMemories(out)).map((m) => [m.initialPages, m.maximumPages, m.shared, m.memory64]),
+        Result.getOrThrow(MemoryCap.definedMemories(out)).map((m) => [m.initialPages, m.maximumPages, m.shared, m.memory64]),
         [[1, 64, false, false], [1, 2, false, false], [1, 64, false, true], [1, 64, true, false]]
       )
       const exports = new WebAssembly.Instance(new WebAssembly.Module(out as Uint8Array<ArrayBuffer>)).exports
@@ -216,7 +222,7 @@ describe("capMemory", () => {
       assert.throws(() => shared.grow(64))
       // A cap above what a 32-bit memory can declare is clamped to 4 GiB, which still validates.
       const huge = capped(await wat(`(module (memory 1))`), 2 ** 40)
-      assert.strictEqual(Result.getOrThrow(Rewrite.definedMemories(huge))[0]!.maximumPages, 65536)
+      assert.strictEqual(Result.getOrThrow(MemoryCap.definedMemories(huge))[0]!.maximumPages, 65536)
       assert.isTrue(WebAssembly.validate(huge as Uint8Array<ArrayBuffer>))
     }))
 
@@ -271,18 +277,18 @@ const rewriteFailure = (promise: Promise<unknown>) =>
   promise.then(
     () => assert.fail("expected a WasmRewriteError"),
     (error: unknown) => {
-      assert.instanceOf(error, Rewrite.WasmRewriteError)
-      return (error as Rewrite.WasmRewriteError).reason
+      assert.instanceOf(error, Sections.WasmRewriteError)
+      return (error as Sections.WasmRewriteError).reason
     }
   )
 
 describe("instrumentFuel", () => {
   it.effect("loop guest - an infinite loop traps in airssys_fuel_exhausted after exactly its fuel", () =>
     Effect.promise(async () => {
-      const core = await Rewrite.instrumentFuel((await guest("loop")).core)
+      const core = await Fuel.instrumentFuel((await guest("loop")).core)
       const { message, fuelLeft } = await runLoopInWorker(core, 1_000_000)
       assert.match(message, /RuntimeError: unreachable/)
-      assert.match(message, new RegExp(`at ${Rewrite.fuelExhaustedFunction} `))
+      assert.match(message, new RegExp(`at ${Fuel.fuelExhaustedFunction} `))
       // Out of fuel is told apart by the global alone: the charge that trapped left it at -1.
       assert.strictEqual(fuelLeft, -1n)
     }))
@@ -290,8 +296,8 @@ describe("instrumentFuel", () => {
   it.effect("echo guest - still echoes; the fuel of a call is small and the same every time", () =>
     Effect.promise(async () => {
       const { core } = await guest("echo")
-      const echo = await run("echo", await Rewrite.instrumentFuel(core))
-      const meter = Rewrite.fuelMeter(echo.cores)!
+      const echo = await run("echo", await Fuel.instrumentFuel(core))
+      const meter = FuelMeter.fuelMeter(echo.cores)!
       assert.isDefined(meter)
       const used: Array<number> = []
       for (const input of ["a", "hello, fuel", "x".repeat(10_000), "", "again"]) {
@@ -304,14 +310,14 @@ describe("instrumentFuel", () => {
       assert.isAtMost(used[0]!, 20)
       assert.deepStrictEqual(used, used.map(() => used[0]))
       // An uninstrumented instance has no meter.
-      assert.isUndefined(Rewrite.fuelMeter((await run("echo", core)).cores))
+      assert.isUndefined(FuelMeter.fuelMeter((await run("echo", core)).cores))
     }))
 
   it.effect("echo guest - exactly a call's fuel is enough, one unit less is out of fuel", () =>
     Effect.promise(async () => {
-      const instrumented = await Rewrite.instrumentFuel((await guest("echo")).core)
+      const instrumented = await Fuel.instrumentFuel((await guest("echo")).core)
       const probe = await run("echo", instrumented)
-      const meter = Rewrite.fuelMeter(probe.cores)!
+      const meter = FuelMeter.fuelMeter(probe.cores)!
       meter.refill(1_000)
       probe.process(text("probe"))
       const cost = meter.consumed()
@@ -321,7 +327,7 @@ describe("instrumentFuel", () => {
       assert.isFalse(meter.exhausted())
 
       const starved = await run("echo", instrumented)
-      const starvedMeter = Rewrite.fuelMeter(starved.cores)!
+      const starvedMeter = FuelMeter.fuelMeter(starved.cores)!
       starvedMeter.refill(cost - 1)
       assert.property(outcome(() => starved.process(text("not enough"))), "trap")
       assert.isTrue(starvedMeter.exhausted())
@@ -329,8 +335,8 @@ describe("instrumentFuel", () => {
 
   it.effect("faulty guest - a trap that is not fuel leaves the meter not exhausted", () =>
     Effect.promise(async () => {
-      const faulty = await run("faulty", await Rewrite.instrumentFuel((await guest("faulty")).core))
-      const meter = Rewrite.fuelMeter(faulty.cores)!
+      const faulty = await run("faulty", await Fuel.instrumentFuel((await guest("faulty")).core))
+      const meter = FuelMeter.fuelMeter(faulty.cores)!
       meter.refill(1_000_000)
       assert.deepStrictEqual(outcome(() => faulty.process(text("err:nope"))), { err: "nope" })
       meter.refill(1_000_000)
@@ -390,16 +396,16 @@ describe("instrumentFuel", () => {
               (loop $l (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
               (throw $e (i32.add (call $tri (i32.const 3)) (i32.const 1))))
             (i32.const -1))))`)
-      const instrumented = await Rewrite.instrumentFuel(raw)
-      assert.deepStrictEqual(Rewrite.lastInstrumentStats, { local: 8, global: 1 })
+      const instrumented = await Fuel.instrumentFuel(raw)
+      assert.deepStrictEqual(Fuel.lastInstrumentStats, { local: 8, global: 1 })
       type Exports = Record<"mix" | "operands" | "tail" | "table" | "eh", (n: number) => number> & { fact: (n: bigint) => bigint }
       const plain = new WebAssembly.Instance(new WebAssembly.Module(raw as Uint8Array<ArrayBuffer>)).exports as unknown as Exports
-      const fuel = Rewrite.makeFuelHost()
+      const fuel = FuelMeter.makeFuelHost()
       const core = new WebAssembly.Instance(new WebAssembly.Module(instrumented as Uint8Array<ArrayBuffer>), {
-        [Rewrite.fuelImport.module]: fuel.imports
+        [Fuel.fuelImport.module]: fuel.imports
       })
       const metered = core.exports as unknown as Exports
-      const meter = Rewrite.fuelMeter([core], fuel)!
+      const meter = FuelMeter.fuelMeter([core], fuel)!
       const calls: Array<[string, () => unknown, () => unknown]> = [
         ...[1, 2, 7, 50].map((n): [string, () => unknown, () => unknown] => [`mix(${n})`, () => plain.mix(n), () => metered.mix(n)]),
         ["operands(4)", () => plain.operands(4), () => metered.operands(4)],
@@ -433,47 +439,47 @@ describe("instrumentFuel", () => {
 
   it.effect("input - refused with a reason before binaryen sees it", () =>
     Effect.promise(async () => {
-      const once = await Rewrite.instrumentFuel((await guest("echo")).core)
-      assert.strictEqual(await rewriteFailure(Rewrite.instrumentFuel(once)), "AlreadyInstrumented")
-      assert.strictEqual(await rewriteFailure(Rewrite.instrumentFuel(guestBytes("echo"))), "NotCoreModule")
+      const once = await Fuel.instrumentFuel((await guest("echo")).core)
+      assert.strictEqual(await rewriteFailure(Fuel.instrumentFuel(once)), "AlreadyInstrumented")
+      assert.strictEqual(await rewriteFailure(Fuel.instrumentFuel(guestBytes("echo"))), "NotCoreModule")
       // Well-formed sections, invalid code: V8 rejects it, so binaryen never has to.
       const invalid = await wat(`(module (func (result i32) (i32.const 1)))`)
       invalid[invalid.length - 3] = 0x6a // i32.const 1; end → i32.add; nop; end (stack underflow)
       assert.isFalse(WebAssembly.validate(invalid as Uint8Array<ArrayBuffer>))
-      assert.strictEqual(await rewriteFailure(Rewrite.instrumentFuel(invalid)), "Malformed")
+      assert.strictEqual(await rewriteFailure(Fuel.instrumentFuel(invalid)), "Malformed")
       // binaryen still works afterwards.
-      assert.isTrue(WebAssembly.validate(await Rewrite.instrumentFuel(await wat(`(module)`)) as Uint8Array<ArrayBuffer>))
+      assert.isTrue(WebAssembly.validate(await Fuel.instrumentFuel(await wat(`(module)`)) as Uint8Array<ArrayBuffer>))
     }))
 
   it.effect("instrumentFuelInWorker - same bytes every time, same behaviour as in this thread", () =>
     Effect.promise(async () => {
       const { core } = await guest("grow")
-      const [first, second] = await Promise.all([Rewrite.instrumentFuelInWorker(core), Rewrite.instrumentFuelInWorker(core)])
+      const [first, second] = await Promise.all([FuelWorker.instrumentFuelInWorker(core), FuelWorker.instrumentFuelInWorker(core)])
       // A fresh worker starts binaryen afresh: the output depends on the input only. (In one thread,
       // binaryen's log-execution pass numbers its hooks with a process-wide counter, so later runs differ
       // in dead constants.)
       assert.strictEqual(Buffer.compare(first, second), 0)
-      const here = await Rewrite.instrumentFuel(core)
+      const here = await Fuel.instrumentFuel(core)
       const costs: Array<number> = []
       for (const bytes of [first, here]) {
         const grow = await run("grow", bytes)
-        const meter = Rewrite.fuelMeter(grow.cores)!
+        const meter = FuelMeter.fuelMeter(grow.cores)!
         meter.refill(10_000)
         assert.deepStrictEqual(outcome(() => grow.process(u32(3))), { ok: decode(u32(4)) })
         costs.push(meter.consumed())
       }
       assert.strictEqual(costs[0], costs[1])
-      assert.strictEqual(await rewriteFailure(Rewrite.instrumentFuelInWorker(first)), "AlreadyInstrumented")
+      assert.strictEqual(await rewriteFailure(FuelWorker.instrumentFuelInWorker(first)), "AlreadyInstrumented")
     }))
 
   it.effect("instrumented and capped - both rewrites compose, in either order", () =>
     Effect.promise(async () => {
       const { core } = await guest("grow")
-      const fuelThenCap = capped(await Rewrite.instrumentFuel(core), 4 * MiB)
-      const capThenFuel = await Rewrite.instrumentFuel(capped(core, 4 * MiB))
+      const fuelThenCap = capped(await Fuel.instrumentFuel(core), 4 * MiB)
+      const capThenFuel = await Fuel.instrumentFuel(capped(core, 4 * MiB))
       for (const bytes of [fuelThenCap, capThenFuel]) {
         const grow = await run("grow", bytes)
-        const meter = Rewrite.fuelMeter(grow.cores)!
+        const meter = FuelMeter.fuelMeter(grow.cores)!
         meter.refill(10_000)
         assert.deepStrictEqual(outcome(() => grow.process(new Uint8Array())), { err: "memory.grow refused at 49 pages" })
         assert.isFalse(meter.exhausted())
@@ -484,36 +490,37 @@ describe("instrumentFuel", () => {
     Effect.promise(async () => {
       const { core } = await guest("lifecycle")
       const directory = fs.mkdtempSync(path.join(os.tmpdir(), "airssys-fuel-"))
+      const instrumented = new BoundedCache<string, Promise<Uint8Array>>(16)
       try {
-        Rewrite.forgetInstrumented()
-        const before = Rewrite.instrumentCount
+        instrumented.clear()
+        const before = Cache.instrumentCount
         // In a worker (a small module would be done in this thread), so that outputs compare byte for byte.
         const inWorker = { inWorker: true }
         const [a, b] = await Promise.all([
-          Rewrite.cachedInstrument(core, directory, inWorker),
-          Rewrite.cachedInstrument(core, directory, inWorker)
+          Cache.cachedInstrument(core, instrumented, directory, inWorker),
+          Cache.cachedInstrument(core, instrumented, directory, inWorker)
         ])
         assert.strictEqual(a, b)
-        assert.strictEqual(Rewrite.instrumentCount, before + 1)
-        const key = Rewrite.fuelCacheKey(core)
+        assert.strictEqual(Cache.instrumentCount, before + 1)
+        const key = Cache.fuelCacheKey(core)
         assert.deepStrictEqual(fs.readdirSync(directory), [`fuel-${key}.wasm`])
-        assert.strictEqual(await Rewrite.cachedInstrument(core), a)
+        assert.strictEqual(await Cache.cachedInstrument(core, instrumented), a)
 
         // Another process: nothing in memory, the directory has it.
-        Rewrite.forgetInstrumented()
-        const fromDisk = await Rewrite.cachedInstrument(core, directory)
+        instrumented.clear()
+        const fromDisk = await Cache.cachedInstrument(core, instrumented, directory)
         assert.notStrictEqual(fromDisk, a)
         assert.strictEqual(Buffer.compare(fromDisk, a), 0)
-        assert.strictEqual(Rewrite.instrumentCount, before + 1)
+        assert.strictEqual(Cache.instrumentCount, before + 1)
 
         // A damaged entry is a miss, instrumented again and rewritten.
-        Rewrite.forgetInstrumented()
+        instrumented.clear()
         fs.writeFileSync(path.join(directory, `fuel-${key}.wasm`), text("damaged"))
-        const again = await Rewrite.cachedInstrument(core, directory, inWorker)
+        const again = await Cache.cachedInstrument(core, instrumented, directory, inWorker)
         assert.strictEqual(Buffer.compare(again, a), 0)
-        assert.strictEqual(Rewrite.instrumentCount, before + 2)
+        assert.strictEqual(Cache.instrumentCount, before + 2)
         assert.strictEqual(Buffer.compare(fs.readFileSync(path.join(directory, `fuel-${key}.wasm`)), a), 0)
-        assert.match(Rewrite.fuelVersion, /^airssys-fuel\/\d+ airssys-fuel-fast\/\d+ binaryen\/\d+/)
+        assert.match(Fuel.fuelVersion, /^airssys-fuel\/\d+ airssys-fuel-fast\/\d+ binaryen\/\d+/)
       } finally {
         fs.rmSync(directory, { recursive: true, force: true })
       }
@@ -551,20 +558,20 @@ describe("instrumentFuel", () => {
         (func (export "started") (result i32) (global.get $started))
         (func $init (global.set $started (i32.add (global.get $started) (call $double (i32.const 21)))))
         (start $init))`)
-      const fast = Rewrite.instrumentFuelFast(raw)
+      const fast = Fuel.instrumentFuelFast(raw)
       assert.isDefined(fast)
-      assert.deepStrictEqual(Rewrite.lastInstrumentStats, { local: 5, global: 0 })
-      const slow = await Rewrite.instrumentFuelBinaryen(raw)
+      assert.deepStrictEqual(Fuel.lastInstrumentStats, { local: 5, global: 0 })
+      const slow = await Fuel.instrumentFuelBinaryen(raw)
       type Exports = { sum: (n: number) => number; indirect: (n: number) => number; started: () => number }
       const env = { env: { add: (a: number, b: number) => a + b } }
       const plain = new WebAssembly.Instance(new WebAssembly.Module(raw as Uint8Array<ArrayBuffer>), env).exports as unknown as Exports
       const metered = [fast!, slow].map((bytes) => {
-        const fuel = Rewrite.makeFuelHost({ units: 1_000 })
+        const fuel = FuelMeter.makeFuelHost({ units: 1_000 })
         const core = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), {
           ...env,
-          [Rewrite.fuelImport.module]: fuel.imports
+          [Fuel.fuelImport.module]: fuel.imports
         })
-        return { exports: core.exports as unknown as Exports, meter: Rewrite.fuelMeter([core], fuel)! }
+        return { exports: core.exports as unknown as Exports, meter: FuelMeter.fuelMeter([core], fuel)! }
       })
       const costs = metered.map(({ exports, meter }) => {
         assert.strictEqual(exports.started(), plain.started())
@@ -592,7 +599,7 @@ describe("instrumentFuel", () => {
       } catch (error) {
         stack = String((error as Error).stack)
       }
-      assert.match(stack, new RegExp(`RuntimeError: unreachable[\\s\\S]*at ${Rewrite.fuelExhaustedFunction} `))
+      assert.match(stack, new RegExp(`RuntimeError: unreachable[\\s\\S]*at ${Fuel.fuelExhaustedFunction} `))
     }))
 
   it.effect("one-pass rewrite - declines what it does not know (GC), and binaryen takes over", () =>
@@ -601,28 +608,28 @@ describe("instrumentFuel", () => {
         (type $pair (struct (field i32) (field i32)))
         (func (export "first") (param i32) (result i32)
           (struct.get $pair 0 (struct.new $pair (local.get 0) (i32.const 2)))))`)
-      assert.isUndefined(Rewrite.instrumentFuelFast(gc))
-      const instrumented = await Rewrite.instrumentFuel(gc)
-      const fuel = Rewrite.makeFuelHost()
+      assert.isUndefined(Fuel.instrumentFuelFast(gc))
+      const instrumented = await Fuel.instrumentFuel(gc)
+      const fuel = FuelMeter.makeFuelHost()
       const core = new WebAssembly.Instance(new WebAssembly.Module(instrumented as Uint8Array<ArrayBuffer>), {
-        [Rewrite.fuelImport.module]: fuel.imports
+        [Fuel.fuelImport.module]: fuel.imports
       })
-      const meter = Rewrite.fuelMeter([core], fuel)!
+      const meter = FuelMeter.fuelMeter([core], fuel)!
       meter.refill(10)
       assert.strictEqual((core.exports as unknown as { first: (n: number) => number }).first(7), 7)
       assert.strictEqual(meter.consumed(), 1)
       // Malformed input is refused before either rewrite reads it.
-      assert.strictEqual(await rewriteFailure(Promise.resolve().then(() => Rewrite.instrumentFuelFast(guestBytes("echo")))), "NotCoreModule")
+      assert.strictEqual(await rewriteFailure(Promise.resolve().then(() => Fuel.instrumentFuelFast(guestBytes("echo")))), "NotCoreModule")
     }))
 
   it.effect("one-pass rewrite - the 12 MB componentize-js guest instruments in one pass, still echoes, runs out of fuel", () =>
     Effect.promise(async () => {
       const { core } = await guest("echo-js")
-      const instrumented = Rewrite.instrumentFuelFast(core)
+      const instrumented = Fuel.instrumentFuelFast(core)
       assert.isDefined(instrumented)
-      assert.isAbove(Rewrite.lastInstrumentStats.local, 1000)
+      assert.isAbove(Fuel.lastInstrumentStats.local, 1000)
       const echo = await run("echo-js", instrumented!)
-      const meter = Rewrite.fuelMeter(echo.cores, echo.fuel)!
+      const meter = FuelMeter.fuelMeter(echo.cores, echo.fuel)!
       meter.refill(ResourceLimits.defaults.fuel)
       assert.deepStrictEqual(outcome(() => echo.process(text("hello, SpiderMonkey"))), { ok: "hello, SpiderMonkey" })
       assert.isAbove(meter.consumed(), 100)
@@ -637,8 +644,8 @@ describe("instrumentFuel", () => {
     () =>
       Effect.promise(async () => {
         const { core } = await guest("echo-js")
-        const echo = await run("echo-js", await Rewrite.instrumentFuelInWorker(core))
-        const meter = Rewrite.fuelMeter(echo.cores)!
+        const echo = await run("echo-js", await FuelWorker.instrumentFuelInWorker(core))
+        const meter = FuelMeter.fuelMeter(echo.cores)!
         meter.refill(ResourceLimits.defaults.fuel)
         assert.deepStrictEqual(outcome(() => echo.process(text("warm up"))), { ok: "warm up" })
         meter.refill(ResourceLimits.defaults.fuel)

@@ -64,6 +64,7 @@ import { Context, Effect, Layer, Result, Schema } from "effect"
 import * as nodePath from "node:path"
 import * as Audit from "../Audit.ts"
 import * as Capability from "../Capability.ts"
+import { deniedMessage } from "../internal/host/capabilityCheck.ts"
 import * as Wasi from "../internal/host/wasiFilesystem.ts"
 import * as WasiIo from "../internal/host/wasiIo.ts"
 import * as Linker from "../Linker.ts"
@@ -344,7 +345,7 @@ const makeAuthorize = (
             code: "access",
             component,
             path,
-            message: `capability denied: ${component} holds no ${kindOf[denied]} grant for ${path}`
+            message: deniedMessage(component, kindOf[denied], path)
           })
         )
     )

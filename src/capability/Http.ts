@@ -233,7 +233,7 @@ const parseUrl = (text: string, base?: URL): URL | HttpError => {
   return url
 }
 
-const portOf = (url: URL): number => url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port)
+const portOf = Egress.portOf
 
 const concat = (chunks: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
   const out = new Uint8Array(size)
@@ -294,73 +294,66 @@ export const make = (
 
     // After the name check: resolve once, check every address, answer the one to connect to.
     const checkAddress = (policy: Policy, url: URL, detail: string) =>
-      Egress.resolveChecked(
-        url.hostname,
-        resolver.lookup,
-        (address) => Capability.allowsAddress(policy.grants, address.address, portOf(url)),
-        (error): Egress.EgressRefusal => ({ _tag: "Resolve", code: error.code ?? "EAI_FAIL", message: error.message })
-      ).pipe(Effect.catch((refusal) =>
+      Egress.resolveGranted(url, policy.grants, resolver.lookup).pipe(Effect.catch((refusal) =>
         refusal._tag === "Resolve"
           ? Effect.fail(new HttpError({ reason: "Unavailable", url: url.href, message: refusal.message }))
           : refuse(policy, url, "Denied", `address refused: ${refusal.why}`, `${detail}: ${refusal.why}`)
       ))
 
-    const readBody = (policy: Policy, url: URL, exchange: Exchange) =>
-      Effect.gen(function*() {
-        const chunks: Array<Uint8Array> = []
-        let size = 0
-        for (;;) {
-          const chunk = yield* exchange.read
-          if (chunk === undefined) return concat(chunks, size)
-          size += chunk.byteLength
-          if (size > maxBodyBytes) {
-            yield* exchange.discard
-            return yield* refuse(policy, url, "BodyTooLarge", `response body over ${maxBodyBytes} bytes from ${url.origin}`)
-          }
-          chunks.push(chunk)
-        }
-      }).pipe(Effect.onInterrupt(() => exchange.discard))
-
-    const follow = (request: Request, policy: Policy) =>
-      Effect.gen(function*() {
-        if (!methodSyntax.test(request.method)) return yield* invalid(`invalid method ${JSON.stringify(request.method.slice(0, 32))}`)
-        const parsed = parseUrl(request.url)
-        if (parsed instanceof HttpError) return yield* parsed
-        let url = parsed
-        const headers = yield* Effect.try({
-          try: () => new Headers(request.headers.map(([name, value]): [string, string] => [name, value])),
-          catch: (cause) => invalid(`invalid header: ${cause instanceof Error ? cause.message : String(cause)}`, url.href)
-        })
-        if (headers.has("host")) return yield* invalid("the Host header is set by the host", url.href)
-        let method = request.method
-        let body: Uint8Array | undefined = request.body.byteLength === 0 ? undefined : request.body
-        const origin = url.origin
-        for (let hop = 0;; hop++) {
-          const detail = hop === 0 ? `${interfaceName}#fetch` : `${interfaceName}#fetch: redirect ${hop}`
-          yield* authorize(policy, url, detail)
-          const address = addressChecks ? yield* checkAddress(policy, url, detail) : undefined
-          const exchange = yield* transport({ method, url, headers, body, address })
-          const location = exchange.headers.find(([name]) => name.toLowerCase() === "location")?.[1]
-          if (!redirectStatuses.has(exchange.status) || location === undefined) {
-            return { status: exchange.status, headers: exchange.headers, body: yield* readBody(policy, url, exchange) }
-          }
+    const readBody = Effect.fnUntraced(function*(policy: Policy, url: URL, exchange: Exchange) {
+      const chunks: Array<Uint8Array> = []
+      let size = 0
+      for (;;) {
+        const chunk = yield* exchange.read
+        if (chunk === undefined) return concat(chunks, size)
+        size += chunk.byteLength
+        if (size > maxBodyBytes) {
           yield* exchange.discard
-          if (hop >= maxRedirects) {
-            return yield* refuse(policy, url, "TooManyRedirects", `more than ${maxRedirects} redirects from ${request.url.slice(0, 256)}`)
-          }
-          const next = parseUrl(location, url)
-          if (next instanceof HttpError) return yield* next
-          // As browsers do: 303, and 301/302 after a POST, continue as a GET without a body.
-          if (exchange.status === 303 || ((exchange.status === 301 || exchange.status === 302) && method === "POST")) {
-            if (method !== "HEAD") method = "GET"
-            body = undefined
-            headers.delete("content-type")
-            headers.delete("content-length")
-          }
-          if (next.origin !== origin) for (const name of credentialHeaders) headers.delete(name)
-          url = next
+          return yield* refuse(policy, url, "BodyTooLarge", `response body over ${maxBodyBytes} bytes from ${url.origin}`)
         }
+        chunks.push(chunk)
+      }
+    }, (effect, _policy, _url, exchange) => Effect.onInterrupt(effect, () => exchange.discard))
+
+    const follow = Effect.fnUntraced(function*(request: Request, policy: Policy) {
+      if (!methodSyntax.test(request.method)) return yield* invalid(`invalid method ${JSON.stringify(request.method.slice(0, 32))}`)
+      const parsed = parseUrl(request.url)
+      if (parsed instanceof HttpError) return yield* parsed
+      let url = parsed
+      const headers = yield* Effect.try({
+        try: () => new Headers(request.headers.map(([name, value]): [string, string] => [name, value])),
+        catch: (cause) => invalid(`invalid header: ${cause instanceof Error ? cause.message : String(cause)}`, url.href)
       })
+      if (headers.has("host")) return yield* invalid("the Host header is set by the host", url.href)
+      let method = request.method
+      let body: Uint8Array | undefined = request.body.byteLength === 0 ? undefined : request.body
+      const origin = url.origin
+      for (let hop = 0;; hop++) {
+        const detail = hop === 0 ? `${interfaceName}#fetch` : `${interfaceName}#fetch: redirect ${hop}`
+        yield* authorize(policy, url, detail)
+        const address = addressChecks ? yield* checkAddress(policy, url, detail) : undefined
+        const exchange = yield* transport({ method, url, headers, body, address })
+        const location = exchange.headers.find(([name]) => name.toLowerCase() === "location")?.[1]
+        if (!redirectStatuses.has(exchange.status) || location === undefined) {
+          return { status: exchange.status, headers: exchange.headers, body: yield* readBody(policy, url, exchange) }
+        }
+        yield* exchange.discard
+        if (hop >= maxRedirects) {
+          return yield* refuse(policy, url, "TooManyRedirects", `more than ${maxRedirects} redirects from ${request.url.slice(0, 256)}`)
+        }
+        const next = parseUrl(location, url)
+        if (next instanceof HttpError) return yield* next
+        // As browsers do: 303, and 301/302 after a POST, continue as a GET without a body.
+        if (exchange.status === 303 || ((exchange.status === 301 || exchange.status === 302) && method === "POST")) {
+          if (method !== "HEAD") method = "GET"
+          body = undefined
+          headers.delete("content-type")
+          headers.delete("content-length")
+        }
+        if (next.origin !== origin) for (const name of credentialHeaders) headers.delete(name)
+        url = next
+      }
+    })
 
     return Http.of({
       fetch: (request, policy) =>
@@ -395,11 +388,7 @@ export const nodeTransport: Transport = (hop) =>
       return yield* invalid(`a ${hop.method} request cannot have a body`, hop.url.href)
     }
     const address = hop.address ?? (yield* Effect.mapError(
-      Egress.resolveChecked(hop.url.hostname, (yield* Resolver.Resolver).lookup, () => true, (error) => ({
-        _tag: "Resolve" as const,
-        code: error.code ?? "EAI_FAIL",
-        message: error.message
-      })),
+      Egress.resolveChecked(hop.url.hostname, (yield* Resolver.Resolver).lookup, () => true),
       (refusal) => new HttpError({ reason: "Unavailable", url: hop.url.href, message: refusal._tag === "Resolve" ? refusal.message : refusal.why })
     ))
     const wire = yield* Effect.mapError(

@@ -27,6 +27,7 @@
  * @since 0.1.0
  */
 import { Context, Duration, Effect, Layer } from "effect"
+import * as Capability from "../Capability.ts"
 import { HostRefusal } from "../ComponentError.ts"
 import * as Linker from "../Linker.ts"
 import * as Router from "../Router.ts"
@@ -164,7 +165,7 @@ export const layer: Layer.Layer<Messaging, never, Router.Router> = Layer.effect(
 )
 
 const deniedTarget = (from: string, kind: "target" | "topic", address: string) =>
-  Effect.fail(new Router.CapabilityDenied({ sender: from, kind, address }))
+  Effect.fail(Capability.messagingDenied(from, kind, address))
 
 /**
  * No messaging: every call fails with `CapabilityDenied`.

@@ -35,7 +35,7 @@ export const interfaceNames = {
 
 // Handles only `instance-network` hands out; the others exist for the guest's glue to check against.
 const network = resource<undefined>("network", {})
-const never = (name: string) => resource<undefined>(name, {})
+const unissued = (name: string) => resource<undefined>(name, {})
 
 const refused = new HostRefusal({ payload: "access-denied" })
 
@@ -76,13 +76,13 @@ export const hostInterfaces: ReadonlyArray<Linker.HostInterface<Audit.Audit>> = 
     name: interfaceNames.instanceNetwork,
     make: Effect.succeed(() => ({ instanceNetwork: { run: () => network.make(undefined) } }))
   }),
-  Linker.hostInterface({ name: interfaceNames.tcp, resources: { TcpSocket: never("tcp-socket") }, make: Effect.succeed(() => ({})) }),
+  Linker.hostInterface({ name: interfaceNames.tcp, resources: { TcpSocket: unissued("tcp-socket") }, make: Effect.succeed(() => ({})) }),
   Linker.hostInterface({
     name: interfaceNames.udp,
     resources: {
-      UdpSocket: never("udp-socket"),
-      IncomingDatagramStream: never("incoming-datagram-stream"),
-      OutgoingDatagramStream: never("outgoing-datagram-stream")
+      UdpSocket: unissued("udp-socket"),
+      IncomingDatagramStream: unissued("incoming-datagram-stream"),
+      OutgoingDatagramStream: unissued("outgoing-datagram-stream")
     },
     make: Effect.succeed(() => ({}))
   }),
@@ -100,7 +100,7 @@ export const hostInterfaces: ReadonlyArray<Linker.HostInterface<Audit.Audit>> = 
   }),
   Linker.hostInterface({
     name: interfaceNames.ipNameLookup,
-    resources: { ResolveAddressStream: never("resolve-address-stream") },
+    resources: { ResolveAddressStream: unissued("resolve-address-stream") },
     make: Effect.map(refuse("name lookups"), (deny) => (target) => ({
       resolveAddresses: deny(target, "resolve-addresses", ([, name]) => `dns:${String(name)}`)
     }))

@@ -43,7 +43,6 @@
  */
 import { Context, Duration, Effect, Layer } from "effect"
 import * as Audit from "../Audit.ts"
-import * as Capability from "../Capability.ts"
 import { HostRefusal } from "../ComponentError.ts"
 import * as Egress from "../internal/host/httpEgress.ts"
 import * as Impl from "../internal/host/wasiHttp.ts"
@@ -105,7 +104,7 @@ export class WasiHttp extends Context.Service<WasiHttp, {
 
 const detail = `${interfaceNames.outgoingHandler}#handle`
 
-const portOf = (url: URL): number => url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port)
+const portOf = Egress.portOf
 
 /**
  * How the Linker links `wasi:http/types`: its resources and `http-error-code`. Ungated (a
@@ -156,7 +155,7 @@ export const outgoingHandlerInterface: Linker.HostInterface<WasiHttp | Audit.Aud
           decision: "denied",
           detail: `${detail}: ${why}`
         })
-      const sender: Impl.Sender = {
+      const outbound: Impl.Outbound = {
         authorize: (url) =>
           service.enabled
             ? Linker.authorize(target.componentId, target.grants, {
@@ -169,12 +168,7 @@ export const outgoingHandlerInterface: Linker.HostInterface<WasiHttp | Audit.Aud
             )
             : Effect.flatMap(denied(url, "no outbound HTTP on this host"), () => Effect.fail<ErrorCode>({ tag: "HTTP-request-denied" })),
         resolve: (url) =>
-          Egress.resolveChecked(
-            url.hostname,
-            resolver.lookup,
-            (address) => Capability.allowsAddress(target.grants, address.address, portOf(url)),
-            (error): Egress.EgressRefusal => ({ _tag: "Resolve", code: error.code ?? "EAI_FAIL", message: error.message })
-          ).pipe(Effect.catch((refusal) =>
+          Egress.resolveGranted(url, target.grants, resolver.lookup).pipe(Effect.catch((refusal) =>
             refusal._tag === "Resolve"
               ? Effect.fail<ErrorCode>({ tag: "DNS-error", val: { rcode: refusal.code, infoCode: undefined } })
               : Effect.flatMap(denied(url, refusal.why), () => Effect.fail<ErrorCode>({ tag: "destination-IP-prohibited" }))
@@ -186,7 +180,7 @@ export const outgoingHandlerInterface: Linker.HostInterface<WasiHttp | Audit.Aud
       }
       return {
         handle: {
-          run: (request: unknown, options: unknown): Effect.Effect<object, HostRefusal> => Impl.handle(sender, request, options)
+          run: (request: unknown, options: unknown): Effect.Effect<object, HostRefusal> => Impl.handle(outbound, request, options)
         }
       }
     }

@@ -27,7 +27,7 @@ import * as Stdio from "../capability/Stdio.ts"
 import * as Storage from "../capability/Storage.ts"
 import { HostRefusal } from "../ComponentError.ts"
 import * as Linker from "../Linker.ts"
-import { unversioned } from "../internal/load/witWorld.ts"
+import { unversioned } from "../internal/witName.ts"
 
 /**
  * The sender a guest sees for what the CLI sends it (`handle-message`'s `msg.sender`).

@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import { createHash } from "node:crypto"
+import { randomUUID } from "node:crypto"
 import { readFileSync } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as nodeModule from "node:module"
@@ -16,8 +16,11 @@ import { isMainThread, parentPort, Worker, workerData } from "node:worker_thread
 import { GuestErr } from "./run/canonicalAbi.ts"
 import { ExitSignal } from "./run/exitSignal.ts"
 import { type FuelHost, fuelImportModule, makeFuelHost } from "./run/fuelMeter.ts"
+import type { BoundedCache } from "./load/boundedCache.ts"
 import { isStub, stubCores, type Stubbed, stubIndex } from "./load/coreStubs.ts"
-import { parseWorld, unversioned } from "./load/witWorld.ts"
+import { parseWorld } from "./load/witWorld.ts"
+import { sha256 } from "./sha256.ts"
+import { unversioned } from "./witName.ts"
 
 // jco's transpiler and wasm-tools as a library (`@bytecodealliance/jco-transpile`), not the jco CLI
 // package: the CLI pulls in componentize-js, TypeScript and wizer that a host never runs.
@@ -54,8 +57,6 @@ export type GlueInstantiate = (
   imports: object,
   instantiateCore: (module: WebAssembly.Module, imports: WebAssembly.Imports) => WebAssembly.Instance
 ) => unknown
-
-export const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex")
 
 /** The transpiler's version takes part in every cache key: a new transpiler means new glue. */
 export const jcoVersion: string = (JSON.parse(
@@ -253,7 +254,7 @@ const transpileComponent = async (bytes: Uint8Array, stubbed: Stubbed | undefine
   const suspending = suspendingIn(out.imports)
   if (!sameList(suspending, expected)) {
     // The WIT and jco disagreed: jco's own list decides.
-    out = await transpileFor(suspending, new Set(out.exports.map(([name]) => unversionedName(name))))
+    out = await transpileFor(suspending, new Set(out.exports.map(([name]) => unversioned(name))))
   }
   const glueBytes = out.files[`${glueName}.js`]
   if (glueBytes === undefined) throw new Error("jco produced no glue module")
@@ -275,11 +276,6 @@ const originalOf = (stubbed: Stubbed, core: Uint8Array): Uint8Array | undefined 
   const index = stubIndex(core)
   if (index === undefined) return isStub(core) ? undefined : core
   return stubbed.cores[index]
-}
-
-const unversionedName = (name: string): string => {
-  const at = name.lastIndexOf("@")
-  return at > 0 ? name.slice(0, at) : name
 }
 
 /**
@@ -399,7 +395,7 @@ const readCached = async (dir: string): Promise<Transpiled | undefined> => {
 }
 
 const writeCached = async (dir: string, transpiled: Transpiled): Promise<void> => {
-  const staging = `${dir}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
+  const staging = `${dir}.${process.pid}.${randomUUID()}.tmp`
   await fs.mkdir(staging, { recursive: true })
   await fs.writeFile(path.join(staging, "glue.js"), transpiled.glue)
   await fs.writeFile(path.join(staging, "world.wit"), transpiled.wit)
@@ -430,6 +426,7 @@ const importGlueFile = async (file: string): Promise<GlueInstantiate> => {
 // load for a ~400 KB glue, where the hook's import costs ~10 ms). Node without `module.registerHooks`
 // (before 22.15) gets `data:` URLs.
 const glueScheme = "airssys-wasm-glue:"
+// Not a cache: a source is here only from `importGlue`'s `import()` until the hook loads it.
 const glueSources = new Map<string, string>()
 let glueModules = 0
 let glueHook: boolean | undefined
@@ -508,7 +505,7 @@ const load = async (
   // compiles them, with no rewriting, hashing or validating of its own (compiling validates).
   const rewritten = entry === undefined || rewrite === undefined
     ? undefined
-    : path.join(entry, `rewritten-${sha256(new TextEncoder().encode(rewrite.key)).slice(0, 16)}`)
+    : path.join(entry, `rewritten-${sha256(rewrite.key).slice(0, 16)}`)
   // Core modules compile concurrently (V8 compiles off the main thread; the rewrite runs in turn on it).
   const compiled = await Promise.all(transpiled.coreModules.map(async ({ name, bytes }) => {
     const started = early?.get(bytes)
@@ -545,7 +542,7 @@ const compileCached = async (file: string): Promise<WebAssembly.Module | undefin
 }
 
 const writeFileAtomically = async (file: string, bytes: Uint8Array): Promise<void> => {
-  const staging = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
+  const staging = `${file}.${process.pid}.${randomUUID()}.tmp`
   try {
     await fs.mkdir(path.dirname(file), { recursive: true })
     await fs.writeFile(staging, bytes)
@@ -556,21 +553,24 @@ const writeFileAtomically = async (file: string, bytes: Uint8Array): Promise<voi
   }
 }
 
-const inFlight = new Map<string, Promise<Loaded>>()
-
-/** `load`, once per key: concurrent and later loads of the same bytes share one transpile and compile. */
+/**
+ * `load`, once per key in `artifacts` (the `ComponentCache`'s): concurrent and later loads of the same
+ * bytes share one transpile and compile; a failed one is forgotten.
+ */
 export const loadOnce = (
   bytes: Uint8Array,
   key: string,
   cacheDirectory: string | undefined,
-  rewrite?: CoreRewrite | undefined
+  rewrite: CoreRewrite | undefined,
+  artifacts: BoundedCache<string, Promise<Loaded>>
 ): Promise<Loaded> => {
   const variant = rewrite === undefined ? key : `${key}/${rewrite.key}`
-  let loading = inFlight.get(variant)
+  let loading = artifacts.get(variant)
   if (loading === undefined) {
-    loading = load(bytes, key, cacheDirectory, rewrite)
-    inFlight.set(variant, loading)
-    loading.catch(() => inFlight.delete(variant))
+    const started = load(bytes, key, cacheDirectory, rewrite)
+    loading = started
+    artifacts.set(variant, started)
+    started.catch(() => artifacts.deleteIf(variant, started))
   }
   return loading
 }

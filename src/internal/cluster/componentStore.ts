@@ -11,7 +11,7 @@
  */
 import { Effect } from "effect"
 import type { SqlClient, SqlError } from "effect/sql"
-import { sha256 } from "../jco.ts"
+import { sha256 } from "../sha256.ts"
 
 /** One deployed version as stored: `limits` and `grants` are JSON text, `config` raw bytes. */
 export interface SpecRow {

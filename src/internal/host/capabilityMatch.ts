@@ -409,6 +409,6 @@ export const matchesInterface = (matcher: InterfaceMatcher, iface: string, scope
   if (exact !== undefined && matchesName(exact, scope)) return true
   const at = iface.indexOf("@")
   if (at === -1) return false
-  const unversioned = matcher.get(iface.slice(0, at))
-  return unversioned !== undefined && matchesName(unversioned, scope)
+  const anyVersion = matcher.get(iface.slice(0, at))
+  return anyVersion !== undefined && matchesName(anyVersion, scope)
 }

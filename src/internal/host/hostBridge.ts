@@ -17,24 +17,27 @@ import { Cause, Context, Duration, Effect, Exit, type Fiber } from "effect"
 import type { HostRefusal } from "../componentError.ts"
 import { ExitSignal } from "../run/exitSignal.ts"
 import { suspendingImports } from "../jco.ts"
-import { unversioned } from "../load/witWorld.ts"
+import { camelCase, kebabCase, unversioned } from "../witName.ts"
 
 /**
- * A host function: guest arguments in (as jco lifts them), an Effect out. Fail with `HostRefusal` to
- * answer the guest with `err(payload)`.
+ * One function of a component's imports, as the bridge runs it: guest arguments in (as jco lifts them),
+ * an Effect out. Fail with `HostRefusal` to answer the guest with `err(payload)`. (What the Linker makes
+ * of a `Linker.HostFunction`: its check, audit and implementation in one Effect.)
  *
  * @since 0.1.0
+ * @category models
  */
-export type HostFunction<R = never> = (...args: never) => Effect.Effect<unknown, HostRefusal, R>
+export type ImportFunction<R = never> = (...args: never) => Effect.Effect<unknown, HostRefusal, R>
 
 /**
  * Host functions by interface (`airssys:component/logging`, version optional) and function name; a
  * resource type the host implements (e.g. `wasi:filesystem/types`' `Descriptor`) under its class name.
  *
  * @since 0.1.0
+ * @category models
  */
 export type HostImports<R = never> = Readonly<
-  Record<string, Readonly<Record<string, HostFunction<R> | ResourceType>>>
+  Record<string, Readonly<Record<string, ImportFunction<R> | ResourceType>>>
 >
 
 /**
@@ -62,6 +65,9 @@ const handleRun = Symbol("airssys-wasm/HostResource/run")
  *
  * One type may be shared by many instances and interfaces (an `output-stream` made by
  * `wasi:cli/stdout` and by `wasi:filesystem/types`): the type is data, the handle holds the state.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface ResourceType {
   readonly [HostResourceTypeId]: typeof HostResourceTypeId
@@ -315,7 +321,7 @@ const settleMaybeAsync = (
  *
  * @since 0.1.0
  */
-export const specialize: unique symbol = Symbol.for("airssys-wasm/HostFunction/specialize")
+export const specialize: unique symbol = Symbol.for("airssys-wasm/ImportFunction/specialize")
 
 /**
  * A host function specialised for the context it runs in, so that its own bookkeeping (the Linker's
@@ -403,8 +409,9 @@ export interface Binding {
   watch(deadline: Deadline): void
 }
 
-// A bridged host function: the guest's arguments, and the clock reading of the deadline check (or NaN).
-type Target = Record<string, (args: ReadonlyArray<unknown>, now: number) => unknown>
+// One interface's bridged functions: each takes the guest's arguments, and the clock reading of the
+// deadline check (or NaN).
+type Bridged = Record<string, (args: ReadonlyArray<unknown>, now: number) => unknown>
 
 // A resource class may be bound before jco reads it (at instantiate) or after (a warm instance).
 const shellOf = (resources: Map<string, Shell>, iface: string, name: string): Shell => {
@@ -422,11 +429,11 @@ const isResourceName = (name: string): boolean => {
 export const makeBinding = (interfaces: ReadonlyArray<string>): Binding => {
   const wanted: Array<Unlinked> = []
   const watch: Watch = { deadline: undefined }
-  const targets = new Map<string, Target>()
+  const targets = new Map<string, Bridged>()
   const shells = new Map<string, Map<string, Shell>>()
   const imports: Record<string, object> = {}
   for (const iface of interfaces) {
-    const target: Target = {}
+    const target: Bridged = {}
     targets.set(iface, target)
     const resources = new Map<string, Shell>()
     shells.set(iface, resources)
@@ -523,6 +530,3 @@ const bindStatics = <R>(shell: Shell, type: ResourceType, label: string, context
 
 // An interface with a host call that may suspend the guest (a function or a resource method).
 const canSuspend = (iface: string): boolean => suspendingImports.some((name) => name.startsWith(`${iface}#`))
-
-const kebabCase = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
-const camelCase = (name: string): string => name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase())

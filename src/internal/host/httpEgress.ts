@@ -17,6 +17,7 @@
 import { Effect } from "effect"
 import * as http from "node:http"
 import * as https from "node:https"
+import { allowsAddress, type CompiledGrants } from "./capabilityCheck.ts"
 import * as Ip from "./ipAddress.ts"
 
 export type { Address } from "./ipAddress.ts"
@@ -30,9 +31,18 @@ export type EgressRefusal =
   | { readonly _tag: "Address"; readonly address: string; readonly why: string }
   | { readonly _tag: "Resolve"; readonly code: string; readonly message: string }
 
+/** The port a URL connects to: its own, or its scheme's default. */
+export const portOf = (url: URL): number => url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port)
+
 /** `url.hostname` without IPv6 brackets. */
 export const bareHost = (hostname: string): string =>
   hostname.startsWith("[") && hostname.endsWith("]") ? hostname.slice(1, -1) : hostname
+
+/** A DNS lookup (`Resolver`'s): its answers, or an error with the resolver's code. */
+type Lookup = (host: string) => Effect.Effect<
+  ReadonlyArray<{ readonly address: string }>,
+  { readonly code?: string | undefined; readonly message: string }
+>
 
 /**
  * The address to connect to for `hostname`: the literal when it is one, otherwise what `lookup`
@@ -40,17 +50,19 @@ export const bareHost = (hostname: string): string =>
  * public unicast refuses the whole request (a name with one private address among public ones is a
  * rebinding attempt waiting for its turn). The first address is the one connected to.
  */
-export const resolveChecked = <E>(
+export const resolveChecked = (
   hostname: string,
-  lookup: (host: string) => Effect.Effect<ReadonlyArray<{ readonly address: string }>, E>,
-  allowsAddress: (address: Ip.Address) => boolean,
-  onLookupError: (error: E) => EgressRefusal
+  lookup: Lookup,
+  allows: (address: Ip.Address) => boolean
 ): Effect.Effect<Ip.Address, EgressRefusal> => {
   const literal = Ip.parse(hostname)
   const resolved: Effect.Effect<ReadonlyArray<Ip.Address>, EgressRefusal> = literal !== undefined
     ? Effect.succeed([literal])
     : Effect.flatMap(
-      Effect.mapError(lookup(bareHost(hostname)), onLookupError),
+      Effect.mapError(
+        lookup(bareHost(hostname)),
+        (error): EgressRefusal => ({ _tag: "Resolve", code: error.code ?? "EAI_FAIL", message: error.message })
+      ),
       (answers) => {
         const parsed: Array<Ip.Address> = []
         for (const answer of answers) {
@@ -67,7 +79,7 @@ export const resolveChecked = <E>(
     )
   return Effect.flatMap(resolved, (addresses) => {
     for (const address of addresses) {
-      if (allowsAddress(address)) continue
+      if (allows(address)) continue
       const range = Ip.special(address)
       if (range !== undefined) {
         const via = literal !== undefined || address.address === bareHost(hostname) ? "" : ` (resolved from ${hostname})`
@@ -81,6 +93,10 @@ export const resolveChecked = <E>(
     return Effect.succeed(addresses[0]!)
   })
 }
+
+/** `resolveChecked` for a component's request to `url`: every address against its grants, on the URL's port. */
+export const resolveGranted = (url: URL, grants: CompiledGrants, lookup: Lookup): Effect.Effect<Ip.Address, EgressRefusal> =>
+  resolveChecked(url.hostname, lookup, (address) => allowsAddress(grants, address.address, portOf(url)))
 
 // -----------------------------------------------------------------------------
 // the wire

@@ -6,13 +6,39 @@
  */
 import { Cause, Clock, Context, Effect } from "effect"
 import type * as Audit from "../../Audit.ts"
-import * as Capability from "../../Capability.ts"
-import type { Component } from "../../Component.ts"
+import type * as Capability from "../../Capability.ts"
+import type { Component } from "../load/component.ts"
 import { HostRefusal, LinkError } from "../componentError.ts"
-import type * as Linker from "../../Linker.ts"
-import { HostFailure, type HostImports, linkedAs, type ResourceType, specialize, type Specialized } from "./hostBridge.ts"
+import { camelCase, kebabCase, unversioned } from "../witName.ts"
+import * as Check from "./capabilityCheck.ts"
+import {
+  HostFailure,
+  type HostImports,
+  linkedAs,
+  type ResourceType,
+  specialize,
+  type Specialized
+} from "./hostBridge.ts"
+import type { HostFunction, HostFunctions, Refused, Target } from "./hostInterface.ts"
 
 type AuditService = Audit.Audit["Service"]
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface LinkOptions {
+  /** The component's id: audit events and services (storage quotas, log annotations) use it. */
+  readonly id: string
+  readonly grants: Capability.Grants
+  /**
+   * Link what the grants or the host cannot satisfy to deny stubs (every call audited and answered
+   * with `err`; a function without a `result`, and a WASI function, whose `err` is a typed code, trap the
+   * guest, the trap carrying the refusal's message)
+   * instead of failing with `LinkError`.
+   */
+  readonly denyUnlinked?: boolean | undefined
+}
 
 /** A host interface whose services were resolved when the Linker was built. */
 export interface BoundInterface {
@@ -20,25 +46,18 @@ export interface BoundInterface {
   readonly capability: Capability.Kind | undefined
   readonly linkable: (grants: Capability.Grants, iface: string) => boolean
   readonly resources: Readonly<Record<string, ResourceType>>
-  readonly bind: (target: Linker.Target) => Linker.HostFunctions
+  readonly bind: (target: Target) => HostFunctions
 }
 
-type GuestFunction = (...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, HostRefusal>
-type Run = (...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, HostRefusal | Linker.Refused>
+/** What the Linker puts in the imports: an `ImportFunction`, called with the guest's arguments. */
+type Linked = (...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, HostRefusal>
+type Run = (...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, HostRefusal | Refused>
 
 /** Verdicts kept per guarded function (by resource); past this many, the cache starts over. */
 const maxCachedVerdicts = 256
 
 /** Capability name audited for an interface no host implements. */
 const unimplemented = "Import"
-
-export const unversioned = (name: string): string => {
-  const at = name.lastIndexOf("@")
-  return at > 0 ? name.slice(0, at) : name
-}
-
-export const kebabCase = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
-const camelCase = (name: string): string => name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase())
 
 /** The name the component's world imports `iface` (unversioned) under: with its version, if it has one. */
 const importedName = (component: Component, iface: string): string =>
@@ -59,16 +78,13 @@ export const importedFunctions = (component: Component, iface: string): Readonly
   return Array.from(names)
 }
 
-export const deniedMessage = (componentId: string, capability: string, resource: string): string =>
-  `capability denied: ${componentId} holds no ${capability} grant for ${resource}`
-
 /** What one resource gets from a guarded function: fixed for the life of the link, as the grants are. */
 interface Verdict {
   readonly capability: Capability.Kind
   readonly entry: Audit.Entry
   /** The refusal for a denied resource; `undefined` when granted. */
   readonly failed: Effect.Effect<never, HostRefusal> | undefined
-  readonly onFailure: (cause: Cause.Cause<HostRefusal | Linker.Refused>) => Effect.Effect<never, HostRefusal>
+  readonly onFailure: (cause: Cause.Cause<HostRefusal | Refused>) => Effect.Effect<never, HostRefusal>
   readonly recover: (cause: Cause.Cause<unknown>) => Effect.Effect<never, HostRefusal> | undefined
 }
 
@@ -91,11 +107,11 @@ const guard = (
   grants: Capability.Grants,
   capability: string,
   detail: string,
-  spec: Linker.HostFunction
-): GuestFunction => {
+  spec: HostFunction
+): Linked => {
   const run = spec.run as unknown as Run
-  const toRequest = spec.request as ((...args: ReadonlyArray<unknown>) => Capability.Request) | undefined
-  const refused = (resource: string) => (refusal: Linker.Refused) =>
+  const toRequest = spec.request as ((...args: ReadonlyArray<unknown>) => Check.Request) | undefined
+  const refused = (resource: string) => (refusal: Refused) =>
     Effect.flatMap(
       audit.record({
         kind: "capability",
@@ -111,29 +127,29 @@ const guard = (
   const recoverFor = (resource: string) => {
     const onRefused = refused(resource)
     return (cause: Cause.Cause<unknown>): Effect.Effect<never, HostRefusal> | undefined => {
-      const error = Cause.findErrorOption(cause as Cause.Cause<HostRefusal | Linker.Refused>)
+      const error = Cause.findErrorOption(cause as Cause.Cause<HostRefusal | Refused>)
       return error._tag === "Some" && error.value._tag === "Refused" ? onRefused(error.value) : undefined
     }
   }
   // `catchCause` with a handler made once: `catch` / `catchTag` build a filter and a closure per call.
   const onFailureFor = (resource: string) => {
     const recover = recoverFor(resource)
-    return (cause: Cause.Cause<HostRefusal | Linker.Refused>): Effect.Effect<never, HostRefusal> =>
+    return (cause: Cause.Cause<HostRefusal | Refused>): Effect.Effect<never, HostRefusal> =>
       recover(cause) ?? Effect.failCause(cause as Cause.Cause<HostRefusal>)
   }
   if (toRequest === undefined) {
     const onFailure = onFailureFor(detail)
-    const ungated: GuestFunction = (...args) => Effect.catchCause(run(...args), onFailure)
+    const ungated: Linked = (...args) => Effect.catchCause(run(...args), onFailure)
     const recover = recoverFor(detail)
     return specializable(ungated, () => ({ call: (args) => run(...args), recover }))
   }
   const verdicts = new Map<string, Verdict>()
-  const verdictOf = (request: Capability.Request): Verdict => {
-    const resource = Capability.resourceOf(request)
+  const verdictOf = (request: Check.Request): Verdict => {
+    const resource = Check.resourceOf(request)
     let verdict = verdicts.get(resource)
     if (verdict === undefined || verdict.capability !== request._tag) {
       if (verdicts.size >= maxCachedVerdicts) verdicts.clear()
-      const decision = Capability.check(grants, request)
+      const decision = Check.check(grants, request)
       verdict = {
         capability: request._tag,
         // Frozen: the audit may keep its encoding for the next events of this verdict.
@@ -141,7 +157,7 @@ const guard = (
         // An error costs microseconds to construct (its stack trace): a guest repeating a denied
         // call gets the same refusal again.
         failed: decision === "denied"
-          ? Effect.fail(new HostRefusal({ payload: deniedMessage(componentId, request._tag, resource) }))
+          ? Effect.fail(new HostRefusal({ payload: Check.deniedMessage(componentId, request._tag, resource) }))
           : undefined,
         onFailure: onFailureFor(resource),
         recover: recoverFor(resource)
@@ -150,7 +166,7 @@ const guard = (
     }
     return verdict
   }
-  const guarded: GuestFunction = (...args) =>
+  const guarded: Linked = (...args) =>
     Effect.withFiber((fiber) => {
       const verdict = verdictOf(toRequest(...args))
       audit.recordUnsafe(verdict.entry, fiber)
@@ -174,9 +190,9 @@ const guard = (
 }
 
 const specializable = (
-  fn: GuestFunction,
+  fn: Linked,
   make: (context: Context.Context<never>) => Specialized
-): GuestFunction => Object.assign(fn, { [specialize]: make })
+): Linked => Object.assign(fn, { [specialize]: make })
 
 /**
  * A function nobody may call: every call is audited as denied and answered with `err(message)`. A WASI
@@ -189,11 +205,11 @@ const denyStub = (
   capability: string,
   iface: string,
   fn: string
-): GuestFunction => {
+): Linked => {
   const detail = `${iface}#${kebabCase(fn)}`
   const payload = capability === unimplemented
     ? `capability denied: ${iface} is not available to ${componentId}`
-    : deniedMessage(componentId, capability, iface)
+    : Check.deniedMessage(componentId, capability, iface)
   const typedErrors = iface.startsWith("wasi:")
   let failed: Effect.Effect<never, HostRefusal> | undefined
   return () =>
@@ -210,25 +226,25 @@ const denyStubs = (
   capability: string,
   required: string,
   iface: string,
-  into: Record<string, GuestFunction | ResourceType>
-): Record<string, GuestFunction | ResourceType> => {
+  into: Record<string, Linked | ResourceType>
+): Record<string, Linked | ResourceType> => {
   for (const fn of importedFunctions(component, required)) {
     if (into[fn] === undefined) into[fn] = denyStub(audit, componentId, capability, iface, fn)
   }
   return into
 }
 
-/** The host imports for one component. */
-export const link = (
+/** The host imports for one component: a span of its own, as linking is a cold path. */
+export const link: (
   hosts: ReadonlyMap<string, BoundInterface>,
   audit: AuditService,
   component: Component,
-  options: Linker.LinkOptions
-): Effect.Effect<HostImports, LinkError> =>
-  Effect.gen(function*() {
+  options: LinkOptions
+) => Effect.Effect<HostImports, LinkError> = Effect.fn("Linker.link")(
+  function*(hosts: ReadonlyMap<string, BoundInterface>, audit: AuditService, component: Component, options: LinkOptions) {
     const { grants, id } = options
     const denyUnlinked = options.denyUnlinked === true
-    const imports: Record<string, Record<string, GuestFunction | ResourceType>> = {}
+    const imports: Record<string, Record<string, Linked | ResourceType>> = {}
     for (const required of component.loaded.imports) {
       const iface = importedName(component, required)
       const host = hosts.get(required)
@@ -272,7 +288,7 @@ export const link = (
         imports[required] = denyStubs(audit, component, id, capability, required, iface, {})
         continue
       }
-      const functions: Record<string, GuestFunction | ResourceType> = { ...host.resources }
+      const functions: Record<string, Linked | ResourceType> = { ...host.resources }
       for (const [fn, spec] of Object.entries(host.bind({ componentId: id, grants, interface: iface }))) {
         functions[fn] = guard(audit, id, grants, capability, `${iface}#${kebabCase(fn)}`, spec)
       }
@@ -283,4 +299,5 @@ export const link = (
     // Not enumerable: the imports object stays a map of interfaces.
     Object.defineProperty(imports, linkedAs, { value: id })
     return imports
-  })
+  }
+)

@@ -341,7 +341,7 @@ const statOf = (stat: Stat) => ({
 const stateStat = (state: DescriptorState): Effect.Effect<Stat, HostRefusal> =>
   state.fd === undefined ? attempt(() => state.session.backend.stat(state.path)) : attempt(() => state.session.backend.fstat(state.fd!))
 
-const hashOf = (stat: Stat) => ({ lower: stat.inode, upper: stat.device })
+const metadataHashOf = (stat: Stat) => ({ lower: stat.inode, upper: stat.device })
 
 /** `wasi:filesystem/types.directory-entry-stream`. */
 export const directoryEntryStream: HostResource<EntriesState> = resource<EntriesState>("directory-entry-stream", {
@@ -390,14 +390,13 @@ export const descriptor: HostResource<DescriptorState> = resource<DescriptorStat
   setSize: (state: DescriptorState, size: unknown) =>
     Effect.flatMap(fileFd(state, true), (fd) => attempt(() => state.session.backend.truncate(fd, toNumber(size)))),
   // Changing a time is a write: checked against the descriptor's own real path, now.
-  setTimes: (state: DescriptorState, access: unknown, modification: unknown) =>
-    Effect.gen(function*() {
-      if (state.closed) return yield* refuse("bad-descriptor")
-      const [atime, mtime] = yield* timestamps(access, modification)
-      const real = yield* guarded(state.session.authorize(state.path, ".", ["write"], true, "set-times"))
-      const backend = state.session.backend
-      yield* attempt(() => state.fd === undefined ? backend.setTimes(real, atime, mtime) : backend.fsetTimes(state.fd, atime, mtime))
-    }),
+  setTimes: Effect.fnUntraced(function*(state: DescriptorState, access: unknown, modification: unknown) {
+    if (state.closed) return yield* refuse("bad-descriptor")
+    const [atime, mtime] = yield* timestamps(access, modification)
+    const real = yield* guarded(state.session.authorize(state.path, ".", ["write"], true, "set-times"))
+    const backend = state.session.backend
+    yield* attempt(() => state.fd === undefined ? backend.setTimes(real, atime, mtime) : backend.fsetTimes(state.fd, atime, mtime))
+  }),
   read: (state: DescriptorState, length: unknown, offset: unknown) =>
     Effect.flatMap(fileFd(state, false), (fd) =>
       attempt(() => {
@@ -408,13 +407,12 @@ export const descriptor: HostResource<DescriptorState> = resource<DescriptorStat
   write: (state: DescriptorState, buffer: Uint8Array, offset: unknown) =>
     Effect.flatMap(fileFd(state, true), (fd) =>
       attempt(() => BigInt(state.session.backend.write(fd, buffer, toNumber(offset))))),
-  readDirectory: (state: DescriptorState) =>
-    Effect.gen(function*() {
-      const dir = yield* dirOf(state)
-      yield* checkRead(state, "read-directory")
-      const entries = yield* attempt(() => state.session.backend.readdir(dir))
-      return yield* directoryEntryStream.make({ entries, next: 0 })
-    }),
+  readDirectory: Effect.fnUntraced(function*(state: DescriptorState) {
+    const dir = yield* dirOf(state)
+    yield* checkRead(state, "read-directory")
+    const entries = yield* attempt(() => state.session.backend.readdir(dir))
+    return yield* directoryEntryStream.make({ entries, next: 0 })
+  }),
   createDirectoryAt: (state: DescriptorState, path: string) =>
     pathOp(state, path, "create-directory-at", (backend, real) => attempt(() => backend.mkdir(real))),
   stat: (state: DescriptorState) =>
@@ -425,78 +423,73 @@ export const descriptor: HostResource<DescriptorState> = resource<DescriptorStat
         guarded(state.session.authorize(dir, path, ["read"], follows(pathFlags), "stat-at")),
         (real) => attempt(() => statOf(state.session.backend.stat(real)))
       )),
-  setTimesAt: (state: DescriptorState, pathFlags: unknown, path: string, access: unknown, modification: unknown) =>
-    Effect.gen(function*() {
-      const dir = yield* dirOf(state)
-      const [atime, mtime] = yield* timestamps(access, modification)
-      const real = yield* guarded(state.session.authorize(dir, path, ["write"], follows(pathFlags), "set-times-at"))
-      if (trailingSlash(path)) yield* notDirectory(state.session.backend, real)
-      yield* attempt(() => state.session.backend.setTimes(real, atime, mtime))
-    }),
+  setTimesAt: Effect.fnUntraced(function*(state: DescriptorState, pathFlags: unknown, path: string, access: unknown, modification: unknown) {
+    const dir = yield* dirOf(state)
+    const [atime, mtime] = yield* timestamps(access, modification)
+    const real = yield* guarded(state.session.authorize(dir, path, ["write"], follows(pathFlags), "set-times-at"))
+    if (trailingSlash(path)) yield* notDirectory(state.session.backend, real)
+    yield* attempt(() => state.session.backend.setTimes(real, atime, mtime))
+  }),
   // A hard link gives a second name to what it links: both names must be writable (a link from a
   // read-only file into a writable directory would make the file writable).
-  linkAt: (state: DescriptorState, oldFlags: unknown, oldPath: string, target: unknown, newPath: string) =>
-    Effect.gen(function*() {
-      const to = descriptor.state(target)
-      if (to === undefined) return yield* refuse("bad-descriptor")
-      const from = yield* guarded(state.session.authorize(yield* dirOf(state), oldPath, ["write"], follows(oldFlags), "link-at"))
-      const into = yield* guarded(state.session.authorize(yield* dirOf(to), newPath, ["write"], false, "link-at"))
-      const backend = state.session.backend
-      if (trailingSlash(newPath)) return yield* refuse(exists(backend, into) ? "exist" : "no-entry")
-      if (trailingSlash(oldPath)) yield* notDirectory(backend, from)
-      // Followed, a symlink that is still a symlink led nowhere: nothing to link.
-      if (follows(oldFlags) && Result.getOrUndefined(Result.try(() => backend.stat(from)))?.type === "symbolic-link") {
-        return yield* refuse("no-entry")
-      }
-      yield* attempt(() => backend.link(from, into))
-    }),
+  linkAt: Effect.fnUntraced(function*(state: DescriptorState, oldFlags: unknown, oldPath: string, target: unknown, newPath: string) {
+    const to = descriptor.state(target)
+    if (to === undefined) return yield* refuse("bad-descriptor")
+    const from = yield* guarded(state.session.authorize(yield* dirOf(state), oldPath, ["write"], follows(oldFlags), "link-at"))
+    const into = yield* guarded(state.session.authorize(yield* dirOf(to), newPath, ["write"], false, "link-at"))
+    const backend = state.session.backend
+    if (trailingSlash(newPath)) return yield* refuse(exists(backend, into) ? "exist" : "no-entry")
+    if (trailingSlash(oldPath)) yield* notDirectory(backend, from)
+    // Followed, a symlink that is still a symlink led nowhere: nothing to link.
+    if (follows(oldFlags) && Result.getOrUndefined(Result.try(() => backend.stat(from)))?.type === "symbolic-link") {
+      return yield* refuse("no-entry")
+    }
+    yield* attempt(() => backend.link(from, into))
+  }),
   openAt: (state: DescriptorState, pathFlags: unknown, path: string, openFlags: OpenFlags, flags: DescriptorFlags) =>
     openAt(state, pathFlags, path, openFlags, flags),
-  readlinkAt: (state: DescriptorState, path: string) =>
-    Effect.gen(function*() {
-      const real = yield* guarded(state.session.authorize(yield* dirOf(state), path, ["read"], false, "readlink-at"))
-      const contents = yield* attempt(() => state.session.backend.readlink(real))
-      // An absolute target names the host's tree, which the guest does not see.
-      if (contents.startsWith("/")) return yield* refuse("not-permitted")
-      return contents
-    }),
+  readlinkAt: Effect.fnUntraced(function*(state: DescriptorState, path: string) {
+    const real = yield* guarded(state.session.authorize(yield* dirOf(state), path, ["read"], false, "readlink-at"))
+    const contents = yield* attempt(() => state.session.backend.readlink(real))
+    // An absolute target names the host's tree, which the guest does not see.
+    if (contents.startsWith("/")) return yield* refuse("not-permitted")
+    return contents
+  }),
   removeDirectoryAt: (state: DescriptorState, path: string) =>
     pathOp(state, path, "remove-directory-at", (backend, real) => attempt(() => backend.rmdir(real))),
-  renameAt: (state: DescriptorState, oldPath: string, target: unknown, newPath: string) =>
-    Effect.gen(function*() {
-      const to = descriptor.state(target)
-      if (to === undefined) return yield* refuse("bad-descriptor")
-      const from = yield* guarded(state.session.authorize(yield* dirOf(state), oldPath, ["write"], false, "rename-at"))
-      const into = yield* guarded(state.session.authorize(yield* dirOf(to), newPath, ["write"], false, "rename-at"))
-      const backend = state.session.backend
-      // `a/` and `b/` name directories: a file (or what is not there) gets not-directory / no-entry.
-      if (trailingSlash(oldPath) || trailingSlash(newPath)) {
-        const source = Result.try(() => backend.stat(from))
-        if (Result.isFailure(source)) return yield* refuse("no-entry")
-        if (source.success.type !== "directory") return yield* refuse("not-directory")
-      }
-      yield* attempt(() => backend.rename(from, into))
-    }),
+  renameAt: Effect.fnUntraced(function*(state: DescriptorState, oldPath: string, target: unknown, newPath: string) {
+    const to = descriptor.state(target)
+    if (to === undefined) return yield* refuse("bad-descriptor")
+    const from = yield* guarded(state.session.authorize(yield* dirOf(state), oldPath, ["write"], false, "rename-at"))
+    const into = yield* guarded(state.session.authorize(yield* dirOf(to), newPath, ["write"], false, "rename-at"))
+    const backend = state.session.backend
+    // `a/` and `b/` name directories: a file (or what is not there) gets not-directory / no-entry.
+    if (trailingSlash(oldPath) || trailingSlash(newPath)) {
+      const source = Result.try(() => backend.stat(from))
+      if (Result.isFailure(source)) return yield* refuse("no-entry")
+      if (source.success.type !== "directory") return yield* refuse("not-directory")
+    }
+    yield* attempt(() => backend.rename(from, into))
+  }),
   // A symlink is made only when the link and what it points to (resolved from the link's directory,
   // followed through any symlinks on the way) are inside the directory and writable: both checked
   // and audited. The target is checked as the lexical check reads it and, when that differs, as the
   // OS will resolve it. A dangling target is allowed (what it names is checked again when used).
-  symlinkAt: (state: DescriptorState, oldPath: string, newPath: string) =>
-    Effect.gen(function*() {
-      const dir = yield* dirOf(state)
-      const backend = state.session.backend
-      const link = yield* guarded(state.session.authorize(dir, newPath, ["write"], false, "symlink-at"))
-      const parent = nodePath.posix.dirname(link)
-      const absolute = oldPath.startsWith("/")
-      const target = absolute ? oldPath : `${relativeTo(dir, parent)}/${oldPath}`
-      const lexical = yield* guarded(state.session.authorize(dir, target, ["write"], true, "symlink-at"))
-      const resolved = absolute ? lexical : resolveAsOs(backend, parent, oldPath)
-      if (resolved !== lexical) {
-        yield* guarded(state.session.authorize(dir, relativeTo(dir, resolved), ["write"], true, "symlink-at"))
-      }
-      if (trailingSlash(newPath)) return yield* refuse(exists(backend, link) ? "exist" : "no-entry")
-      yield* attempt(() => backend.symlink(oldPath, link))
-    }),
+  symlinkAt: Effect.fnUntraced(function*(state: DescriptorState, oldPath: string, newPath: string) {
+    const dir = yield* dirOf(state)
+    const backend = state.session.backend
+    const link = yield* guarded(state.session.authorize(dir, newPath, ["write"], false, "symlink-at"))
+    const parent = nodePath.posix.dirname(link)
+    const absolute = oldPath.startsWith("/")
+    const target = absolute ? oldPath : `${relativeTo(dir, parent)}/${oldPath}`
+    const lexical = yield* guarded(state.session.authorize(dir, target, ["write"], true, "symlink-at"))
+    const resolved = absolute ? lexical : resolveAsOs(backend, parent, oldPath)
+    if (resolved !== lexical) {
+      yield* guarded(state.session.authorize(dir, relativeTo(dir, resolved), ["write"], true, "symlink-at"))
+    }
+    if (trailingSlash(newPath)) return yield* refuse(exists(backend, link) ? "exist" : "no-entry")
+    yield* attempt(() => backend.symlink(oldPath, link))
+  }),
   unlinkFileAt: (state: DescriptorState, path: string) =>
     pathOp(state, path, "unlink-file-at", (backend, real) => {
       if (!trailingSlash(path)) return attempt(() => backend.unlink(real))
@@ -507,12 +500,12 @@ export const descriptor: HostResource<DescriptorState> = resource<DescriptorStat
     }),
   isSameObject: (state: DescriptorState, other: unknown) =>
     Effect.succeed(descriptor.state(other)?.path === state.path),
-  metadataHash: (state: DescriptorState) => Effect.flatMap(checkRead(state, "metadata-hash"), () => Effect.map(stateStat(state), hashOf)),
+  metadataHash: (state: DescriptorState) => Effect.flatMap(checkRead(state, "metadata-hash"), () => Effect.map(stateStat(state), metadataHashOf)),
   metadataHashAt: (state: DescriptorState, pathFlags: unknown, path: string) =>
     Effect.flatMap(dirOf(state), (dir) =>
       Effect.flatMap(
         guarded(state.session.authorize(dir, path, ["read"], follows(pathFlags), "metadata-hash-at")),
-        (real) => attempt(() => hashOf(state.session.backend.stat(real)))
+        (real) => attempt(() => metadataHashOf(state.session.backend.stat(real)))
       ))
 }, (state) => {
   unreleased.unregister(state)

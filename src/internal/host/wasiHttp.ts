@@ -4,7 +4,7 @@
  *
  * A request is built in guest-owned resources (`fields`, `outgoing-request`, `outgoing-body`), sent
  * by `handle`, which checks the name at once (a denial is `handle`'s own `err`) and then, in a fiber
- * of its own, resolves, checks the addresses and connects (`Sender`); the guest waits on the
+ * of its own, resolves, checks the addresses and connects (`Outbound`); the guest waits on the
  * `future-incoming-response`'s pollable (JSPI through `wasi:io/poll`) and reads the body from an
  * `input-stream` whose pollable is ready when bytes have arrived.
  *
@@ -430,7 +430,7 @@ export const httpErrorCode = (handle: unknown): Effect.Effect<ErrorCode | undefi
 // -----------------------------------------------------------------------------
 
 /** What `handle` needs from the host: the checks and limits of the component it is bound for. */
-export interface Sender {
+export interface Outbound {
   /** The name check (audited); an `ErrorCode` refuses. */
   readonly authorize: (url: URL) => Effect.Effect<void, ErrorCode>
   /** Resolves and checks every address (audited); the address to connect to. */
@@ -472,9 +472,9 @@ const background = new Scheduler.MixedScheduler()
  * `outgoing-handler.handle`: checks the request (its name, synchronously: a denial is `err`), then
  * resolves, checks addresses and connects in a fiber of its own; the future it answers is ready
  * when the response head came or the exchange failed. The whole exchange (until the response body
- * has come) is bounded by `sender.timeout`, timed by `Clock`.
+ * has come) is bounded by `outbound.timeout`, timed by `Clock`.
  */
-export const handle = (sender: Sender, requestHandle: unknown, options: unknown): Effect.Effect<object, HostRefusal> =>
+export const handle = (outbound: Outbound, requestHandle: unknown, options: unknown): Effect.Effect<object, HostRefusal> =>
   Effect.suspend(() => {
     const request = outgoingRequest.state(requestHandle)
     if (request === undefined || request.sent) return refuseWith({ tag: "internal-error", val: "not an unsent outgoing-request" })
@@ -487,11 +487,11 @@ export const handle = (sender: Sender, requestHandle: unknown, options: unknown)
     if (!(url instanceof URL)) return refuseWith(url)
     const body = request.body
     if (body.failed !== undefined) return refuseWith(body.failed)
-    if (body.size > sender.maxBodyBytes) {
-      return Effect.flatMap(sender.refuse(url, "BodyTooLarge (request)"), () => refuseWith({ tag: "HTTP-request-body-size", val: toBigInt(body.size) }))
+    if (body.size > outbound.maxBodyBytes) {
+      return Effect.flatMap(outbound.refuse(url, "BodyTooLarge (request)"), () => refuseWith({ tag: "HTTP-request-body-size", val: toBigInt(body.size) }))
     }
     request.sent = true
-    return Effect.flatMap(Effect.mapError(sender.authorize(url), (code) => new HostRefusal({ payload: code })), () => {
+    return Effect.flatMap(Effect.mapError(outbound.authorize(url), (code) => new HostRefusal({ payload: code })), () => {
       const listeners: Array<() => void> = []
       let setup: Fiber.Fiber<unknown> | undefined
       let timer: Fiber.Fiber<unknown> | undefined
@@ -526,7 +526,7 @@ export const handle = (sender: Sender, requestHandle: unknown, options: unknown)
         }
       }
       // After the request is sent, a body over the cap or dropped unfinished fails the exchange.
-      body.cap = sender.maxBodyBytes
+      body.cap = outbound.maxBodyBytes
       body.onFail = (code) => {
         if (code.tag === "HTTP-request-body-size") audited("BodyTooLarge (request)")
         setup?.interruptUnsafe()
@@ -534,18 +534,18 @@ export const handle = (sender: Sender, requestHandle: unknown, options: unknown)
         settle(code)
       }
       const send = Effect.gen(function*() {
-        const address = yield* sender.resolve(url)
+        const address = yield* outbound.resolve(url)
         // Settled meanwhile (the body failed, the future was dropped): connect nowhere.
         if (exchange.outcome !== undefined) return
         const started = yield* Effect.mapError(
-          sender.start({
+          outbound.start({
             method,
             url,
             address,
             headers: request.headers.entries.map(([n, v]) => [n, new TextDecoder().decode(v)] as const),
             // A body never taken is no body: the request ends with its head.
             body: request.bodyTaken ? "stream" : undefined,
-            maxBodyBytes: sender.maxBodyBytes,
+            maxBodyBytes: outbound.maxBodyBytes,
             onEnd: (failure) => {
               if (failure === undefined) return stopTimer()
               if (failure.code === "HTTP-response-body-size") {
@@ -569,13 +569,13 @@ export const handle = (sender: Sender, requestHandle: unknown, options: unknown)
         // Host calls run on a synchronous scheduler that is done with when the call returns: the
         // exchange's fibers get a scheduler of their own (in the instance's context: its Clock).
         const runFork = Effect.runForkWith(Context.add(yield* Effect.context<never>(), Scheduler.Scheduler, background))
-        audited = (reason) => void runFork(sender.refuse(url, reason))
+        audited = (reason) => void runFork(outbound.refuse(url, reason))
         setup = runFork(Effect.catch(send, (code) => Effect.sync(() => settle(code))))
-        timer = runFork(Effect.flatMap(Effect.sleep(sender.timeout), () =>
-          Effect.flatMap(sender.refuse(url, "Timeout"), () =>
+        timer = runFork(Effect.flatMap(Effect.sleep(outbound.timeout), () =>
+          Effect.flatMap(outbound.refuse(url, "Timeout"), () =>
             Effect.sync(() => {
               setup?.interruptUnsafe()
-              wire?.abort({ code: "HTTP-response-timeout", message: `no complete response within ${Duration.format(sender.timeout)}` })
+              wire?.abort({ code: "HTTP-response-timeout", message: `no complete response within ${Duration.format(outbound.timeout)}` })
               settle({ tag: "HTTP-response-timeout" })
             }))))
         return yield* futureIncomingResponse.make(exchange)

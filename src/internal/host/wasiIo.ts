@@ -15,8 +15,8 @@
  */
 import { Effect } from "effect"
 import { HostRefusal } from "../componentError.ts"
-import * as Linker from "../../Linker.ts"
 import { HostFailure, type HostResource, resource } from "./hostBridge.ts"
+import { type HostInterface, hostInterface } from "./hostInterface.ts"
 
 /** Why a stream operation failed: a message for `to-debug-string`, and a filesystem error-code if any. */
 export interface StreamFailure {
@@ -167,14 +167,14 @@ export const errorCode = (handle: unknown): string | undefined => ioError.state(
 // -----------------------------------------------------------------------------
 
 /** `wasi:io/streams`: its resources only; handles come from the interfaces that open streams. */
-export const streamsInterface: Linker.HostInterface = Linker.hostInterface({
+export const streamsInterface: HostInterface = hostInterface({
   name: "wasi:io/streams",
   resources: { InputStream: inputStream, OutputStream: outputStream },
   make: Effect.succeed(() => ({}))
 })
 
 /** `wasi:io/error`. */
-export const errorInterface: Linker.HostInterface = Linker.hostInterface({
+export const errorInterface: HostInterface = hostInterface({
   name: "wasi:io/error",
   resources: { Error: ioError },
   make: Effect.succeed(() => ({}))
@@ -217,7 +217,7 @@ export const poll = (pollables: ReadonlyArray<unknown>): Effect.Effect<Array<num
 }
 
 /** `wasi:io/poll`: the `Pollable` class every interface's pollables are checked against, and `poll`. */
-export const pollInterface: Linker.HostInterface = Linker.hostInterface({
+export const pollInterface: HostInterface = hostInterface({
   name: "wasi:io/poll",
   resources: { Pollable: pollable },
   make: Effect.succeed(() => ({ poll: { run: poll } }))

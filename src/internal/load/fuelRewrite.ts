@@ -6,7 +6,7 @@
  * - an import `airssys:fuel.refill (i64) -> i64`, a mutable i64 global exported as `airssys_fuel`, and a
  *   function `airssys_fuel_exhausted` that asks the host for more fuel (`global = refill(global)`) and traps
  *   (`unreachable`) when the answer is still negative: the same interface as binaryen's rewrite in
- *   `wasmRewrite.ts`, so `fuelMeter` runs either;
+ *   `fuelInstrument.ts`, so `fuelMeter` runs either;
  * - a charge of one unit at every function entry and every loop head: `if ((f -= 1) < 0) exhausted()`.
  *
  * The fuel left lives in a new i64 local of each function (V8 keeps it in a register): loaded from the

@@ -33,8 +33,4 @@ export const parseWorld = (wit: string): WorldItems => {
   return { imports, exports }
 }
 
-/** `airssys:component/logging@0.1.0` → `airssys:component/logging`: jco keys imports without versions. */
-export const unversioned = (name: string): string => {
-  const at = name.lastIndexOf("@")
-  return at > 0 ? name.slice(0, at) : name
-}
+// Defined in `internal/witName.ts` with the other name helpers; re-exported for the loader's modules.

@@ -12,7 +12,7 @@
  */
 const fuelExport = "airssys_fuel"
 
-/** The import module an instrumented core module expects (see `wasmRewrite.fuelImport`). */
+/** The import module an instrumented core module expects (see `fuelInstrument.fuelImport`). */
 export const fuelImportModule = "airssys:fuel"
 
 /**

@@ -1,6 +1,6 @@
 /**
  * Instances prepared ahead, per component: jco's `instantiate`, V8's instance creation and finding the
- * exports to call (`Instance.bind`) happen before a spawn or a restart asks, so taking one costs
+ * exports to call (`instance.ts`'s `bind`) happen before a spawn or a restart asks, so taking one costs
  * microseconds. Prepared instances are not linked yet: their imports are trampolines bound when they are
  * taken (see `Binding`). Their start code runs when they are prepared, metered like any instantiation
  * (`Options.fuelHost`); a start code that fails breaks the pool, and `instantiate` reports the failure.
@@ -13,11 +13,11 @@
  * @internal
  */
 import { Duration } from "effect"
-import { bind, type Bound } from "../../Instance.ts"
 import type { Resolved } from "../../ResourceLimits.ts"
 import { performance } from "node:perf_hooks"
 import { makeBinding, type Binding } from "../host/hostBridge.ts"
 import type { FuelHost } from "./fuelMeter.ts"
+import { bind, type Bound } from "./instance.ts"
 import * as Jco from "../jco.ts"
 
 export interface Prepared {

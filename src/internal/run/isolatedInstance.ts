@@ -9,12 +9,11 @@
  */
 import { Deferred, Duration, Effect, type Scope } from "effect"
 import { Worker } from "node:worker_threads"
-import type { Component } from "../../Component.ts"
 import { type CallError, GuestError, GuestExit, InstancePoisoned, LimitExceeded, Trap, WasmMemoryExhausted } from "../componentError.ts"
-import type { Instance, Message } from "../../Instance.ts"
-import { TypeId } from "../../Instance.ts"
 import { type HostImports, makeBinding } from "../host/hostBridge.ts"
+import type { Component } from "../load/component.ts"
 import type * as Abi from "./canonicalAbi.ts"
+import { type InstanceInternal, type Message, TypeId } from "./instance.ts"
 import type { Call, Init, Reply } from "./instanceWorker.ts"
 
 // The worker's module sits beside this one: `.ts` in the repository, `.js` in the built package.
@@ -30,9 +29,9 @@ interface Pending {
 export const makeIsolated = <R>(
   component: Component,
   imports: HostImports<R>,
-  /** Told of the instance's first trap or limit kill (as `Instance.make`'s `onPoisoned`: the audit). */
+  /** Told of the instance's first trap or limit kill (as `instance.ts`'s `make`'s `onPoisoned`: the audit). */
   onPoisoned?: (error: Trap | LimitExceeded) => void
-): Effect.Effect<Instance, Trap | LimitExceeded | WasmMemoryExhausted, Scope.Scope | R> =>
+): Effect.Effect<InstanceInternal, Trap | LimitExceeded | WasmMemoryExhausted, Scope.Scope | R> =>
   Effect.gen(function*() {
     const context = yield* Effect.context<R>()
     // Only `logging.log` crosses back from the worker, as a message; it runs here like any host call.
@@ -196,7 +195,7 @@ export const makeIsolated = <R>(
       } satisfies Abi.MessageFields)
     const hasLifecycle = component.world.exports.some((item) => item.name.startsWith("airssys:component/lifecycle"))
 
-    const instance: Instance = {
+    const instance: InstanceInternal = {
       [TypeId]: TypeId,
       component,
       isolated: true,

@@ -1,28 +1,20 @@
 /**
- * Rewrites of core WebAssembly modules that enforce resource limits, applied to a component's core modules
- * before they are compiled.
- *
- * - `capMemory`: a byte-exact rewrite of the memory section only. Every memory the module defines gets a
- *   maximum of at most `floor(maxBytes / 65536)` pages; V8 then makes `memory.grow` past it return -1.
- *   Every other byte is copied as is: no code is decoded or re-encoded, so it costs a copy of the module
- *   (milliseconds for 12 MB) and cannot change what the guest computes. Imported memories are left alone:
- *   the module that defines a memory is the one to cap.
- * - `instrumentFuel`: fuel metering with binaryen. Every function entry and every loop iteration costs
- *   one unit. The fuel left is kept in an i64 local of each function (V8 keeps it in a register): loaded
- *   from a mutable i64 global exported as `airssys_fuel` at entry and after each call, written back
- *   before each call, return and fall-through end. A charge is `if ((f -= 1) < 0) ...`: a subtract and
- *   a never-taken branch. When the fuel drops below zero the guest calls `airssys_fuel_exhausted`, which
- *   asks the host through the import `airssys:fuel.refill(current) -> next` for more: the host may
- *   answer with a new value for the global (metering in slices, with a clock check between them: the
- *   in-process timeout) or refuse, and then the guest traps (`unreachable`) in that function. The global
- *   starts at 0, so code that runs at instantiation (start functions) asks the host at once, and gets
- *   the instantiate budget. After a trap the host tells out-of-fuel from any
- *   other trap by the fuel being negative (see `fuelMeter`). Functions whose bodies the rewrite cannot
- *   walk (exception handling: an exception would skip the write-back; expression kinds binaryen.js has no
- *   accessors for) keep the old scheme: binaryen's `log-execution` hooks, inlined as a charge on the
- *   global at entry, loop heads and exits. Instrumenting a 12 MB module takes seconds and hundreds of
- *   MB inside binaryen, so `cachedInstrument` runs large modules in a short-lived worker thread, and
- *   caches the result by hash (memory, and optionally a directory).
+ * Fuel metering of a core module: the one-pass rewrite (`fuelRewrite.ts`) when it handles the module,
+ * binaryen when it declines. Every function entry and every loop iteration costs one unit. The fuel
+ * left is kept in an i64 local of each function (V8 keeps it in a register): loaded from a mutable i64
+ * global exported as `airssys_fuel` at entry and after each call, written back before each call, return
+ * and fall-through end. A charge is `if ((f -= 1) < 0) ...`: a subtract and a never-taken branch. When
+ * the fuel drops below zero the guest calls `airssys_fuel_exhausted`, which asks the host through the
+ * import `airssys:fuel.refill(current) -> next` for more: the host may answer with a new value for the
+ * global (metering in slices, with a clock check between them: the in-process timeout) or refuse, and
+ * then the guest traps (`unreachable`) in that function. The global starts at 0, so code that runs at
+ * instantiation (start functions) asks the host at once, and gets the instantiate budget. After a trap
+ * the host tells out-of-fuel from any other trap by the fuel being negative (see `fuelMeter`). Functions
+ * whose bodies the rewrite cannot walk (exception handling: an exception would skip the write-back;
+ * expression kinds binaryen.js has no accessors for) keep the old scheme: binaryen's `log-execution`
+ * hooks, inlined as a charge on the global at entry, loop heads and exits. Instrumenting a 12 MB module
+ * with binaryen takes seconds and hundreds of MB, so `instrumentCache` runs large modules in a short-lived
+ * worker thread (`wasmFuelWorker.ts`), and caches the result by hash.
  *
  * Cost of fuel (`bench/fuel.ts`, ratios to the uninstrumented module in the same run): about +10% on the
  * tightest loops (one add per iteration, where the charge's subtract and branch are a third of the
@@ -35,248 +27,11 @@
  *
  * @internal
  */
-import { createHash } from "node:crypto"
-import * as fs from "node:fs/promises"
 import { createRequire } from "node:module"
-import * as path from "node:path"
-import { Worker } from "node:worker_threads"
-import { Data, Result } from "effect"
+import { Result } from "effect"
+import { exportNames, failure, readSections, type WasmRewriteError } from "./coreSections.ts"
 import { fastFuelVersion, meterFuel } from "./fuelRewrite.ts"
-import { type Cursor, encodeUnsigned, readUnsigned } from "./leb128.ts"
 
-// The worker's module sits beside this one: `.ts` in the repository, `.js` in the built package.
-const moduleExtension = import.meta.url.slice(import.meta.url.lastIndexOf("."))
-
-// -----------------------------------------------------------------------------
-// Errors
-// -----------------------------------------------------------------------------
-
-/**
- * Why a module could not be rewritten.
- *
- * - `NotCoreModule`: not a core module (a component, or not WebAssembly at all).
- * - `Malformed`: the sections do not parse, or the module does not validate.
- * - `Unsupported`: valid, but uses something the rewrite does not handle (custom page sizes).
- * - `InvalidCap`: the cap is not a non-negative finite number of bytes.
- * - `InitialExceedsCap`: a memory's initial size is already above the cap.
- * - `AlreadyInstrumented` / `NameClash`: the module already uses the names the fuel rewrite adds.
- * - `InstrumentFailed`: binaryen (or the worker running it) failed.
- */
-export type RewriteFailure =
-  | "NotCoreModule"
-  | "Malformed"
-  | "Unsupported"
-  | "InvalidCap"
-  | "InitialExceedsCap"
-  | "AlreadyInstrumented"
-  | "NameClash"
-  | "InstrumentFailed"
-
-export class WasmRewriteError extends Data.TaggedError("WasmRewriteError")<{
-  readonly reason: RewriteFailure
-  readonly message: string
-  /** For `InitialExceedsCap`: which defined memory (0 = the first in the memory section). */
-  readonly memory?: number
-  /** For `InitialExceedsCap`: the memory's initial size, in 64 KiB pages. */
-  readonly initialPages?: number
-  /** For `InitialExceedsCap`: the cap, in 64 KiB pages. */
-  readonly capPages?: number
-}> {}
-
-const failure = (reason: RewriteFailure, message: string) => new WasmRewriteError({ reason, message })
-
-// -----------------------------------------------------------------------------
-// Binary reading
-// -----------------------------------------------------------------------------
-
-export const pageSize = 65536
-
-const magic = [0x00, 0x61, 0x73, 0x6d]
-const memorySectionId = 5
-const exportSectionId = 7
-
-interface Section {
-  readonly id: number
-  /** Offset of the section's id byte. */
-  readonly start: number
-  /** Offset of the section's contents (after the size). */
-  readonly contents: number
-  /** Offset one past the section's last byte. */
-  readonly end: number
-}
-
-
-const checkCoreHeader = (bytes: Uint8Array): WasmRewriteError | undefined => {
-  if (bytes.length < 8 || magic.some((b, i) => bytes[i] !== b)) {
-    return failure("NotCoreModule", "not WebAssembly: the bytes do not start with \\0asm")
-  }
-  if (bytes[4] !== 1 || bytes[5] !== 0 || bytes[6] !== 0 || bytes[7] !== 0) {
-    return failure("NotCoreModule", "not a core module (version 1): a component must be split into its core modules first")
-  }
-  return undefined
-}
-
-const readSections = (bytes: Uint8Array): Result.Result<ReadonlyArray<Section>, WasmRewriteError> => {
-  const invalid = checkCoreHeader(bytes)
-  if (invalid !== undefined) return Result.fail(invalid)
-  const sections: Array<Section> = []
-  const cursor: Cursor = { pos: 8 }
-  while (cursor.pos < bytes.length) {
-    const start = cursor.pos
-    const id = bytes[cursor.pos++]!
-    const size = readUnsigned(bytes, cursor, 32)
-    if (size === undefined || cursor.pos + size > bytes.length) {
-      return Result.fail(failure("Malformed", `section ${id} at offset ${start} runs past the end of the module`))
-    }
-    sections.push({ id, start, contents: cursor.pos, end: cursor.pos + size })
-    cursor.pos += size
-  }
-  return Result.succeed(sections)
-}
-
-// -----------------------------------------------------------------------------
-// Memory cap
-// -----------------------------------------------------------------------------
-
-/**
- * A memory defined by the module, as its memory section declares it. Sizes are in 64 KiB pages.
- */
-export interface DefinedMemory {
-  /** Position in the memory section (imported memories are not counted). */
-  readonly index: number
-  readonly initialPages: number
-  readonly maximumPages: number | undefined
-  readonly shared: boolean
-  readonly memory64: boolean
-}
-
-// limits flags: bit 0 = has maximum, bit 1 = shared (threads), bit 2 = 64-bit index (memory64),
-// bit 3 = custom page size (custom-page-sizes proposal).
-const hasMaximumFlag = 0x01
-const sharedFlag = 0x02
-const memory64Flag = 0x04
-const customPageSizeFlag = 0x08
-
-interface ParsedMemory extends DefinedMemory {
-  readonly flags: number
-  /** The initial size exactly as encoded, so that a rewrite copies it byte for byte. */
-  readonly initialBytes: Uint8Array
-}
-
-const parseMemorySection = (bytes: Uint8Array, section: Section): Result.Result<Array<ParsedMemory>, WasmRewriteError> => {
-  const malformed = (what: string) => Result.fail(failure("Malformed", `memory section: ${what}`))
-  const cursor: Cursor = { pos: section.contents }
-  const count = readUnsigned(bytes, cursor, 32)
-  if (count === undefined) return malformed("bad memory count")
-  const memories: Array<ParsedMemory> = []
-  for (let index = 0; index < count; index++) {
-    if (cursor.pos >= section.end) return malformed(`memory ${index} is cut off`)
-    const flags = bytes[cursor.pos++]!
-    if ((flags & ~0x0f) !== 0) return malformed(`memory ${index} has unknown limits flags 0x${flags.toString(16)}`)
-    if ((flags & customPageSizeFlag) !== 0) {
-      return Result.fail(failure("Unsupported", `memory ${index} uses a custom page size (custom-page-sizes proposal)`))
-    }
-    const shared = (flags & sharedFlag) !== 0
-    const memory64 = (flags & memory64Flag) !== 0
-    const bits = memory64 ? 64 : 32
-    const initialStart = cursor.pos
-    const initialPages = readUnsigned(bytes, cursor, bits)
-    if (initialPages === undefined) return malformed(`memory ${index} has a bad initial size`)
-    const initialBytes = bytes.subarray(initialStart, cursor.pos)
-    let maximumPages: number | undefined
-    if ((flags & hasMaximumFlag) !== 0) {
-      maximumPages = readUnsigned(bytes, cursor, bits)
-      if (maximumPages === undefined) return malformed(`memory ${index} has a bad maximum size`)
-    } else if (shared) {
-      return malformed(`memory ${index} is shared without a maximum`)
-    }
-    if (cursor.pos > section.end) return malformed(`memory ${index} runs past the section`)
-    memories.push({ index, flags, initialPages, initialBytes, maximumPages, shared, memory64 })
-  }
-  if (cursor.pos !== section.end) return malformed("trailing bytes after the last memory")
-  return Result.succeed(memories)
-}
-
-const findMemorySection = (sections: ReadonlyArray<Section>): Result.Result<Section | undefined, WasmRewriteError> => {
-  const found = sections.filter((section) => section.id === memorySectionId)
-  return found.length > 1
-    ? Result.fail(failure("Malformed", "more than one memory section"))
-    : Result.succeed(found[0])
-}
-
-const toPublic = ({ index, initialPages, maximumPages, shared, memory64 }: ParsedMemory): DefinedMemory => ({
-  index,
-  initialPages,
-  maximumPages,
-  shared,
-  memory64
-})
-
-/**
- * The memories a core module defines (its memory section), without changing anything.
- */
-export const definedMemories = (bytes: Uint8Array): Result.Result<ReadonlyArray<DefinedMemory>, WasmRewriteError> =>
-  Result.flatMap(readSections(bytes), (sections) =>
-    Result.flatMap(findMemorySection(sections), (section) =>
-      section === undefined
-        ? Result.succeed([])
-        : Result.map(parseMemorySection(bytes, section), (memories) => memories.map(toPublic))))
-
-// The largest maximum a memory may declare: 4 GiB for 32-bit memories, 2^48 pages for memory64.
-const maxPages32 = 65536
-const maxPages64 = 2 ** 48
-
-/**
- * Caps every memory the module defines at `floor(maxBytes / 65536)` pages: a memory without a maximum
- * gets the cap as its maximum, one with a higher maximum is lowered to it, one with a lower maximum
- * keeps its own. Shared and 64-bit memories are handled (their flags are kept); custom page sizes are
- * rejected. Fails with `InitialExceedsCap` when a memory's initial size is already above the cap: it
- * could never be instantiated within the limit.
- *
- * Only the memory section is rebuilt; everything before and after it is copied unchanged. A module that
- * defines no memory is returned as is (its memory, if any, is imported and capped where it is defined).
- */
-export const capMemory = (bytes: Uint8Array, maxBytes: number): Result.Result<Uint8Array, WasmRewriteError> => {
-  if (!Number.isFinite(maxBytes) || maxBytes < 0) {
-    return Result.fail(failure("InvalidCap", `memory cap must be a non-negative number of bytes, got ${maxBytes}`))
-  }
-  const capPages = Math.floor(maxBytes / pageSize)
-  return Result.flatMap(readSections(bytes), (sections) =>
-    Result.flatMap(findMemorySection(sections), (section) => {
-      if (section === undefined) return Result.succeed(bytes)
-      return Result.flatMap(parseMemorySection(bytes, section), (memories) => {
-        const contents: Array<number> = encodeUnsigned(memories.length)
-        for (const memory of memories) {
-          const cap = Math.min(capPages, memory.memory64 ? maxPages64 : maxPages32)
-          if (memory.initialPages > cap) {
-            return Result.fail(
-              new WasmRewriteError({
-                reason: "InitialExceedsCap",
-                message: `memory ${memory.index} starts at ${memory.initialPages} pages (${
-                  memory.initialPages * pageSize
-                } bytes), above the cap of ${cap} pages (${cap * pageSize} bytes)`,
-                memory: memory.index,
-                initialPages: memory.initialPages,
-                capPages: cap
-              })
-            )
-          }
-          const maximum = memory.maximumPages === undefined ? cap : Math.min(memory.maximumPages, cap)
-          contents.push(memory.flags | hasMaximumFlag, ...memory.initialBytes, ...encodeUnsigned(maximum))
-        }
-        const header = [memorySectionId, ...encodeUnsigned(contents.length)]
-        const out = new Uint8Array(bytes.length - (section.end - section.start) + header.length + contents.length)
-        out.set(bytes.subarray(0, section.start), 0)
-        out.set(header, section.start)
-        out.set(contents, section.start + header.length)
-        out.set(bytes.subarray(section.end), section.start + header.length + contents.length)
-        return Result.succeed(out)
-      })
-    }))
-}
-
-// -----------------------------------------------------------------------------
-// Fuel
 // -----------------------------------------------------------------------------
 
 /** The exported mutable i64 global holding the fuel left. */
@@ -315,26 +70,6 @@ export const fuelVersion = `airssys-fuel/4 ${fastFuelVersion} binaryen/${binarye
 // binaryen.js is a 13 MB module whose import costs ~100 ms: only pay it when something is instrumented.
 let binaryenModule: Promise<Binaryen> | undefined
 const loadBinaryen = (): Promise<Binaryen> => (binaryenModule ??= import("binaryen").then((m) => m.default))
-
-/** The names of the module's exports, read from its export section. */
-const exportNames = (bytes: Uint8Array, sections: ReadonlyArray<Section>): Array<string> | undefined => {
-  const section = sections.find((s) => s.id === exportSectionId)
-  if (section === undefined) return []
-  const cursor: Cursor = { pos: section.contents }
-  const count = readUnsigned(bytes, cursor, 32)
-  if (count === undefined) return undefined
-  const names: Array<string> = []
-  const utf8 = new TextDecoder()
-  for (let i = 0; i < count; i++) {
-    const length = readUnsigned(bytes, cursor, 32)
-    if (length === undefined || cursor.pos + length > section.end) return undefined
-    names.push(utf8.decode(bytes.subarray(cursor.pos, cursor.pos + length)))
-    cursor.pos += length + 1 // name, kind byte
-    if (readUnsigned(bytes, cursor, 32) === undefined) return undefined // index
-  }
-  return names
-}
-
 /**
  * Everything that must hold before binaryen sees the bytes: binaryen aborts on input it cannot read,
  * and an abort leaves its runtime unusable for the rest of the thread.
@@ -814,7 +549,7 @@ export const instrumentFuelWith = (binaryen: Binaryen, bytes: Uint8Array): Uint8
  * Instruments a core module for fuel with binaryen, in this thread. Rejects with `WasmRewriteError`.
  *
  * Meant for small modules and tests: binaryen keeps the memory it grew to (hundreds of MB after a 12 MB
- * module) for the life of the thread, and blocks it while it works. `cachedInstrument` uses a worker.
+ * module) for the life of the thread, and blocks it while it works. `cachedInstrument` (`instrumentCache.ts`) uses a worker for large ones.
  * Repeated runs in one thread may differ in dead constants (binaryen's log-execution pass numbers its
  * hooks with a process-wide counter); a fresh worker always gives the same bytes for the same input.
  */
@@ -849,117 +584,3 @@ export const instrumentFuel = (bytes: Uint8Array): Promise<Uint8Array> => {
   }
   return fast !== undefined ? Promise.resolve(fast) : instrumentFuelBinaryen(bytes)
 }
-
-/** What the worker posts back. */
-export type WorkerReply =
-  | { readonly ok: true; readonly bytes: Uint8Array }
-  | { readonly ok: false; readonly reason: RewriteFailure; readonly message: string }
-
-/**
- * Instruments a core module for fuel in a fresh worker thread, which exits afterwards: the event loop
- * stays free, binaryen's memory goes back to the OS, and a binaryen crash fails only this call.
- * binaryen's warnings (printed to stderr) are kept out of the host's output.
- */
-export const instrumentFuelInWorker = (bytes: Uint8Array): Promise<Uint8Array> =>
-  new Promise((resolve, reject) => {
-    const worker = new Worker(new URL(`./wasmFuelWorker${moduleExtension}`, import.meta.url), {
-      workerData: { bytes },
-      stdout: true,
-      stderr: true
-    })
-    let stderr = ""
-    worker.stderr.on("data", (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString()).slice(-4000)
-    })
-    worker.stdout.resume()
-    let settled = false
-    const settle = (reply: WorkerReply): void => {
-      if (settled) return
-      settled = true
-      if (reply.ok) resolve(reply.bytes)
-      else reject(new WasmRewriteError({ reason: reply.reason, message: reply.message }))
-    }
-    const crashed = (what: string): WorkerReply => ({
-      ok: false,
-      reason: "InstrumentFailed",
-      message: `fuel instrumentation ${what}${stderr.trim() === "" ? "" : `: ${stderr.trim().split("\n").slice(-3).join(" | ")}`}`
-    })
-    worker.once("message", (reply: WorkerReply) => settle(reply))
-    worker.once("error", (error) => settle(crashed(`crashed (${error.message})`)))
-    worker.once("exit", (code) => settle(crashed(`worker exited with code ${code}`)))
-  })
-
-export const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex")
-
-/** The cache key of a module's instrumented form: sha-256 over the scheme's version and the input. */
-export const fuelCacheKey = (bytes: Uint8Array): string =>
-  createHash("sha256").update(fuelVersion).update("\0").update(bytes).digest("hex")
-
-/** Counts real instrumentations done by `cachedInstrument`, so tests can show that a cache hit does none. */
-export let instrumentCount = 0
-
-const instrumented = new Map<string, Promise<Uint8Array>>()
-
-const workerThreshold = 1024 * 1024
-
-/** Forgets the in-memory cache (the directory cache stays). */
-export const forgetInstrumented = (): void => instrumented.clear()
-
-const readCached = (file: string): Promise<Uint8Array | undefined> =>
-  fs.readFile(file).then(
-    (buffer) => {
-      const bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
-      // A damaged entry is a miss: instrument again and rewrite it.
-      return WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>) ? bytes : undefined
-    },
-    () => undefined
-  )
-
-const writeCached = async (file: string, bytes: Uint8Array): Promise<void> => {
-  await fs.mkdir(path.dirname(file), { recursive: true })
-  const staging = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
-  await fs.writeFile(staging, bytes)
-  await fs.rename(staging, file).catch(() => fs.rm(staging, { force: true }))
-}
-
-/**
- * `instrumentFuel`, once per input: keyed by `fuelCacheKey` in memory (concurrent callers share one
- * instrumentation) and, when `cacheDirectory` is given, in `fuel-KEY.wasm` files there, so another
- * process skips the work too. The returned bytes are shared between callers: do not modify them.
- *
- * Modules of 1 MiB or more are instrumented in a worker (seconds of work, hundreds of MB), smaller ones
- * in this thread (~2 ms once binaryen is loaded, against ~600 ms to start a worker and load binaryen
- * there); `inWorker` overrides that.
- */
-export const cachedInstrument = (
-  bytes: Uint8Array,
-  cacheDirectory?: string,
-  options?: { readonly inWorker?: boolean }
-): Promise<Uint8Array> => {
-  const key = fuelCacheKey(bytes)
-  let pending = instrumented.get(key)
-  if (pending === undefined) {
-    const file = cacheDirectory === undefined ? undefined : path.join(cacheDirectory, `fuel-${key}.wasm`)
-    pending = (async () => {
-      const cached = file === undefined ? undefined : await readCached(file)
-      if (cached !== undefined) return cached
-      const inWorker = options?.inWorker ?? bytes.byteLength >= workerThreshold
-      // The one-pass rewrite first, here (milliseconds); binaryen, in a worker for large modules, when
-      // it declines.
-      const fast = options?.inWorker === true ? undefined : instrumentFuelFast(bytes)
-      const out = fast ?? await (inWorker ? instrumentFuelInWorker(bytes) : instrumentFuelBinaryen(bytes))
-      instrumentCount++
-      if (file !== undefined) await writeCached(file, out)
-      return out
-    })()
-    instrumented.set(key, pending)
-    pending.catch(() => instrumented.delete(key))
-  }
-  return pending
-}
-
-// -----------------------------------------------------------------------------
-// Fuel at run time
-// -----------------------------------------------------------------------------
-
-export { type FuelHost, type FuelMeter, fuelGlobal, fuelMeter, type InstantiateBudget, makeFuelHost, sliceUnits } from "../run/fuelMeter.ts"
