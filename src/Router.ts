@@ -24,19 +24,27 @@
  * unless `failFast` is asked for (a guest's host call cannot wait): then a full subscriber's copy goes to
  * dead letters (`Rejected`), and a full target of `send` is `MailboxFull`.
  *
+ * In a cluster (see `Cluster`), an address no actor of this process holds goes to the cluster instead:
+ * a `send` is handed over at once (what cannot be delivered goes to dead letters on the way), a
+ * `request` waits for the remote actor's reply, and may also fail with `ClusterError`. Local actors stay
+ * local: they are always tried first. Subscriptions are recorded cluster-wide too, and a `publish`
+ * reaches this process's subscribers as above, then hands a copy to each subscriber elsewhere.
+ *
  * A message addressed by name follows the route even in a switch: when the actor it was handed to refuses
  * it because it is stopping (it was waiting for room in a version that a blue-green switch retired), it
  * goes to the name's current route. Messages addressed by id or `name@version` mean that actor only.
  *
  * @since 0.1.0
  */
-import { Cause, Clock, Config, Context, Duration, Effect, Exit, Layer, Schema, type Scope, Stream } from "effect"
+import { Cause, Clock, Config, Context, Duration, Effect, Exit, Layer, Option, Schema, type Scope, Stream } from "effect"
 import type * as Actor from "./Actor.ts"
 import type { ActorStopped, MailboxFull } from "./ActorError.ts"
 import * as Audit from "./Audit.ts"
 import * as Capability from "./Capability.ts"
 import * as DeadLetters from "./DeadLetters.ts"
 import type { Message } from "./Instance.ts"
+import type { ClusterError } from "./internal/cluster/clusterError.ts"
+import { RemoteDelivery } from "./internal/cluster/remoteDelivery.ts"
 import * as Live from "./internal/run/registryLive.ts"
 import * as Bucket from "./internal/run/routerTokenBucket.ts"
 import * as Registry from "./Registry.ts"
@@ -183,7 +191,13 @@ export type SendError = GuardError | MailboxFull | ActorStopped
  * @since 0.1.0
  * @category errors
  */
-export type RequestError = GuardError | UnknownTarget | Actor.RequestError
+export type RequestError = GuardError | UnknownTarget | Actor.RequestError | ClusterError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type SubscribeError = CapabilityDenied | UnknownTarget | ClusterError
 
 // -----------------------------------------------------------------------------
 // services
@@ -222,7 +236,7 @@ export class Router extends Context.Service<Router, {
     options?: DeliveryOptions
   ) => Effect.Effect<number, GuardError>
   /** Subscribes a registered actor; its `Messaging` grants must cover the topic. Idempotent. */
-  readonly subscribe: (actorId: string, topic: string) => Effect.Effect<void, CapabilityDenied | UnknownTarget>
+  readonly subscribe: (actorId: string, topic: string) => Effect.Effect<void, SubscribeError>
   /** False when it was not subscribed. */
   readonly unsubscribe: (actorId: string, topic: string) => Effect.Effect<boolean>
   /** Subscriber ids, in subscription order. */
@@ -341,6 +355,7 @@ export const make: (
     const deadLetters = yield* DeadLetters.DeadLetters
     const clock = yield* Clock.Clock
     const audit = yield* Audit.Audit
+    const remote = Option.getOrUndefined(yield* Effect.serviceOption(RemoteDelivery))
     const maxPayload = options?.maxPayloadBytes ?? defaultMaxPayloadBytes
     const perSecond = options?.rateLimit?.perSecond ?? defaultRatePerSecond
     const burst = options?.rateLimit?.burst ?? perSecond
@@ -448,6 +463,7 @@ export const make: (
       if (!(sender instanceof SenderState)) return refuse(sender)
       const entry = registry.resolveUnsafe(target)
       if (entry === undefined) {
+        if (remote !== undefined) return remote.send(from, target, payload)
         unknownTarget(from, target, payload)
         return Effect.void
       }
@@ -464,15 +480,13 @@ export const make: (
         const sender = admit(from, target, "target", payload.byteLength)
         if (!(sender instanceof SenderState)) return refuse(sender)
         const entry = registry.resolveUnsafe(target)
+        const timeout = options?.timeout ?? requestTimeout
         if (entry === undefined) {
+          if (remote !== undefined) return remote.request(from, target, payload, { timeout, correlationId: ++correlation })
           unknownTarget(from, target, payload)
           return Effect.fail(new UnknownTarget({ sender: from, target }))
         }
-        const requestOptions: Actor.RequestOptions = {
-          sender: from,
-          timeout: options?.timeout ?? requestTimeout,
-          correlationId: ++correlation
-        }
+        const requestOptions: Actor.RequestOptions = { sender: from, timeout, correlationId: ++correlation }
         return askAt(from, target, entry, payload, requestOptions)
       })
 
@@ -526,7 +540,7 @@ export const make: (
         const sender = admit(from, topic, "topic", payload.byteLength)
         if (!(sender instanceof SenderState)) return refuse(sender)
         const set = topics.get(topic)
-        if (set === undefined) return Effect.succeed(0)
+        if (set === undefined) return remote === undefined ? Effect.succeed(0) : publishRemote(from, topic, payload, [], delivery)
         const subscribers = Array.from(set)
         const options: Actor.SendOptions = { sender: from, topic, failFast: delivery?.failFast }
         return Effect.gen(function*() {
@@ -546,12 +560,27 @@ export const make: (
               deadLetter(entry.id, { sender: from, topic, payload }, reason, messageOf(error))
             }
           }
+          if (remote !== undefined) delivered += yield* publishRemote(from, topic, payload, subscribers, delivery)
           return delivered
         })
       })
 
-    const subscribe = (actorId: string, topic: string): Effect.Effect<void, CapabilityDenied | UnknownTarget> =>
-      Effect.suspend((): Effect.Effect<void, CapabilityDenied | UnknownTarget> => {
+    // The cluster's subscribers but this process's (served already); a guest's publish (`failFast`) does
+    // not wait to count them. A failure to reach the cluster loses only the remote copies: logged, and
+    // not counted as delivered.
+    const publishRemote = (
+      from: string,
+      topic: string,
+      payload: Uint8Array,
+      local: ReadonlyArray<Registry.Entry>,
+      delivery: DeliveryOptions | undefined
+    ) =>
+      remote!.publish(from, topic, payload, new Set(local.map((entry) => entry.id)), delivery?.failFast !== true).pipe(
+        Effect.catch((error) => Effect.as(Effect.logWarning(`publish on ${topic} reached no other process: ${error.message}`), 0))
+      )
+
+    const subscribe = (actorId: string, topic: string): Effect.Effect<void, SubscribeError> =>
+      Effect.suspend((): Effect.Effect<void, SubscribeError> => {
         const entry = registry.lookupUnsafe(actorId)
         if (entry === undefined) return Effect.fail(new UnknownTarget({ sender: actorId, target: actorId }))
         if (!Capability.allowsMessaging(entry.grants, topic)) {
@@ -563,13 +592,18 @@ export const make: (
         let subscribed = topicsOf.get(entry)
         if (subscribed === undefined) topicsOf.set(entry, subscribed = new Set())
         subscribed.add(topic)
-        return Effect.void
+        return remote === undefined ? Effect.void : remote.subscribe(actorId, topic)
       })
 
     const unsubscribe = (actorId: string, topic: string): Effect.Effect<boolean> =>
-      Effect.sync(() => {
+      Effect.suspend(() => {
         const entry = registry.lookupUnsafe(actorId)
-        return entry !== undefined && removeSubscription(entry, topic)
+        const local = entry !== undefined && removeSubscription(entry, topic)
+        if (remote === undefined) return Effect.succeed(local)
+        return remote.unsubscribe(actorId, topic).pipe(
+          Effect.map((removed) => removed || local),
+          Effect.catch((error) => Effect.as(Effect.logWarning(`unsubscribe from ${topic} reached no other process: ${error.message}`), local))
+        )
       })
 
     const subscribers = (topic: string): Effect.Effect<ReadonlyArray<string>> =>
