@@ -38,7 +38,7 @@ const fakeRef = (id: string, counter: { count: number }): Actor.ActorRef => {
 const services = (options?: Router.Options) =>
   Layer.provideMerge(
     options === undefined ? Router.Router.layer : Router.Router.layerWith(options),
-    Registry.Registry.layer
+    Layer.merge(Registry.Registry.layer, Audit.layerMemory({ capacity: 16 }))
   )
 
 /** Registers `n` fake actors `actor-0` … with grants to message any of them. */
@@ -365,7 +365,7 @@ export const messaging = async (options: Options): Promise<ReadonlyArray<Row>> =
   const sendCommand = new Uint8Array([115, 4, ...new TextEncoder().encode("sink"), 16, ...payload])
   const plain = new TextEncoder().encode("x".repeat(16))
   const host = Linker.layer([Logging.hostInterface, Messaging.hostInterface]).pipe(
-    Layer.provideMerge(Layer.mergeAll(Messaging.layer, Logging.layerDeny, Audit.layerMemory({ capacity: 16 }))),
+    Layer.provideMerge(Layer.mergeAll(Messaging.layer, Logging.layerDeny)),
     Layer.provideMerge(services(unlimited))
   )
   const [echoNs, guestSendNs] = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {

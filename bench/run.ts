@@ -13,6 +13,7 @@ import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { actor } from "./actor.ts"
+import { cluster } from "./cluster.ts"
 import { engine } from "./engine.ts"
 import { httpSuite } from "./http.ts"
 import { describeMachine, machine, markdownTable, type Options, type Row, textTable, writeJson } from "./harness.ts"
@@ -65,7 +66,8 @@ export const suites: Readonly<Record<string, (options: Options) => ReadonlyArray
   linker,
   http: httpSuite,
   fuel,
-  observer
+  observer,
+  cluster
 }
 
 const args = process.argv.slice(2)

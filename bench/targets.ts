@@ -1,5 +1,5 @@
 /**
- * The performance targets of issues 2–7 and 12, each tied to the bench row that measures it, and how the row's
+ * The performance targets of issues 2–7, 12 and 17, each tied to the bench row that measures it, and how the row's
  * figure is held against it. `node bench/run.ts --markdown` prints them as a table with met / not met.
  */
 import { findRow, formatNs, type Row } from "./harness.ts"
@@ -81,6 +81,11 @@ export const targets: ReadonlyArray<Target> = [
   { issue: 12, text: "cold load of the QuickJS guest (no cache, fuel-metered, default limits) ≤ 600 ms", row: "load: cold load, QuickJS guest (default limits, no cache)", guest: "qjs-processor" },
   { issue: 12, text: "load of the C guest from the disk cache ≤ 20 ms", row: "load: disk cache load, C guest (new process)", guest: "c-processor" },
   { issue: 12, text: "load of the QuickJS guest from the disk cache ≤ 20 ms", row: "load: disk cache load, QuickJS guest (new process)", guest: "qjs-processor" },
+  {
+    issue: 17,
+    text: "request through a wasm entity ≤ 1.2x effect/cluster's own entity with no wasm (same run)",
+    row: "cluster: cluster request, wasm entity (16 B)"
+  },
   {
     issue: 6,
     text: "fuel overhead on a hot loop ≤ 10% (tightest loop)",

@@ -10,7 +10,7 @@
  */
 import { Console, Effect, Fiber, Layer, Stream } from "effect"
 import * as path from "node:path"
-import { Component, DeadLetters, Deployment, Registry, Router } from "../src/index.ts"
+import { Audit, Component, DeadLetters, Deployment, Registry, Router } from "../src/index.ts"
 
 const build = path.resolve(import.meta.dirname, "..", "build")
 // Our own guests: memory cap as by default, but no fuel metering (a binaryen pass on first load). An
@@ -19,7 +19,10 @@ const trusted = { fuel: Infinity }
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
-const HostLive = Layer.mergeAll(Router.Router.layer, Deployment.Deployment.layer).pipe(Layer.provideMerge(Registry.Registry.layer))
+// The router records every message it refuses for lack of a grant: a memory audit keeps the latest.
+const HostLive = Layer.mergeAll(Router.Router.layer, Deployment.Deployment.layer).pipe(
+  Layer.provideMerge(Layer.merge(Registry.Registry.layer, Audit.layerMemory({ capacity: 1000 })))
+)
 
 const load = (guest: string) =>
   Component.fromFile(path.join(build, "guests", `${guest}.wasm`), { cacheDirectory: path.join(build, "cache"), limits: trusted })

@@ -11,7 +11,7 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Effect, Layer } from "effect"
 import * as path from "node:path"
-import { Actor, Capability, Component, ComponentError, Registry, Router } from "../src/index.ts"
+import { Actor, Audit, Capability, Component, ComponentError, Registry, Router } from "../src/index.ts"
 
 const guest = (name: string) => path.resolve(import.meta.dirname, "..", "build", "guests", `${name}.wasm`)
 const text = (s: string) => new TextEncoder().encode(s)
@@ -65,6 +65,9 @@ const program = Effect.gen(function*() {
   yield* Console.log(`   request with a 200 ms timeout to an actor that is not running → ${describe(late)}`)
 })
 
-const HostLive = Router.Router.layer.pipe(Layer.provideMerge(Registry.Registry.layer))
+// The router records every message it refuses for lack of a grant: a memory audit keeps the latest.
+const HostLive = Router.Router.layer.pipe(
+  Layer.provideMerge(Layer.merge(Registry.Registry.layer, Audit.layerMemory({ capacity: 1000 })))
+)
 
 NodeRuntime.runMain(Effect.scoped(program).pipe(Effect.provide(HostLive)))

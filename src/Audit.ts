@@ -9,9 +9,10 @@
  * **Batches.** `record` sits on every host call, and the sha-256 of an event costs a microsecond or
  * two. When every sink takes batches (`writeBatch`: the memory ring and the JSONL file do), `record`
  * only appends the entry and its time to a pending list, O(1); the chain (canonical JSON, hashes) is
- * computed and written in one pass when the batch is flushed: at the end of the current tick
- * (`setImmediate`), when `maxPending` entries wait, when `head`, `flush` or the memory sink's events
- * are read, and when the audit's scope closes. The chain is the same as if each event had been sealed
+ * computed and written in one pass when the batch is flushed: by a fiber of the audit's scope, woken
+ * by the batch's first entry, once the recording fibers have yielded (the end of the current tick);
+ * when `maxPending` entries wait; when `head`, `flush` or the memory sink's events are read; and when
+ * the audit's scope closes. The chain is the same as if each event had been sealed
  * on its own. A JSONL file then gets one write per batch: a crash of the process loses at most the
  * current tick's events (`fsync: true` writes and syncs every event before `record` returns). With
  * any sink that only has `write` (the logger sink, a custom sink), every event is sealed and written
@@ -36,16 +37,18 @@
  * verify it, keep it, and start a new one. One process writes a given file.
  *
  * **Failures.** A sink that cannot write (disk full, file closed) makes `record` die: an event that
- * cannot be kept must not pass silently. A batch that fails to flush at the end of a tick makes the
- * next `record`, `head` or `flush` die with that failure.
+ * cannot be kept must not pass silently. A batch the flushing fiber cannot write is logged (at `Error`,
+ * with its cause) and kept as an `AuditError` with reason `Unwritable`: the next `record`, `head` or
+ * `flush` dies with it.
  *
  * @since 0.1.0
  */
-import { Cause, Clock, Context, Effect, Layer, LogLevel, References, Schema, type Scope } from "effect"
+import { Cause, Config, Context, Effect, Layer, LogLevel, References, Schema, type Scope } from "effect"
 import type * as Fiber from "effect/Fiber"
 import { Decision } from "./Capability.ts"
 import * as Chain from "./internal/audit/auditChain.ts"
 import * as AuditFile from "./internal/audit/auditFile.ts"
+import * as Recorder from "./internal/audit/auditRecorder.ts"
 
 // -----------------------------------------------------------------------------
 // models
@@ -209,7 +212,7 @@ export interface MemorySink extends Sink {
  * @since 0.1.0
  * @category models
  */
-export const maxPending = 4096
+export const maxPending: number = Recorder.maxPending
 
 // -----------------------------------------------------------------------------
 // errors
@@ -222,11 +225,12 @@ export const maxPending = 4096
  * - `Corrupt`: an existing log's last line is cut off or does not verify, so its chain cannot be
  *   continued.
  * - `Diverged`: sinks that continue stored chains disagree on where the chain stands.
+ * - `Unwritable`: a batch of events could not be written by the sinks (what the next `record` dies with).
  *
  * @since 0.1.0
  * @category models
  */
-export const AuditFailure = Schema.Literals(["Unreadable", "Corrupt", "Diverged"])
+export const AuditFailure = Schema.Literals(["Unreadable", "Corrupt", "Diverged", "Unwritable"])
 
 /**
  * @since 0.1.0
@@ -278,20 +282,11 @@ export class VerifyError extends Schema.TaggedError<VerifyError>()("VerifyError"
  * @category services
  */
 export class Audit extends Context.Service<Audit, {
-  /** Records one event (in sequence order; batched, see the module doc). */
+  /**
+   * Records one event (in sequence order; batched, see the module doc). The Linker's per-call path
+   * reaches the same chain without an Effect, through an internal fast path of audits built by `make`.
+   */
   readonly record: (entry: Entry) => Effect.Effect<void>
-  /**
-   * `record` from inside a running fiber (whose `Clock` stamps the event), without an effect: the
-   * Linker's per-call path. Throws where `record` would die.
-   */
-  readonly recordUnsafe: (entry: Entry, fiber: Fiber.Fiber<unknown, unknown>) => void
-  /**
-   * Appends an event stamped `time` (read by the caller from the `Clock` it runs with) when that is
-   * an O(1) append that cannot fail: a batching audit with room left in its batch. `false` when it
-   * did nothing and the caller must `record` instead. The host bridge's path, which has no fiber.
-   * Optional: an audit without it is always `record`ed.
-   */
-  readonly recordAtUnsafe?: ((entry: Entry, time: number) => boolean) | undefined
   /** Seals and writes every pending event. */
   readonly flush: Effect.Effect<void>
   /** Where the chain stands now (pending events flushed first). */
@@ -329,6 +324,7 @@ const middleOf = (entry: Entry): string => {
 const seal = (entry: Entry, sequence: number, time: number, prev: string): {
   readonly event: AuditEvent
   readonly line: string
+  readonly hash: string
 } => {
   const event: Mutable<AuditEvent> = entry.kind === "capability"
     ? {
@@ -349,11 +345,15 @@ const seal = (entry: Entry, sequence: number, time: number, prev: string): {
   }
   if (entry.detail !== undefined) event.detail = entry.detail
   const encoded = Chain.encodeWith(sequence, time, middleOf(entry), prev)
-  event.hash = Chain.hashBody(encoded)
-  return { event, line: Chain.encodeLine(encoded, event.hash) }
+  const hash = Chain.hashBody(encoded)
+  event.hash = hash
+  return { event, line: Chain.encodeLine(encoded, hash), hash }
 }
 
 type Mutable<A> = { -readonly [K in keyof A]: A[K] }
+
+const unwritable = (cause: Cause.Cause<never>): AuditError =>
+  new AuditError({ reason: "Unwritable", message: `audit events could not be written: ${Cause.squash(cause)}` })
 
 /**
  * An `Audit` over the given sinks. The chain continues from the sinks' stored head, if one has one;
@@ -362,137 +362,22 @@ type Mutable<A> = { -readonly [K in keyof A]: A[K] }
  * @since 0.1.0
  * @category constructors
  */
-export const make = (sinks: ReadonlyArray<Sink>): Effect.Effect<Audit["Service"], AuditError, Scope.Scope> =>
-  Effect.suspend(() => {
-    const heads = sinks.flatMap((sink) => sink.head === undefined ? [] : [sink.head])
-    const start = heads[0] ?? genesis
-    if (heads.some((head) => head.sequence !== start.sequence || head.hash !== start.hash)) {
-      return Effect.fail(
-        new AuditError({
-          reason: "Diverged",
-          message: `sinks continue different chains: ${heads.map((head) => `#${head.sequence} ${head.hash}`).join(", ")}`
-        })
-      )
-    }
-    if (!sinks.every((sink) => sink.writeBatch !== undefined)) return Effect.succeed(eager(sinks, start))
-    const { audit, close } = batched(sinks, start)
-    return Effect.as(Effect.addFinalizer(() => close), audit)
-  })
-
-// Every event sealed and written inside `record`: synchronous from the clock read to the last sink,
-// so no other record can interleave and sequence order is the order every sink sees.
-const eager = (sinks: ReadonlyArray<Sink>, start: ChainHead): Audit["Service"] => {
-  let sequence = start.sequence
-  let prev = start.hash
-  const recordUnsafe = (entry: Entry, fiber: Fiber.Fiber<unknown, unknown>): void => {
-    const time = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
-    const { event, line } = seal(entry, sequence + 1, time, prev)
-    sequence = event.sequence
-    prev = event.hash
-    for (let i = 0; i < sinks.length; i++) sinks[i]!.write(event, line, fiber)
-  }
-  return Audit.of({
-    record: (entry) =>
-      Effect.withFiber((fiber) => {
-        recordUnsafe(entry, fiber)
-        return Effect.void
-      }),
-    recordUnsafe,
-    flush: Effect.void,
-    head: Effect.sync(() => ({ sequence, hash: prev })),
-    sinks
-  })
-}
-
-// `record` appends the entry and its time; `seal` runs per batch, off the host call's path.
-const batched = (
-  sinks: ReadonlyArray<Sink>,
-  start: ChainHead
-): { readonly audit: Audit["Service"]; readonly close: Effect.Effect<void> } => {
-  let sealed = start.sequence
-  // Once the scope has closed, events are written as they come (a sink that is gone fails `record`).
-  let closed = false
-  let prev = start.hash
-  // The pending batch: preallocated, filled in place, emptied by `flushNow`.
-  const entries: Array<Entry | undefined> = new Array(maxPending).fill(undefined)
-  const times = new Float64Array(maxPending)
-  let count = 0
-  let scheduled = false
-  let failure: Cause.Cause<never> | undefined
-  const flushNow = (): void => {
-    const n = count
-    if (n === 0) return
-    const events: Array<AuditEvent> = new Array(n)
-    let lines = ""
-    for (let i = 0; i < n; i++) {
-      const { event, line } = seal(entries[i]!, sealed + 1, times[i]!, prev)
-      entries[i] = undefined
-      sealed = event.sequence
-      prev = event.hash
-      events[i] = event
-      lines += line + "\n"
-    }
-    count = 0
-    for (let i = 0; i < sinks.length; i++) sinks[i]!.writeBatch!(events, lines)
-  }
-  const check = (): void => {
-    if (failure !== undefined) throw Cause.squash(failure)
-  }
-  // Outside any fiber: a failure is kept for the next record / head / flush to die with.
-  const flushLater = (): void => {
-    scheduled = false
-    const exit = Effect.runSyncExit(Effect.sync(flushNow))
-    if (exit._tag === "Failure" && failure === undefined) {
-      failure = exit.cause
-      process.emitWarning(`airssys-wasm: audit events could not be written: ${Cause.pretty(exit.cause)}`)
-    }
-  }
-  const recordUnsafe = (entry: Entry, fiber: Fiber.Fiber<unknown, unknown>): void => {
-    check()
-    entries[count] = entry
-    times[count++] = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
-    if (closed || count >= maxPending) flushNow()
-    else if (!scheduled) {
-      scheduled = true
-      setImmediate(flushLater)
-    }
-  }
-  // Never the append that fills the batch (its flush may fail: `record` dies with that, in a fiber).
-  const recordAtUnsafe = (entry: Entry, time: number): boolean => {
-    if (closed || failure !== undefined || count >= maxPending - 1) return false
-    entries[count] = entry
-    times[count++] = time
-    if (!scheduled) {
-      scheduled = true
-      setImmediate(flushLater)
-    }
-    return true
-  }
-  const flush = Effect.sync(() => {
-    check()
-    flushNow()
-  })
-  for (const sink of sinks) sink.connect?.(flushNow)
-  return {
-    audit: Audit.of({
-      record: (entry) =>
-        Effect.withFiber((fiber) => {
-          recordUnsafe(entry, fiber)
-          return Effect.void
-        }),
-      recordUnsafe,
-      recordAtUnsafe,
-      flush,
-      head: Effect.map(flush, () => ({ sequence: sealed, hash: prev })),
-      sinks
-    }),
-    // A failure already kept (and warned about) was raised to the next record; close does not raise it again.
-    close: Effect.sync(() => {
-      closed = true
-      if (failure === undefined) flushNow()
+export const make: (sinks: ReadonlyArray<Sink>) => Effect.Effect<Audit["Service"], AuditError, Scope.Scope> = Effect.fn(
+  "Audit.make"
+)(function*(sinks: ReadonlyArray<Sink>) {
+  const heads = sinks.flatMap((sink) => sink.head === undefined ? [] : [sink.head])
+  const start = heads[0] ?? genesis
+  if (heads.some((head) => head.sequence !== start.sequence || head.hash !== start.hash)) {
+    return yield* new AuditError({
+      reason: "Diverged",
+      message: `sinks continue different chains: ${heads.map((head) => `#${head.sequence} ${head.hash}`).join(", ")}`
     })
   }
-}
+  const recorder = yield* Recorder.make(sinks, start, seal, unwritable)
+  const audit = Audit.of({ record: recorder.record, flush: recorder.flush, head: recorder.head, sinks })
+  Recorder.register(audit, recorder.fast)
+  return audit
+})
 
 /**
  * A sink that keeps the last `capacity` events in a ring; older ones are dropped.
@@ -719,6 +604,64 @@ export const layerJsonl = (path: string, options?: JsonlOptions): Layer.Layer<Au
  * @category layers
  */
 export const layerLogger: Layer.Layer<Audit> = Layer.effect(Audit, Effect.orDie(make([loggerSink])))
+
+/**
+ * The audit a deployer chooses, as `config` reads it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Settings =
+  | { readonly sink: "memory"; readonly capacity: number }
+  | { readonly sink: "jsonl"; readonly path: string; readonly fsync: boolean }
+  | { readonly sink: "logger" }
+
+const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
+
+/**
+ * The audit read from configuration:
+ *
+ * - `AUDIT_SINK`: `memory` (the default), `jsonl` or `logger`;
+ * - for `memory`: `AUDIT_CAPACITY`, the events kept, a positive integer (default 10000);
+ * - for `jsonl`: `AUDIT_PATH` (required), the log file; `AUDIT_FSYNC`, `true` to sync every event (default
+ *   `false`).
+ *
+ * With `ConfigProvider.fromUnknown` the names are paths: `{ AUDIT: { SINK: "jsonl", PATH: "audit.jsonl" } }`.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const config: Config.Config<Settings> = Config.Literals(["memory", "jsonl", "logger"], "SINK").pipe(
+  Config.withDefault("memory"),
+  Config.flatMap((sink): Config.Config<Settings> =>
+    sink === "jsonl"
+      ? Config.all({
+        sink: Config.succeed(sink),
+        path: Config.NonEmptyString("PATH"),
+        fsync: Config.Boolean("FSYNC").pipe(Config.withDefault(false))
+      })
+      : sink === "logger"
+      ? Config.succeed({ sink })
+      : Config.all({ sink: Config.succeed(sink), capacity: Config.schema(PositiveInt, "CAPACITY").pipe(Config.withDefault(10_000)) })
+  ),
+  Config.nested("AUDIT")
+)
+
+/**
+ * `Audit` as configuration chooses it (`layerMemory`, `layerJsonl` or `layerLogger`): `config` (the
+ * `AUDIT_*` names) unless another `Config` is given. An invalid value, or `jsonl` without a path, fails
+ * the layer with a `ConfigError`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (options: Config.Config<Settings> = config): Layer.Layer<Audit, AuditError | Config.ConfigError> =>
+  Layer.unwrap(Effect.map(options, (settings): Layer.Layer<Audit, AuditError> =>
+    settings.sink === "jsonl"
+      ? layerJsonl(settings.path, { fsync: settings.fsync })
+      : settings.sink === "logger"
+      ? layerLogger
+      : layerMemory({ capacity: settings.capacity })))
 
 /**
  * One `Audit` over the sinks of several audit layers, behind one chain; the layers' other services

@@ -90,7 +90,8 @@ export interface LoadOptions {
    */
   readonly entryPoints?: ReadonlyArray<string> | undefined
   /**
-   * Memory cap, fuel and timeout per call (isolation applies to actors). Defaults to
+   * Memory cap, fuel and timeout per call (isolation applies to actors). Missing fields take
+   * `ResourceLimits.Defaults`: unless a layer (`ResourceLimits.layerConfig`) provides others,
    * `ResourceLimits.defaults` — 64 MiB, 1e9 fuel units and 5 s per call — which protect the host from an
    * untrusted guest; give `ResourceLimits.unlimited` (or `fuel: Infinity`) for a trusted one. Metering
    * rewrites the guest's core modules once per bytes, in one pass (cached, also in `cacheDirectory`):
@@ -150,7 +151,7 @@ export const fromBytes = Effect.fnUntraced(function*(bytes: Uint8Array, options?
   const invalid = checkHeader(bytes)
   if (invalid !== undefined) return yield* invalid
   const hash = sha256(bytes)
-  const limits: ResourceLimits.Resolved = { ...ResourceLimits.defaults, ...options?.limits }
+  const limits: ResourceLimits.Resolved = { ...(yield* ResourceLimits.Defaults), ...options?.limits }
   // The compiled artifact depends on the core rewrite only; the component also carries the limits it runs under.
   const variant = `${hash}/${Number.isFinite(limits.memoryBytes) ? limits.memoryBytes : "none"}/fuel=${limits.fuel}/ifuel=${limits.instantiateFuel}/timeout=${Duration.toMillis(limits.timeout)}/${limits.isolation}`
   const cache = storesOf(yield* ComponentCache.ComponentCache)

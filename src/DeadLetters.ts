@@ -1,9 +1,15 @@
 /**
  * Messages that could not be delivered or handled, kept for inspection instead of silently dropped.
  *
+ * Two ways to read them: `letters` polls the store's ring (the newest `capacity` letters), and `stream`
+ * delivers each letter offered while it runs, once, to each of its subscribers. Offering never waits:
+ * the ring overwrites its oldest letter, and a subscriber that falls more than `streamBuffer` letters
+ * behind loses the oldest of those it has not read yet (a sliding buffer), without slowing the actor
+ * or router that offered them, the other subscribers, or the ring.
+ *
  * @since 0.1.0
  */
-import { Context, Effect } from "effect"
+import { type Cause, Context, Effect, Queue, Stream } from "effect"
 import type { Message } from "./Instance.ts"
 
 /**
@@ -43,19 +49,37 @@ export interface Store {
   readonly offer: (letter: DeadLetter) => void
   readonly letters: Effect.Effect<ReadonlyArray<DeadLetter>>
   readonly dropped: Effect.Effect<number>
+  /**
+   * Every letter offered from when the stream starts running, once per run (each run is a subscriber of
+   * its own), in order. It never ends; a subscriber more than `streamBuffer` letters behind loses the
+   * oldest it has not read (see the module doc).
+   */
+  readonly stream: Stream.Stream<DeadLetter>
 }
 
 /**
- * A bounded in-memory store.
+ * @since 0.1.0
+ * @category models
+ */
+export interface StoreOptions {
+  /** Letters a slow `stream` subscriber may fall behind before it loses the oldest. Default 1000. */
+  readonly streamBuffer?: number | undefined
+}
+
+/**
+ * A bounded in-memory store: the newest `capacity` letters for `letters`, and `stream` for subscribers.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const makeStore = (capacity = 10_000): Store => {
+export const makeStore = (capacity = 10_000, options?: StoreOptions): Store => {
   // A ring: offering past the capacity overwrites the oldest letter in O(1).
   const ring: Array<DeadLetter> = []
   let next = 0
   let dropped = 0
+  // One sliding queue per running stream: offering never waits, a slow reader loses its oldest.
+  const subscribers = new Set<Queue.Enqueue<DeadLetter, Cause.Done>>()
+  const streamBuffer = Math.max(1, Math.floor(options?.streamBuffer ?? 1000))
   return {
     offer: (letter) => {
       if (ring.length < capacity) ring.push(letter)
@@ -64,7 +88,16 @@ export const makeStore = (capacity = 10_000): Store => {
         next = (next + 1) % capacity
         dropped++
       }
+      for (const queue of subscribers) Queue.offerUnsafe(queue, letter)
     },
+    stream: Stream.callback<DeadLetter>(
+      (queue) =>
+        Effect.acquireRelease(
+          Effect.sync(() => void subscribers.add(queue)),
+          () => Effect.sync(() => void subscribers.delete(queue))
+        ),
+      { bufferSize: streamBuffer, strategy: "sliding" }
+    ),
     letters: Effect.sync(() => ring.slice(next).concat(ring.slice(0, next))),
     dropped: Effect.sync(() => dropped)
   }

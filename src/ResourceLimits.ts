@@ -52,7 +52,7 @@
  *
  * @since 0.1.0
  */
-import { ByteSize, Duration, Effect, Schema, SchemaTransformation } from "effect"
+import { ByteSize, Config, Context, Duration, Effect, Layer, Schema, SchemaTransformation } from "effect"
 
 /**
  * Where a component's actor runs.
@@ -228,5 +228,51 @@ export const resolve = (limits?: ResourceLimits | undefined): Resolved => ({
 export const decode: (input: unknown) => Effect.Effect<ResourceLimits, Schema.SchemaError> = Schema.decodeUnknownEffect(
   ResourceLimits
 )
+
+// -----------------------------------------------------------------------------
+// configured defaults
+// -----------------------------------------------------------------------------
+
+/**
+ * The limits a component gets for what its `LoadOptions.limits` leaves out: `defaults` unless a layer
+ * (`layerConfig`, or `Layer.succeed(Defaults, ...)`) provides others. Read when a component is loaded.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export const Defaults: Context.Reference<Resolved> = Context.Reference<Resolved>("airssys-wasm/ResourceLimits/Defaults", {
+  defaultValue: () => defaults
+})
+
+/**
+ * The default limits read from configuration, each name optional (missing: the built-in default):
+ *
+ * - `LIMITS_MEMORY_BYTES`: a byte count, `"64 MiB"` or `"unlimited"` (`Bytes`);
+ * - `LIMITS_FUEL`, `LIMITS_INSTANTIATE_FUEL`: fuel units, a whole number or `"unlimited"` (`Fuel`);
+ * - `LIMITS_TIMEOUT`: a duration such as `"5 seconds"` or `"Infinity"`;
+ * - `LIMITS_ISOLATION`: `in-process` or `worker`.
+ *
+ * With `ConfigProvider.fromUnknown` the names are paths: `{ LIMITS: { FUEL: 1000000 } }`.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const config: Config.Config<Resolved> = Config.all({
+  memoryBytes: Config.schema(Bytes, "MEMORY_BYTES").pipe(Config.withDefault(defaults.memoryBytes)),
+  fuel: Config.schema(Fuel, "FUEL").pipe(Config.withDefault(defaults.fuel)),
+  instantiateFuel: Config.schema(Fuel, "INSTANTIATE_FUEL").pipe(Config.withDefault(defaults.instantiateFuel)),
+  timeout: Config.Duration("TIMEOUT").pipe(Config.withDefault(defaults.timeout)),
+  isolation: Config.Literals(Isolation.literals, "ISOLATION").pipe(Config.withDefault(defaults.isolation))
+}).pipe(Config.nested("LIMITS"))
+
+/**
+ * Provides `Defaults` read from configuration: `config` (the `LIMITS_*` names) unless another `Config` is
+ * given. A value that is present but invalid fails the layer with a `ConfigError`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (options: Config.Config<Resolved> = config): Layer.Layer<never, Config.ConfigError> =>
+  Layer.effect(Defaults, Config.unwrap(options))
 
 export { Limit, LimitExceeded } from "./internal/componentError.ts"

@@ -9,7 +9,8 @@
  *    from `Clock`, so `TestClock` drives it; an empty bucket is `RateLimited`;
  * 3. authorization: the sender's `Messaging` grants (given when it was registered, see
  *    `Registry.register`) must match the address it wrote (an id, `name@version` or `name`) or the topic;
- *    otherwise `CapabilityDenied`. An unregistered sender has no grants.
+ *    otherwise `CapabilityDenied`, recorded in the `Audit` (the router requires one: a denial is never
+ *    silent). An unregistered sender has no grants.
  *
  * The host (sender `"host"`) is trusted: only the size guard applies to it.
  *
@@ -23,19 +24,27 @@
  * unless `failFast` is asked for (a guest's host call cannot wait): then a full subscriber's copy goes to
  * dead letters (`Rejected`), and a full target of `send` is `MailboxFull`.
  *
+ * In a cluster (see `Cluster`), an address no actor of this process holds goes to the cluster instead:
+ * a `send` is handed over at once (what cannot be delivered goes to dead letters on the way), a
+ * `request` waits for the remote actor's reply, and may also fail with `ClusterError`. Local actors stay
+ * local: they are always tried first. Subscriptions are recorded cluster-wide too, and a `publish`
+ * reaches this process's subscribers as above, then hands a copy to each subscriber elsewhere.
+ *
  * A message addressed by name follows the route even in a switch: when the actor it was handed to refuses
  * it because it is stopping (it was waiting for room in a version that a blue-green switch retired), it
  * goes to the name's current route. Messages addressed by id or `name@version` mean that actor only.
  *
  * @since 0.1.0
  */
-import { Cause, Clock, Context, Duration, Effect, Exit, Layer, Option, Schema, type Scope, Stream } from "effect"
+import { Cause, Clock, Config, Context, Duration, Effect, Exit, Layer, Option, Schema, type Scope, Stream } from "effect"
 import type * as Actor from "./Actor.ts"
 import type { ActorStopped, MailboxFull } from "./ActorError.ts"
 import * as Audit from "./Audit.ts"
 import * as Capability from "./Capability.ts"
 import * as DeadLetters from "./DeadLetters.ts"
 import type { Message } from "./Instance.ts"
+import type { ClusterError } from "./internal/cluster/clusterError.ts"
+import { RemoteDelivery } from "./internal/cluster/remoteDelivery.ts"
 import * as Live from "./internal/run/registryLive.ts"
 import * as Bucket from "./internal/run/routerTokenBucket.ts"
 import * as Registry from "./Registry.ts"
@@ -182,7 +191,13 @@ export type SendError = GuardError | MailboxFull | ActorStopped
  * @since 0.1.0
  * @category errors
  */
-export type RequestError = GuardError | UnknownTarget | Actor.RequestError
+export type RequestError = GuardError | UnknownTarget | Actor.RequestError | ClusterError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type SubscribeError = CapabilityDenied | UnknownTarget | ClusterError
 
 // -----------------------------------------------------------------------------
 // services
@@ -221,7 +236,7 @@ export class Router extends Context.Service<Router, {
     options?: DeliveryOptions
   ) => Effect.Effect<number, GuardError>
   /** Subscribes a registered actor; its `Messaging` grants must cover the topic. Idempotent. */
-  readonly subscribe: (actorId: string, topic: string) => Effect.Effect<void, CapabilityDenied | UnknownTarget>
+  readonly subscribe: (actorId: string, topic: string) => Effect.Effect<void, SubscribeError>
   /** False when it was not subscribed. */
   readonly unsubscribe: (actorId: string, topic: string) => Effect.Effect<boolean>
   /** Subscriber ids, in subscription order. */
@@ -233,7 +248,7 @@ export class Router extends Context.Service<Router, {
    * @since 0.1.0
    * @category layers
    */
-  static readonly layer: Layer.Layer<Router, never, Registry.Registry> = Layer.effect(
+  static readonly layer: Layer.Layer<Router, never, Registry.Registry | Audit.Audit> = Layer.effect(
     Router,
     Effect.suspend(() => make())
   )
@@ -242,77 +257,127 @@ export class Router extends Context.Service<Router, {
    * @since 0.1.0
    * @category layers
    */
-  static readonly layerWith = (options: Options): Layer.Layer<Router, never, Registry.Registry> =>
+  static readonly layerWith = (options: Options): Layer.Layer<Router, never, Registry.Registry | Audit.Audit> =>
     Layer.effect(Router, Effect.suspend(() => make(options)))
+
+  /**
+   * A router whose guards are read from configuration: `config` (the `ROUTER_*` names) unless another
+   * `Config` (or record of them) is given, as effect's own `layerConfig`s take it. A value that is present
+   * but invalid fails the layer with a `ConfigError`; a missing one takes its default.
+   *
+   * @since 0.1.0
+   * @category layers
+   */
+  static readonly layerConfig = (
+    options: Config.Wrap<Options> = config
+  ): Layer.Layer<Router, Config.ConfigError, Registry.Registry | Audit.Audit> =>
+    Layer.effect(Router, Effect.flatMap(Config.unwrap(options), make))
 }
+
+// -----------------------------------------------------------------------------
+// config
+// -----------------------------------------------------------------------------
+
+const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
+const PositiveRate = Schema.Finite.check(Schema.isGreaterThan(0))
+
+/**
+ * The router's options read from configuration, each name optional (missing: its default):
+ *
+ * - `ROUTER_MAX_PAYLOAD_BYTES`: a positive integer (default 1 MiB);
+ * - `ROUTER_RATE_PER_SECOND`: messages per second per sender, a positive number (default 1000);
+ * - `ROUTER_RATE_BURST`: the bucket's size, a positive integer (default the rate per second);
+ * - `ROUTER_REQUEST_TIMEOUT`: a duration such as `"5 seconds"` (default 5 seconds).
+ *
+ * From the environment the names are read as they are; with `ConfigProvider.fromUnknown` they are paths
+ * (`{ ROUTER: { MAX_PAYLOAD_BYTES: 1024 } }`). `ConfigProvider.nested` puts them under a prefix.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const config: Config.Config<Options> = Config.all({
+  maxPayloadBytes: Config.schema(PositiveInt, "MAX_PAYLOAD_BYTES").pipe(Config.withDefault(defaultMaxPayloadBytes)),
+  rateLimit: Config.all({
+    perSecond: Config.schema(PositiveRate, "RATE_PER_SECOND").pipe(Config.withDefault(defaultRatePerSecond)),
+    burst: Config.schema(PositiveInt, "RATE_BURST").pipe(Config.withDefault(undefined))
+  }),
+  requestTimeout: Config.Duration("REQUEST_TIMEOUT").pipe(Config.withDefault(Duration.seconds(5)))
+}).pipe(Config.nested("ROUTER"))
 
 // -----------------------------------------------------------------------------
 // constructors
 // -----------------------------------------------------------------------------
 
 /**
- * What the router keeps per sender, in one object: its grants, its token bucket, and — being a valid
- * `SendOptions` — the options every message it sends carries. Keyed by registry entry, so a re-registered
- * id starts afresh.
+ * What the router keeps per sender: its grants, its token bucket and the options its messages carry.
+ * Keyed by registry entry, so a re-registered id starts afresh. It plays two roles besides, each through
+ * its own type: the rate guard's `TokenBucket` (`tokens`, `last`) and the registry's `Live.Cell` (`live`,
+ * `nextCell`: the registry clears `live` when the entry leaves, so a message checks that its sender is
+ * current without reading the entry). Those fields live on this object rather than on objects of their
+ * own so that the guards touch one object per message: at 10,000 senders every object a message touches
+ * is a likely cache miss (bench messaging, "Router.sendNow per message, 10,000 actors").
  */
-class Sender implements Bucket.Bucket, Actor.SendOptions, Live.Cell {
+class SenderState implements Live.Cell, Bucket.TokenBucket {
   readonly entry: Registry.Entry | undefined
-  readonly sender: string
-  /** While its entry is registered (the registry clears it): checked without reading the entry. */
-  live = false
-  nextCell: Live.Cell | undefined = undefined
   readonly grants: Capability.Grants
+  /** The options of its messages. */
+  readonly sendOptions: Actor.SendOptions
   /** The options of its messages that must not wait for room (a guest's synchronous `send`). */
   readonly failFastOptions: Actor.SendOptions
+  // `Bucket.TokenBucket`
   tokens: number
   last: number
-  constructor(entry: Registry.Entry | undefined, sender: string, grants: Capability.Grants, tokens: number, last: number) {
+  // `Live.Cell`
+  live = false
+  nextCell: Live.Cell | undefined = undefined
+  constructor(entry: Registry.Entry | undefined, sender: string, grants: Capability.Grants, tokens: number, now: number) {
     this.entry = entry
-    this.sender = sender
     this.grants = grants
+    this.sendOptions = { sender }
     this.failFastOptions = { sender, failFast: true }
     this.tokens = tokens
-    this.last = last
+    this.last = now
   }
 }
 
 /**
- * A router over the `Registry` in the environment. Reads `DeadLetters`, `Clock` and (when present)
- * `Audit` once; denied messages are audited when an `Audit` is provided.
+ * A router over the `Registry` in the environment. Reads `DeadLetters`, `Clock` and `Audit` once; every
+ * `CapabilityDenied` it answers is recorded in the `Audit`.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (
+export const make: (
   options?: Options
-): Effect.Effect<Router["Service"], never, Registry.Registry | Scope.Scope> =>
-  Effect.gen(function*() {
+) => Effect.Effect<Router["Service"], never, Registry.Registry | Audit.Audit | Scope.Scope> = Effect.fn("Router.make")(
+  function*(options?: Options) {
     const registry = yield* Registry.Registry
     const deadLetters = yield* DeadLetters.DeadLetters
     const clock = yield* Clock.Clock
-    const audit = Option.getOrUndefined(yield* Effect.serviceOption(Audit.Audit))
+    const audit = yield* Audit.Audit
+    const remote = Option.getOrUndefined(yield* Effect.serviceOption(RemoteDelivery))
     const maxPayload = options?.maxPayloadBytes ?? defaultMaxPayloadBytes
     const perSecond = options?.rateLimit?.perSecond ?? defaultRatePerSecond
     const burst = options?.rateLimit?.burst ?? perSecond
     const perMillisecond = perSecond / 1000
     const requestTimeout = options?.requestTimeout ?? Duration.seconds(5)
 
-    const host = new Sender(undefined, Registry.hostAddress, Capability.emptyGrants, Infinity, 0)
+    const host = new SenderState(undefined, Registry.hostAddress, Capability.emptyGrants, Infinity, 0)
     // By id; a sender is current while the registry holds the same entry under that id.
-    const senders = new Map<string, Sender>()
+    const senders = new Map<string, SenderState>()
     const topics = new Map<string, Set<Registry.Entry>>()
     const topicsOf = new Map<Registry.Entry, Set<string>>()
     let correlation = 0n
 
-    const newSender = (entry: Registry.Entry): Sender => {
-      const sender = new Sender(entry, entry.id, entry.grants, burst, clock.currentTimeMillisUnsafe())
+    const newSender = (entry: Registry.Entry): SenderState => {
+      const sender = new SenderState(entry, entry.id, entry.grants, burst, clock.currentTimeMillisUnsafe())
       Live.attach(entry, sender)
       senders.set(entry.id, sender)
       return sender
     }
 
-    /** The three guards. A `Sender` when the message may go, else the error. */
-    const admit = (from: string, address: string, kind: "target" | "topic", size: number): Sender | GuardError => {
+    /** The three guards. The sender's state when the message may go, else the error. */
+    const admit = (from: string, address: string, kind: "target" | "topic", size: number): SenderState | GuardError => {
       if (size > maxPayload) return new PayloadTooLarge({ sender: from, target: address, size, limit: maxPayload })
       if (from === Registry.hostAddress) return host
       let sender = senders.get(from)
@@ -330,7 +395,7 @@ export const make = (
     }
 
     const refuse = <E extends GuardError>(error: E): Effect.Effect<never, E> =>
-      audit !== undefined && error._tag === "CapabilityDenied"
+      error._tag === "CapabilityDenied"
         ? Effect.andThen(
           audit.record({
             kind: "capability",
@@ -395,13 +460,14 @@ export const make = (
     // effect. `send` is this, suspended.
     const sendNow = (from: string, target: string, payload: Uint8Array, options?: DeliveryOptions): Effect.Effect<void, SendError> => {
       const sender = admit(from, target, "target", payload.byteLength)
-      if (!(sender instanceof Sender)) return refuse(sender)
+      if (!(sender instanceof SenderState)) return refuse(sender)
       const entry = registry.resolveUnsafe(target)
       if (entry === undefined) {
+        if (remote !== undefined) return remote.send(from, target, payload)
         unknownTarget(from, target, payload)
         return Effect.void
       }
-      return deliver(from, target, entry, payload, options?.failFast === true ? sender.failFastOptions : sender)
+      return deliver(from, target, entry, payload, options?.failFast === true ? sender.failFastOptions : sender.sendOptions)
     }
 
     const request = (
@@ -412,17 +478,15 @@ export const make = (
     ): Effect.Effect<Uint8Array | undefined, RequestError> =>
       Effect.suspend((): Effect.Effect<Uint8Array | undefined, RequestError> => {
         const sender = admit(from, target, "target", payload.byteLength)
-        if (!(sender instanceof Sender)) return refuse(sender)
+        if (!(sender instanceof SenderState)) return refuse(sender)
         const entry = registry.resolveUnsafe(target)
+        const timeout = options?.timeout ?? requestTimeout
         if (entry === undefined) {
+          if (remote !== undefined) return remote.request(from, target, payload, { timeout, correlationId: ++correlation })
           unknownTarget(from, target, payload)
           return Effect.fail(new UnknownTarget({ sender: from, target }))
         }
-        const requestOptions: Actor.RequestOptions = {
-          sender: from,
-          timeout: options?.timeout ?? requestTimeout,
-          correlationId: ++correlation
-        }
+        const requestOptions: Actor.RequestOptions = { sender: from, timeout, correlationId: ++correlation }
         return askAt(from, target, entry, payload, requestOptions)
       })
 
@@ -474,9 +538,9 @@ export const make = (
     ): Effect.Effect<number, GuardError> =>
       Effect.suspend((): Effect.Effect<number, GuardError> => {
         const sender = admit(from, topic, "topic", payload.byteLength)
-        if (!(sender instanceof Sender)) return refuse(sender)
+        if (!(sender instanceof SenderState)) return refuse(sender)
         const set = topics.get(topic)
-        if (set === undefined) return Effect.succeed(0)
+        if (set === undefined) return remote === undefined ? Effect.succeed(0) : publishRemote(from, topic, payload, [], delivery)
         const subscribers = Array.from(set)
         const options: Actor.SendOptions = { sender: from, topic, failFast: delivery?.failFast }
         return Effect.gen(function*() {
@@ -496,12 +560,27 @@ export const make = (
               deadLetter(entry.id, { sender: from, topic, payload }, reason, messageOf(error))
             }
           }
+          if (remote !== undefined) delivered += yield* publishRemote(from, topic, payload, subscribers, delivery)
           return delivered
         })
       })
 
-    const subscribe = (actorId: string, topic: string): Effect.Effect<void, CapabilityDenied | UnknownTarget> =>
-      Effect.suspend((): Effect.Effect<void, CapabilityDenied | UnknownTarget> => {
+    // The cluster's subscribers but this process's (served already); a guest's publish (`failFast`) does
+    // not wait to count them. A failure to reach the cluster loses only the remote copies: logged, and
+    // not counted as delivered.
+    const publishRemote = (
+      from: string,
+      topic: string,
+      payload: Uint8Array,
+      local: ReadonlyArray<Registry.Entry>,
+      delivery: DeliveryOptions | undefined
+    ) =>
+      remote!.publish(from, topic, payload, new Set(local.map((entry) => entry.id)), delivery?.failFast !== true).pipe(
+        Effect.catch((error) => Effect.as(Effect.logWarning(`publish on ${topic} reached no other process: ${error.message}`), 0))
+      )
+
+    const subscribe = (actorId: string, topic: string): Effect.Effect<void, SubscribeError> =>
+      Effect.suspend((): Effect.Effect<void, SubscribeError> => {
         const entry = registry.lookupUnsafe(actorId)
         if (entry === undefined) return Effect.fail(new UnknownTarget({ sender: actorId, target: actorId }))
         if (!Capability.allowsMessaging(entry.grants, topic)) {
@@ -513,13 +592,18 @@ export const make = (
         let subscribed = topicsOf.get(entry)
         if (subscribed === undefined) topicsOf.set(entry, subscribed = new Set())
         subscribed.add(topic)
-        return Effect.void
+        return remote === undefined ? Effect.void : remote.subscribe(actorId, topic)
       })
 
     const unsubscribe = (actorId: string, topic: string): Effect.Effect<boolean> =>
-      Effect.sync(() => {
+      Effect.suspend(() => {
         const entry = registry.lookupUnsafe(actorId)
-        return entry !== undefined && removeSubscription(entry, topic)
+        const local = entry !== undefined && removeSubscription(entry, topic)
+        if (remote === undefined) return Effect.succeed(local)
+        return remote.unsubscribe(actorId, topic).pipe(
+          Effect.map((removed) => removed || local),
+          Effect.catch((error) => Effect.as(Effect.logWarning(`unsubscribe from ${topic} reached no other process: ${error.message}`), local))
+        )
       })
 
     const subscribers = (topic: string): Effect.Effect<ReadonlyArray<string>> =>
@@ -537,4 +621,5 @@ export const make = (
       Effect.suspend(() => sendNow(from, target, payload, options))
 
     return Router.of({ send, sendNow, request, publish, subscribe, unsubscribe, subscribers })
-  })
+  }
+)

@@ -1,11 +1,14 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Exit, Layer, Logger, References, Scope } from "effect"
+import { Cause, Clock, Effect, Exit, Layer, Logger, References, Scope } from "effect"
+import * as ConfigProvider from "effect/ConfigProvider"
 import { TestClock } from "effect/testing"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Audit from "../src/Audit.ts"
+import * as AuditRecorder from "../src/internal/audit/auditRecorder.ts"
+import { failuresUnderEnv } from "./fixtures.ts"
 
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "airssys-audit-"))),
@@ -128,6 +131,42 @@ describe("Audit", () => {
       }))
   })
 
+  describe("layerConfig", () => {
+    it.effect("layerConfig - the sink read from AUDIT_* names: jsonl with its path, memory with its capacity, the logger", () =>
+      Effect.gen(function*() {
+        const file = path.join(yield* tempDir, "audit.jsonl")
+        const configured = (provider: ConfigProvider.ConfigProvider) =>
+          Audit.layerConfig().pipe(Layer.provide(ConfigProvider.layer(provider)))
+        yield* Effect.gen(function*() {
+          for (let i = 0; i < 3; i++) yield* Audit.record(fileRead(`/data/${i}`))
+        }).pipe(Effect.provide(configured(ConfigProvider.fromEnv({ env: { AUDIT_SINK: "jsonl", AUDIT_PATH: file } }))))
+        assert.strictEqual((yield* Audit.verifyFile(file)).events, 3)
+        const memory = yield* Effect.gen(function*() {
+          for (let i = 0; i < 3; i++) yield* Audit.record(fileRead(`/data/${i}`))
+          const sink = (yield* Audit.Audit).sinks[0] as Audit.MemorySink
+          return (yield* sink.events).map((event) => event.resource)
+        }).pipe(Effect.provide(configured(ConfigProvider.fromUnknown({ AUDIT: { SINK: "memory", CAPACITY: 2 } }))))
+        assert.deepStrictEqual(memory, ["/data/1", "/data/2"])
+        const sinks = yield* Audit.Audit.use((audit) => Effect.succeed(audit.sinks)).pipe(
+          Effect.provide(configured(ConfigProvider.fromEnv({ env: { AUDIT_SINK: "logger" } })))
+        )
+        assert.deepStrictEqual(sinks, [Audit.loggerSink])
+        assert.deepStrictEqual(yield* Audit.config.parse(ConfigProvider.fromUnknown({})), { sink: "memory", capacity: 10_000 })
+      }))
+
+    it.effect("layerConfig - an unknown sink, jsonl without a path, a bad capacity or fsync flag is a ConfigError", () =>
+      Effect.gen(function*() {
+        const envs = [
+          { AUDIT_SINK: "disk" },
+          { AUDIT_SINK: "jsonl" },
+          { AUDIT_SINK: "jsonl", AUDIT_PATH: "audit.jsonl", AUDIT_FSYNC: "maybe" },
+          { AUDIT_CAPACITY: "0" },
+          { AUDIT_CAPACITY: "many" }
+        ]
+        assert.deepStrictEqual(yield* failuresUnderEnv(envs, Layer.build(Audit.layerConfig())), envs.map(() => "ConfigError"))
+      }))
+  })
+
   describe("batches", () => {
     const nextTick = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
     const entries = (count: number): Array<Audit.Entry> =>
@@ -173,7 +212,8 @@ describe("Audit", () => {
           const audit = yield* Audit.Audit
           // As a guest's host calls come: one synchronous stretch that never returns to the event loop.
           yield* Effect.withFiber((fiber) => {
-            for (let i = 0; i < Audit.maxPending + 10; i++) audit.recordUnsafe(fileRead(`/data/${i}`), fiber)
+            const fast = AuditRecorder.fastPathOf(audit)!
+            for (let i = 0; i < Audit.maxPending + 10; i++) fast.recordUnsafe(fileRead(`/data/${i}`), fiber)
             return Effect.void
           })
           assert.strictEqual(lines(file).length, Audit.maxPending)
@@ -190,21 +230,33 @@ describe("Audit", () => {
         }).pipe(Effect.provide(Audit.layerJsonl(file, { fsync: true })))
       }))
 
-    it.effect("batched - a batch that fails to flush at the end of a tick makes the next record die", () =>
+    it.effect("batched - a batch that fails to flush at the end of a tick is logged, and the next record dies with AuditError Unwritable", () =>
       Effect.gen(function*() {
         let fail = false
+        const logged: Array<{ level: string; message: unknown }> = []
+        const capture = Logger.make((options) => {
+          logged.push({ level: options.logLevel, message: (options.message as ReadonlyArray<unknown>)[0] })
+        })
         const audit = yield* Audit.make([{
           write: () => {},
           writeBatch: () => {
             if (fail) throw new Error("disk full")
           }
-        }])
+        }]).pipe(Effect.provide(Logger.layer([capture])))
         yield* audit.record(fileRead("/data/a"))
         yield* audit.flush
         fail = true
         yield* audit.record(fileRead("/data/b"))
+        assert.deepStrictEqual(logged, [])
         yield* nextTick
-        assert.isTrue(Exit.hasDies(yield* Effect.exit(audit.record(fileRead("/data/c")))))
+        // The flushing fiber (forked with the audit, under its logger) reported the failure.
+        assert.deepStrictEqual(logged, [{ level: "Error", message: "airssys-wasm: audit events could not be written; the next record dies" }])
+        const exit = yield* Effect.exit(audit.record(fileRead("/data/c")))
+        assert.isTrue(Exit.hasDies(exit))
+        const defect = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+        assert.instanceOf(defect, Audit.AuditError)
+        assert.strictEqual((defect as Audit.AuditError).reason, "Unwritable")
+        assert.include((defect as Audit.AuditError).message, "disk full")
         assert.isTrue(Exit.hasDies(yield* Effect.exit(audit.head)))
       }))
     it.effect("batched - an entry recorded again is encoded afresh unless frozen; either way the chain verifies", () =>
@@ -244,7 +296,7 @@ describe("Audit", () => {
             text += lines
           }
         }]).pipe(Scope.provide(scope))
-        const recordAt = audit.recordAtUnsafe!
+        const recordAt = AuditRecorder.fastPathOf(audit)!.recordAtUnsafe!
         yield* TestClock.adjust("3 millis")
         assert.isTrue(recordAt(fileRead("/data/a"), 1))
         yield* audit.record(fileRead("/data/b"))
@@ -273,7 +325,7 @@ describe("Audit", () => {
         const closing = yield* Scope.make()
         const closed = yield* Audit.make([{ write: () => {}, writeBatch: () => {} }]).pipe(Scope.provide(closing))
         yield* Scope.close(closing, Exit.void)
-        assert.isFalse(closed.recordAtUnsafe!(fileRead("/data/late"), 6))
+        assert.isFalse(AuditRecorder.fastPathOf(closed)!.recordAtUnsafe!(fileRead("/data/late"), 6))
       }))
   })
 

@@ -71,7 +71,8 @@ const expected: Readonly<Record<string, ReadonlyArray<string>>> = {
   messaging: [],
   linker: [],
   http: ["node fetch", "Http.fetch (host code)", "wasi:http guest fetch (componentize-js)", "componentize-js process, no request"],
-  fuel: []
+  fuel: [],
+  cluster: ["cluster request, effect/cluster entity, no wasm (16 B)", "cluster request, wasm entity (16 B)"]
 }
 
 const run = (args: ReadonlyArray<string>) =>

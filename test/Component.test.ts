@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Metric } from "effect"
-import { execFile } from "node:child_process"
+import { execFile, execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -17,6 +17,25 @@ const loadFailure = (bytes: Uint8Array) =>
 const freshCopy = (bytes: Uint8Array, label: string): Uint8Array => {
   const name = new TextEncoder().encode(`${label}-${Math.random()}`)
   return new Uint8Array([...bytes, 0, name.length + 1, name.length, ...name])
+}
+
+/**
+ * Another process: a child node loads `bytes` from `cacheDirectory` and calls `process` once; it reports
+ * its transpiles and whether the glue was compiled from its code cache.
+ */
+const loadInChild = (bytes: Uint8Array, cacheDirectory: string) => {
+  const script = `
+    import { Effect, Metric } from "effect"
+    import { Component } from "${path.resolve("src/index.ts")}"
+    import * as Jco from "${path.resolve("src/internal/jco.ts")}"
+    const bytes = new Uint8Array(${JSON.stringify(Array.from(bytes))})
+    const c = await Effect.runPromise(Component.fromBytes(bytes, { cacheDirectory: ${JSON.stringify(cacheDirectory)} }))
+    const i = await Effect.runPromise(Effect.scoped(Effect.flatMap(Component.instantiate(c), (i) => i.process(new TextEncoder().encode("from disk")))))
+    const n = await Effect.runPromise(Metric.value(Component.transpiles))
+    console.log(JSON.stringify({ transpiles: n.count, glueCodeCacheHits: Jco.glueCodeCacheHits, out: new TextDecoder().decode(i) }))
+  `
+  const output = execFileSync(process.execPath, ["--input-type=module", "-e", script], { cwd: path.resolve(".") })
+  return JSON.parse(output.toString()) as { transpiles: number; glueCodeCacheHits: number; out: string }
 }
 
 describe("Component", () => {
@@ -131,18 +150,37 @@ describe("Component", () => {
       assert.strictEqual((yield* Metric.value(Component.transpiles)).count - before, 1)
       assert.isTrue(fs.existsSync(path.join(cacheDirectory, component.hash, "manifest.json")))
       // Another process: a child node loads the same bytes from the same cache directory.
-      const script = `
-        import { Effect, Metric } from "effect"
-        import { Component } from "${path.resolve("src/index.ts")}"
-        const bytes = new Uint8Array(${JSON.stringify(Array.from(bytes))})
-        const c = await Effect.runPromise(Component.fromBytes(bytes, { cacheDirectory: ${JSON.stringify(cacheDirectory)} }))
-        const i = await Effect.runPromise(Effect.scoped(Effect.flatMap(Component.instantiate(c), (i) => i.process(new TextEncoder().encode("from disk")))))
-        const n = await Effect.runPromise(Metric.value(Component.transpiles))
-        console.log(JSON.stringify({ transpiles: n.count, out: new TextDecoder().decode(i) }))
-      `
-      const { execFileSync } = yield* Effect.promise(() => import("node:child_process"))
-      const output = execFileSync(process.execPath, ["--input-type=module", "-e", script], { cwd: path.resolve(".") })
-      assert.deepStrictEqual(JSON.parse(output.toString()), { transpiles: 0, out: "from disk" })
+      // The glue's code cache, written beside it when the glue was first compiled from the entry.
+      assert.isTrue(fs.existsSync(path.join(cacheDirectory, component.hash, "glue.v8cache")))
+      assert.deepStrictEqual(loadInChild(bytes, cacheDirectory), { transpiles: 0, glueCodeCacheHits: 1, out: "from disk" })
+    }))
+
+  it.effect("fromBytes - a damaged glue code cache, or one made for other glue, is not used and is written again", () =>
+    Effect.gen(function*() {
+      const cacheDirectory = fs.mkdtempSync(path.join(os.tmpdir(), "airssys-cache-"))
+      const bytes = freshCopy(guestBytes("echo"), "code-cache")
+      const component = yield* Component.fromBytes(bytes, { cacheDirectory })
+      const entry = path.join(cacheDirectory, component.hash)
+      const cacheFile = path.join(entry, "glue.v8cache")
+      const damaged = fs.readFileSync(cacheFile)
+      damaged[damaged.length - 1]! ^= 0xff
+      fs.writeFileSync(cacheFile, damaged)
+      assert.deepStrictEqual(loadInChild(bytes, cacheDirectory), { transpiles: 0, glueCodeCacheHits: 0, out: "from disk" })
+      // Written again (V8's data is not byte-for-byte the same from one process to the next): used next time.
+      assert.isFalse(fs.readFileSync(cacheFile).equals(damaged))
+      assert.deepStrictEqual(loadInChild(bytes, cacheDirectory), { transpiles: 0, glueCodeCacheHits: 1, out: "from disk" })
+      // The glue changed under it, same length (all V8 would compare): the cache is not handed to V8.
+      const glueFile = path.join(entry, "glue.js")
+      const glue = fs.readFileSync(glueFile, "utf8")
+      const edited = glue.replace("is not aligned to", "is not aligned at")
+      assert.strictEqual(edited.length, glue.length)
+      assert.notStrictEqual(edited, glue)
+      fs.writeFileSync(glueFile, edited)
+      assert.deepStrictEqual(loadInChild(bytes, cacheDirectory), { transpiles: 0, glueCodeCacheHits: 0, out: "from disk" })
+      assert.deepStrictEqual(loadInChild(bytes, cacheDirectory), { transpiles: 0, glueCodeCacheHits: 1, out: "from disk" })
+      // Not a code cache at all.
+      fs.writeFileSync(cacheFile, "not a code cache")
+      assert.deepStrictEqual(loadInChild(bytes, cacheDirectory), { transpiles: 0, glueCodeCacheHits: 0, out: "from disk" })
     }))
 
   it.effect("fromBytes - a damaged cache entry is transpiled again, not trusted", () =>

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Stream } from "effect"
 import { TestClock } from "effect/testing"
-import { Actor, Component, DeadLetters, Deployment } from "../src/index.ts"
+import { Actor, Audit, Component, DeadLetters, Deployment } from "../src/index.ts"
 import * as Registry from "../src/Registry.ts"
 import * as Router from "../src/Router.ts"
 import { decode, guestPath, logRecorder, text } from "./fixtures.ts"
@@ -11,7 +11,7 @@ const load = (name: string) => Component.fromFile(guestPath(name))
 /** A fresh registry, router and deployment manager per test, with its own dead letters. */
 const withHost = <A, E, R>(f: Effect.Effect<A, E, R>) => {
   const deadLetters = DeadLetters.makeStore()
-  const host = Layer.mergeAll(Router.Router.layer, Deployment.Deployment.layer).pipe(Layer.provideMerge(Registry.Registry.layer))
+  const host = Layer.mergeAll(Router.Router.layer, Deployment.Deployment.layer).pipe(Layer.provideMerge(Layer.merge(Registry.Registry.layer, Audit.layerMemory({ capacity: 1000 }))))
   return f.pipe(Effect.provide(host), Effect.provideService(DeadLetters.DeadLetters, deadLetters))
 }
 

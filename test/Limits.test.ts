@@ -1,9 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Duration, Effect, Fiber, Schedule } from "effect"
+import { Clock, Duration, Effect, Fiber, Layer, Schedule } from "effect"
+import * as ConfigProvider from "effect/ConfigProvider"
 import { TestClock } from "effect/testing"
 import { Actor, Component, ComponentError, DeadLetters, ResourceLimits, Supervisor } from "../src/index.ts"
 import { sliceUnits } from "../src/internal/run/fuelMeter.ts"
-import { decode, guestBytes, steppingClock, text } from "./fixtures.ts"
+import { decode, failuresUnderEnv, guestBytes, steppingClock, text } from "./fixtures.ts"
 
 const u32 = (n: number) => new Uint8Array(new Uint32Array([n]).buffer)
 const readU32 = (bytes: Uint8Array) => new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true)
@@ -22,6 +23,34 @@ describe("resource limits, with real guests", () => {
       assert.strictEqual(error._tag, "LimitExceeded")
       assert.strictEqual(error._tag === "LimitExceeded" && error.limit, "fuel")
       assert.strictEqual((yield* Effect.flip(instance.process(text("again"))))._tag, "InstancePoisoned")
+    }))
+
+  it.effect("ResourceLimits.layerConfig - default limits read from LIMITS_* names: a loop stops at the configured fuel; an explicit limit still wins", () =>
+    Effect.gen(function*() {
+      const configured = ResourceLimits.layerConfig().pipe(
+        Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnv({
+          env: { LIMITS_FUEL: "100000", LIMITS_MEMORY_BYTES: "8 MiB", LIMITS_TIMEOUT: "2 seconds", LIMITS_ISOLATION: "in-process" }
+        })))
+      )
+      yield* Effect.gen(function*() {
+        const component = yield* Component.fromBytes(guestBytes("loop"))
+        assert.deepStrictEqual(
+          [component.limits.fuel, component.limits.memoryBytes, Duration.toMillis(component.limits.timeout), component.limits.instantiateFuel],
+          [100_000, 8 * 1024 * 1024, 2000, ResourceLimits.defaults.instantiateFuel]
+        )
+        const error = yield* Effect.flip((yield* Component.instantiate(component)).process(text("anything")))
+        assert.strictEqual(error._tag === "LimitExceeded" && error.limit, "fuel")
+        // What the load options give overrides the configured default.
+        assert.strictEqual((yield* Component.fromBytes(guestBytes("loop"), { limits: { fuel: 5_000 } })).limits.fuel, 5_000)
+      }).pipe(Effect.provide(configured))
+      // Nothing configured: the built-in defaults; fromUnknown takes the names as paths.
+      assert.deepStrictEqual(yield* ResourceLimits.config.parse(ConfigProvider.fromUnknown({})), ResourceLimits.defaults)
+      assert.strictEqual(
+        (yield* ResourceLimits.config.parse(ConfigProvider.fromUnknown({ LIMITS: { FUEL: "unlimited" } }))).fuel,
+        Number.POSITIVE_INFINITY
+      )
+      const envs = [{ LIMITS_FUEL: "-3" }, { LIMITS_FUEL: "1.5" }, { LIMITS_MEMORY_BYTES: "lots" }, { LIMITS_TIMEOUT: "soon" }, { LIMITS_ISOLATION: "thread" }]
+      assert.deepStrictEqual(yield* failuresUnderEnv(envs, Layer.build(ResourceLimits.layerConfig())), envs.map(() => "ConfigError"))
     }))
 
   it.effect("fuel - the allowance is per call: many small calls never run dry", () =>

@@ -1,10 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { Duration, Effect, Exit, Fiber, Layer, Scope, Tracer } from "effect"
+import * as ConfigProvider from "effect/ConfigProvider"
 import { TestClock } from "effect/testing"
 import { Actor, Audit, Capability, Component, DeadLetters } from "../src/index.ts"
 import * as Registry from "../src/Registry.ts"
 import * as Router from "../src/Router.ts"
-import { decode, guestPath, text } from "./fixtures.ts"
+import { decode, failuresUnderEnv, guestPath, spanRecorder, text } from "./fixtures.ts"
 
 const load = (name: string) => Component.fromFile(guestPath(name))
 
@@ -14,17 +15,18 @@ interface Env {
   readonly deadLetters: DeadLetters.Store
 }
 
-/** A fresh registry, router and dead-letter store per test, built under the test's clock. */
-const withRouter = <A, E, R, X = never>(
+/** A fresh registry, router, memory audit and dead-letter store per test, built under the test's clock. */
+const withRouter = <A, E, R>(
   f: (env: Env) => Effect.Effect<A, E, R>,
-  options?: Router.Options,
-  services?: Layer.Layer<X>
+  options?: Router.Options | ConfigProvider.ConfigProvider
 ) => {
   const deadLetters = DeadLetters.makeStore()
-  const layer = Layer.provideMerge(
-    options === undefined ? Router.Router.layer : Router.Router.layerWith(options),
-    Layer.merge(Registry.Registry.layer, services ?? (Layer.empty as Layer.Layer<X>))
-  )
+  const router = options === undefined
+    ? Router.Router.layer
+    : "load" in options
+    ? Router.Router.layerConfig().pipe(Layer.provide(ConfigProvider.layer(options)))
+    : Router.Router.layerWith(options)
+  const layer = Layer.provideMerge(router, Layer.merge(Registry.Registry.layer, Audit.layerMemory({ capacity: 100 })))
   return Effect.gen(function*() {
     return yield* f({ registry: yield* Registry.Registry, router: yield* Router.Router, deadLetters })
   }).pipe(
@@ -161,6 +163,59 @@ describe("Router", () => {
         }), { maxPayloadBytes: 16 })
     }))
 
+  it.effect("spans - the cold paths are spans: building the router and its audit, registering an actor", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = spanRecorder()
+      yield* withRouter((env) => echo(env, "a", "a", "1")).pipe(Effect.provideService(Tracer.Tracer, tracer))
+      const names = spans.map((span) => span.name)
+      for (const name of ["Audit.make", "Router.make", "Registry.register"]) assert.include(names, name)
+    }))
+
+  it.effect("layerConfig - the guards read from ROUTER_* names (paths from fromUnknown, variables from fromEnv)", () =>
+    Effect.gen(function*() {
+      const fromEnv = ConfigProvider.fromEnv({
+        env: { ROUTER_MAX_PAYLOAD_BYTES: "16", ROUTER_RATE_PER_SECOND: "2", ROUTER_RATE_BURST: "3", ROUTER_REQUEST_TIMEOUT: "50 millis" }
+      })
+      const read = yield* Router.config.parse(fromEnv)
+      assert.deepStrictEqual(
+        [read.maxPayloadBytes, read.rateLimit, Duration.toMillis(Duration.fromInputUnsafe(read.requestTimeout!))],
+        [16, { perSecond: 2, burst: 3 }, 50]
+      )
+      // Nothing set: the defaults.
+      const defaults = yield* Router.config.parse(ConfigProvider.fromUnknown({}))
+      assert.deepStrictEqual(
+        [defaults.maxPayloadBytes, defaults.rateLimit, Duration.toMillis(Duration.fromInputUnsafe(defaults.requestTimeout!))],
+        [Router.defaultMaxPayloadBytes, { perSecond: Router.defaultRatePerSecond, burst: undefined }, 5000]
+      )
+      // The layer enforces what it read.
+      yield* withRouter((env) =>
+        Effect.gen(function*() {
+          yield* echo(env, "a", "a", "1", ["counter"])
+          const target = yield* counter(env, "counter@1", "counter", "1")
+          const tooBig = yield* Effect.flip(env.router.send("host", "counter", text("seventeen bytes!!")))
+          assert.deepStrictEqual([tooBig._tag, (tooBig as Router.PayloadTooLarge).limit], ["PayloadTooLarge", 16])
+          for (let i = 0; i < 3; i++) yield* env.router.send("a", "counter", text("m"))
+          const limited = yield* Effect.flip(env.router.send("a", "counter", text("m")))
+          assert.deepStrictEqual([limited._tag, (limited as Router.RateLimited).perSecond], ["RateLimited", 2])
+          yield* env.router.request("host", "counter", text("m"))
+          assert.strictEqual((yield* target.stats).handled, 4)
+        }), ConfigProvider.fromUnknown({ ROUTER: { MAX_PAYLOAD_BYTES: 16, RATE_PER_SECOND: 2, RATE_BURST: 3 } }))
+    }))
+
+  it.effect("layerConfig - a value present but invalid fails the layer with a ConfigError", () =>
+    Effect.gen(function*() {
+      const envs = [
+        { ROUTER_MAX_PAYLOAD_BYTES: "lots" },
+        { ROUTER_MAX_PAYLOAD_BYTES: "0" },
+        { ROUTER_MAX_PAYLOAD_BYTES: "1.5" },
+        { ROUTER_RATE_PER_SECOND: "-1" },
+        { ROUTER_RATE_BURST: "none" },
+        { ROUTER_REQUEST_TIMEOUT: "soon" }
+      ]
+      const router = Layer.build(Router.Router.layerConfig().pipe(Layer.provide(Layer.merge(Registry.Registry.layer, Audit.layerMemory({ capacity: 1 })))))
+      assert.deepStrictEqual(yield* failuresUnderEnv(envs, router), envs.map(() => "ConfigError"))
+    }))
+
   it.effect("guard - 1000 messages per second per sender; the bucket refills with the clock", () =>
     withRouter((env) =>
       Effect.gen(function*() {
@@ -222,9 +277,7 @@ describe("Router", () => {
                 ["stranger", "Messaging", "a", "denied"]
               ]
             )
-          }),
-        undefined,
-        Audit.layerMemory({ capacity: 100 })
+          })
       ))
 
   it.effect("guard - an id registered again is checked against its new grants at once", () =>

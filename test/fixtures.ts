@@ -1,8 +1,8 @@
 /**
  * Paths and bytes of the guest components built from `guests/` by `scripts/build-guests.ts`.
  */
-import { type Clock, Effect, Logger, References, Tracer } from "effect"
-import { execFile } from "node:child_process"
+import { type Clock, ConfigProvider, Effect, Logger, References, type Scope, Tracer } from "effect"
+import { type ChildProcess, execFile, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 
@@ -85,6 +85,10 @@ export const steppingClock = (stepMillis: number, sleeper?: Clock.Clock) => {
   return { clock, state }
 }
 
+const root = path.resolve(import.meta.dirname, "..")
+const pinned = path.join(root, "node_modules", ".bin", "node")
+const pinnedNode = fs.existsSync(pinned) ? pinned : process.execPath
+
 /**
  * Runs `test/programs/NAME.ts` in a child process on the pinned Node (with `--expose-gc`) and answers the
  * JSON report on its last line of output: for tests that must not share this process's state (such as
@@ -92,16 +96,86 @@ export const steppingClock = (stepMillis: number, sleeper?: Clock.Clock) => {
  */
 export const runProgram = <A>(name: string): Effect.Effect<A, Error> =>
   Effect.callback<A, Error>((resume) => {
-    const root = path.resolve(import.meta.dirname, "..")
-    const pinned = path.join(root, "node_modules", ".bin", "node")
     execFile(
-      fs.existsSync(pinned) ? pinned : process.execPath,
+      pinnedNode,
       ["--expose-gc", path.join(root, "test", "programs", `${name}.ts`)],
       { cwd: root },
       (error, out, err) =>
         resume(error === null ? Effect.succeed(JSON.parse(out.trim().split("\n").at(-1)!) as A) : Effect.fail(new Error(`${error.message}\n${err}`)))
     )
   })
+
+/**
+ * The tags `effect` fails with when run under a `ConfigProvider.fromEnv` of each environment, in order:
+ * what a `layerConfig` test compares with `"ConfigError"` for every bad value.
+ */
+export const failuresUnderEnv = <A, E extends { readonly _tag: string }, R>(
+  envs: ReadonlyArray<Record<string, string>>,
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<Array<string>, never, R> =>
+  Effect.forEach(envs, (env) =>
+    effect.pipe(
+      Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env })),
+      Effect.match({ onFailure: (error) => error._tag, onSuccess: () => `succeeded under ${JSON.stringify(env)}` })
+    ))
+
+/** A long-running child program (see `startProgram`). */
+export interface RunningProgram {
+  readonly process: ChildProcess
+  /** Everything it printed so far (stdout and stderr), for failure messages. */
+  readonly output: () => string
+  /** Resolves when it has exited. */
+  readonly exited: Effect.Effect<void>
+}
+
+/**
+ * Starts `test/programs/NAME.ts ARGS...` on the pinned Node and waits (up to `readyWithinMillis`) until
+ * it prints a line for which `ready` holds; the scope's end SIGKILLs it if it still runs.
+ */
+export const startProgram = (
+  name: string,
+  args: ReadonlyArray<string>,
+  ready: (line: string) => boolean,
+  readyWithinMillis = 60_000
+): Effect.Effect<RunningProgram, Error, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.callback<RunningProgram, Error>((resume) => {
+      const child = spawn(pinnedNode, [path.join(root, "test", "programs", `${name}.ts`), ...args], {
+        cwd: root,
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      let output = ""
+      let started = false
+      const exit = new Promise<void>((done) => child.once("exit", () => done()))
+      const running: RunningProgram = {
+        process: child,
+        output: () => output,
+        exited: Effect.promise(() => exit)
+      }
+      const fail = (why: string) => {
+        if (started) return
+        started = true
+        clearTimeout(timer)
+        child.kill("SIGKILL")
+        resume(Effect.fail(new Error(`${name} ${args.join(" ")}: ${why}\n${output}`)))
+      }
+      const timer = setTimeout(() => fail(`not ready within ${readyWithinMillis} ms`), readyWithinMillis)
+      child.stdout!.on("data", (chunk) => {
+        output += String(chunk)
+        if (!started && output.split("\n").some(ready)) {
+          started = true
+          clearTimeout(timer)
+          resume(Effect.succeed(running))
+        }
+      })
+      child.stderr!.on("data", (chunk) => void (output += String(chunk)))
+      child.once("exit", (code, signal) => fail(`exited (${code ?? signal}) before it was ready`))
+    }),
+    (running) =>
+      running.process.exitCode !== null || running.process.signalCode !== null
+        ? Effect.void
+        : Effect.andThen(Effect.sync(() => running.process.kill("SIGKILL")), running.exited)
+  )
 
 /** A tracer that records each span's name, attributes and whether it ended (beside the native tracer's). */
 export const spanRecorder = () => {

@@ -58,7 +58,7 @@ export const maxRequestTimeoutMillis = 60_000
  * @since 0.1.0
  * @category models
  */
-export type MessagingError = Router.RequestError | Router.SendError
+export type MessagingError = Router.RequestError | Router.SendError | Router.SubscribeError
 
 // -----------------------------------------------------------------------------
 // services
@@ -80,7 +80,7 @@ export class Messaging extends Context.Service<Messaging, {
     timeout: Duration.Input
   ) => Effect.Effect<Uint8Array | undefined, Router.RequestError>
   readonly publish: (from: string, topic: string, payload: Uint8Array) => Effect.Effect<number, Router.GuardError>
-  readonly subscribe: (from: string, topic: string) => Effect.Effect<void, Router.CapabilityDenied | Router.UnknownTarget>
+  readonly subscribe: (from: string, topic: string) => Effect.Effect<void, Router.SubscribeError>
 }>()("airssys-wasm/Messaging") {}
 
 // -----------------------------------------------------------------------------

@@ -15,11 +15,12 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Schema, type Scope } from "effect"
+import { Config, Context, Effect, Layer, Schema, type Scope } from "effect"
 import { DatabaseSync } from "node:sqlite"
 import type * as Capability from "../Capability.ts"
 import { HostRefusal } from "../ComponentError.ts"
 import * as Linker from "../Linker.ts"
+import * as ResourceLimits from "../ResourceLimits.ts"
 
 // -----------------------------------------------------------------------------
 // models
@@ -380,6 +381,35 @@ export const hostInterface: Linker.HostInterface<Storage> = Linker.hostInterface
  */
 export const layer = (options: SqliteOptions): Layer.Layer<Storage, StorageError> =>
   Layer.effect(Storage, makeSqlite(options))
+
+/**
+ * The SQLite storage's options read from configuration:
+ *
+ * - `STORAGE_FILENAME` (required): the database file (created if missing), or `:memory:`;
+ * - `STORAGE_QUOTA`: bytes per component, a number or text such as `"1 MiB"`, `"unlimited"` (default 1 MiB).
+ *
+ * With `ConfigProvider.fromUnknown` the names are paths: `{ STORAGE: { FILENAME: "state.db" } }`.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const config: Config.Config<SqliteOptions> = Config.all({
+  filename: Config.NonEmptyString("FILENAME"),
+  quota: Config.schema(ResourceLimits.Bytes, "QUOTA").pipe(Config.withDefault(defaultQuota))
+}).pipe(Config.nested("STORAGE"))
+
+/**
+ * Storage persisted in SQLite, its options read from configuration: `config` (the `STORAGE_*` names)
+ * unless another `Config` (or record of them) is given. A missing `STORAGE_FILENAME` or an invalid value
+ * fails the layer with a `ConfigError`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  options: Config.Wrap<SqliteOptions> = config
+): Layer.Layer<Storage, StorageError | Config.ConfigError> =>
+  Layer.effect(Storage, Effect.flatMap(Config.unwrap(options), makeSqlite))
 
 /**
  * Storage in memory, for tests.

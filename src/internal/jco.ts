@@ -6,18 +6,20 @@
  * @internal
  */
 import { randomUUID } from "node:crypto"
-import { readFileSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as nodeModule from "node:module"
 import { createRequire } from "node:module"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
+import * as vm from "node:vm"
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads"
 import { GuestErr } from "./run/canonicalAbi.ts"
 import { ExitSignal } from "./run/exitSignal.ts"
 import { type FuelHost, fuelImportModule, makeFuelHost } from "./run/fuelMeter.ts"
 import type { BoundedCache } from "./load/boundedCache.ts"
 import { isStub, stubCores, type Stubbed, stubIndex } from "./load/coreStubs.ts"
+import { codeCacheFile, codeCacheFor, glueScript } from "./load/glueScript.ts"
 import { parseWorld } from "./load/witWorld.ts"
 import { sha256 } from "./sha256.ts"
 import { unversioned } from "./witName.ts"
@@ -384,7 +386,14 @@ const readCached = async (dir: string): Promise<Transpiled | undefined> => {
       readFileSync(path.join(dir, "manifest.json"), "utf8")
     )
     if (manifest.version !== cacheVersion) return undefined
-    const coreModules = manifest.coreModules.map((name) => ({ name, bytes: new Uint8Array(readFileSync(path.join(dir, name))) }))
+    // The original core modules are read when first needed: a hit that finds its rewritten modules
+    // compiles those and never needs them (1.3 MB of reading for the QuickJS guest).
+    const coreModules = manifest.coreModules.map((name) => {
+      const file = path.join(dir, name)
+      if (!existsSync(file)) throw new Error(`${file} is missing`)
+      let bytes: Uint8Array | undefined
+      return { name, get bytes() { return bytes ??= new Uint8Array(readFileSync(file)) } }
+    })
     const glue = readFileSync(path.join(dir, "glue.js"), "utf8")
     const wit = readFileSync(path.join(dir, "world.wit"), "utf8")
     return { glue, coreModules, wit, imports: manifest.imports }
@@ -408,6 +417,43 @@ const writeCached = async (dir: string, transpiled: Transpiled): Promise<void> =
   }))
   await fs.rm(dir, { recursive: true, force: true })
   await fs.rename(staging, dir).catch(() => fs.rm(staging, { recursive: true, force: true }))
+}
+
+/** Counts disk-cache glue compiled with its code cache, so tests can show a damaged one is not used. */
+export let glueCodeCacheHits = 0
+
+/**
+ * The glue of a disk cache entry (`glue` is the text of its `glue.js`), compiled as a script with V8's
+ * code cache from `glue.v8cache` beside it (`glueScript.ts`), which is written when missing, damaged or
+ * refused by V8 (another Node). A glue that does not compile or run as a script is imported from its file.
+ */
+const loadGlueFile = async (entry: string, glue: string): Promise<GlueInstantiate> => {
+  const file = path.join(entry, "glue.js")
+  const url = pathToFileURL(file).href
+  const source = glueScript(glue, url)
+  const cacheFile = path.join(entry, "glue.v8cache")
+  let cachedData: Uint8Array | undefined
+  try {
+    cachedData = codeCacheFor(glue, url, readFileSync(cacheFile))
+  } catch {
+    // No cache yet: compiled from the source and written below.
+  }
+  let script: vm.Script
+  let instantiate: unknown
+  try {
+    script = new vm.Script(source, {
+      filename: file,
+      ...(cachedData === undefined ? {} : { cachedData }),
+      importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER
+    })
+    instantiate = (script.runInThisContext() as () => unknown)()
+  } catch {
+    return importGlueFile(file)
+  }
+  if (typeof instantiate !== "function") return importGlueFile(file)
+  if (cachedData !== undefined && script.cachedDataRejected !== true) glueCodeCacheHits++
+  else await writeFileAtomically(cacheFile, codeCacheFile(glue, url, script.createCachedData()))
+  return instantiate as GlueInstantiate
 }
 
 /**
@@ -497,27 +543,32 @@ const load = async (
     transpileCount++
     if (entry !== undefined) await writeCached(entry, transpiled)
   }
-  // From the cache entry's file when there is one (written above if it was not), else from memory.
-  const instantiate = entry === undefined
-    ? await importGlue(transpiled.glue, key)
-    : await importGlueFile(path.join(entry, "glue.js")).catch(() => importGlue(transpiled.glue, key))
+  const { glue } = transpiled
   // The rewritten core modules are kept beside the transpile, per rewrite: a disk hit then reads and
   // compiles them, with no rewriting, hashing or validating of its own (compiling validates).
   const rewritten = entry === undefined || rewrite === undefined
     ? undefined
     : path.join(entry, `rewritten-${sha256(rewrite.key).slice(0, 16)}`)
-  // Core modules compile concurrently (V8 compiles off the main thread; the rewrite runs in turn on it).
-  const compiled = await Promise.all(transpiled.coreModules.map(async ({ name, bytes }) => {
-    const started = early?.get(bytes)
-    if (rewrite === undefined) return [name, started === undefined ? await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>) : (await started).module] as const
+  // Core modules compile concurrently (V8 compiles off the main thread; the rewrite runs in turn on it),
+  // started before the glue is loaded, which then runs beside them.
+  const compiling = Promise.all(transpiled.coreModules.map(async (original) => {
+    const { name } = original
+    const started = early?.get(original.bytes)
+    if (rewrite === undefined) return [name, started === undefined ? await WebAssembly.compile(original.bytes as Uint8Array<ArrayBuffer>) : (await started).module] as const
     const file = rewritten === undefined ? undefined : path.join(rewritten, name)
     const cached = started !== undefined || file === undefined ? undefined : await compileCached(file)
     if (cached !== undefined) return [name, cached] as const
-    const { core, module } = await (started ?? prepare(bytes, rewrite))
+    const { core, module } = await (started ?? prepare(original.bytes, rewrite))
     if (file !== undefined) await writeFileAtomically(file, core)
     return [name, module] as const
   }))
-  const modules = new Map<string, WebAssembly.Module>(compiled)
+  // A failed glue leaves it unawaited: the load fails with the glue's error.
+  compiling.catch(() => undefined)
+  // From the cache entry's file when there is one (written above if it was not), else from memory.
+  const instantiate = entry === undefined
+    ? await importGlue(glue, key)
+    : await loadGlueFile(entry, glue).catch(() => importGlue(glue, key))
+  const modules = new Map<string, WebAssembly.Module>(await compiling)
   return { ...transpiled, instantiate, modules }
 }
 

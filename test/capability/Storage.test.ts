@@ -1,10 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Storage from "../../src/capability/Storage.ts"
-import { decode, text } from "../fixtures.ts"
+import { decode, failuresUnderEnv, text } from "../fixtures.ts"
 
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "airssys-storage-"))),
@@ -119,6 +120,29 @@ describe("Storage.layer", () => {
         Effect.provide(Storage.Storage.use(() => Effect.void), Storage.layer({ filename: path.join(dir, "missing", "state.db") }))
       )
       assert.strictEqual(error.reason, "Unavailable")
+    }))
+
+  it.effect("layerConfig - the database file and quota read from STORAGE_* names; a missing file name or a bad quota is a ConfigError", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const filename = path.join(dir, "state.db")
+      const configured = (provider: ConfigProvider.ConfigProvider) =>
+        Storage.layerConfig().pipe(Layer.provide(ConfigProvider.layer(provider)))
+      yield* Effect.gen(function*() {
+        const storage = yield* Storage.Storage
+        yield* storage.set("plugin-a", "plugin-a", "k", new Uint8Array(60))
+        assert.strictEqual(yield* reason(storage.set("plugin-a", "plugin-a", "more", new Uint8Array(60))), "QuotaExceeded")
+      }).pipe(Effect.provide(configured(ConfigProvider.fromEnv({ env: { STORAGE_FILENAME: filename, STORAGE_QUOTA: "100" } }))))
+      // The same file, read back; the quota as text, the names as paths.
+      yield* Effect.gen(function*() {
+        const storage = yield* Storage.Storage
+        assert.strictEqual(yield* storage.usage("plugin-a"), 61)
+        yield* storage.set("plugin-a", "plugin-a", "more", new Uint8Array(600))
+      }).pipe(Effect.provide(configured(ConfigProvider.fromUnknown({ STORAGE: { FILENAME: filename, QUOTA: "1 KiB" } }))))
+      const defaults = yield* Storage.config.parse(ConfigProvider.fromUnknown({ STORAGE: { FILENAME: ":memory:" } }))
+      assert.deepStrictEqual(defaults, { filename: ":memory:", quota: Storage.defaultQuota })
+      const envs = [{}, { STORAGE_FILENAME: filename, STORAGE_QUOTA: "-1" }, { STORAGE_FILENAME: filename, STORAGE_QUOTA: "plenty" }]
+      assert.deepStrictEqual(yield* failuresUnderEnv(envs, Layer.build(Storage.layerConfig())), envs.map(() => "ConfigError"))
     }))
 
   it.effect("layerDeny - every operation is Denied", () =>

@@ -10,7 +10,7 @@
  * `CI=true` that is a failure (.ci/run installs them).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Duration, Effect, Layer, Schedule } from "effect"
+import { Clock, Duration, Effect, Layer, Metric, Schedule } from "effect"
 import { TestClock } from "effect/testing"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -30,6 +30,7 @@ import * as Storage from "../../src/capability/Storage.ts"
 import * as Capability from "../../src/Capability.ts"
 import * as Component from "../../src/Component.ts"
 import * as Deployment from "../../src/Deployment.ts"
+import * as Jco from "../../src/internal/jco.ts"
 import * as Linker from "../../src/Linker.ts"
 import * as Registry from "../../src/Registry.ts"
 import * as ResourceLimits from "../../src/ResourceLimits.ts"
@@ -244,6 +245,26 @@ export const guestSuite = (language: GuestLanguage): void => {
         yield* TestClock.adjust("10 millis")
         assert.strictEqual(decode((yield* actor.request(text("echo after the restart")))!), "after the restart")
         assert.strictEqual((yield* actor.stats).incarnations, 2)
+      }).pipe(Effect.provide(host())), options)
+
+    it.effect("disk cache - loaded again from its cache directory (the glue from its code cache, as a script), it serves calls", () =>
+      Effect.gen(function*() {
+        const cacheDirectory = fs.mkdtempSync(path.join(os.tmpdir(), "airssys-toolchain-cache-"))
+        // A trailing custom section: other bytes, so nothing of them is in this process's memory yet.
+        const name = new TextEncoder().encode(`disk-cache-${process.pid}`)
+        const bytes = new Uint8Array([...fs.readFileSync(guestPath(language.processor)), 0, name.length + 1, name.length, ...name])
+        const transpiled = (yield* Metric.value(Component.transpiles)).count
+        yield* Component.fromBytes(bytes, { cacheDirectory })
+        const hits = Jco.glueCodeCacheHits
+        // Other limits are another compiled artifact: the memory cache misses, the entry on disk is read.
+        const again = yield* Component.fromBytes(bytes, { cacheDirectory, limits: ResourceLimits.unlimited })
+        assert.strictEqual(Jco.glueCodeCacheHits - hits, 1)
+        assert.strictEqual((yield* Metric.value(Component.transpiles)).count - transpiled, 1)
+        const guest = yield* Linker.instantiate(again, { id: "guest", grants: grants("guest") })
+        assert.strictEqual(yield* run(guest, "echo from the disk cache"), "from the disk cache")
+        assert.strictEqual(yield* run(guest, "set guest colour teal"), "stored")
+        assert.strictEqual(yield* run(guest, "get guest colour"), "teal")
+        fs.rmSync(cacheDirectory, { recursive: true, force: true })
       }).pipe(Effect.provide(host())), options)
 
     const command = language.command

@@ -7,16 +7,17 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Fiber, Layer, Stream } from "effect"
 import * as path from "node:path"
-import { Component, DeadLetters, Deployment, Registry, Router } from "airssys-wasm"
+import { Audit, Component, DeadLetters, Deployment, Registry, Router } from "airssys-wasm"
 
 const guest = (name: string) => path.resolve(import.meta.dirname, "..", "..", "..", "build", "guests", `${name}.wasm`)
 const text = (s: string): Uint8Array => new TextEncoder().encode(s)
 const decode = (bytes: Uint8Array | undefined): string => new TextDecoder().decode(bytes)
 
 // #region layers
-// A deployment manager over the registry; the router reaches what it deploys by name.
+// A deployment manager over the registry; the router reaches what it deploys by name and records what it
+// refuses in the audit log.
 const Host = Layer.mergeAll(Router.Router.layer, Deployment.Deployment.layer).pipe(
-  Layer.provideMerge(Registry.Registry.layer)
+  Layer.provideMerge(Layer.merge(Registry.Registry.layer, Audit.layerMemory({ capacity: 1000 })))
 )
 // #endregion layers
 

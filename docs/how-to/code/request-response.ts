@@ -94,14 +94,17 @@ const program = Effect.gen(function*() {
 })
 
 // #region layers
-const Routing = Router.Router.layer.pipe(Layer.provideMerge(Registry.Registry.layer))
+// The router records every message it refuses for lack of a grant in the audit log.
+const Routing = Router.Router.layer.pipe(
+  Layer.provideMerge(Layer.merge(Registry.Registry.layer, Audit.layerMemory({ capacity: 100 })))
+)
 // #endregion layers
 
 // #region host
-// For guests that ask: the messaging host interface over the router, and the audit log the Linker
-// records its decisions in.
+// For guests that ask: the messaging host interface over the router; the Linker records its decisions in
+// the same audit log.
 const Host = Linker.layer([Messaging.hostInterface]).pipe(
-  Layer.provideMerge(Layer.merge(Messaging.layer, Audit.layerMemory({ capacity: 100 }))),
+  Layer.provideMerge(Messaging.layer),
   Layer.provideMerge(Routing)
 )
 // #endregion host

@@ -7,8 +7,9 @@
 import { Cause, Clock, Context, Effect } from "effect"
 import type * as Audit from "../../Audit.ts"
 import type * as Capability from "../../Capability.ts"
-import type { Component } from "../load/component.ts"
+import { fastPathOf } from "../audit/auditRecorder.ts"
 import { HostRefusal, LinkError } from "../componentError.ts"
+import type { Component } from "../load/component.ts"
 import { camelCase, kebabCase, unversioned } from "../witName.ts"
 import * as Check from "./capabilityCheck.ts"
 import {
@@ -99,7 +100,7 @@ interface Verdict {
  * audit an O(1) append stamped from the context's `Clock`, both done before the bridge runs the
  * implementation's own Effect, unwrapped; only a failed call goes through `recover` (a `Refused`
  * audited and turned into `err`). When the audit cannot take the append that way (a full batch, a
- * failure kept, no `recordAtUnsafe`), the call takes the first path.
+ * failure kept, an audit without the fast path), the call takes the first path.
  */
 const guard = (
   audit: AuditService,
@@ -166,13 +167,21 @@ const guard = (
     }
     return verdict
   }
-  const guarded: Linked = (...args) =>
-    Effect.withFiber((fiber) => {
-      const verdict = verdictOf(toRequest(...args))
-      audit.recordUnsafe(verdict.entry, fiber)
-      return verdict.failed ?? Effect.catchCause(run(...args), verdict.onFailure)
-    })
-  const recordAt = audit.recordAtUnsafe
+  // An audit `Audit.make` built has a fast path (an append without an Effect); any other is `record`ed.
+  const fast = fastPathOf(audit)
+  const guarded: Linked = fast === undefined
+    ? (...args) =>
+      Effect.suspend(() => {
+        const verdict = verdictOf(toRequest(...args))
+        return Effect.flatMap(audit.record(verdict.entry), () => verdict.failed ?? Effect.catchCause(run(...args), verdict.onFailure))
+      })
+    : (...args) =>
+      Effect.withFiber((fiber) => {
+        const verdict = verdictOf(toRequest(...args))
+        fast.recordUnsafe(verdict.entry, fiber)
+        return verdict.failed ?? Effect.catchCause(run(...args), verdict.onFailure)
+      })
+  const recordAt = fast?.recordAtUnsafe
   if (recordAt === undefined) return guarded
   return specializable(guarded, (context) => {
     const clock = Context.get(context, Clock.Clock)

@@ -6,13 +6,13 @@
  * @internal
  */
 
-export interface Bucket {
+export interface TokenBucket {
   tokens: number
   last: number
 }
 
 /** Takes one token if there is one. */
-export const take = (bucket: Bucket, now: number, perMillisecond: number, burst: number): boolean => {
+export const take = (bucket: TokenBucket, now: number, perMillisecond: number, burst: number): boolean => {
   const elapsed = now - bucket.last
   if (elapsed > 0) {
     const tokens = bucket.tokens + elapsed * perMillisecond
@@ -27,5 +27,5 @@ export const take = (bucket: Bucket, now: number, perMillisecond: number, burst:
 }
 
 /** Milliseconds until the next token, at least 1. */
-export const retryAfterMillis = (bucket: Bucket, perMillisecond: number): number =>
+export const retryAfterMillis = (bucket: TokenBucket, perMillisecond: number): number =>
   Math.max(1, Math.ceil((1 - bucket.tokens) / perMillisecond))
