@@ -21,6 +21,7 @@ import { isolation } from "./isolation.ts"
 import { lifecycle } from "./lifecycle.ts"
 import { linker } from "./linker.ts"
 import { load } from "./load.ts"
+import { mailbox } from "./mailbox.ts"
 import { messaging } from "./messaging.ts"
 import { observer } from "./observer.ts"
 import { peer } from "./peer.ts"
@@ -57,6 +58,7 @@ export const suites: Readonly<Record<string, (options: Options) => ReadonlyArray
   peer,
   load,
   actor,
+  mailbox,
   lifecycle,
   scaling,
   isolation,

@@ -42,108 +42,45 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Metric, Schedule, Schema } from "effect"
+import { Context, Duration, Effect, Metric, Schedule } from "effect"
 import type { Scope } from "effect"
+import { Audit } from "./Audit.ts"
 import * as internal from "./internal/run/supervisor.ts"
+import type * as supervision from "./internal/supervision.ts"
+import type {
+  ChildCounts,
+  ChildExit,
+  ChildInfo,
+  ChildSpec,
+  Intensity,
+  SupervisorError,
+  SupervisorEscalation,
+  SupervisorSnapshot
+} from "./internal/supervision.ts"
 
-/**
- * When a child is restarted.
- *
- * - `Permanent`: always.
- * - `Transient`: only after an abnormal exit (a failure or a defect).
- * - `Temporary`: never.
- *
- * @since 0.1.0
- * @category models
- */
-export type RestartType = "Permanent" | "Transient" | "Temporary"
-
-/**
- * Which children restart when one crashes.
- *
- * - `OneForOne`: only the crashed child.
- * - `OneForAll`: every child stops (reverse start order) and every child starts again (start order).
- * - `RestForOne`: the crashed child and every child started after it stop (reverse order) and start
- *   again (in order).
- *
- * @since 0.1.0
- * @category models
- */
-export type Strategy = "OneForOne" | "OneForAll" | "RestForOne"
-
-/**
- * How one child is started, restarted and stopped.
- *
- * @since 0.1.0
- * @category models
- */
-export interface ChildSpec<E = unknown, R = never> {
-  /** Unique among the supervisor's children; names the child in snapshots, logs and metrics. */
-  readonly id: string
-  /**
-   * Runs the child until it exits. Success = normal exit; failure or defect = abnormal exit (a crash).
-   * Its `Scope` closes when the child stops or restarts.
-   */
-  readonly start: Effect.Effect<unknown, E, R | Scope.Scope>
-  /** Default `"Permanent"`. */
-  readonly restart?: RestartType | undefined
-  /**
-   * How long a graceful stop (interrupt, wait for finalizers and the child's `Scope`) may take before
-   * the supervisor kills the child: it closes the child's `Scope` at once and stops waiting (the child's
-   * last exit reads `Killed`). Default 5 seconds; infinite for a child that is itself a supervisor.
-   */
-  readonly shutdownTimeout?: Duration.Input | undefined
-  /**
-   * When `true`, the next sibling starts only after this child has called `Supervisor.ready` (or exited);
-   * ending abnormally before that is a failure to start. Otherwise a child counts as running once its
-   * fiber has started and reached its first asynchronous step. A child whose `start` is a supervisor
-   * (`run` / `start`) waits for that supervisor's own children without this flag.
-   */
-  readonly awaitReady?: boolean | undefined
-  /** Extra plain data for snapshots (an actor reports its mailbox depth, messages handled, status). */
-  readonly inspect?: Effect.Effect<ChildDetails> | undefined
-}
-
-/**
- * Plain data a child adds to its snapshot.
- *
- * @since 0.1.0
- * @category models
- */
-export type ChildDetails = Readonly<Record<string, string | number | boolean>>
-
-/**
- * At most `maxRestarts` restarts within any window of `period`.
- *
- * @since 0.1.0
- * @category models
- */
-export interface Intensity {
-  readonly maxRestarts: number
-  readonly period: Duration.Input
-}
+export type {
+  ChildCounts,
+  ChildDetails,
+  ChildExit,
+  ChildInfo,
+  ChildSnapshot,
+  ChildSpec,
+  ChildState,
+  ExitReason,
+  Intensity,
+  RestartType,
+  Strategy,
+  SupervisorSnapshot,
+  SupervisorStatus
+} from "./internal/supervision.ts"
+export { EscalationReason, SupervisorError, SupervisorEscalation } from "./internal/supervision.ts"
 
 /**
  * @since 0.1.0
  * @category models
  */
-export interface SupervisorOptions<E = unknown, R = never> {
-  /** Names the supervisor in snapshots, logs, metrics and escalations. */
-  readonly id: string
-  /** Default `"OneForOne"`. */
-  readonly strategy?: Strategy | undefined
-  /** Default 3 restarts in 5 seconds (`defaultIntensity`). */
-  readonly intensity?: Intensity | undefined
-  /**
-   * The delay before each restart, stepped per child with the exit that caused it. Default
-   * `defaultBackoff`: exponential from 100 ms, factor 2, capped at 30 seconds, no jitter.
-   */
-  readonly backoff?: Schedule.Schedule<unknown, ChildExit, never, R> | undefined
-  /** Scale every backoff delay by a random factor in [0.8, 1.2] (`Schedule.jittered`). Default `false`. */
-  readonly jitter?: boolean | undefined
-  /** Started in this order, stopped in the reverse order. */
-  readonly children: ReadonlyArray<ChildSpec<E, R>>
-}
+export interface SupervisorOptions<E = unknown, R = never> extends supervision.SupervisorOptions<E, R> {}
+
 
 /**
  * @since 0.1.0
@@ -168,112 +105,6 @@ export declare namespace SupervisorOptions {
   export type Services<Options extends Any> =
     | Exclude<Effect.Services<Options["children"][number]["start"]>, Scope.Scope>
     | (Options extends { readonly backoff?: infer S } ? Schedule.Env<S> : never)
-}
-
-/**
- * - `starting`: forked, not yet running (waiting for `Supervisor.ready` when `awaitReady`).
- * - `running`
- * - `restarting`: stopped, waiting for its backoff delay before starting again.
- * - `stopped`: not running and not going to be restarted: exited normally (`Transient`), stopped on
- *   purpose (`terminateChild`, an actor's `ref.stop`), or stopped with the supervisor. A `Temporary`
- *   child that ends is deleted from the list instead.
- * - `failed`: the child whose crash made the supervisor escalate, or that failed to start.
- *
- * @since 0.1.0
- * @category models
- */
-export type ChildState = "starting" | "running" | "restarting" | "stopped" | "failed"
-
-/**
- * Why a child last stopped.
- *
- * - `Normal`: its effect succeeded.
- * - `Failure` / `Defect`: its effect failed / died (a crash).
- * - `Interrupted`: it was interrupted by something other than its supervisor.
- * - `Shutdown`: its supervisor stopped it, and it finished within its shutdown timeout.
- * - `Killed`: its supervisor stopped it and gave up waiting after the shutdown timeout.
- *
- * @since 0.1.0
- * @category models
- */
-export type ExitReason = "Normal" | "Failure" | "Defect" | "Interrupted" | "Shutdown" | "Killed"
-
-/**
- * A child's last exit, as plain data. `at` is `Clock` time in milliseconds.
- *
- * @since 0.1.0
- * @category models
- */
-export interface ChildExit {
-  readonly reason: ExitReason
-  readonly message?: string
-  readonly at: number
-}
-
-/**
- * @since 0.1.0
- * @category models
- */
-export interface ChildInfo {
-  readonly id: string
-  readonly restartType: RestartType
-  readonly state: ChildState
-  /** Restarts after this child's own exit (a crash, or a `Permanent` child's normal exit). */
-  readonly ownRestarts: number
-  /** Restarts because a sibling's exit restarted the group this child is in (`OneForAll`, `RestForOne`). */
-  readonly groupRestarts: number
-  readonly lastExit?: ChildExit
-}
-
-/**
- * OTP's `count_children`: `specs` listed children, `active` ones with a running incarnation, and how many
- * are supervisors (a child counts as one once it has run as a supervisor) or workers.
- *
- * @since 0.1.0
- * @category models
- */
-export interface ChildCounts {
-  readonly specs: number
-  readonly active: number
-  readonly supervisors: number
-  readonly workers: number
-}
-
-/**
- * A child in a snapshot; `supervisor` is present while the child is itself a running supervisor.
- *
- * @since 0.1.0
- * @category models
- */
-export interface ChildSnapshot extends ChildInfo {
-  readonly supervisor?: SupervisorSnapshot
-  readonly details?: ChildDetails
-}
-
-/**
- * @since 0.1.0
- * @category models
- */
-export type SupervisorStatus = "starting" | "running" | "stopping" | "stopped" | "escalated"
-
-/**
- * A supervisor tree as plain, JSON-able data.
- *
- * @since 0.1.0
- * @category models
- */
-export interface SupervisorSnapshot {
-  readonly id: string
-  readonly strategy: Strategy
-  readonly status: SupervisorStatus
-  readonly intensity: { readonly maxRestarts: number; readonly periodMillis: number }
-  /** Present (`true`) for a dynamic supervisor (`startDynamic`). */
-  readonly dynamic?: boolean
-  /** A dynamic supervisor's `maxChildren`. */
-  readonly maxChildren?: number
-  /** Why it stopped: the reason given to `stop`, or the start failure. */
-  readonly stopReason?: string
-  readonly children: ReadonlyArray<ChildSnapshot>
 }
 
 /**
@@ -312,95 +143,6 @@ export interface SupervisorRef {
    * started again, `await` completes, and the snapshot keeps `reason`. Completes once everything stopped.
    */
   readonly stop: (reason?: string) => Effect.Effect<void>
-}
-
-/**
- * Why a supervisor gave up.
- *
- * - `Intensity`: more than `maxRestarts` restarts within `period`.
- * - `BackoffExhausted`: the backoff schedule of the crashed child ended.
- *
- * @since 0.1.0
- * @category models
- */
-export const EscalationReason = Schema.Literals(["Intensity", "BackoffExhausted"])
-
-/**
- * @since 0.1.0
- * @category models
- */
-export type EscalationReason = typeof EscalationReason.Type
-
-/**
- * Why a call on a supervisor failed.
- *
- * - `FailedToStartChild`: the child ended abnormally before it was running (`cause` says how). From
- *   `start` / `run` this means the supervisor did not start: the children before it were stopped in
- *   reverse order, those after it never started.
- * - `AlreadyStarted` / `AlreadyPresent`: `startChild` with the id of a running / stopped child.
- * - `NotFound`: no child has that id.
- * - `Running` / `Restarting`: `restartChild` or `deleteChild` on a child that is running / waiting for
- *   its restart.
- * - `MaxChildren`: a dynamic supervisor already has its `maxChildren`.
- * - `SupervisorNotRunning`: the supervisor has stopped (or is stopping).
- *
- * @since 0.1.0
- * @category errors
- */
-export class SupervisorError extends Schema.TaggedError<SupervisorError>()("SupervisorError", {
-  supervisor: Schema.String,
-  reason: Schema.Literals([
-    "FailedToStartChild",
-    "AlreadyStarted",
-    "AlreadyPresent",
-    "NotFound",
-    "Running",
-    "Restarting",
-    "MaxChildren",
-    "SupervisorNotRunning"
-  ]),
-  child: Schema.optional(Schema.String),
-  cause: Schema.optional(Schema.String)
-}) {
-  override get message(): string {
-    const child = this.child === undefined ? "" : ` child ${this.child}`
-    const cause = this.cause === undefined ? "" : `: ${this.cause}`
-    switch (this.reason) {
-      case "FailedToStartChild":
-        return `supervisor ${this.supervisor}:${child} failed to start${cause}`
-      case "SupervisorNotRunning":
-        return `supervisor ${this.supervisor} is not running`
-      default:
-        return `supervisor ${this.supervisor}:${child} ${this.reason}${cause}`
-    }
-  }
-}
-
-/**
- * A supervisor gave up: it stopped all its children in reverse order and fails with this, so its own
- * supervisor (if any) sees a crashed child.
- *
- * @since 0.1.0
- * @category errors
- */
-export class SupervisorEscalation extends Schema.TaggedError<SupervisorEscalation>()("SupervisorEscalation", {
-  supervisor: Schema.String,
-  /** The child whose crash was one too many. */
-  child: Schema.String,
-  reason: EscalationReason,
-  /** Exits that asked for a restart within `periodMillis`, the refused one included (`maxRestarts + 1`). */
-  exitsInPeriod: Schema.Number,
-  maxRestarts: Schema.Number,
-  periodMillis: Schema.Number,
-  /** The crash that was one too many, rendered with `Cause.pretty`. */
-  cause: Schema.String
-}) {
-  override get message(): string {
-    return this.reason === "Intensity"
-      ? `supervisor ${this.supervisor} escalates: ${this.exitsInPeriod} restarts asked for within ${this.periodMillis} ms ` +
-        `(at most ${this.maxRestarts}), last crash in child ${this.child}`
-      : `supervisor ${this.supervisor} escalates: backoff schedule of child ${this.child} ended`
-  }
 }
 
 /**
@@ -459,9 +201,34 @@ export const restartsTotal: Metric.Counter<number> = internal.restartsTotal
 export const start = <Options extends SupervisorOptions.Any>(
   options: Options
 ): Effect.Effect<SupervisorRef, SupervisorError, Scope.Scope | SupervisorOptions.Services<Options>> =>
-  internal.make(options).pipe(
-    Effect.withSpan("Supervisor.start", { attributes: { supervisor: options.id } })
-  ) as Effect.Effect<SupervisorRef, SupervisorError, Scope.Scope | SupervisorOptions.Services<Options>>
+  startTraced(options) as Effect.Effect<SupervisorRef, SupervisorError, Scope.Scope | SupervisorOptions.Services<Options>>
+
+const startTraced = Effect.fn("Supervisor.start")(function*(options: SupervisorOptions.Any) {
+  yield* Effect.annotateCurrentSpan("supervisor", options.id)
+  return yield* engine(options)
+})
+
+// The engine with the defaults applied, and every restart audited when an `Audit` is in the context.
+const engine = <E, R>(options: SupervisorOptions<E, R> & { readonly dynamic?: boolean; readonly maxChildren?: number | undefined }) =>
+  internal.make<E, R>({
+    ...options,
+    intensity: options.intensity ?? defaultIntensity,
+    backoff: options.backoff ?? defaultBackoff,
+    onRestart: auditRestart
+  })
+
+// Every restart is a lifecycle event (an operator's timeline).
+const auditRestart = ({ cause, child, restarts }: internal.Restarted, context: Context.Context<never>): void => {
+  const audit = Context.getOrUndefined(context, Audit)
+  if (audit === undefined) return
+  Effect.runForkWith(context)(audit.record({
+    kind: "lifecycle",
+    component: child,
+    action: "restarted",
+    value: restarts,
+    detail: `restart ${restarts} (${cause === "own" ? "its own exit" : "a sibling's, by the strategy"})`
+  }))
+}
 
 /**
  * A supervisor as a long-running effect: it never succeeds, fails with `SupervisorEscalation` once its
@@ -475,7 +242,7 @@ export const start = <Options extends SupervisorOptions.Any>(
 export const run = <Options extends SupervisorOptions.Any>(
   options: Options
 ): Effect.Effect<never, SupervisorEscalation | SupervisorError, SupervisorOptions.Services<Options>> =>
-  Effect.scoped(Effect.flatMap(internal.make(options), (ref) => ref.await)).pipe(
+  Effect.scoped(Effect.flatMap(engine(options), (ref) => ref.await)).pipe(
     Effect.andThen(Effect.never)
   ) as Effect.Effect<never, SupervisorEscalation | SupervisorError, SupervisorOptions.Services<Options>>
 
@@ -532,7 +299,7 @@ export const startDynamic = <A, E = unknown, R = never>(
   options: DynamicSupervisorOptions<A, E, R>
 ): Effect.Effect<DynamicSupervisorRef<A>, never, Scope.Scope | Exclude<R, Scope.Scope>> =>
   Effect.map(
-    internal.make<E, R>({ ...options, dynamic: true, children: [] }) as Effect.Effect<
+    engine<E, R>({ ...options, dynamic: true, children: [] }) as Effect.Effect<
       internal.Engine,
       never,
       Scope.Scope | Exclude<R, Scope.Scope>

@@ -175,7 +175,7 @@ describe("Supervisor", () => {
         yield* Fiber.join(closing)
         assert.deepStrictEqual(h.log, ["start:a", "start:b", "stop:a"])
         const children = yield* ref.children
-        assert.deepStrictEqual(children.map((child) => child.lastExit?.reason), ["Shutdown", "Killed"])
+        assert.deepStrictEqual(children.map((child) => child.lastExit?.reason), ["Shutdown", "ShutdownTimedOut"])
       }))
 
     it.effect("kill - after the shutdown timeout the child's scope is closed at once, whatever its fiber is stuck in", () =>
@@ -198,7 +198,7 @@ describe("Supervisor", () => {
         yield* Fiber.join(terminating)
         assert.deepStrictEqual(log, ["acquired", "released"], "its scope closed with the kill")
         const [child] = yield* ref.children
-        assert.deepStrictEqual([child!.state, child!.lastExit?.reason], ["stopped", "Killed"])
+        assert.deepStrictEqual([child!.state, child!.lastExit?.reason], ["stopped", "ShutdownTimedOut"])
       }))
 
     it.effect("start - a child that fails before it runs fails start; earlier children stop in reverse, later ones never start", () =>

@@ -141,7 +141,7 @@ describe("Supervisor at OTP parity (real wasm actors)", () => {
       yield* TestClock.adjust("1 second")
       yield* Fiber.join(terminate)
       const [child] = yield* supervisor.children
-      assert.strictEqual(child!.lastExit?.reason, "Killed")
+      assert.strictEqual(child!.lastExit?.reason, "ShutdownTimedOut")
       assert.isTrue(abandoned, "the hook was interrupted")
       const ticksAtKill = ticks
       assert.isAtLeast(ticksAtKill, 9)

@@ -5,7 +5,7 @@
  * @internal
  */
 import { Context, Deferred, Effect, Exit } from "effect"
-import type { SupervisorSnapshot } from "../../Supervisor.ts"
+import type { SupervisorSnapshot } from "../supervision.ts"
 
 /**
  * Why a supervisor will not start a child again.

@@ -126,15 +126,9 @@ export const fuelGlobal = (instance: WebAssembly.Instance): WebAssembly.Global |
   return global instanceof WebAssembly.Global ? global : undefined
 }
 
-// An allowance as bigints, whole and sliced: the same for every instance of a component, so a new
-// instance's first refill reuses the last one's instead of converting again.
-let lastSplit: { readonly of: number; readonly units: bigint; readonly first: bigint; readonly rest: bigint } | undefined
-const splitOf = (units: number) => {
-  if (lastSplit?.of === units) return lastSplit
+const toUnits = (units: number): bigint => {
   if (!Number.isSafeInteger(units) || units < 0) throw new RangeError(`fuel must be a non-negative safe integer, got ${units}`)
-  const big = BigInt(units)
-  const first = big > slice ? slice : big
-  return lastSplit = { of: units, units: big, first, rest: big - first }
+  return BigInt(units)
 }
 
 /**
@@ -181,11 +175,10 @@ export const fuelMeter = (cores: ReadonlyArray<WebAssembly.Instance>, host?: Fue
   return {
     refill: (next, expired) => {
       if (next !== units) {
-        const split = splitOf(next)
         units = next
-        unitsBig = split.units
-        slicedFirst = split.first
-        slicedRest = split.rest
+        unitsBig = toUnits(next)
+        slicedFirst = unitsBig > slice ? slice : unitsBig
+        slicedRest = unitsBig - slicedFirst
       }
       deadline = host === undefined ? undefined : expired
       stop = undefined

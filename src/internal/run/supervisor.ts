@@ -10,7 +10,9 @@
  * A child's exit that finds the loop waiting with nothing queued is handled at once, in the exiting
  * child's fiber (in the loop's context, with the loop kept out until it is done): a restart with no delay
  * then happens before anything else runs, with no hop through the queue and the scheduler. Everything
- * else still takes turns in the loop, in order.
+ * else still takes turns in the loop, in order. This is behaviour, not only speed: whoever just saw a
+ * child trap already finds the supervisor's decision made (SupervisorOtp.test "4. calls fail at once for
+ * a Temporary actor that trapped; 5. it is deleted from the child list" fails without it).
  *
  * A child learns about its supervisor through `CurrentChild` (a handle per incarnation): it signals
  * readiness there, a nested supervisor registers its snapshot, and a child that can be addressed after it
@@ -45,16 +47,16 @@ import type {
   ChildSpec,
   ChildState,
   EscalationReason,
+  Intensity,
   RestartType,
   SupervisorOptions,
   SupervisorSnapshot,
   SupervisorStatus
-} from "../../Supervisor.ts"
-import { defaultBackoff, defaultIntensity, SupervisorError, SupervisorEscalation } from "../../Supervisor.ts"
-import { Audit } from "../../Audit.ts"
+} from "../supervision.ts"
+import { SupervisorError, SupervisorEscalation } from "../supervision.ts"
 import { type ChildHandle, CurrentChild, type RetireReason } from "./childHandle.ts"
 
-export { type ChildHandle, CurrentChild, ready, readyUnsafe, type RetireReason } from "./childHandle.ts"
+export { ready } from "./childHandle.ts"
 
 /** @internal */
 export const restartsTotal = Metric.counter("airssys_supervisor_restarts_total", {
@@ -135,11 +137,25 @@ const describeExit = (exit: Exit.Exit<unknown, unknown>, at: number): ChildExit 
 const isAbnormal = (exit: Exit.Exit<unknown, unknown> | undefined): exit is Exit.Failure<unknown, unknown> =>
   exit !== undefined && Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)
 
+/** A child was started again: for the audit trail (see `Supervisor.ts`), in the loop's context. */
+export interface Restarted {
+  readonly child: string
+  /** Its restarts so far, this one included. */
+  readonly restarts: number
+  /** After its own exit, or with its group (a sibling's exit, by the strategy). */
+  readonly cause: "own" | "group"
+}
+
 /** @internal */
 export interface EngineOptions<E, R> extends SupervisorOptions<E, R> {
+  /** The defaults applied (`Supervisor.ts` has them). */
+  readonly intensity: Intensity
+  readonly backoff: Schedule.Schedule<unknown, ChildExit, never, R>
   /** `simple_one_for_one`: a child that ends or is terminated is deleted; no restart / delete by id. */
   readonly dynamic?: boolean | undefined
   readonly maxChildren?: number | undefined
+  /** Told of every restart, synchronously, with the loop's context. */
+  readonly onRestart?: ((restarted: Restarted, context: Context.Context<never>) => void) | undefined
 }
 
 /** @internal */
@@ -178,11 +194,10 @@ export const make = <E, R>(options: EngineOptions<E, R>): Effect.Effect<Engine, 
     const dynamic = options.dynamic === true
     const maxChildren = options.maxChildren
     const strategy = dynamic ? "OneForOne" : options.strategy ?? "OneForOne"
-    const intensity = options.intensity ?? defaultIntensity
+    const intensity = options.intensity
     const maxRestarts = Math.max(0, intensity.maxRestarts)
     const periodMillis = Duration.toMillis(Duration.fromInputUnsafe(intensity.period))
-    const baseBackoff: Schedule.Schedule<unknown, ChildExit, never, R> = options.backoff ?? defaultBackoff
-    const backoff = options.jitter === true ? Schedule.jittered(baseBackoff) : baseBackoff
+    const backoff = options.jitter === true ? Schedule.jittered(options.backoff) : options.backoff
 
     const makeChild = (spec: ChildSpec<E, R>): Child<E, R> => ({
       spec,
@@ -375,18 +390,7 @@ export const make = <E, R>(options: EngineOptions<E, R>): Effect.Effect<Engine, 
         if (cause === "own") child.ownRestarts++
         else child.groupRestarts++
         child.restarts.updateUnsafe(1, loopContext)
-        // With an audit in the environment, every restart is a lifecycle event (an operator's timeline).
-        const audit = Context.getOrUndefined(loopContext, Audit)
-        if (audit !== undefined) {
-          const restarts = child.ownRestarts + child.groupRestarts
-          Effect.runForkWith(loopContext)(audit.record({
-            kind: "lifecycle",
-            component: child.spec.id,
-            action: "restarted",
-            value: restarts,
-            detail: `restart ${restarts} (${cause === "own" ? "its own exit" : "a sibling's, by the strategy"})`
-          }))
-        }
+        options.onRestart?.({ child: child.spec.id, restarts: child.ownRestarts + child.groupRestarts, cause }, loopContext)
       }
       // The loop's context with the child's scope and handle; started at once, attached to no parent.
       const context = Context.add(Context.add(loopContext, Scope.Scope, childScope), CurrentChild, handle)
@@ -484,9 +488,9 @@ export const make = <E, R>(options: EngineOptions<E, R>): Effect.Effect<Engine, 
           const stopped = timeout === undefined
             ? yield* Effect.asSome(Fiber.interrupt(fiber))
             : yield* Effect.timeoutOption(Fiber.interrupt(fiber), timeout)
-          child.lastExit = { reason: Option.isSome(stopped) ? "Shutdown" : "Killed", at: clock.currentTimeMillisUnsafe() }
+          child.lastExit = { reason: Option.isSome(stopped) ? "Shutdown" : "ShutdownTimedOut", at: clock.currentTimeMillisUnsafe() }
           if (Option.isNone(stopped)) {
-            yield* Effect.logWarning(`child ${child.spec.id} did not stop within its shutdown timeout: killed`)
+            yield* Effect.logWarning(`child ${child.spec.id} did not stop within its shutdown timeout: its scope is closed, no longer waited for`)
             // The kill: its resources go now, whatever its fiber is stuck in (in a fiber of its own, so a
             // finalizer that hangs cannot hang the supervisor too).
             if (childScope !== undefined) {
