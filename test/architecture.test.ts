@@ -92,13 +92,6 @@ const cycles = (edges: ReadonlyArray<Import>): Array<Array<string>> => {
   return found.sort((a, b) => a[0]!.localeCompare(b[0]!))
 }
 
-/**
- * Known breaks of the two rules below, being removed while `internal/` is untangled (issue 16). The lists
- * must only shrink: a new break fails, and so does a fixed one still listed here.
- */
-const knownUpward: ReadonlyArray<string> = []
-const knownCycles: ReadonlyArray<ReadonlyArray<string>> = []
-
 describe("architecture", () => {
   it("jco is imported by exactly one internal file", () => {
     const importers = sources(src)
@@ -121,13 +114,13 @@ describe("architecture", () => {
     const upward = imports
       .filter((i) => isInternal(i.from) && !isInternal(i.to) && !i.typeOnly)
       .map((i) => `${i.from} -> ${i.to}`)
-    assert.deepStrictEqual([...new Set(upward)], knownUpward)
+    assert.deepStrictEqual([...new Set(upward)], [])
   })
 
   it("no import circles, not even through types", () => {
     // A circle through types alone costs nothing at run time, but it is the same tangle for a reader, and
     // the next value import along it makes it a load-order bug.
-    assert.deepStrictEqual(cycles(imports), knownCycles)
+    assert.deepStrictEqual(cycles(imports), [])
   })
 
   it("the import scanner sees value, type-only and dynamic imports", () => {
