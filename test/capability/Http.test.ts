@@ -5,11 +5,11 @@ import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as Audit from "../../src/Audit.ts"
 import * as Http from "../../src/capability/Http.ts"
-import * as Resolver from "../../src/capability/Resolver.ts"
 import * as Capability from "../../src/Capability.ts"
 import * as Component from "../../src/Component.ts"
 import * as Linker from "../../src/Linker.ts"
 import { decode, guestPath, text } from "../fixtures.ts"
+import { scriptedResolver } from "./scriptedResolver.ts"
 
 /**
  * A local server on 127.0.0.1 that counts the requests it receives, by path. Routes:
@@ -268,19 +268,6 @@ describe("Http", () => {
 })
 
 describe("Http - addresses (SSRF)", () => {
-  /** A resolver the test controls: answers by name (one list per lookup, the last repeated), counts lookups. */
-  const resolver = (answers: Record<string, ReadonlyArray<ReadonlyArray<string>>>) => {
-    const lookups: Array<string> = []
-    return {
-      lookups,
-      layer: Resolver.layerHandler((name) => {
-        const n = lookups.filter((l) => l === name).length
-        lookups.push(name)
-        const list = answers[name] ?? []
-        return list[Math.min(n, list.length - 1)] ?? []
-      })
-    }
-  }
 
   const refused = (payload: string, event: string | undefined, address: string, range: string) => {
     assert.include(payload, "Denied: address refused")
@@ -291,7 +278,7 @@ describe("Http - addresses (SSRF)", () => {
   }
 
   it.effect("a granted name resolving to loopback, a private range or cloud metadata is refused and audited; no connection", () => {
-    const dns = resolver({ "loop.test": [["127.0.0.1"]], "private.test": [["192.168.1.10"]], "metadata.test": [["169.254.169.254"]], "cgnat.test": [["100.64.0.1"]], "mapped.test": [["::ffff:10.0.0.1"]] })
+    const dns = scriptedResolver({ "loop.test": [["127.0.0.1"]], "private.test": [["192.168.1.10"]], "metadata.test": [["169.254.169.254"]], "cgnat.test": [["100.64.0.1"]], "mapped.test": [["::ffff:10.0.0.1"]] })
     return Effect.gen(function*() {
       const { port, total, connections } = yield* server
       const grants = ["loop.test", "private.test", "metadata.test", "cgnat.test", "mapped.test"].map((host) => new Capability.NetworkOutbound({ host, port }))
@@ -323,7 +310,7 @@ describe("Http - addresses (SSRF)", () => {
     }))
 
   it.effect("a redirect to a granted name that resolves to a private address is refused at the redirect", () => {
-    const dns = resolver({ "inner.test": [["10.0.0.5"]] })
+    const dns = scriptedResolver({ "inner.test": [["10.0.0.5"]] })
     return Effect.gen(function*() {
       const { port, hits } = yield* server
       yield* withProbe([local(port), new Capability.NetworkOutbound({ host: "inner.test" })], (process) =>
@@ -343,7 +330,7 @@ describe("Http - addresses (SSRF)", () => {
   it.effect("DNS rebinding: public on the check, loopback on a second lookup; the connection goes to the checked address", () => {
     // 8.8.4.4 is a public address outside every special range, which this test never connects to:
     // the transport below records where each hop was going and only ever dials loopback.
-    const dns = resolver({ "rebind.test": [["8.8.4.4"], ["127.0.0.1"]] })
+    const dns = scriptedResolver({ "rebind.test": [["8.8.4.4"], ["127.0.0.1"]] })
     const dialed: Array<string> = []
     const recording: Http.Transport = (hop) => {
       dialed.push(hop.address?.address ?? "(none)")
@@ -370,7 +357,7 @@ describe("Http - addresses (SSRF)", () => {
   })
 
   it.effect("an address grant lets a name reach its checked address, connecting to it without a lookup of its own", () => {
-    const dns = resolver({ "app.test": [["127.0.0.1"], ["10.0.0.1"]] })
+    const dns = scriptedResolver({ "app.test": [["127.0.0.1"], ["10.0.0.1"]] })
     return Effect.gen(function*() {
       const { port, hits } = yield* server
       yield* withProbe([new Capability.NetworkOutbound({ host: "app.test", port }), new Capability.NetworkOutbound({ host: "127.0.0.0/8", port })], (process) =>

@@ -6,12 +6,12 @@ import type { AddressInfo } from "node:net"
 import * as Audit from "../../src/Audit.ts"
 import * as Capability from "../../src/Capability.ts"
 import * as Clocks from "../../src/capability/Clocks.ts"
-import * as Resolver from "../../src/capability/Resolver.ts"
 import * as Stdio from "../../src/capability/Stdio.ts"
 import * as WasiHttp from "../../src/capability/WasiHttp.ts"
 import * as Component from "../../src/Component.ts"
 import * as Linker from "../../src/Linker.ts"
 import { decode, guestPath, text } from "../fixtures.ts"
+import { scriptedResolver } from "./scriptedResolver.ts"
 
 /**
  * A local server that counts connections and requests. Routes: `/hello` → 200 "hello" with
@@ -82,19 +82,6 @@ const events = Effect.map(Audit.events, (all) =>
 
 const local = (port: number) => new Capability.NetworkOutbound({ host: "127.0.0.1", port })
 
-/** A resolver the test controls: answers by name, counts lookups. */
-const resolver = (answers: Record<string, ReadonlyArray<ReadonlyArray<string>>>) => {
-  const lookups: Array<string> = []
-  return {
-    lookups,
-    layer: Resolver.layerHandler((name) => {
-      const n = lookups.filter((l) => l === name).length
-      lookups.push(name)
-      const list = answers[name] ?? []
-      return list[Math.min(n, list.length - 1)] ?? []
-    })
-  }
-}
 
 const isError = (answer: string) => assert.match(answer, /^error: /)
 
@@ -236,7 +223,7 @@ describe("WasiHttp - addresses (SSRF)", () => {
   }
 
   it.effect("a granted name resolving to loopback, a private range or cloud metadata is refused; no connection is made", () => {
-    const dns = resolver({
+    const dns = scriptedResolver({
       "loop.test": [["127.0.0.1"]],
       "private.test": [["10.1.2.3"]],
       "metadata.test": [["169.254.169.254"]],
@@ -277,7 +264,7 @@ describe("WasiHttp - addresses (SSRF)", () => {
 
   it.effect("an address grant lets a name reach its checked address; a second lookup never happens (rebinding)", () => {
     // First answer: the granted loopback address; any later lookup: a private address nobody granted.
-    const dns = resolver({ "app.test": [["127.0.0.1"], ["10.0.0.1"]] })
+    const dns = scriptedResolver({ "app.test": [["127.0.0.1"], ["10.0.0.1"]] })
     return Effect.gen(function*() {
       const { port, hits } = yield* server()
       yield* withGuest([new Capability.NetworkOutbound({ host: "app.test", port }), local(port)], (fetch) =>
