@@ -55,89 +55,114 @@
  *
  * @since 0.1.0
  */
-import { NodeClusterSocket } from "@effect/platform-node"
-import * as NodeCrypto from "@effect/platform-node/NodeCrypto"
-import { Cause, Clock, Context, Duration, Effect, Exit, Layer, Option, Schedule, Schema, Scope } from "effect"
-import {
-  ClusterSchema,
-  Entity,
-  RunnerHealth,
-  Runners,
-  RunnerAddress,
-  type Sharding,
-  ShardingConfig,
-  SocketRunner,
-  SqlMessageStorage,
-  SqlRunnerStorage
-} from "effect/cluster"
-import { Rpc, RpcSerialization } from "effect/rpc"
+import { Clock, Context, Duration, Effect, Layer, Option } from "effect"
+import { RunnerAddress, type Sharding, ShardingConfig } from "effect/cluster"
 import type * as SocketServer from "effect/socket/SocketServer"
-import { SqlClient } from "effect/sql"
-import * as Actor from "./Actor.ts"
-import { ActorStopped, MailboxFull, RequestTimeout } from "./ActorError.ts"
-import * as Capability from "./Capability.ts"
+import type { SqlClient } from "effect/sql"
+import { RequestTimeout } from "./ActorError.ts"
+import * as ClusterEntity from "./ClusterEntity.ts"
+import { CallFailure } from "./ClusterEntity.ts"
+import * as ClusterSpec from "./ClusterSpec.ts"
 import * as Component from "./Component.ts"
-import { GuestError, GuestExit, InstancePoisoned, LimitExceeded, Trap, WasmMemoryExhausted } from "./ComponentError.ts"
-import { ClusterError } from "./internal/cluster/clusterError.ts"
-import * as Store from "./internal/cluster/componentStore.ts"
+import { type ClusterError, refuse } from "./internal/cluster/clusterError.ts"
+import * as ComponentStore from "./internal/cluster/componentStore.ts"
 import { RemoteDelivery } from "./internal/cluster/remoteDelivery.ts"
+import * as RouteWatch from "./internal/cluster/routeWatch.ts"
+import * as Transport from "./internal/cluster/transport.ts"
 import * as DeadLetters from "./DeadLetters.ts"
-import * as Linker from "./Linker.ts"
-import * as Registry from "./Registry.ts"
-import * as ResourceLimits from "./ResourceLimits.ts"
-import * as Supervisor from "./Supervisor.ts"
 
 // -----------------------------------------------------------------------------
 // models
 // -----------------------------------------------------------------------------
 
-/**
- * The longest call timeout an in-process cluster guest may have: no longer than the 2 s a lock refresh
- * may take with `shardingDefaults` (a third of the 6 s expiry), so a runner blocked by a guest still
- * refreshes its locks in time.
- *
- * @since 0.1.0
- * @category models
- */
-export const maxBlockingTimeout: Duration.Duration = Duration.seconds(2)
-
-/**
- * A deployed version, as every runner reads it from the database.
- *
- * @since 0.1.0
- * @category models
- */
-export class Spec extends Schema.Class<Spec>("airssys-wasm/Cluster/Spec")({
-  name: Schema.String,
-  version: Schema.String,
-  /** sha-256 of the component's bytes, hex. */
-  hash: Schema.String,
-  limits: ResourceLimits.ResourceLimits,
-  capabilities: Schema.Array(Capability.Capability),
-  /** Passed to the guest's `lifecycle.init`. */
-  config: Schema.Uint8Array
-}) {}
-
-/**
- * What `deploy` takes.
- *
- * @since 0.1.0
- * @category models
- */
-export interface DeployInput {
-  readonly name: string
-  readonly version: string
-  readonly bytes: Uint8Array
-  /** Required; see the module documentation. */
-  readonly limits: ResourceLimits.ResourceLimits
-  readonly capabilities?: ReadonlyArray<Capability.Capability> | undefined
-  readonly config?: Uint8Array | undefined
+export {
   /**
-   * Route the name to this version now (default `true`). `false` deploys it on standby (unless the name
-   * has no route yet): switch later with `route`.
+   * The longest call timeout an in-process cluster guest may have (see the module documentation).
+   *
+   * @since 0.1.0
+   * @category models
    */
-  readonly route?: boolean | undefined
-}
+  maxBlockingTimeout,
+  /**
+   * A deployed version, as every runner reads it from the database.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  Spec,
+  /**
+   * What `deploy` takes.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  type DeployInput,
+  /**
+   * The component name an actor id belongs to: the part before the first `/`.
+   *
+   * @since 0.1.0
+   * @category constructors
+   */
+  componentOf,
+  /**
+   * Checks that limits bound every call, as `deploy` and every runner do.
+   *
+   * @since 0.1.0
+   * @category constructors
+   */
+  checkLimits
+} from "./ClusterSpec.ts"
+
+export {
+  /**
+   * Where an actor runs and what it has done there.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  Placement,
+  /**
+   * The entity every component actor is: one type for all deployed components, the id naming which.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  ComponentEntity,
+  /**
+   * Everything a call to a cluster actor can fail with, as it crosses the wire.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  CallFailure
+} from "./ClusterEntity.ts"
+
+/**
+ * How often a runner re-reads the routes: how long after `route` (or a `deploy`) its actors of the old
+ * version take to switch.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const routePollInterval: Duration.Duration = RouteWatch.routePollInterval
+
+/**
+ * Why the cluster refused.
+ *
+ * - `UnknownComponent`: no version is deployed for the id's name.
+ * - `LimitsRequired`: the spec's limits leave a guest free to block its runner (see the module doc).
+ * - `ComponentMissing`, `ComponentCorrupt`: the spec's bytes are not in the database, or no longer hash
+ *   to the spec's hash.
+ * - `StartFailed`: the component did not load, link or start on the runner (the message says why).
+ * - `InvalidSpec`: a stored spec does not decode.
+ * - `Storage`: the database failed.
+ * - `Unavailable`: the cluster could not deliver (no runner owns the shard, transport failure).
+ * - `Defect`: the handler died unexpectedly; the message says how.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export { ClusterError } from "./internal/cluster/clusterError.ts"
 
 /**
  * @since 0.1.0
@@ -164,175 +189,10 @@ export interface RequestOptions extends DeliveryOptions {
   readonly correlationId?: bigint | undefined
 }
 
-/**
- * Where an actor runs and what it has done there.
- *
- * @since 0.1.0
- * @category models
- */
-export class Placement extends Schema.Class<Placement>("airssys-wasm/Cluster/Placement")({
-  id: Schema.String,
-  /** The runner's address, `host:port`. */
-  runner: Schema.String,
-  /** `name@version` of the spec it runs. */
-  component: Schema.String,
-  handled: Schema.Number,
-  incarnations: Schema.Number
-}) {}
-
-// -----------------------------------------------------------------------------
-// errors
-// -----------------------------------------------------------------------------
-
-/**
- * Why the cluster refused.
- *
- * - `UnknownComponent`: no version is deployed for the id's name.
- * - `LimitsRequired`: the spec's limits leave a guest free to block its runner (see the module doc).
- * - `ComponentMissing`, `ComponentCorrupt`: the spec's bytes are not in the database, or no longer hash
- *   to the spec's hash.
- * - `StartFailed`: the component did not load, link or start on the runner (the message says why).
- * - `InvalidSpec`: a stored spec does not decode.
- * - `Storage`: the database failed.
- * - `Unavailable`: the cluster could not deliver (no runner owns the shard, transport failure).
- * - `Defect`: the handler died unexpectedly; the message says how.
- *
- * @since 0.1.0
- * @category errors
- */
-export { ClusterError } from "./internal/cluster/clusterError.ts"
-
-/**
- * Everything a call to a cluster actor can fail with, as it crosses the wire.
- *
- * @since 0.1.0
- * @category errors
- */
-export const CallFailure = Schema.Union([
-  GuestError,
-  Trap,
-  LimitExceeded,
-  InstancePoisoned,
-  GuestExit,
-  WasmMemoryExhausted,
-  RequestTimeout,
-  ActorStopped,
-  MailboxFull,
-  ClusterError
-])
-
-/**
- * @since 0.1.0
- * @category errors
- */
-export type CallFailure = typeof CallFailure.Type
-
-// -----------------------------------------------------------------------------
-// the entity
-// -----------------------------------------------------------------------------
-
-const delivery = {
-  payload: Schema.Uint8Array,
-  sender: Schema.optional(Schema.String),
-  topic: Schema.optional(Schema.String),
-  correlationId: Schema.optional(Schema.BigInt)
-}
-
-const Request = Rpc.make("Request", {
-  payload: { ...delivery, timeoutMillis: Schema.Number },
-  success: Schema.NullOr(Schema.Uint8Array),
-  error: CallFailure
-})
-
-const Send = Rpc.make("Send", { payload: delivery, error: CallFailure })
-
-const RequestPersisted = Rpc.make("RequestPersisted", {
-  payload: { ...delivery, key: Schema.String, timeoutMillis: Schema.Number },
-  success: Schema.NullOr(Schema.Uint8Array),
-  error: CallFailure,
-  primaryKey: (payload) => payload.key
-}).annotate(ClusterSchema.Persisted, true)
-
-const SendPersisted = Rpc.make("SendPersisted", {
-  payload: { ...delivery, key: Schema.String },
-  error: CallFailure,
-  primaryKey: (payload) => payload.key
-}).annotate(ClusterSchema.Persisted, true)
-
-const Where = Rpc.make("Where", { success: Placement, error: CallFailure })
-
-/**
- * The entity every component actor is: one type for all deployed components, the id naming which.
- *
- * @since 0.1.0
- * @category models
- */
-export const ComponentEntity = Entity.make("airssys/Component", [Request, Send, RequestPersisted, SendPersisted, Where])
-
-// -----------------------------------------------------------------------------
-// constructors
-// -----------------------------------------------------------------------------
-
-const refuse = (reason: ClusterError["reason"], message: string) => new ClusterError({ reason, message })
-
-/**
- * The component name an actor id belongs to: the part before the first `/`.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const componentOf = (id: string): string => {
-  const slash = id.indexOf("/")
-  return slash === -1 ? id : id.slice(0, slash)
-}
-
-/**
- * Checks that limits bound every call (see the module documentation), as `deploy` and every runner do.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const checkLimits = (limits: ResourceLimits.ResourceLimits): Effect.Effect<ResourceLimits.Resolved, ClusterError> => {
-  const resolved = ResourceLimits.resolve(limits)
-  const problems: Array<string> = []
-  if (limits.timeout === undefined || !Duration.isFinite(resolved.timeout)) problems.push("a finite `timeout`")
-  if (resolved.isolation === "in-process") {
-    if (limits.fuel === undefined || !Number.isFinite(resolved.fuel)) problems.push("a finite `fuel` (or `isolation: \"worker\"`)")
-    if (Duration.isFinite(resolved.timeout) && Duration.isGreaterThan(resolved.timeout, maxBlockingTimeout)) {
-      problems.push(`a \`timeout\` of at most ${Duration.format(maxBlockingTimeout)} in-process (or \`isolation: "worker"\`)`)
-    }
-  }
-  if (!Number.isFinite(resolved.memoryBytes)) problems.push("a finite `memoryBytes`")
-  return problems.length === 0
-    ? Effect.succeed(resolved)
-    : Effect.fail(refuse("LimitsRequired", `a cluster guest needs ${problems.join(", ")}: a call must not block its runner for long`))
-}
-
-const encodeLimits = Schema.encodeEffect(Schema.fromJsonString(ResourceLimits.ResourceLimits))
-const decodeLimits = Schema.decodeEffect(Schema.fromJsonString(ResourceLimits.ResourceLimits))
-
-/** A persisted message's key as the guest sees it: a correlation id a redelivery repeats. */
-const correlationOfKey = (key: string): bigint => BigInt(`0x${Component.hashOf(new TextEncoder().encode(key)).slice(0, 16)}`)
-
-const decodeSpec = (row: Store.SpecRow): Effect.Effect<Spec, ClusterError> =>
-  Effect.gen(function*() {
-    const limits = yield* decodeLimits(row.limits)
-    const capabilities = yield* Capability.decode(JSON.parse(row.grants) as unknown)
-    return new Spec({ name: row.name, version: row.version, hash: row.hash, limits, capabilities, config: row.config })
-  }).pipe(Effect.catch((error) => Effect.fail(refuse("InvalidSpec", `the spec of ${row.name}@${row.version} does not decode: ${error.message}`))))
-
 // -----------------------------------------------------------------------------
 // services
 // -----------------------------------------------------------------------------
 
-class ComponentStore extends Context.Service<ComponentStore, Store.ComponentStore>()("airssys-wasm/Cluster/ComponentStore") {}
-
-const storeLayer: Layer.Layer<ComponentStore, ClusterError, SqlClient.SqlClient> = Layer.effect(
-  ComponentStore,
-  Effect.gen(function*() {
-    return yield* Store.make(yield* SqlClient.SqlClient)
-  }).pipe(Effect.mapError((error) => refuse("Storage", `cannot create the cluster's tables: ${error.message}`)))
-)
 
 /**
  * Deploys components and calls actors, from a runner or a client-only process.
@@ -345,7 +205,7 @@ export class Cluster extends Context.Service<Cluster, {
    * Stores the bytes (once per hash) and the version's spec, and routes the name to it: actors activated
    * from then on run it. Refuses limits that leave a call unbounded (`LimitsRequired`).
    */
-  readonly deploy: (input: DeployInput) => Effect.Effect<Spec, ClusterError>
+  readonly deploy: (input: ClusterSpec.DeployInput) => Effect.Effect<ClusterSpec.Spec, ClusterError>
   /**
    * Blue-green: routes `name` to a deployed `version`. Each runner sees the switch within
    * `routePollInterval`; an actor of the old version then drains what its mailbox holds, stops, and its
@@ -362,7 +222,7 @@ export class Cluster extends Context.Service<Cluster, {
   /** The actors subscribed to `topic` anywhere in the cluster, in subscription order. */
   readonly subscribers: (topic: string) => Effect.Effect<ReadonlyArray<string>, ClusterError>
   /** Where the actor runs (activating it if needed). */
-  readonly where: (id: string, options?: { readonly timeout?: Duration.Input | undefined }) => Effect.Effect<Placement, CallFailure>
+  readonly where: (id: string, options?: { readonly timeout?: Duration.Input | undefined }) => Effect.Effect<ClusterEntity.Placement, CallFailure>
 }>()("airssys-wasm/Cluster") {}
 
 const callFailures: ReadonlyArray<abstract new(...args: never) => CallFailure> = CallFailure.members
@@ -375,39 +235,31 @@ const asCallFailure = (error: unknown): CallFailure =>
     : refuse("Unavailable", error instanceof Error ? error.message : String(error))
 
 const defaultTimeout = Duration.seconds(5)
-// A persisted message is handled as a request (so it counts as processed only once the guest handled
-// it); this bounds that wait, as `Messaging.maxRequestTimeoutMillis` bounds a guest's own requests.
-const persistedHandlingTimeout = Duration.seconds(60)
 
 const makeCluster = Effect.gen(function*() {
-  const store = yield* ComponentStore
-  const clientFor = yield* ComponentEntity.client
+  const store = yield* ComponentStore.ComponentStore
+  const clientFor = yield* ClusterEntity.ComponentEntity.client
   const storage = (error: { readonly message: string }) => refuse("Storage", error.message)
 
-  const deploy = (input: DeployInput) =>
+  const deploy = (input: ClusterSpec.DeployInput) =>
     Effect.gen(function*() {
-      const resolved = yield* checkLimits(input.limits)
+      const resolved = yield* ClusterSpec.checkLimits(input.limits)
       // Loaded here too, so bad bytes are refused now, not on the first runner that activates them.
       yield* Effect.mapError(
         Component.fromBytes(input.bytes, { limits: resolved }),
         (error) => refuse("StartFailed", `${input.name}@${input.version} does not load: ${error.message}`)
       )
-      const capabilities = input.capabilities ?? []
-      const limits = yield* Effect.mapError(encodeLimits(input.limits), (error) => refuse("InvalidSpec", error.message))
       const hash = yield* Effect.mapError(store.putComponent(input.bytes), storage)
-      const config = input.config ?? new Uint8Array()
-      yield* Effect.mapError(
-        store.putSpec({
-          name: input.name,
-          version: input.version,
-          hash,
-          limits,
-          grants: JSON.stringify(Capability.encode(capabilities)),
-          config
-        }, input.route ?? true),
-        storage
-      )
-      return new Spec({ name: input.name, version: input.version, hash, limits: input.limits, capabilities, config })
+      const row = yield* ClusterSpec.toRow(input, hash)
+      yield* Effect.mapError(store.putSpec(row, input.route ?? true), storage)
+      return new ClusterSpec.Spec({
+        name: row.name,
+        version: row.version,
+        hash,
+        limits: input.limits,
+        capabilities: input.capabilities ?? [],
+        config: row.config
+      })
     })
 
   const bounded = <A>(id: string, timeout: Duration.Input | undefined, call: Effect.Effect<A, unknown>) => {
@@ -463,11 +315,11 @@ const makeCluster = Effect.gen(function*() {
 // by the publisher: one read per publish, then one volatile send per subscriber, straight to its entity.
 // A topic entity was the alternative: every publish on a topic would take a hop through the one runner
 // holding it, and its subscriber list would have to live in SQL anyway to survive its moves.
-const remoteLayer: Layer.Layer<RemoteDelivery, never, Cluster | ComponentStore> = Layer.effect(
+const remoteLayer: Layer.Layer<RemoteDelivery, never, Cluster | ComponentStore.ComponentStore> = Layer.effect(
   RemoteDelivery,
   Effect.gen(function*() {
     const cluster = yield* Cluster
-    const store = yield* ComponentStore
+    const store = yield* ComponentStore.ComponentStore
     const deadLetters = yield* DeadLetters.DeadLetters
     const clock = yield* Clock.Clock
     const scope = yield* Effect.scope
@@ -528,151 +380,7 @@ const remoteLayer: Layer.Layer<RemoteDelivery, never, Cluster | ComponentStore> 
  * @since 0.1.0
  * @category models
  */
-export const routePollInterval: Duration.Duration = Duration.seconds(1)
 
-/** A runner's view of the routes, re-read every `routePollInterval`: one query for all names. */
-class RouteWatch extends Context.Service<RouteWatch, {
-  readonly versionOf: (name: string) => string | undefined
-  /** Re-reads the routes now (when an actor's version differs from the view, which may be stale). */
-  readonly refresh: Effect.Effect<void>
-}>()("airssys-wasm/Cluster/RouteWatch") {}
-
-const routeWatchLayer: Layer.Layer<RouteWatch, never, ComponentStore> = Layer.effect(
-  RouteWatch,
-  Effect.gen(function*() {
-    const store = yield* ComponentStore
-    let routes: ReadonlyMap<string, string> = new Map()
-    const read = Effect.catch(
-      Effect.map(store.routes, (latest) => void (routes = latest)),
-      (error) => Effect.logWarning(`cannot read the routes: ${error.message}`)
-    )
-    yield* read
-    yield* Effect.forkScoped(Effect.repeat(Effect.delay(read, routePollInterval), Schedule.forever))
-    return RouteWatch.of({ versionOf: (name) => routes.get(name), refresh: read })
-  })
-)
-
-/** One activation of a component actor on this runner, in a scope of its own under the entity's. */
-interface Activated {
-  readonly ref: Actor.ActorRef
-  readonly scope: Scope.Closeable
-  readonly component: string
-  readonly version: string
-}
-
-const entityHandlers = Effect.gen(function*() {
-  const address = yield* Entity.CurrentAddress
-  const runner = yield* Entity.CurrentRunnerAddress
-  const store = yield* ComponentStore
-  const linker = Option.getOrUndefined(yield* Effect.serviceOption(Linker.Linker))
-  const registry = Option.getOrUndefined(yield* Effect.serviceOption(Registry.Registry))
-  const routes = yield* RouteWatch
-  const entityScope = yield* Scope.Scope
-  const id = address.entityId
-  const name = componentOf(id)
-  const runnerName = `${runner.host}:${runner.port}`
-  const storage = (error: { readonly message: string }) => refuse("Storage", error.message)
-  const startFailed = (error: { readonly message: string }) => refuse("StartFailed", `${id} did not start: ${error.message}`)
-
-  const activate: Effect.Effect<Activated, ClusterError> = Effect.gen(function*() {
-    const row = yield* Effect.mapError(store.routed(name), storage)
-    if (row === undefined) return yield* refuse("UnknownComponent", `no component is deployed as ${JSON.stringify(name)} (for ${id})`)
-    const spec = yield* decodeSpec(row)
-    const limits = yield* checkLimits(spec.limits)
-    const fetched = yield* Effect.mapError(store.getComponent(spec.hash), storage)
-    if (fetched._tag === "Missing") return yield* refuse("ComponentMissing", `the bytes of ${spec.name}@${spec.version} (${spec.hash}) are not stored`)
-    if (fetched._tag === "Corrupt") {
-      return yield* refuse("ComponentCorrupt", `the bytes stored for ${spec.hash} hash to ${fetched.actual}: not loaded`)
-    }
-    const component = yield* Effect.mapError(Component.fromBytes(fetched.bytes, { limits }), startFailed)
-    const grants = Capability.makeGrants(spec.capabilities)
-    const scope = yield* Scope.fork(entityScope)
-    return yield* Effect.gen(function*() {
-      const imports = linker === undefined
-        ? undefined
-        : yield* Effect.mapError(linker.imports(component, { id, grants, denyUnlinked: true }), startFailed)
-      const ref = yield* Actor.make(component, { id, imports, config: spec.config, hooks: registry?.hooks })
-      // Under a supervisor of its own, as `Deployment` runs a version: a trap restarts the instance on
-      // the same mailbox; when the supervisor gives up, the next call activates afresh.
-      yield* Effect.mapError(Supervisor.start({ id, children: [Actor.child(ref, { restart: "Transient" })] }), startFailed)
-      // In the runner's registry (when it has one) while it lives here: the runner's router checks its
-      // `Messaging` grants when it sends, and reaches it without the cluster when it is the target.
-      if (registry !== undefined) yield* Effect.mapError(registry.register(id, spec.version, ref, { grants }), startFailed)
-      return { ref, scope, component: `${spec.name}@${spec.version}`, version: spec.version }
-    }).pipe(Scope.provide(scope), Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause))))
-  })
-
-  // Activated on first use, again after its supervisor gave up, and after its name was routed to
-  // another version (blue-green: the old actor drains its mailbox and stops first). A failed activation
-  // is not kept, so a later deploy (or a database back up) is picked up by the next call.
-  let current: Activated | undefined
-  /** The current activation, while it runs and runs the routed version. */
-  const serving = (): Activated | undefined => {
-    if (current === undefined || current.ref.status === "Stopped") return undefined
-    const routed = routes.versionOf(name)
-    return routed === undefined || routed === current.version ? current : undefined
-  }
-  const actor = Effect.suspend((): Effect.Effect<Activated, ClusterError> => {
-    const ready = serving()
-    if (ready !== undefined) return Effect.succeed(ready)
-    // The runner's view of the routes may be older than this activation: look again before switching.
-    const confirmed = current === undefined || current.ref.status === "Stopped" ? Effect.void : routes.refresh
-    return Effect.andThen(confirmed, () => {
-      const still = serving()
-      if (still !== undefined) return Effect.succeed(still)
-      const stale = current
-      current = undefined
-      return Effect.andThen(
-        stale === undefined ? Effect.void : Effect.andThen(stale.ref.stop(), Scope.close(stale.scope, Exit.void)),
-        Effect.tap(activate, (activated) => Effect.sync(() => (current = activated)))
-      )
-    })
-  })
-
-  // A defect must not reach effect/cluster: its client would see an interrupt and the entity restart.
-  const guarded = <A>(effect: Effect.Effect<A, CallFailure>): Effect.Effect<A, CallFailure> =>
-    Effect.catchDefect(effect, (defect) => Effect.fail(refuse("Defect", `${id}: ${Cause.pretty(Cause.die(defect))}`)))
-
-  const requestActor = (
-    fields: {
-      readonly payload: Uint8Array
-      readonly sender?: string | undefined
-      readonly topic?: string | undefined
-      readonly correlationId?: bigint | undefined
-    },
-    timeout: Duration.Input
-  ) =>
-    guarded(Effect.flatMap(actor, ({ ref }) =>
-      Effect.map(
-        ref.request(new Uint8Array(fields.payload), {
-          sender: fields.sender,
-          topic: fields.topic,
-          correlationId: fields.correlationId,
-          timeout
-        }),
-        (reply) => reply ?? null
-      )))
-
-  return ComponentEntity.of({
-    Request: ({ payload }) => requestActor(payload, Duration.millis(payload.timeoutMillis)),
-    RequestPersisted: ({ payload }) =>
-      requestActor(
-        { ...payload, correlationId: payload.correlationId ?? correlationOfKey(payload.key) },
-        Duration.millis(payload.timeoutMillis)
-      ),
-    SendPersisted: ({ payload }) =>
-      Effect.asVoid(requestActor({ ...payload, correlationId: payload.correlationId ?? correlationOfKey(payload.key) }, persistedHandlingTimeout)),
-    Send: ({ payload }) =>
-      guarded(Effect.flatMap(actor, ({ ref }) =>
-        ref.send(new Uint8Array(payload.payload), { sender: payload.sender, topic: payload.topic, correlationId: payload.correlationId })
-      )),
-    Where: () =>
-      guarded(Effect.flatMap(actor, ({ component, ref }) =>
-        Effect.map(ref.stats, (stats) =>
-          new Placement({ id, runner: runnerName, component, handled: stats.handled, incarnations: stats.incarnations }))
-      ))
-  })
-})
 
 // -----------------------------------------------------------------------------
 // layers
@@ -722,32 +430,6 @@ export interface RunnerOptions<ROut = never, E = never, RIn = never> extends Lay
   readonly listenHost?: string | undefined
 }
 
-// effect/cluster's Node socket transport over SQL storage, put together here rather than through
-// `NodeClusterSocket.layer`, which also reads the runner's configuration from the environment
-// (`HOST`, `PORT`, ...): a library's runner is configured by its caller only.
-const storage = (config: ShardingConfig.ShardingConfig["Service"]) =>
-  Layer.mergeAll(
-    SqlMessageStorage.layer.pipe(Layer.provide(NodeCrypto.layerDigest)),
-    Layer.orDie(SqlRunnerStorage.layer)
-  ).pipe(Layer.provideMerge(ShardingConfig.layer(config)))
-
-const serialization = RpcSerialization.layerSchemaBinary()
-
-const runnerTransport = (config: ShardingConfig.ShardingConfig["Service"]) =>
-  SocketRunner.layer.pipe(
-    Layer.provide(RunnerHealth.layerPing.pipe(Layer.provide(Runners.layerRpc), Layer.provide(NodeClusterSocket.layerClientProtocol))),
-    Layer.provide([NodeClusterSocket.layerSocketServer, NodeClusterSocket.layerClientProtocol]),
-    Layer.provide(storage(config)),
-    Layer.provide(serialization)
-  )
-
-const clientTransport = (config: ShardingConfig.ShardingConfig["Service"]) =>
-  SocketRunner.layerClientOnly.pipe(
-    Layer.provide(NodeClusterSocket.layerClientProtocol),
-    Layer.provide(storage(config)),
-    Layer.provide(serialization)
-  )
-
 const configOf = (options: { readonly sharding?: LayerOptions["sharding"] } | undefined, address: Partial<ShardingConfig.ShardingConfig["Service"]>) => ({
   ...ShardingConfig.defaults,
   ...shardingDefaults,
@@ -777,16 +459,15 @@ export const layerRunner = <ROut = never, E = never, RIn = never>(
       ? Option.none()
       : Option.some(RunnerAddress.make(options.listenHost, options.port))
   })
-  const entities = ComponentEntity.toLayer(entityHandlers, { disableFatalDefects: true })
   const services = (options.services ?? Layer.empty) as Layer.Layer<ROut, E, RIn>
   // The cast only says what TypeScript cannot see through a generic `Exclude`: everything but the SQL
   // client and the caller's own requirements is provided here.
-  return entities.pipe(
+  return ClusterEntity.layer.pipe(
     Layer.provideMerge(services),
-    Layer.provide([remoteLayer, routeWatchLayer]),
+    Layer.provide([remoteLayer, RouteWatch.layer]),
     Layer.provideMerge(Layer.effect(Cluster, makeCluster)),
-    Layer.provideMerge(storeLayer),
-    Layer.provideMerge(runnerTransport(config))
+    Layer.provideMerge(ComponentStore.layer),
+    Layer.provideMerge(Transport.runner(config))
   ) as Layer.Layer<
     Cluster | Sharding.Sharding | ROut,
     ClusterError | SocketServer.SocketServerError | E,
@@ -808,6 +489,6 @@ export const layerClient = <ROut = never, E = never, RIn = never>(
   ((options?.services ?? Layer.empty) as Layer.Layer<ROut, E, RIn>).pipe(
     Layer.provide(remoteLayer),
     Layer.provideMerge(Layer.effect(Cluster, makeCluster)),
-    Layer.provideMerge(storeLayer),
-    Layer.provideMerge(clientTransport(configOf(options, { runnerAddress: Option.none() })))
+    Layer.provideMerge(ComponentStore.layer),
+    Layer.provideMerge(Transport.client(configOf(options, { runnerAddress: Option.none() })))
   ) as Layer.Layer<Cluster | Sharding.Sharding | ROut, ClusterError | E, SqlClient.SqlClient | Exclude<RIn, Cluster | Sharding.Sharding>>

@@ -27,3 +27,6 @@ export class ClusterError extends Schema.TaggedError<ClusterError>()("ClusterErr
   ]),
   message: Schema.String
 }) {}
+
+/** A refusal of the cluster's own. */
+export const refuse = (reason: ClusterError["reason"], message: string): ClusterError => new ClusterError({ reason, message })

@@ -9,9 +9,10 @@
  *
  * @internal
  */
-import { Effect } from "effect"
-import type { SqlClient, SqlError } from "effect/sql"
+import { Context, Effect, Layer } from "effect"
+import { SqlClient, type SqlError } from "effect/sql"
 import { sha256 } from "../sha256.ts"
+import { type ClusterError, refuse } from "./clusterError.ts"
 
 /** One deployed version as stored: `limits` and `grants` are JSON text, `config` raw bytes. */
 export interface SpecRow {
@@ -28,7 +29,7 @@ export type Fetched =
   | { readonly _tag: "Missing" }
   | { readonly _tag: "Corrupt"; readonly actual: string }
 
-export interface ComponentStore {
+export class ComponentStore extends Context.Service<ComponentStore, {
   /** Stores the bytes under their sha-256: one row per hash (a second put rewrites it, repairing a corrupt one). */
   readonly putComponent: (bytes: Uint8Array) => Effect.Effect<string, SqlError.SqlError>
   readonly getComponent: (hash: string) => Effect.Effect<Fetched, SqlError.SqlError>
@@ -48,13 +49,13 @@ export interface ComponentStore {
   readonly unsubscribe: (topic: string, actorId: string) => Effect.Effect<boolean, SqlError.SqlError>
   /** Subscriber ids, in subscription order. */
   readonly subscribers: (topic: string) => Effect.Effect<ReadonlyArray<string>, SqlError.SqlError>
-}
+}>()("airssys-wasm/Cluster/ComponentStore") {}
 
 // Postgres answers a `bytea` as a Buffer, SQLite a Uint8Array: callers get a copy they own either way.
 const ownBytes = (value: unknown): Uint8Array =>
   value instanceof Uint8Array ? new Uint8Array(value) : new Uint8Array()
 
-export const make = (sql: SqlClient.SqlClient): Effect.Effect<ComponentStore, SqlError.SqlError> =>
+export const make = (sql: SqlClient.SqlClient): Effect.Effect<ComponentStore["Service"], SqlError.SqlError> =>
   Effect.gen(function*() {
     const blob = sql.onDialectOrElse({ pg: () => "BYTEA", orElse: () => "BLOB" })
     yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS airssys_components (hash TEXT PRIMARY KEY, bytes ${blob} NOT NULL)`)
@@ -141,5 +142,13 @@ export const make = (sql: SqlClient.SqlClient): Effect.Effect<ComponentStore, Sq
         (rows) => rows.map((row) => row.actor)
       )
 
-    return { putComponent, getComponent, putSpec, route, routes, routed, subscribe, unsubscribe, subscribers }
+    return ComponentStore.of({ putComponent, getComponent, putSpec, route, routes, routed, subscribe, unsubscribe, subscribers })
   })
+
+/** The store over the process's `SqlClient`, its tables created if missing. */
+export const layer: Layer.Layer<ComponentStore, ClusterError, SqlClient.SqlClient> = Layer.effect(
+  ComponentStore,
+  Effect.flatMap(SqlClient.SqlClient, make).pipe(
+    Effect.mapError((error) => refuse("Storage", `cannot create the cluster's tables: ${error.message}`))
+  )
+)
