@@ -176,6 +176,7 @@ const playEveryMachine = Effect.gen(function*() {
   const bin = postgresBin()
   if (bin === undefined) {
     yield* Console.log(`PostgreSQL skipped: initdb and pg_ctl are not installed. Install with: ${install}`)
+    yield* Console.log("(the rest of this how-to runs where PostgreSQL's server programs are installed, as in CI)")
     if (process.env["CI"] === "true") process.exitCode = 1
     return
   }
