@@ -271,7 +271,8 @@ const main = Effect.gen(function*() {
   const runners: Array<Runner> = []
   for (const n of [1, 2, 3]) runners.push(yield* startRunner(n, directory))
   const split = yield* settled(3).pipe(Effect.provide(sql))
-  yield* Console.log(`   shards held: ${split.map((row) => `runner ${runners.find((r) => r.address === row.address)?.n} ${row.shards}`).join(", ")}`)
+  const held = (r: Runner) => split.find((row) => row.address === r.address)?.shards ?? 0
+  yield* Console.log(`   shards held: ${runners.map((r) => `runner ${r.n} ${held(r)}`).join(", ")}`)
 
   // This process is a client: it hosts nothing; its router reaches every actor through the cluster.
   const client = Cluster.layerClient({
