@@ -217,16 +217,17 @@ const demo = (runners: ReadonlyArray<Runner>, directory: string) =>
     const killedAt = yield* Clock.currentTimeMillis
     victim.child.kill("SIGKILL")
     yield* victim.exited
-    // Each moving actor, polled until it answers from a survivor: when, and where.
+    // Each moving actor, polled until it answers from a survivor (for up to a minute): when, and where.
     const back = yield* Effect.forkChild(Effect.forEach(moving, (id) =>
       Effect.gen(function*() {
-        for (;;) {
+        for (let attempt = 0; attempt < 50; attempt++) {
           const exit = yield* Effect.exit(cluster.where(id, { timeout: "1 second" }))
           if (Exit.isSuccess(exit) && exit.value.runner !== victim.address) {
             return { placement: exit.value, after: (yield* Clock.currentTimeMillis) - killedAt }
           }
           yield* Effect.sleep("200 millis")
         }
+        return yield* Effect.die(new Error(`${id} did not serve again within a minute of the SIGKILL`))
       }), { concurrency: "unbounded" }))
     if (staying !== undefined) {
       const reply = yield* cluster.request(staying.id, encoder.encode("still here?"))
