@@ -178,6 +178,15 @@ const invalidNamespace = (namespace: string): StorageError | undefined =>
         `1 to 255 printable ASCII characters, no "*", no empty segments`
     })
 
+/**
+ * Whether `name` is a valid namespace: 1 to 255 printable ASCII characters, no `*`, no empty
+ * `.`-separated segment.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const isNamespace = (name: string): boolean => invalidNamespace(name) === undefined
+
 const invalidKey = (namespace: string, key: string, length: number): StorageError | undefined =>
   length >= 1 && length <= maxKeyLength ? undefined : new StorageError({
     reason: "InvalidKey",
