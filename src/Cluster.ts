@@ -65,7 +65,6 @@ import { CallFailure } from "./ClusterEntity.ts"
 import * as ClusterSpec from "./ClusterSpec.ts"
 import * as Component from "./Component.ts"
 import * as Storage from "./capability/Storage.ts"
-import * as ActorStorage from "./internal/cluster/actorStorage.ts"
 import { type ClusterError, refuse } from "./internal/cluster/clusterError.ts"
 import * as ComponentStore from "./internal/cluster/componentStore.ts"
 import { RemoteDelivery } from "./internal/cluster/remoteDelivery.ts"
@@ -439,6 +438,13 @@ export interface RunnerOptions<ROut = never, E = never, RIn = never> extends Lay
   readonly storage?: Storage.Options | false | undefined
 }
 
+// The actors' durable state on the cluster's database (see `RunnerOptions.storage`).
+const storageLayer = (options: Storage.Options | undefined): Layer.Layer<Storage.Storage, ClusterError, SqlClient.SqlClient> =>
+  Storage.layerSql(options).pipe(
+    Layer.catchTag("StorageError", (error) =>
+      Layer.effect(Storage.Storage, Effect.fail(refuse("Storage", `cannot create the storage table: ${error.message}`))))
+  )
+
 const configOf = (options: { readonly sharding?: LayerOptions["sharding"] } | undefined, address: Partial<ShardingConfig.ShardingConfig["Service"]>) => ({
   ...ShardingConfig.defaults,
   ...shardingDefaults,
@@ -474,7 +480,7 @@ export const layerRunner = <ROut = never, E = never, RIn = never>(
   return ClusterEntity.layer.pipe(
     Layer.provideMerge(services),
     // Merged, not only provided: the entity loads components where `SuspendingImports` names storage.
-    Layer.provideMerge(options.storage === false ? Layer.empty : ActorStorage.layer(options.storage)),
+    Layer.provideMerge(options.storage === false ? Layer.empty : storageLayer(options.storage)),
     Layer.provide([remoteLayer, RouteWatch.layer]),
     Layer.provideMerge(Layer.effect(Cluster, makeCluster)),
     Layer.provideMerge(ComponentStore.layer),
