@@ -129,6 +129,37 @@ describe("Storage.layerSql", () => {
       assert.include(error.message, "SuspendingImports")
     }).pipe(Effect.provide(HostSql)))
 
+  it.effect("SuspendingImports - any host function that waits: suspends the guest when listed; traps it with a message naming SuspendingImports when not", () =>
+    Effect.gen(function*() {
+      // A custom interface whose one function waits (half a second on the Clock) before it answers.
+      let finished = 0
+      const slow = Linker.custom({
+        interface: "game:api/weapons",
+        scope: (_fn, [weapon]) => String(weapon),
+        make: Effect.succeed((_componentId: string) => ({
+          fire: (_weapon: string) => Effect.as(Effect.andThen(Effect.sleep("500 millis"), Effect.sync(() => finished++)), 7)
+        }))
+      })
+      const linker = yield* Linker.make([slow])
+      const link = (component: Component.Component) =>
+        Effect.flatMap(
+          linker.imports(component, { id: "mod", grants: grants(new Capability.Custom({ interface: "game:api/weapons", scope: "*" })) }),
+          (imports) => Component.instantiate(component, { imports })
+        )
+      const suspending = yield* link(yield* Component.fromBytes(guestBytes("cap-game"), { limits, suspending: ["game:api/weapons#fire"] }))
+      const call = yield* Effect.forkChild(suspending.process(text("laser")), { startImmediately: true })
+      yield* TestClock.adjust("500 millis")
+      assert.strictEqual(u32(yield* Fiber.join(call)), 7)
+
+      const synchronous = yield* link(yield* Component.fromBytes(guestBytes("cap-game"), { limits, suspending: [] }))
+      const trap = yield* Effect.flip(synchronous.process(text("laser")))
+      assert.strictEqual(trap._tag, "Trap")
+      assert.include(trap.message, "SuspendingImports")
+      // The host function that could not be waited for was stopped, not left running.
+      yield* TestClock.adjust("2 seconds")
+      assert.strictEqual(finished, 1)
+    }).pipe(Effect.provide(Audit.layerMemory({ capacity: 100 }))))
+
   it.effect("layer (node:sqlite) - unchanged for in-process hosts: components load with synchronous storage imports and run on it", () =>
     Effect.gen(function*() {
       const component = yield* Component.fromBytes(guestBytes("cap-storage"), { limits })

@@ -308,6 +308,14 @@ const settle = (name: string, exit: Exit.Exit<unknown, HostRefusal>): unknown =>
   if (defect._tag === "Success" && (defect.success instanceof ExitSignal || defect.success instanceof HostFailure)) {
     throw defect.success
   }
+  // A host function that waited, called from glue that cannot wait: stop it (it would run on unseen).
+  if (defect._tag === "Success" && Cause.isAsyncFiberError(defect.success)) {
+    defect.success.fiber.interruptUnsafe()
+    throw new HostFailure(
+      `host function ${name} waited, but the guest's glue calls it synchronously: ` +
+        `load the component with it in Component.SuspendingImports`
+    )
+  }
   throw new HostFailure(`host function ${name} failed: ${Cause.pretty(exit.cause)}`)
 }
 
