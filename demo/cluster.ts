@@ -5,7 +5,8 @@
  * - Three runners (`demo/clusterRunner.ts`, real child processes on 127.0.0.1) share the 300 shards.
  * - The demo's pipeline (ingestion → validation → processing → storage) is deployed once for the whole
  *   cluster; each stage is an actor that the runner holding its shard activates, so a record's hops go
- *   from runner to runner. A dozen greeter actors show the ids spreading.
+ *   from runner to runner. The storage stage writes through `Storage` in the cluster's database (the
+ *   runners' default), so its records stay when it moves. A dozen greeter actors show the ids spreading.
  * - One runner is SIGKILLed: a call that needs it fails with a typed error at its timeout; its actors
  *   serve again on the survivors once its shard locks expire (6 s by default), and the time is printed.
  * - A clean stop: the survivors get SIGTERM and hand their shards over, the temporary folder goes.
@@ -89,8 +90,7 @@ const startRunner = (n: number, directory: string) =>
         const child = spawn(process.execPath, [
           path.join(root, "demo", "clusterRunner.ts"),
           path.join(directory, "cluster.db"),
-          String(port),
-          path.join(directory, "state.sqlite")
+          String(port)
         ], { cwd: root, stdio: ["pipe", "pipe", "pipe"] })
         children.add(child)
         const exit = new Promise<void>((done) => child.once("exit", () => done()))
@@ -155,7 +155,7 @@ const settled = (count: number) =>
 // -----------------------------------------------------------------------------
 
 /** What the client runs, with the cluster's `Cluster` and a router of its own that reaches the cluster. */
-const demo = (runners: ReadonlyArray<Runner>, directory: string) =>
+const demo = (runners: ReadonlyArray<Runner>) =>
   Effect.gen(function*() {
     const cluster = yield* Cluster.Cluster
     const router = yield* Router.Router
@@ -248,11 +248,12 @@ const demo = (runners: ReadonlyArray<Runner>, directory: string) =>
     for (const p of after) {
       yield* Console.log(`   ${p.id.padEnd(10)} on ${name(p.runner)}, ${p.handled} messages handled there`)
     }
+    // The runners' storage is the cluster's database: this process reads it too.
     const records = yield* Storage.Storage.use((storage) =>
       Effect.flatMap(storage.keys("pipeline"), (keys) =>
         Effect.forEach(keys, (key) => Effect.map(storage.get("pipeline", key), (value) => `${key}=${text(value)}`)))
-    ).pipe(Effect.provide(Storage.layer({ filename: path.join(directory, "state.sqlite") })))
-    yield* Console.log(`   the runners' shared SQLite file holds ${records.length} records in namespace "pipeline": ${records.join(", ")}`)
+    ).pipe(Effect.provide(Storage.layerSql()))
+    yield* Console.log(`   the cluster's database holds ${records.length} records in storage namespace "pipeline": ${records.join(", ")}`)
     if (movingStages.includes("ingestion")) {
       yield* Console.log("   (ingestion moved: its record counter, kept in guest memory, restarted at 1 and wrote keys 1 and 2 again;")
       yield* Console.log("    what must survive a move belongs in storage, as the records do)")
@@ -278,8 +279,8 @@ const main = Effect.gen(function*() {
   // This process is a client: it hosts nothing; its router reaches every actor through the cluster.
   const client = Cluster.layerClient({
     services: Router.Router.layer.pipe(Layer.provideMerge(Registry.Registry.layer), Layer.provideMerge(Audit.layerMemory({ capacity: 1000 })))
-  }).pipe(Layer.provide(sql))
-  yield* demo(runners, directory).pipe(Effect.provide(client))
+  }).pipe(Layer.provideMerge(sql))
+  yield* demo(runners).pipe(Effect.provide(client))
 
   yield* step("7. Clean stop")
   const alive = runners.filter((r) => r.child.exitCode === null && r.child.signalCode === null)

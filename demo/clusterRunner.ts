@@ -1,11 +1,11 @@
 /**
  * One runner of the cluster demo (`npm run cluster`), started by `demo/cluster.ts` as a child process:
- * `clusterRunner.ts CLUSTER_DB PORT STATE_DB`.
+ * `clusterRunner.ts CLUSTER_DB PORT`.
  *
  * Hosts the component actors whose shards it holds, on 127.0.0.1:PORT, over the cluster's SQLite file
  * (shared with the other runners and the client). Its guests are linked with messaging (through a router
- * of its own that reaches the whole cluster), storage (one SQLite file shared by the runners, so the
- * pipeline's records outlive the runner that wrote them) and logging; everything else is a deny stub.
+ * of its own that reaches the whole cluster), storage (the runner's default, in the cluster's database:
+ * the pipeline's records outlive the runner that wrote them) and logging; everything else is a deny stub.
  * Prints `{"ready":PORT}` once it serves. Ends on SIGTERM / SIGINT (a graceful stop that hands its shards
  * over) and when its standard input closes: the demo holds the other end, so a runner never outlives it,
  * even when the demo itself is killed.
@@ -16,9 +16,9 @@ import { Effect, Layer, References } from "effect"
 import { Cluster } from "../src/cluster/index.ts"
 import { Audit, Linker, Logging, Messaging, Registry, Router, Storage } from "../src/index.ts"
 
-const [clusterDatabase, port, stateDatabase] = process.argv.slice(2)
-if (clusterDatabase === undefined || port === undefined || stateDatabase === undefined) {
-  console.error("usage: clusterRunner.ts CLUSTER_DB PORT STATE_DB")
+const [clusterDatabase, port] = process.argv.slice(2)
+if (clusterDatabase === undefined || port === undefined) {
+  console.error("usage: clusterRunner.ts CLUSTER_DB PORT")
   process.exit(2)
 }
 
@@ -26,8 +26,9 @@ if (clusterDatabase === undefined || port === undefined || stateDatabase === und
 process.stdin.on("end", () => process.kill(process.pid, "SIGTERM"))
 process.stdin.resume()
 
+// Storage is the runner's own: `Storage.layerSql` on the cluster's database (`Cluster.layerRunner`'s default).
 const services = Linker.layer([Messaging.hostInterface, Storage.hostInterface, Logging.hostInterface]).pipe(
-  Layer.provide([Messaging.layer, Storage.layer({ filename: stateDatabase }), Logging.layer]),
+  Layer.provide([Messaging.layer, Logging.layer]),
   Layer.provideMerge(Router.Router.layer),
   Layer.provideMerge(Registry.Registry.layer),
   Layer.provideMerge(Audit.layerMemory({ capacity: 1000 }))

@@ -92,7 +92,7 @@ describe("the cluster demo (npm run cluster)", { timeout: 180_000 }, () => {
       assert.match(output, /^ {3}all \d+ actors of runner \d serve again on runner \d and runner \d: \d+\.\d s after the SIGKILL$/m)
       // The pipeline serves again, and storage kept what it stored before the kill.
       assert.match(output, /^ {3}"pear" +→ stored \d+:PEAR$/m)
-      assert.match(output, /holds \d records in namespace "pipeline": .*4=PLUM/)
+      assert.match(output, /database holds \d records in storage namespace "pipeline": .*4=PLUM/)
       assert.match(output, /^ {3}runner \d and runner \d stopped on SIGTERM by themselves/m)
       for (const pid of pids) assert.isFalse(alive(pid), `runner pid ${pid} still runs`)
       assert.isFalse(fs.existsSync(directoryOf(output)), "the temporary folder is still there")
