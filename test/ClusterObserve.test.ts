@@ -18,6 +18,7 @@ import { afterAll } from "vitest"
 import { Cluster } from "../src/cluster/index.ts"
 import { Trap } from "../src/ComponentError.ts"
 import { Audit } from "../src/index.ts"
+import { Observer } from "../src/observer/index.ts"
 import { settled, startRunner } from "./clusterRunners.ts"
 import { guestBytes, text } from "./fixtures.ts"
 
@@ -117,6 +118,27 @@ layer(live, { timeout: 120_000, excludeTestServices: true })("Cluster - observed
       assert.strictEqual(hostedIn(snapshot, "counter/seen-0").actor.supervisor.children[0]!.details?.["handled"], 2)
       assert.isAbove(new Set(placements.map((placement) => placement.runner)).size, 1, "the ids spread over both runners")
     }))
+
+  it.effect("observer - a client's observer shows every runner's trees (watchTrees over Cluster.snapshot), each naming its runner", () =>
+    Effect.gen(function*() {
+      const cluster = yield* Cluster.Cluster
+      yield* cluster.deploy({ name: "counter", version: "1", bytes: guestBytes("lifecycle"), limits })
+      const ids = Array.from({ length: 6 }, (_, i) => `counter/watched-${i}`)
+      yield* Effect.forEach(ids, (id) => eventually(cluster.request(id, text("tick"))))
+      const placements = yield* Effect.forEach(ids, (id) => cluster.where(id))
+      const observer = yield* Observer.make()
+      yield* observer.watchTrees(Effect.map(cluster.snapshot(), (snapshot) =>
+        snapshot.runners.flatMap((runner) => runner.actors.map((actor) => actor.supervisor))))
+      const overview = yield* observer.overview
+      for (const placement of placements) {
+        const tree = overview.supervisors.find((supervisor) => supervisor.id === placement.id)
+        assert.strictEqual(tree?.node, placement.runner, placement.id)
+      }
+      // And its JSON API, which the page renders ("on <node>" beside each supervisor).
+      const tree = yield* Effect.promise(() =>
+        fetch(new URL("api/tree", observer.url)).then((response) => response.json() as Promise<{ supervisors: ReadonlyArray<{ id: string; node?: string }> }>))
+      assert.strictEqual(tree.supervisors.find((supervisor) => supervisor.id === placements[0]!.id)?.node, placements[0]!.runner)
+    }).pipe(Effect.scoped))
 
   it.effect("supervision - a trap restarts the instance on its runner, a message queued meanwhile waits for it; past the restart intensity the next call activates afresh", () =>
     Effect.gen(function*() {
