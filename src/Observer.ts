@@ -10,7 +10,8 @@
  * ```
  *
  * **What it shows.** Whatever the services in its environment know: actors in the `Registry`, versions
- * and their supervisors in `Deployment`, supervisors and actors added with `watch` / `watchActor`, dead
+ * and their supervisors in `Deployment`, supervisors and actors added with `watch` / `watchActor` (and trees
+ * read elsewhere, such as a cluster's runners', with `watchTrees`), dead
  * letters from `DeadLetters`, audit events from an `Audit` with a memory sink (`Audit.layerMemory`, or one
  * combined with a file) and its chain's verification (the events in memory, or the JSONL file named by
  * `auditFile`). A service that is not there is simply not shown.
