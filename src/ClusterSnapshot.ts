@@ -6,17 +6,17 @@
  * **How each runner is asked.** effect/cluster addresses entities, not runners: a message goes to the
  * runner that holds the shard of its entity id. So each runner hosts a small `airssys/Runner` entity
  * whose `Snapshot` RPC answers with that runner's hosted actors and the shards it holds; the caller
- * knows which id falls into which shard (`Sharding.getShardId`), and asks ids in shards no answer has
- * covered yet, until every shard is covered by a runner that answered, or was asked and did not answer
- * in time (`unreachable`: no live runner holds it, e.g. between a runner's death and its locks'
- * expiry). With a healthy cluster that takes a few rounds of a few requests each (one request per
- * runner and round at most). A runner that holds no shard of the default group hosts no component actor
- * either, and is not listed.
+ * knows which id falls into which shard (`Sharding.getShardId`; the probe id names its shard group), and
+ * asks ids in shards no answer has covered yet, until every shard of every group in its
+ * `availableShardGroups` is covered by a runner that answered, or was asked and did not answer in time
+ * (`unreachable`: no live runner holds it, e.g. between a runner's death and its locks' expiry). With a
+ * healthy cluster that takes a few rounds of a few requests each. A runner that holds no shard hosts no
+ * actor either, and is not listed.
  *
  * @since 0.1.0
  */
 import { Duration, Effect, Schema } from "effect"
-import { Entity, EntityId, ShardId, Sharding, ShardingConfig } from "effect/cluster"
+import { ClusterSchema, Entity, EntityId, ShardId, Sharding, ShardingConfig } from "effect/cluster"
 import { Rpc } from "effect/rpc"
 import type { ChildSnapshot, SupervisorSnapshot } from "./internal/supervision.ts"
 import { RunnerTree } from "./internal/cluster/runnerTree.ts"
@@ -75,7 +75,7 @@ export class HostedActor extends Schema.Class<HostedActor>("airssys-wasm/Cluster
 
 /**
  * One runner's answer: its address (`host:port`), the actors it hosts now (in activation order), and
- * the shards of the default group it holds.
+ * the shards it holds, as `group:n` (`default:17`) for each shard group it serves.
  *
  * @since 0.1.0
  * @category models
@@ -83,34 +83,42 @@ export class HostedActor extends Schema.Class<HostedActor>("airssys-wasm/Cluster
 export class RunnerSnapshot extends Schema.Class<RunnerSnapshot>("airssys-wasm/Cluster/RunnerSnapshot")({
   runner: Schema.String,
   actors: Schema.Array(HostedActor),
-  shards: Schema.Array(Schema.Number)
+  shards: Schema.Array(Schema.String)
 }) {}
 
 /**
- * What `Cluster.snapshot` returns: every runner that answered (by address), and the shards no runner
- * answered for in time.
+ * What `Cluster.snapshot` returns: every runner that answered (by address), and the shards (`group:n`)
+ * no runner answered for in time.
  *
  * @since 0.1.0
  * @category models
  */
 export class Snapshot extends Schema.Class<Snapshot>("airssys-wasm/Cluster/Snapshot")({
   runners: Schema.Array(RunnerSnapshot),
-  unreachable: Schema.Array(Schema.Number)
+  unreachable: Schema.Array(Schema.String)
 }) {}
 
+const probePrefix = "airssys-runner/"
+
+/** A probe id names its shard group after its number: `airssys-runner/<n>/<group>`. */
+const groupOfProbe = (id: string): string => {
+  const slash = id.indexOf("/", probePrefix.length)
+  return slash < 0 ? "default" : id.slice(slash + 1)
+}
+
 /**
- * The entity each runner answers `Snapshot` through: the id only picks the shard, hence the runner.
+ * The entity each runner answers `Snapshot` through: the id only picks the shard (and its group),
+ * hence the runner.
  *
  * @since 0.1.0
  * @category models
  */
 export const RunnerEntity = Entity.make("airssys/Runner", [Rpc.make("Snapshot", { success: RunnerSnapshot })])
+  .annotate(ClusterSchema.ShardGroup, groupOfProbe)
 
 // -----------------------------------------------------------------------------
 // the runner's side
 // -----------------------------------------------------------------------------
-
-const shardGroup = (id: string) => RunnerEntity.getShardGroup(EntityId.make(id))
 
 /**
  * The `airssys/Runner` entity on a runner, over the runner's `RunnerTree`.
@@ -119,13 +127,11 @@ const shardGroup = (id: string) => RunnerEntity.getShardGroup(EntityId.make(id))
  */
 export const layer = RunnerEntity.toLayer(
   Effect.gen(function*() {
-    const address = yield* Entity.CurrentAddress
     const runner = yield* Entity.CurrentRunnerAddress
     const sharding = yield* Sharding.Sharding
     const config = yield* ShardingConfig.ShardingConfig
     const tree = yield* RunnerTree
     const runnerName = `${runner.host}:${runner.port}`
-    const group = shardGroup(address.entityId)
     return RunnerEntity.of({
       Snapshot: () =>
         Effect.gen(function*() {
@@ -133,9 +139,11 @@ export const layer = RunnerEntity.toLayer(
           const actors = yield* Effect.forEach(hosted, (entry) =>
             Effect.map(entry.supervisor.snapshot, (supervisor) =>
               new HostedActor({ id: entry.id, component: entry.component, supervisor })))
-          const shards: Array<number> = []
-          for (let shard = 1; shard <= config.shardsPerGroup; shard++) {
-            if (sharding.hasShardId(ShardId.make(group, shard))) shards.push(shard)
+          const shards: Array<string> = []
+          for (const group of config.assignedShardGroups) {
+            for (let shard = 1; shard <= config.shardsPerGroup; shard++) {
+              if (sharding.hasShardId(ShardId.make(group, shard))) shards.push(`${group}:${shard}`)
+            }
           }
           return new RunnerSnapshot({ runner: runnerName, actors, shards })
         })
@@ -149,8 +157,8 @@ export const layer = RunnerEntity.toLayer(
 // -----------------------------------------------------------------------------
 
 /**
- * One probe id per shard (index `shard - 1`): `airssys-runner/<n>` for the first `n` that hashes into
- * it. Computed once per shard count (a few thousand string hashes).
+ * One probe id per shard of `group` (index `shard - 1`): `airssys-runner/<n>/<group>` for the first `n`
+ * that hashes into it. Computed once per group and shard count (a few thousand string hashes).
  */
 const probeCache = new Map<string, ReadonlyArray<EntityId.EntityId>>()
 const probeIds = (sharding: Sharding.Sharding["Service"], shardsPerGroup: number, group: string): ReadonlyArray<EntityId.EntityId> => {
@@ -160,7 +168,7 @@ const probeIds = (sharding: Sharding.Sharding["Service"], shardsPerGroup: number
   const ids: Array<EntityId.EntityId | undefined> = new Array(shardsPerGroup).fill(undefined)
   let missing = shardsPerGroup
   for (let n = 0; missing > 0; n++) {
-    const id = EntityId.make(`airssys-runner/${n}`)
+    const id = EntityId.make(`${probePrefix}${n}/${group}`)
     const shard = sharding.getShardId(id, group).id
     if (ids[shard - 1] === undefined) {
       ids[shard - 1] = id
@@ -185,46 +193,47 @@ export const make = Effect.gen(function*() {
   const config = yield* ShardingConfig.ShardingConfig
   const clientFor = yield* RunnerEntity.client
   const shardsPerGroup = config.shardsPerGroup
+  // Every shard of every group the cluster has, as `group:n`, with the probe id that lands in it.
+  const all = config.availableShardGroups.flatMap((group) =>
+    probeIds(sharding, shardsPerGroup, group).map((id, i) => ({ key: `${group}:${i + 1}`, id }))
+  )
+  const known = new Set(all.map((shard) => shard.key))
   return (options?: { readonly timeout?: Duration.Input | undefined }): Effect.Effect<Snapshot> =>
     Effect.gen(function*() {
       const timeout = Duration.fromInputUnsafe(options?.timeout ?? "2 seconds")
-      const ids = probeIds(sharding, shardsPerGroup, shardGroup("airssys-runner/0"))
-      const covered = new Set<number>()
-      const unreachable = new Set<number>()
+      const covered = new Set<string>()
+      const unreachable = new Set<string>()
       const runners = new Map<string, RunnerSnapshot>()
       let width = 1
       let failed = false
-      while (covered.size + unreachable.size < shardsPerGroup) {
-        const open: Array<number> = []
-        for (let shard = 1; shard <= shardsPerGroup; shard++) {
-          if (!covered.has(shard) && !unreachable.has(shard)) open.push(shard)
-        }
+      while (covered.size + unreachable.size < all.length) {
+        const open = all.filter((shard) => !covered.has(shard.key) && !unreachable.has(shard.key))
         // Spread over what is open: neighbouring shards are often one runner's.
         const count = failed ? open.length : Math.min(width, open.length)
         const asked = Array.from({ length: count }, (_, i) => open[Math.floor((i * open.length) / count)]!)
         const answers = yield* Effect.forEach(asked, (shard) =>
-          clientFor(ids[shard - 1]!).Snapshot().pipe(
+          clientFor(shard.id).Snapshot().pipe(
             Effect.timeoutOption(timeout),
-            Effect.map((answer) => [shard, answer._tag === "Some" ? answer.value : undefined] as const),
-            Effect.catch(() => Effect.succeed([shard, undefined] as const))
+            Effect.map((answer) => [shard.key, answer._tag === "Some" ? answer.value : undefined] as const),
+            Effect.catch(() => Effect.succeed([shard.key, undefined] as const))
           ), { concurrency: "unbounded" })
-        for (const [shard, answer] of answers) {
+        for (const [key, answer] of answers) {
           if (answer === undefined) {
-            unreachable.add(shard)
+            unreachable.add(key)
             failed = true
             continue
           }
           // The shard asked counts as covered even if it moved meanwhile: it was answered for.
-          covered.add(shard)
-          for (const held of answer.shards) covered.add(held)
+          covered.add(key)
+          for (const held of answer.shards) if (known.has(held)) covered.add(held)
           runners.set(answer.runner, answer)
         }
         width *= 2
       }
-      for (const shard of covered) unreachable.delete(shard)
+      for (const key of covered) unreachable.delete(key)
       return new Snapshot({
         runners: Array.from(runners.values()).sort((a, b) => a.runner < b.runner ? -1 : a.runner > b.runner ? 1 : 0),
-        unreachable: Array.from(unreachable).sort((a, b) => a - b)
+        unreachable: Array.from(unreachable).sort()
       })
     })
 })
