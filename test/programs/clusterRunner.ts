@@ -3,7 +3,8 @@
  * `clusterRunner.ts DATABASE PORT [--bench-echo] [--audit=FILE] [--observer]`.
  * Hosts the component entities on 127.0.0.1:PORT over DATABASE (shared with the other runners and the
  * test): `sqlite:FILE` or `pg:HOST:PORT` (user and database `postgres`), with a registry and a router of its own that reach the whole cluster, links guests with
- * logging (to nowhere), messaging (through that router) and deny stubs for everything else, prints
+ * logging (to nowhere), messaging (through that router), storage (the runner's default: SQL in the
+ * cluster's database) and deny stubs for everything else, prints
  * `{"ready":PORT}` once it serves, and runs until it is killed (SIGTERM: a graceful shutdown that hands
  * its shards off). `--bench-echo` also hosts the bench's plain entity (`benchEcho.ts`); `--audit=FILE`
  * also writes its audit to a JSONL file; `--observer` serves an observer on a free port and prints
@@ -14,7 +15,7 @@ import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer, Option, References } from "effect"
 import { Cluster } from "../../src/cluster/index.ts"
-import { Audit, Linker, Logging, Messaging, Registry, Router } from "../../src/index.ts"
+import { Audit, Linker, Logging, Messaging, Registry, Router, Storage } from "../../src/index.ts"
 import { Observer } from "../../src/observer/index.ts"
 import * as BenchEcho from "./benchEcho.ts"
 
@@ -24,7 +25,8 @@ const audit = auditFile === undefined
   ? Audit.layerMemory({ capacity: 1000 })
   : Audit.combine(Audit.layerMemory({ capacity: 1000 }), Audit.layerJsonl(auditFile))
 
-const services = Linker.layer([Logging.hostInterface, Messaging.hostInterface]).pipe(
+// Storage: the runner's own (`Storage.layerSql` on the cluster's database, `Cluster.layerRunner`'s default).
+const services = Linker.layer([Logging.hostInterface, Messaging.hostInterface, Storage.hostInterface]).pipe(
   Layer.provide([Logging.layerDeny, Messaging.layer]),
   Layer.provideMerge(Router.Router.layer),
   Layer.provideMerge(Registry.Registry.layer),
