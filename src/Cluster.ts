@@ -62,6 +62,7 @@ import type { SqlClient } from "effect/sql"
 import { RequestTimeout } from "./ActorError.ts"
 import * as ClusterEntity from "./ClusterEntity.ts"
 import { CallFailure } from "./ClusterEntity.ts"
+import * as ClusterSnapshot from "./ClusterSnapshot.ts"
 import * as ClusterSpec from "./ClusterSpec.ts"
 import * as Component from "./Component.ts"
 import * as Storage from "./capability/Storage.ts"
@@ -69,8 +70,10 @@ import { type ClusterError, refuse } from "./internal/cluster/clusterError.ts"
 import * as ComponentStore from "./internal/cluster/componentStore.ts"
 import { RemoteDelivery } from "./internal/cluster/remoteDelivery.ts"
 import * as RouteWatch from "./internal/cluster/routeWatch.ts"
+import * as RunnerTree from "./internal/cluster/runnerTree.ts"
 import * as Transport from "./internal/cluster/transport.ts"
 import * as DeadLetters from "./DeadLetters.ts"
+import * as Node from "./Node.ts"
 
 // -----------------------------------------------------------------------------
 // models
@@ -137,6 +140,30 @@ export {
    */
   CallFailure
 } from "./ClusterEntity.ts"
+
+export {
+  /**
+   * What `Cluster.snapshot` returns: every runner and what it hosts.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  Snapshot,
+  /**
+   * One runner's hosted actors, each with its supervision tree.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  RunnerSnapshot,
+  /**
+   * One hosted actor in a `RunnerSnapshot`.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  HostedActor
+} from "./ClusterSnapshot.ts"
 
 /**
  * How often a runner re-reads the routes: how long after `route` (or a `deploy`) its actors of the old
@@ -224,6 +251,11 @@ export class Cluster extends Context.Service<Cluster, {
   readonly subscribers: (topic: string) => Effect.Effect<ReadonlyArray<string>, ClusterError>
   /** Where the actor runs (activating it if needed). */
   readonly where: (id: string, options?: { readonly timeout?: Duration.Input | undefined }) => Effect.Effect<ClusterEntity.Placement, CallFailure>
+  /**
+   * Every runner's hosted actors with their supervision trees (each names its runner as `node`), asked
+   * of the runners themselves; `timeout` (default 2 s) bounds each request (see `ClusterSnapshot`).
+   */
+  readonly snapshot: (options?: { readonly timeout?: Duration.Input | undefined }) => Effect.Effect<ClusterSnapshot.Snapshot>
 }>()("airssys-wasm/Cluster") {}
 
 const callFailures: ReadonlyArray<abstract new(...args: never) => CallFailure> = CallFailure.members
@@ -240,6 +272,7 @@ const defaultTimeout = Duration.seconds(5)
 const makeCluster = Effect.gen(function*() {
   const store = yield* ComponentStore.ComponentStore
   const clientFor = yield* ClusterEntity.ComponentEntity.client
+  const snapshot = yield* ClusterSnapshot.make
   const storage = (error: { readonly message: string }) => refuse("Storage", error.message)
 
   const deploy = (input: ClusterSpec.DeployInput) =>
@@ -307,7 +340,7 @@ const makeCluster = Effect.gen(function*() {
         ? Effect.void
         : Effect.fail(refuse("UnknownComponent", `${JSON.stringify(name)} has no deployed version ${JSON.stringify(version)}`)))
 
-  return Cluster.of({ deploy, route, request, send, where, subscribers })
+  return Cluster.of({ deploy, route, request, send, where, subscribers, snapshot })
 })
 
 // What the `Router` hands to the cluster: addresses no actor of this process holds, and topics.
@@ -474,17 +507,22 @@ export const layerRunner = <ROut = never, E = never, RIn = never>(
       ? Option.none()
       : Option.some(RunnerAddress.make(options.listenHost, options.port))
   })
-  const services = (options.services ?? Layer.empty) as Layer.Layer<ROut, E, RIn>
+  // The runner names the node for its services: an `Audit` built there stamps its events with it.
+  const services = ((options.services ?? Layer.empty) as Layer.Layer<ROut, E, RIn>).pipe(
+    Layer.provide(Node.layer(`${options.host}:${options.port}`))
+  )
   // The cast only says what TypeScript cannot see through a generic `Exclude`: everything but the SQL
   // client and the caller's own requirements is provided here.
-  return ClusterEntity.layer.pipe(
+  return Layer.merge(ClusterEntity.layer, ClusterSnapshot.layer).pipe(
+    Layer.provide(RunnerTree.layer),
     Layer.provideMerge(services),
     // Merged, not only provided: the entity loads components where `SuspendingImports` names storage.
     Layer.provideMerge(options.storage === false ? Layer.empty : storageLayer(options.storage)),
     Layer.provide([remoteLayer, RouteWatch.layer]),
     Layer.provideMerge(Layer.effect(Cluster, makeCluster)),
     Layer.provideMerge(ComponentStore.layer),
-    Layer.provideMerge(Transport.runner(config))
+    Layer.provideMerge(Transport.runner(config)),
+    Layer.provideMerge(ShardingConfig.layer(config))
   ) as Layer.Layer<
     Cluster | Sharding.Sharding | ROut,
     ClusterError | SocketServer.SocketServerError | E,
@@ -507,5 +545,6 @@ export const layerClient = <ROut = never, E = never, RIn = never>(
     Layer.provide(remoteLayer),
     Layer.provideMerge(Layer.effect(Cluster, makeCluster)),
     Layer.provideMerge(ComponentStore.layer),
-    Layer.provideMerge(Transport.client(configOf(options, { runnerAddress: Option.none() })))
+    Layer.provideMerge(Transport.client(configOf(options, { runnerAddress: Option.none() }))),
+    Layer.provideMerge(ShardingConfig.layer(configOf(options, { runnerAddress: Option.none() })))
   ) as Layer.Layer<Cluster | Sharding.Sharding | ROut, ClusterError | E, SqlClient.SqlClient | Exclude<RIn, Cluster | Sharding.Sharding>>

@@ -20,6 +20,8 @@ import { GuestError, GuestExit, InstancePoisoned, LimitExceeded, Trap, WasmMemor
 import { ClusterError, refuse } from "./internal/cluster/clusterError.ts"
 import { ComponentStore } from "./internal/cluster/componentStore.ts"
 import { RouteWatch } from "./internal/cluster/routeWatch.ts"
+import { RunnerTree } from "./internal/cluster/runnerTree.ts"
+import { CurrentNode } from "./internal/node.ts"
 import * as Linker from "./Linker.ts"
 import * as Registry from "./Registry.ts"
 import * as Supervisor from "./Supervisor.ts"
@@ -142,6 +144,7 @@ const entityHandlers = Effect.gen(function*() {
   const linker = Option.getOrUndefined(yield* Effect.serviceOption(Linker.Linker))
   const registry = Option.getOrUndefined(yield* Effect.serviceOption(Registry.Registry))
   const routes = yield* RouteWatch
+  const tree = Option.getOrUndefined(yield* Effect.serviceOption(RunnerTree))
   const entityScope = yield* Scope.Scope
   const id = address.entityId
   const name = componentOf(id)
@@ -173,12 +176,19 @@ const entityHandlers = Effect.gen(function*() {
       const ref = yield* Actor.make(component, { id, imports, config: spec.config, hooks: registry?.hooks })
       // Under a supervisor of its own, as `Deployment` runs a version: a trap restarts the instance on
       // the same mailbox; when the supervisor gives up, the next call activates afresh.
-      yield* Effect.mapError(Supervisor.start({ id, children: [Actor.child(ref, { restart: "Transient" })] }), startFailed)
+      const supervisor = yield* Effect.mapError(Supervisor.start({ id, children: [Actor.child(ref, { restart: "Transient" })] }), startFailed)
+      // Listed for `Cluster.snapshot` while this activation lives.
+      if (tree !== undefined) yield* tree.add({ id, component: `${spec.name}@${spec.version}`, supervisor })
       // In the runner's registry (when it has one) while it lives here: the runner's router checks its
       // `Messaging` grants when it sends, and reaches it without the cluster when it is the target.
       if (registry !== undefined) yield* Effect.mapError(registry.register(id, spec.version, ref, { grants }), startFailed)
       return { ref, scope, component: `${spec.name}@${spec.version}`, version: spec.version }
-    }).pipe(Scope.provide(scope), Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause))))
+    }).pipe(
+      // The runner names the node: its supervisor's snapshot and the actor's metric series say so.
+      Effect.provideService(CurrentNode, runnerName),
+      Scope.provide(scope),
+      Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))
+    )
   })
 
   // Activated on first use, again after its supervisor gave up, and after its name was routed to

@@ -356,6 +356,23 @@ export const clusterSuite = <E>(name: string, runnerDatabase: string, sql: Layer
         assert.strictEqual(yield* unprocessed, 0)
       }))
 
+    it.effect("snapshot - after the SIGKILL and the SIGTERM, the one runner left answers for all 300 shards and lists the actors it took over, each naming it", () =>
+      Effect.gen(function*() {
+        const { runners } = yield* Runners
+        const cluster = yield* Cluster.Cluster
+        const ids = Array.from({ length: 30 }, (_, i) => `counter/handoff-${i}`)
+        const placements = yield* Effect.forEach(ids, (id) => eventually(cluster.where(id)))
+        const snapshot = yield* cluster.snapshot()
+        assert.deepStrictEqual(snapshot.runners.map((runner) => runner.runner), [runners[2]!.address])
+        assert.deepStrictEqual(snapshot.unreachable, [])
+        assert.strictEqual(snapshot.runners[0]!.shards.length, 300)
+        for (const placement of placements) {
+          const actor = snapshot.runners[0]!.actors.find((actor) => actor.id === placement.id)
+          assert.strictEqual(actor?.supervisor.node, placement.runner, placement.id)
+          assert.strictEqual(actor?.supervisor.children[0]!.details?.["handled"], placement.handled)
+        }
+      }))
+
     it.effect("storage - an actor's count in Storage survives a SIGKILL of its runner: activated on another, it counts on; its namespace is its id", () =>
       Effect.gen(function*() {
         const cluster = yield* Cluster.Cluster
