@@ -60,6 +60,7 @@ import { RunnerAddress, type Sharding, ShardingConfig } from "effect/cluster"
 import type * as SocketServer from "effect/socket/SocketServer"
 import type { SqlClient } from "effect/sql"
 import { RequestTimeout } from "./ActorError.ts"
+import * as ClusterDelivery from "./ClusterDelivery.ts"
 import * as ClusterEntity from "./ClusterEntity.ts"
 import { CallFailure } from "./ClusterEntity.ts"
 import * as ClusterSpec from "./ClusterSpec.ts"
@@ -112,6 +113,44 @@ export {
    */
   checkLimits
 } from "./ClusterSpec.ts"
+
+export {
+  /**
+   * The settings the layers are built with (see `ClusterDelivery`'s module documentation for the
+   * trade-offs): `deliveryDefaults` unless a layer provides others.
+   *
+   * @since 0.1.0
+   * @category services
+   */
+  Delivery,
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  type DeliverySettings,
+  /**
+   * Call timeout 5 s, persisted handling 60 s, passivation after 1 minute idle, 4,096 calls queued per
+   * actor.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  deliveryDefaults,
+  /**
+   * The settings from the `CLUSTER_*` configuration names.
+   *
+   * @since 0.1.0
+   * @category config
+   */
+  deliveryConfig,
+  /**
+   * Provides `Delivery` read from configuration (`deliveryConfig` unless another `Config` is given).
+   *
+   * @since 0.1.0
+   * @category layers
+   */
+  layerDeliveryConfig
+} from "./ClusterDelivery.ts"
 
 export {
   /**
@@ -177,6 +216,12 @@ export interface DeliveryOptions {
    * once. `key` deduplicates: a second message with the same key to the same actor is not handled again.
    */
   readonly persisted?: { readonly key: string } | undefined
+  /**
+   * Default `requestTimeout` (5 seconds): the call fails with `RequestTimeout` after it, wherever the
+   * actor is. A `send` waits until the actor's mailbox took the message (volatile) or it is stored
+   * (persisted).
+   */
+  readonly timeout?: Duration.Input | undefined
 }
 
 /**
@@ -184,8 +229,6 @@ export interface DeliveryOptions {
  * @category models
  */
 export interface RequestOptions extends DeliveryOptions {
-  /** Default 5 seconds: the call fails with `RequestTimeout` after it, wherever the actor is. */
-  readonly timeout?: Duration.Input | undefined
   readonly correlationId?: bigint | undefined
 }
 
@@ -234,9 +277,8 @@ const asCallFailure = (error: unknown): CallFailure =>
     ? error as CallFailure
     : refuse("Unavailable", error instanceof Error ? error.message : String(error))
 
-const defaultTimeout = Duration.seconds(5)
-
-const makeCluster = Effect.gen(function*() {
+const makeCluster = (overrides: Partial<ClusterDelivery.DeliverySettings> | undefined) => Effect.gen(function*() {
+  const defaultTimeout = ClusterDelivery.resolve(yield* ClusterDelivery.Delivery, overrides).requestTimeout
   const store = yield* ComponentStore.ComponentStore
   const clientFor = yield* ClusterEntity.ComponentEntity.client
   const storage = (error: { readonly message: string }) => refuse("Storage", error.message)
@@ -288,7 +330,7 @@ const makeCluster = Effect.gen(function*() {
     const fields = { payload, sender: options?.sender, topic: options?.topic }
     return bounded(
       id,
-      undefined,
+      options?.timeout,
       options?.persisted === undefined
         ? client.Send(fields)
         : client.SendPersisted({ ...fields, key: options.persisted.key }, { discard: true })
@@ -409,6 +451,8 @@ export const shardingDefaults: Partial<ShardingConfig.ShardingConfig["Service"]>
 export interface LayerOptions<ROut = never, E = never, RIn = never> {
   /** Overrides `shardingDefaults` (`shardsPerGroup` must be the same on every runner). */
   readonly sharding?: Partial<ShardingConfig.ShardingConfig["Service"]> | undefined
+  /** Overrides the `Delivery` settings (timeouts, passivation, mailbox) for this layer. */
+  readonly delivery?: Partial<ClusterDelivery.DeliverySettings> | undefined
   /**
    * The process's own services, built on top of the cluster: a `Router` made here reaches the actors of
    * the whole cluster (addresses no local actor holds go to the cluster), and on a runner the `Linker`,
@@ -462,10 +506,13 @@ export const layerRunner = <ROut = never, E = never, RIn = never>(
   const services = (options.services ?? Layer.empty) as Layer.Layer<ROut, E, RIn>
   // The cast only says what TypeScript cannot see through a generic `Exclude`: everything but the SQL
   // client and the caller's own requirements is provided here.
-  return ClusterEntity.layer.pipe(
+  const entity = Layer.unwrap(Effect.gen(function*() {
+    return ClusterEntity.layer(ClusterDelivery.resolve(yield* ClusterDelivery.Delivery, options.delivery))
+  }))
+  return entity.pipe(
     Layer.provideMerge(services),
     Layer.provide([remoteLayer, RouteWatch.layer]),
-    Layer.provideMerge(Layer.effect(Cluster, makeCluster)),
+    Layer.provideMerge(Layer.effect(Cluster, makeCluster(options?.delivery))),
     Layer.provideMerge(ComponentStore.layer),
     Layer.provideMerge(Transport.runner(config))
   ) as Layer.Layer<
@@ -488,7 +535,7 @@ export const layerClient = <ROut = never, E = never, RIn = never>(
   // As in `layerRunner`, the cast is only for the generic `Exclude`.
   ((options?.services ?? Layer.empty) as Layer.Layer<ROut, E, RIn>).pipe(
     Layer.provide(remoteLayer),
-    Layer.provideMerge(Layer.effect(Cluster, makeCluster)),
+    Layer.provideMerge(Layer.effect(Cluster, makeCluster(options?.delivery))),
     Layer.provideMerge(ComponentStore.layer),
     Layer.provideMerge(Transport.client(configOf(options, { runnerAddress: Option.none() })))
   ) as Layer.Layer<Cluster | Sharding.Sharding | ROut, ClusterError | E, SqlClient.SqlClient | Exclude<RIn, Cluster | Sharding.Sharding>>

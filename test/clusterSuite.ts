@@ -42,10 +42,10 @@ const runnersLive = (database: string) =>
     })
   )
 
-const limits = { fuel: 100_000_000, timeout: Duration.seconds(1), memoryBytes: 16 * 1024 * 1024 }
+export const limits = { fuel: 100_000_000, timeout: Duration.seconds(1), memoryBytes: 16 * 1024 * 1024 }
 
 /** Persisted messages stored and not yet processed, in the whole cluster. */
-const unprocessed = SqlClient.SqlClient.use((sql) =>
+export const unprocessed = SqlClient.SqlClient.use((sql) =>
   sql<{ count: number }>`SELECT count(*) AS count FROM cluster_messages WHERE NOT processed`.pipe(
     Effect.map((rows) => Number(rows[0]!.count)),
     Effect.orDie
@@ -62,18 +62,18 @@ const deployMessenger = (version: string, pattern: string) =>
       capabilities: [new Capability.Messaging({ pattern })]
     }))
 
-const u32 = (bytes: Uint8Array | undefined) => bytes === undefined ? -1 : new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true)
+export const u32 = (bytes: Uint8Array | undefined) => bytes === undefined ? -1 : new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true)
 
 /** Cannot be delivered yet: no runner holds the shard (yet), or no answer in time. */
 const transient = (error: Cluster.CallFailure) =>
   error._tag === "RequestTimeout" || (error._tag === "ClusterError" && error.reason === "Unavailable")
 
 /** Retries `effect` every 200 ms while it fails transiently, for up to `withinMillis`. */
-const eventually = <A, R>(effect: Effect.Effect<A, Cluster.CallFailure, R>, withinMillis = 30_000) =>
+export const eventually = <A, R>(effect: Effect.Effect<A, Cluster.CallFailure, R>, withinMillis = 30_000) =>
   Effect.retry(effect, { while: transient, schedule: Schedule.spaced("200 millis"), times: Math.ceil(withinMillis / 200) })
 
 /** Repeats `effect` every 100 ms until its value satisfies `done` (up to 30 s; then it dies). */
-const until = <A, E, R>(effect: Effect.Effect<A, E, R>, done: (a: A) => boolean) =>
+export const until = <A, E, R>(effect: Effect.Effect<A, E, R>, done: (a: A) => boolean) =>
   Effect.gen(function*() {
     for (let i = 0; i < 300; i++) {
       const value = yield* effect
