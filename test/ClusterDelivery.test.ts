@@ -11,14 +11,13 @@ import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, layer } from "@effect/vitest"
 import { Context, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { SqlClient } from "effect/sql"
-import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll } from "vitest"
 import { Cluster } from "../src/cluster/index.ts"
 import { settled, startRunner } from "./clusterRunners.ts"
-import { eventually, limits, unprocessed, until } from "./clusterSuite.ts"
+import { correlationOf, eventually, ledger, limits, unprocessed, until } from "./clusterSuite.ts"
 import { guestBytes, text } from "./fixtures.ts"
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "airssys-cluster-delivery-"))
@@ -62,16 +61,6 @@ const live = (name: string, count: number, extra: ReadonlyArray<string> = []) =>
     Layer.provideMerge(SqliteClient.layer({ filename: database }))
   )
 }
-
-/** What the ledger guest answered: its count, and the correlation id it saw. */
-const ledger = (reply: Uint8Array | undefined) => {
-  assert.strictEqual(reply?.length, 16)
-  const view = new DataView(reply!.buffer, reply!.byteOffset, 16)
-  return { count: view.getUint32(0, true), correlationId: view.getUint32(4, true) === 1 ? view.getBigUint64(8, true) : undefined }
-}
-
-/** The correlation id a guest sees for a persisted message's key: the first 8 bytes of its sha-256. */
-const correlationOf = (key: string) => createHash("sha256").update(key).digest().readBigUInt64BE(0)
 
 const deployLedger = Cluster.Cluster.use((cluster) =>
   cluster.deploy({ name: "ledger", version: "1", bytes: guestBytes("ledger"), limits })

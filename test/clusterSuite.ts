@@ -12,6 +12,7 @@
 import { assert, layer } from "@effect/vitest"
 import { Clock, Context, Duration, Effect, Exit, Fiber, Layer, Schedule } from "effect"
 import { SqlClient } from "effect/sql"
+import { createHash } from "node:crypto"
 import { Cluster } from "../src/cluster/index.ts"
 import { GuestError, LimitExceeded, Trap } from "../src/ComponentError.ts"
 import { Actor, Audit, Capability, Component, Registry, Router } from "../src/index.ts"
@@ -63,6 +64,16 @@ const deployMessenger = (version: string, pattern: string) =>
     }))
 
 export const u32 = (bytes: Uint8Array | undefined) => bytes === undefined ? -1 : new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true)
+
+/** What the ledger guest answered: its count, and the correlation id it saw. */
+export const ledger = (reply: Uint8Array | undefined) => {
+  assert.strictEqual(reply?.length, 16)
+  const view = new DataView(reply!.buffer, reply!.byteOffset, 16)
+  return { count: view.getUint32(0, true), correlationId: view.getUint32(4, true) === 1 ? view.getBigUint64(8, true) : undefined }
+}
+
+/** The correlation id a guest sees for a persisted message's key: the first 8 bytes of its sha-256. */
+export const correlationOf = (key: string) => createHash("sha256").update(key).digest().readBigUInt64BE(0)
 
 /** Cannot be delivered yet: no runner holds the shard (yet), or no answer in time. */
 const transient = (error: Cluster.CallFailure) =>
@@ -284,6 +295,29 @@ export const clusterSuite = <E>(name: string, runnerDatabase: string, sql: Layer
         // Deploying the bytes again repairs the row; a failed activation was not kept, so the same actor starts.
         yield* cluster.deploy({ name: "flaky", version: "1", bytes: guestBytes("flaky"), limits })
         assert.strictEqual(decode((yield* cluster.request("flaky/1", text("you")))!), "you")
+      }))
+
+    it.effect("persisted - a key sent twice is handled once: the second call gets the stored reply; the guest sees the key as its correlation id", () =>
+      Effect.gen(function*() {
+        const cluster = yield* Cluster.Cluster
+        const sql = yield* SqlClient.SqlClient
+        yield* cluster.deploy({ name: "ledger", version: "1", bytes: guestBytes("ledger"), limits })
+        const id = "ledger/dedup"
+        const first = yield* eventually(cluster.request(id, text("a"), { persisted: { key: "dedup/request" } }))
+        assert.deepStrictEqual(ledger(first), { count: 1, correlationId: correlationOf("dedup/request") })
+        // Not handled again: the stored reply, byte for byte, though the payload differs.
+        assert.deepStrictEqual(yield* cluster.request(id, text("b"), { persisted: { key: "dedup/request" } }), first)
+
+        // A persisted send: the second with the same key is not even stored.
+        yield* cluster.send(id, text("c"), { persisted: { key: "dedup/send" } })
+        yield* cluster.send(id, text("d"), { persisted: { key: "dedup/send" } })
+        yield* until(unprocessed, (n) => n === 0)
+        const stored = yield* Effect.orDie(sql<{ n: number }>`SELECT count(*) AS n FROM cluster_messages WHERE message_id LIKE ${"%dedup/send"}`)
+        assert.strictEqual(Number(stored[0]!.n), 1)
+        // The guest handled three messages: the request once, the send once, and this one.
+        const last = ledger(yield* cluster.request(id, text("e")))
+        assert.strictEqual(last.count, 3)
+        assert.notStrictEqual(last.correlationId, correlationOf("dedup/request"))
       }))
 
     it.effect("failover - SIGKILL of a runner: its actors serve again on the others, no persisted message lost", () =>
