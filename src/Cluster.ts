@@ -56,10 +56,10 @@
  * @since 0.1.0
  */
 import { Clock, Context, Duration, Effect, Layer, Option } from "effect"
-import { RunnerAddress, type Sharding, ShardingConfig } from "effect/cluster"
+import { ClusterError as EntityErrors, RunnerAddress, type Sharding, ShardingConfig } from "effect/cluster"
 import type * as SocketServer from "effect/socket/SocketServer"
 import type { SqlClient } from "effect/sql"
-import { RequestTimeout } from "./ActorError.ts"
+import { MailboxFull, RequestTimeout } from "./ActorError.ts"
 import * as ClusterDelivery from "./ClusterDelivery.ts"
 import * as ClusterEntity from "./ClusterEntity.ts"
 import { CallFailure } from "./ClusterEntity.ts"
@@ -271,14 +271,18 @@ export class Cluster extends Context.Service<Cluster, {
 const callFailures: ReadonlyArray<abstract new(...args: never) => CallFailure> = CallFailure.members
 
 // The cluster's own failures (its `MailboxFull`, `EntityNotAssignedToRunner`, a persistence error, a
-// transport error) share tags with ours or none of them: `instanceof` tells ours apart.
-const asCallFailure = (error: unknown): CallFailure =>
+// transport error) share tags with ours or none of them: `instanceof` tells ours apart. Its full entity
+// mailbox is ours too, with the capacity this process was configured with (the runners' should match).
+const asCallFailure = (mailboxCapacity: number) => (error: unknown): CallFailure =>
   callFailures.some((type) => error instanceof type)
     ? error as CallFailure
+    : error instanceof EntityErrors.MailboxFull
+    ? new MailboxFull({ actorId: error.address.entityId, capacity: mailboxCapacity })
     : refuse("Unavailable", error instanceof Error ? error.message : String(error))
 
 const makeCluster = (overrides: Partial<ClusterDelivery.DeliverySettings> | undefined) => Effect.gen(function*() {
-  const defaultTimeout = ClusterDelivery.resolve(yield* ClusterDelivery.Delivery, overrides).requestTimeout
+  const settings = ClusterDelivery.resolve(yield* ClusterDelivery.Delivery, overrides)
+  const defaultTimeout = settings.requestTimeout
   const store = yield* ComponentStore.ComponentStore
   const clientFor = yield* ClusterEntity.ComponentEntity.client
   const storage = (error: { readonly message: string }) => refuse("Storage", error.message)
@@ -307,7 +311,7 @@ const makeCluster = (overrides: Partial<ClusterDelivery.DeliverySettings> | unde
   const bounded = <A>(id: string, timeout: Duration.Input | undefined, call: Effect.Effect<A, unknown>) => {
     const millis = Duration.toMillis(Duration.fromInputUnsafe(timeout ?? defaultTimeout))
     return call.pipe(
-      Effect.mapError(asCallFailure),
+      Effect.mapError(asCallFailure(settings.mailboxCapacity)),
       Effect.timeoutOrElse({
         duration: Duration.millis(millis),
         orElse: () => Effect.fail(new RequestTimeout({ actorId: id, timeoutMillis: millis }))

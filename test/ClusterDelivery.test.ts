@@ -9,16 +9,18 @@
  */
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, layer } from "@effect/vitest"
-import { Context, Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { ConfigProvider, Context, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { SqlClient } from "effect/sql"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll } from "vitest"
+import { MailboxFull } from "../src/ActorError.ts"
 import { Cluster } from "../src/cluster/index.ts"
+import { LimitExceeded } from "../src/ComponentError.ts"
 import { settled, startRunner } from "./clusterRunners.ts"
 import { correlationOf, eventually, ledger, limits, unprocessed, until } from "./clusterSuite.ts"
-import { guestBytes, text } from "./fixtures.ts"
+import { decode, guestBytes, text } from "./fixtures.ts"
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "airssys-cluster-delivery-"))
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }))
@@ -31,7 +33,7 @@ class Runners extends Context.Service<Runners, {
   readonly start: (extra?: ReadonlyArray<string>) => Effect.Effect<Runner, Error, SqlClient.SqlClient>
 }>()("test/ClusterDelivery/Runners") {}
 
-const runnersLive = (database: string, count: number, extra: ReadonlyArray<string> = []) =>
+const runnersLive = (database: string, count: number, extra: ReadonlyArray<string>) =>
   Layer.effect(
     Runners,
     Effect.gen(function*() {
@@ -54,9 +56,15 @@ const runnersLive = (database: string, count: number, extra: ReadonlyArray<strin
     })
   )
 
-const live = (name: string, count: number, extra: ReadonlyArray<string> = []) => {
+const live = (name: string, count: number, config?: object) => {
   const database = path.join(work, `${name}.db`)
+  const extra = config === undefined ? [] : ["--config", JSON.stringify(config), "--print-events"]
+  // This process reads the same settings as its runners.
+  const delivery = config === undefined
+    ? Layer.empty
+    : Cluster.layerDeliveryConfig().pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(config))))
   return Cluster.layerClient().pipe(
+    Layer.provide(delivery),
     Layer.provideMerge(runnersLive(database, count, extra)),
     Layer.provideMerge(SqliteClient.layer({ filename: database }))
   )
@@ -74,10 +82,10 @@ const eventsOf = (runner: Runner, id: string) =>
     .filter((event) => event.id === id)
     .map((event) => event.event)
 
-layer(live("idle", 1, ["--config", JSON.stringify({ CLUSTER: { MAX_IDLE_TIME: "1 second" } }), "--print-events"]), {
+layer(live("idle", 1, { CLUSTER: { MAX_IDLE_TIME: "1 second", MAILBOX_CAPACITY: 2 } }), {
   timeout: 120_000,
   excludeTestServices: true
-})("Cluster delivery - one runner whose actors passivate after 1 s idle (CLUSTER_MAX_IDLE_TIME)", (it) => {
+})("Cluster delivery - one runner configured by CLUSTER_* names: passivation after 1 s idle, 2 calls queued per actor", (it) => {
   it.effect("passivation - an actor idle for maxIdleTime is released (instance, supervisor, registration); its next message activates it afresh; a busy one stays", () =>
     Effect.gen(function*() {
       const { runners } = yield* Runners
@@ -113,6 +121,28 @@ layer(live("idle", 1, ["--config", JSON.stringify({ CLUSTER: { MAX_IDLE_TIME: "1
       assert.isAbove(busyCount, 2)
       assert.strictEqual(ledger(yield* cluster.request(busy, text("last"))).count, busyCount + 1)
       assert.deepStrictEqual(eventsOf(runner, busy).filter((event) => event === "Unregistered"), [])
+    }))
+
+  it.effect("mailbox - past mailboxCapacity calls waiting for one actor, a volatile call fails with MailboxFull, typed; the actor serves on", () =>
+    Effect.gen(function*() {
+      const cluster = yield* Cluster.Cluster
+      yield* cluster.deploy({ name: "spinner", version: "1", bytes: guestBytes("spinner"), limits: { ...limits, fuel: 50_000_000 } })
+      const id = "spinner/full"
+      yield* eventually(cluster.request(id, text("tick")))
+      // Each "loop" spins until its fuel runs out: while one runs, the others wait in its mailbox.
+      const exits = yield* Effect.all(
+        Array.from({ length: 12 }, () => Effect.exit(cluster.request(id, text("loop"), { timeout: "20 seconds" }))),
+        { concurrency: "unbounded" }
+      )
+      const errors = exits.map((exit) => {
+        const reason = Exit.isFailure(exit) ? exit.cause.reasons[0] : undefined
+        return reason?._tag === "Fail" ? reason.error : reason
+      })
+      const full = errors.filter((error) => error instanceof MailboxFull)
+      assert.isAbove(full.length, 0, JSON.stringify(errors))
+      assert.deepStrictEqual({ ...full[0]! }, { ...new MailboxFull({ actorId: id, capacity: 2 }) })
+      assert.isTrue(errors.every((error) => error instanceof MailboxFull || error instanceof LimitExceeded), JSON.stringify(errors))
+      assert.strictEqual(decode((yield* cluster.request(id, text("tick")))!), "tock")
     }))
 })
 
