@@ -42,7 +42,11 @@
  * at-most-once: a request in flight on a runner that dies is sent again once its shard moves, and runs
  * again. `persisted: { key }` stores the message in SQL before delivery (at least once, deduplicated by
  * the key: resending a key returns the stored outcome); the guest sees the key as the message's
- * correlation id (the first 8 bytes of its sha-256), so it can tell a redelivery.
+ * correlation id (the first 8 bytes of its sha-256), so it can tell a redelivery. Every call, `send`
+ * included, is bounded by its timeout (`Delivery`'s `requestTimeout` unless it gives one): to an actor
+ * whose runner is gone it fails with `RequestTimeout` rather than waiting for the shard to move. A
+ * persisted message is not cancelled by its caller's timeout: it is still delivered, and its key later
+ * returns its reply. Timeouts, passivation and mailboxes are set by `Delivery` (see `ClusterDelivery`).
  *
  * **Failover.** `shardingDefaults` ship a 6 s shard-lock expiry (effect/cluster's is 35 s): when a
  * runner is killed, its shards move to the survivors once its locks expire (4–7 s measured on loopback).
