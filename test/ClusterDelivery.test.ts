@@ -9,7 +9,7 @@
  */
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, layer } from "@effect/vitest"
-import { ConfigProvider, Context, Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { Clock, ConfigProvider, Context, Duration, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { SqlClient } from "effect/sql"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -209,6 +209,7 @@ layer(live("three", 3), { timeout: 300_000, excludeTestServices: true })(
       Effect.gen(function*() {
         const { runners } = yield* Runners
         const cluster = yield* Cluster.Cluster
+        const sql = yield* SqlClient.SqlClient
         yield* deployLedger
         const ids = Array.from({ length: 30 }, (_, i) => `ledger/dead-${i}`)
         const placed = yield* Effect.forEach(ids, (id) => eventually(cluster.where(id)), { concurrency: 10 })
@@ -218,6 +219,7 @@ layer(live("three", 3), { timeout: 300_000, excludeTestServices: true })(
         const [target, other] = moving as [string, string]
         assert.strictEqual(ledger(yield* cluster.request(target, text("before"))).count, 1)
 
+        const killedAt = yield* Clock.currentTimeMillis
         victim.program.process.kill("SIGKILL")
         yield* victim.program.exited
 
@@ -227,7 +229,13 @@ layer(live("three", 3), { timeout: 300_000, excludeTestServices: true })(
           Effect.exit(Effect.asVoid(cluster.request(target, text("volatile request"), { timeout: "1 second" }))),
           Effect.exit(cluster.send(target, text("volatile send"), { timeout: "1 second" })),
           Effect.exit(Effect.asVoid(cluster.request(other, text("persisted request"), { persisted: { key: "dead/request" }, timeout: "1 second" })))
-        ], { concurrency: "unbounded" })
+        ], { concurrency: "unbounded" }).pipe(Effect.timed, Effect.map(([duration, exits]) => {
+          console.log(`cluster dead runner: three calls with a 1 s timeout done in ${Duration.toMillis(duration)} ms`)
+          return exits
+        }))
+        // ... at their timeout, not once the shard moved: the dead runner still holds its shard locks.
+        const held = yield* Effect.orDie(sql<{ n: number }>`SELECT count(*) AS n FROM cluster_locks WHERE address = ${victim.address}`)
+        assert.isAbove(Number(held[0]!.n), 0, "the dead runner's shards moved before the calls returned")
         for (const [what, exit] of [["request", request], ["send", send], ["persisted request", persistedRequest]] as const) {
           assert.isTrue(Exit.isFailure(exit), `${what} succeeded: the shard moved too soon`)
           const reason = Exit.isFailure(exit) ? exit.cause.reasons[0] : undefined
@@ -248,6 +256,7 @@ layer(live("three", 3), { timeout: 300_000, excludeTestServices: true })(
         const stored = ledger(yield* eventually(cluster.request(other, text("again"), { persisted: { key: "dead/request" }, timeout: "20 seconds" }), 60_000))
         assert.strictEqual(stored.correlationId, correlationOf("dead/request"))
         assert.strictEqual(stored.count, 1)
+        console.log(`cluster dead runner: the timed-out persisted request answered ${(yield* Clock.currentTimeMillis) - killedAt} ms after SIGKILL`)
         assert.strictEqual(ledger(yield* cluster.request(other, text("next"))).count, 2)
         const now = yield* Effect.forEach([target, other], (id) => cluster.where(id))
         assert.isTrue(now.every((placement) => placement.runner !== victim.address))
