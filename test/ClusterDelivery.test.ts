@@ -82,10 +82,10 @@ const eventsOf = (runner: Runner, id: string) =>
     .filter((event) => event.id === id)
     .map((event) => event.event)
 
-layer(live("idle", 1, { CLUSTER: { MAX_IDLE_TIME: "1 second", MAILBOX_CAPACITY: 2 } }), {
+layer(live("idle", 1, { CLUSTER: { MAX_IDLE_TIME: "1 second", MAILBOX_CAPACITY: 2, PERSISTED_HANDLING_TIMEOUT: "500 millis" } }), {
   timeout: 120_000,
   excludeTestServices: true
-})("Cluster delivery - one runner configured by CLUSTER_* names: passivation after 1 s idle, 2 calls queued per actor", (it) => {
+})("Cluster delivery - one runner configured by CLUSTER_* names: passivation after 1 s idle, 2 calls queued per actor, 500 ms to handle a persisted send", (it) => {
   it.effect("passivation - an actor idle for maxIdleTime is released (instance, supervisor, registration); its next message activates it afresh; a busy one stays", () =>
     Effect.gen(function*() {
       const { runners } = yield* Runners
@@ -100,16 +100,23 @@ layer(live("idle", 1, { CLUSTER: { MAX_IDLE_TIME: "1 second", MAILBOX_CAPACITY: 
       const before = eventsOf(runner, idle)
 
       // Nothing goes to the idle actor while we wait (a message would keep it active); the busy one gets
-      // a message every 300 ms, less than its idle time.
+      // a message every 100 ms, well within its idle time.
       let busyCount = 1
-      const keepBusy = yield* Effect.forkChild(Effect.forever(Effect.andThen(
-        Effect.sleep("300 millis"),
-        Effect.flatMap(cluster.request(busy, text("more")), (reply) => Effect.sync(() => (busyCount = ledger(reply).count)))
-      )))
+      let waiting = true
+      const keepBusy = yield* Effect.forkChild(Effect.whileLoop({
+        while: () => waiting,
+        body: () =>
+          Effect.andThen(
+            Effect.sleep("100 millis"),
+            Effect.flatMap(cluster.request(busy, text("more")), (reply) => Effect.sync(() => (busyCount = ledger(reply).count)))
+          ),
+        step: () => {}
+      }))
       // Its activation's scope closed: the registration, the supervisor and the instance it holds.
       const released = yield* until(Effect.sync(() => eventsOf(runner, idle)), (events) => events.length > before.length)
       assert.deepStrictEqual(released.slice(before.length), ["Unregistered"])
-      yield* Fiber.interrupt(keepBusy)
+      waiting = false
+      yield* Fiber.join(keepBusy)
 
       // A fresh activation: a new instance (count 1), a new registration, a new actor (1 handled).
       assert.strictEqual(ledger(yield* cluster.request(idle, text("c"))).count, 1)
@@ -143,6 +150,29 @@ layer(live("idle", 1, { CLUSTER: { MAX_IDLE_TIME: "1 second", MAILBOX_CAPACITY: 
       assert.deepStrictEqual({ ...full[0]! }, { ...new MailboxFull({ actorId: id, capacity: 2 }) })
       assert.isTrue(errors.every((error) => error instanceof MailboxFull || error instanceof LimitExceeded), JSON.stringify(errors))
       assert.strictEqual(decode((yield* cluster.request(id, text("tick")))!), "tock")
+    }))
+
+  it.effect("persisted handling - a persisted send whose handling outlasts persistedHandlingTimeout is processed with RequestTimeout, not left pending", () =>
+    Effect.gen(function*() {
+      const cluster = yield* Cluster.Cluster
+      const sql = yield* SqlClient.SqlClient
+      // In a worker with no fuel limit, so the runner's event loop stays free while the guest spins (until
+      // its 10 s timeout).
+      yield* cluster.deploy({
+        name: "slow",
+        version: "1",
+        bytes: guestBytes("spinner"),
+        limits: { fuel: Number.POSITIVE_INFINITY, timeout: Duration.seconds(10), isolation: "worker", memoryBytes: 1 << 24 }
+      })
+      assert.strictEqual(decode((yield* eventually(cluster.request("slow/1", text("tick"), { timeout: "20 seconds" })))!), "tock")
+      yield* cluster.send("slow/1", text("loop"), { persisted: { key: "slow/send" } })
+      yield* until(unprocessed, (n) => n === 0)
+      const rows = yield* Effect.orDie(sql<{ reply: string }>`
+        SELECT r.payload AS reply FROM cluster_messages m JOIN cluster_replies r ON r.request_id = m.id
+        WHERE m.message_id LIKE ${"%slow/send"}`)
+      assert.strictEqual(rows.length, 1)
+      assert.include(rows[0]!.reply, `"_tag":"RequestTimeout"`, rows[0]!.reply)
+      assert.include(rows[0]!.reply, `"timeoutMillis":500`)
     }))
 })
 
