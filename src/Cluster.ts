@@ -59,7 +59,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Duration, Effect, Layer, Option } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Layer, Option } from "effect"
 import { ClusterError as EntityErrors, RunnerAddress, type Sharding, ShardingConfig } from "effect/cluster"
 import type * as SocketServer from "effect/socket/SocketServer"
 import type { SqlClient } from "effect/sql"
@@ -316,6 +316,14 @@ const makeCluster = (overrides: Partial<ClusterDelivery.DeliverySettings> | unde
     const millis = Duration.toMillis(Duration.fromInputUnsafe(timeout ?? defaultTimeout))
     return call.pipe(
       Effect.mapError(asCallFailure(settings.mailboxCapacity)),
+      // effect/cluster may end a call with a bare interrupt (seen once, a persisted request during a
+      // SIGTERM hand-off under load): typed, it is a transient failure the caller can retry. This fiber's
+      // own interruption (the timeout below, or the caller's) is not caught here.
+      Effect.catchCause((cause) =>
+        Cause.hasInterruptsOnly(cause)
+          ? Effect.fail(refuse("Unavailable", `the cluster abandoned the call to ${id} (interrupted)`))
+          : Effect.failCause(cause)
+      ),
       Effect.timeoutOrElse({
         duration: Duration.millis(millis),
         orElse: () => Effect.fail(new RequestTimeout({ actorId: id, timeoutMillis: millis }))
