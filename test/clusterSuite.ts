@@ -134,8 +134,11 @@ export const clusterSuite = <E>(name: string, runnerDatabase: string, sql: Layer
         const cluster = yield* Cluster.Cluster
         yield* cluster.deploy({ name: "counter", version: "1", bytes: guestBytes("lifecycle"), limits })
         const ids = Array.from({ length: 30 }, (_, i) => `counter/${i}`)
-        // The first call may wait for the runners to take their shards.
-        const first = yield* Effect.forEach(ids, (id) => eventually(cluster.request(id, text("tick"))), { concurrency: 10 })
+        // The first call may wait for the runners to take their shards. A long timeout: a volatile request
+        // that timed out may still have been handled, and its retry would count twice.
+        const first = yield* Effect.forEach(ids, (id) => eventually(cluster.request(id, text("tick"), { timeout: "20 seconds" })), {
+          concurrency: 10
+        })
         assert.deepStrictEqual(first.map(u32), ids.map(() => 1))
         // Per actor: counter/0 gets two more messages, counter/1 one more, the others none.
         yield* cluster.request("counter/0", text("tick"))
