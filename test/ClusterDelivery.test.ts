@@ -94,13 +94,9 @@ layer(live("idle", 1, { CLUSTER: { MAX_IDLE_TIME: "1 second", MAILBOX_CAPACITY: 
       yield* deployLedger
       const idle = "ledger/idle"
       const busy = "ledger/busy"
-      assert.strictEqual(ledger(yield* eventually(cluster.request(idle, text("a")))).count, 1)
-      assert.strictEqual(ledger(yield* cluster.request(idle, text("b"))).count, 2)
+      // The busy actor gets a message every 100 ms, well within its idle time; nothing goes to the idle
+      // one after its first two messages (a message would keep it active).
       assert.strictEqual(ledger(yield* eventually(cluster.request(busy, text("a")))).count, 1)
-      const before = eventsOf(runner, idle)
-
-      // Nothing goes to the idle actor while we wait (a message would keep it active); the busy one gets
-      // a message every 100 ms, well within its idle time.
       let busyCount = 1
       let waiting = true
       const keepBusy = yield* Effect.forkChild(Effect.whileLoop({
@@ -112,6 +108,10 @@ layer(live("idle", 1, { CLUSTER: { MAX_IDLE_TIME: "1 second", MAILBOX_CAPACITY: 
           ),
         step: () => {}
       }))
+      assert.strictEqual(ledger(yield* eventually(cluster.request(idle, text("a")))).count, 1)
+      assert.strictEqual(ledger(yield* cluster.request(idle, text("b"))).count, 2)
+      // (The runner prints its events on stdout, which may lag behind the replies.)
+      const before = yield* until(Effect.sync(() => eventsOf(runner, idle)), (events) => events.includes("Registered"))
       // Its activation's scope closed: the registration, the supervisor and the instance it holds.
       const released = yield* until(Effect.sync(() => eventsOf(runner, idle)), (events) => events.length > before.length)
       assert.deepStrictEqual(released.slice(before.length), ["Unregistered"])
