@@ -14,6 +14,7 @@ import * as Actor from "./Actor.ts"
 import { ActorStopped, MailboxFull, RequestTimeout } from "./ActorError.ts"
 import * as Capability from "./Capability.ts"
 import * as Storage from "./capability/Storage.ts"
+import type { DeliverySettings } from "./ClusterDelivery.ts"
 import { checkLimits, componentOf, fromRow } from "./ClusterSpec.ts"
 import * as Component from "./Component.ts"
 import { GuestError, GuestExit, InstancePoisoned, LimitExceeded, Trap, WasmMemoryExhausted } from "./ComponentError.ts"
@@ -94,18 +95,21 @@ const Request = Rpc.make("Request", {
 
 const Send = Rpc.make("Send", { payload: delivery, error: CallFailure })
 
+// Persisted RPCs ignore their caller's interrupts (`Uninterruptible` "client"): a caller that gives up at
+// its timeout must not cancel a stored message, whose stored reply would then be an interrupt that every
+// later call with the same key receives. The message is handled as if it had waited.
 const RequestPersisted = Rpc.make("RequestPersisted", {
   payload: { ...delivery, key: Schema.String, timeoutMillis: Schema.Number },
   success: Schema.NullOr(Schema.Uint8Array),
   error: CallFailure,
   primaryKey: (payload) => payload.key
-}).annotate(ClusterSchema.Persisted, true)
+}).annotate(ClusterSchema.Persisted, true).annotate(ClusterSchema.Uninterruptible, "client")
 
 const SendPersisted = Rpc.make("SendPersisted", {
   payload: { ...delivery, key: Schema.String },
   error: CallFailure,
   primaryKey: (payload) => payload.key
-}).annotate(ClusterSchema.Persisted, true)
+}).annotate(ClusterSchema.Persisted, true).annotate(ClusterSchema.Uninterruptible, "client")
 
 const Where = Rpc.make("Where", { success: Placement, error: CallFailure })
 
@@ -124,10 +128,6 @@ export const ComponentEntity = Entity.make("airssys/Component", [Request, Send, 
 /** A persisted message's key as the guest sees it: a correlation id a redelivery repeats. */
 const correlationOfKey = (key: string): bigint => BigInt(`0x${Component.hashOf(new TextEncoder().encode(key)).slice(0, 16)}`)
 
-// A persisted message is handled as a request (so it counts as processed only once the guest handled
-// it); this bounds that wait, as `Messaging.maxRequestTimeoutMillis` bounds a guest's own requests.
-const persistedHandlingTimeout = Duration.seconds(60)
-
 
 /** One activation of a component actor on this runner, in a scope of its own under the entity's. */
 interface Activated {
@@ -137,7 +137,10 @@ interface Activated {
   readonly version: string
 }
 
-const entityHandlers = Effect.gen(function*() {
+// A persisted send is handled as a request (so it counts as processed only once the guest handled it);
+// `persistedHandlingTimeout` bounds that wait, as `Messaging.maxRequestTimeoutMillis` bounds a guest's
+// own requests.
+const entityHandlers = (persistedHandlingTimeout: Duration.Duration) => Effect.gen(function*() {
   const address = yield* Entity.CurrentAddress
   const runner = yield* Entity.CurrentRunnerAddress
   const store = yield* ComponentStore
@@ -269,8 +272,15 @@ const entityHandlers = Effect.gen(function*() {
 
 /**
  * The entity on a runner: its handlers, with the `ComponentStore` and route view the runner provides,
- * and the `Linker` and `Registry` of the runner's own services when there are.
+ * and the `Linker` and `Registry` of the runner's own services when there are. Idle for `maxIdleTime`,
+ * an actor is passivated: the entity's scope closes, and with it the activation's (instance, supervisor,
+ * registration).
  *
  * @internal
  */
-export const layer = ComponentEntity.toLayer(entityHandlers, { disableFatalDefects: true })
+export const layer = (settings: DeliverySettings) =>
+  ComponentEntity.toLayer(entityHandlers(settings.persistedHandlingTimeout), {
+    disableFatalDefects: true,
+    maxIdleTime: settings.maxIdleTime,
+    mailboxCapacity: settings.mailboxCapacity
+  })
