@@ -66,6 +66,7 @@ import * as ClusterSpec from "./ClusterSpec.ts"
 import * as Component from "./Component.ts"
 import { type ClusterError, refuse } from "./internal/cluster/clusterError.ts"
 import * as ComponentStore from "./internal/cluster/componentStore.ts"
+import { withDeadline } from "./internal/cluster/deadline.ts"
 import { RemoteDelivery } from "./internal/cluster/remoteDelivery.ts"
 import * as RouteWatch from "./internal/cluster/routeWatch.ts"
 import * as Transport from "./internal/cluster/transport.ts"
@@ -264,13 +265,7 @@ const makeCluster = Effect.gen(function*() {
 
   const bounded = <A>(id: string, timeout: Duration.Input | undefined, call: Effect.Effect<A, unknown>) => {
     const millis = Duration.toMillis(Duration.fromInputUnsafe(timeout ?? defaultTimeout))
-    return call.pipe(
-      Effect.mapError(asCallFailure),
-      Effect.timeoutOrElse({
-        duration: Duration.millis(millis),
-        orElse: () => Effect.fail(new RequestTimeout({ actorId: id, timeoutMillis: millis }))
-      })
-    )
+    return withDeadline(Effect.mapError(call, asCallFailure), millis, () => new RequestTimeout({ actorId: id, timeoutMillis: millis }))
   }
 
   const request = (id: string, payload: Uint8Array, options?: RequestOptions) => {
