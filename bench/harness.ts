@@ -67,32 +67,6 @@ export const measureBatch = async (
   return median(times)
 }
 
-/**
- * Times several batches against each other: each round runs every batch once (in turn, the order
- * reversed every other round) and each gets the median of its rounds. Rows compared with each other on
- * a machine whose load drifts (the cluster's, where other processes share the cores) see the same drift.
- */
-export const measureInterleaved = async (
-  options: Options,
-  iterations: number,
-  batches: ReadonlyArray<(n: number) => unknown>,
-  rounds = 7
-): Promise<ReadonlyArray<number>> => {
-  const n = options.smoke ? Math.min(iterations, 20) : iterations
-  const times = batches.map((): Array<number> => [])
-  for (let round = 0; round <= (options.smoke ? 1 : rounds); round++) {
-    const order = batches.map((_, i) => i)
-    if (round % 2 === 1) order.reverse()
-    for (const i of order) {
-      const started = process.hrtime.bigint()
-      await batches[i]!(n)
-      const elapsed = Number(process.hrtime.bigint() - started) / n
-      if (round > 0) times[i]!.push(elapsed)
-    }
-  }
-  return times.map(median)
-}
-
 /** A full garbage collection, for RSS readings (exposed at run time: no `--expose-gc` needed). */
 export const collectGarbage: () => void = (() => {
   if (typeof globalThis.gc === "function") return globalThis.gc
