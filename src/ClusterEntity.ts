@@ -13,6 +13,7 @@ import { Rpc } from "effect/rpc"
 import * as Actor from "./Actor.ts"
 import { ActorStopped, MailboxFull, RequestTimeout } from "./ActorError.ts"
 import * as Capability from "./Capability.ts"
+import * as Storage from "./capability/Storage.ts"
 import { checkLimits, componentOf, fromRow } from "./ClusterSpec.ts"
 import * as Component from "./Component.ts"
 import { GuestError, GuestExit, InstancePoisoned, LimitExceeded, Trap, WasmMemoryExhausted } from "./ComponentError.ts"
@@ -159,7 +160,11 @@ const entityHandlers = Effect.gen(function*() {
       return yield* refuse("ComponentCorrupt", `the bytes stored for ${spec.hash} hash to ${fetched.actual}: not loaded`)
     }
     const component = yield* Effect.mapError(Component.fromBytes(fetched.bytes, { limits }), startFailed)
-    const grants = Capability.makeGrants(spec.capabilities)
+    // Its spec's grants, and its own id as a storage namespace: state that survives a move (an id that
+    // is not a valid namespace — a `*`, a space — gets none).
+    const grants = Capability.makeGrants(
+      Storage.isNamespace(id) ? [...spec.capabilities, new Capability.Storage({ namespace: id })] : spec.capabilities
+    )
     const scope = yield* Scope.fork(entityScope)
     return yield* Effect.gen(function*() {
       const imports = linker === undefined

@@ -3,7 +3,8 @@
  * `clusterRunner.ts DATABASE PORT [--bench-echo]`.
  * Hosts the component entities on 127.0.0.1:PORT over DATABASE (shared with the other runners and the
  * test): `sqlite:FILE` or `pg:HOST:PORT` (user and database `postgres`), with a registry and a router of its own that reach the whole cluster, links guests with
- * logging (to nowhere), messaging (through that router) and deny stubs for everything else, prints
+ * logging (to nowhere), messaging (through that router), storage (the runner's default: SQL in the
+ * cluster's database) and deny stubs for everything else, prints
  * `{"ready":PORT}` once it serves, and runs until it is killed (SIGTERM: a graceful shutdown that hands
  * its shards off). `--bench-echo` also hosts the bench's plain entity (`benchEcho.ts`).
  */
@@ -12,12 +13,13 @@ import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer, References } from "effect"
 import { Cluster } from "../../src/cluster/index.ts"
-import { Audit, Linker, Logging, Messaging, Registry, Router } from "../../src/index.ts"
+import { Audit, Linker, Logging, Messaging, Registry, Router, Storage } from "../../src/index.ts"
 import * as BenchEcho from "./benchEcho.ts"
 
 const [database, port, flag] = process.argv.slice(2)
 
-const services = Linker.layer([Logging.hostInterface, Messaging.hostInterface]).pipe(
+// Storage: the runner's own (`Storage.layerSql` on the cluster's database, `Cluster.layerRunner`'s default).
+const services = Linker.layer([Logging.hostInterface, Messaging.hostInterface, Storage.hostInterface]).pipe(
   Layer.provide([Logging.layerDeny, Messaging.layer]),
   Layer.provideMerge(Router.Router.layer),
   Layer.provideMerge(Registry.Registry.layer),
