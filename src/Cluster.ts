@@ -56,7 +56,7 @@
  * @since 0.1.0
  */
 import { Clock, Context, Duration, Effect, Layer, Option } from "effect"
-import { RunnerAddress, type Sharding, ShardingConfig } from "effect/cluster"
+import { ClusterSchema, RunnerAddress, type Sharding, ShardingConfig } from "effect/cluster"
 import type * as SocketServer from "effect/socket/SocketServer"
 import type { SqlClient } from "effect/sql"
 import { RequestTimeout } from "./ActorError.ts"
@@ -66,10 +66,13 @@ import * as ClusterSpec from "./ClusterSpec.ts"
 import * as Component from "./Component.ts"
 import { type ClusterError, refuse } from "./internal/cluster/clusterError.ts"
 import * as ComponentStore from "./internal/cluster/componentStore.ts"
+import * as Groups from "./internal/cluster/groups.ts"
+import * as Hosting from "./internal/cluster/hosting.ts"
 import { RemoteDelivery } from "./internal/cluster/remoteDelivery.ts"
 import * as RouteWatch from "./internal/cluster/routeWatch.ts"
 import * as Transport from "./internal/cluster/transport.ts"
 import * as DeadLetters from "./DeadLetters.ts"
+import * as Linker from "./Linker.ts"
 
 // -----------------------------------------------------------------------------
 // models
@@ -236,28 +239,46 @@ const asCallFailure = (error: unknown): CallFailure =>
 
 const defaultTimeout = Duration.seconds(5)
 
+// A cluster actor is driven through its handler: a component without one would trap on every message.
+const actorEntryPoints = ["airssys:component/handler"]
+
 const makeCluster = Effect.gen(function*() {
   const store = yield* ComponentStore.ComponentStore
-  const clientFor = yield* ClusterEntity.ComponentEntity.client
+  const groups = yield* Groups.Groups
+  // This layer's own entity: its ids' shard groups come from this layer's view of the names' groups.
+  const clientFor = yield* ClusterEntity.ComponentEntity.annotate(ClusterSchema.ShardGroup, groups.shardGroupOf).client
   const storage = (error: { readonly message: string }) => refuse("Storage", error.message)
 
   const deploy = (input: ClusterSpec.DeployInput) =>
     Effect.gen(function*() {
-      const resolved = yield* ClusterSpec.checkLimits(input.limits)
-      // Loaded here too, so bad bytes are refused now, not on the first runner that activates them.
-      yield* Effect.mapError(
-        Component.fromBytes(input.bytes, { limits: resolved }),
+      const group = yield* Groups.checkGroup(input.group ?? Groups.defaultGroup, `the group of ${input.name}`)
+      yield* ClusterSpec.checkLimits(input.limits)
+      // The world is read here (no transpile, no compile: a client hosts nothing), so bad bytes are
+      // refused now, not on the first runner that activates them, and what the grants need is known.
+      const world = yield* Effect.mapError(
+        Component.worldOf(input.bytes, { entryPoints: actorEntryPoints }),
         (error) => refuse("StartFailed", `${input.name}@${input.version} does not load: ${error.message}`)
       )
-      const hash = yield* Effect.mapError(store.putComponent(input.bytes), storage)
-      const row = yield* ClusterSpec.toRow(input, hash)
-      yield* Effect.mapError(store.putSpec(row, input.route ?? true), storage)
+      const capabilities = input.capabilities ?? []
+      const why = Hosting.unsatisfied(Hosting.needsOf(world.imports, capabilities), group, yield* groups.runners)
+      if (why !== undefined) return yield* refuse("Unsatisfiable", `${input.name}@${input.version} cannot be hosted: ${why}`)
+      const row = yield* groups.pin(
+        input.name,
+        group,
+        Effect.gen(function*() {
+          const hash = yield* Effect.mapError(store.putComponent(input.bytes), storage)
+          const row = yield* ClusterSpec.toRow({ ...input, group }, hash)
+          yield* Effect.mapError(store.putSpec(row, input.route ?? true), storage)
+          return row
+        })
+      )
       return new ClusterSpec.Spec({
         name: row.name,
         version: row.version,
-        hash,
+        hash: row.hash,
+        group,
         limits: input.limits,
-        capabilities: input.capabilities ?? [],
+        capabilities,
         config: row.config
       })
     })
@@ -276,27 +297,31 @@ const makeCluster = Effect.gen(function*() {
   const request = (id: string, payload: Uint8Array, options?: RequestOptions) => {
     const timeoutMillis = Duration.toMillis(Duration.fromInputUnsafe(options?.timeout ?? defaultTimeout))
     const fields = { payload, sender: options?.sender, correlationId: options?.correlationId, timeoutMillis }
-    const client = clientFor(id)
-    const call = options?.persisted === undefined
-      ? client.Request(fields)
-      : client.RequestPersisted({ ...fields, key: options.persisted.key })
-    return bounded(id, timeoutMillis, Effect.map(call, (reply) => reply ?? undefined))
+    return Effect.andThen(groups.ensure(id), () => {
+      const client = clientFor(id)
+      const call = options?.persisted === undefined
+        ? client.Request(fields)
+        : client.RequestPersisted({ ...fields, key: options.persisted.key })
+      return bounded(id, timeoutMillis, Effect.map(call, (reply) => reply ?? undefined))
+    })
   }
 
-  const send = (id: string, payload: Uint8Array, options?: DeliveryOptions) => {
-    const client = clientFor(id)
-    const fields = { payload, sender: options?.sender, topic: options?.topic }
-    return bounded(
-      id,
-      undefined,
-      options?.persisted === undefined
-        ? client.Send(fields)
-        : client.SendPersisted({ ...fields, key: options.persisted.key }, { discard: true })
-    )
-  }
+  const send = (id: string, payload: Uint8Array, options?: DeliveryOptions) =>
+    Effect.andThen(groups.ensure(id), () => {
+      const client = clientFor(id)
+      const fields = { payload, sender: options?.sender, topic: options?.topic }
+      return bounded(
+        id,
+        undefined,
+        options?.persisted === undefined
+          ? client.Send(fields)
+          : client.SendPersisted({ ...fields, key: options.persisted.key }, { discard: true })
+      )
+    })
 
+  // Each call learns the group of the id's name first: the entity's shard group is read synchronously.
   const where = (id: string, options?: { readonly timeout?: Duration.Input | undefined }) =>
-    bounded(id, options?.timeout, clientFor(id).Where())
+    Effect.andThen(groups.ensure(id), () => bounded(id, options?.timeout, clientFor(id).Where()))
 
   const subscribers = (topic: string) => Effect.mapError(store.subscribers(topic), storage)
 
@@ -423,6 +448,12 @@ export interface LayerOptions<ROut = never, E = never, RIn = never> {
  * @category layers
  */
 export interface RunnerOptions<ROut = never, E = never, RIn = never> extends LayerOptions<ROut, E, RIn> {
+  /**
+   * The runner groups it serves (default `["default"]`): it takes the shards of these groups only, so
+   * hosts the actors of the names deployed in them. Serve `default` on at least one runner:
+   * effect/cluster runs its runner health check there.
+   */
+  readonly groups?: ReadonlyArray<string> | undefined
   /** The address other runners and clients reach this one at. */
   readonly host: string
   readonly port: number
@@ -436,6 +467,15 @@ const configOf = (options: { readonly sharding?: LayerOptions["sharding"] } | un
   ...options?.sharding,
   ...address
 })
+
+// What a runner can host, in the database while it runs: `deploy` refuses a spec that no runner of its
+// group can satisfy.
+const advertise = (address: string, groups: ReadonlyArray<string>): Layer.Layer<never, ClusterError, Groups.Groups> =>
+  Layer.effectDiscard(Effect.gen(function*() {
+    const linker = yield* Effect.serviceOption(Linker.Linker)
+    const interfaces = Option.match(linker, { onNone: () => [], onSome: (found) => found.interfaces })
+    yield* (yield* Groups.Groups).advertise({ address, groups, interfaces })
+  }))
 
 /**
  * A runner: hosts the component actors whose shards it holds (activating them from the database), and
@@ -460,14 +500,18 @@ export const layerRunner = <ROut = never, E = never, RIn = never>(
       : Option.some(RunnerAddress.make(options.listenHost, options.port))
   })
   const services = (options.services ?? Layer.empty) as Layer.Layer<ROut, E, RIn>
+  const groups = options.groups ?? [Groups.defaultGroup]
+  // Its groups are registered before effect/cluster starts: their shard groups' names depend on it.
+  const transport = Layer.unwrap(Effect.map(Groups.runnerShardGroups(groups), (shardGroups) =>
+    Transport.runner({ ...config, availableShardGroups: shardGroups.available, assignedShardGroups: shardGroups.assigned })))
   // The cast only says what TypeScript cannot see through a generic `Exclude`: everything but the SQL
   // client and the caller's own requirements is provided here.
-  return ClusterEntity.layer.pipe(
+  return Layer.merge(ClusterEntity.layer, advertise(`${options.host}:${options.port}`, groups)).pipe(
     Layer.provideMerge(services),
     Layer.provide([remoteLayer, RouteWatch.layer]),
     Layer.provideMerge(Layer.effect(Cluster, makeCluster)),
-    Layer.provideMerge(ComponentStore.layer),
-    Layer.provideMerge(Transport.runner(config))
+    Layer.provideMerge(Layer.merge(ComponentStore.layer, Groups.layer)),
+    Layer.provideMerge(transport)
   ) as Layer.Layer<
     Cluster | Sharding.Sharding | ROut,
     ClusterError | SocketServer.SocketServerError | E,
@@ -489,6 +533,6 @@ export const layerClient = <ROut = never, E = never, RIn = never>(
   ((options?.services ?? Layer.empty) as Layer.Layer<ROut, E, RIn>).pipe(
     Layer.provide(remoteLayer),
     Layer.provideMerge(Layer.effect(Cluster, makeCluster)),
-    Layer.provideMerge(ComponentStore.layer),
+    Layer.provideMerge(Layer.merge(ComponentStore.layer, Groups.layer)),
     Layer.provideMerge(Transport.client(configOf(options, { runnerAddress: Option.none() })))
   ) as Layer.Layer<Cluster | Sharding.Sharding | ROut, ClusterError | E, SqlClient.SqlClient | Exclude<RIn, Cluster | Sharding.Sharding>>

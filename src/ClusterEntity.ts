@@ -18,6 +18,7 @@ import * as Component from "./Component.ts"
 import { GuestError, GuestExit, InstancePoisoned, LimitExceeded, Trap, WasmMemoryExhausted } from "./ComponentError.ts"
 import { ClusterError, refuse } from "./internal/cluster/clusterError.ts"
 import { ComponentStore } from "./internal/cluster/componentStore.ts"
+import { lacking, needsOf } from "./internal/cluster/hosting.ts"
 import { RouteWatch } from "./internal/cluster/routeWatch.ts"
 import * as Linker from "./Linker.ts"
 import * as Registry from "./Registry.ts"
@@ -159,6 +160,14 @@ const entityHandlers = Effect.gen(function*() {
       return yield* refuse("ComponentCorrupt", `the bytes stored for ${spec.hash} hash to ${fetched.actual}: not loaded`)
     }
     const component = yield* Effect.mapError(Component.fromBytes(fetched.bytes, { limits }), startFailed)
+    // Its group's runners should all link what its grants need; one that does not refuses, typed.
+    const missing = lacking(needsOf(component.world.imports, spec.capabilities), linker?.interfaces ?? [])
+    if (missing.length > 0) {
+      return yield* refuse(
+        "Unsatisfiable",
+        `${id}: runner ${runnerName} cannot host ${spec.name}@${spec.version}: its grants need ${missing.join(", ")}, which this runner does not link`
+      )
+    }
     const grants = Capability.makeGrants(spec.capabilities)
     const scope = yield* Scope.fork(entityScope)
     return yield* Effect.gen(function*() {

@@ -1,0 +1,71 @@
+/**
+ * What a spec needs from the runner that hosts it: the host interfaces the component imports that its
+ * grants are for. A `FileRead` / `FileWrite` grant is for `wasi:filesystem/*`, a `Custom` grant for the
+ * interface it names, `Storage`, `Messaging`, `NetworkOutbound` and `Environment` for the interfaces
+ * that serve them. An interface the component imports without a grant for it gets a deny stub on every
+ * runner alike, and one that no grant gates (logging, clocks, stdio) does not depend on grants: neither
+ * is a need. A grant for something the component does not import needs nothing either.
+ *
+ * `deploy` checks the needs against the runners of the spec's group (`Groups.runners`), and a runner
+ * against its own `Linker` before it activates an actor.
+ *
+ * @internal
+ */
+import type * as Capability from "../../Capability.ts"
+import { unversioned } from "../witName.ts"
+import type { Advert } from "./groups.ts"
+
+// Which grants an interface serves, by the interface's (unversioned) name or its package prefix.
+const gates: ReadonlyArray<readonly [prefix: string, kinds: ReadonlyArray<Capability.Kind>]> = [
+  ["wasi:filesystem/", ["FileRead", "FileWrite"]],
+  ["airssys:component/storage", ["Storage"]],
+  ["airssys:component/messaging", ["Messaging"]],
+  ["airssys:component/http", ["NetworkOutbound"]],
+  ["wasi:http/", ["NetworkOutbound"]],
+  ["wasi:sockets/", ["NetworkOutbound"]],
+  ["wasi:cli/environment", ["Environment"]]
+]
+
+const covers = (grant: Capability.Capability, iface: string): boolean => {
+  const gate = gates.find(([prefix]) => iface === prefix || (prefix.endsWith("/") && iface.startsWith(prefix)))
+  if (gate !== undefined) return gate[1].includes(grant._tag)
+  return grant._tag === "Custom" && unversioned(grant.interface) === iface
+}
+
+/** The interfaces (unversioned, sorted) a component importing `imports` needs for its `capabilities`. */
+export const needsOf = (
+  imports: ReadonlyArray<{ readonly name: string; readonly kind: "function" | "interface" }>,
+  capabilities: ReadonlyArray<Capability.Capability>
+): ReadonlyArray<string> =>
+  Array.from(
+    new Set(
+      imports
+        .filter((item) => item.kind === "interface")
+        .map((item) => unversioned(item.name))
+        .filter((iface) => capabilities.some((grant) => covers(grant, iface)))
+    )
+  ).sort()
+
+/** What of `needs` a runner linking `interfaces` lacks. */
+export const lacking = (needs: ReadonlyArray<string>, interfaces: ReadonlyArray<string>): ReadonlyArray<string> =>
+  needs.filter((need) => !interfaces.includes(need))
+
+/**
+ * Why no runner of `group` can host a spec with `needs`, or `undefined` when one can: one that serves
+ * the group and links every need. A spec that needs nothing fits any runner of its group, including
+ * one not started yet.
+ */
+export const unsatisfied = (
+  needs: ReadonlyArray<string>,
+  group: string,
+  runners: ReadonlyArray<Advert>
+): string | undefined => {
+  if (needs.length === 0) return undefined
+  const serving = runners.filter((runner) => runner.groups.includes(group))
+  if (serving.length === 0) {
+    return `its grants need ${needs.join(", ")}, and no runner serves group ${JSON.stringify(group)}`
+  }
+  if (serving.some((runner) => lacking(needs, runner.interfaces).length === 0)) return undefined
+  const why = serving.map((runner) => `${runner.address} lacks ${lacking(needs, runner.interfaces).join(", ")}`)
+  return `its grants need ${needs.join(", ")}, and no runner of group ${JSON.stringify(group)} links them all (${why.join("; ")})`
+}
