@@ -4,11 +4,12 @@
  */
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll } from "vitest"
+import { runnerShardGroups } from "../src/internal/cluster/groups.ts"
 import { needsOf } from "../src/internal/cluster/hosting.ts"
 import { Capability, Component } from "../src/index.ts"
 import { clusterGroupsSuite } from "./clusterGroupsSuite.ts"
@@ -36,4 +37,20 @@ describe("Cluster - what a spec's grants need from its runner", () => {
       // A grant for what the component does not import needs nothing.
       assert.deepStrictEqual(needsOf(game.imports, [new Capability.FileRead({ glob: "/srv/**" })]), [])
     }))
+})
+
+describe("Cluster - shard groups", () => {
+  it.effect("shard groups - a group registered later sorts after every earlier one, so no runner's lock numbering moves", () =>
+    Effect.gen(function*() {
+      // effect/cluster numbers PostgreSQL shard locks by a group's place in the sorted list.
+      const first = yield* runnerShardGroups(["default", "files"])
+      const later = yield* runnerShardGroups(["a-late", "files"])
+      assert.deepStrictEqual(first.available, ["default", "g000001-files"])
+      assert.deepStrictEqual(first.assigned, ["default", "g000001-files"])
+      assert.deepStrictEqual(later.available, ["default", "g000001-files", "g000002-a-late"])
+      assert.deepStrictEqual(later.assigned, ["g000002-a-late", "g000001-files"])
+      assert.deepStrictEqual([...later.available].sort(), later.available)
+      const invalid = yield* Effect.flip(runnerShardGroups(["Files"]))
+      assert.strictEqual(invalid.reason, "InvalidSpec")
+    }).pipe(Effect.provide(Layer.fresh(SqliteClient.layer({ filename: path.join(work, "registry.db") })))))
 })
