@@ -25,6 +25,12 @@
  * what the grants do not cover) and runs them as an `Actor` under a supervisor of its own, as
  * `Deployment` does in one process: a trap restarts the instance, queued messages wait for it.
  *
+ * **Runner groups.** A runner serves the groups in `RunnerOptions.groups` (default `default`); a spec
+ * runs in its `group` (fixed for the name once deployed), on effect/cluster's shard groups. `deploy`
+ * refuses (`Unsatisfiable`) a spec whose grants need a host interface (a file grant the filesystem, a
+ * `Custom` grant its interface) that no runner of its group links, as runners advertise in the database;
+ * a runner that lacks it refuses at activation, typed.
+ *
  * **Errors cross the wire typed.** Everything a call can fail with is in the RPC's error schema
  * (`CallFailure`): the guest's `GuestError`, `Trap`, `LimitExceeded`, the actor's `RequestTimeout`,
  * `ActorStopped`, `MailboxFull`, and `ClusterError` for the cluster's own refusals. (A sender's
@@ -157,10 +163,13 @@ export const routePollInterval: Duration.Duration = RouteWatch.routePollInterval
  * - `ComponentMissing`, `ComponentCorrupt`: the spec's bytes are not in the database, or no longer hash
  *   to the spec's hash.
  * - `StartFailed`: the component did not load, link or start on the runner (the message says why).
- * - `InvalidSpec`: a stored spec does not decode.
+ * - `InvalidSpec`: a stored spec does not decode, or a group name is not one.
  * - `Storage`: the database failed.
  * - `Unavailable`: the cluster could not deliver (no runner owns the shard, transport failure).
  * - `Defect`: the handler died unexpectedly; the message says how.
+ * - `Unsatisfiable`: no runner of the spec's group links what its grants need (from `deploy`), or this
+ *   runner does not (when it activates an actor).
+ * - `GroupChanged`: a name's group is fixed once deployed.
  *
  * @since 0.1.0
  * @category errors
@@ -206,7 +215,9 @@ export interface RequestOptions extends DeliveryOptions {
 export class Cluster extends Context.Service<Cluster, {
   /**
    * Stores the bytes (once per hash) and the version's spec, and routes the name to it: actors activated
-   * from then on run it. Refuses limits that leave a call unbounded (`LimitsRequired`).
+   * from then on run it. Refuses limits that leave a call unbounded (`LimitsRequired`), bytes that are no
+   * actor component (`StartFailed`), grants no runner of the spec's group can satisfy (`Unsatisfiable`)
+   * and a group other than the name's (`GroupChanged`), storing nothing then.
    */
   readonly deploy: (input: ClusterSpec.DeployInput) => Effect.Effect<ClusterSpec.Spec, ClusterError>
   /**
