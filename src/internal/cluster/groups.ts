@@ -61,7 +61,7 @@ const seqOf = (sql: SqlClient.SqlClient, group: string) =>
  * Registers `group` (append-only) and answers its shard group. The next number is taken with the
  * insert; a member registering another group at the same moment takes it first, and this one retries.
  */
-const register = (sql: SqlClient.SqlClient, group: string): Effect.Effect<string, SqlError.SqlError> =>
+const register = (sql: SqlClient.SqlClient, group: string): Effect.Effect<string, SqlError.SqlError | ClusterError> =>
   Effect.gen(function*() {
     if (group === defaultGroup) return defaultGroup
     for (let attempt = 0; attempt < 20; attempt++) {
@@ -71,7 +71,7 @@ const register = (sql: SqlClient.SqlClient, group: string): Effect.Effect<string
       yield* sql`INSERT INTO airssys_groups (seq, name)
         SELECT COALESCE(MAX(seq), 0) + 1, ${group} FROM airssys_groups WHERE true ON CONFLICT DO NOTHING`
     }
-    return yield* Effect.die(new Error(`group ${group} could not be registered`))
+    return yield* refuse("Storage", `group ${JSON.stringify(group)} could not be registered: 20 others were registered meanwhile`)
   })
 
 /**
@@ -131,18 +131,22 @@ export const layer: Layer.Layer<Groups, ClusterError, SqlClient.SqlClient> = Lay
     yield* Effect.mapError(createTables(sql), storage)
     const shardGroups = new Map<string, string>()
 
-    const ensure = (entityId: string): Effect.Effect<void, ClusterError> =>
+    const learn = (name: string, entityId: string): Effect.Effect<void, ClusterError> =>
       Effect.gen(function*() {
-        const name = componentOf(entityId)
-        if (shardGroups.has(name)) return
         const rows = yield* sql<{ grp: string }>`SELECT grp FROM airssys_names WHERE name = ${name}`
         const group = rows[0]?.grp
         if (group === undefined) {
           return yield* refuse("UnknownComponent", `no component is deployed as ${JSON.stringify(name)} (for ${entityId})`)
         }
-        // Registered already, by the deploy that pinned the name.
+        // Registered already, by the deploy that pinned the name: this reads its number.
         shardGroups.set(name, yield* register(sql, group))
       }).pipe(Effect.catchTag("SqlError", (error) => Effect.fail(storage(error))))
+
+    // Every call goes through here: a known name costs a map lookup.
+    const ensure = (entityId: string): Effect.Effect<void, ClusterError> => {
+      const name = componentOf(entityId)
+      return shardGroups.has(name) ? Effect.void : learn(name, entityId)
+    }
 
     const pin = <A>(name: string, group: string, store: Effect.Effect<A, ClusterError>): Effect.Effect<A, ClusterError> => {
       const pinned = Effect.gen(function*() {
@@ -151,7 +155,7 @@ export const layer: Layer.Layer<Groups, ClusterError, SqlClient.SqlClient> = Lay
         return rows[0]?.grp
       })
       return Effect.gen(function*() {
-        yield* Effect.mapError(register(sql, group), storage)
+        yield* register(sql, group)
         return yield* sql.withTransaction(Effect.gen(function*() {
           const current = yield* Effect.mapError(pinned, storage)
           if (current !== undefined && current !== group) {
