@@ -294,6 +294,11 @@ const makeCluster = Effect.gen(function*() {
       })
     })
 
+  // The client of an id, once this layer knows the group of the id's name: the entity's shard group
+  // is read synchronously, when the client is made.
+  const addressed = <A, E>(id: string, use: (client: ReturnType<typeof clientFor>) => Effect.Effect<A, E>) =>
+    Effect.andThen(groups.ensure(id), () => use(clientFor(id)))
+
   const bounded = <A>(id: string, timeout: Duration.Input | undefined, call: Effect.Effect<A, unknown>) => {
     const millis = Duration.toMillis(Duration.fromInputUnsafe(timeout ?? defaultTimeout))
     return call.pipe(
@@ -308,31 +313,27 @@ const makeCluster = Effect.gen(function*() {
   const request = (id: string, payload: Uint8Array, options?: RequestOptions) => {
     const timeoutMillis = Duration.toMillis(Duration.fromInputUnsafe(options?.timeout ?? defaultTimeout))
     const fields = { payload, sender: options?.sender, correlationId: options?.correlationId, timeoutMillis }
-    return Effect.andThen(groups.ensure(id), () => {
-      const client = clientFor(id)
-      const call = options?.persisted === undefined
+    const call = addressed(id, (client) =>
+      options?.persisted === undefined
         ? client.Request(fields)
-        : client.RequestPersisted({ ...fields, key: options.persisted.key })
-      return bounded(id, timeoutMillis, Effect.map(call, (reply) => reply ?? undefined))
-    })
+        : client.RequestPersisted({ ...fields, key: options.persisted.key }))
+    return bounded(id, timeoutMillis, Effect.map(call, (reply) => reply ?? undefined))
   }
 
-  const send = (id: string, payload: Uint8Array, options?: DeliveryOptions) =>
-    Effect.andThen(groups.ensure(id), () => {
-      const client = clientFor(id)
-      const fields = { payload, sender: options?.sender, topic: options?.topic }
-      return bounded(
-        id,
-        undefined,
+  const send = (id: string, payload: Uint8Array, options?: DeliveryOptions) => {
+    const fields = { payload, sender: options?.sender, topic: options?.topic }
+    return bounded(
+      id,
+      undefined,
+      addressed(id, (client) =>
         options?.persisted === undefined
           ? client.Send(fields)
-          : client.SendPersisted({ ...fields, key: options.persisted.key }, { discard: true })
-      )
-    })
+          : client.SendPersisted({ ...fields, key: options.persisted.key }, { discard: true }))
+    )
+  }
 
-  // Each call learns the group of the id's name first: the entity's shard group is read synchronously.
   const where = (id: string, options?: { readonly timeout?: Duration.Input | undefined }) =>
-    Effect.andThen(groups.ensure(id), () => bounded(id, options?.timeout, clientFor(id).Where()))
+    bounded(id, options?.timeout, addressed(id, (client) => client.Where()))
 
   const subscribers = (topic: string) => Effect.mapError(store.subscribers(topic), storage)
 
