@@ -11,7 +11,7 @@ import * as path from "node:path"
 import { afterAll } from "vitest"
 import { runnerShardGroups } from "../src/internal/cluster/groups.ts"
 import { needsOf } from "../src/internal/cluster/hosting.ts"
-import { Capability, Component } from "../src/index.ts"
+import { Capability, Component, Environment, Filesystem, Http, Messaging, Sockets, Storage, WasiHttp } from "../src/index.ts"
 import { clusterGroupsSuite } from "./clusterGroupsSuite.ts"
 import { guestBytes } from "./fixtures.ts"
 
@@ -36,6 +36,21 @@ describe("Cluster - what a spec's grants need from its runner", () => {
       assert.deepStrictEqual(needsOf(reader.imports, [new Capability.Messaging({ pattern: "*" })]), [])
       // A grant for what the component does not import needs nothing.
       assert.deepStrictEqual(needsOf(game.imports, [new Capability.FileRead({ glob: "/srv/**" })]), [])
+      // The interfaces each kind of grant is for, as the host interface modules name them.
+      const imported = (name: string) => [{ name: `${name}@0.2.12`, kind: "interface" as const }]
+      const pairs: ReadonlyArray<readonly [string, Capability.Capability]> = [
+        [Storage.interfaceName, new Capability.Storage({ namespace: "x" })],
+        [Messaging.interfaceName, new Capability.Messaging({ pattern: "x" })],
+        [Http.interfaceName, new Capability.NetworkOutbound({ host: "example.com" })],
+        [WasiHttp.interfaceNames.outgoingHandler, new Capability.NetworkOutbound({ host: "example.com" })],
+        [Sockets.interfaceNames.tcpCreateSocket, new Capability.NetworkOutbound({ host: "example.com" })],
+        [Environment.interfaceName, new Capability.Environment({})],
+        [Filesystem.interfaceNames.preopens, new Capability.FileWrite({ glob: "/srv/**" })]
+      ]
+      for (const [iface, grant] of pairs) {
+        assert.deepStrictEqual(needsOf(imported(iface), [grant]), [iface], iface)
+        assert.deepStrictEqual(needsOf(imported(iface), [new Capability.Custom({ interface: "other:api/x", scope: "*" })]), [], iface)
+      }
     }))
 })
 
