@@ -116,6 +116,7 @@ export const clusterGroupsSuite = <E>(name: string, runnerDatabase: string, sql:
         assert.include(plain.message, "wasi:filesystem/preopens")
         assert.include(plain.message, `no runner of group "plain"`)
         assert.include(plain.message, `${runners.plain} lacks`)
+        assert.include(plain.message, `runners of "default", "files" do`)
         // A group no runner serves.
         const nowhere = yield* Effect.flip(
           cluster.deploy({ name: "reader-nowhere", version: "1", bytes: guestBytes("fs-actor"), limits, capabilities: read, group: "nowhere" })
@@ -133,6 +134,7 @@ export const clusterGroupsSuite = <E>(name: string, runnerDatabase: string, sql:
         assert.strictEqual(store.reason, "Unsatisfiable")
         assert.include(store.message, "airssys:component/storage")
         assert.include(store.message, `no runner of group "default"`)
+        assert.include(store.message, "no runner links them all")
 
         for (const name of ["reader-plain", "reader-nowhere", "store"]) {
           assert.strictEqual(yield* count(sql`SELECT count(*) AS n FROM airssys_specs WHERE name = ${name}`), 0, name)

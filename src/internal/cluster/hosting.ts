@@ -53,7 +53,7 @@ export const lacking = (needs: ReadonlyArray<string>, interfaces: ReadonlyArray<
 /**
  * Why no runner of `group` can host a spec with `needs`, or `undefined` when one can: one that serves
  * the group and links every need. A spec that needs nothing fits any runner of its group, including
- * one not started yet.
+ * one not started yet. The message names the groups whose runners could host it.
  */
 export const unsatisfied = (
   needs: ReadonlyArray<string>,
@@ -61,11 +61,17 @@ export const unsatisfied = (
   runners: ReadonlyArray<Advert>
 ): string | undefined => {
   if (needs.length === 0) return undefined
+  const fit = runners.filter((runner) => lacking(needs, runner.interfaces).length === 0)
+  if (fit.some((runner) => runner.groups.includes(group))) return undefined
+  // Where it could run instead: the groups of the runners that link everything it needs.
+  const elsewhere = Array.from(new Set(fit.flatMap((runner) => runner.groups))).sort()
+  const hint = elsewhere.length === 0
+    ? "; no runner links them all"
+    : `; runners of ${elsewhere.map((name) => JSON.stringify(name)).join(", ")} do`
   const serving = runners.filter((runner) => runner.groups.includes(group))
   if (serving.length === 0) {
-    return `its grants need ${needs.join(", ")}, and no runner serves group ${JSON.stringify(group)}`
+    return `its grants need ${needs.join(", ")}, and no runner serves group ${JSON.stringify(group)}${hint}`
   }
-  if (serving.some((runner) => lacking(needs, runner.interfaces).length === 0)) return undefined
   const why = serving.map((runner) => `${runner.address} lacks ${lacking(needs, runner.interfaces).join(", ")}`)
-  return `its grants need ${needs.join(", ")}, and no runner of group ${JSON.stringify(group)} links them all (${why.join("; ")})`
+  return `its grants need ${needs.join(", ")}, and no runner of group ${JSON.stringify(group)} links them all (${why.join("; ")})${hint}`
 }
