@@ -26,6 +26,7 @@ import { messaging } from "./messaging.ts"
 import { observer } from "./observer.ts"
 import { peer } from "./peer.ts"
 import { scaling } from "./scaling.ts"
+import { storage } from "./storage.ts"
 import { docsMarkers, markdownTargets, verdicts } from "./targets.ts"
 
 /**
@@ -67,7 +68,8 @@ export const suites: Readonly<Record<string, (options: Options) => ReadonlyArray
   http: httpSuite,
   fuel,
   observer,
-  cluster
+  cluster,
+  storage
 }
 
 const args = process.argv.slice(2)

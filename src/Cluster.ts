@@ -70,6 +70,7 @@ import * as ClusterEntity from "./ClusterEntity.ts"
 import { CallFailure } from "./ClusterEntity.ts"
 import * as ClusterSpec from "./ClusterSpec.ts"
 import * as Component from "./Component.ts"
+import * as Storage from "./capability/Storage.ts"
 import { type ClusterError, refuse } from "./internal/cluster/clusterError.ts"
 import * as ComponentStore from "./internal/cluster/componentStore.ts"
 import * as Groups from "./internal/cluster/groups.ts"
@@ -471,7 +472,21 @@ export interface RunnerOptions<ROut = never, E = never, RIn = never> extends Lay
   readonly port: number
   /** Where to listen, when not `host` (e.g. `0.0.0.0` behind NAT). */
   readonly listenHost?: string | undefined
+  /**
+   * The actors' durable state: by default `Storage.layerSql` on the cluster's database (these are its
+   * options: the quota), under `services`, so a `Linker` there with `Storage.hostInterface` links it
+   * and every runner reads what another wrote. Each actor holds a grant on its own id as a namespace.
+   * `false`: none (provide your own `Storage` in `services`).
+   */
+  readonly storage?: Storage.Options | false | undefined
 }
+
+// The actors' durable state on the cluster's database (see `RunnerOptions.storage`).
+const storageLayer = (options: Storage.Options | undefined): Layer.Layer<Storage.Storage, ClusterError, SqlClient.SqlClient> =>
+  Storage.layerSql(options).pipe(
+    Layer.catchTag("StorageError", (error) =>
+      Layer.effect(Storage.Storage, Effect.fail(refuse("Storage", `cannot create the storage table: ${error.message}`))))
+  )
 
 const configOf = (options: { readonly sharding?: LayerOptions["sharding"] } | undefined, address: Partial<ShardingConfig.ShardingConfig["Service"]>) => ({
   ...ShardingConfig.defaults,
@@ -503,7 +518,7 @@ export const layerRunner = <ROut = never, E = never, RIn = never>(
 ): Layer.Layer<
   Cluster | Sharding.Sharding | ROut,
   ClusterError | SocketServer.SocketServerError | E,
-  SqlClient.SqlClient | Exclude<RIn, Cluster | Sharding.Sharding>
+  SqlClient.SqlClient | Exclude<RIn, Cluster | Sharding.Sharding | Storage.Storage>
 > => {
   const config = configOf(options, {
     runnerAddress: Option.some(RunnerAddress.make(options.host, options.port)),
@@ -520,6 +535,8 @@ export const layerRunner = <ROut = never, E = never, RIn = never>(
   // client and the caller's own requirements is provided here.
   return Layer.merge(ClusterEntity.layer, advertise(`${options.host}:${options.port}`, groups)).pipe(
     Layer.provideMerge(services),
+    // Merged, not only provided: the entity loads components where `SuspendingImports` names storage.
+    Layer.provideMerge(options.storage === false ? Layer.empty : storageLayer(options.storage)),
     Layer.provide([remoteLayer, RouteWatch.layer]),
     Layer.provideMerge(Layer.effect(Cluster, makeCluster)),
     Layer.provideMerge(Layer.merge(ComponentStore.layer, Groups.layer)),
@@ -527,7 +544,7 @@ export const layerRunner = <ROut = never, E = never, RIn = never>(
   ) as Layer.Layer<
     Cluster | Sharding.Sharding | ROut,
     ClusterError | SocketServer.SocketServerError | E,
-    SqlClient.SqlClient | Exclude<RIn, Cluster | Sharding.Sharding>
+    SqlClient.SqlClient | Exclude<RIn, Cluster | Sharding.Sharding | Storage.Storage>
   >
 }
 

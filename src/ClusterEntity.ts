@@ -13,6 +13,7 @@ import { Rpc } from "effect/rpc"
 import * as Actor from "./Actor.ts"
 import { ActorStopped, MailboxFull, RequestTimeout } from "./ActorError.ts"
 import * as Capability from "./Capability.ts"
+import * as Storage from "./capability/Storage.ts"
 import { checkLimits, componentOf, fromRow } from "./ClusterSpec.ts"
 import * as Component from "./Component.ts"
 import { GuestError, GuestExit, InstancePoisoned, LimitExceeded, Trap, WasmMemoryExhausted } from "./ComponentError.ts"
@@ -168,7 +169,11 @@ const entityHandlers = Effect.gen(function*() {
         `${id}: runner ${runnerName} cannot host ${spec.name}@${spec.version}: its grants need ${missing.join(", ")}, which this runner does not link`
       )
     }
-    const grants = Capability.makeGrants(spec.capabilities)
+    // Its spec's grants, and its own id as a storage namespace: state that survives a move (an id that
+    // is not a valid namespace — a `*`, a space — gets none).
+    const grants = Capability.makeGrants(
+      Storage.isNamespace(id) ? [...spec.capabilities, new Capability.Storage({ namespace: id })] : spec.capabilities
+    )
     const scope = yield* Scope.fork(entityScope)
     return yield* Effect.gen(function*() {
       const imports = linker === undefined

@@ -99,7 +99,29 @@ export interface LoadOptions {
    * `cacheDirectory` reads the rewritten modules and compiles them, nothing more.
    */
   readonly limits?: Partial<ResourceLimits.Resolved> | undefined
+  /**
+   * Host functions (`interface#function`, unversioned WIT names) the host implements asynchronously, to
+   * lower as suspending (see `SuspendingImports`, which this replaces for one load).
+   */
+  readonly suspending?: ReadonlyArray<string> | undefined
 }
+
+/**
+ * Host functions (`interface#function`, unversioned WIT names, e.g. `airssys:component/storage#get`)
+ * that the host implements asynchronously. A component loaded where this is provided has those of its
+ * imports lowered with JSPI (`WebAssembly.Suspending`): a call parks the guest's stack while the host
+ * waits — no event loop blocked — bounded by the call's timeout, as `messaging.request`, `http.fetch`
+ * and `wasi:io/poll` always are. Empty by default: other imports stay synchronous glue, with no JSPI
+ * cost (and Node 22, which has no JSPI, can run them). Part of the cache key: the same bytes under
+ * another list are another artifact. `Storage.layerSql` adds the storage functions.
+ *
+ * @since 0.1.0
+ * @category references
+ */
+export const SuspendingImports: Context.Reference<ReadonlyArray<string>> = Context.Reference<ReadonlyArray<string>>(
+  "airssys-wasm/Component/SuspendingImports",
+  { defaultValue: () => [] }
+)
 
 /**
  * Counts transpiles done in this process: a cache hit (memory or disk) does none.
@@ -152,10 +174,13 @@ export const fromBytes = Effect.fnUntraced(function*(bytes: Uint8Array, options?
   if (invalid !== undefined) return yield* invalid
   const hash = sha256(bytes)
   const limits: ResourceLimits.Resolved = { ...(yield* ResourceLimits.Defaults), ...options?.limits }
-  // The compiled artifact depends on the core rewrite only; the component also carries the limits it runs under.
-  const variant = `${hash}/${Number.isFinite(limits.memoryBytes) ? limits.memoryBytes : "none"}/fuel=${limits.fuel}/ifuel=${limits.instantiateFuel}/timeout=${Duration.toMillis(limits.timeout)}/${limits.isolation}`
+  const suspending = normalizeSuspending(options?.suspending ?? (yield* SuspendingImports))
+  // The compiled artifact depends on the core rewrite and the suspending imports; the component also
+  // carries the limits it runs under.
+  const variant = `${hash}/${Number.isFinite(limits.memoryBytes) ? limits.memoryBytes : "none"}/fuel=${limits.fuel}/ifuel=${limits.instantiateFuel}/timeout=${Duration.toMillis(limits.timeout)}/${limits.isolation}${suspending.length === 0 ? "" : `/suspending=${suspending.join(",")}`}`
   const cache = storesOf(yield* ComponentCache.ComponentCache)
-  const component = cache.components.get(variant) ?? (yield* load(bytes, hash, variant, limits, cache, options?.cacheDirectory))
+  const component = cache.components.get(variant) ??
+    (yield* load(bytes, hash, variant, limits, cache, options?.cacheDirectory, suspending))
   const entryPoints = options?.entryPoints ?? hostedEntryPoints
   if (!exportsEntryPoint(component.world, entryPoints)) {
     const exported = component.world.exports.map((item) => item.name).join(", ") || "nothing"
@@ -167,6 +192,15 @@ export const fromBytes = Effect.fnUntraced(function*(bytes: Uint8Array, options?
   return component
 })
 
+// Unversioned, sorted, once each: one key per set.
+const normalizeSuspending = (names: ReadonlyArray<string>): ReadonlyArray<string> =>
+  names.length === 0 ? names : Array.from(new Set(names.map(unversionedFunction))).sort()
+
+const unversionedFunction = (name: string): string => {
+  const hash = name.indexOf("#")
+  return hash === -1 ? unversioned(name) : `${unversioned(name.slice(0, hash))}${name.slice(hash)}`
+}
+
 // A load the cache missed: transpile (or read the disk cache), rewrite the core modules for the limits,
 // compile. Traced: it is the slow path.
 const load = Effect.fn("Component.load")(function*(
@@ -175,13 +209,14 @@ const load = Effect.fn("Component.load")(function*(
   variant: string,
   limits: ResourceLimits.Resolved,
   cache: Stores,
-  cacheDirectory: string | undefined
+  cacheDirectory: string | undefined,
+  suspending: ReadonlyArray<string>
 ) {
   yield* Effect.annotateCurrentSpan({ "component.hash": hash, "component.size": bytes.byteLength })
   const rewrite = limitRewrite({ memoryBytes: limits.memoryBytes, fuel: Number.isFinite(limits.fuel) }, cacheDirectory, cache.instrumented)
   const before = Jco.transpileCount
   const loaded = yield* Effect.tryPromise({
-    try: () => Jco.loadOnce(bytes, hash, cacheDirectory, rewrite, cache.artifacts),
+    try: () => Jco.loadOnce(bytes, hash, cacheDirectory, rewrite, cache.artifacts, suspending),
     catch: (cause) =>
       cause instanceof WasmRewriteError && cause.reason === "InitialExceedsCap"
         ? fail("ExceedsLimits", `the guest's initial memory exceeds the cap: ${cause.message}`)

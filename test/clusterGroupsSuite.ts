@@ -123,27 +123,27 @@ export const clusterGroupsSuite = <E>(name: string, runnerDatabase: string, sql:
         )
         assert.strictEqual(nowhere.reason, "Unsatisfiable")
         assert.include(nowhere.message, `no runner serves group "nowhere"`)
-        // A host interface no runner links (these runners link logging, messaging and the filesystem).
-        const store = yield* Effect.flip(cluster.deploy({
-          name: "store",
+        // A custom host interface no runner links.
+        const game = yield* Effect.flip(cluster.deploy({
+          name: "game",
           version: "1",
-          bytes: guestBytes("pipeline-store"),
+          bytes: guestBytes("game-actor"),
           limits,
-          capabilities: [new Capability.Storage({ namespace: "store" })]
+          capabilities: [new Capability.Custom({ interface: "game:api/weapons", scope: "*" })]
         }))
-        assert.strictEqual(store.reason, "Unsatisfiable")
-        assert.include(store.message, "airssys:component/storage")
-        assert.include(store.message, `no runner of group "default"`)
-        assert.include(store.message, "no runner links them all")
+        assert.strictEqual(game.reason, "Unsatisfiable")
+        assert.include(game.message, "game:api/weapons")
+        assert.include(game.message, `no runner of group "default"`)
+        assert.include(game.message, "no runner links them all")
 
-        for (const name of ["reader-plain", "reader-nowhere", "store"]) {
+        for (const name of ["reader-plain", "reader-nowhere", "game"]) {
           assert.strictEqual(yield* count(sql`SELECT count(*) AS n FROM airssys_specs WHERE name = ${name}`), 0, name)
           assert.strictEqual(yield* count(sql`SELECT count(*) AS n FROM airssys_names WHERE name = ${name}`), 0, name)
           assert.strictEqual(yield* count(sql`SELECT count(*) AS n FROM airssys_routes WHERE name = ${name}`), 0, name)
         }
-        const storeHash = Component.hashOf(guestBytes("pipeline-store"))
-        assert.strictEqual(yield* count(sql`SELECT count(*) AS n FROM airssys_components WHERE hash = ${storeHash}`), 0)
-        const unknown = yield* Effect.flip(cluster.request("store/1", text("x")))
+        const gameHash = Component.hashOf(guestBytes("game-actor"))
+        assert.strictEqual(yield* count(sql`SELECT count(*) AS n FROM airssys_components WHERE hash = ${gameHash}`), 0)
+        const unknown = yield* Effect.flip(cluster.request("game/1", text("laser")))
         assert.strictEqual(unknown._tag === "ClusterError" ? unknown.reason : unknown._tag, "UnknownComponent")
 
         // What a spec needs comes from its grants: without a file grant, the same bytes fit `plain`.

@@ -30,17 +30,7 @@ export const startRunner = (database: string, extra: ReadonlyArray<string> = [])
  * late runner takes its shards. SQLite keeps lock rows; PostgreSQL advisory locks, one session per runner.
  */
 export const settled = (runners: number, shards = 300) => Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  const query = sql.onDialectOrElse({
-    pg: () =>
-      sql<{ holder: string; shards: number }>`SELECT pid::text AS holder, count(*)::int AS shards FROM pg_locks WHERE locktype = 'advisory' AND granted GROUP BY pid ORDER BY pid`,
-    orElse: () =>
-      sql<{ holder: string; shards: number }>`SELECT address AS holder, count(*) AS shards FROM cluster_locks GROUP BY address ORDER BY address`
-  })
-  const split = query.pipe(
-    Effect.map((rows) => JSON.stringify(rows.map((row) => [row.holder, Number(row.shards)]))),
-    Effect.orDie
-  )
+  const split = lockSplit
   let last = ""
   for (let i = 0; i < 60; i++) {
     const now = yield* split
@@ -50,5 +40,23 @@ export const settled = (runners: number, shards = 300) => Effect.gen(function*()
     yield* Effect.sleep("1 second")
   }
   return yield* Effect.die(new Error(`the runners did not settle: ${last}`))
+})
+
+/** How many runners hold shard locks now. */
+export const holders = Effect.map(Effect.suspend(() => lockSplit), (split) => (JSON.parse(split) as Array<unknown>).length)
+
+/** The shard locks per holder, as JSON `[[holder, shards], ...]`. */
+const lockSplit: Effect.Effect<string, never, SqlClient.SqlClient> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const query = sql.onDialectOrElse({
+    pg: () =>
+      sql<{ holder: string; shards: number }>`SELECT pid::text AS holder, count(*)::int AS shards FROM pg_locks WHERE locktype = 'advisory' AND granted GROUP BY pid ORDER BY pid`,
+    orElse: () =>
+      sql<{ holder: string; shards: number }>`SELECT address AS holder, count(*) AS shards FROM cluster_locks GROUP BY address ORDER BY address`
+  })
+  return yield* query.pipe(
+    Effect.map((rows) => JSON.stringify(rows.map((row) => [row.holder, Number(row.shards)]))),
+    Effect.orDie
+  )
 })
 

@@ -10,12 +10,12 @@
  * anything took.
  */
 import { assert, layer } from "@effect/vitest"
-import { Clock, Context, Duration, Effect, Exit, Fiber, Layer, Schedule } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Schedule } from "effect"
 import { SqlClient } from "effect/sql"
 import { Cluster } from "../src/cluster/index.ts"
 import { GuestError, LimitExceeded, Trap } from "../src/ComponentError.ts"
 import { Actor, Audit, Capability, Component, Registry, Router } from "../src/index.ts"
-import { startRunner, settled } from "./clusterRunners.ts"
+import { holders, startRunner, settled } from "./clusterRunners.ts"
 import { decode, guestBytes, text } from "./fixtures.ts"
 
 /** Three runners, started one after another. */
@@ -355,5 +355,95 @@ export const clusterSuite = <E>(name: string, runnerDatabase: string, sql: Layer
         assert.isTrue(now.every((placement) => placement.runner === runners[2]!.address))
         assert.strictEqual(yield* unprocessed, 0)
       }))
+
+    it.effect("storage - an actor's count in Storage survives a SIGKILL of its runner: activated on another, it counts on; its namespace is its id", () =>
+      Effect.gen(function*() {
+        const cluster = yield* Cluster.Cluster
+        yield* cluster.deploy({ name: "tally", version: "1", bytes: guestBytes("storage-counter"), limits })
+        // A runner of this test's own, to kill: it joins the ones still running.
+        const live = yield* holders
+        const extra = yield* startRunner(runnerDatabase)
+        yield* settled(live + 1)
+        const ids = Array.from({ length: 30 }, (_, i) => `tally/${i}`)
+        // The guest counts in the namespace its payload names: an actor's own is its id. Persisted requests
+        // (deduplicated by key), so one re-sent or retried (an actor moving as the new runner takes its
+        // shards) counts once.
+        const tick = (id: string, key: string) =>
+          eventually(Effect.map(cluster.request(id, text(id), { persisted: { key }, timeout: "20 seconds" }), u32), 60_000)
+        for (let i = 1; i <= 3; i++) {
+          assert.deepStrictEqual(yield* Effect.forEach(ids, (id) => tick(id, `${id}/${i}`), { concurrency: 10 }), ids.map(() => i))
+        }
+        const placed = yield* Effect.forEach(ids, (id) => cluster.where(id), { concurrency: 10 })
+        const moving = placed.filter((placement) => placement.runner === extra.address).map((placement) => placement.id)
+        assert.isAbove(moving.length, 0)
+        // Another actor's namespace is not its own: the runner's Linker refuses, the guest returns the refusal.
+        const denied = yield* Effect.flip(cluster.request("tally/0", text("tally/1")))
+        assert.instanceOf(denied, GuestError)
+        assert.include(String((denied as GuestError).payload), "holds no Storage grant for tally/1")
+
+        extra.program.process.kill("SIGKILL")
+        yield* extra.program.exited
+        const after = yield* Effect.forEach(ids, (id) => tick(id, `${id}/after-kill`), { concurrency: "unbounded" })
+        // Every actor counts on from 3, the moved ones on a fresh instance elsewhere: the count was in SQL.
+        assert.deepStrictEqual(after, ids.map(() => 4))
+        const now = yield* Effect.forEach(moving, (id) => cluster.where(id))
+        assert.isTrue(now.every((placement) => placement.runner !== extra.address))
+        assert.isTrue(now.every((placement) => placement.incarnations === 1 && placement.handled === 1))
+      }))
+
+    // Only PostgreSQL waits asynchronously: `@effect/sql-sqlite-node` runs each statement synchronously
+    // on the event loop (a database locked by another process blocks it for up to its busy timeout).
+    if (runnerDatabase.startsWith("pg:")) {
+      it.effect("storage - a guest waiting on a locked table is suspended: its runner serves other actors meanwhile; the call fails with LimitExceeded at its timeout", () =>
+        Effect.gen(function*() {
+          const cluster = yield* Cluster.Cluster
+          const sql = yield* SqlClient.SqlClient
+          yield* cluster.deploy({ name: "stall", version: "1", bytes: guestBytes("storage-counter"), limits: { ...limits, timeout: Duration.seconds(2) } })
+          yield* cluster.deploy({ name: "counter", version: "1", bytes: guestBytes("lifecycle"), limits })
+          const target = yield* eventually(cluster.where("stall/1"))
+          // A counter on the same runner.
+          let neighbour: string | undefined
+          for (let i = 0; neighbour === undefined && i < 60; i++) {
+            const placement = yield* eventually(cluster.where(`counter/beside-${i}`))
+            if (placement.runner === target.runner) neighbour = placement.id
+          }
+          assert.isDefined(neighbour)
+          const tick = Effect.map(cluster.request("stall/1", text("stall/1")), u32)
+          assert.strictEqual(yield* tick, 1)
+
+          // This process holds the storage table locked, in a transaction, until released.
+          const held = yield* Deferred.make<void>()
+          const release = yield* Deferred.make<void>()
+          const holder = yield* Effect.forkChild(
+            sql.withTransaction(
+              sql`LOCK TABLE airssys_storage IN ACCESS EXCLUSIVE MODE`.pipe(
+                Effect.andThen(Deferred.succeed(held, undefined)),
+                Effect.andThen(Deferred.await(release))
+              )
+            ),
+            { startImmediately: true }
+          )
+          yield* Deferred.await(held)
+          const waiting = yield* Effect.forkChild(Effect.flip(tick), { startImmediately: true })
+          // The runner's storage query waits for the lock...
+          yield* until(
+            Effect.orDie(sql<{ count: number }>`SELECT count(*)::int AS count FROM pg_locks WHERE NOT granted`),
+            (rows) => Number(rows[0]!.count) > 0
+          )
+          // ...while the same runner answers another actor, its guest parked rather than its event loop.
+          const before = u32(yield* cluster.request(neighbour!, text("tick")))
+          assert.strictEqual(u32(yield* cluster.request(neighbour!, text("tick"))), before + 1)
+          assert.isUndefined(waiting.pollUnsafe(), "the stalled call ended before the neighbour answered")
+          // The database never answers in time: the call ends at its timeout, typed.
+          const error = yield* Fiber.join(waiting)
+          assert.instanceOf(error, LimitExceeded)
+          assert.strictEqual((error as LimitExceeded).limit, "timeout")
+
+          yield* Deferred.succeed(release, undefined)
+          yield* Fiber.join(holder)
+          // The timed-out call wrote nothing; the actor (restarted) counts on from the stored 1.
+          assert.strictEqual(yield* eventually(tick), 2)
+        }))
+    }
   })
 }

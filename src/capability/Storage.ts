@@ -9,15 +9,21 @@
  * quota fails with `StorageError` (`QuotaExceeded`), audited as denied, and writes nothing; a write
  * that does not grow its usage always passes, so a component over a lowered quota can still shrink.
  *
- * Layers: `layer` persists in SQLite through Node's built-in `node:sqlite` (synchronous, which is
- * what a host import needs: a guest's call cannot wait for a promise), `layerMemory` keeps entries in
- * a `Map` for tests, `layerDeny` refuses everything. One process writes a given database file.
+ * Layers: `layer` persists in SQLite through Node's built-in `node:sqlite`, synchronously (a guest's
+ * call runs to its end in one host call, with no JSPI: what an in-process host wants), `layerMemory`
+ * keeps entries in a `Map` for tests, `layerDeny` refuses everything; one process writes a given
+ * database file. `layerSql` keeps them in the database of an effect `SqlClient` (SQLite, PostgreSQL:
+ * the cluster's, shared by every runner) and waits for it asynchronously: it adds the storage functions
+ * to `Component.SuspendingImports`, so guests loaded where it is provided suspend on their storage
+ * calls (JSPI) instead of blocking the event loop, each call bounded by the guest call's timeout.
  *
  * @since 0.1.0
  */
 import { Config, Context, Effect, Layer, Schema, type Scope } from "effect"
+import { SqlClient, type SqlError } from "effect/sql"
 import { DatabaseSync } from "node:sqlite"
 import type * as Capability from "../Capability.ts"
+import * as Component from "../Component.ts"
 import { HostRefusal } from "../ComponentError.ts"
 import * as Linker from "../Linker.ts"
 import * as ResourceLimits from "../ResourceLimits.ts"
@@ -124,7 +130,20 @@ export class Storage extends Context.Service<Storage, {
   readonly keys: (namespace: string) => Effect.Effect<ReadonlyArray<string>, StorageError>
   /** Bytes held by the entries `component` wrote last. */
   readonly usage: (component: string) => Effect.Effect<number, StorageError>
+  /**
+   * Whether operations may wait (I/O to a database server): guests must then have the storage imports
+   * lowered as suspending (`Component.SuspendingImports`), or they do not link. Unset: synchronous.
+   */
+  readonly suspends?: boolean | undefined
 }>()("airssys-wasm/Storage") {}
+
+/**
+ * The storage functions as `Component.SuspendingImports` names them: what `layerSql` adds there.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const suspendingFunctions: ReadonlyArray<string> = ["get", "set", "delete", "list-keys"].map((fn) => `${interfaceName}#${fn}`)
 
 // -----------------------------------------------------------------------------
 // constructors
@@ -158,6 +177,15 @@ const invalidNamespace = (namespace: string): StorageError | undefined =>
       message: `invalid storage namespace ${JSON.stringify(namespace.slice(0, 64))}: ` +
         `1 to 255 printable ASCII characters, no "*", no empty segments`
     })
+
+/**
+ * Whether `name` is a valid namespace: 1 to 255 printable ASCII characters, no `*`, no empty
+ * `.`-separated segment.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const isNamespace = (name: string): boolean => invalidNamespace(name) === undefined
 
 const invalidKey = (namespace: string, key: string, length: number): StorageError | undefined =>
   length >= 1 && length <= maxKeyLength ? undefined : new StorageError({
@@ -328,6 +356,106 @@ export const makeSqlite = (options: SqliteOptions): Effect.Effect<Storage["Servi
  */
 export const makeMemory = (options?: Options): Storage["Service"] => fromTable(memoryTable(), options)
 
+// Postgres answers a `bytea` as a Buffer, SQLite a Uint8Array: callers get a copy they own either way.
+const ownBytes = (value: unknown): Uint8Array => value instanceof Uint8Array ? new Uint8Array(value) : new Uint8Array()
+
+/**
+ * A `Storage` in the database of the `SqlClient` in the environment, in the same table as `makeSqlite`
+ * (created if missing). Every operation is one query, or one transaction for `set`: several processes
+ * may share the database (cluster runners do), and usage is read from it, never cached. On PostgreSQL
+ * a `set` takes a transaction-scoped advisory lock on its writer, so two concurrent writes for one
+ * component cannot both pass its quota.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeSql = (options?: Options): Effect.Effect<Storage["Service"], StorageError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const fail = (namespace: string | undefined) => (error: SqlError.SqlError | StorageError): StorageError =>
+      error instanceof StorageError ? error : unavailable(namespace, error)
+    const blob = sql.onDialectOrElse({ pg: () => "BYTEA", orElse: () => "BLOB" })
+    const rowid = sql.onDialectOrElse({ pg: () => "", orElse: () => " WITHOUT ROWID" })
+    yield* Effect.mapError(
+      Effect.andThen(
+        sql.unsafe(
+          `CREATE TABLE IF NOT EXISTS airssys_storage (namespace TEXT NOT NULL, key TEXT NOT NULL, value ${blob} NOT NULL, ` +
+            `owner TEXT NOT NULL, size INTEGER NOT NULL, PRIMARY KEY (namespace, key))${rowid}`
+        ),
+        sql.unsafe("CREATE INDEX IF NOT EXISTS airssys_storage_owner ON airssys_storage (owner)")
+      ),
+      fail(undefined)
+    )
+    const quota = options?.quota
+    const quotaOf = typeof quota === "function" ? quota : () => quota ?? defaultQuota
+    const pg = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
+    // Keys sorted by their bytes, as SQLite's BINARY collation does.
+    const byKey = pg ? `key COLLATE "C"` : "key"
+    const usageOf = (owner: string) =>
+      Effect.map(
+        sql<{ total: unknown }>`SELECT COALESCE(SUM(size), 0) AS total FROM airssys_storage WHERE owner = ${owner}`,
+        (rows) => Number(rows[0]?.total ?? 0)
+      )
+
+    const set = (component: string, namespace: string, key: string, value: Uint8Array) =>
+      Effect.suspend(() => {
+        const size = encoder.encode(key).byteLength
+        const invalid = invalidNamespace(namespace) ?? invalidKey(namespace, key, size)
+        if (invalid !== undefined) return Effect.fail(invalid)
+        const entrySize = size + value.byteLength
+        const stored = value.slice()
+        return sql.withTransaction(Effect.gen(function*() {
+          if (pg) yield* sql`SELECT pg_advisory_xact_lock(hashtext(${component}))`
+          const previous = (yield* sql<{ owner: string; size: unknown }>`
+            SELECT owner, size FROM airssys_storage WHERE namespace = ${namespace} AND key = ${key}`)[0]
+          const current = yield* usageOf(component)
+          const next = current - (previous?.owner === component ? Number(previous.size) : 0) + entrySize
+          const limit = quotaOf(component)
+          if (next > limit && next > current) {
+            return yield* new StorageError({
+              reason: "QuotaExceeded",
+              namespace,
+              key: key.slice(0, 64),
+              message: `storage quota exceeded: ${component} would hold ${next} bytes, its quota is ${limit}`
+            })
+          }
+          yield* sql`INSERT INTO airssys_storage (namespace, key, value, owner, size)
+            VALUES (${namespace}, ${key}, ${stored}, ${component}, ${entrySize})
+            ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, owner = excluded.owner, size = excluded.size`
+        })).pipe(Effect.mapError(fail(namespace)))
+      })
+
+    return Storage.of({
+      get: (namespace, key) => {
+        const invalid = invalidNamespace(namespace)
+        if (invalid !== undefined) return Effect.fail(invalid)
+        return Effect.mapBoth(
+          sql<{ value: unknown }>`SELECT value FROM airssys_storage WHERE namespace = ${namespace} AND key = ${key}`,
+          { onFailure: fail(namespace), onSuccess: (rows) => rows.length === 0 ? undefined : ownBytes(rows[0]!.value) }
+        )
+      },
+      set,
+      delete: (namespace, key) => {
+        const invalid = invalidNamespace(namespace)
+        if (invalid !== undefined) return Effect.fail(invalid)
+        return Effect.mapBoth(
+          sql<{ key: string }>`DELETE FROM airssys_storage WHERE namespace = ${namespace} AND key = ${key} RETURNING key`,
+          { onFailure: fail(namespace), onSuccess: (rows) => rows.length > 0 }
+        )
+      },
+      keys: (namespace) => {
+        const invalid = invalidNamespace(namespace)
+        if (invalid !== undefined) return Effect.fail(invalid)
+        return Effect.mapBoth(
+          sql<{ key: string }>`SELECT key FROM airssys_storage WHERE namespace = ${namespace} ORDER BY ${sql.literal(byKey)}`,
+          { onFailure: fail(namespace), onSuccess: (rows) => rows.map((row) => row.key) }
+        )
+      },
+      usage: (component) => Effect.mapError(usageOf(component), fail(undefined)),
+      suspends: true
+    })
+  })
+
 const denied = (namespace: string): Effect.Effect<never, StorageError> =>
   Effect.fail(new StorageError({ reason: "Denied", namespace, message: "storage is not available on this host" }))
 
@@ -356,15 +484,17 @@ export const hostInterface: Linker.HostInterface<Storage> = Linker.hostInterface
   capability: "Storage",
   make: Effect.gen(function*() {
     const storage = yield* Storage
+    const suspends = storage.suspends === true
     return (target) => ({
-      get: { request, run: (namespace: string, key: string) => toRefusal(storage.get(namespace, key)) },
+      get: { request, suspends, run: (namespace: string, key: string) => toRefusal(storage.get(namespace, key)) },
       set: {
         request,
+        suspends,
         run: (namespace: string, key: string, value: Uint8Array) =>
           toRefusal(storage.set(target.componentId, namespace, key, value))
       },
-      delete: { request, run: (namespace: string, key: string) => toRefusal(Effect.asVoid(storage.delete(namespace, key))) },
-      listKeys: { request, run: (namespace: string) => toRefusal(storage.keys(namespace)) }
+      delete: { request, suspends, run: (namespace: string, key: string) => toRefusal(Effect.asVoid(storage.delete(namespace, key))) },
+      listKeys: { request, suspends, run: (namespace: string) => toRefusal(storage.keys(namespace)) }
     })
   })
 })
@@ -410,6 +540,27 @@ export const layerConfig = (
   options: Config.Wrap<SqliteOptions> = config
 ): Layer.Layer<Storage, StorageError | Config.ConfigError> =>
   Layer.effect(Storage, Effect.flatMap(Config.unwrap(options), makeSqlite))
+
+/**
+ * Storage in the database of the `SqlClient` in the environment (`makeSql`): `@effect/sql-sqlite-node`,
+ * `@effect/sql-pg`, or any other effect SQL driver. Its operations wait for the database, so it adds
+ * `suspendingFunctions` to `Component.SuspendingImports` in what it provides: components loaded there
+ * (`Component.fromBytes`) suspend on their storage calls — the event loop serves others meanwhile — and
+ * each call ends with the guest call's timeout (`LimitExceeded`) when the database does not answer. A
+ * component loaded elsewhere, with synchronous storage imports, does not link against it (`LinkError`).
+ * Cluster runners provide it on the cluster's own database by default (`Cluster.layerRunner`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSql = (options?: Options): Layer.Layer<Storage, StorageError, SqlClient.SqlClient> =>
+  Layer.effectContext(Effect.gen(function*() {
+    const storage = yield* makeSql(options)
+    const suspending = yield* Component.SuspendingImports
+    return Context.make(Storage, storage).pipe(
+      Context.add(Component.SuspendingImports, [...suspending, ...suspendingFunctions])
+    )
+  }))
 
 /**
  * Storage in memory, for tests.

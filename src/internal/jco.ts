@@ -60,6 +60,8 @@ export interface Transpiled {
   readonly wit: string
   /** Interfaces the imports object must provide, as jco names them (unversioned). */
   readonly imports: ReadonlyArray<string>
+  /** The import functions lowered as suspending (`iface#fn`, unversioned): their host calls may return a promise. */
+  readonly suspending: ReadonlyArray<string>
 }
 
 /** Everything derived from the bytes of one component, ready to instantiate. */
@@ -106,12 +108,16 @@ export const suspendingImports: ReadonlyArray<string> = [
 // `wasi:io/poll` without `wasi:clocks/monotonic-clock` keeps synchronous glue, and the bridge answers
 // its polls without a promise.
 const suspendsOnlyWith: Readonly<Record<string, string>> = { "wasi:io/poll": "wasi:clocks/monotonic-clock" }
-const suspendingIn = (imports: ReadonlyArray<string>): ReadonlyArray<string> =>
-  suspendingImports.filter((name) => {
+// `extra`: functions the host implements asynchronously for this load (e.g. storage over SQL), which
+// suspend whatever else the component imports.
+const suspendingIn = (imports: ReadonlyArray<string>, extra: ReadonlyArray<string> = []): ReadonlyArray<string> => [
+  ...suspendingImports.filter((name) => {
     const iface = interfaceOf(name)
     const alongside = suspendsOnlyWith[iface]
     return imports.includes(iface) && (alongside === undefined || imports.includes(alongside))
-  })
+  }),
+  ...extra.filter((name) => !suspendingImports.includes(name) && imports.includes(interfaceOf(name)))
+]
 const suspendingExports = ["airssys:component/handler#handle-message", "airssys:component/lifecycle#init", "process", "wasi:cli/run#run"]
 
 // `iface#fn` → `iface`; a world-level function (`process`) is its own name.
@@ -247,7 +253,11 @@ const sameList = (a: ReadonlyArray<string>, b: ReadonlyArray<string>): boolean =
  * Transpiles `bytes`. jco is given the component with stub core modules (`coreStubs.ts`): the same glue,
  * without jco reading every function body. The core modules in the result are the originals.
  */
-const transpileComponent = async (bytes: Uint8Array, stubbed: Stubbed | undefined = stubCores(bytes)): Promise<Transpiled> => {
+const transpileComponent = async (
+  bytes: Uint8Array,
+  stubbed: Stubbed | undefined = stubCores(bytes),
+  extra: ReadonlyArray<string> = []
+): Promise<Transpiled> => {
   checkWasmMemoryHeadroom()
   const { transpile, componentWit } = await jco()
   const input = stubbed?.component ?? bytes
@@ -265,12 +275,14 @@ const transpileComponent = async (bytes: Uint8Array, stubbed: Stubbed | undefine
   // (a second transpile was most of a cold load for guests that import clocks, e.g. QuickJS).
   const wit = await componentWit(input)
   const world = parseWorld(wit)
-  const expected = suspendingIn(world.imports.map((item) => unversioned(item.name)))
+  const expected = suspendingIn(world.imports.map((item) => unversioned(item.name)), extra)
   let out = await transpileFor(expected, new Set(world.exports.map((item) => unversioned(item.name))))
-  const suspending = suspendingIn(out.imports)
+  let suspending = suspendingIn(out.imports, extra)
   if (!sameList(suspending, expected)) {
     // The WIT and jco disagreed: jco's own list decides.
     out = await transpileFor(suspending, new Set(out.exports.map(([name]) => unversioned(name))))
+  } else {
+    suspending = expected
   }
   const glueBytes = out.files[`${glueName}.js`]
   if (glueBytes === undefined) throw new Error("jco produced no glue module")
@@ -280,11 +292,11 @@ const transpileComponent = async (bytes: Uint8Array, stubbed: Stubbed | undefine
     if (!name.endsWith(".wasm")) continue
     const original = stubbed === undefined ? core : originalOf(stubbed, core)
     // A stub jco changed on the way through (it lost its index): transpile the component as it is.
-    if (original === undefined) return transpileComponent(bytes, undefined)
+    if (original === undefined) return transpileComponent(bytes, undefined, extra)
     coreModules.push({ name, bytes: original })
   }
   transpilerStarted = true
-  return { glue, coreModules, wit, imports: out.imports }
+  return { glue, coreModules, wit, imports: out.imports, suspending }
 }
 
 // The original of a stub jco handed back; a module jco made itself (e.g. for JSPI) is its own original.
@@ -305,6 +317,7 @@ const isJcoTrap = (cause: unknown): boolean =>
 interface TranspileRequest {
   readonly id: number
   readonly bytes: Uint8Array
+  readonly extra: ReadonlyArray<string>
 }
 type TranspileReply =
   | { readonly id: number; readonly ok: true; readonly transpiled: Transpiled }
@@ -347,25 +360,25 @@ const retire = (self: Transpiler): void => {
   void self.worker.terminate()
 }
 
-const transpileInWorker = (bytes: Uint8Array, retries = 1): Promise<Transpiled> =>
+const transpileInWorker = (bytes: Uint8Array, extra: ReadonlyArray<string>, retries = 1): Promise<Transpiled> =>
   new Promise<TranspileReply>((resolve) => {
     const current = transpiler ??= startTranspiler()
     const id = requests++
     current.pending.set(id, resolve)
     current.worker.ref()
-    current.worker.postMessage({ id, bytes } satisfies TranspileRequest)
+    current.worker.postMessage({ id, bytes, extra } satisfies TranspileRequest)
   }).then((reply) => {
     if (reply.ok) return reply.transpiled
     // Queued behind an input that poisoned that worker: try again on a fresh one.
-    if (reply.trapped && retries > 0 && /cannot enter component instance/i.test(reply.message)) return transpileInWorker(bytes, retries - 1)
+    if (reply.trapped && retries > 0 && /cannot enter component instance/i.test(reply.message)) return transpileInWorker(bytes, extra, retries - 1)
     throw new Error(reply.message)
   })
 
 /** `transpile`, in this thread until jco traps here once, then in a worker (see `jcoPoisoned`). */
-const transpileSafely = async (bytes: Uint8Array, stubbed?: Stubbed | undefined): Promise<Transpiled> => {
-  if (jcoPoisoned) return transpileInWorker(bytes)
+const transpileSafely = async (bytes: Uint8Array, stubbed: Stubbed | undefined, extra: ReadonlyArray<string>): Promise<Transpiled> => {
+  if (jcoPoisoned) return transpileInWorker(bytes, extra)
   try {
-    return await transpileComponent(bytes, stubbed)
+    return await transpileComponent(bytes, stubbed, extra)
   } catch (cause) {
     if (isJcoTrap(cause)) jcoPoisoned = true
     throw cause
@@ -374,8 +387,8 @@ const transpileSafely = async (bytes: Uint8Array, stubbed?: Stubbed | undefined)
 
 // The worker side: this module, loaded in a thread started by `startTranspiler`.
 if (!isMainThread && (workerData as { airssysTranspiler?: unknown } | null)?.airssysTranspiler === true) {
-  parentPort?.on("message", ({ id, bytes }: TranspileRequest) => {
-    transpileComponent(bytes).then(
+  parentPort?.on("message", ({ id, bytes, extra }: TranspileRequest) => {
+    transpileComponent(bytes, undefined, extra).then(
       (transpiled) => parentPort?.postMessage({ id, ok: true, transpiled } satisfies TranspileReply),
       (cause: unknown) =>
         parentPort?.postMessage({
@@ -396,7 +409,7 @@ export let transpileCount = 0
 // machine, most of a disk-cache load's time).
 const readCached = async (dir: string): Promise<Transpiled | undefined> => {
   try {
-    const manifest: { version: string; coreModules: Array<string>; imports: Array<string> } = JSON.parse(
+    const manifest: { version: string; coreModules: Array<string>; imports: Array<string>; suspending?: Array<string> } = JSON.parse(
       readFileSync(path.join(dir, "manifest.json"), "utf8")
     )
     if (manifest.version !== cacheVersion) return undefined
@@ -410,7 +423,8 @@ const readCached = async (dir: string): Promise<Transpiled | undefined> => {
     })
     const glue = readFileSync(path.join(dir, "glue.js"), "utf8")
     const wit = readFileSync(path.join(dir, "world.wit"), "utf8")
-    return { glue, coreModules, wit, imports: manifest.imports }
+    // An entry written before the list was kept: it was transpiled with the default suspending imports.
+    return { glue, coreModules, wit, imports: manifest.imports, suspending: manifest.suspending ?? suspendingIn(manifest.imports) }
   } catch {
     // A missing or damaged entry is a miss: transpile again and rewrite it.
     return undefined
@@ -427,7 +441,8 @@ const writeCached = async (dir: string, transpiled: Transpiled): Promise<void> =
   await fs.writeFile(path.join(staging, "manifest.json"), JSON.stringify({
     version: cacheVersion,
     coreModules: transpiled.coreModules.map((m) => m.name),
-    imports: transpiled.imports
+    imports: transpiled.imports,
+    suspending: transpiled.suspending
   }))
   await fs.rm(dir, { recursive: true, force: true })
   await fs.rename(staging, dir).catch(() => fs.rm(staging, { recursive: true, force: true }))
@@ -541,7 +556,8 @@ const load = async (
   bytes: Uint8Array,
   key: string,
   cacheDirectory: string | undefined,
-  rewrite: CoreRewrite | undefined
+  rewrite: CoreRewrite | undefined,
+  extra: ReadonlyArray<string>
 ): Promise<Loaded> => {
   const entry = cacheDirectory === undefined ? undefined : path.join(cacheDirectory, key)
   let transpiled = entry === undefined ? undefined : await readCached(entry)
@@ -553,7 +569,7 @@ const load = async (
     early = stubbed === undefined ? undefined : new Map(stubbed.cores.map((core) => [core, prepare(core, rewrite)]))
     // A failed transpile leaves them unawaited: their failure is the transpile's, not an unhandled one.
     for (const pending of early?.values() ?? []) pending.catch(() => undefined)
-    transpiled = await transpileSafely(bytes, stubbed)
+    transpiled = await transpileSafely(bytes, stubbed, extra)
     transpileCount++
     if (entry !== undefined) await writeCached(entry, transpiled)
   }
@@ -624,15 +640,19 @@ const writeFileAtomically = async (file: string, bytes: Uint8Array): Promise<voi
  */
 export const loadOnce = (
   bytes: Uint8Array,
-  key: string,
+  hash: string,
   cacheDirectory: string | undefined,
   rewrite: CoreRewrite | undefined,
-  artifacts: BoundedCache<string, Promise<Loaded>>
+  artifacts: BoundedCache<string, Promise<Loaded>>,
+  /** Import functions (`iface#fn`, unversioned) the host implements asynchronously: lowered as suspending too. */
+  extra: ReadonlyArray<string> = []
 ): Promise<Loaded> => {
+  // Other suspending imports are other glue: another artifact, another disk cache entry.
+  const key = extra.length === 0 ? hash : `${hash}-suspending-${sha256(extra.join(",")).slice(0, 16)}`
   const variant = rewrite === undefined ? key : `${key}/${rewrite.key}`
   let loading = artifacts.get(variant)
   if (loading === undefined) {
-    const started = load(bytes, key, cacheDirectory, rewrite)
+    const started = load(bytes, key, cacheDirectory, rewrite, extra)
     loading = started
     artifacts.set(variant, started)
     started.catch(() => artifacts.deleteIf(variant, started))

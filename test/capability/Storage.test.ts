@@ -1,3 +1,4 @@
+import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as ConfigProvider from "effect/ConfigProvider"
@@ -16,7 +17,8 @@ const reason = <A>(effect: Effect.Effect<A, Storage.StorageError>) => Effect.map
 
 const backends: ReadonlyArray<[string, (options: Storage.Options) => Layer.Layer<Storage.Storage, Storage.StorageError>]> = [
   ["layerMemory", (options) => Storage.layerMemory(options)],
-  ["layer (sqlite :memory:)", (options) => Storage.layer({ ...options, filename: ":memory:" })]
+  ["layer (sqlite :memory:)", (options) => Storage.layer({ ...options, filename: ":memory:" })],
+  ["layerSql (SqliteClient :memory:)", (options) => Storage.layerSql(options).pipe(Layer.provide(Layer.orDie(SqliteClient.layer({ filename: ":memory:" }))))]
 ]
 
 for (const [name, makeLayer] of backends) {

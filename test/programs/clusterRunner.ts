@@ -3,7 +3,8 @@
  * `clusterRunner.ts DATABASE PORT [--bench-echo] [--groups G1,G2] [--filesystem DIR]`.
  * Hosts the component entities on 127.0.0.1:PORT over DATABASE (shared with the other runners and the
  * test): `sqlite:FILE` or `pg:HOST:PORT` (user and database `postgres`), with a registry and a router of its own that reach the whole cluster, links guests with
- * logging (to nowhere), messaging (through that router) and deny stubs for everything else, prints
+ * logging (to nowhere), messaging (through that router), storage (the runner's default: SQL in the
+ * cluster's database) and deny stubs for everything else, prints
  * `{"ready":PORT}` once it serves, and runs until it is killed (SIGTERM: a graceful shutdown that hands
  * its shards off). `--bench-echo` also hosts the bench's plain entity (`benchEcho.ts`); `--groups` names
  * the runner groups it serves (default `default`); `--filesystem DIR` also links the WASI filesystem,
@@ -14,7 +15,7 @@ import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer, References } from "effect"
 import { Cluster } from "../../src/cluster/index.ts"
-import { Audit, Filesystem, Linker, Logging, Messaging, Registry, Router, Stdio } from "../../src/index.ts"
+import { Audit, Filesystem, Linker, Logging, Messaging, Registry, Router, Stdio, Storage } from "../../src/index.ts"
 import * as BenchEcho from "./benchEcho.ts"
 
 const [database, port, ...flags] = process.argv.slice(2)
@@ -25,9 +26,11 @@ const option = (name: string) => {
 const groups = option("--groups")?.split(",")
 const directory = option("--filesystem")
 
+// Storage: the runner's own (`Storage.layerSql` on the cluster's database, `Cluster.layerRunner`'s default).
+const hosted = [Logging.hostInterface, Messaging.hostInterface, Storage.hostInterface]
 const linked = directory === undefined
-  ? Linker.layer([Logging.hostInterface, Messaging.hostInterface]).pipe(Layer.provide([Logging.layerDeny, Messaging.layer]))
-  : Linker.layer([Logging.hostInterface, Messaging.hostInterface, ...Filesystem.hostInterfaces, ...Stdio.ioInterfaces]).pipe(
+  ? Linker.layer(hosted).pipe(Layer.provide([Logging.layerDeny, Messaging.layer]))
+  : Linker.layer([...hosted, ...Filesystem.hostInterfaces, ...Stdio.ioInterfaces]).pipe(
     Layer.provide([Logging.layerDeny, Messaging.layer, Filesystem.layer({ preopens: [{ path: directory, as: "." }] })])
   )
 

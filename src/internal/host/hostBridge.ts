@@ -308,6 +308,14 @@ const settle = (name: string, exit: Exit.Exit<unknown, HostRefusal>): unknown =>
   if (defect._tag === "Success" && (defect.success instanceof ExitSignal || defect.success instanceof HostFailure)) {
     throw defect.success
   }
+  // A host function that waited, called from glue that cannot wait: stop it (it would run on unseen).
+  if (defect._tag === "Success" && Cause.isAsyncFiberError(defect.success)) {
+    defect.success.fiber.interruptUnsafe()
+    throw new HostFailure(
+      `host function ${name} waited, but the guest's glue calls it synchronously: ` +
+        `load the component with it in Component.SuspendingImports`
+    )
+  }
   throw new HostFailure(`host function ${name} failed: ${Cause.pretty(exit.cause)}`)
 }
 
@@ -349,11 +357,11 @@ export interface Specializable {
   readonly [specialize]: (context: Context.Context<never>) => Specialized
 }
 
-const bridgeFunction = <R>(name: string, fn: Callable<R>, context: Context.Context<R>) => {
+const bridgeFunction = <R>(name: string, fn: Callable<R>, context: Context.Context<R>, suspends: boolean) => {
   // A suspending import (JSPI) returns a promise the guest's stack waits on, or its value when it did
   // not wait (`poll` on ready pollables, from glue that may be synchronous); every other import runs
   // synchronously, as the guest's stack cannot wait for it.
-  if (suspendingImports.includes(name)) {
+  if (suspends) {
     const runAsync = runMaybeAsyncWith(context)
     return (args: ReadonlyArray<unknown>): unknown => settleMaybeAsync(name, runAsync(fn(...args)))
   }
@@ -426,7 +434,12 @@ const isResourceName = (name: string): boolean => {
   return first >= 65 && first <= 90
 }
 
-export const makeBinding = (interfaces: ReadonlyArray<string>): Binding => {
+export const makeBinding = (
+  interfaces: ReadonlyArray<string>,
+  /** What the component's glue lowered as suspending besides `suspendingImports` (`Loaded.suspending`). */
+  suspending: ReadonlyArray<string> = []
+): Binding => {
+  const suspends = (name: string): boolean => suspendingImports.includes(name) || suspending.includes(name)
   const wanted: Array<Unlinked> = []
   const watch: Watch = { deadline: undefined }
   const targets = new Map<string, Bridged>()
@@ -467,7 +480,8 @@ export const makeBinding = (interfaces: ReadonlyArray<string>): Binding => {
     })
   }
   // Only guests that can suspend pay for the registry of suspended calls (a context of their own).
-  const suspended = interfaces.some(canSuspend) ? Suspended.of({ fibers: new Set(), aborted: false, watch }) : undefined
+  const suspended = interfaces.some((iface) => canSuspend(iface) || suspending.some((name) => name.startsWith(`${iface}#`)))
+    ? Suspended.of({ fibers: new Set(), aborted: false, watch }) : undefined
   const pending = interfaces.some(endsCalls) ? new Set<Effect.Effect<void>>() : undefined
   let runEnd: ((effect: Effect.Effect<void>) => unknown) | undefined
   return {
@@ -490,7 +504,8 @@ export const makeBinding = (interfaces: ReadonlyArray<string>): Binding => {
             }
             continue
           }
-          target[fnName] = bridgeFunction(`${unversioned(name)}#${kebabCase(fnName)}`, fn as unknown as Callable<R>, context)
+          const qualified = `${unversioned(name)}#${kebabCase(fnName)}`
+          target[fnName] = bridgeFunction(qualified, fn as unknown as Callable<R>, context, suspends(qualified))
         }
       }
     },

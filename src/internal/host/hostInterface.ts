@@ -37,6 +37,12 @@ export interface Target {
 export interface HostFunction {
   readonly request?: ((...args: never) => Capability.Request) | undefined
   readonly run: (...args: never) => Effect.Effect<unknown, HostRefusal | Refused>
+  /**
+   * Whether `run` may wait (I/O): the component must have this import lowered as suspending
+   * (`Component.SuspendingImports`), or linking fails with `LinkError` rather than trapping the guest
+   * on its first call.
+   */
+  readonly suspends?: boolean | undefined
 }
 
 /**

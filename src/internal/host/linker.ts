@@ -299,6 +299,16 @@ export const link: (
       }
       const functions: Record<string, Linked | ResourceType> = { ...host.resources }
       for (const [fn, spec] of Object.entries(host.bind({ componentId: id, grants, interface: iface }))) {
+        // A host function that waits cannot answer glue that calls it synchronously.
+        const qualified = `${required}#${kebabCase(fn)}`
+        if (spec.suspends === true && !component.loaded.suspending.includes(qualified) && importedFunctions(component, required).includes(fn)) {
+          return yield* new LinkError({
+            interface: required,
+            function: kebabCase(fn),
+            message: `component ${id} was loaded with ${qualified} synchronous, but this host's implementation waits: ` +
+              `load it where the host's layer is provided (Component.SuspendingImports), or with LoadOptions.suspending`
+          })
+        }
         functions[fn] = guard(audit, id, grants, capability, `${iface}#${kebabCase(fn)}`, spec)
       }
       imports[required] = denyUnlinked

@@ -59,7 +59,7 @@ const poolOf = (loaded: Jco.Loaded): Pool => {
 
 /** Instantiates with unbound imports. Throws what jco throws. */
 export const prepare = (loaded: Jco.Loaded, fuel?: FuelHost): Prepared => {
-  const binding = makeBinding(loaded.imports)
+  const binding = makeBinding(loaded.imports, loaded.suspending)
   const instantiated = Jco.instantiate(loaded, binding.imports, fuel)
   return { binding, instantiated, bound: bind(loaded, instantiated) }
 }

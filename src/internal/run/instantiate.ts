@@ -124,7 +124,7 @@ export const instantiateUnsafe = <R>(
   return Jco.attempt(
     (): Pool.Prepared => {
       // Bound before instantiating, so a start function may already call its imports.
-      const binding = makeBinding(component.loaded.imports)
+      const binding = makeBinding(component.loaded.imports, component.loaded.suspending)
       binding.bind(hostImports, context)
       const instantiated = Jco.instantiate(component.loaded, binding.imports, fuel)
       return { binding, instantiated, bound: bind(component.loaded, instantiated) }

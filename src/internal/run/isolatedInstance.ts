@@ -35,7 +35,7 @@ export const makeIsolated = <R>(
   Effect.gen(function*() {
     const context = yield* Effect.context<R>()
     // Only `logging.log` crosses back from the worker, as a message; it runs here like any host call.
-    const binding = makeBinding(component.loaded.imports)
+    const binding = makeBinding(component.loaded.imports, component.loaded.suspending)
     binding.bind(imports, context)
     const logging = (binding.imports as Record<string, Record<string, ((...args: Array<unknown>) => unknown) | undefined>>)[
       "airssys:component/logging"
