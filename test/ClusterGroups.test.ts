@@ -39,7 +39,6 @@ describe("Cluster - what a spec's grants need from its runner", () => {
       // The interfaces each kind of grant is for, as the host interface modules name them.
       const imported = (name: string) => [{ name: `${name}@0.2.12`, kind: "interface" as const }]
       const pairs: ReadonlyArray<readonly [string, Capability.Capability]> = [
-        [Storage.interfaceName, new Capability.Storage({ namespace: "x" })],
         [Messaging.interfaceName, new Capability.Messaging({ pattern: "x" })],
         [Http.interfaceName, new Capability.NetworkOutbound({ host: "example.com" })],
         [WasiHttp.interfaceNames.outgoingHandler, new Capability.NetworkOutbound({ host: "example.com" })],
@@ -47,6 +46,10 @@ describe("Cluster - what a spec's grants need from its runner", () => {
         [Environment.interfaceName, new Capability.Environment({})],
         [Filesystem.interfaceNames.preopens, new Capability.FileWrite({ glob: "/srv/**" })]
       ]
+      // Every cluster actor holds a Storage grant on its own id: storage is needed whenever it is imported.
+      assert.deepStrictEqual(needsOf(imported(Storage.interfaceName), []), [Storage.interfaceName])
+      const store = yield* Component.worldOf(guestBytes("pipeline-store"))
+      assert.deepStrictEqual(needsOf(store.imports, []), [Storage.interfaceName])
       for (const [iface, grant] of pairs) {
         assert.deepStrictEqual(needsOf(imported(iface), [grant]), [iface], iface)
         assert.deepStrictEqual(needsOf(imported(iface), [new Capability.Custom({ interface: "other:api/x", scope: "*" })]), [], iface)

@@ -2,9 +2,10 @@
  * What a spec needs from the runner that hosts it: the host interfaces the component imports that its
  * grants are for. A `FileRead` / `FileWrite` grant is for `wasi:filesystem/*`, a `Custom` grant for the
  * interface it names, `Storage`, `Messaging`, `NetworkOutbound` and `Environment` for the interfaces
- * that serve them. An interface the component imports without a grant for it gets a deny stub on every
- * runner alike, and one that no grant gates (logging, clocks, stdio) does not depend on grants: neither
- * is a need. A grant for something the component does not import needs nothing either.
+ * that serve them; every cluster actor holds a `Storage` grant on its own id, so storage is needed
+ * whenever it is imported. An interface the component imports without a grant for it gets a deny stub
+ * on every runner alike, and one that no grant gates (logging, clocks, stdio) does not depend on
+ * grants: neither is a need. A grant for something the component does not import needs nothing either.
  *
  * `deploy` checks the needs against the runners of the spec's group (`Groups.runners`), and a runner
  * against its own `Linker` before it activates an actor.
@@ -26,13 +27,22 @@ const gates: ReadonlyArray<readonly [prefix: string, kinds: ReadonlyArray<Capabi
   ["wasi:cli/environment", ["Environment"]]
 ]
 
-const covers = (grant: Capability.Capability, iface: string): boolean => {
-  const gate = gates.find(([prefix]) => iface === prefix || (prefix.endsWith("/") && iface.startsWith(prefix)))
-  if (gate !== undefined) return gate[1].includes(grant._tag)
-  return grant._tag === "Custom" && unversioned(grant.interface) === iface
-}
+const gateOf = (iface: string) => gates.find(([prefix]) => iface === prefix || (prefix.endsWith("/") && iface.startsWith(prefix)))
 
-/** The interfaces (unversioned, sorted) a component importing `imports` needs for its `capabilities`. */
+const coversKind = (kind: Capability.Kind, iface: string): boolean => gateOf(iface)?.[1].includes(kind) ?? false
+
+const covers = (grant: Capability.Capability, iface: string): boolean =>
+  gateOf(iface) === undefined
+    ? grant._tag === "Custom" && unversioned(grant.interface) === iface
+    : coversKind(grant._tag, iface)
+
+/**
+ * Grants every cluster actor holds besides its spec's: a `Storage` grant on its own id (see
+ * `ClusterEntity`), so a component that imports storage needs it wherever it runs.
+ */
+const implicit: ReadonlyArray<Capability.Kind> = ["Storage"]
+
+/** The interfaces (unversioned, sorted) a cluster actor importing `imports` needs for its `capabilities`. */
 export const needsOf = (
   imports: ReadonlyArray<{ readonly name: string; readonly kind: "function" | "interface" }>,
   capabilities: ReadonlyArray<Capability.Capability>
@@ -42,7 +52,7 @@ export const needsOf = (
       imports
         .filter((item) => item.kind === "interface")
         .map((item) => unversioned(item.name))
-        .filter((iface) => capabilities.some((grant) => covers(grant, iface)))
+        .filter((iface) => implicit.some((kind) => coversKind(kind, iface)) || capabilities.some((grant) => covers(grant, iface)))
     )
   ).sort()
 
