@@ -19,6 +19,8 @@
  *   as an Effect, timed in blocks of 4095 calls with the batch flushed between blocks, untimed.
  * - `audit flush, per event`: the other half, paid once per batch at the end of the tick: sealing
  *   and writing one event (a frozen entry, as the Linker records: its fields encoded once).
+ * - `audit flush, per event, named node`: the same for an audit made where `Node.CurrentNode` is set
+ *   (a cluster runner's): every event carries `node`.
  * - `linked, no-op Audit`: the Linker's wrapper over the same `get`, with an `Audit` that records
  *   nothing: the check and the wrapper's own cost.
  * - `linked, memory Audit`: the linked `get` as a guest's call runs it, hot path (the batch flushed
@@ -43,6 +45,7 @@ import * as Storage from "../src/capability/Storage.ts"
 import * as Capability from "../src/Capability.ts"
 import * as Component from "../src/Component.ts"
 import * as Linker from "../src/Linker.ts"
+import * as Node from "../src/Node.ts"
 import { HostRefusal } from "../src/ComponentError.ts"
 import * as AuditRecorder from "../src/internal/audit/auditRecorder.ts"
 import { type HostImports, makeBinding, specialize, type Specialized } from "../src/internal/host/hostBridge.ts"
@@ -161,6 +164,11 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
     .run as unknown as Fn
   const beforeGet = guardBefore(eagerAudit, grants, unguardedGet, (namespace) => ({ _tag: "Storage", namespace: namespace as string }))
   const flush = () => Effect.runSync(audited.audit.flush)
+  // The same batching memory audit, made on a named node (a cluster runner's): every event carries it.
+  const namedAudit = Effect.runSync(
+    Audit.make([Audit.memorySink({ capacity: 1024 })]).pipe(Effect.provideService(Node.CurrentNode, "127.0.0.1:34431"), Scope.provide(eagerScope))
+  )
+  const namedFlush = () => Effect.runSync(namedAudit.flush)
   // The import function jco calls for `get`, bound as Component.instantiate binds it.
   const storageIface = "airssys:component/storage"
   // `watched`: as in an instance with a timeout, every host call first checks the call's deadline (one
@@ -225,6 +233,13 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
       flush()
       return (cpuNs() - started) / (n - 1)
     }],
+    ["flushNamed", (n) => {
+      namedFlush()
+      for (let i = 0; i < n - 1; i++) run(namedAudit.record(entry))
+      const started = cpuNs()
+      namedFlush()
+      return (cpuNs() - started) / (n - 1)
+    }],
     ["wrapper", perCall(() => callUnaudited("plugin-a", "k"))],
     ["granted", perCall(() => callLinked("plugin-a", "k"), block - 1)],
     ["grantedLoop", perCall(() => callLinked("plugin-a", "k"))],
@@ -263,6 +278,7 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
   const eagerNs = medianOf("eager")
   const auditNs = medianOf("batched")
   const flushNs = medianOf("flush")
+  const flushNamedNs = medianOf("flushNamed")
   const wrapperNs = medianOf("wrapper")
   const grantedNs = medianOf("granted")
   const grantedLoopNs = medianOf("grantedLoop")
@@ -336,6 +352,13 @@ export const linker = async (options: Options): Promise<ReadonlyArray<Row>> => {
     { suite: "linker", name: "audit.record, eager", nsPerOp: eagerNs, note: "sealed per event: sha-256 inside record" },
     { suite: "linker", name: "audit.record, batched", nsPerOp: auditNs, note: "O(1) append, as an Effect; sealed at flush" },
     { suite: "linker", name: "audit flush, per event", nsPerOp: flushNs, note: "canonical JSON + sha-256 + sink, once per batch" },
+    {
+      suite: "linker",
+      name: "audit flush, per event, named node",
+      nsPerOp: flushNamedNs,
+      baseline: "audit flush, per event",
+      note: "every event carries `node` (a cluster runner's audit)"
+    },
     {
       suite: "linker",
       name: "linked, no-op Audit",

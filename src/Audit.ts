@@ -49,6 +49,7 @@ import { Decision } from "./Capability.ts"
 import * as Chain from "./internal/audit/auditChain.ts"
 import * as AuditFile from "./internal/audit/auditFile.ts"
 import * as Recorder from "./internal/audit/auditRecorder.ts"
+import { CurrentNode } from "./internal/node.ts"
 
 // -----------------------------------------------------------------------------
 // models
@@ -119,6 +120,11 @@ export class AuditEvent extends Schema.Opaque<AuditEvent>()(Schema.Struct({
   /** For `limit-exceeded`: the limit's value (fuel units, milliseconds, bytes); for `restarted`: the restart count. */
   value: Schema.optionalKey(Schema.Finite),
   detail: Schema.optionalKey(Schema.String),
+  /**
+   * The node the event was recorded on, where nodes are named (`Node.CurrentNode` when the audit was
+   * made; a cluster runner's `host:port`).
+   */
+  node: Schema.optionalKey(Schema.String),
   /** The previous event's hash; 64 zeros for the first event. */
   prev: Hash,
   /** sha-256 (hex) of this event's canonical JSON, `prev` included. */
@@ -320,8 +326,10 @@ const middleOf = (entry: Entry): string => {
 }
 
 // One pass: the event object, its canonical JSON, its hash. Field order and presence match
-// `Chain.encodeBody`, so the event re-encodes to the same text when verified.
-const seal = (entry: Entry, sequence: number, time: number, prev: string): {
+// `Chain.encodeBody`, so the event re-encodes to the same text when verified. On a named node every
+// event carries it: `nodeJson` (its JSON, encoded once per audit) ends each event's middle.
+const sealWith = (node: string | undefined, nodeJson: string) =>
+(entry: Entry, sequence: number, time: number, prev: string): {
   readonly event: AuditEvent
   readonly line: string
   readonly hash: string
@@ -344,11 +352,14 @@ const seal = (entry: Entry, sequence: number, time: number, prev: string): {
     if (entry.value !== undefined) event.value = entry.value
   }
   if (entry.detail !== undefined) event.detail = entry.detail
-  const encoded = Chain.encodeWith(sequence, time, middleOf(entry), prev)
+  if (node !== undefined) event.node = node
+  const encoded = Chain.encodeWith(sequence, time, middleOf(entry) + nodeJson, prev)
   const hash = Chain.hashBody(encoded)
   event.hash = hash
   return { event, line: Chain.encodeLine(encoded, hash), hash }
 }
+
+const sealOn = (node: string | undefined) => sealWith(node, node === undefined ? "" : Chain.encodeNode(node))
 
 type Mutable<A> = { -readonly [K in keyof A]: A[K] }
 
@@ -358,6 +369,7 @@ const unwritable = (cause: Cause.Cause<never>): AuditError =>
 /**
  * An `Audit` over the given sinks. The chain continues from the sinks' stored head, if one has one;
  * sinks whose heads disagree fail with `Diverged`. Pending events are flushed when the scope closes.
+ * Where `Node.CurrentNode` is set (read here, once), every event carries it as `node`.
  *
  * @since 0.1.0
  * @category constructors
@@ -373,7 +385,7 @@ export const make: (sinks: ReadonlyArray<Sink>) => Effect.Effect<Audit["Service"
       message: `sinks continue different chains: ${heads.map((head) => `#${head.sequence} ${head.hash}`).join(", ")}`
     })
   }
-  const recorder = yield* Recorder.make(sinks, start, seal, unwritable)
+  const recorder = yield* Recorder.make(sinks, start, sealOn(yield* CurrentNode), unwritable)
   const audit = Audit.of({ record: recorder.record, flush: recorder.flush, head: recorder.head, sinks })
   Recorder.register(audit, recorder.fast)
   return audit

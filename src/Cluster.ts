@@ -48,7 +48,11 @@
  * at-most-once: a request in flight on a runner that dies is sent again once its shard moves, and runs
  * again. `persisted: { key }` stores the message in SQL before delivery (at least once, deduplicated by
  * the key: resending a key returns the stored outcome); the guest sees the key as the message's
- * correlation id (the first 8 bytes of its sha-256), so it can tell a redelivery.
+ * correlation id (the first 8 bytes of its sha-256), so it can tell a redelivery. Every call, `send`
+ * included, is bounded by its timeout (`Delivery`'s `requestTimeout` unless it gives one): to an actor
+ * whose runner is gone it fails with `RequestTimeout` rather than waiting for the shard to move. A
+ * persisted message is not cancelled by its caller's timeout: it is still delivered, and its key later
+ * returns its reply. Timeouts, passivation and mailboxes are set by `Delivery` (see `ClusterDelivery`).
  *
  * **Failover.** `shardingDefaults` ship a 6 s shard-lock expiry (effect/cluster's is 35 s): when a
  * runner is killed, its shards move to the survivors once its locks expire (4–7 s measured on loopback).
@@ -61,13 +65,15 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Duration, Effect, Layer, Option } from "effect"
-import { ClusterSchema, RunnerAddress, type Sharding, ShardingConfig } from "effect/cluster"
+import { Cause, Clock, Context, Duration, Effect, Layer, Option } from "effect"
+import { ClusterSchema, ClusterError as EntityErrors, RunnerAddress, type Sharding, ShardingConfig } from "effect/cluster"
 import type * as SocketServer from "effect/socket/SocketServer"
 import type { SqlClient } from "effect/sql"
-import { RequestTimeout } from "./ActorError.ts"
+import { MailboxFull, RequestTimeout } from "./ActorError.ts"
+import * as ClusterDelivery from "./ClusterDelivery.ts"
 import * as ClusterEntity from "./ClusterEntity.ts"
 import { CallFailure } from "./ClusterEntity.ts"
+import * as ClusterSnapshot from "./ClusterSnapshot.ts"
 import * as ClusterSpec from "./ClusterSpec.ts"
 import * as Component from "./Component.ts"
 import * as Storage from "./capability/Storage.ts"
@@ -77,9 +83,11 @@ import * as Groups from "./internal/cluster/groups.ts"
 import * as Hosting from "./internal/cluster/hosting.ts"
 import { RemoteDelivery } from "./internal/cluster/remoteDelivery.ts"
 import * as RouteWatch from "./internal/cluster/routeWatch.ts"
+import * as RunnerTree from "./internal/cluster/runnerTree.ts"
 import * as Transport from "./internal/cluster/transport.ts"
 import * as DeadLetters from "./DeadLetters.ts"
 import * as Linker from "./Linker.ts"
+import * as Node from "./Node.ts"
 
 // -----------------------------------------------------------------------------
 // models
@@ -125,6 +133,44 @@ export {
 
 export {
   /**
+   * The settings the layers are built with (see `ClusterDelivery`'s module documentation for the
+   * trade-offs): `deliveryDefaults` unless a layer provides others.
+   *
+   * @since 0.1.0
+   * @category services
+   */
+  Delivery,
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  type DeliverySettings,
+  /**
+   * Call timeout 5 s, persisted handling 60 s, passivation after 1 minute idle, 4,096 calls queued per
+   * actor.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  deliveryDefaults,
+  /**
+   * The settings from the `CLUSTER_*` configuration names.
+   *
+   * @since 0.1.0
+   * @category config
+   */
+  deliveryConfig,
+  /**
+   * Provides `Delivery` read from configuration (`deliveryConfig` unless another `Config` is given).
+   *
+   * @since 0.1.0
+   * @category layers
+   */
+  layerDeliveryConfig
+} from "./ClusterDelivery.ts"
+
+export {
+  /**
    * Where an actor runs and what it has done there.
    *
    * @since 0.1.0
@@ -146,6 +192,30 @@ export {
    */
   CallFailure
 } from "./ClusterEntity.ts"
+
+export {
+  /**
+   * What `Cluster.snapshot` returns: every runner and what it hosts.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  Snapshot,
+  /**
+   * One runner's hosted actors, each with its supervision tree.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  RunnerSnapshot,
+  /**
+   * One hosted actor in a `RunnerSnapshot`.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  HostedActor
+} from "./ClusterSnapshot.ts"
 
 /**
  * How often a runner re-reads the routes: how long after `route` (or a `deploy`) its actors of the old
@@ -190,6 +260,12 @@ export interface DeliveryOptions {
    * once. `key` deduplicates: a second message with the same key to the same actor is not handled again.
    */
   readonly persisted?: { readonly key: string } | undefined
+  /**
+   * Default `requestTimeout` (5 seconds): the call fails with `RequestTimeout` after it, wherever the
+   * actor is. A `send` waits until the actor's mailbox took the message (volatile) or it is stored
+   * (persisted).
+   */
+  readonly timeout?: Duration.Input | undefined
 }
 
 /**
@@ -197,8 +273,6 @@ export interface DeliveryOptions {
  * @category models
  */
 export interface RequestOptions extends DeliveryOptions {
-  /** Default 5 seconds: the call fails with `RequestTimeout` after it, wherever the actor is. */
-  readonly timeout?: Duration.Input | undefined
   readonly correlationId?: bigint | undefined
 }
 
@@ -238,27 +312,36 @@ export class Cluster extends Context.Service<Cluster, {
   readonly subscribers: (topic: string) => Effect.Effect<ReadonlyArray<string>, ClusterError>
   /** Where the actor runs (activating it if needed). */
   readonly where: (id: string, options?: { readonly timeout?: Duration.Input | undefined }) => Effect.Effect<ClusterEntity.Placement, CallFailure>
+  /**
+   * Every runner's hosted actors with their supervision trees (each names its runner as `node`), asked
+   * of the runners themselves; `timeout` (default 2 s) bounds each request (see `ClusterSnapshot`).
+   */
+  readonly snapshot: (options?: { readonly timeout?: Duration.Input | undefined }) => Effect.Effect<ClusterSnapshot.Snapshot>
 }>()("airssys-wasm/Cluster") {}
 
 const callFailures: ReadonlyArray<abstract new(...args: never) => CallFailure> = CallFailure.members
 
 // The cluster's own failures (its `MailboxFull`, `EntityNotAssignedToRunner`, a persistence error, a
-// transport error) share tags with ours or none of them: `instanceof` tells ours apart.
-const asCallFailure = (error: unknown): CallFailure =>
+// transport error) share tags with ours or none of them: `instanceof` tells ours apart. Its full entity
+// mailbox is ours too, with the capacity this process was configured with (the runners' should match).
+const asCallFailure = (mailboxCapacity: number) => (error: unknown): CallFailure =>
   callFailures.some((type) => error instanceof type)
     ? error as CallFailure
+    : error instanceof EntityErrors.MailboxFull
+    ? new MailboxFull({ actorId: error.address.entityId, capacity: mailboxCapacity })
     : refuse("Unavailable", error instanceof Error ? error.message : String(error))
-
-const defaultTimeout = Duration.seconds(5)
 
 // A cluster actor is driven through its handler: a component without one would trap on every message.
 const actorEntryPoints = ["airssys:component/handler"]
 
-const makeCluster = Effect.gen(function*() {
+const makeCluster = (overrides: Partial<ClusterDelivery.DeliverySettings> | undefined) => Effect.gen(function*() {
+  const settings = ClusterDelivery.resolve(yield* ClusterDelivery.Delivery, overrides)
+  const defaultTimeout = settings.requestTimeout
   const store = yield* ComponentStore.ComponentStore
   const groups = yield* Groups.Groups
   // This layer's own entity: its ids' shard groups come from this layer's view of the names' groups.
   const clientFor = yield* ClusterEntity.ComponentEntity.annotate(ClusterSchema.ShardGroup, groups.shardGroupOf).client
+  const snapshot = yield* ClusterSnapshot.make
   const storage = (error: { readonly message: string }) => refuse("Storage", error.message)
 
   const deploy = (input: ClusterSpec.DeployInput) =>
@@ -303,7 +386,15 @@ const makeCluster = Effect.gen(function*() {
   const bounded = <A>(id: string, timeout: Duration.Input | undefined, call: Effect.Effect<A, unknown>) => {
     const millis = Duration.toMillis(Duration.fromInputUnsafe(timeout ?? defaultTimeout))
     return call.pipe(
-      Effect.mapError(asCallFailure),
+      Effect.mapError(asCallFailure(settings.mailboxCapacity)),
+      // effect/cluster may end a call with a bare interrupt (seen once, a persisted request during a
+      // SIGTERM hand-off under load): typed, it is a transient failure the caller can retry. This fiber's
+      // own interruption (the timeout below, or the caller's) is not caught here.
+      Effect.catchCause((cause) =>
+        Cause.hasInterruptsOnly(cause)
+          ? Effect.fail(refuse("Unavailable", `the cluster abandoned the call to ${id} (interrupted)`))
+          : Effect.failCause(cause)
+      ),
       Effect.timeoutOrElse({
         duration: Duration.millis(millis),
         orElse: () => Effect.fail(new RequestTimeout({ actorId: id, timeoutMillis: millis }))
@@ -325,7 +416,7 @@ const makeCluster = Effect.gen(function*() {
     const fields = { payload, sender: options?.sender, topic: options?.topic }
     return bounded(
       id,
-      undefined,
+      options?.timeout,
       addressed(id, (client) =>
         options?.persisted === undefined
           ? client.Send(fields)
@@ -344,7 +435,7 @@ const makeCluster = Effect.gen(function*() {
         ? Effect.void
         : Effect.fail(refuse("UnknownComponent", `${JSON.stringify(name)} has no deployed version ${JSON.stringify(version)}`)))
 
-  return Cluster.of({ deploy, route, request, send, where, subscribers })
+  return Cluster.of({ deploy, route, request, send, where, subscribers, snapshot })
 })
 
 // What the `Router` hands to the cluster: addresses no actor of this process holds, and topics.
@@ -447,6 +538,8 @@ export const shardingDefaults: Partial<ShardingConfig.ShardingConfig["Service"]>
 export interface LayerOptions<ROut = never, E = never, RIn = never> {
   /** Overrides `shardingDefaults` (`shardsPerGroup` must be the same on every runner). */
   readonly sharding?: Partial<ShardingConfig.ShardingConfig["Service"]> | undefined
+  /** Overrides the `Delivery` settings (timeouts, passivation, mailbox) for this layer. */
+  readonly delivery?: Partial<ClusterDelivery.DeliverySettings> | undefined
   /**
    * The process's own services, built on top of the cluster: a `Router` made here reaches the actors of
    * the whole cluster (addresses no local actor holds go to the cluster), and on a runner the `Linker`,
@@ -526,27 +619,43 @@ export const layerRunner = <ROut = never, E = never, RIn = never>(
       ? Option.none()
       : Option.some(RunnerAddress.make(options.listenHost, options.port))
   })
-  const services = (options.services ?? Layer.empty) as Layer.Layer<ROut, E, RIn>
+  // The runner names the node for its services: an `Audit` built there stamps its events with it.
+  const services = ((options.services ?? Layer.empty) as Layer.Layer<ROut, E, RIn>).pipe(
+    Layer.provide(Node.layer(`${options.host}:${options.port}`))
+  )
   const groups = options.groups ?? [Groups.defaultGroup]
   // Its groups are registered before effect/cluster starts: their shard groups' names depend on it.
-  const transport = Layer.unwrap(Effect.map(Groups.runnerShardGroups(groups), (shardGroups) =>
-    Transport.runner({ ...config, availableShardGroups: shardGroups.available, assignedShardGroups: shardGroups.assigned })))
+  const sharding = Layer.unwrap(Effect.map(Groups.runnerShardGroups(groups), (shardGroups) => {
+    const grouped = { ...config, availableShardGroups: shardGroups.available, assignedShardGroups: shardGroups.assigned }
+    return Transport.runner(grouped).pipe(Layer.provideMerge(ShardingConfig.layer(grouped)))
+  }))
   // The cast only says what TypeScript cannot see through a generic `Exclude`: everything but the SQL
   // client and the caller's own requirements is provided here.
-  return Layer.merge(ClusterEntity.layer, advertise(`${options.host}:${options.port}`, groups)).pipe(
+  const entity = Layer.unwrap(Effect.gen(function*() {
+    return ClusterEntity.layer(ClusterDelivery.resolve(yield* ClusterDelivery.Delivery, options.delivery))
+  }))
+  return Layer.mergeAll(entity, ClusterSnapshot.layer, advertise(`${options.host}:${options.port}`, groups)).pipe(
+    Layer.provide(RunnerTree.layer),
     Layer.provideMerge(services),
     // Merged, not only provided: the entity loads components where `SuspendingImports` names storage.
     Layer.provideMerge(options.storage === false ? Layer.empty : storageLayer(options.storage)),
     Layer.provide([remoteLayer, RouteWatch.layer]),
-    Layer.provideMerge(Layer.effect(Cluster, makeCluster)),
+    Layer.provideMerge(Layer.effect(Cluster, makeCluster(options?.delivery))),
     Layer.provideMerge(Layer.merge(ComponentStore.layer, Groups.layer)),
-    Layer.provideMerge(transport)
+    Layer.provideMerge(sharding)
   ) as Layer.Layer<
     Cluster | Sharding.Sharding | ROut,
     ClusterError | SocketServer.SocketServerError | E,
     SqlClient.SqlClient | Exclude<RIn, Cluster | Sharding.Sharding | Storage.Storage>
   >
 }
+
+// A client's transport, its `availableShardGroups` the groups registered when it starts.
+const clientSharding = (config: ShardingConfig.ShardingConfig["Service"]) =>
+  Layer.unwrap(Effect.map(Groups.knownShardGroups, (available) => {
+    const grouped = { ...config, availableShardGroups: available }
+    return Transport.client(grouped).pipe(Layer.provideMerge(ShardingConfig.layer(grouped)))
+  }))
 
 /**
  * A process that calls and deploys but hosts no actor: it finds each actor's runner through the
@@ -561,7 +670,7 @@ export const layerClient = <ROut = never, E = never, RIn = never>(
   // As in `layerRunner`, the cast is only for the generic `Exclude`.
   ((options?.services ?? Layer.empty) as Layer.Layer<ROut, E, RIn>).pipe(
     Layer.provide(remoteLayer),
-    Layer.provideMerge(Layer.effect(Cluster, makeCluster)),
+    Layer.provideMerge(Layer.effect(Cluster, makeCluster(options?.delivery))),
     Layer.provideMerge(Layer.merge(ComponentStore.layer, Groups.layer)),
-    Layer.provideMerge(Transport.client(configOf(options, { runnerAddress: Option.none() })))
+    Layer.provideMerge(clientSharding(configOf(options, { runnerAddress: Option.none() })))
   ) as Layer.Layer<Cluster | Sharding.Sharding | ROut, ClusterError | E, SqlClient.SqlClient | Exclude<RIn, Cluster | Sharding.Sharding>>

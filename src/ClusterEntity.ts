@@ -14,6 +14,7 @@ import * as Actor from "./Actor.ts"
 import { ActorStopped, MailboxFull, RequestTimeout } from "./ActorError.ts"
 import * as Capability from "./Capability.ts"
 import * as Storage from "./capability/Storage.ts"
+import type { DeliverySettings } from "./ClusterDelivery.ts"
 import { checkLimits, componentOf, fromRow } from "./ClusterSpec.ts"
 import * as Component from "./Component.ts"
 import { GuestError, GuestExit, InstancePoisoned, LimitExceeded, Trap, WasmMemoryExhausted } from "./ComponentError.ts"
@@ -21,6 +22,8 @@ import { ClusterError, refuse } from "./internal/cluster/clusterError.ts"
 import { ComponentStore } from "./internal/cluster/componentStore.ts"
 import { lacking, needsOf } from "./internal/cluster/hosting.ts"
 import { RouteWatch } from "./internal/cluster/routeWatch.ts"
+import { RunnerTree } from "./internal/cluster/runnerTree.ts"
+import { CurrentNode } from "./internal/node.ts"
 import * as Linker from "./Linker.ts"
 import * as Registry from "./Registry.ts"
 import * as Supervisor from "./Supervisor.ts"
@@ -93,18 +96,21 @@ const Request = Rpc.make("Request", {
 
 const Send = Rpc.make("Send", { payload: delivery, error: CallFailure })
 
+// Persisted RPCs ignore their caller's interrupts (`Uninterruptible` "client"): a caller that gives up at
+// its timeout must not cancel a stored message, whose stored reply would then be an interrupt that every
+// later call with the same key receives. The message is handled as if it had waited.
 const RequestPersisted = Rpc.make("RequestPersisted", {
   payload: { ...delivery, key: Schema.String, timeoutMillis: Schema.Number },
   success: Schema.NullOr(Schema.Uint8Array),
   error: CallFailure,
   primaryKey: (payload) => payload.key
-}).annotate(ClusterSchema.Persisted, true)
+}).annotate(ClusterSchema.Persisted, true).annotate(ClusterSchema.Uninterruptible, "client")
 
 const SendPersisted = Rpc.make("SendPersisted", {
   payload: { ...delivery, key: Schema.String },
   error: CallFailure,
   primaryKey: (payload) => payload.key
-}).annotate(ClusterSchema.Persisted, true)
+}).annotate(ClusterSchema.Persisted, true).annotate(ClusterSchema.Uninterruptible, "client")
 
 const Where = Rpc.make("Where", { success: Placement, error: CallFailure })
 
@@ -123,10 +129,6 @@ export const ComponentEntity = Entity.make("airssys/Component", [Request, Send, 
 /** A persisted message's key as the guest sees it: a correlation id a redelivery repeats. */
 const correlationOfKey = (key: string): bigint => BigInt(`0x${Component.hashOf(new TextEncoder().encode(key)).slice(0, 16)}`)
 
-// A persisted message is handled as a request (so it counts as processed only once the guest handled
-// it); this bounds that wait, as `Messaging.maxRequestTimeoutMillis` bounds a guest's own requests.
-const persistedHandlingTimeout = Duration.seconds(60)
-
 
 /** One activation of a component actor on this runner, in a scope of its own under the entity's. */
 interface Activated {
@@ -136,13 +138,17 @@ interface Activated {
   readonly version: string
 }
 
-const entityHandlers = Effect.gen(function*() {
+// A persisted send is handled as a request (so it counts as processed only once the guest handled it);
+// `persistedHandlingTimeout` bounds that wait, as `Messaging.maxRequestTimeoutMillis` bounds a guest's
+// own requests.
+const entityHandlers = (persistedHandlingTimeout: Duration.Duration) => Effect.gen(function*() {
   const address = yield* Entity.CurrentAddress
   const runner = yield* Entity.CurrentRunnerAddress
   const store = yield* ComponentStore
   const linker = Option.getOrUndefined(yield* Effect.serviceOption(Linker.Linker))
   const registry = Option.getOrUndefined(yield* Effect.serviceOption(Registry.Registry))
   const routes = yield* RouteWatch
+  const tree = Option.getOrUndefined(yield* Effect.serviceOption(RunnerTree))
   const entityScope = yield* Scope.Scope
   const id = address.entityId
   const name = componentOf(id)
@@ -182,12 +188,19 @@ const entityHandlers = Effect.gen(function*() {
       const ref = yield* Actor.make(component, { id, imports, config: spec.config, hooks: registry?.hooks })
       // Under a supervisor of its own, as `Deployment` runs a version: a trap restarts the instance on
       // the same mailbox; when the supervisor gives up, the next call activates afresh.
-      yield* Effect.mapError(Supervisor.start({ id, children: [Actor.child(ref, { restart: "Transient" })] }), startFailed)
+      const supervisor = yield* Effect.mapError(Supervisor.start({ id, children: [Actor.child(ref, { restart: "Transient" })] }), startFailed)
+      // Listed for `Cluster.snapshot` while this activation lives.
+      if (tree !== undefined) yield* tree.add({ id, component: `${spec.name}@${spec.version}`, supervisor })
       // In the runner's registry (when it has one) while it lives here: the runner's router checks its
       // `Messaging` grants when it sends, and reaches it without the cluster when it is the target.
       if (registry !== undefined) yield* Effect.mapError(registry.register(id, spec.version, ref, { grants }), startFailed)
       return { ref, scope, component: `${spec.name}@${spec.version}`, version: spec.version }
-    }).pipe(Scope.provide(scope), Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause))))
+    }).pipe(
+      // The runner names the node: its supervisor's snapshot and the actor's metric series say so.
+      Effect.provideService(CurrentNode, runnerName),
+      Scope.provide(scope),
+      Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))
+    )
   })
 
   // Activated on first use, again after its supervisor gave up, and after its name was routed to
@@ -268,8 +281,15 @@ const entityHandlers = Effect.gen(function*() {
 
 /**
  * The entity on a runner: its handlers, with the `ComponentStore` and route view the runner provides,
- * and the `Linker` and `Registry` of the runner's own services when there are.
+ * and the `Linker` and `Registry` of the runner's own services when there are. Idle for `maxIdleTime`,
+ * an actor is passivated: the entity's scope closes, and with it the activation's (instance, supervisor,
+ * registration).
  *
  * @internal
  */
-export const layer = ComponentEntity.toLayer(entityHandlers, { disableFatalDefects: true })
+export const layer = (settings: DeliverySettings) =>
+  ComponentEntity.toLayer(entityHandlers(settings.persistedHandlingTimeout), {
+    disableFatalDefects: true,
+    maxIdleTime: settings.maxIdleTime,
+    mailboxCapacity: settings.mailboxCapacity
+  })

@@ -10,7 +10,8 @@
  * ```
  *
  * **What it shows.** Whatever the services in its environment know: actors in the `Registry`, versions
- * and their supervisors in `Deployment`, supervisors and actors added with `watch` / `watchActor`, dead
+ * and their supervisors in `Deployment`, supervisors and actors added with `watch` / `watchActor` (and trees
+ * read elsewhere, such as a cluster's runners', with `watchTrees`), dead
  * letters from `DeadLetters`, audit events from an `Audit` with a memory sink (`Audit.layerMemory`, or one
  * combined with a file) and its chain's verification (the events in memory, or the JSONL file named by
  * `auditFile`). A service that is not there is simply not shown.
@@ -161,6 +162,11 @@ export class Observer extends Context.Service<Observer, {
   readonly watch: (supervisor: Supervisor.SupervisorRef) => Effect.Effect<void, never, Scope.Scope>
   /** Shows an actor that is not in the `Registry` while the scope is open. */
   readonly watchActor: (actor: Actor.ActorRef) => Effect.Effect<void, never, Scope.Scope>
+  /**
+   * Shows the supervision trees `trees` reads, on each sample, while the scope is open: trees of other
+   * processes, such as every runner's of a cluster (`Cluster.snapshot`), each naming its `node`.
+   */
+  readonly watchTrees: (trees: Effect.Effect<ReadonlyArray<Supervisor.SupervisorSnapshot>>) => Effect.Effect<void, never, Scope.Scope>
   /** What `GET /api/overview` returns. */
   readonly overview: Effect.Effect<Overview>
   /** Takes a sample now and sends it to the connected clients (the sampler does this every interval while a client is connected). */
@@ -196,6 +202,7 @@ export const make = (options?: Options): Effect.Effect<Observer["Service"], Obse
     const context = yield* Effect.context<never>()
     const watched = new Set<Supervisor.SupervisorRef>()
     const watchedActors = new Set<Actor.ActorRef>()
+    const watchedTrees = new Set<Effect.Effect<ReadonlyArray<Supervisor.SupervisorSnapshot>>>()
     const memorySink = audit?.sinks.find((sink): sink is Audit.MemorySink => "events" in sink)
     const auditEvents = memoryLog?.events ?? memorySink?.events
     const auditFile = options?.auditFile
@@ -207,6 +214,7 @@ export const make = (options?: Options): Effect.Effect<Observer["Service"], Obse
         deployment === undefined ? Effect.succeed([]) : deployment.supervisors,
         (deployed) => [...watched, ...deployed]
       ),
+      trees: Effect.suspend(() => Effect.map(Effect.forEach(Array.from(watchedTrees), (trees) => trees), (all) => all.flat())),
       actors: Effect.map(registry === undefined ? Effect.succeed([]) : registry.list, (entries) => [
         ...entries.map((entry) => ({ ref: entry.ref, ...versionOf(entry) })),
         ...Array.from(watchedActors, (ref) => ({ ref }))
@@ -273,6 +281,7 @@ export const make = (options?: Options): Effect.Effect<Observer["Service"], Obse
       port: bound.port,
       watch: (supervisor) => track(watched, supervisor),
       watchActor: (actor) => track(watchedActors, actor),
+      watchTrees: (trees) => track(watchedTrees, trees),
       overview: engine.overview,
       sample: engine.sample,
       clients: engine.clients,

@@ -12,6 +12,7 @@
 import { assert, layer } from "@effect/vitest"
 import { Clock, Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Schedule } from "effect"
 import { SqlClient } from "effect/sql"
+import { createHash } from "node:crypto"
 import { Cluster } from "../src/cluster/index.ts"
 import { GuestError, LimitExceeded, Trap } from "../src/ComponentError.ts"
 import { Actor, Audit, Capability, Component, Registry, Router } from "../src/index.ts"
@@ -42,10 +43,10 @@ const runnersLive = (database: string) =>
     })
   )
 
-const limits = { fuel: 100_000_000, timeout: Duration.seconds(1), memoryBytes: 16 * 1024 * 1024 }
+export const limits = { fuel: 100_000_000, timeout: Duration.seconds(1), memoryBytes: 16 * 1024 * 1024 }
 
 /** Persisted messages stored and not yet processed, in the whole cluster. */
-const unprocessed = SqlClient.SqlClient.use((sql) =>
+export const unprocessed = SqlClient.SqlClient.use((sql) =>
   sql<{ count: number }>`SELECT count(*) AS count FROM cluster_messages WHERE NOT processed`.pipe(
     Effect.map((rows) => Number(rows[0]!.count)),
     Effect.orDie
@@ -62,18 +63,28 @@ const deployMessenger = (version: string, pattern: string) =>
       capabilities: [new Capability.Messaging({ pattern })]
     }))
 
-const u32 = (bytes: Uint8Array | undefined) => bytes === undefined ? -1 : new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true)
+export const u32 = (bytes: Uint8Array | undefined) => bytes === undefined ? -1 : new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true)
+
+/** What the ledger guest answered: its count, and the correlation id it saw. */
+export const ledger = (reply: Uint8Array | undefined) => {
+  assert.strictEqual(reply?.length, 16)
+  const view = new DataView(reply!.buffer, reply!.byteOffset, 16)
+  return { count: view.getUint32(0, true), correlationId: view.getUint32(4, true) === 1 ? view.getBigUint64(8, true) : undefined }
+}
+
+/** The correlation id a guest sees for a persisted message's key: the first 8 bytes of its sha-256. */
+export const correlationOf = (key: string) => createHash("sha256").update(key).digest().readBigUInt64BE(0)
 
 /** Cannot be delivered yet: no runner holds the shard (yet), or no answer in time. */
 const transient = (error: Cluster.CallFailure) =>
   error._tag === "RequestTimeout" || (error._tag === "ClusterError" && error.reason === "Unavailable")
 
 /** Retries `effect` every 200 ms while it fails transiently, for up to `withinMillis`. */
-const eventually = <A, R>(effect: Effect.Effect<A, Cluster.CallFailure, R>, withinMillis = 30_000) =>
+export const eventually = <A, R>(effect: Effect.Effect<A, Cluster.CallFailure, R>, withinMillis = 30_000) =>
   Effect.retry(effect, { while: transient, schedule: Schedule.spaced("200 millis"), times: Math.ceil(withinMillis / 200) })
 
 /** Repeats `effect` every 100 ms until its value satisfies `done` (up to 30 s; then it dies). */
-const until = <A, E, R>(effect: Effect.Effect<A, E, R>, done: (a: A) => boolean) =>
+export const until = <A, E, R>(effect: Effect.Effect<A, E, R>, done: (a: A) => boolean) =>
   Effect.gen(function*() {
     for (let i = 0; i < 300; i++) {
       const value = yield* effect
@@ -123,8 +134,11 @@ export const clusterSuite = <E>(name: string, runnerDatabase: string, sql: Layer
         const cluster = yield* Cluster.Cluster
         yield* cluster.deploy({ name: "counter", version: "1", bytes: guestBytes("lifecycle"), limits })
         const ids = Array.from({ length: 30 }, (_, i) => `counter/${i}`)
-        // The first call may wait for the runners to take their shards.
-        const first = yield* Effect.forEach(ids, (id) => eventually(cluster.request(id, text("tick"))), { concurrency: 10 })
+        // The first call may wait for the runners to take their shards. A long timeout: a volatile request
+        // that timed out may still have been handled, and its retry would count twice.
+        const first = yield* Effect.forEach(ids, (id) => eventually(cluster.request(id, text("tick"), { timeout: "20 seconds" })), {
+          concurrency: 10
+        })
         assert.deepStrictEqual(first.map(u32), ids.map(() => 1))
         // Per actor: counter/0 gets two more messages, counter/1 one more, the others none.
         yield* cluster.request("counter/0", text("tick"))
@@ -286,6 +300,29 @@ export const clusterSuite = <E>(name: string, runnerDatabase: string, sql: Layer
         assert.strictEqual(decode((yield* cluster.request("flaky/1", text("you")))!), "you")
       }))
 
+    it.effect("persisted - a key sent twice is handled once: the second call gets the stored reply; the guest sees the key as its correlation id", () =>
+      Effect.gen(function*() {
+        const cluster = yield* Cluster.Cluster
+        const sql = yield* SqlClient.SqlClient
+        yield* cluster.deploy({ name: "ledger", version: "1", bytes: guestBytes("ledger"), limits })
+        const id = "ledger/dedup"
+        const first = yield* eventually(cluster.request(id, text("a"), { persisted: { key: "dedup/request" } }))
+        assert.deepStrictEqual(ledger(first), { count: 1, correlationId: correlationOf("dedup/request") })
+        // Not handled again: the stored reply, byte for byte, though the payload differs.
+        assert.deepStrictEqual(yield* cluster.request(id, text("b"), { persisted: { key: "dedup/request" } }), first)
+
+        // A persisted send: the second with the same key is not even stored.
+        yield* cluster.send(id, text("c"), { persisted: { key: "dedup/send" } })
+        yield* cluster.send(id, text("d"), { persisted: { key: "dedup/send" } })
+        yield* until(unprocessed, (n) => n === 0)
+        const stored = yield* Effect.orDie(sql<{ n: number }>`SELECT count(*) AS n FROM cluster_messages WHERE message_id LIKE ${"%dedup/send"}`)
+        assert.strictEqual(Number(stored[0]!.n), 1)
+        // The guest handled three messages: the request once, the send once, and this one.
+        const last = ledger(yield* cluster.request(id, text("e")))
+        assert.strictEqual(last.count, 3)
+        assert.notStrictEqual(last.correlationId, correlationOf("dedup/request"))
+      }))
+
     it.effect("failover - SIGKILL of a runner: its actors serve again on the others, no persisted message lost", () =>
       Effect.gen(function*() {
         const { runners } = yield* Runners
@@ -354,6 +391,23 @@ export const clusterSuite = <E>(name: string, runnerDatabase: string, sql: Layer
         const now = yield* Effect.forEach(moving, (id) => eventually(cluster.where(id)))
         assert.isTrue(now.every((placement) => placement.runner === runners[2]!.address))
         assert.strictEqual(yield* unprocessed, 0)
+      }))
+
+    it.effect("snapshot - after the SIGKILL and the SIGTERM, the one runner left answers for all 300 shards and lists the actors it took over, each naming it", () =>
+      Effect.gen(function*() {
+        const { runners } = yield* Runners
+        const cluster = yield* Cluster.Cluster
+        const ids = Array.from({ length: 30 }, (_, i) => `counter/handoff-${i}`)
+        const placements = yield* Effect.forEach(ids, (id) => eventually(cluster.where(id)))
+        const snapshot = yield* cluster.snapshot()
+        assert.deepStrictEqual(snapshot.runners.map((runner) => runner.runner), [runners[2]!.address])
+        assert.deepStrictEqual(snapshot.unreachable, [])
+        assert.strictEqual(snapshot.runners[0]!.shards.length, 300)
+        for (const placement of placements) {
+          const actor = snapshot.runners[0]!.actors.find((actor) => actor.id === placement.id)
+          assert.strictEqual(actor?.supervisor.node, placement.runner, placement.id)
+          assert.strictEqual(actor?.supervisor.children[0]!.details?.["handled"], placement.handled)
+        }
       }))
 
     it.effect("storage - an actor's count in Storage survives a SIGKILL of its runner: activated on another, it counts on; its namespace is its id", () =>

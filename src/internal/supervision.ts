@@ -202,6 +202,11 @@ export type SupervisorStatus = "starting" | "running" | "stopping" | "stopped" |
  */
 export interface SupervisorSnapshot {
   readonly id: string
+  /**
+   * The node it runs on (`Node.CurrentNode` when it started; a cluster runner's `host:port`). Absent
+   * where nodes are not named.
+   */
+  readonly node?: string
   readonly strategy: Strategy
   readonly status: SupervisorStatus
   readonly intensity: { readonly maxRestarts: number; readonly periodMillis: number }

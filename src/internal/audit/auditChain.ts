@@ -2,7 +2,7 @@
  * The audit hash chain: the canonical JSON of an event, its hash, and the check of a whole log.
  *
  * Canonical JSON is the event's fields in a fixed order (`sequence`, `time`, `component`, `kind`,
- * `capability`, `resource`, `decision`, `action`, `limit`, `value`, `detail`, `prev`), absent optional fields left
+ * `capability`, `resource`, `decision`, `action`, `limit`, `value`, `detail`, `node`, `prev`), absent optional fields left
  * out, no whitespace, strings escaped as `JSON.stringify` does. `hash` is the sha-256 (hex) of the
  * UTF-8 of that text, which includes `prev`, the previous event's hash; the line stored in a log is
  * the same text with `"hash"` appended as the last field.
@@ -27,6 +27,7 @@ export interface Body {
   readonly limit?: string | undefined
   readonly value?: number | undefined
   readonly detail?: string | undefined
+  readonly node?: string | undefined
   readonly prev: string
 }
 
@@ -43,7 +44,7 @@ const str = (value: string): string => {
 /** The fields of a body between `time` and `prev`: the same for every event of one entry. */
 export type Middle = Omit<Body, "sequence" | "time" | "prev">
 
-/** The canonical JSON of the fields from `component` to `detail`, with a leading comma. */
+/** The canonical JSON of the fields from `component` to `node`, with a leading comma. */
 export const encodeMiddle = (body: Middle): string => {
   let out = `,"component":${str(body.component)},"kind":"${body.kind}"`
   if (body.capability !== undefined) out += `,"capability":${str(body.capability)}`
@@ -53,8 +54,12 @@ export const encodeMiddle = (body: Middle): string => {
   if (body.limit !== undefined) out += `,"limit":${str(body.limit)}`
   if (body.value !== undefined) out += `,"value":${JSON.stringify(body.value)}`
   if (body.detail !== undefined) out += `,"detail":${str(body.detail)}`
+  if (body.node !== undefined) out += encodeNode(body.node)
   return out
 }
+
+/** The `node` field's canonical JSON, with a leading comma: the end of a middle (see `encodeMiddle`). */
+export const encodeNode = (node: string): string => `,"node":${str(node)}`
 
 /** The canonical JSON of an event without its hash, from its middle (see `encodeMiddle`). */
 export const encodeWith = (sequence: number, time: number, middle: string, prev: string): string =>

@@ -75,6 +75,17 @@ const register = (sql: SqlClient.SqlClient, group: string): Effect.Effect<string
   })
 
 /**
+ * `default` and the shard groups of every group registered so far: a client's `availableShardGroups`
+ * (what `Cluster.snapshot` asks about; a client takes no shard lock).
+ */
+export const knownShardGroups: Effect.Effect<ReadonlyArray<string>, ClusterError, SqlClient.SqlClient> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* createTables(sql)
+  const rows = yield* sql<{ seq: number; name: string }>`SELECT seq, name FROM airssys_groups ORDER BY seq`
+  return [defaultGroup, ...rows.map((row) => shardGroup(row.name, Number(row.seq)))]
+}).pipe(Effect.catchTag("SqlError", (error) => Effect.fail(storage(error))))
+
+/**
  * A runner's `availableShardGroups` and `assignedShardGroups`: its own groups registered first, then
  * `default` and every group registered so far (see the module documentation).
  */
@@ -88,8 +99,7 @@ export const runnerShardGroups = (groups: ReadonlyArray<string>): Effect.Effect<
     for (const group of groups) yield* checkGroup(group, "a runner's groups")
     yield* createTables(sql)
     const assigned = yield* Effect.forEach(groups, (group) => register(sql, group))
-    const rows = yield* sql<{ seq: number; name: string }>`SELECT seq, name FROM airssys_groups ORDER BY seq`
-    return { available: [defaultGroup, ...rows.map((row) => shardGroup(row.name, Number(row.seq)))], assigned }
+    return { available: yield* knownShardGroups, assigned }
   }).pipe(Effect.catchTag("SqlError", (error) => Effect.fail(storage(error))))
 
 /** What a runner says it can host, in `airssys_runners`. */

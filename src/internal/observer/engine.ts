@@ -36,6 +36,8 @@ export interface ActionFailure {
 /** Everything the engine reads from the host, gathered by the public module from the services present. */
 export interface Sources {
   readonly supervisors: Effect.Effect<ReadonlyArray<SupervisorRef>>
+  /** Trees read elsewhere (another process's, e.g. a cluster's runners'): shown after the local ones. */
+  readonly trees: Effect.Effect<ReadonlyArray<SupervisorSnapshot>>
   readonly actors: Effect.Effect<ReadonlyArray<ActorSource>>
   readonly deploymentNames: Effect.Effect<ReadonlyArray<string>>
   readonly versions: (name: string) => Effect.Effect<ReadonlyArray<Version>>
@@ -264,7 +266,11 @@ export const make = (sources: Sources, settings: Settings): Effect.Effect<Engine
       return out.map(({ view }) => views.get(view.id)!)
     })
 
-    const supervisors = Effect.flatMap(sources.supervisors, (refs) => Effect.forEach(refs, (ref) => ref.snapshot))
+    const supervisors = Effect.zipWith(
+      Effect.flatMap(sources.supervisors, (refs) => Effect.forEach(refs, (ref) => ref.snapshot)),
+      sources.trees,
+      (local, elsewhere) => elsewhere.length === 0 ? local : [...local, ...elsewhere]
+    )
 
     const deployments = Effect.flatMap(sources.deploymentNames, (names) =>
       Effect.forEach(names, (name) => Effect.map(sources.versions(name), (versions): DeploymentView => ({ name, versions }))))

@@ -140,7 +140,7 @@ function renderTree() {
       pill(c.state) + ' <span class="id">' + esc(c.id) + '</span> <span class="meta">' + esc(meta.join(" · ")) + "</span>" + exit + "</div>" + nested + "</li>";
   };
   const supervisor = (s) => '<li class="sup" data-supervisor="' + esc(s.id) + '"><div class="node">' + pill(s.status) +
-    ' <span class="id">' + esc(s.id) + '</span> <span class="meta">' + esc(s.strategy) + " · " + s.intensity.maxRestarts + " in " +
+    ' <span class="id">' + esc(s.id) + '</span> <span class="meta">' + (s.node ? "on " + esc(s.node) + " · " : "") + esc(s.strategy) + " · " + s.intensity.maxRestarts + " in " +
     (s.intensity.periodMillis / 1000) + " s</span></div><ul>" + s.children.map(child).join("") + "</ul></li>";
   $("tree").innerHTML = "<ul>" + sups.map(supervisor).join("") + "</ul>";
 }

@@ -1,12 +1,14 @@
 /**
  * An actor's metrics: the metric definitions, one actor's series of them (the component id as the `actor`
- * attribute), and the bound on the series that actors leave behind when they are gone.
+ * attribute, and the node as `node` where nodes are named: `Node.CurrentNode` when the actor is made), and
+ * the bound on the series that actors leave behind when they are gone.
  *
  * Each guest call is timed on its own, with the monotonic clock, and recorded as it ends.
  *
  * @internal
  */
 import { Clock, Context, Metric } from "effect"
+import { CurrentNode } from "../node.ts"
 
 const callDurationBoundaries = Metric.exponentialBoundaries({ start: 1e-6, factor: 4, count: 12 })
 
@@ -30,8 +32,8 @@ export const retainedStoppedSeries = 4096
  * copies the context on every update; updated synchronously (`updateUnsafe`), as `Metric.update` as an
  * effect costs a fiber step per message.
  */
-const makeSeries = (id: string) => {
-  const attributes = { actor: id }
+const makeSeries = (id: string, node: string | undefined) => {
+  const attributes: Record<string, string> = node === undefined ? { actor: id } : { actor: id, node }
   return {
     handled: Metric.counter(metrics.handled.id, { description: metrics.handled.description, incremental: true, attributes }),
     traps: Metric.counter(metrics.traps.id, { description: metrics.traps.description, incremental: true, attributes }),
@@ -65,15 +67,18 @@ const liveById = new Map<string, { count: number; readonly series: Series }>()
 /** Ids whose actors are all gone, oldest first: their series, and what names them (registry, attributes). */
 const retiredById = new Map<string, { readonly series: Series; readonly registeredIn: Context.Context<never> }>()
 
-const acquire = (id: string): Series => {
-  const live = liveById.get(id)
+/** The key of an actor's series: its id, and its node when named (one process may host several). */
+const keyOf = (id: string, node: string | undefined): string => node === undefined ? id : `${id}\u0000${node}`
+
+const acquire = (key: string, id: string, node: string | undefined): Series => {
+  const live = liveById.get(key)
   if (live !== undefined) {
     live.count++
     return live.series
   }
-  const series = retiredById.get(id)?.series ?? makeSeries(id)
-  retiredById.delete(id)
-  liveById.set(id, { count: 1, series })
+  const series = retiredById.get(key)?.series ?? makeSeries(id, node)
+  retiredById.delete(key)
+  liveById.set(key, { count: 1, series })
   return series
 }
 
@@ -92,7 +97,9 @@ export interface ActorMetrics {
 }
 
 export const make = (id: string, context: Context.Context<never>): ActorMetrics => {
-  const series = acquire(id)
+  const node = Context.get(context, CurrentNode)
+  const key = keyOf(id, node)
+  const series = acquire(key, id, node)
   const clock = Context.get(context, Clock.Clock)
   return {
     callStarted: () => clock.monotonicTimeNanosUnsafe(),
@@ -105,20 +112,20 @@ export const make = (id: string, context: Context.Context<never>): ActorMetrics 
     trapped: () => series.traps.updateUnsafe(1, context),
     incarnation: () => series.incarnations.updateUnsafe(1, context),
     depth: (size) => series.mailboxDepth.updateUnsafe(size, context),
-    release: () => retire(id, context)
+    release: () => retire(key, context)
   }
 }
 
-const retire = (id: string, context: Context.Context<never>): void => {
-  const live = liveById.get(id)
+const retire = (key: string, context: Context.Context<never>): void => {
+  const live = liveById.get(key)
   if (live === undefined) return
   if (--live.count > 0) return
-  liveById.delete(id)
+  liveById.delete(key)
   // Only what names the series: not the gone actor's whole context.
   const registeredIn = Context.make(Metric.MetricRegistry, Context.get(context, Metric.MetricRegistry)).pipe(
     Context.add(Metric.CurrentMetricAttributes, Context.get(context, Metric.CurrentMetricAttributes))
   )
-  retiredById.set(id, { series: live.series, registeredIn })
+  retiredById.set(key, { series: live.series, registeredIn })
   if (retiredById.size <= retainedStoppedSeries) return
   const [oldest, retired] = retiredById.entries().next().value!
   retiredById.delete(oldest)

@@ -54,6 +54,7 @@ import type {
   SupervisorStatus
 } from "../supervision.ts"
 import { SupervisorError, SupervisorEscalation } from "../supervision.ts"
+import { CurrentNode } from "../node.ts"
 import { type ChildHandle, CurrentChild, type RetireReason } from "./childHandle.ts"
 
 export { ready } from "./childHandle.ts"
@@ -179,6 +180,8 @@ export const make = <E, R>(options: EngineOptions<E, R>): Effect.Effect<Engine, 
     // us whether to wait for our readiness.
     const parent = yield* CurrentChild
     const scope = yield* Effect.scope
+    // Read once: the snapshot names the node the supervisor started on.
+    const node = yield* CurrentNode
 
     const ids = new Set<string>()
     for (const spec of options.children) {
@@ -280,6 +283,7 @@ export const make = <E, R>(options: EngineOptions<E, R>): Effect.Effect<Engine, 
         return nested === undefined ? base : Effect.zipWith(base, nested, (base, supervisor) => ({ ...base, supervisor }))
       }).pipe(Effect.map((children): SupervisorSnapshot => ({
         id,
+        ...(node === undefined ? {} : { node }),
         strategy,
         status,
         intensity: { maxRestarts, periodMillis },
