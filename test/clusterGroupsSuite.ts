@@ -93,8 +93,16 @@ export const clusterGroupsSuite = <E>(name: string, runnerDatabase: string, sql:
         const placed = (name: string) =>
           Effect.forEach(Array.from({ length: 24 }, (_, i) => `${name}/${i}`), (id) => eventually(cluster.where(id)), { concurrency: 6 })
 
-        const filed = new Set((yield* placed("filed")).map((placement) => placement.runner))
+        const filedPlacements = yield* placed("filed")
+        const filed = new Set(filedPlacements.map((placement) => placement.runner))
         assert.deepStrictEqual([...filed].sort(), [runners.both, runners.filesOnly].sort())
+        // The cluster-wide snapshot asks every group's shards: it lists each pinned actor where `where` put it.
+        const snapshot = yield* cluster.snapshot()
+        assert.deepStrictEqual(snapshot.unreachable, [])
+        for (const placement of filedPlacements) {
+          const listedBy = snapshot.runners.filter((runner) => runner.actors.some((actor) => actor.id === placement.id))
+          assert.deepStrictEqual(listedBy.map((runner) => runner.runner), [placement.runner], placement.id)
+        }
         // The default group: the runners that serve it, never the one that serves `files` alone.
         const anywhere = new Set((yield* placed("anywhere")).map((placement) => placement.runner))
         assert.deepStrictEqual([...anywhere].sort(), [runners.plain, runners.both].sort())
