@@ -87,6 +87,12 @@ export const targets: ReadonlyArray<Target> = [
     row: "cluster: cluster request, wasm entity (16 B)"
   },
   {
+    issue: 17,
+    text: "SIGKILL of a runner → its actors serve again on the survivors within 10 s (`Cluster.shardingDefaults`)",
+    row: "cluster: failover: SIGKILL of a runner → its actors answer on the survivors",
+    show: (row) => `${(row.nsPerOp / 1e9).toFixed(1)} s`
+  },
+  {
     issue: 6,
     text: "fuel overhead on a hot loop ≤ 10% (tightest loop)",
     row: "fuel: sum 1..n (i64 add): metered",

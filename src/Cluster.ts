@@ -79,6 +79,7 @@ import * as Component from "./Component.ts"
 import * as Storage from "./capability/Storage.ts"
 import { type ClusterError, refuse } from "./internal/cluster/clusterError.ts"
 import * as ComponentStore from "./internal/cluster/componentStore.ts"
+import { withDeadline } from "./internal/cluster/deadline.ts"
 import * as Groups from "./internal/cluster/groups.ts"
 import * as Hosting from "./internal/cluster/hosting.ts"
 import { RemoteDelivery } from "./internal/cluster/remoteDelivery.ts"
@@ -385,20 +386,20 @@ const makeCluster = (overrides: Partial<ClusterDelivery.DeliverySettings> | unde
 
   const bounded = <A>(id: string, timeout: Duration.Input | undefined, call: Effect.Effect<A, unknown>) => {
     const millis = Duration.toMillis(Duration.fromInputUnsafe(timeout ?? defaultTimeout))
-    return call.pipe(
-      Effect.mapError(asCallFailure(settings.mailboxCapacity)),
-      // effect/cluster may end a call with a bare interrupt (seen once, a persisted request during a
-      // SIGTERM hand-off under load): typed, it is a transient failure the caller can retry. This fiber's
-      // own interruption (the timeout below, or the caller's) is not caught here.
-      Effect.catchCause((cause) =>
-        Cause.hasInterruptsOnly(cause)
-          ? Effect.fail(refuse("Unavailable", `the cluster abandoned the call to ${id} (interrupted)`))
-          : Effect.failCause(cause)
+    return withDeadline(
+      call.pipe(
+        Effect.mapError(asCallFailure(settings.mailboxCapacity)),
+        // effect/cluster may end a call with a bare interrupt (seen once, a persisted request during a
+        // SIGTERM hand-off under load): typed, it is a transient failure the caller can retry. The call's
+        // own interruption (by its timeout, or the caller's) comes once its outcome is settled: unseen.
+        Effect.catchCause((cause) =>
+          Cause.hasInterruptsOnly(cause)
+            ? Effect.fail(refuse("Unavailable", `the cluster abandoned the call to ${id} (interrupted)`))
+            : Effect.failCause(cause)
+        )
       ),
-      Effect.timeoutOrElse({
-        duration: Duration.millis(millis),
-        orElse: () => Effect.fail(new RequestTimeout({ actorId: id, timeoutMillis: millis }))
-      })
+      millis,
+      () => new RequestTimeout({ actorId: id, timeoutMillis: millis })
     )
   }
 
