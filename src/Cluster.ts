@@ -25,6 +25,12 @@
  * what the grants do not cover) and runs them as an `Actor` under a supervisor of its own, as
  * `Deployment` does in one process: a trap restarts the instance, queued messages wait for it.
  *
+ * **Runner groups.** A runner serves the groups in `RunnerOptions.groups` (default `default`); a spec
+ * runs in its `group` (fixed for the name once deployed), on effect/cluster's shard groups. `deploy`
+ * refuses (`Unsatisfiable`) a spec whose grants need a host interface (a file grant the filesystem, a
+ * `Custom` grant its interface) that no runner of its group links, as runners advertise in the database;
+ * a runner that lacks it refuses at activation, typed.
+ *
  * **Errors cross the wire typed.** Everything a call can fail with is in the RPC's error schema
  * (`CallFailure`): the guest's `GuestError`, `Trap`, `LimitExceeded`, the actor's `RequestTimeout`,
  * `ActorStopped`, `MailboxFull`, and `ClusterError` for the cluster's own refusals. (A sender's
@@ -60,7 +66,7 @@
  * @since 0.1.0
  */
 import { Cause, Clock, Context, Duration, Effect, Layer, Option } from "effect"
-import { ClusterError as EntityErrors, RunnerAddress, type Sharding, ShardingConfig } from "effect/cluster"
+import { ClusterSchema, ClusterError as EntityErrors, RunnerAddress, type Sharding, ShardingConfig } from "effect/cluster"
 import type * as SocketServer from "effect/socket/SocketServer"
 import type { SqlClient } from "effect/sql"
 import { MailboxFull, RequestTimeout } from "./ActorError.ts"
@@ -74,11 +80,14 @@ import * as Storage from "./capability/Storage.ts"
 import { type ClusterError, refuse } from "./internal/cluster/clusterError.ts"
 import * as ComponentStore from "./internal/cluster/componentStore.ts"
 import { withDeadline } from "./internal/cluster/deadline.ts"
+import * as Groups from "./internal/cluster/groups.ts"
+import * as Hosting from "./internal/cluster/hosting.ts"
 import { RemoteDelivery } from "./internal/cluster/remoteDelivery.ts"
 import * as RouteWatch from "./internal/cluster/routeWatch.ts"
 import * as RunnerTree from "./internal/cluster/runnerTree.ts"
 import * as Transport from "./internal/cluster/transport.ts"
 import * as DeadLetters from "./DeadLetters.ts"
+import * as Linker from "./Linker.ts"
 import * as Node from "./Node.ts"
 
 // -----------------------------------------------------------------------------
@@ -226,10 +235,13 @@ export const routePollInterval: Duration.Duration = RouteWatch.routePollInterval
  * - `ComponentMissing`, `ComponentCorrupt`: the spec's bytes are not in the database, or no longer hash
  *   to the spec's hash.
  * - `StartFailed`: the component did not load, link or start on the runner (the message says why).
- * - `InvalidSpec`: a stored spec does not decode.
+ * - `InvalidSpec`: a stored spec does not decode, or a group name is not one.
  * - `Storage`: the database failed.
  * - `Unavailable`: the cluster could not deliver (no runner owns the shard, transport failure).
  * - `Defect`: the handler died unexpectedly; the message says how.
+ * - `Unsatisfiable`: no runner of the spec's group links what its grants need (from `deploy`), or this
+ *   runner does not (when it activates an actor).
+ * - `GroupChanged`: a name's group is fixed once deployed.
  *
  * @since 0.1.0
  * @category errors
@@ -279,7 +291,9 @@ export interface RequestOptions extends DeliveryOptions {
 export class Cluster extends Context.Service<Cluster, {
   /**
    * Stores the bytes (once per hash) and the version's spec, and routes the name to it: actors activated
-   * from then on run it. Refuses limits that leave a call unbounded (`LimitsRequired`).
+   * from then on run it. Refuses limits that leave a call unbounded (`LimitsRequired`), bytes that are no
+   * actor component (`StartFailed`), grants no runner of the spec's group can satisfy (`Unsatisfiable`)
+   * and a group other than the name's (`GroupChanged`), storing nothing then.
    */
   readonly deploy: (input: ClusterSpec.DeployInput) => Effect.Effect<ClusterSpec.Spec, ClusterError>
   /**
@@ -318,34 +332,57 @@ const asCallFailure = (mailboxCapacity: number) => (error: unknown): CallFailure
     ? new MailboxFull({ actorId: error.address.entityId, capacity: mailboxCapacity })
     : refuse("Unavailable", error instanceof Error ? error.message : String(error))
 
+// A cluster actor is driven through its handler: a component without one would trap on every message.
+const actorEntryPoints = ["airssys:component/handler"]
+
 const makeCluster = (overrides: Partial<ClusterDelivery.DeliverySettings> | undefined) => Effect.gen(function*() {
   const settings = ClusterDelivery.resolve(yield* ClusterDelivery.Delivery, overrides)
   const defaultTimeout = settings.requestTimeout
   const store = yield* ComponentStore.ComponentStore
-  const clientFor = yield* ClusterEntity.ComponentEntity.client
+  const groups = yield* Groups.Groups
+  // This layer's own entity: its ids' shard groups come from this layer's view of the names' groups.
+  const clientFor = yield* ClusterEntity.ComponentEntity.annotate(ClusterSchema.ShardGroup, groups.shardGroupOf).client
   const snapshot = yield* ClusterSnapshot.make
   const storage = (error: { readonly message: string }) => refuse("Storage", error.message)
 
   const deploy = (input: ClusterSpec.DeployInput) =>
     Effect.gen(function*() {
-      const resolved = yield* ClusterSpec.checkLimits(input.limits)
-      // Loaded here too, so bad bytes are refused now, not on the first runner that activates them.
-      yield* Effect.mapError(
-        Component.fromBytes(input.bytes, { limits: resolved }),
+      const group = yield* Groups.checkGroup(input.group ?? Groups.defaultGroup, `the group of ${input.name}`)
+      yield* ClusterSpec.checkLimits(input.limits)
+      // The world is read here (no transpile, no compile: a client hosts nothing), so bad bytes are
+      // refused now, not on the first runner that activates them, and what the grants need is known.
+      const world = yield* Effect.mapError(
+        Component.worldOf(input.bytes, { entryPoints: actorEntryPoints }),
         (error) => refuse("StartFailed", `${input.name}@${input.version} does not load: ${error.message}`)
       )
-      const hash = yield* Effect.mapError(store.putComponent(input.bytes), storage)
-      const row = yield* ClusterSpec.toRow(input, hash)
-      yield* Effect.mapError(store.putSpec(row, input.route ?? true), storage)
+      const capabilities = input.capabilities ?? []
+      const why = Hosting.unsatisfied(Hosting.needsOf(world.imports, capabilities), group, yield* groups.runners)
+      if (why !== undefined) return yield* refuse("Unsatisfiable", `${input.name}@${input.version} cannot be hosted: ${why}`)
+      const row = yield* groups.pin(
+        input.name,
+        group,
+        Effect.gen(function*() {
+          const hash = yield* Effect.mapError(store.putComponent(input.bytes), storage)
+          const row = yield* ClusterSpec.toRow({ ...input, group }, hash)
+          yield* Effect.mapError(store.putSpec(row, input.route ?? true), storage)
+          return row
+        })
+      )
       return new ClusterSpec.Spec({
         name: row.name,
         version: row.version,
-        hash,
+        hash: row.hash,
+        group,
         limits: input.limits,
-        capabilities: input.capabilities ?? [],
+        capabilities,
         config: row.config
       })
     })
+
+  // The client of an id, once this layer knows the group of the id's name: the entity's shard group
+  // is read synchronously, when the client is made.
+  const addressed = <A, E>(id: string, use: (client: ReturnType<typeof clientFor>) => Effect.Effect<A, E>) =>
+    Effect.andThen(groups.ensure(id), () => use(clientFor(id)))
 
   const bounded = <A>(id: string, timeout: Duration.Input | undefined, call: Effect.Effect<A, unknown>) => {
     const millis = Duration.toMillis(Duration.fromInputUnsafe(timeout ?? defaultTimeout))
@@ -369,27 +406,27 @@ const makeCluster = (overrides: Partial<ClusterDelivery.DeliverySettings> | unde
   const request = (id: string, payload: Uint8Array, options?: RequestOptions) => {
     const timeoutMillis = Duration.toMillis(Duration.fromInputUnsafe(options?.timeout ?? defaultTimeout))
     const fields = { payload, sender: options?.sender, correlationId: options?.correlationId, timeoutMillis }
-    const client = clientFor(id)
-    const call = options?.persisted === undefined
-      ? client.Request(fields)
-      : client.RequestPersisted({ ...fields, key: options.persisted.key })
+    const call = addressed(id, (client) =>
+      options?.persisted === undefined
+        ? client.Request(fields)
+        : client.RequestPersisted({ ...fields, key: options.persisted.key }))
     return bounded(id, timeoutMillis, Effect.map(call, (reply) => reply ?? undefined))
   }
 
   const send = (id: string, payload: Uint8Array, options?: DeliveryOptions) => {
-    const client = clientFor(id)
     const fields = { payload, sender: options?.sender, topic: options?.topic }
     return bounded(
       id,
       options?.timeout,
-      options?.persisted === undefined
-        ? client.Send(fields)
-        : client.SendPersisted({ ...fields, key: options.persisted.key }, { discard: true })
+      addressed(id, (client) =>
+        options?.persisted === undefined
+          ? client.Send(fields)
+          : client.SendPersisted({ ...fields, key: options.persisted.key }, { discard: true }))
     )
   }
 
   const where = (id: string, options?: { readonly timeout?: Duration.Input | undefined }) =>
-    bounded(id, options?.timeout, clientFor(id).Where())
+    bounded(id, options?.timeout, addressed(id, (client) => client.Where()))
 
   const subscribers = (topic: string) => Effect.mapError(store.subscribers(topic), storage)
 
@@ -518,6 +555,12 @@ export interface LayerOptions<ROut = never, E = never, RIn = never> {
  * @category layers
  */
 export interface RunnerOptions<ROut = never, E = never, RIn = never> extends LayerOptions<ROut, E, RIn> {
+  /**
+   * The runner groups it serves (default `["default"]`): it takes the shards of these groups only, so
+   * hosts the actors of the names deployed in them. Serve `default` on at least one runner:
+   * effect/cluster runs its runner health check there.
+   */
+  readonly groups?: ReadonlyArray<string> | undefined
   /** The address other runners and clients reach this one at. */
   readonly host: string
   readonly port: number
@@ -546,6 +589,15 @@ const configOf = (options: { readonly sharding?: LayerOptions["sharding"] } | un
   ...address
 })
 
+// What a runner can host, in the database while it runs: `deploy` refuses a spec that no runner of its
+// group can satisfy.
+const advertise = (address: string, groups: ReadonlyArray<string>): Layer.Layer<never, ClusterError, Groups.Groups> =>
+  Layer.effectDiscard(Effect.gen(function*() {
+    const linker = yield* Effect.serviceOption(Linker.Linker)
+    const interfaces = Option.match(linker, { onNone: () => [], onSome: (found) => found.interfaces })
+    yield* (yield* Groups.Groups).advertise({ address, groups, interfaces })
+  }))
+
 /**
  * A runner: hosts the component actors whose shards it holds (activating them from the database), and
  * provides `Cluster` to call and deploy. Links components with the `Linker` in its environment, when there
@@ -572,27 +624,39 @@ export const layerRunner = <ROut = never, E = never, RIn = never>(
   const services = ((options.services ?? Layer.empty) as Layer.Layer<ROut, E, RIn>).pipe(
     Layer.provide(Node.layer(`${options.host}:${options.port}`))
   )
+  const groups = options.groups ?? [Groups.defaultGroup]
+  // Its groups are registered before effect/cluster starts: their shard groups' names depend on it.
+  const sharding = Layer.unwrap(Effect.map(Groups.runnerShardGroups(groups), (shardGroups) => {
+    const grouped = { ...config, availableShardGroups: shardGroups.available, assignedShardGroups: shardGroups.assigned }
+    return Transport.runner(grouped).pipe(Layer.provideMerge(ShardingConfig.layer(grouped)))
+  }))
   // The cast only says what TypeScript cannot see through a generic `Exclude`: everything but the SQL
   // client and the caller's own requirements is provided here.
   const entity = Layer.unwrap(Effect.gen(function*() {
     return ClusterEntity.layer(ClusterDelivery.resolve(yield* ClusterDelivery.Delivery, options.delivery))
   }))
-  return Layer.merge(entity, ClusterSnapshot.layer).pipe(
+  return Layer.mergeAll(entity, ClusterSnapshot.layer, advertise(`${options.host}:${options.port}`, groups)).pipe(
     Layer.provide(RunnerTree.layer),
     Layer.provideMerge(services),
     // Merged, not only provided: the entity loads components where `SuspendingImports` names storage.
     Layer.provideMerge(options.storage === false ? Layer.empty : storageLayer(options.storage)),
     Layer.provide([remoteLayer, RouteWatch.layer]),
     Layer.provideMerge(Layer.effect(Cluster, makeCluster(options?.delivery))),
-    Layer.provideMerge(ComponentStore.layer),
-    Layer.provideMerge(Transport.runner(config)),
-    Layer.provideMerge(ShardingConfig.layer(config))
+    Layer.provideMerge(Layer.merge(ComponentStore.layer, Groups.layer)),
+    Layer.provideMerge(sharding)
   ) as Layer.Layer<
     Cluster | Sharding.Sharding | ROut,
     ClusterError | SocketServer.SocketServerError | E,
     SqlClient.SqlClient | Exclude<RIn, Cluster | Sharding.Sharding | Storage.Storage>
   >
 }
+
+// A client's transport, its `availableShardGroups` the groups registered when it starts.
+const clientSharding = (config: ShardingConfig.ShardingConfig["Service"]) =>
+  Layer.unwrap(Effect.map(Groups.knownShardGroups, (available) => {
+    const grouped = { ...config, availableShardGroups: available }
+    return Transport.client(grouped).pipe(Layer.provideMerge(ShardingConfig.layer(grouped)))
+  }))
 
 /**
  * A process that calls and deploys but hosts no actor: it finds each actor's runner through the
@@ -608,7 +672,6 @@ export const layerClient = <ROut = never, E = never, RIn = never>(
   ((options?.services ?? Layer.empty) as Layer.Layer<ROut, E, RIn>).pipe(
     Layer.provide(remoteLayer),
     Layer.provideMerge(Layer.effect(Cluster, makeCluster(options?.delivery))),
-    Layer.provideMerge(ComponentStore.layer),
-    Layer.provideMerge(Transport.client(configOf(options, { runnerAddress: Option.none() }))),
-    Layer.provideMerge(ShardingConfig.layer(configOf(options, { runnerAddress: Option.none() })))
+    Layer.provideMerge(Layer.merge(ComponentStore.layer, Groups.layer)),
+    Layer.provideMerge(clientSharding(configOf(options, { runnerAddress: Option.none() })))
   ) as Layer.Layer<Cluster | Sharding.Sharding | ROut, ClusterError | E, SqlClient.SqlClient | Exclude<RIn, Cluster | Sharding.Sharding>>

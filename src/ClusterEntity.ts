@@ -20,6 +20,7 @@ import * as Component from "./Component.ts"
 import { GuestError, GuestExit, InstancePoisoned, LimitExceeded, Trap, WasmMemoryExhausted } from "./ComponentError.ts"
 import { ClusterError, refuse } from "./internal/cluster/clusterError.ts"
 import { ComponentStore } from "./internal/cluster/componentStore.ts"
+import { lacking, needsOf } from "./internal/cluster/hosting.ts"
 import { RouteWatch } from "./internal/cluster/routeWatch.ts"
 import { RunnerTree } from "./internal/cluster/runnerTree.ts"
 import { CurrentNode } from "./internal/node.ts"
@@ -166,6 +167,14 @@ const entityHandlers = (persistedHandlingTimeout: Duration.Duration) => Effect.g
       return yield* refuse("ComponentCorrupt", `the bytes stored for ${spec.hash} hash to ${fetched.actual}: not loaded`)
     }
     const component = yield* Effect.mapError(Component.fromBytes(fetched.bytes, { limits }), startFailed)
+    // Its group's runners should all link what its grants need; one that does not refuses, typed.
+    const missing = lacking(needsOf(component.world.imports, spec.capabilities), linker?.interfaces ?? [])
+    if (missing.length > 0) {
+      return yield* refuse(
+        "Unsatisfiable",
+        `${id}: runner ${runnerName} cannot host ${spec.name}@${spec.version}: its grants need ${missing.join(", ")}, which this runner does not link`
+      )
+    }
     // Its spec's grants, and its own id as a storage namespace: state that survives a move (an id that
     // is not a valid namespace — a `*`, a space — gets none).
     const grants = Capability.makeGrants(

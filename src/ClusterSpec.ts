@@ -9,6 +9,7 @@
 import { Duration, Effect, Schema } from "effect"
 import * as Capability from "./Capability.ts"
 import { type ClusterError, refuse } from "./internal/cluster/clusterError.ts"
+import * as Groups from "./internal/cluster/groups.ts"
 import type { SpecRow } from "./internal/cluster/componentStore.ts"
 import * as ResourceLimits from "./ResourceLimits.ts"
 
@@ -37,6 +38,8 @@ export class Spec extends Schema.Class<Spec>("airssys-wasm/Cluster/Spec")({
   version: Schema.String,
   /** sha-256 of the component's bytes, hex. */
   hash: Schema.String,
+  /** The runner group whose runners host it (fixed for the name once deployed). */
+  group: Schema.String,
   limits: ResourceLimits.ResourceLimits,
   capabilities: Schema.Array(Capability.Capability),
   /** Passed to the guest's `lifecycle.init`. */
@@ -58,6 +61,12 @@ export interface DeployInput {
   readonly capabilities?: ReadonlyArray<Capability.Capability> | undefined
   readonly config?: Uint8Array | undefined
   /**
+   * The runner group that hosts its actors (default `"default"`): only runners started with that group
+   * in `RunnerOptions.groups` take them. Fixed for the name once deployed: a later version in another
+   * group is refused (`GroupChanged`).
+   */
+  readonly group?: string | undefined
+  /**
    * Route the name to this version now (default `true`). `false` deploys it on standby (unless the name
    * has no route yet): switch later with `route`.
    */
@@ -74,10 +83,7 @@ export interface DeployInput {
  * @since 0.1.0
  * @category constructors
  */
-export const componentOf = (id: string): string => {
-  const slash = id.indexOf("/")
-  return slash === -1 ? id : id.slice(0, slash)
-}
+export const componentOf: (id: string) => string = Groups.componentOf
 
 /**
  * Checks that limits bound every call (see the module documentation), as `deploy` and every runner do.
@@ -114,6 +120,7 @@ export const toRow = (input: DeployInput, hash: string): Effect.Effect<SpecRow, 
       name: input.name,
       version: input.version,
       hash,
+      group: input.group ?? "default",
       limits,
       grants: JSON.stringify(Capability.encode(input.capabilities ?? [])),
       config: input.config ?? new Uint8Array()
@@ -125,5 +132,5 @@ export const fromRow = (row: SpecRow): Effect.Effect<Spec, ClusterError> =>
   Effect.gen(function*() {
     const limits = yield* decodeLimits(row.limits)
     const capabilities = yield* Capability.decode(yield* decodeGrants(row.grants))
-    return new Spec({ name: row.name, version: row.version, hash: row.hash, limits, capabilities, config: row.config })
+    return new Spec({ name: row.name, version: row.version, hash: row.hash, group: row.group, limits, capabilities, config: row.config })
   }).pipe(Effect.catch((error) => Effect.fail(refuse("InvalidSpec", `the spec of ${row.name}@${row.version} does not decode: ${error.message}`))))

@@ -235,6 +235,36 @@ const load = Effect.fn("Component.load")(function*(
 })
 
 /**
+ * The world of a component (its imports and exports) read from its bytes without transpiling or
+ * compiling them: the header checked, the structure decoded, the core modules validated, and the
+ * entry points checked as `fromBytes` does. Failures are the `ComponentLoadError`s `fromBytes` gives
+ * for the same bytes (`Malformed` for what it finds only when it transpiles). What a process that
+ * only vets a component pays, e.g. a cluster client at deploy.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const worldOf = (
+  bytes: Uint8Array,
+  options?: { readonly entryPoints?: ReadonlyArray<string> | undefined }
+): Effect.Effect<World, ComponentLoadError> =>
+  Effect.gen(function*() {
+    const invalid = checkHeader(bytes)
+    if (invalid !== undefined) return yield* invalid
+    const wit = yield* Effect.tryPromise({
+      try: () => Jco.worldWit(bytes),
+      catch: (cause) => fail("Malformed", `not a valid component: ${errorMessage(cause)}`)
+    })
+    const world: World = { ...parseWorld(wit), wit }
+    const entryPoints = options?.entryPoints ?? hostedEntryPoints
+    if (!exportsEntryPoint(world, entryPoints)) {
+      const exported = world.exports.map((item) => item.name).join(", ") || "nothing"
+      return yield* fail("UnexpectedWorld", `component exports ${exported}, but the host expects one of: ${entryPoints.join(", ")}`)
+    }
+    return world
+  })
+
+/**
  * Loads a component from a file.
  *
  * @since 0.1.0

@@ -1,5 +1,5 @@
 /**
- * The cluster suite (`clusterSuite.ts`) over PostgreSQL, as on several machines: a throwaway server
+ * The cluster suites (`clusterSuite.ts`, `clusterGroupsSuite.ts`) over PostgreSQL, as on several machines: a throwaway server
  * (Debian's `postgresql`: `initdb` + `pg_ctl`) on 127.0.0.1 and a free port, in a temporary directory,
  * run as the `postgres` user when the tests run as root (CI), stopped at the end.
  *
@@ -13,6 +13,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll } from "vitest"
+import { clusterGroupsSuite } from "./clusterGroupsSuite.ts"
 import { clusterSuite } from "./clusterSuite.ts"
 
 const install = "apt-get install -y postgresql"
@@ -79,9 +80,8 @@ if (bin === undefined) {
     fs.rmSync(dataDir, { recursive: true, force: true })
   })
 
-  clusterSuite(
-    "PostgreSQL",
-    `pg:127.0.0.1:${port}`,
-    PgClient.layer({ host: "127.0.0.1", port, username: "postgres", database: "postgres" })
-  )
+  const sql = PgClient.layer({ host: "127.0.0.1", port, username: "postgres", database: "postgres" })
+  clusterSuite("PostgreSQL", `pg:127.0.0.1:${port}`, sql)
+  // Runner groups matter most here: effect/cluster numbers PostgreSQL's shard locks by group.
+  clusterGroupsSuite("PostgreSQL", `pg:127.0.0.1:${port}`, sql)
 }

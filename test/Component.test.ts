@@ -5,7 +5,31 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Component } from "../src/index.ts"
+import { stubCores } from "../src/internal/load/coreStubs.ts"
 import { decode, guestBytes, guestPath, runProgram, text } from "./fixtures.ts"
+
+/** The offset of the middle of a core module's code section (id 10). */
+const codeSectionMiddle = (core: Uint8Array): number => {
+  let pos = 8
+  const leb = () => {
+    let value = 0
+    let shift = 0
+    let byte: number
+    do {
+      byte = core[pos++]!
+      value |= (byte & 0x7f) << shift
+      shift += 7
+    } while (byte & 0x80)
+    return value
+  }
+  while (pos < core.length) {
+    const id = core[pos++]!
+    const size = leb()
+    if (id === 10) return pos + Math.floor(size / 2)
+    pos += size
+  }
+  throw new Error("no code section")
+}
 
 const loadFailure = (bytes: Uint8Array) =>
   Component.fromBytes(bytes).pipe(
@@ -104,6 +128,35 @@ describe("Component", () => {
       // The same bytes load when the caller accepts any world.
       const component = yield* Component.fromBytes(guestBytes("other-world"), { entryPoints: [] })
       assert.deepStrictEqual(component.world.exports.map((e) => e.name), ["add"])
+    }))
+
+  it.effect("worldOf - the world fromBytes describes, read without a transpile; bad bytes fail with fromBytes' reasons", () =>
+    Effect.gen(function*() {
+      const transpiles = (yield* Metric.value(Component.transpiles)).count
+      const bytes = guestBytes("host-calls")
+      const world = yield* Component.worldOf(bytes)
+      assert.strictEqual((yield* Metric.value(Component.transpiles)).count, transpiles)
+      const loaded = yield* Component.fromBytes(bytes)
+      assert.deepStrictEqual(world.imports, loaded.world.imports)
+      assert.deepStrictEqual(world.exports, loaded.world.exports)
+      const reasonOf = (input: Uint8Array, entryPoints?: ReadonlyArray<string>) =>
+        Effect.map(Effect.flip(Component.worldOf(input, { entryPoints })), (error) => error.reason)
+      assert.strictEqual(yield* reasonOf(new Uint8Array()), "Empty")
+      assert.strictEqual(yield* reasonOf(new Uint8Array(4096).map((_, i) => (i * 2654435761) >>> 24)), "NotWasm")
+      assert.strictEqual(yield* reasonOf(guestBytes("core-module")), "CoreModule")
+      for (const cut of [9, Math.floor(bytes.byteLength / 2), bytes.byteLength - 1]) {
+        assert.strictEqual(yield* reasonOf(bytes.slice(0, cut)), "Malformed", `cut at ${cut}`)
+      }
+      assert.strictEqual(yield* reasonOf(guestBytes("other-world")), "UnexpectedWorld")
+      assert.strictEqual(yield* reasonOf(guestBytes("echo"), ["airssys:component/handler"]), "UnexpectedWorld")
+      // A function body wasm-tools does not read (its structure is intact): the core's validation finds it.
+      const lifecycle = guestBytes("lifecycle")
+      const core = stubCores(lifecycle)!.cores[0]!
+      const codeAt = Buffer.from(lifecycle).indexOf(Buffer.from(core)) + codeSectionMiddle(core)
+      const corrupt = lifecycle.slice()
+      corrupt[codeAt] = 0xff // no such opcode
+      assert.strictEqual(yield* reasonOf(corrupt), "Malformed")
+      assert.strictEqual((yield* Effect.flip(Component.fromBytes(corrupt))).reason, "Malformed")
     }))
 
   // In a child process: it uses up every WebAssembly memory V8 gives a process (~16k).

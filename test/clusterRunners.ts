@@ -25,17 +25,17 @@ export const startRunner = (database: string, extra: ReadonlyArray<string> = [])
   })
 
 /**
- * How the shard locks are split, once all 300 are held by all `runners` and the split is the same in
+ * How the shard locks are split, once all `shards` (300 per group served) are held by all `runners` and the split is the same in
  * two reads a second apart (an assignment refresh): a test that starts before then can see its actors move while a
  * late runner takes its shards. SQLite keeps lock rows; PostgreSQL advisory locks, one session per runner.
  */
-export const settled = (runners: number) => Effect.gen(function*() {
+export const settled = (runners: number, shards = 300) => Effect.gen(function*() {
   const split = lockSplit
   let last = ""
   for (let i = 0; i < 60; i++) {
     const now = yield* split
     const rows = JSON.parse(now) as Array<[string, number]>
-    if (now === last && rows.length === runners && rows.reduce((sum, [, shards]) => sum + shards, 0) === 300) return rows
+    if (now === last && rows.length === runners && rows.reduce((sum, [, held]) => sum + held, 0) === shards) return rows
     last = now
     yield* Effect.sleep("1 second")
   }

@@ -39,6 +39,20 @@ const jco = (): Promise<Jco> =>
     import("@bytecodealliance/jco-transpile/wasm-tools")
   ]).then(([transpiler, tools]) => ({ transpile: transpiler.transpileBytes, componentWit: tools.componentWit })))
 
+/**
+ * The WIT text of a component's world, without transpiling it: what a process that only checks a
+ * component (a cluster client refusing bad bytes at deploy) needs. Its core modules are validated too
+ * (`WebAssembly.validate`, no compile): wasm-tools reads the component's structure, not their code.
+ */
+export const worldWit = async (bytes: Uint8Array): Promise<string> => {
+  const { componentWit } = await jco()
+  const stubbed = stubCores(bytes)
+  const wit = await componentWit(stubbed?.component ?? bytes)
+  const invalid = stubbed?.cores.findIndex((core) => !WebAssembly.validate(core as Uint8Array<ArrayBuffer>)) ?? -1
+  if (invalid !== -1) throw new Error(`core module ${invalid} does not validate`)
+  return wit
+}
+
 /** What the transpile step yields, and what the disk cache stores. */
 export interface Transpiled {
   readonly glue: string

@@ -1,6 +1,7 @@
 /**
  * A cluster runner for the cluster suites and `bench cluster`, run as a child process:
- * `clusterRunner.ts DATABASE PORT [--bench-echo] [--audit=FILE] [--observer] [--config JSON] [--print-events]`.
+ * `clusterRunner.ts DATABASE PORT [--bench-echo] [--audit=FILE] [--observer] [--config JSON] [--print-events]
+ * [--groups G1,G2] [--filesystem DIR]`.
  * Hosts the component entities on 127.0.0.1:PORT over DATABASE (shared with the other runners and the
  * test): `sqlite:FILE` or `pg:HOST:PORT` (user and database `postgres`), with a registry and a router of its own that reach the whole cluster, links guests with
  * logging (to nowhere), messaging (through that router), storage (the runner's default: SQL in the
@@ -11,14 +12,16 @@
  * `{"observer":URL}` before it is ready. `--config JSON` reads
  * the cluster's delivery settings (`CLUSTER_*`) from JSON (`{"CLUSTER":{"MAX_IDLE_TIME":"1 second"}}`)
  * instead of the environment. `--print-events` prints its registry's events as `{"event":TAG,"id":ID}`
- * lines: when actors are activated and released here.
+ * lines: when actors are activated and released here. `--groups` names the runner groups it serves
+ * (default `default`); `--filesystem DIR` also links the WASI filesystem, DIR preopened as `.` (and
+ * `wasi:io`, which file streams need).
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { ConfigProvider, Effect, Layer, Option, References, Stream } from "effect"
 import { Cluster } from "../../src/cluster/index.ts"
-import { Audit, Linker, Logging, Messaging, Registry, Router, Storage } from "../../src/index.ts"
+import { Audit, Filesystem, Linker, Logging, Messaging, Registry, Router, Stdio, Storage } from "../../src/index.ts"
 import { Observer } from "../../src/observer/index.ts"
 import * as BenchEcho from "./benchEcho.ts"
 
@@ -32,13 +35,20 @@ const flagValue = (name: string) => {
   return at < 0 ? undefined : flags[at + 1]
 }
 const configJson = flagValue("--config")
+const groups = flagValue("--groups")?.split(",")
+const directory = flagValue("--filesystem")
 const delivery = Cluster.layerDeliveryConfig().pipe(
   Layer.provide(configJson === undefined ? ConfigProvider.layer(ConfigProvider.fromEnv()) : ConfigProvider.layer(ConfigProvider.fromUnknown(JSON.parse(configJson))))
 )
 
 // Storage: the runner's own (`Storage.layerSql` on the cluster's database, `Cluster.layerRunner`'s default).
-const services = Linker.layer([Logging.hostInterface, Messaging.hostInterface, Storage.hostInterface]).pipe(
-  Layer.provide([Logging.layerDeny, Messaging.layer]),
+const hosted = [Logging.hostInterface, Messaging.hostInterface, Storage.hostInterface]
+const linked = directory === undefined
+  ? Linker.layer(hosted).pipe(Layer.provide([Logging.layerDeny, Messaging.layer]))
+  : Linker.layer([...hosted, ...Filesystem.hostInterfaces, ...Stdio.ioInterfaces]).pipe(
+    Layer.provide([Logging.layerDeny, Messaging.layer, Filesystem.layer({ preopens: [{ path: directory, as: "." }] })])
+  )
+const services = linked.pipe(
   Layer.provideMerge(Router.Router.layer),
   Layer.provideMerge(Registry.Registry.layer),
   Layer.provideMerge(audit)
@@ -51,7 +61,7 @@ const sql = kind === "pg"
 
 const runner = (flags.includes("--bench-echo") ? BenchEcho.layer : Layer.empty).pipe(
   Layer.provideMerge(flags.includes("--observer") ? Observer.layer() : Layer.empty),
-  Layer.provideMerge(Cluster.layerRunner({ host: "127.0.0.1", port: Number(port), services })),
+  Layer.provideMerge(Cluster.layerRunner({ host: "127.0.0.1", port: Number(port), groups, services })),
   Layer.provide([sql, delivery])
 )
 

@@ -23,7 +23,9 @@ export class ClusterError extends Schema.TaggedError<ClusterError>()("ClusterErr
     "InvalidSpec",
     "Storage",
     "Unavailable",
-    "Defect"
+    "Defect",
+    "Unsatisfiable",
+    "GroupChanged"
   ]),
   message: Schema.String
 }) {}

@@ -19,6 +19,8 @@ export interface SpecRow {
   readonly name: string
   readonly version: string
   readonly hash: string
+  /** The runner group that hosts it. */
+  readonly group: string
   readonly limits: string
   readonly grants: string
   readonly config: Uint8Array
@@ -60,7 +62,7 @@ export const make = (sql: SqlClient.SqlClient): Effect.Effect<ComponentStore["Se
     const blob = sql.onDialectOrElse({ pg: () => "BYTEA", orElse: () => "BLOB" })
     yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS airssys_components (hash TEXT PRIMARY KEY, bytes ${blob} NOT NULL)`)
     yield* sql.unsafe(
-      `CREATE TABLE IF NOT EXISTS airssys_specs (name TEXT NOT NULL, version TEXT NOT NULL, hash TEXT NOT NULL, limits TEXT NOT NULL, grants TEXT NOT NULL, config ${blob} NOT NULL, PRIMARY KEY (name, version))`
+      `CREATE TABLE IF NOT EXISTS airssys_specs (name TEXT NOT NULL, version TEXT NOT NULL, hash TEXT NOT NULL, limits TEXT NOT NULL, grants TEXT NOT NULL, config ${blob} NOT NULL, grp TEXT NOT NULL DEFAULT 'default', PRIMARY KEY (name, version))`
     )
     yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS airssys_routes (name TEXT PRIMARY KEY, version TEXT NOT NULL)`)
     const serial = sql.onDialectOrElse({ pg: () => "BIGSERIAL", orElse: () => "INTEGER" })
@@ -93,9 +95,9 @@ export const make = (sql: SqlClient.SqlClient): Effect.Effect<ComponentStore["Se
 
     const putSpec = (spec: SpecRow, route: boolean) =>
       sql.withTransaction(Effect.andThen(
-        sql`INSERT INTO airssys_specs (name, version, hash, limits, grants, config)
-            VALUES (${spec.name}, ${spec.version}, ${spec.hash}, ${spec.limits}, ${spec.grants}, ${spec.config})
-            ON CONFLICT (name, version) DO UPDATE SET hash = ${spec.hash}, limits = ${spec.limits}, grants = ${spec.grants}, config = ${spec.config}`,
+        sql`INSERT INTO airssys_specs (name, version, hash, limits, grants, config, grp)
+            VALUES (${spec.name}, ${spec.version}, ${spec.hash}, ${spec.limits}, ${spec.grants}, ${spec.config}, ${spec.group})
+            ON CONFLICT (name, version) DO UPDATE SET hash = ${spec.hash}, limits = ${spec.limits}, grants = ${spec.grants}, config = ${spec.config}, grp = ${spec.group}`,
         route
           ? sql`INSERT INTO airssys_routes (name, version) VALUES (${spec.name}, ${spec.version})
                 ON CONFLICT (name) DO UPDATE SET version = ${spec.version}`
@@ -117,13 +119,15 @@ export const make = (sql: SqlClient.SqlClient): Effect.Effect<ComponentStore["Se
 
     const routed = (name: string) =>
       Effect.map(
-        sql<{ name: string; version: string; hash: string; limits: string; grants: string; config: unknown }>`
-          SELECT s.name, s.version, s.hash, s.limits, s.grants, s.config
+        sql<{ name: string; version: string; hash: string; limits: string; grants: string; config: unknown; grp: string }>`
+          SELECT s.name, s.version, s.hash, s.limits, s.grants, s.config, s.grp
           FROM airssys_routes r JOIN airssys_specs s ON s.name = r.name AND s.version = r.version
           WHERE r.name = ${name}`,
         (rows): SpecRow | undefined => {
           const row = rows[0]
-          return row === undefined ? undefined : { ...row, config: ownBytes(row.config) }
+          if (row === undefined) return undefined
+          const { grp, ...rest } = row
+          return { ...rest, group: grp, config: ownBytes(row.config) }
         }
       )
 
