@@ -1,7 +1,8 @@
 /**
  * The docs stay true to the code: every code block of the tutorial and how-to pages is in a program
  * (docs/check-snippets.ts), every how-to program runs (Node 24 from node_modules, exit 0, prints what its
- * page shows), and every module exported by src/index.ts and src/observer/index.ts has a reference page naming each of its exports.
+ * page shows), and every module exported by src/index.ts, src/observer/index.ts and src/cluster/index.ts
+ * has a reference page naming each of its exports.
  *
  * The tutorial runs too. Its guest is a 12 MB componentize-js build (docs/tutorial/build.ts, 4 to 16 s
  * measured here), and its first load meters that guest for fuel (~13 s; later loads hit the cache in
@@ -15,10 +16,11 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Root from "../src/index.ts"
+import * as ClusterEntry from "../src/cluster/index.ts"
 import * as ObserverEntry from "../src/observer/index.ts"
 
-// Every entry point's modules: the root and `airssys-wasm/observer`.
-const Library = { ...Root, ...ObserverEntry }
+// Every entry point's modules: the root, `airssys-wasm/observer` and `airssys-wasm/cluster`.
+const Library = { ...Root, ...ObserverEntry, ...ClusterEntry }
 
 const root = path.resolve(import.meta.dirname, "..")
 const node = path.join(root, "node_modules", ".bin", "node")
@@ -82,8 +84,9 @@ describe("docs", { timeout: 180_000 }, () => {
         assert.strictEqual(result.code, 0, `${file} failed:\n${result.stderr}`)
         assert.isAbove(result.stdout.trim().split("\n").length, 1, `${file} printed too little:\n${result.stdout}`)
         if (!checked) return
-        // A how-to whose language toolchain this machine lacks says so and what to install (CI has them all).
-        if (/guests skipped: .* Install with: /.test(result.stdout) && process.env["CI"] !== "true") return
+        // A how-to whose language toolchain (or PostgreSQL) this machine lacks says so and what to install
+        // (CI has them all).
+        if (/(guests|PostgreSQL) skipped: .* Install with: /.test(result.stdout) && process.env["CI"] !== "true") return
         const printed = new Set(result.stdout.split("\n"))
         const expected = outputLines(fs.readFileSync(page, "utf8"))
         assert.isAbove(expected.length, 0, `docs/how-to/${name}.md shows no output`)
@@ -116,7 +119,7 @@ describe("docs", { timeout: 180_000 }, () => {
       }
     }), 240_000)
 
-  it("every module exported by src/index.ts and src/observer/index.ts has a reference page that names each of its exports", () => {
+  it("every module exported by src/index.ts, src/observer/index.ts and src/cluster/index.ts has a reference page that names each of its exports", () => {
     const modules = Object.entries(Library)
     assert.isAbove(modules.length, 20)
     for (const [name, module] of modules) {

@@ -6,7 +6,10 @@
  * module nodenext and bundler, strict, `skipLibCheck: false`, no DOM lib. And an older Node gets one
  * line from the CLI. The observer is its own entry point, `airssys-wasm/observer`, on the optional peer
  * `@effect/platform-node`: the root import and the CLI work without it, `run --observe` names the command
- * that installs it, and once installed the observer serves from the tarball.
+ * that installs it, and once installed the observer serves from the tarball. The cluster is its own entry
+ * point too, `airssys-wasm/cluster`: with `@effect/platform-node` and a SQL driver
+ * (`@effect/sql-sqlite-node`) installed, a consumer `.ts` runs a runner and a request on Node 22.19 and 24,
+ * and type-checks (with the DOM lib: effect's own effect/rpc declarations name `Transferable`).
  *
  * Node 22.19, Node 20 and TypeScript 5.9 come from npm (the packages `node` and `typescript`), installed
  * once into `.cache/package-test/` (gitignored) and reused; the consumer project is made afresh each run
@@ -34,6 +37,8 @@ const versions = {
   // The consumer's effect: in the peer range (the repository itself runs on its floor, 4.1.0); 4.1.5 is
   // the first whose own declarations type-check without the DOM lib (4.1.0's name CryptoKey, JsonWebKey).
   effect: "4.1.5",
+  // The cluster's SQL driver for one machine: its latest release (it has no 4.1.5); it peers on effect ^4.1.0.
+  sqliteNode: "4.1.0",
   typesNode: "24.19.2"
 } as const
 
@@ -200,6 +205,7 @@ describe("the npm package", { timeout: 300_000 }, () => {
     const manifest = JSON.parse(fs.readFileSync(path.join(consumer, "node_modules", "airssys-wasm", "package.json"), "utf8"))
     assert.deepStrictEqual(manifest.exports["."], { types: "./dist/index.d.ts", import: "./dist/index.js" })
     assert.deepStrictEqual(manifest.exports["./observer"], { types: "./dist/observer/index.d.ts", import: "./dist/observer/index.js" })
+    assert.deepStrictEqual(manifest.exports["./cluster"], { types: "./dist/cluster/index.d.ts", import: "./dist/cluster/index.js" })
     assert.deepStrictEqual(manifest.bin, { "airssys-wasm": "./dist/cli/main.js" })
     assert.strictEqual(manifest.engines.node, ">=22.19")
     assert.strictEqual(manifest.peerDependencies.effect, "^4.1.0")
@@ -222,7 +228,7 @@ describe("the npm package", { timeout: 300_000 }, () => {
     assert.deepStrictEqual(tsSpecifiers, [])
     // Every declaration file a consumer's tsc reads, from the entry point through relative imports.
     const reached = new Set<string>()
-    const queue = ["index.d.ts", path.join("observer", "index.d.ts")]
+    const queue = ["index.d.ts", path.join("observer", "index.d.ts"), path.join("cluster", "index.d.ts")]
     while (queue.length > 0) {
       const file = queue.pop()!
       if (reached.has(file)) continue
@@ -354,5 +360,51 @@ describe("the npm package", { timeout: 300_000 }, () => {
     fs.writeFileSync(path.join(consumer, "observe.mjs"), script)
     const result = await run(node24, ["observe.mjs"], { cwd: consumer })
     assert.deepStrictEqual(result, { code: 0, stdout: "[200,true]\n", stderr: "" })
+  })
+
+  // After the observer's: it needs @effect/platform-node too (effect/cluster's socket transport).
+  it("with @effect/platform-node and @effect/sql-sqlite-node installed, airssys-wasm/cluster runs a runner and a request on Node 22.19 and 24, and type-checks", async () => {
+    await npm(["install", `@effect/platform-node@${versions.effect}`, `@effect/sql-sqlite-node@${versions.sqliteNode}`], consumer)
+    fs.copyFileSync(path.join(guests, "greeter-v1.wasm"), path.join(consumer, "guests", "greeter-v1.wasm"))
+    fs.copyFileSync(path.join(import.meta.dirname, "package", "cluster.ts"), path.join(consumer, "cluster.ts"))
+    for (const [name, node] of [["Node 22.19", node22], ["Node 24", node24]] as const) {
+      const database = path.join(consumer, `cluster-${name.replace(/\W/g, "")}.db`)
+      const result = await run(node, ["cluster.ts", "guests/greeter-v1.wasm", database], { cwd: consumer })
+      assert.strictEqual(result.code, 0, `${name}:\n${result.stderr}`)
+      assert.deepStrictEqual(JSON.parse(result.stdout.trim().split("\n").at(-1)!), {
+        reply: "hello, cluster",
+        component: "greeter@1",
+        hash: 64,
+        unknown: "UnknownComponent",
+        here: true
+      }, name)
+    }
+    // Strict, skipLibCheck false: clean with the DOM lib. Without it, effect 4.1.5's own effect/rpc
+    // declarations (which effect/cluster loads) name the DOM's `Transferable`: those are the only errors,
+    // none in airssys-wasm's declarations or the user's code (the README says so).
+    const config = (lib: ReadonlyArray<string>) => ({
+      compilerOptions: {
+        target: "ES2022",
+        lib,
+        types: ["node"],
+        strict: true,
+        skipLibCheck: false,
+        exactOptionalPropertyTypes: true,
+        noUncheckedIndexedAccess: true,
+        noEmit: true,
+        module: "nodenext",
+        moduleResolution: "nodenext"
+      },
+      files: ["cluster.ts"]
+    })
+    writeJson(path.join(consumer, "tsconfig.cluster.json"), config(["ES2022", "DOM"]))
+    writeJson(path.join(consumer, "tsconfig.cluster-nodom.json"), config(["ES2022"]))
+    const [withDom, withoutDom] = await Promise.all([
+      run(node24, [tsc7, "-p", "tsconfig.cluster.json"], { cwd: consumer }),
+      run(node24, [tsc7, "-p", "tsconfig.cluster-nodom.json"], { cwd: consumer })
+    ])
+    assert.deepStrictEqual(withDom, { code: 0, stdout: "", stderr: "" })
+    const errors = withoutDom.stdout.split("\n").filter((line) => /error TS/.test(line))
+    assert.deepStrictEqual(errors.filter((line) => !/^node_modules\/effect\/dist\/rpc\/.*Transferable/.test(line)), [], withoutDom.stdout)
   })
 })
