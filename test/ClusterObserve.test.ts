@@ -10,7 +10,7 @@
  */
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, layer } from "@effect/vitest"
-import { Context, Duration, Effect, Layer, Schedule } from "effect"
+import { Context, Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -21,6 +21,7 @@ import { Audit } from "../src/index.ts"
 import { Observer } from "../src/observer/index.ts"
 import { settled, startRunner } from "./clusterRunners.ts"
 import { guestBytes, text } from "./fixtures.ts"
+import { eventually, limits, u32, until } from "./clusterSuite.ts"
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "airssys-cluster-observe-"))
 const database = path.join(work, "cluster.db")
@@ -54,17 +55,6 @@ const live = Cluster.layerClient().pipe(
   Layer.provideMerge(SqliteClient.layer({ filename: database }))
 )
 
-const limits = { fuel: 100_000_000, timeout: Duration.seconds(1), memoryBytes: 16 * 1024 * 1024 }
-
-const u32 = (bytes: Uint8Array | undefined) => bytes === undefined ? -1 : new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true)
-
-/** Retries while the cluster cannot deliver yet (the runners still taking their shards). */
-const eventually = <A, R>(effect: Effect.Effect<A, Cluster.CallFailure, R>) =>
-  Effect.retry(effect, {
-    while: (error) => error._tag === "RequestTimeout" || (error._tag === "ClusterError" && error.reason === "Unavailable"),
-    schedule: Schedule.spaced("200 millis"),
-    times: 150
-  })
 
 /** The actor `id` in a cluster snapshot, with the runner that listed it. */
 const hostedIn = (snapshot: Cluster.Snapshot, id: string) => {
@@ -75,16 +65,6 @@ const hostedIn = (snapshot: Cluster.Snapshot, id: string) => {
   return found[0]!
 }
 
-/** Repeats `effect` every 100 ms until `done` holds (up to 30 s; then it dies). */
-const until = <A, E, R>(effect: Effect.Effect<A, E, R>, done: (a: A) => boolean) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 300; i++) {
-      const value = yield* effect
-      if (done(value)) return value
-      yield* Effect.sleep("100 millis")
-    }
-    return yield* Effect.die(new Error("condition not reached within 30 s"))
-  })
 
 layer(live, { timeout: 120_000, excludeTestServices: true })("Cluster - observed through two runner processes on SQLite", (it) => {
   it.effect("snapshot - from a client: every runner answers with the actors it hosts, each under a supervisor that names its runner, as `where` does", () =>

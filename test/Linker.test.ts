@@ -10,6 +10,7 @@ import * as Component from "../src/Component.ts"
 import * as Linker from "../src/Linker.ts"
 import * as Router from "../src/Router.ts"
 import { decode, logCapture, guestPath, text } from "./fixtures.ts"
+import { capabilityEvents, frame, grants } from "./storageFrames.ts"
 
 /** Inputs for `guests/cap-storage.wat`: an op byte, then length-prefixed fields. */
 const storageOp = {
@@ -21,18 +22,6 @@ const storageOp = {
   log: (message: string) => new Uint8Array([0x6c, ...text(message)])
 }
 
-const frame = (op: string, namespace: string, key?: string, value: Uint8Array = new Uint8Array()) => {
-  const ns = text(namespace)
-  const k = key === undefined ? new Uint8Array() : text(key)
-  return new Uint8Array([op.charCodeAt(0), ns.length, ...ns, ...(key === undefined ? [] : [k.length, ...k]), ...value])
-}
-
-const grants = (...capabilities: ReadonlyArray<Capability.Capability>) => Capability.makeGrants(capabilities)
-
-const capabilityEvents = Effect.map(
-  Audit.events,
-  (events) => events.filter((event) => event.kind === "capability").map((event) => `${event.capability} ${event.resource} ${event.decision} ${event.detail ?? ""}`.trim())
-)
 
 const HostMemory = Linker.layer([Logging.hostInterface, Storage.hostInterface]).pipe(
   Layer.provideMerge(Layer.mergeAll(Logging.layerMemory, Storage.layerMemory({ quota: 64 }), Audit.layerMemory({ capacity: 100 })))

@@ -10,7 +10,7 @@
  * Real time throughout (no TestClock): every wait is bounded and nothing asserts on how long it took.
  */
 import { assert, layer } from "@effect/vitest"
-import { Context, Duration, Effect, Exit, Layer, Metric, Schedule } from "effect"
+import { Context, Effect, Exit, Layer, Metric, Schedule } from "effect"
 import { SqlClient } from "effect/sql"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -20,6 +20,7 @@ import { Cluster } from "../src/cluster/index.ts"
 import { Capability, Component } from "../src/index.ts"
 import { settled, startRunner } from "./clusterRunners.ts"
 import { decode, guestBytes, text } from "./fixtures.ts"
+import { eventually, limits } from "./clusterSuite.ts"
 
 class Runners extends Context.Service<Runners, {
   /** Serves `default` and `plain`; links no filesystem. */
@@ -50,13 +51,6 @@ const runnersLive = (database: string, files: string) => Layer.effect(
   })
 )
 
-const limits = { fuel: 100_000_000, timeout: Duration.seconds(1), memoryBytes: 16 * 1024 * 1024 }
-
-const transient = (error: Cluster.CallFailure) =>
-  error._tag === "RequestTimeout" || (error._tag === "ClusterError" && error.reason === "Unavailable")
-
-const eventually = <A, R>(effect: Effect.Effect<A, Cluster.CallFailure, R>) =>
-  Effect.retry(effect, { while: transient, schedule: Schedule.spaced("200 millis"), times: 150 })
 
 const reasonOf = <A, E>(exit: Exit.Exit<A, E>): string | undefined => {
   if (Exit.isSuccess(exit)) return undefined

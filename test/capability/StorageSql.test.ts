@@ -21,19 +21,8 @@ import { LimitExceeded, LinkError } from "../../src/ComponentError.ts"
 import * as Linker from "../../src/Linker.ts"
 import * as Supervisor from "../../src/Supervisor.ts"
 import { decode, guestBytes, text } from "../fixtures.ts"
+import { capabilityEvents, frame, grants } from "../storageFrames.ts"
 
-const frame = (op: string, namespace: string, key?: string, value: Uint8Array = new Uint8Array()) => {
-  const ns = text(namespace)
-  const k = key === undefined ? new Uint8Array() : text(key)
-  return new Uint8Array([op.charCodeAt(0), ns.length, ...ns, ...(key === undefined ? [] : [k.length, ...k]), ...value])
-}
-
-const grants = (...capabilities: ReadonlyArray<Capability.Capability>) => Capability.makeGrants(capabilities)
-
-const capabilityEvents = Effect.map(
-  Audit.events,
-  (events) => events.filter((event) => event.kind === "capability").map((event) => `${event.capability} ${event.resource} ${event.decision} ${event.detail ?? ""}`.trim())
-)
 
 const u32 = (bytes: Uint8Array | undefined) => bytes === undefined ? -1 : new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true)
 
