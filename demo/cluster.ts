@@ -25,7 +25,8 @@ import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Cluster } from "../src/cluster/index.ts"
-import { Audit, Capability, Registry, Router, Storage } from "../src/index.ts"
+import { Audit, Registry, Router, Storage } from "../src/index.ts"
+import { stages } from "./pipeline.ts"
 
 const root = path.resolve(import.meta.dirname, "..")
 const encoder = new TextEncoder()
@@ -37,12 +38,6 @@ const seconds = (millis: number) => `${(millis / 1000).toFixed(1)} s`
 // A cluster guest must be bounded (Cluster.checkLimits): finite fuel and a timeout of at most 2 s.
 const limits = { fuel: 100_000_000, timeout: Duration.seconds(2), memoryBytes: 16 * 1024 * 1024 }
 
-const stages = [
-  { name: "ingestion", guest: "pipeline-ingest", grant: new Capability.Messaging({ pattern: "validation" }) },
-  { name: "validation", guest: "pipeline-validate", grant: new Capability.Messaging({ pattern: "processing" }) },
-  { name: "processing", guest: "pipeline-process", grant: new Capability.Messaging({ pattern: "storage" }) },
-  { name: "storage", guest: "pipeline-store", grant: new Capability.Storage({ namespace: "pipeline" }) }
-] as const
 const greeters = Array.from({ length: 12 }, (_, i) => `greeter/${i + 1}`)
 
 const guestBytes = (guest: string) => new Uint8Array(fs.readFileSync(path.join(root, "build", "guests", `${guest}.wasm`)))

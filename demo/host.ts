@@ -33,6 +33,7 @@ import {
   Storage
 } from "../src/index.ts"
 import { Observer } from "../src/observer/index.ts"
+import { stages } from "./pipeline.ts"
 
 const root = path.resolve(import.meta.dirname, "..")
 // `AIRSSYS_DEMO_DIR` moves the state and the audit log elsewhere (the test of this demo uses a temp folder).
@@ -78,12 +79,6 @@ const HostLive = Observer.layer({ port }).pipe(
 
 const step = (title: string) => Console.log(`\n== ${title}`)
 
-const stages = [
-  { name: "ingestion", guest: "pipeline-ingest", grant: new Capability.Messaging({ pattern: "validation" }) },
-  { name: "validation", guest: "pipeline-validate", grant: new Capability.Messaging({ pattern: "processing" }) },
-  { name: "processing", guest: "pipeline-process", grant: new Capability.Messaging({ pattern: "storage" }) },
-  { name: "storage", guest: "pipeline-store", grant: new Capability.Storage({ namespace: "pipeline" }) }
-] as const
 
 const program = Effect.gen(function*() {
   const deployment = yield* Deployment.Deployment
