@@ -358,25 +358,17 @@ const makeCluster = (overrides: Partial<ClusterDelivery.DeliverySettings> | unde
       const capabilities = input.capabilities ?? []
       const why = Hosting.unsatisfied(Hosting.needsOf(world.imports, capabilities), group, yield* groups.runners)
       if (why !== undefined) return yield* refuse("Unsatisfiable", `${input.name}@${input.version} cannot be hosted: ${why}`)
-      const row = yield* groups.pin(
+      // Encoded before anything is stored, so a spec that does not encode stores nothing.
+      const row = yield* ClusterSpec.toRow({ ...input, group }, Component.hashOf(input.bytes))
+      yield* groups.pin(
         input.name,
         group,
-        Effect.gen(function*() {
-          const hash = yield* Effect.mapError(store.putComponent(input.bytes), storage)
-          const row = yield* ClusterSpec.toRow({ ...input, group }, hash)
-          yield* Effect.mapError(store.putSpec(row, input.route ?? true), storage)
-          return row
-        })
+        Effect.andThen(
+          Effect.mapError(store.putComponent(input.bytes), storage),
+          Effect.mapError(store.putSpec(row, input.route ?? true), storage)
+        )
       )
-      return new ClusterSpec.Spec({
-        name: row.name,
-        version: row.version,
-        hash: row.hash,
-        group,
-        limits: input.limits,
-        capabilities,
-        config: row.config
-      })
+      return yield* ClusterSpec.fromRow(row)
     })
 
   // The client of an id, once this layer knows the group of the id's name: the entity's shard group

@@ -188,7 +188,7 @@ const entityHandlers = (persistedHandlingTimeout: Duration.Duration) => Effect.g
       const ref = yield* Actor.make(component, { id, imports, config: spec.config, hooks: registry?.hooks })
       // Under a supervisor of its own, as `Deployment` runs a version: a trap restarts the instance on
       // the same mailbox; when the supervisor gives up, the next call activates afresh.
-      const supervisor = yield* Effect.mapError(Supervisor.start({ id, children: [Actor.child(ref, { restart: "Transient" })] }), startFailed)
+      const supervisor = yield* Effect.mapError(Supervisor.start({ id, intensity: spec.intensity, children: [Actor.child(ref, { restart: "Transient" })] }), startFailed)
       // Listed for `Cluster.snapshot` while this activation lives.
       if (tree !== undefined) yield* tree.add({ id, component: `${spec.name}@${spec.version}`, supervisor })
       // In the runner's registry (when it has one) while it lives here: the runner's router checks its

@@ -6,12 +6,13 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Schema } from "effect"
+import { Duration, Effect, Option, Schema } from "effect"
 import * as Capability from "./Capability.ts"
 import { type ClusterError, refuse } from "./internal/cluster/clusterError.ts"
 import * as Groups from "./internal/cluster/groups.ts"
 import type { SpecRow } from "./internal/cluster/componentStore.ts"
 import * as ResourceLimits from "./ResourceLimits.ts"
+import type * as Supervisor from "./Supervisor.ts"
 
 // -----------------------------------------------------------------------------
 // models
@@ -43,7 +44,12 @@ export class Spec extends Schema.Class<Spec>("airssys-wasm/Cluster/Spec")({
   limits: ResourceLimits.ResourceLimits,
   capabilities: Schema.Array(Capability.Capability),
   /** Passed to the guest's `lifecycle.init`. */
-  config: Schema.Uint8Array
+  config: Schema.Uint8Array,
+  /**
+   * How many restarts its supervisor allows within a period before it gives up (and the actor's next
+   * call activates it afresh). Absent: `Supervisor.defaultIntensity`.
+   */
+  intensity: Schema.optional(Schema.Struct({ maxRestarts: Schema.Int, period: Schema.DurationFromMillis }))
 }) {}
 
 /**
@@ -66,6 +72,11 @@ export interface DeployInput {
    * group is refused (`GroupChanged`).
    */
   readonly group?: string | undefined
+  /**
+   * Restarts its supervisor allows within a period (default `Supervisor.defaultIntensity`, as for a
+   * `Deployment` version): past it the supervisor gives up, and the actor's next call activates it afresh.
+   */
+  readonly intensity?: Supervisor.Intensity | undefined
   /**
    * Route the name to this version now (default `true`). `false` deploys it on standby (unless the name
    * has no route yet): switch later with `route`.
@@ -112,18 +123,37 @@ const decodeLimits = Schema.decodeEffect(Schema.fromJsonString(ResourceLimits.Re
 
 const decodeGrants = Schema.decodeEffect(Schema.fromJsonString(Schema.Unknown))
 
+const IntensityJson = Schema.fromJsonString(Schema.Struct({ maxRestarts: Schema.Int, periodMillis: Schema.Finite }))
+const encodeIntensity = Schema.encodeEffect(IntensityJson)
+const decodeIntensity = Schema.decodeEffect(IntensityJson)
+
+/** The intensity as stored: JSON with the period in milliseconds, or `""` for the default. */
+const intensityText = (intensity: Supervisor.Intensity | undefined): Effect.Effect<string, ClusterError> => {
+  if (intensity === undefined) return Effect.succeed("")
+  const period = Option.getOrUndefined(Duration.fromInput(intensity.period))
+  if (period === undefined || !Duration.isFinite(period) || !Number.isInteger(intensity.maxRestarts) || intensity.maxRestarts < 0) {
+    return Effect.fail(refuse("InvalidSpec", "`intensity` needs a whole `maxRestarts` of 0 or more and a finite `period`"))
+  }
+  return Effect.mapError(
+    encodeIntensity({ maxRestarts: intensity.maxRestarts, periodMillis: Duration.toMillis(period) }),
+    (error) => refuse("InvalidSpec", error.message)
+  )
+}
+
 /** The row `deploy` stores for a spec whose bytes are stored under `hash`. @internal */
 export const toRow = (input: DeployInput, hash: string): Effect.Effect<SpecRow, ClusterError> =>
-  Effect.map(
+  Effect.zipWith(
     Effect.mapError(encodeLimits(input.limits), (error) => refuse("InvalidSpec", error.message)),
-    (limits) => ({
+    intensityText(input.intensity),
+    (limits, intensity) => ({
       name: input.name,
       version: input.version,
       hash,
       group: input.group ?? "default",
       limits,
       grants: JSON.stringify(Capability.encode(input.capabilities ?? [])),
-      config: input.config ?? new Uint8Array()
+      config: input.config ?? new Uint8Array(),
+      intensity
     })
   )
 
@@ -132,5 +162,15 @@ export const fromRow = (row: SpecRow): Effect.Effect<Spec, ClusterError> =>
   Effect.gen(function*() {
     const limits = yield* decodeLimits(row.limits)
     const capabilities = yield* Capability.decode(yield* decodeGrants(row.grants))
-    return new Spec({ name: row.name, version: row.version, hash: row.hash, group: row.group, limits, capabilities, config: row.config })
+    const intensity = row.intensity === "" ? undefined : yield* decodeIntensity(row.intensity)
+    return new Spec({
+      name: row.name,
+      version: row.version,
+      hash: row.hash,
+      group: row.group,
+      limits,
+      capabilities,
+      config: row.config,
+      ...(intensity === undefined ? {} : { intensity: { maxRestarts: intensity.maxRestarts, period: Duration.millis(intensity.periodMillis) } })
+    })
   }).pipe(Effect.catch((error) => Effect.fail(refuse("InvalidSpec", `the spec of ${row.name}@${row.version} does not decode: ${error.message}`))))

@@ -160,6 +160,38 @@ layer(live, { timeout: 120_000, excludeTestServices: true })("Cluster - observed
       assert.strictEqual(again.actor.supervisor.children[0]!.ownRestarts, 0)
     }))
 
+  it.effect("supervision - the spec's intensity is its actors' supervisor's: with no restart allowed the first trap escalates; a bad intensity is InvalidSpec, nothing stored", () =>
+    Effect.gen(function*() {
+      const cluster = yield* Cluster.Cluster
+      const spec = yield* cluster.deploy({
+        name: "brittle",
+        version: "1",
+        bytes: guestBytes("lifecycle"),
+        limits,
+        intensity: { maxRestarts: 0, period: "1 minute" }
+      })
+      assert.deepStrictEqual(spec.intensity?.maxRestarts, 0)
+      const id = "brittle/1"
+      assert.strictEqual(u32(yield* eventually(cluster.request(id, text("tick")))), 1)
+      assert.instanceOf(yield* Effect.flip(cluster.request(id, text("trap"))), Trap)
+      // Not restarted: its supervisor allowed none and gave up at once (the default allows 3 in 5 s).
+      const escalated = yield* until(Effect.map(cluster.snapshot(), (snapshot) => hostedIn(snapshot, id)), (hosted) => hosted.actor.supervisor.status === "escalated")
+      assert.strictEqual(escalated.actor.supervisor.children[0]!.ownRestarts, 0)
+      // Its next call activates it afresh.
+      assert.strictEqual(u32(yield* cluster.request(id, text("tick"))), 1)
+
+      const bad = yield* Effect.flip(cluster.deploy({
+        name: "brittle-bad",
+        version: "1",
+        bytes: guestBytes("lifecycle"),
+        limits,
+        intensity: { maxRestarts: -1, period: "1 minute" }
+      }))
+      assert.strictEqual(bad._tag === "ClusterError" ? bad.reason : bad._tag, "InvalidSpec")
+      const unknown = yield* Effect.flip(cluster.request("brittle-bad/1", text("tick")))
+      assert.strictEqual(unknown._tag === "ClusterError" ? unknown.reason : unknown._tag, "UnknownComponent")
+    }))
+
   it.effect("audit - every event recorded on a runner carries that runner: a guest's capability denial there, its trap, its restart", () =>
     Effect.gen(function*() {
       const { runners } = yield* Runners

@@ -24,6 +24,8 @@ export interface SpecRow {
   readonly limits: string
   readonly grants: string
   readonly config: Uint8Array
+  /** The supervisor's restart intensity as JSON, `""` for the default. */
+  readonly intensity: string
 }
 
 export type Fetched =
@@ -62,7 +64,7 @@ export const make = (sql: SqlClient.SqlClient): Effect.Effect<ComponentStore["Se
     const blob = sql.onDialectOrElse({ pg: () => "BYTEA", orElse: () => "BLOB" })
     yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS airssys_components (hash TEXT PRIMARY KEY, bytes ${blob} NOT NULL)`)
     yield* sql.unsafe(
-      `CREATE TABLE IF NOT EXISTS airssys_specs (name TEXT NOT NULL, version TEXT NOT NULL, hash TEXT NOT NULL, limits TEXT NOT NULL, grants TEXT NOT NULL, config ${blob} NOT NULL, grp TEXT NOT NULL DEFAULT 'default', PRIMARY KEY (name, version))`
+      `CREATE TABLE IF NOT EXISTS airssys_specs (name TEXT NOT NULL, version TEXT NOT NULL, hash TEXT NOT NULL, limits TEXT NOT NULL, grants TEXT NOT NULL, config ${blob} NOT NULL, grp TEXT NOT NULL DEFAULT 'default', intensity TEXT NOT NULL DEFAULT '', PRIMARY KEY (name, version))`
     )
     yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS airssys_routes (name TEXT PRIMARY KEY, version TEXT NOT NULL)`)
     const serial = sql.onDialectOrElse({ pg: () => "BIGSERIAL", orElse: () => "INTEGER" })
@@ -95,9 +97,9 @@ export const make = (sql: SqlClient.SqlClient): Effect.Effect<ComponentStore["Se
 
     const putSpec = (spec: SpecRow, route: boolean) =>
       sql.withTransaction(Effect.andThen(
-        sql`INSERT INTO airssys_specs (name, version, hash, limits, grants, config, grp)
-            VALUES (${spec.name}, ${spec.version}, ${spec.hash}, ${spec.limits}, ${spec.grants}, ${spec.config}, ${spec.group})
-            ON CONFLICT (name, version) DO UPDATE SET hash = ${spec.hash}, limits = ${spec.limits}, grants = ${spec.grants}, config = ${spec.config}, grp = ${spec.group}`,
+        sql`INSERT INTO airssys_specs (name, version, hash, limits, grants, config, grp, intensity)
+            VALUES (${spec.name}, ${spec.version}, ${spec.hash}, ${spec.limits}, ${spec.grants}, ${spec.config}, ${spec.group}, ${spec.intensity})
+            ON CONFLICT (name, version) DO UPDATE SET hash = ${spec.hash}, limits = ${spec.limits}, grants = ${spec.grants}, config = ${spec.config}, grp = ${spec.group}, intensity = ${spec.intensity}`,
         route
           ? sql`INSERT INTO airssys_routes (name, version) VALUES (${spec.name}, ${spec.version})
                 ON CONFLICT (name) DO UPDATE SET version = ${spec.version}`
@@ -119,8 +121,8 @@ export const make = (sql: SqlClient.SqlClient): Effect.Effect<ComponentStore["Se
 
     const routed = (name: string) =>
       Effect.map(
-        sql<{ name: string; version: string; hash: string; limits: string; grants: string; config: unknown; grp: string }>`
-          SELECT s.name, s.version, s.hash, s.limits, s.grants, s.config, s.grp
+        sql<{ name: string; version: string; hash: string; limits: string; grants: string; config: unknown; grp: string; intensity: string }>`
+          SELECT s.name, s.version, s.hash, s.limits, s.grants, s.config, s.grp, s.intensity
           FROM airssys_routes r JOIN airssys_specs s ON s.name = r.name AND s.version = r.version
           WHERE r.name = ${name}`,
         (rows): SpecRow | undefined => {
