@@ -16,6 +16,22 @@ import { camelCase, unversioned } from "../witName.ts"
 import * as Abi from "./canonicalAbi.ts"
 import { type FuelMeter, fuelMeter } from "./fuelMeter.ts"
 
+/**
+ * Passes the first trap or limit kill of an instance to `onPoisoned` (the audit), once; hands every
+ * error back, so it wraps a failure where it is made. Shared with `isolatedInstance.ts`.
+ */
+export const reportOnce = (onPoisoned: ((error: Trap | LimitExceeded) => void) | undefined) => {
+  let reported = false
+  return <E extends Trap | LimitExceeded>(error: E): E => {
+    if (!reported && onPoisoned !== undefined) {
+      reported = true
+      onPoisoned(error)
+    }
+    return error
+  }
+}
+
+
 export const TypeId: unique symbol = Symbol.for("airssys-wasm/Instance")
 
 export type TypeId = typeof TypeId
@@ -235,14 +251,7 @@ export const make = (
 ): InstanceInternal => {
   let poison: string | undefined
   // The first trap or limit kill of this instance is reported (audited), once.
-  let reported = false
-  const report = <E extends Trap | LimitExceeded>(error: E): E => {
-    if (!reported && onPoisoned !== undefined) {
-      reported = true
-      onPoisoned(error)
-    }
-    return error
-  }
+  const report = reportOnce(onPoisoned)
 
   // Fuel: every call starts with the component's allowance; after a trap, an empty tank names the cause.
   const meter = Number.isFinite(component.limits.fuel) ? bound.meter : undefined

@@ -13,7 +13,7 @@ import { type CallError, GuestError, GuestExit, InstancePoisoned, LimitExceeded,
 import { type HostImports, makeBinding } from "../host/hostBridge.ts"
 import type { Component } from "../load/component.ts"
 import type * as Abi from "./canonicalAbi.ts"
-import { type InstanceInternal, type Message, TypeId } from "./instance.ts"
+import { type InstanceInternal, type Message, reportOnce, TypeId } from "./instance.ts"
 import type { Call, Init, Reply } from "./instanceWorker.ts"
 
 // The worker's module sits beside this one: `.ts` in the repository, `.js` in the built package.
@@ -55,14 +55,7 @@ export const makeIsolated = <R>(
     let directCalls: ReadonlyArray<string> = []
 
     const trap = (fn: string, message: string) => new Trap({ componentHash: component.hash, function: fn, message })
-    let reported = false
-    const report = <E extends Trap | LimitExceeded>(error: E): E => {
-      if (!reported && onPoisoned !== undefined) {
-        reported = true
-        onPoisoned(error)
-      }
-      return error
-    }
+    const report = reportOnce(onPoisoned)
     const failAll = (message: string) => {
       poison ??= message
       for (const { name, resume } of pending.values()) resume(Effect.fail(trap(name, message)))
